@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what Riffle needs on a fresh Debian 12 machine and fetches DuckDB from npm.
+# Idempotent: does nothing when everything is already present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(g++ cmake ninja-build make pkg-config libboost-dev pybind11-dev python3-dev
+  python3-venv python3-pip nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libzstd-dev
+  zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev python3-pytest python3-requests curl)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# npm may come from Node.js rather than Debian; install Debian's only when none is on PATH.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+DUCK_DIR=third_party/duckdb
+HEADER_TGZ=duckdb-1.4.4.tgz
+HEADER_SHA=5bb967dcbcd517670ba5f169f238fb9d6787e53752c60ebe24386169d76941ed
+LIB_TGZ=duckdb-node-bindings-linux-x64-1.4.4-r.4.tgz
+LIB_SHA=732fac4dc6b8f198870b9c4bb6ddf13544466daca00ad28ba2f1d80de5d7aa4b
+if [ ! -f "$DUCK_DIR/include/duckdb.h" ] || [ ! -f "$DUCK_DIR/lib/libduckdb.so" ]; then
+  echo "setup: fetching DuckDB 1.4.4 from the npm registry"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent duckdb@1.4.4 @duckdb/node-bindings-linux-x64@1.4.4-r.4 >/dev/null)
+  echo "$HEADER_SHA  $tmp/$HEADER_TGZ" | sha256sum -c --quiet
+  echo "$LIB_SHA  $tmp/$LIB_TGZ" | sha256sum -c --quiet
+  mkdir -p "$DUCK_DIR/include" "$DUCK_DIR/lib"
+  tar xzf "$tmp/$HEADER_TGZ" -C "$tmp" package/src/duckdb/src/include/duckdb.h
+  cp "$tmp/package/src/duckdb/src/include/duckdb.h" "$DUCK_DIR/include/"
+  mkdir -p "$tmp/lib" && tar xzf "$tmp/$LIB_TGZ" -C "$tmp/lib" package/libduckdb.so
+  cp "$tmp/lib/package/libduckdb.so" "$DUCK_DIR/lib/"
+  rm -rf "$tmp"
+fi

@@ -1,0 +1,99 @@
+// Wiring: object store → catalog → query engine/buffer → WAL (replay, then flushing) →
+// write path → HTTP API. Stops cleanly on SIGINT/SIGTERM, flushing queued writes.
+#include <signal.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "app/server_config.h"
+#include "catalog/catalog.h"
+#include "common/log.h"
+#include "http/api.h"
+#include "http/http.h"
+#include "objstore/object_store.h"
+#include "query/query.h"
+#include "wal/wal.h"
+#include "write/writer.h"
+
+namespace riffle::app {
+
+int RunServer(const ServerConfig& config) {
+  // Block the shutdown signals in every thread; the main thread waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<objstore::ObjectStore> store;
+  std::string scratch;
+  std::error_code ec;
+  if (config.object_store == "file") {
+    std::filesystem::create_directories(config.data_dir, ec);
+    if (ec) {
+      std::cerr << "Error: cannot create --data-dir " << config.data_dir << ": " << ec.message() << "\n";
+      return 1;
+    }
+    store = objstore::NewFileStore(std::filesystem::absolute(config.data_dir).string());
+    scratch = std::filesystem::absolute(config.data_dir).string() + "/.tmp";
+  } else {
+    store = objstore::NewMemoryStore();
+    scratch = std::filesystem::temp_directory_path().string() + "/riffle-" + std::to_string(::getpid());
+  }
+  std::filesystem::create_directories(scratch, ec);
+
+  catalog::Catalog catalog(store.get(), config.node_id);
+  if (Status st = catalog.Load(); !st.ok()) {
+    std::cerr << "Error: cannot load the catalog: " << st.message() << "\n";
+    return 1;
+  }
+  auto engine = query::QueryEngine::Open({.threads = 0, .scratch_dir = scratch});
+  if (!engine.ok()) {
+    std::cerr << "Error: " << engine.status().message() << "\n";
+    return 1;
+  }
+  query::QueryEngine* qe = engine->get();
+  if (Status st = qe->SyncSchema(*catalog.State()); !st.ok()) log::Error("schema sync: " + st.message());
+  catalog.AddListener([qe](const catalog::CatalogState&, const catalog::CatalogState& after) {
+    if (Status st = qe->SyncSchema(after); !st.ok()) log::Error("schema sync: " + st.message());
+  });
+
+  wal::Wal wal(store.get(), {config.node_id, config.wal_flush_interval, config.wal_max_write_buffer_size});
+  size_t replayed = 0;
+  Status replay = wal.Replay([&](const wal::WriteOp& op) {
+    auto copy = std::make_shared<wal::WriteOp>(op);
+    replayed += op.batch.lines.size();
+    if (Status st = qe->Append(*catalog.State(), {copy}); !st.ok()) log::Error("WAL replay: " + st.message());
+  });
+  if (!replay.ok()) {
+    std::cerr << "Error: WAL replay failed: " << replay.message() << "\n";
+    return 1;
+  }
+  if (replayed) log::Info("replayed " + std::to_string(replayed) + " lines from the WAL");
+  wal.Start([&](uint64_t, const std::vector<wal::WriteOpPtr>& ops) {
+    if (Status st = qe->Append(*catalog.State(), ops); !st.ok()) log::Error("buffer append: " + st.message());
+  });
+
+  write::Writer writer(&catalog, &wal);
+  http::Api api(&catalog, &writer, qe, config.max_http_request_size);
+  http::Server server({config.http_bind, config.max_http_request_size, config.http_threads},
+                      [&api](http::Request&& req, http::Reply reply) { api.Handle(std::move(req), std::move(reply)); });
+  if (Status st = server.Start(); !st.ok()) {
+    std::cerr << "Error: " << st.message() << "\n";
+    wal.Stop();
+    return 1;
+  }
+  log::Info("Riffle (influxdb3-compatible) listening on " + config.http_bind + " (port " +
+            std::to_string(server.port()) + "), node " + config.node_id + ", object store " + config.object_store +
+            (config.object_store == "file" ? " at " + config.data_dir : ""));
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log::Info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
+  server.Stop();
+  wal.Stop();
+  return 0;
+}
+
+}  // namespace riffle::app

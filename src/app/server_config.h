@@ -1,0 +1,27 @@
+// The server's configuration, filled from `serve` flags and environment variables.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace riffle::app {
+
+struct ServerConfig {
+  std::string node_id;
+  std::string object_store = "file";
+  std::string data_dir;
+  std::string plugin_dir;
+  std::string plugin_repo = "https://raw.githubusercontent.com/influxdata/influxdb3_plugins/main/";
+  std::string http_bind = "0.0.0.0:8181";
+  size_t max_http_request_size = 10485760;
+  std::chrono::milliseconds wal_flush_interval{1000};
+  size_t wal_max_write_buffer_size = 100000;
+  int http_threads = 4;
+  bool without_auth = false;
+};
+
+// Runs until SIGINT/SIGTERM; returns the process exit code.
+int RunServer(const ServerConfig& config);
+
+}  // namespace riffle::app

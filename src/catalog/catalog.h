@@ -1,0 +1,150 @@
+// The catalog: databases, tables, columns and processing-engine triggers.
+//
+// State is immutable and shared (copy-on-write): readers take a snapshot with State()
+// and never lock; every change builds a new state, persists it to the object store as a
+// new checksummed version, and only then publishes it. Column types are fixed by the
+// first write (COMPAT.md §8.3).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "objstore/object_store.h"
+
+namespace riffle::catalog {
+
+enum class ColumnType : uint8_t { kTag, kInt64, kUInt64, kFloat64, kString, kBool, kTime };
+
+const char* ColumnTypeName(ColumnType t);        // "tag", "int64", ... (catalog file + messages)
+const char* InfluxDataTypeName(ColumnType t);    // "Dictionary(Int32, Utf8)", "Float64", ...
+Result<ColumnType> ColumnTypeFromName(const std::string& name);
+
+struct Column {
+  uint32_t id = 0;
+  std::string name;
+  ColumnType type = ColumnType::kFloat64;
+};
+
+struct Table {
+  uint32_t id = 0;
+  std::string name;
+  std::vector<Column> columns;  // in creation order; `time` is always present
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // name → position in `columns`; looked up with string_views straight from line protocol
+  std::unordered_map<std::string, size_t, NameHash, std::equal_to<>> index;
+
+  const Column* Find(std::string_view name) const;
+  void AddColumn(std::string name, ColumnType type, uint32_t id);
+};
+
+struct TriggerSettings {
+  bool run_async = false;
+  std::string error_behavior = "log";  // log | retry | disable
+};
+
+struct Trigger {
+  std::string name;
+  std::string plugin_filename;
+  std::string database;
+  std::string specification;  // canonical string form, e.g. "table:cpu", "every:10s"
+  TriggerSettings settings;
+  std::optional<std::map<std::string, std::string>> arguments;
+  bool disabled = false;
+};
+
+struct Database {
+  uint32_t id = 0;
+  std::string name;
+  bool deleted = false;
+  std::optional<int64_t> retention_ns;
+  std::map<std::string, std::shared_ptr<const Table>, std::less<>> tables;  // by name
+  std::map<std::string, Trigger> triggers;                     // by name
+
+  const Table* FindTable(std::string_view name) const;
+};
+
+struct CatalogState {
+  uint64_t version = 0;
+  uint32_t next_db_id = 1, next_table_id = 1, next_column_id = 1;
+  std::string catalog_uuid;
+  std::map<std::string, std::shared_ptr<const Database>, std::less<>> databases;  // by (current) name
+
+  const Database* FindDatabase(std::string_view name) const;
+  size_t LiveDatabaseCount() const;
+};
+
+// Limits from InfluxDB 3 Core (COMPAT.md §8.3).
+struct Limits {
+  size_t max_databases = 5;
+  size_t max_tables = 2000;
+  size_t max_columns_per_table = 500;
+};
+
+// Validates a database name like InfluxDB's validate_db_name; message is the exact text.
+Status ValidateDatabaseName(std::string_view name);
+
+// A description of schema additions the write path needs: applied atomically.
+struct ColumnAddition {
+  std::string table;
+  std::string column;
+  ColumnType type;
+};
+
+class Catalog {
+ public:
+  Catalog(objstore::ObjectStore* store, std::string node_id, Limits limits = {});
+
+  // Loads the newest valid catalog version, or starts empty.
+  Status Load();
+
+  std::shared_ptr<const CatalogState> State() const;
+
+  // Creates the database if missing (write path); returns the live database.
+  Result<std::shared_ptr<const Database>> EnsureDatabase(const std::string& name);
+  Status CreateDatabase(const std::string& name, std::optional<int64_t> retention_ns);
+  Status SetRetention(const std::string& name, std::optional<int64_t> retention_ns);
+  // Soft delete: renames the database to "<name>-<YYYYMMDDTHHMMSS>" and marks it deleted.
+  Status DeleteDatabase(const std::string& name);
+
+  // Adds tables/columns to `db`; columns already present with the same type are no-ops, a type
+  // conflict fails the whole change.
+  Status AddColumns(const std::string& db, const std::vector<ColumnAddition>& additions);
+  Status CreateTable(const std::string& db, const std::string& table,
+                     const std::vector<std::string>& tags,
+                     const std::vector<std::pair<std::string, ColumnType>>& fields);
+  Status DeleteTable(const std::string& db, const std::string& table);
+
+  Status CreateTrigger(Trigger trigger);
+  Status SetTriggerDisabled(const std::string& db, const std::string& name, bool disabled);
+  Status DeleteTrigger(const std::string& db, const std::string& name);
+
+  // Called (outside the catalog lock) after every published change.
+  using Listener = std::function<void(const CatalogState& before, const CatalogState& after)>;
+  void AddListener(Listener listener);
+
+ private:
+  using Mutation = std::function<Status(CatalogState&)>;
+  Status Mutate(const Mutation& mutation);
+  Status Persist(const CatalogState& state);
+
+  objstore::ObjectStore* store_;
+  std::string prefix_;
+  Limits limits_;
+  mutable std::mutex state_mu_;      // guards state_ pointer swaps
+  std::mutex write_mu_;              // serialises mutations
+  std::shared_ptr<const CatalogState> state_;
+  std::vector<Listener> listeners_;
+};
+
+}  // namespace riffle::catalog

@@ -1,0 +1,120 @@
+#include "catalog/catalog_serde.h"
+
+#include <zlib.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+namespace riffle::catalog {
+namespace {
+
+using nlohmann::json;
+constexpr const char* kHeader = "riffle-catalog v1 crc32=";
+
+uint32_t Crc(const std::string& s) {
+  return static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(s.data()), s.size()));
+}
+
+json TriggerToJson(const Trigger& t) {
+  json j = {{"name", t.name},
+            {"plugin_filename", t.plugin_filename},
+            {"database", t.database},
+            {"specification", t.specification},
+            {"run_async", t.settings.run_async},
+            {"error_behavior", t.settings.error_behavior},
+            {"disabled", t.disabled}};
+  if (t.arguments) j["arguments"] = *t.arguments;
+  return j;
+}
+
+Trigger TriggerFromJson(const json& j) {
+  Trigger t;
+  t.name = j.at("name");
+  t.plugin_filename = j.at("plugin_filename");
+  t.database = j.at("database");
+  t.specification = j.at("specification");
+  t.settings.run_async = j.at("run_async");
+  t.settings.error_behavior = j.at("error_behavior");
+  t.disabled = j.at("disabled");
+  if (j.contains("arguments")) t.arguments = j["arguments"].get<std::map<std::string, std::string>>();
+  return t;
+}
+
+}  // namespace
+
+std::string SerializeCatalog(const CatalogState& state) {
+  json dbs = json::array();
+  for (const auto& [name, db] : state.databases) {
+    json tables = json::array();
+    for (const auto& [tname, table] : db->tables) {
+      json cols = json::array();
+      for (const auto& c : table->columns)
+        cols.push_back({{"id", c.id}, {"name", c.name}, {"type", ColumnTypeName(c.type)}});
+      tables.push_back({{"id", table->id}, {"name", table->name}, {"columns", cols}});
+    }
+    json triggers = json::array();
+    for (const auto& [tname, trig] : db->triggers) triggers.push_back(TriggerToJson(trig));
+    json d = {{"id", db->id},         {"name", db->name},     {"deleted", db->deleted},
+              {"tables", tables},     {"triggers", triggers}};
+    if (db->retention_ns) d["retention_ns"] = *db->retention_ns;
+    dbs.push_back(d);
+  }
+  json root = {{"version", state.version},
+               {"uuid", state.catalog_uuid},
+               {"next_db_id", state.next_db_id},
+               {"next_table_id", state.next_table_id},
+               {"next_column_id", state.next_column_id},
+               {"databases", dbs}};
+  std::string body = root.dump();
+  char header[64];
+  std::snprintf(header, sizeof header, "%s%08x\n", kHeader, Crc(body));
+  return header + body;
+}
+
+Result<CatalogState> DeserializeCatalog(const std::string& contents) {
+  size_t nl = contents.find('\n');
+  std::string header_prefix = kHeader;
+  if (nl == std::string::npos || contents.compare(0, header_prefix.size(), header_prefix) != 0)
+    return Status::IOError("catalog file has no valid header; expected '" + header_prefix + "...'");
+  std::string body = contents.substr(nl + 1);
+  uint32_t expected = static_cast<uint32_t>(
+      std::stoul(contents.substr(header_prefix.size(), nl - header_prefix.size()), nullptr, 16));
+  if (Crc(body) != expected) return Status::IOError("catalog file checksum mismatch");
+  try {
+    json root = json::parse(body);
+    CatalogState state;
+    state.version = root.at("version");
+    state.catalog_uuid = root.at("uuid");
+    state.next_db_id = root.at("next_db_id");
+    state.next_table_id = root.at("next_table_id");
+    state.next_column_id = root.at("next_column_id");
+    for (const auto& d : root.at("databases")) {
+      auto db = std::make_shared<Database>();
+      db->id = d.at("id");
+      db->name = d.at("name");
+      db->deleted = d.at("deleted");
+      if (d.contains("retention_ns")) db->retention_ns = d["retention_ns"].get<int64_t>();
+      for (const auto& t : d.at("tables")) {
+        auto table = std::make_shared<Table>();
+        table->id = t.at("id");
+        table->name = t.at("name");
+        for (const auto& c : t.at("columns")) {
+          auto type = ColumnTypeFromName(c.at("type"));
+          if (!type.ok()) return type.status();
+          table->AddColumn(c.at("name"), *type, c.at("id"));
+        }
+        db->tables[table->name] = table;
+      }
+      for (const auto& tj : d.at("triggers")) {
+        Trigger trig = TriggerFromJson(tj);
+        db->triggers[trig.name] = std::move(trig);
+      }
+      state.databases[db->name] = db;
+    }
+    return state;
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("catalog file is not valid: ") + e.what());
+  }
+}
+
+}  // namespace riffle::catalog

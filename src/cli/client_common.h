@@ -1,0 +1,23 @@
+// Helpers shared by the client subcommand files.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "cli/http_client.h"
+
+namespace riffle::cli {
+
+int Fail(const std::string& message);
+Result<std::string> ReadFile(const std::string& path);
+std::string ReadAll(std::istream& in);
+// Performs a request; prints `success_message` on 2xx, the server's error otherwise.
+int Call(const ClientOptions& opts, const std::string& method, const std::string& path, const std::string& body,
+         const std::string& content_type, const std::string& success_message, std::string* out_body = nullptr);
+void AddCommonOptions(CLI::App* cmd, ClientOptions* opts, std::string* database, bool database_required);
+
+void RegisterDataCommands(CLI::App& app, std::function<int()>* action);
+void RegisterCatalogCommands(CLI::App& app, std::function<int()>* action);
+
+}  // namespace riffle::cli

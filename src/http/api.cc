@@ -1,0 +1,263 @@
+#include "http/api.h"
+
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "common/log.h"
+#include "http/json_body.h"
+
+namespace riffle::http {
+
+using nlohmann::json;
+
+int HttpStatusFor(const Status& st) {
+  switch (st.code()) {
+    case Code::kOk: return 200;
+    case Code::kInvalidArgument: return 400;
+    case Code::kNotFound: return 404;
+    case Code::kAlreadyExists: return 409;
+    case Code::kConflict: return 400;
+    case Code::kLimitExceeded: return 422;
+    case Code::kTooLarge: return 413;
+    case Code::kUnsupportedMedia: return 415;
+    case Code::kUnauthenticated: return 401;
+    case Code::kForbidden: return 403;
+    case Code::kUnavailable: return 503;
+    case Code::kIOError:
+    case Code::kInternal: return 500;
+  }
+  return 500;
+}
+
+Result<std::shared_ptr<JsonBody>> ParseJsonBody(const Request& req) {
+  std::string ct = req.Header("content-type");
+  std::string base = ct.substr(0, ct.find(';'));
+  while (!base.empty() && base.back() == ' ') base.pop_back();
+  bool is_json = base == "application/json" || (base.size() > 5 && base.compare(base.size() - 5, 5, "+json") == 0);
+  if (!is_json)
+    return Status(Code::kUnsupportedMedia, "unacceptable content-type, expected: application/json");
+  auto out = std::make_shared<JsonBody>();
+  try {
+    out->value = json::parse(req.body);
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("serde json error: ") + e.what());
+  }
+  if (!out->value.is_object()) return Status::InvalidArgument("serde json error: expected a JSON object");
+  return out;
+}
+
+Api::Api(catalog::Catalog* catalog, write::Writer* writer, query::QueryEngine* engine, size_t max_request_bytes)
+    : catalog_(catalog), writer_(writer), engine_(engine), max_request_bytes_(max_request_bytes) {
+  std::random_device rd;
+  char id[40];
+  std::snprintf(id, sizeof id, "%08x-%04x-4%03x-b%03x-%08x%04x", rd(), rd() & 0xffff, rd() & 0xfff, rd() & 0xfff,
+                rd(), rd() & 0xffff);
+  process_id_ = id;
+}
+
+void Api::AddRoute(const std::string& path, Handler handler) { routes_[path] = std::move(handler); }
+
+void Api::Handle(Request&& req, Reply reply) {
+  // Every response carries the CORS header InfluxDB 3 sends on success.
+  Reply wrapped = [reply = std::move(reply)](Response r) {
+    if (r.status < 400) r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+    reply(std::move(r));
+  };
+  if (req.method == "OPTIONS") {
+    Response r = Response::Empty(204);
+    r.headers = {{"Access-Control-Allow-Methods", "*"}, {"Access-Control-Allow-Headers", "*"},
+                 {"Access-Control-Max-Age", "86400"}};
+    return wrapped(std::move(r));
+  }
+  // Request bodies: identity or gzip only, and never more than the configured size.
+  std::string encoding = req.Header("content-encoding");
+  if (encoding == "gzip") {
+    std::string plain;
+    Status st = GunzipInto(req.body, max_request_bytes_, &plain);
+    if (!st.ok()) return wrapped(Response::Error(HttpStatusFor(st), st.message()));
+    req.body = std::move(plain);
+  } else if (!encoding.empty() && encoding != "identity") {
+    return wrapped(Response::Error(400, "unsupported Content-Encoding '" + encoding + "': expected gzip or identity"));
+  }
+
+  const std::string& p = req.path;
+  const std::string& m = req.method;
+  if ((p == "/health" || p == "/api/v1/health") && m == "GET") return wrapped(Response::Text(200, "OK"));
+  if (p == "/ping" && (m == "GET" || m == "POST")) {
+    Response r = Response::Json(200, json({{"product_name", "InfluxDB 3 Core"},
+                                           {"version", "3.10.0-riffle"},
+                                           {"revision", "riffle"},
+                                           {"process_id", process_id_}})
+                                         .dump());
+    r.headers = {{"X-Influxdb-Build", "Core"}, {"X-Influxdb-Version", "3.10.0-riffle"}};
+    return wrapped(std::move(r));
+  }
+  if (m == "POST" && p == "/api/v3/write_lp") return HandleWrite(req, wrapped, 3);
+  if (m == "POST" && p == "/api/v2/write") return HandleWrite(req, wrapped, 2);
+  if (m == "POST" && p == "/write") return HandleWrite(req, wrapped, 1);
+  if ((m == "GET" || m == "POST") && p == "/api/v3/query_sql") return HandleQuery(req, wrapped);
+  if ((m == "GET" || m == "POST") && p == "/api/v3/query_influxql")
+    return wrapped(Response::Error(405, "InfluxQL is not supported by this server: use /api/v3/query_sql"));
+  if (p == "/api/v3/configure/database") return HandleDatabase(req, wrapped);
+  if (p == "/api/v3/configure/table") return HandleTable(req, wrapped);
+
+  if (auto it = routes_.find(p); it != routes_.end()) return it->second(std::move(req), wrapped);
+  for (const auto& [prefix, handler] : routes_)
+    if (!prefix.empty() && prefix.back() == '/' && p.compare(0, prefix.size(), prefix) == 0)
+      return handler(std::move(req), wrapped);
+  wrapped(Response::Text(404, "Not found"));
+}
+
+namespace {
+
+Result<bool> BoolParam(const Request& req, const std::string& name, bool fallback) {
+  const std::string* v = req.Param(name);
+  if (!v) return fallback;
+  if (*v == "true" || v->empty()) return true;
+  if (*v == "false") return false;
+  return Status::InvalidArgument("invalid value '" + *v + "' for query parameter '" + name + "': expected true or false");
+}
+
+json LineErrorJson(const lineproto::LineError& e) {
+  // Key order as InfluxDB 3: error_message, line_number, original_line.
+  json j = json::object();
+  j["error_message"] = e.message;
+  j["line_number"] = e.line_number;
+  j["original_line"] = e.original_line;
+  return j;
+}
+
+Response WriteError(int api_version, int status, const std::string& message, const json* data) {
+  if (api_version == 2) {
+    static const std::map<int, std::string> kCodes = {{400, "invalid"}, {401, "unauthorized"}, {403, "forbidden"},
+                                                      {404, "not found"}, {413, "request too large"}};
+    auto it = kCodes.find(status);
+    std::string full = message;
+    if (data) full += ": " + data->dump(-1, ' ', false, json::error_handler_t::replace);
+    return Response::Json(status, json({{"code", it == kCodes.end() ? "internal error" : it->second},
+                                        {"message", full}})
+                                      .dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+  json body = {{"error", message}};
+  if (data) body["data"] = *data;
+  return Response::Json(status, body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+}  // namespace
+
+void Api::HandleWrite(Request& req, Reply reply, int api_version) {
+  write::WriteRequest wr;
+  const std::string* db = req.Param(api_version == 2 ? "bucket" : "db");
+  if (!db) {
+    return reply(WriteError(api_version, 400,
+                            std::string("missing query parameter '") + (api_version == 2 ? "bucket" : "db") + "'",
+                            nullptr));
+  }
+  wr.database = *db;
+  if (api_version == 1) {
+    if (const std::string* rp = req.Param("rp"); rp && !rp->empty() && *rp != "autogen" && *rp != "default")
+      wr.database += "/" + *rp;
+  }
+  const std::string* precision = req.Param("precision");
+  auto parsed_precision = lineproto::ParsePrecision(precision ? *precision : (api_version == 3 ? "auto" : "ns"));
+  if (!parsed_precision.ok()) return reply(WriteError(api_version, 400, parsed_precision.status().message(), nullptr));
+  wr.precision = *parsed_precision;
+  auto accept_partial = BoolParam(req, "accept_partial", api_version == 3);
+  auto no_sync = BoolParam(req, "no_sync", false);
+  if (!accept_partial.ok()) return reply(WriteError(api_version, 400, accept_partial.status().message(), nullptr));
+  if (!no_sync.ok()) return reply(WriteError(api_version, 400, no_sync.status().message(), nullptr));
+  wr.accept_partial = *accept_partial;
+  wr.no_sync = *no_sync;
+  wr.body = std::move(req.body);
+  writer_->Write(std::move(wr), [reply, api_version](write::WriteOutcome out) {
+    if (out.status.ok() && out.errors.empty()) return reply(Response::Empty(204));
+    if (!out.errors.empty() && (out.status.ok() || out.status.message() == "partial write of line protocol occurred")) {
+      json data = json::array();
+      bool limit = false;
+      for (const auto& e : out.errors) {
+        data.push_back(LineErrorJson(e));
+        limit |= e.message.rfind("Update to schema would exceed number of", 0) == 0 ||
+                 e.message.rfind("Adding a new database would exceed limit of", 0) == 0;
+      }
+      return reply(WriteError(api_version, limit ? 422 : 400, "partial write of line protocol occurred", &data));
+    }
+    if (!out.errors.empty() && out.status.message() == "line protocol parsing error") {
+      json data = LineErrorJson(out.errors.front());
+      return reply(WriteError(api_version, 400, "line protocol parsing error", &data));
+    }
+    return reply(WriteError(api_version, HttpStatusFor(out.status), out.status.message(), nullptr));
+  });
+}
+
+void Api::HandleQuery(Request& req, Reply reply) {
+  std::string db, sql, format_name;
+  query::Params params;
+  auto add_param = [&](const std::string& name, const json& v) -> Status {
+    if (v.is_null()) params.emplace_back(name, std::monostate{});
+    else if (v.is_boolean()) params.emplace_back(name, v.get<bool>());
+    else if (v.is_number_integer()) params.emplace_back(name, v.get<int64_t>());
+    else if (v.is_number()) params.emplace_back(name, v.get<double>());
+    else if (v.is_string()) params.emplace_back(name, v.get<std::string>());
+    else return Status::InvalidArgument("query parameter '" + name + "' must be a string, number, boolean or null");
+    return Status::Ok();
+  };
+  auto add_params = [&](const json& obj) -> Status {
+    if (!obj.is_object()) return Status::InvalidArgument("'params' must be a JSON object of name → value");
+    for (const auto& [k, v] : obj.items()) RIFFLE_RETURN_IF_ERROR(add_param(k, v));
+    return Status::Ok();
+  };
+  if (req.method == "GET") {
+    if (auto* v = req.Param("db")) db = *v;
+    if (auto* v = req.Param("q")) sql = *v;
+    if (auto* v = req.Param("format")) format_name = *v;
+    if (auto* v = req.Param("params")) {
+      try {
+        Status st = add_params(json::parse(*v));
+        if (!st.ok()) return reply(Response::Error(400, st.message()));
+      } catch (const std::exception& e) {
+        return reply(Response::Error(400, std::string("invalid 'params': expected a JSON object: ") + e.what()));
+      }
+    }
+  } else {
+    try {
+      json body = json::parse(req.body);
+      if (!body.is_object()) return reply(Response::Error(400, "request body must be a JSON object with 'db' and 'q'"));
+      if (body.contains("db") && body["db"].is_string()) db = body["db"];
+      if (body.contains("q") && body["q"].is_string()) sql = body["q"];
+      if (body.contains("format") && body["format"].is_string()) format_name = body["format"];
+      if (body.contains("params") && !body["params"].is_null()) {
+        Status st = add_params(body["params"]);
+        if (!st.ok()) return reply(Response::Error(400, st.message()));
+      }
+    } catch (const std::exception& e) {
+      return reply(Response::Error(400, std::string("serde json error: ") + e.what()));
+    }
+  }
+  if (db.empty()) return reply(Response::Error(400, "missing query parameter 'db'"));
+  if (sql.empty()) return reply(Response::Error(400, "missing query parameter 'q'"));
+  if (format_name.empty()) {
+    std::string accept = req.Header("accept");
+    if (accept.empty() || accept.find("application/json") != std::string::npos ||
+        accept.find("*/*") != std::string::npos || accept.find("text/html") != std::string::npos)
+      format_name = "json";
+    else if (accept.find("text/csv") != std::string::npos) format_name = "csv";
+    else if (accept.find("text/plain") != std::string::npos) format_name = "pretty";
+    else if (accept.find("application/vnd.apache.parquet") != std::string::npos) format_name = "parquet";
+    else if (accept.find("application/jsonl") != std::string::npos) format_name = "jsonl";
+    else return reply(Response::Error(400, "invalid mime type (" + accept + ")"));
+  }
+  auto format = query::ParseFormat(format_name);
+  if (!format.ok()) return reply(Response::Error(400, format.status().message()));
+  auto state = catalog_->State();
+  if (!state->FindDatabase(db)) return reply(Response::Error(404, "query error: database not found: " + db));
+  if (*format == query::Format::kParquet) {
+    auto bytes = engine_->QueryParquet(*state, db, sql, params);
+    if (!bytes.ok()) return reply(Response::Error(HttpStatusFor(bytes.status()), bytes.status().message()));
+    return reply(Response{200, query::ContentType(*format), std::move(bytes).value(), {}});
+  }
+  auto result = engine_->Query(*state, db, sql, params);
+  if (!result.ok()) return reply(Response::Error(HttpStatusFor(result.status()), result.status().message()));
+  reply(Response{200, query::ContentType(*format), query::Render(*result, *format), {}});
+}
+
+}  // namespace riffle::http

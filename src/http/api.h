@@ -1,0 +1,46 @@
+// The InfluxDB 3 HTTP API: routes requests to the write path, queries and the catalog.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "catalog/catalog.h"
+#include "http/http.h"
+#include "query/query.h"
+#include "write/writer.h"
+
+namespace riffle::http {
+
+// Maps a Status to the HTTP status InfluxDB 3 uses for it.
+int HttpStatusFor(const Status& st);
+
+// Parses a JSON request body, enforcing Content-Type as InfluxDB 3 does (415 otherwise).
+struct JsonBody;
+Result<std::shared_ptr<JsonBody>> ParseJsonBody(const Request& req);
+
+class Api {
+ public:
+  Api(catalog::Catalog* catalog, write::Writer* writer, query::QueryEngine* engine, size_t max_request_bytes);
+
+  void Handle(Request&& req, Reply reply);
+
+  // Extra routes owned by other components (processing engine): exact path match, or a
+  // prefix ending in '/' that matches every path below it.
+  void AddRoute(const std::string& path, Handler handler);
+
+ private:
+  void HandleWrite(Request& req, Reply reply, int api_version);
+  void HandleQuery(Request& req, Reply reply);
+  void HandleDatabase(Request& req, Reply reply);
+  void HandleTable(Request& req, Reply reply);
+
+  catalog::Catalog* catalog_;
+  write::Writer* writer_;
+  query::QueryEngine* engine_;
+  size_t max_request_bytes_;
+  std::map<std::string, Handler> routes_;
+  std::string process_id_;
+};
+
+}  // namespace riffle::http

@@ -1,0 +1,67 @@
+// HTTP front end: a Boost.Beast server and the InfluxDB 3 API routes.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace riffle::http {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // without the query string
+  std::string raw_query;
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  std::map<std::string, std::string> headers;             // names lower-cased
+  std::string body;                                       // already gunzipped
+
+  // Last value of a query parameter, if present.
+  const std::string* Param(const std::string& name) const;
+  std::string Header(const std::string& name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static Response Json(int status, std::string body);
+  static Response Error(int status, const std::string& message);  // {"error": message}
+  static Response Text(int status, std::string body);
+  static Response Empty(int status);
+};
+
+using Reply = std::function<void(Response)>;
+using Handler = std::function<void(Request&&, Reply)>;
+
+struct ServerOptions {
+  std::string bind = "0.0.0.0:8181";
+  size_t max_request_bytes = 10 * 1024 * 1024;
+  int threads = 2;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, Handler handler);
+  ~Server();
+  // Binds and starts serving on background threads.
+  Status Start();
+  void Stop();
+  int port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// URL helpers shared with the CLI's tests.
+std::string UrlDecode(std::string_view s, bool plus_as_space = true);
+std::vector<std::pair<std::string, std::string>> ParseQueryString(std::string_view q);
+Status GunzipInto(std::string_view in, size_t limit, std::string* out);
+
+}  // namespace riffle::http

@@ -1,0 +1,189 @@
+// Boost.Beast HTTP/1.1 server: async sessions on a small thread pool. Handlers answer
+// through a Reply callback, possibly later and from another thread (writes answer after
+// the WAL flush), so no I/O thread ever blocks waiting for durability.
+#include <utility>  // boost 1.74 asio needs std::exchange declared first
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <optional>
+#include <thread>
+
+#include "common/log.h"
+#include "http/http.h"
+
+namespace riffle::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const ServerOptions& options, const Handler& handler)
+      : stream_(std::move(socket)), options_(options), handler_(handler) {
+    buffer_.reserve(1 << 20);  // a small default buffer makes large bodies many times slower
+  }
+
+  void Start() {
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Read, shared_from_this()));
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(options_.max_request_bytes);
+    parser_->header_limit(64 * 1024);
+    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, size_t) {
+    if (ec == bhttp::error::end_of_stream || ec == net::error::connection_reset || ec == net::error::eof) {
+      return Close();
+    }
+    if (ec == bhttp::error::body_limit) {
+      keep_alive_ = false;
+      return Send(Response::Error(413, "max request size (" + std::to_string(options_.max_request_bytes) +
+                                           " bytes) exceeded"));
+    }
+    if (ec) {
+      if (ec == bhttp::error::header_limit || ec == bhttp::error::bad_target || ec == bhttp::error::bad_method ||
+          ec == bhttp::error::bad_version || ec == bhttp::error::bad_field || ec == bhttp::error::bad_value) {
+        keep_alive_ = false;
+        return Send(Response::Error(400, "malformed HTTP request: " + ec.message()));
+      }
+      return Close();
+    }
+    auto msg = parser_->release();
+    keep_alive_ = msg.keep_alive();
+    Request req;
+    req.method = std::string(msg.method_string());
+    std::string_view target(msg.target().data(), msg.target().size());
+    size_t q = target.find('?');
+    req.path = UrlDecode(target.substr(0, q), /*plus_as_space=*/false);
+    if (q != std::string_view::npos) {
+      req.raw_query = std::string(target.substr(q + 1));
+      req.query = ParseQueryString(req.raw_query);
+    }
+    for (const auto& field : msg) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers[name] = std::string(field.value());
+    }
+    req.body = std::move(msg.body());
+    auto self = shared_from_this();
+    handler_(std::move(req), [self](Response response) {
+      net::post(self->stream_.get_executor(), [self, r = std::move(response)]() mutable { self->Send(std::move(r)); });
+    });
+  }
+
+  void Send(Response r) {
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
+    res->version(11);
+    res->result(static_cast<unsigned>(r.status));
+    if (!r.content_type.empty()) res->set(bhttp::field::content_type, r.content_type);
+    for (const auto& [k, v] : r.headers) res->set(k, v);
+    res->keep_alive(keep_alive_);
+    res->body() = std::move(r.body);
+    res->prepare_payload();
+    auto self = shared_from_this();
+    bhttp::async_write(stream_, *res, [self, res](beast::error_code ec, size_t) {
+      if (ec || !self->keep_alive_) return self->Close();
+      self->Read();
+    });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  const ServerOptions& options_;
+  const Handler& handler_;
+  bool keep_alive_ = true;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions options;
+  Handler handler;
+  net::io_context ioc;
+  std::optional<tcp::acceptor> acceptor;
+  std::vector<std::thread> threads;
+  int port = 0;
+
+  void Accept() {
+    acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (!ec) {
+        socket.set_option(tcp::no_delay(true), ec);
+        std::make_shared<Session>(std::move(socket), options, handler)->Start();
+      }
+      if (acceptor->is_open()) Accept();
+    });
+  }
+};
+
+Server::Server(ServerOptions options, Handler handler) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->handler = std::move(handler);
+}
+
+Server::~Server() { Stop(); }
+
+Status Server::Start() {
+  const std::string& bind = impl_->options.bind;
+  size_t colon = bind.rfind(':');
+  if (colon == std::string::npos)
+    return Status::InvalidArgument("invalid --http-bind '" + bind + "': expected HOST:PORT, e.g. 0.0.0.0:8181");
+  std::string host = bind.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  beast::error_code ec;
+  auto address = net::ip::make_address(host, ec);
+  if (ec) {
+    tcp::resolver resolver(impl_->ioc);
+    auto results = resolver.resolve(host, bind.substr(colon + 1), ec);
+    if (ec || results.empty()) return Status::InvalidArgument("cannot resolve --http-bind host '" + host + "'");
+    address = results.begin()->endpoint().address();
+  }
+  int port = 0;
+  try {
+    port = std::stoi(bind.substr(colon + 1));
+  } catch (...) {
+    return Status::InvalidArgument("invalid port in --http-bind '" + bind + "': expected a number");
+  }
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+  auto& acc = impl_->acceptor.emplace(impl_->ioc);
+  acc.open(endpoint.protocol(), ec);
+  if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(endpoint, ec);
+  if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return Status::IOError("cannot listen on " + bind + ": " + ec.message());
+  impl_->port = acc.local_endpoint().port();
+  impl_->Accept();
+  for (int i = 0; i < std::max(1, impl_->options.threads); ++i)
+    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  return Status::Ok();
+}
+
+void Server::Stop() {
+  if (!impl_) return;
+  if (impl_->acceptor && impl_->acceptor->is_open()) {
+    beast::error_code ec;
+    impl_->acceptor->close(ec);
+  }
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads)
+    if (t.joinable()) t.join();
+  impl_->threads.clear();
+}
+
+int Server::port() const { return impl_->port; }
+
+}  // namespace riffle::http

@@ -1,0 +1,396 @@
+// Line-protocol parser: one pass per line, no per-line heap allocation except for values
+// that contain escapes (stored in the batch arena).
+#include "lineproto/line_protocol.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace riffle::lineproto {
+namespace {
+
+constexpr size_t kMaxStringField = 1 << 20;
+
+class LineParseError {
+ public:
+  explicit LineParseError(std::string m) : message(std::move(m)) {}
+  std::string message;
+};
+
+bool ValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t n = s.size(), i = 0;
+  while (i < n) {
+    // Fast path for ASCII runs.
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if (w & 0x8080808080808080ULL) break;
+      i += 8;
+    }
+    if (i >= n) break;
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (len == 0 || i + len > n || (len == 2 && c < 0xC2)) return false;
+    for (size_t k = 1; k < len; ++k)
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+    if (len == 3 && c == 0xE0 && p[i + 1] < 0xA0) return false;
+    if (len == 3 && c == 0xED && p[i + 1] >= 0xA0) return false;
+    if (len == 4 && (c > 0xF4 || (c == 0xF0 && p[i + 1] < 0x90) || (c == 0xF4 && p[i + 1] >= 0x90))) return false;
+    i += len;
+  }
+  return true;
+}
+
+// Parses one line (no trailing newline) into `batch`; throws LineParseError.
+class LineParser {
+ public:
+  LineParser(std::string_view line, ParsedBatch& batch) : s_(line), batch_(batch) {}
+
+  Line Parse() {
+    Line line;
+    line.raw = s_;
+    line.measurement = ReadName(/*measurement=*/true);
+    if (line.measurement.empty()) throw LineParseError("missing measurement name");
+    line.tag_begin = static_cast<uint32_t>(batch_.tags.size());
+    while (pos_ < s_.size() && s_[pos_] == ',') {
+      ++pos_;
+      Tag tag;
+      tag.key = ReadName(false);
+      if (tag.key.empty()) throw LineParseError("tag key is empty");
+      if (pos_ >= s_.size() || s_[pos_] != '=') throw LineParseError("tag '" + std::string(tag.key) + "' has no value: expected key=value");
+      ++pos_;
+      tag.value = ReadName(false, /*stop_at_equals=*/false);
+      if (tag.value.empty()) throw LineParseError("tag '" + std::string(tag.key) + "' has an empty value");
+      for (size_t i = line.tag_begin; i < batch_.tags.size(); ++i)
+        if (batch_.tags[i].key == tag.key)
+          throw LineParseError("Must not contain duplicate tags, but `" + std::string(tag.key) + "` was repeated");
+      batch_.tags.push_back(tag);
+    }
+    line.tag_count = static_cast<uint32_t>(batch_.tags.size() - line.tag_begin);
+    if (pos_ >= s_.size() || s_[pos_] != ' ') {
+      if (pos_ >= s_.size()) throw LineParseError("No fields were provided");
+      throw LineParseError("invalid character '" + std::string(1, s_[pos_]) + "' after measurement or tags");
+    }
+    SkipSpaces();
+    line.field_begin = static_cast<uint32_t>(batch_.fields.size());
+    for (;;) {
+      if (pos_ >= s_.size()) throw LineParseError("No fields were provided");
+      Field f;
+      f.key = ReadName(false);
+      if (f.key.empty()) throw LineParseError("No fields were provided");
+      if (pos_ >= s_.size() || s_[pos_] != '=') throw LineParseError("field '" + std::string(f.key) + "' has no value: expected key=value");
+      ++pos_;
+      ReadFieldValue(f);
+      for (size_t i = line.field_begin; i < batch_.fields.size(); ++i)
+        if (batch_.fields[i].key == f.key)
+          throw LineParseError("invalid line protocol - multiple instances of '" + std::string(f.key) + "' field found");
+      batch_.fields.push_back(f);
+      if (pos_ < s_.size() && s_[pos_] == ',') {
+        ++pos_;
+        continue;
+      }
+      break;
+    }
+    line.field_count = static_cast<uint32_t>(batch_.fields.size() - line.field_begin);
+    SkipSpaces();
+    if (pos_ < s_.size()) {
+      size_t start = pos_;
+      while (pos_ < s_.size() && s_[pos_] != ' ' && s_[pos_] != '\t') ++pos_;
+      std::string_view ts = s_.substr(start, pos_ - start);
+      int64_t v;
+      auto [p, ec] = std::from_chars(ts.data(), ts.data() + ts.size(), v);
+      if (ec != std::errc() || p != ts.data() + ts.size())
+        throw LineParseError("Unable to parse timestamp value '" + std::string(ts) + "'");
+      line.timestamp = v;
+      SkipSpaces();
+      if (pos_ < s_.size())
+        throw LineParseError("Could not parse entire line. Found trailing content: '" + std::string(s_.substr(pos_)) + "'");
+    }
+    return line;
+  }
+
+ private:
+  void SkipSpaces() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t')) ++pos_;
+  }
+
+  // Measurement, tag key/value or field key. Stops at an unescaped ',', ' ', or '=' (not for
+  // measurements). Unescapes into the arena only when needed.
+  std::string_view ReadName(bool measurement, bool stop_at_equals = true) {
+    size_t start = pos_;
+    bool escaped = false;
+    while (pos_ < s_.size()) {
+      char c = s_[pos_];
+      if (c == '\\') {
+        if (pos_ + 1 >= s_.size()) throw LineParseError("key or value ends with a backslash");
+        escaped = true;
+        pos_ += 2;
+        continue;
+      }
+      if (c == ',' || c == ' ' || c == '\t' || (!measurement && stop_at_equals && c == '=')) break;
+      ++pos_;
+    }
+    std::string_view raw = s_.substr(start, pos_ - start);
+    if (!escaped) return raw;
+    std::string out;
+    out.reserve(raw.size());
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '\\' && i + 1 < raw.size()) {
+        char n = raw[i + 1];
+        bool is_escape = n == ',' || n == ' ' || (!measurement && (n == '=' || n == '\\'));
+        if (is_escape) {
+          out.push_back(n);
+          ++i;
+          continue;
+        }
+      }
+      out.push_back(raw[i]);
+    }
+    batch_.arena.push_back(std::move(out));
+    return batch_.arena.back();
+  }
+
+  void ReadFieldValue(Field& f) {
+    if (pos_ >= s_.size()) throw LineParseError("field '" + std::string(f.key) + "' has no value");
+    if (s_[pos_] == '"') {
+      ++pos_;
+      size_t start = pos_;
+      bool escaped = false;
+      while (pos_ < s_.size() && s_[pos_] != '"') {
+        if (s_[pos_] == '\\' && pos_ + 1 < s_.size() && (s_[pos_ + 1] == '"' || s_[pos_ + 1] == '\\')) {
+          escaped = true;
+          pos_ += 2;
+          continue;
+        }
+        ++pos_;
+      }
+      if (pos_ >= s_.size()) throw LineParseError("unterminated string value for field '" + std::string(f.key) + "'");
+      std::string_view raw = s_.substr(start, pos_ - start);
+      ++pos_;
+      if (raw.size() > kMaxStringField)
+        throw LineParseError("string value for field '" + std::string(f.key) + "' is longer than 1 MiB");
+      f.type = FieldType::kString;
+      if (!escaped) {
+        f.s = raw;
+      } else {
+        std::string out;
+        out.reserve(raw.size());
+        for (size_t i = 0; i < raw.size(); ++i) {
+          if (raw[i] == '\\' && i + 1 < raw.size() && (raw[i + 1] == '"' || raw[i + 1] == '\\')) ++i;
+          out.push_back(raw[i]);
+        }
+        batch_.arena.push_back(std::move(out));
+        f.s = batch_.arena.back();
+      }
+      return;
+    }
+    size_t start = pos_;
+    while (pos_ < s_.size() && s_[pos_] != ',' && s_[pos_] != ' ' && s_[pos_] != '\t') ++pos_;
+    std::string_view v = s_.substr(start, pos_ - start);
+    if (v.empty()) throw LineParseError("field '" + std::string(f.key) + "' has no value");
+    char last = v.back();
+    if (last == 'i' || last == 'u') {
+      std::string_view digits = v.substr(0, v.size() - 1);
+      const char* b = digits.data();
+      const char* e = b + digits.size();
+      if (last == 'i') {
+        auto [p, ec] = std::from_chars(b, e, f.i);
+        if (ec != std::errc() || p != e || digits.empty())
+          throw LineParseError("Unable to parse integer value '" + std::string(v) + "'");
+        f.type = FieldType::kInteger;
+      } else {
+        auto [p, ec] = std::from_chars(b, e, f.u);
+        if (ec != std::errc() || p != e || digits.empty())
+          throw LineParseError("Unable to parse unsigned integer value '" + std::string(v) + "'");
+        f.type = FieldType::kUInteger;
+      }
+      return;
+    }
+    switch (v[0]) {
+      case 't':
+      case 'T':
+      case 'f':
+      case 'F':
+        if (v == "t" || v == "T" || v == "true" || v == "True" || v == "TRUE") {
+          f.type = FieldType::kBoolean;
+          f.b = true;
+          return;
+        }
+        if (v == "f" || v == "F" || v == "false" || v == "False" || v == "FALSE") {
+          f.type = FieldType::kBoolean;
+          f.b = false;
+          return;
+        }
+        throw LineParseError("invalid field value '" + std::string(v) + "' for field '" + std::string(f.key) + "'");
+      default: break;
+    }
+    // Floats: digits, sign, '.', exponent only (no inf/nan).
+    for (char c : v)
+      if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'))
+        throw LineParseError("invalid field value '" + std::string(v) + "' for field '" + std::string(f.key) + "'");
+    const char* b = v.data();
+    const char* e = b + v.size();
+    if (*b == '+') ++b;
+    auto [p, ec] = std::from_chars(b, e, f.f);
+    if (ec != std::errc() || p != e)
+      throw LineParseError("Unable to parse float value '" + std::string(v) + "' for field '" + std::string(f.key) + "'");
+    f.type = FieldType::kFloat;
+  }
+
+  std::string_view s_;
+  ParsedBatch& batch_;
+  size_t pos_ = 0;
+};
+
+// End of the line starting at `pos`: the next '\n' outside a double-quoted field value.
+size_t LineEnd(std::string_view body, size_t pos) {
+  for (;;) {
+    const char* nl = static_cast<const char*>(std::memchr(body.data() + pos, '\n', body.size() - pos));
+    size_t end = nl ? static_cast<size_t>(nl - body.data()) : body.size();
+    const char* q = static_cast<const char*>(std::memchr(body.data() + pos, '"', end - pos));
+    if (!q) return end;
+    // A quote before the newline: walk the line honouring string fields (only after '=').
+    bool in_string = false;
+    size_t i = pos;
+    for (; i < body.size(); ++i) {
+      char c = body[i];
+      if (in_string) {
+        if (c == '\\' && i + 1 < body.size()) {
+          ++i;
+          continue;
+        }
+        if (c == '"') in_string = false;
+        continue;
+      }
+      if (c == '\\' && i + 1 < body.size() && body[i + 1] != '\n') {
+        ++i;
+        continue;
+      }
+      if (c == '\n') return i;
+      if (c == '"' && i > pos && body[i - 1] == '=') in_string = true;
+    }
+    return body.size();
+  }
+}
+
+}  // namespace
+
+ParsedBatch Parse(std::string_view body) {
+  ParsedBatch batch;
+  size_t estimate = static_cast<size_t>(std::count(body.begin(), body.end(), '\n')) + 1;
+  batch.lines.reserve(estimate);
+  batch.tags.reserve(estimate * 4);
+  batch.fields.reserve(estimate * 4);
+  uint32_t line_number = 0;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t end = LineEnd(body, pos);
+    std::string_view line = body.substr(pos, end - pos);
+    pos = end + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    size_t first = 0;
+    while (first < line.size() && (line[first] == ' ' || line[first] == '\t')) ++first;
+    line.remove_prefix(first);
+    if (line.empty() || line[0] == '#') continue;
+    ++line_number;
+    size_t tags_before = batch.tags.size(), fields_before = batch.fields.size();
+    try {
+      if (!ValidUtf8(line)) throw LineParseError("invalid UTF-8 in line protocol");
+      Line parsed = LineParser(line, batch).Parse();
+      parsed.line_number = line_number;
+      batch.lines.push_back(parsed);
+    } catch (const LineParseError& e) {
+      batch.tags.resize(tags_before);
+      batch.fields.resize(fields_before);
+      LineError err;
+      err.line_number = line_number;
+      size_t n = std::min<size_t>(line.size(), 20);
+      while (n > 0 && n < line.size() && (static_cast<unsigned char>(line[n]) & 0xC0) == 0x80) --n;
+      err.original_line = ValidUtf8(line.substr(0, n)) ? std::string(line.substr(0, n)) : std::string();
+      err.message = e.message;
+      batch.errors.push_back(std::move(err));
+    }
+  }
+  return batch;
+}
+
+Result<Precision> ParsePrecision(std::string_view text) {
+  if (text == "auto") return Precision::kAuto;
+  if (text == "s" || text == "second") return Precision::kSecond;
+  if (text == "ms" || text == "millisecond") return Precision::kMillisecond;
+  if (text == "us" || text == "u" || text == "microsecond") return Precision::kMicrosecond;
+  if (text == "ns" || text == "n" || text == "nanosecond") return Precision::kNanosecond;
+  return Status::InvalidArgument("invalid precision '" + std::string(text) + "': expected one of auto, s, ms, us, ns");
+}
+
+namespace {
+const char* PrecisionName(Precision p) {
+  switch (p) {
+    case Precision::kAuto: return "auto";
+    case Precision::kSecond: return "second";
+    case Precision::kMillisecond: return "millisecond";
+    case Precision::kMicrosecond: return "microsecond";
+    case Precision::kNanosecond: return "nanosecond";
+  }
+  return "?";
+}
+int64_t Multiplier(Precision p) {
+  switch (p) {
+    case Precision::kSecond: return 1000000000LL;
+    case Precision::kMillisecond: return 1000000LL;
+    case Precision::kMicrosecond: return 1000LL;
+    default: return 1;
+  }
+}
+}  // namespace
+
+Result<int64_t> ToNanoseconds(int64_t raw, Precision precision) {
+  if (precision == Precision::kAuto) {
+    uint64_t mag = raw < 0 ? 0 - static_cast<uint64_t>(raw) : static_cast<uint64_t>(raw);
+    uint64_t v = mag / 1000000000ULL;
+    precision = v < 5 ? Precision::kSecond
+                : v < 5000 ? Precision::kMillisecond
+                : v < 5000000 ? Precision::kMicrosecond
+                              : Precision::kNanosecond;
+    if (precision == Precision::kNanosecond) return raw;
+  }
+  int64_t out;
+  if (__builtin_mul_overflow(raw, Multiplier(precision), &out))
+    return Status::InvalidArgument("timestamp, " + std::to_string(raw) + ", out of range for precision: " +
+                                   PrecisionName(precision));
+  return out;
+}
+
+int64_t TruncateToPrecision(int64_t now_ns, Precision precision) {
+  int64_t m = Multiplier(precision);
+  if (precision == Precision::kAuto || m == 1) return now_ns;
+  return now_ns - now_ns % m;
+}
+
+void AppendEscapedMeasurement(std::string& out, std::string_view s) {
+  for (char c : s) {
+    if (c == ',' || c == ' ') out.push_back('\\');
+    out.push_back(c);
+  }
+}
+
+void AppendEscapedKeyOrTagValue(std::string& out, std::string_view s) {
+  for (char c : s) {
+    if (c == ',' || c == ' ' || c == '=' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+}
+
+void AppendEscapedStringField(std::string& out, std::string_view s) {
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+}
+
+}  // namespace riffle::lineproto

@@ -1,0 +1,154 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "objstore/object_store.h"
+
+namespace riffle::objstore {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ErrnoText(const std::string& what, const std::string& path) {
+  return what + " " + path + ": " + std::strerror(errno);
+}
+
+Status FsyncDir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return Status::IOError(ErrnoText("cannot open directory", dir));
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Status::IOError(ErrnoText("cannot fsync directory", dir));
+  return Status::Ok();
+}
+
+Status WriteFileDurably(const fs::path& path, std::string_view data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError(ErrnoText("cannot create", path));
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status st = Status::IOError(ErrnoText("cannot write", path));
+      ::close(fd);
+      return st;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fdatasync(fd) != 0) {
+    Status st = Status::IOError(ErrnoText("cannot fsync", path));
+    ::close(fd);
+    return st;
+  }
+  ::close(fd);
+  return Status::Ok();
+}
+
+class FileStore final : public ObjectStore {
+ public:
+  explicit FileStore(std::string root) : root_(std::move(root)) {}
+
+  Status Put(const std::string& path, std::string_view data) override {
+    return PutImpl(path, data, /*if_absent=*/false);
+  }
+  Status PutIfAbsent(const std::string& path, std::string_view data) override {
+    return PutImpl(path, data, /*if_absent=*/true);
+  }
+
+  Result<std::string> Get(const std::string& path) override {
+    fs::path p = root_ / path;
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return Status::NotFound("object not found: " + path);
+      return Status::IOError(ErrnoText("cannot open", p));
+    }
+    std::string out;
+    char buf[1 << 16];
+    for (;;) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        Status st = Status::IOError(ErrnoText("cannot read", p));
+        ::close(fd);
+        return st;
+      }
+      if (n == 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return out;
+  }
+
+  Status Delete(const std::string& path) override {
+    std::error_code ec;
+    fs::remove(root_ / path, ec);
+    if (ec) return Status::IOError("cannot delete " + path + ": " + ec.message());
+    return Status::Ok();
+  }
+
+  Result<std::vector<std::string>> List(const std::string& prefix) override {
+    // Walk only the deepest directory named by the prefix.
+    std::string dir_part = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/'));
+    fs::path start = root_ / dir_part;
+    std::vector<std::string> keys;
+    std::error_code ec;
+    if (!fs::exists(start, ec)) return keys;
+    for (auto it = fs::recursive_directory_iterator(start, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (!it->is_regular_file()) continue;
+      std::string key = fs::relative(it->path(), root_).generic_string();
+      if (key.find(".tmp.") != std::string::npos) continue;  // in-flight writes
+      if (key.compare(0, prefix.size(), prefix) == 0) keys.push_back(std::move(key));
+    }
+    if (ec) return Status::IOError("cannot list " + start.string() + ": " + ec.message());
+    std::sort(keys.begin(), keys.end());
+    return keys;
+  }
+
+  std::string LocalRoot() const override { return root_.string(); }
+
+ private:
+  Status PutImpl(const std::string& path, std::string_view data, bool if_absent) {
+    fs::path target = root_ / path;
+    std::error_code ec;
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) return Status::IOError("cannot create directory " + target.parent_path().string() + ": " + ec.message());
+    if (if_absent && fs::exists(target)) return Status::AlreadyExists("object already exists: " + path);
+    fs::path tmp = target;
+    tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter_.fetch_add(1));
+    RIFFLE_RETURN_IF_ERROR(WriteFileDurably(tmp, data));
+    if (if_absent) {
+      // link() fails if the target exists, giving create-only semantics atomically.
+      if (::link(tmp.c_str(), target.c_str()) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        if (err == EEXIST) return Status::AlreadyExists("object already exists: " + path);
+        errno = err;
+        return Status::IOError(ErrnoText("cannot link", target));
+      }
+      ::unlink(tmp.c_str());
+    } else if (::rename(tmp.c_str(), target.c_str()) != 0) {
+      Status st = Status::IOError(ErrnoText("cannot rename onto", target));
+      ::unlink(tmp.c_str());
+      return st;
+    }
+    return FsyncDir(target.parent_path());
+  }
+
+  fs::path root_;
+  std::atomic<uint64_t> counter_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<ObjectStore> NewFileStore(std::string root_dir) {
+  return std::make_unique<FileStore>(std::move(root_dir));
+}
+
+}  // namespace riffle::objstore

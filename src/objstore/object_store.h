@@ -1,0 +1,32 @@
+// ObjectStore: the only way Riffle touches durable storage (WAL files, catalog, Parquet).
+// Paths are '/'-separated keys relative to the store's root.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace riffle::objstore {
+
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+  // Durable once this returns OK (file store: write temp, fsync, rename, fsync dir).
+  virtual Status Put(const std::string& path, std::string_view data) = 0;
+  // Fails with AlreadyExists if the object is there (used for WAL files: one writer per node).
+  virtual Status PutIfAbsent(const std::string& path, std::string_view data) = 0;
+  virtual Result<std::string> Get(const std::string& path) = 0;
+  virtual Status Delete(const std::string& path) = 0;
+  // Keys under `prefix`, sorted ascending.
+  virtual Result<std::vector<std::string>> List(const std::string& prefix) = 0;
+  // A local directory that holds the store's files, or "" for non-file stores.
+  virtual std::string LocalRoot() const { return {}; }
+};
+
+std::unique_ptr<ObjectStore> NewMemoryStore();
+std::unique_ptr<ObjectStore> NewFileStore(std::string root_dir);
+
+}  // namespace riffle::objstore

@@ -1,0 +1,243 @@
+#include "query/buffer.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/log.h"
+#include "query/duckdb_util.h"
+#include "query/sql_compat.h"
+
+namespace riffle::query {
+
+using catalog::ColumnType;
+using lineproto::FieldType;
+
+std::string DbSchema(uint32_t db_id) { return "db_" + std::to_string(db_id); }
+std::string DataSchema(uint32_t db_id) { return "db_" + std::to_string(db_id) + "_data"; }
+std::string DataTable(uint32_t table_id) { return "t" + std::to_string(table_id); }
+
+const char* DuckTypeName(ColumnType t) {
+  switch (t) {
+    case ColumnType::kTag: return "VARCHAR";
+    case ColumnType::kInt64: return "BIGINT";
+    case ColumnType::kUInt64: return "UBIGINT";
+    case ColumnType::kFloat64: return "DOUBLE";
+    case ColumnType::kString: return "VARCHAR";
+    case ColumnType::kBool: return "BOOLEAN";
+    case ColumnType::kTime: return "TIMESTAMP_NS";
+  }
+  return "VARCHAR";
+}
+
+namespace {
+
+duckdb_type DuckTypeId(ColumnType t) {
+  switch (t) {
+    case ColumnType::kTag:
+    case ColumnType::kString: return DUCKDB_TYPE_VARCHAR;
+    case ColumnType::kInt64: return DUCKDB_TYPE_BIGINT;
+    case ColumnType::kUInt64: return DUCKDB_TYPE_UBIGINT;
+    case ColumnType::kFloat64: return DUCKDB_TYPE_DOUBLE;
+    case ColumnType::kBool: return DUCKDB_TYPE_BOOLEAN;
+    case ColumnType::kTime: return DUCKDB_TYPE_TIMESTAMP_NS;
+  }
+  return DUCKDB_TYPE_VARCHAR;
+}
+
+std::string ViewSql(const catalog::Database& db, const catalog::Table& table) {
+  std::vector<std::string> names;
+  for (const auto& c : table.columns) names.push_back(c.name);
+  std::sort(names.begin(), names.end());
+  std::string cols;
+  for (const auto& n : names) cols += (cols.empty() ? "" : ", ") + QuoteIdent(n);
+  return "CREATE OR REPLACE VIEW " + QuoteIdent(DbSchema(db.id)) + "." + QuoteIdent(table.name) +
+         " AS SELECT " + cols + " FROM " + QuoteIdent(DataSchema(db.id)) + "." +
+         QuoteIdent(DataTable(table.id));
+}
+
+}  // namespace
+
+Buffer::Buffer(duckdb_database db) {
+  if (duckdb_connect(db, &conn_) == DuckDBError) conn_ = nullptr;
+}
+
+Buffer::~Buffer() {
+  if (conn_) duckdb_disconnect(&conn_);
+}
+
+Status Buffer::SyncSchema(const catalog::CatalogState& state) {
+  std::lock_guard lock(mu_);
+  return SyncLocked(state);
+}
+
+Status Buffer::SyncLocked(const catalog::CatalogState& state) {
+  std::set<uint32_t> live_dbs, live_tables;
+  for (const auto& [name, db] : state.databases) {
+    if (db->deleted) continue;
+    live_dbs.insert(db->id);
+    if (!schemas_.count(db->id)) {
+      RIFFLE_RETURN_IF_ERROR(Exec(conn_, "CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(DbSchema(db->id))));
+      RIFFLE_RETURN_IF_ERROR(Exec(conn_, "CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(DataSchema(db->id))));
+      schemas_.insert(db->id);
+    }
+    for (const auto& [tname, table] : db->tables) {
+      live_tables.insert(table->id);
+      auto it = tables_.find(table->id);
+      std::string qualified = QuoteIdent(DataSchema(db->id)) + "." + QuoteIdent(DataTable(table->id));
+      if (it == tables_.end()) {
+        std::string cols;
+        for (const auto& c : table->columns)
+          cols += (cols.empty() ? "" : ", ") + QuoteIdent(c.name) + " " + DuckTypeName(c.type);
+        RIFFLE_RETURN_IF_ERROR(Exec(conn_, "CREATE TABLE IF NOT EXISTS " + qualified + " (" + cols + ")"));
+        RIFFLE_RETURN_IF_ERROR(Exec(conn_, ViewSql(*db, *table)));
+        tables_[table->id] = TableState{db->id, table->name, table->columns.size()};
+        continue;
+      }
+      if (it->second.column_count < table->columns.size()) {
+        for (size_t i = it->second.column_count; i < table->columns.size(); ++i) {
+          const auto& c = table->columns[i];
+          RIFFLE_RETURN_IF_ERROR(Exec(conn_, "ALTER TABLE " + qualified + " ADD COLUMN " + QuoteIdent(c.name) +
+                                                 " " + DuckTypeName(c.type)));
+        }
+        it->second.column_count = table->columns.size();
+        RIFFLE_RETURN_IF_ERROR(Exec(conn_, ViewSql(*db, *table)));
+      }
+    }
+  }
+  // Deleted tables and databases: their buffered data goes with them.
+  for (auto it = tables_.begin(); it != tables_.end();) {
+    if (live_tables.count(it->first)) {
+      ++it;
+      continue;
+    }
+    (void)Exec(conn_, "DROP VIEW IF EXISTS " + QuoteIdent(DbSchema(it->second.db_id)) + "." +
+                          QuoteIdent(it->second.name));
+    (void)Exec(conn_, "DROP TABLE IF EXISTS " + QuoteIdent(DataSchema(it->second.db_id)) + "." +
+                          QuoteIdent(DataTable(it->first)));
+    it = tables_.erase(it);
+  }
+  for (auto it = schemas_.begin(); it != schemas_.end();) {
+    if (live_dbs.count(*it)) {
+      ++it;
+      continue;
+    }
+    (void)Exec(conn_, "DROP SCHEMA IF EXISTS " + QuoteIdent(DbSchema(*it)) + " CASCADE");
+    (void)Exec(conn_, "DROP SCHEMA IF EXISTS " + QuoteIdent(DataSchema(*it)) + " CASCADE");
+    it = schemas_.erase(it);
+  }
+  return Status::Ok();
+}
+
+Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops) {
+  std::lock_guard lock(mu_);
+  RIFFLE_RETURN_IF_ERROR(SyncLocked(state));
+  std::map<uint32_t, const catalog::Database*> dbs;
+  for (const auto& [name, db] : state.databases)
+    if (!db->deleted) dbs[db->id] = db.get();
+  // Group rows by table, keeping arrival order within a table.
+  std::map<const catalog::Table*, std::vector<std::pair<const wal::WriteOp*, uint32_t>>> by_table;
+  std::map<const catalog::Table*, const catalog::Database*> table_db;
+  for (const auto& op : ops) {
+    auto db_it = dbs.find(op->db_id);
+    if (db_it == dbs.end()) continue;  // database deleted since the write
+    const catalog::Table* last = nullptr;
+    std::string_view last_name;
+    for (uint32_t i = 0; i < op->batch.lines.size(); ++i) {
+      std::string_view m = op->batch.lines[i].measurement;
+      if (!last || m != last_name) {
+        last = db_it->second->FindTable(m);
+        last_name = m;
+        if (last) table_db[last] = db_it->second;
+      }
+      if (last) by_table[last].emplace_back(op.get(), i);
+    }
+  }
+  Status result;
+  for (const auto& [table, rows] : by_table) {
+    Status st = AppendTable(*table_db[table], *table, rows);
+    if (!st.ok()) {
+      log::Error("buffer append to table '" + table->name + "' failed: " + st.message());
+      result = st;
+    }
+  }
+  return result;
+}
+
+Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& table,
+                           const std::vector<std::pair<const wal::WriteOp*, uint32_t>>& rows) {
+  const size_t ncols = table.columns.size();
+  std::vector<duckdb_logical_type> types(ncols);
+  for (size_t c = 0; c < ncols; ++c) types[c] = duckdb_create_logical_type(DuckTypeId(table.columns[c].type));
+  duckdb_appender appender;
+  if (duckdb_appender_create(conn_, DataSchema(db.id).c_str(), DataTable(table.id).c_str(), &appender) ==
+      DuckDBError) {
+    std::string err = duckdb_appender_error(appender) ? duckdb_appender_error(appender) : "?";
+    duckdb_appender_destroy(&appender);
+    for (auto& t : types) duckdb_destroy_logical_type(&t);
+    return Status::Internal("cannot create appender: " + err);
+  }
+  const size_t capacity = duckdb_vector_size();
+  const size_t time_pos = table.index.at("time");
+  std::vector<size_t> positions;  // column position per field/tag of the current line
+  Status status;
+  for (size_t start = 0; start < rows.size() && status.ok(); start += capacity) {
+    size_t count = std::min(capacity, rows.size() - start);
+    duckdb_data_chunk chunk = duckdb_create_data_chunk(types.data(), ncols);
+    std::vector<duckdb_vector> vecs(ncols);
+    std::vector<uint64_t*> validity(ncols);
+    for (size_t c = 0; c < ncols; ++c) {
+      vecs[c] = duckdb_data_chunk_get_vector(chunk, c);
+      duckdb_vector_ensure_validity_writable(vecs[c]);
+      validity[c] = duckdb_vector_get_validity(vecs[c]);
+      std::memset(validity[c], 0, (count + 63) / 64 * sizeof(uint64_t));
+    }
+    for (size_t r = 0; r < count; ++r) {
+      const auto& [op, line_index] = rows[start + r];
+      const auto& line = op->batch.lines[line_index];
+      auto set_valid = [&](size_t c) { validity[c][r / 64] |= (uint64_t{1} << (r % 64)); };
+      static_cast<int64_t*>(duckdb_vector_get_data(vecs[time_pos]))[r] = op->times[line_index];
+      set_valid(time_pos);
+      const auto* tags = op->batch.tags_of(line);
+      for (uint32_t t = 0; t < line.tag_count; ++t) {
+        auto it = table.index.find(tags[t].key);
+        if (it == table.index.end()) continue;
+        size_t c = it->second;
+        duckdb_vector_assign_string_element_len(vecs[c], r, tags[t].value.data(), tags[t].value.size());
+        set_valid(c);
+      }
+      const auto* fields = op->batch.fields_of(line);
+      for (uint32_t f = 0; f < line.field_count; ++f) {
+        auto it = table.index.find(fields[f].key);
+        if (it == table.index.end()) continue;
+        size_t c = it->second;
+        void* data = duckdb_vector_get_data(vecs[c]);
+        const auto& fv = fields[f];
+        switch (table.columns[c].type) {
+          case ColumnType::kFloat64: static_cast<double*>(data)[r] = fv.f; break;
+          case ColumnType::kInt64: static_cast<int64_t*>(data)[r] = fv.i; break;
+          case ColumnType::kUInt64: static_cast<uint64_t*>(data)[r] = fv.u; break;
+          case ColumnType::kBool: static_cast<bool*>(data)[r] = fv.b; break;
+          case ColumnType::kString:
+          case ColumnType::kTag:
+            duckdb_vector_assign_string_element_len(vecs[c], r, fv.s.data(), fv.s.size());
+            break;
+          case ColumnType::kTime: continue;
+        }
+        set_valid(c);
+      }
+    }
+    duckdb_data_chunk_set_size(chunk, count);
+    if (duckdb_append_data_chunk(appender, chunk) == DuckDBError)
+      status = Status::Internal(std::string("append failed: ") +
+                                (duckdb_appender_error(appender) ? duckdb_appender_error(appender) : "?"));
+    duckdb_destroy_data_chunk(&chunk);
+  }
+  if (duckdb_appender_close(appender) == DuckDBError && status.ok())
+    status = Status::Internal(std::string("appender close failed: ") +
+                              (duckdb_appender_error(appender) ? duckdb_appender_error(appender) : "?"));
+  duckdb_appender_destroy(&appender);
+  for (auto& t : types) duckdb_destroy_logical_type(&t);
+  return status;
+}
+
+}  // namespace riffle::query

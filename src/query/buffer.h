@@ -1,0 +1,48 @@
+// The in-memory buffer: one DuckDB table per Influx table (columns in catalog order, in
+// schema db_<id>_data), and a view per table in schema db_<id> that lists the columns
+// sorted by name, as InfluxDB 3 shows them.
+#pragma once
+
+#include <duckdb.h>
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "wal/wal.h"
+
+namespace riffle::query {
+
+std::string DbSchema(uint32_t db_id);      // db_<id>: the views users query
+std::string DataSchema(uint32_t db_id);    // db_<id>_data: the buffer tables
+std::string DataTable(uint32_t table_id);  // t<id>
+const char* DuckTypeName(catalog::ColumnType t);
+
+class Buffer {
+ public:
+  explicit Buffer(duckdb_database db);
+  ~Buffer();
+
+  Status SyncSchema(const catalog::CatalogState& state);
+  Status Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops);
+
+ private:
+  Status SyncLocked(const catalog::CatalogState& state);
+  Status AppendTable(const catalog::Database& db, const catalog::Table& table,
+                     const std::vector<std::pair<const wal::WriteOp*, uint32_t>>& rows);
+
+  struct TableState {
+    uint32_t db_id;
+    std::string name;
+    size_t column_count;
+  };
+  std::mutex mu_;
+  duckdb_connection conn_ = nullptr;
+  std::set<uint32_t> schemas_;               // db ids whose schemas exist
+  std::map<uint32_t, TableState> tables_;    // by table id
+};
+
+}  // namespace riffle::query

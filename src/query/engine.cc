@@ -1,0 +1,330 @@
+// QueryEngine on DuckDB: configuration lock-down, connections, statement checks, results.
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include "query/buffer.h"
+#include "query/duckdb_util.h"
+#include "query/query.h"
+#include "query/result_reader.h"
+#include "query/sql_compat.h"
+
+namespace riffle::query {
+namespace {
+
+// DataFusion functions that DuckDB lacks, defined once as macros in memory.main.
+const char* kCompatMacros[] = {
+    "CREATE OR REPLACE MACRO main.date_bin(stride, ts) AS "
+    "time_bucket(stride, ts::TIMESTAMP, TIMESTAMP '1970-01-01 00:00:00'),"
+    "(stride, ts, origin) AS time_bucket(stride, ts::TIMESTAMP, origin::TIMESTAMP)",
+    "CREATE OR REPLACE MACRO main.to_timestamp_nanos(x) AS "
+    "CASE WHEN typeof(x) IN ('BIGINT','INTEGER','HUGEINT','UBIGINT') THEN make_timestamp_ns(x::BIGINT) "
+    "ELSE x::TIMESTAMP_NS END",
+};
+
+class DuckEngine final : public QueryEngine {
+ public:
+  explicit DuckEngine(EngineOptions options) : options_(std::move(options)) {}
+  ~DuckEngine() override {
+    buffer_.reset();
+    for (auto& c : idle_) duckdb_disconnect(&c.conn);
+    if (db_) duckdb_close(&db_);
+  }
+
+  Status Init() {
+    duckdb_config config;
+    if (duckdb_create_config(&config) == DuckDBError) return Status::Internal("duckdb_create_config failed");
+    auto set = [&](const char* k, const std::string& v) { duckdb_set_config(config, k, v.c_str()); };
+    // User SQL must never reach the network or the file system, nor load code.
+    set("enable_external_access", "false");
+    set("autoinstall_known_extensions", "false");
+    set("autoload_known_extensions", "false");
+    set("allow_community_extensions", "false");
+    if (!options_.scratch_dir.empty()) set("allowed_directories", "['" + options_.scratch_dir + "/']");
+    if (options_.threads > 0) set("threads", std::to_string(options_.threads));
+    char* err = nullptr;
+    duckdb_state st = duckdb_open_ext(":memory:", &db_, config, &err);
+    duckdb_destroy_config(&config);
+    if (st == DuckDBError) {
+      std::string msg = err ? err : "?";
+      duckdb_free(err);
+      return Status::Internal("cannot open DuckDB: " + msg);
+    }
+    duckdb_connection setup;
+    if (duckdb_connect(db_, &setup) == DuckDBError) return Status::Internal("cannot connect to DuckDB");
+    // Queries compare TIMESTAMP_NS with now() (TIMESTAMPTZ): keep that conversion in UTC.
+    Status s = Exec(setup, "SET GLOBAL TimeZone = 'UTC'");
+    for (const char* m : kCompatMacros) {
+      if (!s.ok()) break;
+      s = Exec(setup, m);
+    }
+    duckdb_disconnect(&setup);
+    RIFFLE_RETURN_IF_ERROR(s);
+    buffer_ = std::make_unique<Buffer>(db_);
+    return Status::Ok();
+  }
+
+  Status SyncSchema(const catalog::CatalogState& state) override { return buffer_->SyncSchema(state); }
+  Status Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops) override {
+    return buffer_->Append(state, ops);
+  }
+  void SetSystemTableProvider(SystemTableProvider provider) override { system_provider_ = std::move(provider); }
+
+  Result<QueryResult> Query(const catalog::CatalogState& state, const std::string& db, const std::string& sql,
+                            const Params& params) override {
+    QueryResult out;
+    Status st = Run(state, db, sql, params, /*parquet_path=*/"", [&](duckdb_result* r) {
+      return ReadResult(r, &out);
+    });
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Result<std::string> QueryParquet(const catalog::CatalogState& state, const std::string& db,
+                                   const std::string& sql, const Params& params) override {
+    std::string path = options_.scratch_dir + "/result-" + std::to_string(::getpid()) + "-" +
+                       std::to_string(counter_.fetch_add(1)) + ".parquet";
+    Status st = Run(state, db, sql, params, path, [](duckdb_result*) { return Status::Ok(); });
+    std::string bytes;
+    if (st.ok()) {
+      std::ifstream in(path, std::ios::binary);
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      bytes = ss.str();
+    }
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    if (!st.ok()) return st;
+    return bytes;
+  }
+
+ private:
+  struct Conn {
+    duckdb_connection conn = nullptr;
+    uint32_t db_id = 0;  // whose schema is on the search path
+  };
+
+  Result<Conn> Acquire() {
+    {
+      std::lock_guard lock(pool_mu_);
+      if (!idle_.empty()) {
+        Conn c = idle_.back();
+        idle_.pop_back();
+        return c;
+      }
+    }
+    Conn c;
+    if (duckdb_connect(db_, &c.conn) == DuckDBError) return Status::Internal("cannot connect to DuckDB");
+    return c;
+  }
+  void Release(Conn c) {
+    std::lock_guard lock(pool_mu_);
+    idle_.push_back(c);
+  }
+
+  Status Run(const catalog::CatalogState& state, const std::string& db_name, const std::string& sql,
+             const Params& params, const std::string& parquet_path,
+             const std::function<Status(duckdb_result*)>& consume) {
+    const catalog::Database* db = state.FindDatabase(db_name);
+    if (!db) return Status::NotFound("database not found: " + db_name);
+    auto rewritten = RewriteSql(sql, [&](const std::string& name, std::string* value) {
+      for (const auto& [k, v] : params)
+        if (k == name && std::holds_alternative<std::string>(v)) {
+          *value = std::get<std::string>(v);
+          return true;
+        }
+      return false;
+    });
+    if (!rewritten.ok()) return rewritten.status();
+    auto acquired = Acquire();
+    if (!acquired.ok()) return acquired.status();
+    Conn conn = *acquired;
+    Status st = RunOn(conn, state, *db, *rewritten, params, parquet_path, consume);
+    Release(conn);
+    return st;
+  }
+
+  Status RunOn(Conn& conn, const catalog::CatalogState& state, const catalog::Database& db,
+               const RewrittenSql& rewritten, const Params& params, const std::string& parquet_path,
+               const std::function<Status(duckdb_result*)>& consume) {
+    if (conn.db_id != db.id) {
+      RIFFLE_RETURN_IF_ERROR(
+          Exec(conn.conn, "SET search_path = " + QuoteLiteral("memory." + DbSchema(db.id) + ",memory.main")));
+      conn.db_id = db.id;
+    }
+    RIFFLE_RETURN_IF_ERROR(MaterializeVirtualTables(conn.conn, state, db, rewritten));
+
+    // Exactly one read-only statement; everything else (SET, INSTALL, COPY, ATTACH, DDL...) is refused.
+    duckdb_extracted_statements extracted = nullptr;
+    idx_t count = duckdb_extract_statements(conn.conn, rewritten.sql.c_str(), &extracted);
+    if (count == 0) {
+      std::string err = extracted ? duckdb_extract_statements_error(extracted) : "empty query";
+      duckdb_destroy_extracted(&extracted);
+      return Status::InvalidArgument(err.empty() ? "query is empty: expected one SQL statement" : err);
+    }
+    if (count > 1) {
+      duckdb_destroy_extracted(&extracted);
+      return Status::InvalidArgument("query contains " + std::to_string(count) +
+                                     " statements: expected exactly one SELECT statement");
+    }
+    duckdb_prepared_statement stmt = nullptr;
+    if (duckdb_prepare_extracted_statement(conn.conn, extracted, 0, &stmt) == DuckDBError) {
+      std::string err = duckdb_prepare_error(stmt) ? duckdb_prepare_error(stmt) : "prepare failed";
+      duckdb_destroy_prepare(&stmt);
+      duckdb_destroy_extracted(&extracted);
+      return Status::InvalidArgument(err);
+    }
+    duckdb_destroy_extracted(&extracted);
+    duckdb_statement_type type = duckdb_prepared_statement_type(stmt);
+    if (type != DUCKDB_STATEMENT_TYPE_SELECT && type != DUCKDB_STATEMENT_TYPE_EXPLAIN) {
+      duckdb_destroy_prepare(&stmt);
+      return Status::InvalidArgument(
+          "only read-only queries are allowed: expected a SELECT statement (SHOW TABLES, EXPLAIN and "
+          "information_schema queries are also accepted)");
+    }
+    if (!parquet_path.empty()) {
+      // Re-prepare wrapped in COPY; the inner text is the same single SELECT we just checked.
+      duckdb_destroy_prepare(&stmt);
+      std::string copy = "COPY (\n" + rewritten.sql + "\n) TO " + QuoteLiteral(parquet_path) + " (FORMAT parquet)";
+      if (duckdb_prepare(conn.conn, copy.c_str(), &stmt) == DuckDBError) {
+        std::string err = duckdb_prepare_error(stmt) ? duckdb_prepare_error(stmt) : "prepare failed";
+        duckdb_destroy_prepare(&stmt);
+        return Status::InvalidArgument(err);
+      }
+    }
+    Status bound = BindParams(stmt, params, rewritten);
+    if (!bound.ok()) {
+      duckdb_destroy_prepare(&stmt);
+      return bound;
+    }
+    DuckResult result;
+    duckdb_state rc = duckdb_execute_prepared(stmt, result.get());
+    duckdb_destroy_prepare(&stmt);
+    if (rc == DuckDBError) {
+      const char* err = duckdb_result_error(result.get());
+      return Status::InvalidArgument(err ? err : "query failed");
+    }
+    return consume(result.get());
+  }
+
+  static Status BindParams(duckdb_prepared_statement stmt, const Params& params, const RewrittenSql& rewritten) {
+    for (const auto& [name, value] : params) {
+      if (rewritten.params_used_as_tables.count(name)) continue;
+      idx_t index = 0;
+      if (duckdb_bind_parameter_index(stmt, &index, name.c_str()) == DuckDBError) continue;  // unused param
+      duckdb_state st = DuckDBSuccess;
+      if (std::holds_alternative<std::monostate>(value)) st = duckdb_bind_null(stmt, index);
+      else if (auto* b = std::get_if<bool>(&value)) st = duckdb_bind_boolean(stmt, index, *b);
+      else if (auto* i = std::get_if<int64_t>(&value)) st = duckdb_bind_int64(stmt, index, *i);
+      else if (auto* d = std::get_if<double>(&value)) st = duckdb_bind_double(stmt, index, *d);
+      else {
+        const auto& s = std::get<std::string>(value);
+        st = duckdb_bind_varchar_length(stmt, index, s.data(), s.size());
+      }
+      if (st == DuckDBError) return Status::InvalidArgument("cannot bind query parameter '$" + name + "'");
+    }
+    return Status::Ok();
+  }
+
+  Status MaterializeVirtualTables(duckdb_connection conn, const catalog::CatalogState& state,
+                                  const catalog::Database& db, const RewrittenSql& rewritten) {
+    std::vector<VirtualTable> tables;
+    if (rewritten.needs_info_tables || rewritten.needs_info_columns) {
+      VirtualTable t{kInfoTablesName, {}, {}};
+      VirtualTable c{kInfoColumnsName, {}, {}};
+      using CT = catalog::ColumnType;
+      t.columns = {{"table_catalog", CT::kString}, {"table_schema", CT::kString},
+                   {"table_name", CT::kString},    {"table_type", CT::kString}};
+      c.columns = {{"table_catalog", CT::kString}, {"table_schema", CT::kString}, {"table_name", CT::kString},
+                   {"column_name", CT::kString},   {"data_type", CT::kString},    {"is_nullable", CT::kString}};
+      for (const auto& [name, table] : db.tables) {
+        t.rows.push_back({std::string("public"), std::string("iox"), name, std::string("BASE TABLE")});
+        std::vector<const catalog::Column*> cols;
+        for (const auto& col : table->columns) cols.push_back(&col);
+        std::sort(cols.begin(), cols.end(), [](auto* a, auto* b) { return a->name < b->name; });
+        for (const auto* col : cols)
+          c.rows.push_back({std::string("public"), std::string("iox"), name, col->name,
+                            std::string(catalog::InfluxDataTypeName(col->type)),
+                            std::string(col->type == CT::kTime ? "NO" : "YES")});
+      }
+      for (const char* sys : {"processing_engine_logs", "processing_engine_triggers",
+                              "processing_engine_trigger_arguments", "queries", "parquet_files"})
+        t.rows.push_back({std::string("public"), std::string("system"), std::string(sys), std::string("BASE TABLE")});
+      for (const char* info : {"tables", "columns"})
+        t.rows.push_back({std::string("public"), std::string("information_schema"), std::string(info),
+                          std::string("VIEW")});
+      tables.push_back(std::move(t));
+      tables.push_back(std::move(c));
+    }
+    for (const auto& name : rewritten.system_tables) {
+      if (!system_provider_) return Status::InvalidArgument("system table '" + name + "' not found");
+      auto vt = system_provider_(db.name, name);
+      if (!vt.ok()) return vt.status();
+      vt->name = kSystemPrefix + name;
+      tables.push_back(std::move(vt).value());
+    }
+    for (const auto& vt : tables) RIFFLE_RETURN_IF_ERROR(LoadVirtualTable(conn, vt));
+    return Status::Ok();
+  }
+
+  static Status LoadVirtualTable(duckdb_connection conn, const VirtualTable& vt) {
+    std::string cols;
+    for (const auto& [n, t] : vt.columns) cols += (cols.empty() ? "" : ", ") + QuoteIdent(n) + " " + DuckTypeName(t);
+    RIFFLE_RETURN_IF_ERROR(Exec(conn, "CREATE OR REPLACE TEMP TABLE " + QuoteIdent(vt.name) + " (" + cols + ")"));
+    duckdb_appender app;
+    if (duckdb_appender_create(conn, "temp", vt.name.c_str(), &app) == DuckDBError) {
+      // Temp tables live in catalog "temp", schema "main".
+      duckdb_appender_destroy(&app);
+      if (duckdb_appender_create_ext(conn, "temp", "main", vt.name.c_str(), &app) == DuckDBError) {
+        duckdb_appender_destroy(&app);
+        return Status::Internal("cannot append to virtual table " + vt.name);
+      }
+    }
+    for (const auto& row : vt.rows) {
+      for (size_t i = 0; i < vt.columns.size(); ++i) {
+        const Value& v = i < row.size() ? row[i] : Value{};
+        if (std::holds_alternative<std::monostate>(v)) duckdb_append_null(app);
+        else if (auto* b = std::get_if<bool>(&v)) duckdb_append_bool(app, *b);
+        else if (auto* x = std::get_if<int64_t>(&v)) duckdb_append_int64(app, *x);
+        else if (auto* u = std::get_if<uint64_t>(&v)) duckdb_append_uint64(app, *u);
+        else if (auto* d = std::get_if<double>(&v)) duckdb_append_double(app, *d);
+        else if (auto* s = std::get_if<std::string>(&v)) duckdb_append_varchar_length(app, s->data(), s->size());
+        else {
+          duckdb_value tv = duckdb_create_timestamp_ns(duckdb_timestamp_ns{std::get<Timestamp>(v).ns});
+          duckdb_append_value(app, tv);
+          duckdb_destroy_value(&tv);
+        }
+      }
+      duckdb_appender_end_row(app);
+    }
+    Status st;
+    if (duckdb_appender_close(app) == DuckDBError)
+      st = Status::Internal(std::string("virtual table load failed: ") +
+                            (duckdb_appender_error(app) ? duckdb_appender_error(app) : "?"));
+    duckdb_appender_destroy(&app);
+    return st;
+  }
+
+  EngineOptions options_;
+  duckdb_database db_ = nullptr;
+  std::unique_ptr<Buffer> buffer_;
+  std::mutex pool_mu_;
+  std::vector<Conn> idle_;
+  std::atomic<uint64_t> counter_{0};
+  SystemTableProvider system_provider_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<QueryEngine>> QueryEngine::Open(EngineOptions options) {
+  auto engine = std::make_unique<DuckEngine>(std::move(options));
+  RIFFLE_RETURN_IF_ERROR(engine->Init());
+  return std::unique_ptr<QueryEngine>(std::move(engine));
+}
+
+}  // namespace riffle::query

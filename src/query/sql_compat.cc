@@ -1,0 +1,209 @@
+#include "query/sql_compat.h"
+
+#include <cctype>
+#include <functional>
+
+namespace riffle::query {
+namespace {
+
+enum class TokKind { kWord, kQuoted, kString, kDot, kParam, kSpace, kOther };
+
+struct Token {
+  TokKind kind;
+  size_t begin, end;
+  std::string text;  // identifier value (unquoted, lower-cased for words) or param name
+};
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || (c & 0x80); }
+bool IsIdentChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (c & 0x80); }
+
+Result<std::vector<Token>> Tokenize(const std::string& sql) {
+  std::vector<Token> toks;
+  size_t i = 0, n = sql.size();
+  while (i < n) {
+    char c = sql[i];
+    size_t start = i;
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      while (i < n && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+      toks.push_back({TokKind::kSpace, start, i, {}});
+    } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
+      while (i < n && sql[i] != '\n') ++i;
+      toks.push_back({TokKind::kSpace, start, i, {}});
+    } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
+      size_t close = sql.find("*/", i + 2);
+      if (close == std::string::npos) return Status::InvalidArgument("unterminated /* comment in SQL");
+      i = close + 2;
+      toks.push_back({TokKind::kSpace, start, i, {}});
+    } else if (c == '\'' || c == '"') {
+      std::string value;
+      ++i;
+      for (;;) {
+        if (i >= n)
+          return Status::InvalidArgument(c == '\'' ? "unterminated string literal in SQL"
+                                                   : "unterminated quoted identifier in SQL");
+        if (sql[i] == c) {
+          if (i + 1 < n && sql[i + 1] == c) {
+            value.push_back(c);
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        value.push_back(sql[i++]);
+      }
+      toks.push_back({c == '\'' ? TokKind::kString : TokKind::kQuoted, start, i, value});
+    } else if (c == '$' && i + 1 < n && IsIdentStart(sql[i + 1])) {
+      ++i;
+      while (i < n && IsIdentChar(sql[i])) ++i;
+      toks.push_back({TokKind::kParam, start, i, sql.substr(start + 1, i - start - 1)});
+    } else if (IsIdentStart(c)) {
+      while (i < n && IsIdentChar(sql[i])) ++i;
+      toks.push_back({TokKind::kWord, start, i, Lower(std::string_view(sql).substr(start, i - start))});
+    } else if (c == '.') {
+      ++i;
+      toks.push_back({TokKind::kDot, start, i, {}});
+    } else {
+      ++i;
+      toks.push_back({TokKind::kOther, start, i, {}});
+    }
+  }
+  return toks;
+}
+
+bool IsName(const Token& t) { return t.kind == TokKind::kWord || t.kind == TokKind::kQuoted; }
+
+// Index of the next non-space token at or after i, or toks.size().
+size_t Skip(const std::vector<Token>& toks, size_t i) {
+  while (i < toks.size() && toks[i].kind == TokKind::kSpace) ++i;
+  return i;
+}
+
+// The name of token t as the user meant it (words are case-insensitive).
+std::string NameOf(const Token& t) { return t.text; }
+
+}  // namespace
+
+std::string QuoteIdent(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+std::string QuoteLiteral(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') out.push_back('\'');
+    out.push_back(c);
+  }
+  return out + "'";
+}
+
+Result<RewrittenSql> RewriteSql(const std::string& sql,
+                                const std::function<bool(const std::string&, std::string*)>& table_param) {
+  auto tokens = Tokenize(sql);
+  if (!tokens.ok()) return tokens.status();
+  const auto& toks = *tokens;
+  RewrittenSql out;
+
+  // Whole-statement forms first.
+  size_t first = Skip(toks, 0);
+  if (first < toks.size() && toks[first].kind == TokKind::kWord && toks[first].text == "show") {
+    size_t second = Skip(toks, first + 1);
+    if (second < toks.size() && toks[second].kind == TokKind::kWord && toks[second].text == "tables") {
+      size_t rest = Skip(toks, second + 1);
+      while (rest < toks.size() && toks[rest].kind == TokKind::kOther && sql[toks[rest].begin] == ';')
+        rest = Skip(toks, rest + 1);
+      if (rest == toks.size()) {
+        out.needs_info_tables = true;
+        out.sql = std::string("SELECT table_catalog, table_schema, table_name, table_type FROM temp.main.") +
+                  kInfoTablesName + " ORDER BY table_schema, table_name";
+        return out;
+      }
+    }
+    if (second < toks.size() && toks[second].kind == TokKind::kWord && toks[second].text == "columns") {
+      size_t kw = Skip(toks, second + 1);
+      size_t name = Skip(toks, kw + 1);
+      if (kw < toks.size() && toks[kw].kind == TokKind::kWord &&
+          (toks[kw].text == "from" || toks[kw].text == "in") && name < toks.size() && IsName(toks[name])) {
+        out.needs_info_columns = true;
+        out.sql = std::string(
+                      "SELECT table_catalog, table_schema, table_name, column_name, data_type, is_nullable "
+                      "FROM temp.main.") +
+                  kInfoColumnsName + " WHERE table_name = " + QuoteLiteral(NameOf(toks[name])) +
+                  " ORDER BY column_name";
+        return out;
+      }
+    }
+  }
+
+  std::string result;
+  result.reserve(sql.size() + 64);
+  size_t copied = 0;  // sql[0, copied) is already in result
+  auto replace = [&](size_t begin, size_t end, const std::string& with) {
+    result.append(sql, copied, begin - copied);
+    result.append(with);
+    copied = end;
+  };
+
+  for (size_t i = 0; i < toks.size(); ++i) {
+    const Token& t = toks[i];
+    if (t.kind == TokKind::kParam) {
+      // FROM $p / JOIN $p: a parameter naming a table becomes a quoted identifier.
+      size_t prev = i;
+      while (prev > 0 && toks[prev - 1].kind == TokKind::kSpace) --prev;
+      if (prev > 0 && toks[prev - 1].kind == TokKind::kWord &&
+          (toks[prev - 1].text == "from" || toks[prev - 1].text == "join")) {
+        std::string value;
+        if (table_param && table_param(t.text, &value)) {
+          replace(t.begin, t.end, QuoteIdent(value));
+          out.params_used_as_tables.insert(t.text);
+        }
+      }
+      continue;
+    }
+    if (!IsName(t)) continue;
+    // Not the tail of a dotted chain that started earlier.
+    if (i > 0 && toks[i - 1].kind == TokKind::kDot) continue;
+    // Collect a dotted chain name(.name)*.
+    std::vector<size_t> parts{i};
+    size_t j = i;
+    while (j + 2 < toks.size() && toks[j + 1].kind == TokKind::kDot && IsName(toks[j + 2])) {
+      j += 2;
+      parts.push_back(j);
+    }
+    auto part = [&](size_t k) { return NameOf(toks[parts[k]]); };
+    size_t chain_end = toks[parts.back()].end;
+    if (parts.size() >= 2 && part(0) == "information_schema" && parts.size() == 2) {
+      if (part(1) == "tables") {
+        out.needs_info_tables = true;
+        replace(t.begin, chain_end, std::string("temp.main.") + kInfoTablesName);
+      } else if (part(1) == "columns") {
+        out.needs_info_columns = true;
+        replace(t.begin, chain_end, std::string("temp.main.") + kInfoColumnsName);
+      }
+    } else if (parts.size() == 2 && part(0) == "system") {
+      out.system_tables.insert(part(1));
+      replace(t.begin, chain_end, "temp.main." + QuoteIdent(kSystemPrefix + part(1)));
+    } else if (parts.size() == 3 && part(0) == "public" && part(1) == "iox") {
+      replace(t.begin, chain_end, QuoteIdent(part(2)));
+    } else if (parts.size() == 2 && part(0) == "iox") {
+      replace(t.begin, chain_end, QuoteIdent(part(1)));
+    }
+    i = parts.back();
+  }
+  result.append(sql, copied, std::string::npos);
+  out.sql = std::move(result);
+  return out;
+}
+
+}  // namespace riffle::query

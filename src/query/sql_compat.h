@@ -1,0 +1,42 @@
+// The DataFusion/InfluxDB SQL surface on top of DuckDB: one place for every rewrite.
+//
+// User SQL is tokenised (strings, quoted identifiers and comments are respected, never
+// rewritten) and these forms are mapped:
+//   SHOW TABLES / SHOW COLUMNS FROM t   → selects over our information_schema tables
+//   information_schema.tables|columns   → per-query tables with InfluxDB data types
+//   system.<name>                       → per-query system table <name>
+//   public.iox.<t>, iox.<t>             → <t>
+//   FROM $p / JOIN $p                   → the string parameter p as a quoted identifier
+// Functions DataFusion has and DuckDB lacks (date_bin, ...) are macros (see engine setup).
+#pragma once
+
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace riffle::query {
+
+struct RewrittenSql {
+  std::string sql;
+  bool needs_info_tables = false;
+  bool needs_info_columns = false;
+  std::set<std::string> system_tables;            // names without "system."
+  std::set<std::string> params_used_as_tables;    // consumed; not bound as values
+};
+
+// `table_param` resolves a parameter name to its string value (for FROM $p); returns false
+// when there is no such string parameter.
+Result<RewrittenSql> RewriteSql(const std::string& sql,
+                                const std::function<bool(const std::string&, std::string*)>& table_param);
+
+std::string QuoteIdent(std::string_view name);    // "name" with " doubled
+std::string QuoteLiteral(std::string_view text);  // 'text' with ' doubled
+
+constexpr const char* kInfoTablesName = "riffle_information_schema_tables";
+constexpr const char* kInfoColumnsName = "riffle_information_schema_columns";
+constexpr const char* kSystemPrefix = "riffle_system_";
+
+}  // namespace riffle::query

@@ -1,0 +1,119 @@
+#include "wal/wal.h"
+
+#include <cstdio>
+
+#include "common/log.h"
+
+namespace riffle::wal {
+
+Wal::Wal(objstore::ObjectStore* store, WalOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+Wal::~Wal() { Stop(); }
+
+std::string Wal::FilePath(uint64_t sequence) const {
+  char name[32];
+  std::snprintf(name, sizeof name, "%011llu.wal", static_cast<unsigned long long>(sequence));
+  return options_.node_id + "/wal/" + name;
+}
+
+Status Wal::Replay(const std::function<void(const WriteOp&)>& apply) {
+  auto keys = store_->List(options_.node_id + "/wal/");
+  if (!keys.ok()) return keys.status();
+  for (const auto& key : *keys) {
+    if (key.size() < 4 || key.compare(key.size() - 4, 4, ".wal") != 0) continue;
+    // The sequence comes from the name so that a corrupt file still reserves its number.
+    size_t slash = key.rfind('/');
+    uint64_t seq = std::strtoull(key.c_str() + slash + 1, nullptr, 10);
+    next_sequence_ = std::max(next_sequence_, seq + 1);
+    auto contents = store_->Get(key);
+    if (!contents.ok()) {
+      log::Error("cannot read WAL file " + key + ": " + contents.status().message());
+      continue;
+    }
+    auto ops = DecodeWalFile(*contents, nullptr);
+    if (!ops.ok()) {
+      log::Error("skipping WAL file " + key + ": " + ops.status().message());
+      continue;
+    }
+    for (const auto& op : *ops) apply(*op);
+  }
+  return Status::Ok();
+}
+
+void Wal::Start(FlushListener listener) {
+  listener_ = std::move(listener);
+  thread_ = std::thread([this] { FlushLoop(); });
+}
+
+void Wal::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status Wal::Submit(WriteOpPtr op, Done done) {
+  std::lock_guard lock(mu_);
+  if (stopping_) return Status::Unavailable("server is shutting down; write not accepted");
+  if (pending_.size() >= options_.max_pending_ops)
+    return Status::Unavailable("WAL buffer is full (" + std::to_string(options_.max_pending_ops) +
+                               " pending writes); retry later");
+  pending_.push_back(std::move(op));
+  pending_done_.push_back(std::move(done));
+  return Status::Ok();
+}
+
+void Wal::FlushLoop() {
+  auto next = std::chrono::steady_clock::now() + options_.flush_interval;
+  for (;;) {
+    bool stop;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, next, [this] { return stopping_; });
+      stop = stopping_;
+    }
+    FlushOnce();
+    if (stop) return;
+    next += options_.flush_interval;
+    auto now = std::chrono::steady_clock::now();
+    if (next < now) next = now;  // an overlong flush does not cause a burst of catch-up flushes
+  }
+}
+
+void Wal::FlushOnce() {
+  std::vector<WriteOpPtr> ops;
+  std::vector<Done> dones;
+  {
+    std::lock_guard lock(mu_);
+    ops.swap(pending_);
+    dones.swap(pending_done_);
+  }
+  if (ops.empty()) return;
+  uint64_t seq = next_sequence_;
+  std::string file = EncodeWalFile(seq, ops);
+  Status st;
+  // Transient object-store errors are retried briefly; after that the writers get the error
+  // (the server stays up and later flushes try again).
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    st = store_->PutIfAbsent(FilePath(seq), file);
+    if (st.ok() || st.code() == Code::kAlreadyExists) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!st.ok()) {
+    log::Error("WAL flush failed: " + st.message());
+    Status failure = Status::IOError("write was not persisted: WAL flush failed: " + st.message());
+    for (auto& d : dones)
+      if (d) d(failure);
+    return;
+  }
+  ++next_sequence_;
+  if (listener_) listener_(seq, ops);
+  for (auto& d : dones)
+    if (d) d(Status::Ok());
+}
+
+}  // namespace riffle::wal

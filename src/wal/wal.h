@@ -1,0 +1,84 @@
+// Write-ahead log: batches writes and makes them durable as one object-store file per flush.
+//
+// File `{node}/wal/{seq:011}.wal`: "RFLWAL01" magic, u32 version, u64 sequence, u32 payload
+// length, u32 CRC32 of the payload, payload. The payload lists, per write op, the database
+// (id and name) and every accepted line as (resolved timestamp ns, raw line text); replay
+// re-parses the raw lines, so the WAL never needs its own value encoding.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "lineproto/line_protocol.h"
+#include "objstore/object_store.h"
+
+namespace riffle::wal {
+
+// One accepted write: the lines of `batch` (which point into `body`) with their times.
+struct WriteOp {
+  uint32_t db_id = 0;
+  std::string db_name;
+  std::shared_ptr<const std::string> body;
+  lineproto::ParsedBatch batch;  // only accepted lines; errors are not kept
+  std::vector<int64_t> times;    // nanoseconds, one per batch.lines entry
+};
+using WriteOpPtr = std::shared_ptr<const WriteOp>;
+
+// Encoding, exposed for tests and replay.
+std::string EncodeWalFile(uint64_t sequence, const std::vector<WriteOpPtr>& ops);
+Result<std::vector<WriteOpPtr>> DecodeWalFile(const std::string& contents, uint64_t* sequence);
+
+struct WalOptions {
+  std::string node_id = "node0";
+  std::chrono::milliseconds flush_interval{1000};
+  size_t max_pending_ops = 100000;
+};
+
+class Wal {
+ public:
+  // Called on the flush thread after a WAL file is durable, before writers are released.
+  using FlushListener = std::function<void(uint64_t sequence, const std::vector<WriteOpPtr>& ops)>;
+  using Done = std::function<void(Status)>;
+
+  Wal(objstore::ObjectStore* store, WalOptions options);
+  ~Wal();
+
+  // Replays every WAL file in order; corrupt files are logged and skipped. Sets the next
+  // sequence number. Must be called before Start().
+  Status Replay(const std::function<void(const WriteOp&)>& apply);
+
+  void Start(FlushListener listener);
+  // Flushes what is queued and stops the flush thread.
+  void Stop();
+
+  // Queues an op for the next flush; `done` (may be empty) runs after it is durable and the
+  // listener has seen it, or with an error if the WAL could not be written.
+  Status Submit(WriteOpPtr op, Done done);
+
+  std::string FilePath(uint64_t sequence) const;
+
+ private:
+  void FlushLoop();
+  void FlushOnce();
+
+  objstore::ObjectStore* store_;
+  WalOptions options_;
+  FlushListener listener_;
+  uint64_t next_sequence_ = 1;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::vector<WriteOpPtr> pending_;
+  std::vector<Done> pending_done_;
+  std::thread thread_;
+};
+
+}  // namespace riffle::wal

@@ -1,0 +1,117 @@
+// WAL file encoding and decoding.
+#include <zlib.h>
+
+#include <cstring>
+
+#include "wal/wal.h"
+
+namespace riffle::wal {
+namespace {
+
+constexpr char kMagic[8] = {'R', 'F', 'L', 'W', 'A', 'L', '0', '1'};
+constexpr uint32_t kVersion = 1;
+constexpr size_t kHeaderSize = 8 + 4 + 8 + 4 + 4;
+
+template <typename T>
+void Put(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+template <typename T>
+bool Get(std::string_view& in, T& v) {
+  if (in.size() < sizeof v) return false;
+  std::memcpy(&v, in.data(), sizeof v);
+  in.remove_prefix(sizeof v);
+  return true;
+}
+
+bool GetBytes(std::string_view& in, uint32_t n, std::string_view& out) {
+  if (in.size() < n) return false;
+  out = in.substr(0, n);
+  in.remove_prefix(n);
+  return true;
+}
+
+}  // namespace
+
+std::string EncodeWalFile(uint64_t sequence, const std::vector<WriteOpPtr>& ops) {
+  size_t estimate = kHeaderSize;
+  for (const auto& op : ops) estimate += op->body->size() + op->batch.lines.size() * 12 + 64;
+  std::string payload;
+  payload.reserve(estimate);
+  Put<uint32_t>(payload, static_cast<uint32_t>(ops.size()));
+  for (const auto& op : ops) {
+    Put<uint32_t>(payload, op->db_id);
+    Put<uint32_t>(payload, static_cast<uint32_t>(op->db_name.size()));
+    payload.append(op->db_name);
+    Put<uint32_t>(payload, static_cast<uint32_t>(op->batch.lines.size()));
+    for (size_t i = 0; i < op->batch.lines.size(); ++i) {
+      const auto& raw = op->batch.lines[i].raw;
+      Put<int64_t>(payload, op->times[i]);
+      Put<uint32_t>(payload, static_cast<uint32_t>(raw.size()));
+      payload.append(raw);
+    }
+  }
+  std::string out;
+  out.reserve(kHeaderSize + payload.size());
+  out.append(kMagic, sizeof kMagic);
+  Put<uint32_t>(out, kVersion);
+  Put<uint64_t>(out, sequence);
+  Put<uint32_t>(out, static_cast<uint32_t>(payload.size()));
+  Put<uint32_t>(out, static_cast<uint32_t>(
+                         crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), payload.size())));
+  out.append(payload);
+  return out;
+}
+
+Result<std::vector<WriteOpPtr>> DecodeWalFile(const std::string& contents, uint64_t* sequence) {
+  std::string_view in(contents);
+  if (in.size() < kHeaderSize || std::memcmp(in.data(), kMagic, sizeof kMagic) != 0)
+    return Status::IOError("not a WAL file: bad magic or too short (" + std::to_string(in.size()) + " bytes)");
+  in.remove_prefix(sizeof kMagic);
+  uint32_t version, length, crc;
+  uint64_t seq;
+  Get(in, version);
+  Get(in, seq);
+  Get(in, length);
+  Get(in, crc);
+  if (version != kVersion) return Status::IOError("unsupported WAL version " + std::to_string(version));
+  if (in.size() != length)
+    return Status::IOError("WAL file truncated: payload has " + std::to_string(in.size()) +
+                           " bytes, header says " + std::to_string(length));
+  if (crc32(0L, reinterpret_cast<const Bytef*>(in.data()), in.size()) != crc)
+    return Status::IOError("WAL file checksum mismatch");
+  if (sequence) *sequence = seq;
+
+  std::vector<WriteOpPtr> ops;
+  uint32_t op_count;
+  if (!Get(in, op_count)) return Status::IOError("WAL payload truncated");
+  for (uint32_t o = 0; o < op_count; ++o) {
+    auto op = std::make_shared<WriteOp>();
+    uint32_t name_len, line_count;
+    std::string_view name;
+    if (!Get(in, op->db_id) || !Get(in, name_len) || !GetBytes(in, name_len, name) || !Get(in, line_count))
+      return Status::IOError("WAL payload truncated");
+    op->db_name = std::string(name);
+    std::string body;
+    for (uint32_t l = 0; l < line_count; ++l) {
+      int64_t t;
+      uint32_t len;
+      std::string_view raw;
+      if (!Get(in, t) || !Get(in, len) || !GetBytes(in, len, raw)) return Status::IOError("WAL payload truncated");
+      op->times.push_back(t);
+      body.append(raw);
+      body.push_back('\n');
+    }
+    op->body = std::make_shared<const std::string>(std::move(body));
+    op->batch = lineproto::Parse(*op->body);
+    if (op->batch.lines.size() != op->times.size())
+      return Status::IOError("WAL op for database '" + op->db_name + "' re-parsed to " +
+                             std::to_string(op->batch.lines.size()) + " lines, expected " +
+                             std::to_string(op->times.size()));
+    ops.push_back(std::move(op));
+  }
+  return ops;
+}
+
+}  // namespace riffle::wal

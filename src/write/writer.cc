@@ -1,0 +1,181 @@
+#include "write/writer.h"
+
+#include <map>
+#include <set>
+
+#include "common/clock.h"
+
+namespace riffle::write {
+namespace {
+
+using catalog::ColumnType;
+using lineproto::FieldType;
+
+ColumnType FieldColumnType(FieldType t) {
+  switch (t) {
+    case FieldType::kFloat: return ColumnType::kFloat64;
+    case FieldType::kInteger: return ColumnType::kInt64;
+    case FieldType::kUInteger: return ColumnType::kUInt64;
+    case FieldType::kString: return ColumnType::kString;
+    case FieldType::kBoolean: return ColumnType::kBool;
+  }
+  return ColumnType::kFloat64;
+}
+
+lineproto::LineError MakeError(const lineproto::Line& line, std::string message) {
+  lineproto::LineError e;
+  e.line_number = line.line_number;
+  size_t n = std::min<size_t>(line.raw.size(), 20);
+  while (n > 0 && n < line.raw.size() && (static_cast<unsigned char>(line.raw[n]) & 0xC0) == 0x80) --n;
+  e.original_line = std::string(line.raw.substr(0, n));
+  e.message = std::move(message);
+  return e;
+}
+
+// Checks one line against the schema. Columns the table lacks are added to `additions`
+// (with the types this line gives them, remembered in `pending` for later lines).
+std::string ValidateLine(const lineproto::ParsedBatch& batch, const lineproto::Line& line,
+                         const catalog::Database* db,
+                         std::map<std::pair<std::string, std::string>, ColumnType>& pending,
+                         std::vector<catalog::ColumnAddition>* additions) {
+  const catalog::Table* table = db ? db->FindTable(line.measurement) : nullptr;
+  std::string table_name(line.measurement);
+  auto check = [&](std::string_view key, ColumnType type) -> std::string {
+    if (key == "time") return "invalid column name 'time': it is reserved for the timestamp";
+    if (const catalog::Column* c = table ? table->Find(key) : nullptr) {
+      if (c->type != type)
+        return "invalid column type for column '" + std::string(key) + "', expected " +
+               catalog::ColumnTypeName(c->type) + ", got " + catalog::ColumnTypeName(type);
+      return {};
+    }
+    auto [it, inserted] = pending.emplace(std::make_pair(table_name, std::string(key)), type);
+    if (!inserted && it->second != type)
+      return "invalid column type for column '" + std::string(key) + "', expected " +
+             catalog::ColumnTypeName(it->second) + ", got " + catalog::ColumnTypeName(type);
+    if (inserted && additions) additions->push_back({table_name, std::string(key), type});
+    return {};
+  };
+  const auto* tags = batch.tags_of(line);
+  for (uint32_t t = 0; t < line.tag_count; ++t)
+    if (auto err = check(tags[t].key, ColumnType::kTag); !err.empty()) return err;
+  const auto* fields = batch.fields_of(line);
+  for (uint32_t f = 0; f < line.field_count; ++f) {
+    for (uint32_t t = 0; t < line.tag_count; ++t)
+      if (tags[t].key == fields[f].key)
+        return "invalid line protocol - '" + std::string(fields[f].key) + "' is used as both a tag and a field";
+    if (auto err = check(fields[f].key, FieldColumnType(fields[f].type)); !err.empty()) return err;
+  }
+  return {};
+}
+
+}  // namespace
+
+void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done) {
+  WriteOutcome outcome;
+  auto fail = [&](Status st) {
+    outcome.status = std::move(st);
+    done(std::move(outcome));
+  };
+  if (Status st = catalog::ValidateDatabaseName(request.database); !st.ok()) return fail(st);
+
+  auto op = std::make_shared<wal::WriteOp>();
+  op->body = std::make_shared<const std::string>(std::move(request.body));
+  lineproto::ParsedBatch parsed = lineproto::Parse(*op->body);
+  outcome.errors = std::move(parsed.errors);
+  if (parsed.lines.empty() && outcome.errors.empty())
+    return fail(Status::InvalidArgument("incoming write was empty"));
+  if (!outcome.errors.empty() && !request.accept_partial)
+    return fail(Status::InvalidArgument("line protocol parsing error"));
+
+  auto db = catalog_->EnsureDatabase(request.database);
+  if (!db.ok()) return fail(db.status());
+
+  // Pass 1: find the schema additions this write needs and commit them before the WAL.
+  std::vector<catalog::ColumnAddition> additions;
+  {
+    std::map<std::pair<std::string, std::string>, ColumnType> pending;
+    for (const auto& line : parsed.lines) (void)ValidateLine(parsed, line, db->get(), pending, &additions);
+  }
+  if (!additions.empty()) {
+    Status st = catalog_->AddColumns(request.database, additions);
+    if (!st.ok() && st.code() != Code::kConflict) return fail(st);
+    // On a conflict (a concurrent writer fixed a type first) pass 2 reports the bad lines.
+  }
+
+  // Pass 2: validate every line against the now-current schema and keep the good ones.
+  auto state = catalog_->State();
+  const catalog::Database* current = state->FindDatabase(request.database);
+  if (!current) return fail(Status::NotFound("database '" + request.database + "' was deleted during the write"));
+  op->db_id = current->id;
+  op->db_name = request.database;
+  const int64_t now = NowNanos();
+  const int64_t default_time = lineproto::TruncateToPrecision(now, request.precision);
+  std::map<std::pair<std::string, std::string>, ColumnType> pending;
+  lineproto::ParsedBatch& kept = op->batch;
+  kept.arena = std::move(parsed.arena);
+  kept.lines.reserve(parsed.lines.size());
+  kept.tags.reserve(parsed.tags.size());
+  kept.fields.reserve(parsed.fields.size());
+  op->times.reserve(parsed.lines.size());
+  std::vector<lineproto::LineError> rejected;
+  for (const auto& line : parsed.lines) {
+    std::string err = ValidateLine(parsed, line, current, pending, nullptr);
+    int64_t t = default_time;
+    if (err.empty() && line.timestamp) {
+      auto ns = lineproto::ToNanoseconds(*line.timestamp, request.precision);
+      if (ns.ok()) t = *ns;
+      else err = ns.status().message();
+    }
+    if (!err.empty()) {
+      rejected.push_back(MakeError(line, std::move(err)));
+      continue;
+    }
+    lineproto::Line copy = line;
+    copy.tag_begin = static_cast<uint32_t>(kept.tags.size());
+    copy.field_begin = static_cast<uint32_t>(kept.fields.size());
+    kept.tags.insert(kept.tags.end(), parsed.tags_of(line), parsed.tags_of(line) + line.tag_count);
+    kept.fields.insert(kept.fields.end(), parsed.fields_of(line), parsed.fields_of(line) + line.field_count);
+    kept.lines.push_back(copy);
+    op->times.push_back(t);
+  }
+  if (!rejected.empty()) {
+    outcome.errors.insert(outcome.errors.end(), rejected.begin(), rejected.end());
+    std::sort(outcome.errors.begin(), outcome.errors.end(),
+              [](const auto& a, const auto& b) { return a.line_number < b.line_number; });
+    if (!request.accept_partial) return fail(Status::InvalidArgument("line protocol parsing error"));
+  }
+  outcome.lines_written = kept.lines.size();
+  outcome.partial = !outcome.errors.empty();
+  if (kept.lines.empty()) return fail(Status::InvalidArgument("partial write of line protocol occurred"));
+
+  if (request.no_sync) {
+    Status st = wal_->Submit(std::move(op), nullptr);
+    outcome.status = st;
+    return done(std::move(outcome));
+  }
+  auto shared_done = std::make_shared<std::function<void(WriteOutcome)>>(std::move(done));
+  auto shared_outcome = std::make_shared<WriteOutcome>(std::move(outcome));
+  Status st = wal_->Submit(std::move(op), [shared_done, shared_outcome](Status flushed) {
+    shared_outcome->status = std::move(flushed);
+    (*shared_done)(std::move(*shared_outcome));
+  });
+  if (!st.ok()) {
+    shared_outcome->status = st;
+    (*shared_done)(std::move(*shared_outcome));
+  }
+}
+
+std::vector<lineproto::LineError> Writer::Check(const std::string& database, const std::string& lp) const {
+  lineproto::ParsedBatch parsed = lineproto::Parse(lp);
+  std::vector<lineproto::LineError> errors = std::move(parsed.errors);
+  auto state = catalog_->State();
+  const catalog::Database* db = state->FindDatabase(database);
+  std::map<std::pair<std::string, std::string>, ColumnType> pending;
+  for (const auto& line : parsed.lines) {
+    std::string err = ValidateLine(parsed, line, db, pending, nullptr);
+    if (!err.empty()) errors.push_back(MakeError(line, std::move(err)));
+  }
+  return errors;
+}
+
+}  // namespace riffle::write
