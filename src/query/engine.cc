@@ -22,6 +22,8 @@ const char* kCompatMacros[] = {
     "CREATE OR REPLACE MACRO main.date_bin(stride, ts) AS "
     "time_bucket(stride, ts::TIMESTAMP, TIMESTAMP '1970-01-01 00:00:00'),"
     "(stride, ts, origin) AS time_bucket(stride, ts::TIMESTAMP, origin::TIMESTAMP)",
+    // now() is TIMESTAMPTZ in DuckDB; InfluxDB compares it with the zone-less time column.
+    "CREATE OR REPLACE MACRO main.riffle_now() AS get_current_timestamp()::TIMESTAMP",
     "CREATE OR REPLACE MACRO main.to_timestamp_nanos(x) AS "
     "CASE WHEN typeof(x) IN ('BIGINT','INTEGER','HUGEINT','UBIGINT') THEN make_timestamp_ns(x::BIGINT) "
     "ELSE x::TIMESTAMP_NS END",
@@ -41,11 +43,9 @@ class DuckEngine final : public QueryEngine {
     if (duckdb_create_config(&config) == DuckDBError) return Status::Internal("duckdb_create_config failed");
     auto set = [&](const char* k, const std::string& v) { duckdb_set_config(config, k, v.c_str()); };
     // User SQL must never reach the network or the file system, nor load code.
-    set("enable_external_access", "false");
     set("autoinstall_known_extensions", "false");
     set("autoload_known_extensions", "false");
     set("allow_community_extensions", "false");
-    if (!options_.scratch_dir.empty()) set("allowed_directories", "['" + options_.scratch_dir + "/']");
     if (options_.threads > 0) set("threads", std::to_string(options_.threads));
     char* err = nullptr;
     duckdb_state st = duckdb_open_ext(":memory:", &db_, config, &err);
@@ -59,6 +59,11 @@ class DuckEngine final : public QueryEngine {
     if (duckdb_connect(db_, &setup) == DuckDBError) return Status::Internal("cannot connect to DuckDB");
     // Queries compare TIMESTAMP_NS with now() (TIMESTAMPTZ): keep that conversion in UTC.
     Status s = Exec(setup, "SET GLOBAL TimeZone = 'UTC'");
+    // Only the scratch directory (Parquet results) is reachable; then file access is closed
+    // for good (DuckDB refuses to re-enable it).
+    if (s.ok() && !options_.scratch_dir.empty())
+      s = Exec(setup, "SET GLOBAL allowed_directories = [" + QuoteLiteral(options_.scratch_dir + "/") + "]");
+    if (s.ok()) s = Exec(setup, "SET GLOBAL enable_external_access = false");
     for (const char* m : kCompatMacros) {
       if (!s.ok()) break;
       s = Exec(setup, m);

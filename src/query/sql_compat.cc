@@ -171,6 +171,14 @@ Result<RewrittenSql> RewriteSql(const std::string& sql,
       }
       continue;
     }
+    if (t.kind == TokKind::kWord && t.text == "now") {
+      size_t next = Skip(toks, i + 1);
+      bool qualified = i > 0 && toks[i - 1].kind == TokKind::kDot;
+      if (!qualified && next < toks.size() && toks[next].kind == TokKind::kOther && sql[toks[next].begin] == '(') {
+        replace(t.begin, t.end, "riffle_now");
+        continue;
+      }
+    }
     if (!IsName(t)) continue;
     // Not the tail of a dotted chain that started earlier.
     if (i > 0 && toks[i - 1].kind == TokKind::kDot) continue;

@@ -6,6 +6,7 @@
 //   information_schema.tables|columns   → per-query tables with InfluxDB data types
 //   system.<name>                       → per-query system table <name>
 //   public.iox.<t>, iox.<t>             → <t>
+//   now()                               → riffle_now() (a zone-less TIMESTAMP_NS)
 //   FROM $p / JOIN $p                   → the string parameter p as a quoted identifier
 // Functions DataFusion has and DuckDB lacks (date_bin, ...) are macros (see engine setup).
 #pragma once
