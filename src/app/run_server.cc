@@ -11,6 +11,7 @@
 #include "http/api.h"
 #include "http/http.h"
 #include "objstore/object_store.h"
+#include "plugin/engine.h"
 #include "query/query.h"
 #include "wal/wal.h"
 #include "write/writer.h"
@@ -71,12 +72,26 @@ int RunServer(const ServerConfig& config) {
     return 1;
   }
   if (replayed) log::Info("replayed " + std::to_string(replayed) + " lines from the WAL");
+  write::Writer writer(&catalog, &wal);
+  plugin::EngineOptions engine_options;
+  engine_options.plugin_dir = config.plugin_dir;
+  engine_options.plugin_repo = config.plugin_repo;
+  plugin::ProcessingEngine processing(engine_options, &catalog, &writer, qe);
+  qe->SetSystemTableProvider([&processing](const std::string& db, const std::string& table) {
+    return processing.SystemTable(db, table);
+  });
+  // Replayed WAL is not re-delivered to plugins; triggers start after replay.
+  if (Status st = processing.Start(); !st.ok()) {
+    std::cerr << "Error: cannot start the processing engine: " << st.message() << "\n";
+    return 1;
+  }
   wal.Start([&](uint64_t, const std::vector<wal::WriteOpPtr>& ops) {
     if (Status st = qe->Append(*catalog.State(), ops); !st.ok()) log::Error("buffer append: " + st.message());
+    processing.OnWalFlush(ops);
   });
 
-  write::Writer writer(&catalog, &wal);
   http::Api api(&catalog, &writer, qe, config.max_http_request_size);
+  http::RegisterEngineRoutes(api, &processing);
   http::Server server({config.http_bind, config.max_http_request_size, config.http_threads},
                       [&api](http::Request&& req, http::Reply reply) { api.Handle(std::move(req), std::move(reply)); });
   if (Status st = server.Start(); !st.ok()) {
@@ -92,6 +107,7 @@ int RunServer(const ServerConfig& config) {
   sigwait(&signals, &sig);
   log::Info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
   server.Stop();
+  processing.Stop();
   wal.Stop();
   return 0;
 }

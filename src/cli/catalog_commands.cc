@@ -116,6 +116,7 @@ void RegisterCatalogCommands(CLI::App& app, std::function<int()>* action) {
 void RegisterClientCommands(CLI::App& app, std::function<int()>* action) {
   RegisterDataCommands(app, action);
   RegisterCatalogCommands(app, action);
+  RegisterTriggerCommands(app, action);
 }
 
 }  // namespace riffle::cli

@@ -44,3 +44,12 @@ class Api {
 };
 
 }  // namespace riffle::http
+
+namespace riffle::plugin {
+class ProcessingEngine;
+}
+
+namespace riffle::http {
+// Adds the processing-engine routes (triggers, dry runs, installs, /api/v3/engine/*) to `api`.
+void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine);
+}  // namespace riffle::http

@@ -1,6 +1,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <string>
 
 #include "schedule/schedule.h"
 
@@ -60,6 +61,38 @@ Result<std::chrono::nanoseconds> ParseHumanDuration(std::string_view text) {
   }
   if (total_ns > 9.2e18L) return bad("too large");
   return std::chrono::nanoseconds(static_cast<int64_t>(std::llround(static_cast<double>(total_ns))));
+}
+
+}  // namespace riffle::schedule
+
+namespace riffle::schedule {
+
+std::string FormatHumanDuration(std::chrono::nanoseconds d) {
+  int64_t ns = d.count();
+  if (ns == 0) return "0s";
+  int64_t secs = ns / 1000000000, nanos = ns % 1000000000;
+  std::string out;
+  auto item = [&](int64_t v, const std::string& unit, bool plural_word) {
+    if (v == 0) return;
+    if (!out.empty()) out += " ";
+    out += std::to_string(v) + unit + (plural_word && v > 1 ? "s" : "");
+  };
+  int64_t years = secs / 31557600;
+  int64_t rem = secs % 31557600;
+  int64_t months = rem / 2630016;
+  rem %= 2630016;
+  int64_t days = rem / 86400;
+  rem %= 86400;
+  item(years, "year", true);
+  item(months, "month", true);
+  item(days, "day", true);
+  item(rem / 3600, "h", false);
+  item(rem / 60 % 60, "m", false);
+  item(rem % 60, "s", false);
+  item(nanos / 1000000, "ms", false);
+  item(nanos / 1000 % 1000, "us", false);
+  item(nanos % 1000, "ns", false);
+  return out;
 }
 
 }  // namespace riffle::schedule

@@ -1,0 +1,135 @@
+// Processing-engine routes: trigger management, dry runs, package installs, /api/v3/engine/*.
+#include <nlohmann/json.hpp>
+
+#include "http/api.h"
+#include "http/json_body.h"
+#include "plugin/engine.h"
+
+namespace riffle::http {
+
+using nlohmann::json;
+
+namespace {
+
+Response FromStatus(const Status& st) {
+  return st.ok() ? Response::Empty(200) : Response::Error(HttpStatusFor(st), st.message());
+}
+
+// Parameters from the query string when there is one, else from a JSON body.
+Result<json> ParamsOf(const Request& req) {
+  if (!req.query.empty()) {
+    json j = json::object();
+    for (const auto& [k, v] : req.query) {
+      if (v == "true" || v == "false") j[k] = v == "true";
+      else j[k] = v;
+    }
+    return j;
+  }
+  if (req.body.empty()) return json::object();
+  auto body = ParseJsonBody(req);
+  if (!body.ok()) return body.status();
+  return (*body)->value;
+}
+
+std::string StringField(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+
+}  // namespace
+
+void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine) {
+  api.AddRoute("/api/v3/configure/processing_engine_trigger", [engine](Request&& req, Reply reply) {
+    auto params = ParamsOf(req);
+    if (!params.ok()) return reply(FromStatus(params.status()));
+    const json& j = *params;
+    if (req.method == "DELETE") {
+      std::string db = StringField(j, "db"), name = StringField(j, "trigger_name");
+      if (db.empty() || name.empty()) return reply(Response::Error(400, "missing 'db' or 'trigger_name'"));
+      bool force = j.contains("force") && j["force"].is_boolean() && j["force"].get<bool>();
+      return reply(FromStatus(engine->DeleteTrigger(db, name, force)));
+    }
+    if (req.method != "POST") return reply(Response::Text(404, "Not found"));
+    catalog::Trigger t;
+    t.database = StringField(j, "db");
+    t.plugin_filename = StringField(j, "plugin_filename");
+    t.name = StringField(j, "trigger_name");
+    t.specification = StringField(j, "trigger_specification");
+    if (t.database.empty() || t.plugin_filename.empty() || t.name.empty() || t.specification.empty())
+      return reply(Response::Error(
+          400, "missing field: 'db', 'plugin_filename', 'trigger_name' and 'trigger_specification' are required"));
+    if (j.contains("trigger_settings") && j["trigger_settings"].is_object()) {
+      const json& s = j["trigger_settings"];
+      if (s.contains("run_async") && s["run_async"].is_boolean()) t.settings.run_async = s["run_async"];
+      if (s.contains("error_behavior") && s["error_behavior"].is_string()) {
+        std::string eb = s["error_behavior"];
+        for (char& c : eb) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        t.settings.error_behavior = eb;
+      }
+    }
+    if (j.contains("trigger_arguments") && j["trigger_arguments"].is_object()) {
+      std::map<std::string, std::string> args;
+      for (const auto& [k, v] : j["trigger_arguments"].items()) args[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      t.arguments = std::move(args);
+    }
+    t.disabled = j.contains("disabled") && j["disabled"].is_boolean() && j["disabled"].get<bool>();
+    reply(FromStatus(engine->CreateTrigger(std::move(t))));
+  });
+  for (bool enable : {true, false}) {
+    api.AddRoute(std::string("/api/v3/configure/processing_engine_trigger/") + (enable ? "enable" : "disable"),
+                 [engine, enable](Request&& req, Reply reply) {
+                   if (req.method != "POST") return reply(Response::Text(404, "Not found"));
+                   auto params = ParamsOf(req);
+                   if (!params.ok()) return reply(FromStatus(params.status()));
+                   std::string db = StringField(*params, "db"), name = StringField(*params, "trigger_name");
+                   if (db.empty() || name.empty()) return reply(Response::Error(400, "missing 'db' or 'trigger_name'"));
+                   reply(FromStatus(engine->SetTriggerEnabled(db, name, enable)));
+                 });
+  }
+  api.AddRoute("/api/v3/configure/plugin_environment/install_packages", [engine](Request&& req, Reply reply) {
+    if (req.method != "POST") return reply(Response::Text(404, "Not found"));
+    auto params = ParamsOf(req);
+    if (!params.ok()) return reply(FromStatus(params.status()));
+    std::vector<std::string> packages;
+    if (params->contains("packages") && (*params)["packages"].is_array())
+      for (const auto& p : (*params)["packages"]) if (p.is_string()) packages.push_back(p);
+    reply(FromStatus(engine->InstallPackages(packages)));
+  });
+  api.AddRoute("/api/v3/configure/plugin_environment/install_requirements", [engine](Request&& req, Reply reply) {
+    if (req.method != "POST") return reply(Response::Text(404, "Not found"));
+    auto params = ParamsOf(req);
+    if (!params.ok()) return reply(FromStatus(params.status()));
+    std::string path = StringField(*params, "requirements_location");
+    if (path.empty()) return reply(Response::Error(400, "missing 'requirements_location'"));
+    reply(FromStatus(engine->InstallRequirements(path)));
+  });
+  for (bool wal : {true, false}) {
+    api.AddRoute(std::string("/api/v3/plugin_test/") + (wal ? "wal" : "schedule"), [engine, wal](Request&& req, Reply reply) {
+      if (req.method != "POST") return reply(Response::Text(404, "Not found"));
+      auto body = ParseJsonBody(req);
+      if (!body.ok()) return reply(FromStatus(body.status()));
+      auto done = [reply](Result<json> r) {
+        if (!r.ok()) return reply(Response::Error(HttpStatusFor(r.status()), r.status().message()));
+        reply(Response::Json(200, r->dump(-1, ' ', false, json::error_handler_t::replace)));
+      };
+      if (wal) engine->TestWalPlugin((*body)->value, done);
+      else engine->TestSchedulePlugin((*body)->value, done);
+    });
+  }
+  api.AddRoute("/api/v3/engine/", [engine](Request&& req, Reply reply) {
+    if (req.method != "GET" && req.method != "POST") return reply(Response::Text(404, "Not found"));
+    std::string path = req.path.substr(std::string("/api/v3/engine/").size());
+    engine->HandleRequest(path, req.query, req.headers, std::move(req.body), [reply](plugin::HttpReply r) {
+      Response resp{r.status, "", std::move(r.body), {}};
+      for (auto& [k, v] : r.headers) {
+        std::string lower = k;
+        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (lower == "content-type") resp.content_type = v;
+        else resp.headers.emplace_back(k, v);
+      }
+      if (resp.content_type.empty() && !resp.body.empty()) resp.content_type = "application/json";
+      reply(std::move(resp));
+    });
+  });
+}
+
+}  // namespace riffle::http

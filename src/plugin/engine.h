@@ -1,0 +1,102 @@
+// The Processing engine: runs triggers (WAL, schedule, request) whose plugins execute in the
+// embedded Python VM, and keeps their logs.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+#include "common/status.h"
+#include "query/query.h"
+#include "wal/wal.h"
+#include "write/writer.h"
+
+namespace riffle::plugin {
+
+struct EngineOptions {
+  std::string plugin_dir;  // empty: only gh: plugins, and no Python
+  std::string plugin_repo = "https://raw.githubusercontent.com/influxdata/influxdb3_plugins/main/";
+  std::string virtual_env;  // default <plugin_dir>/.venv
+  size_t log_capacity = 10000;
+  size_t queue_capacity = 1000;  // pending WAL events / requests per trigger
+  int max_retries = 3;           // error-behavior retry: attempts after the first failure
+};
+
+struct HttpReply {
+  int status = 200;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+class TriggerRunner;
+
+class ProcessingEngine {
+ public:
+  ProcessingEngine(EngineOptions options, catalog::Catalog* catalog, write::Writer* writer,
+                   query::QueryEngine* engine);
+  ~ProcessingEngine();
+
+  // Starts Python (when a plugin dir is configured) and every enabled trigger.
+  Status Start();
+  void Stop();
+
+  // WAL listener: called after every flush with exactly its ops.
+  void OnWalFlush(const std::vector<wal::WriteOpPtr>& ops);
+
+  // Trigger management (persisted in the catalog; running state follows the catalog).
+  Status CreateTrigger(catalog::Trigger trigger);
+  Status SetTriggerEnabled(const std::string& db, const std::string& name, bool enabled);
+  Status DeleteTrigger(const std::string& db, const std::string& name, bool force);
+
+  // /api/v3/engine/<path>; `reply` may run on another thread.
+  void HandleRequest(const std::string& path, const std::vector<std::pair<std::string, std::string>>& query,
+                     const std::map<std::string, std::string>& headers, std::string body,
+                     std::function<void(HttpReply)> reply);
+  // Dry runs (/api/v3/plugin_test/{wal,schedule}); `reply` gets the JSON response or an error.
+  void TestWalPlugin(const nlohmann::json& request, std::function<void(Result<nlohmann::json>)> reply);
+  void TestSchedulePlugin(const nlohmann::json& request, std::function<void(Result<nlohmann::json>)> reply);
+
+  Status InstallPackages(const std::vector<std::string>& packages);
+  Status InstallRequirements(const std::string& requirements_file);
+
+  // system.processing_engine_* tables.
+  Result<query::VirtualTable> SystemTable(const std::string& db, const std::string& table);
+
+  // Appends to the log ring (and the server log).
+  void Log(const std::string& trigger, const std::string& level, const std::string& text);
+
+ private:
+  friend class TriggerRunner;
+  void OnCatalogChange(const catalog::CatalogState& before, const catalog::CatalogState& after);
+  void StartTrigger(const catalog::Trigger& trigger);
+  void StopTrigger(const std::string& db, const std::string& name);
+  Status WriteLines(const std::string& db, const std::string& lp, bool no_sync);
+  Status EnsureVenv();
+
+  struct LogEntry {
+    int64_t time_ns;
+    std::string trigger, level, text;
+  };
+
+  EngineOptions options_;
+  catalog::Catalog* catalog_;
+  write::Writer* writer_;
+  query::QueryEngine* query_;
+  bool python_ready_ = false;
+
+  std::mutex runners_mu_;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<TriggerRunner>> runners_;  // (db, name)
+  std::map<std::string, std::shared_ptr<TriggerRunner>> request_routes_;                  // path → runner
+
+  std::mutex log_mu_;
+  std::vector<LogEntry> logs_;  // ring buffer
+  size_t log_next_ = 0;
+};
+
+}  // namespace riffle::plugin

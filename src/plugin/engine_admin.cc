@@ -1,0 +1,247 @@
+// Dry runs, package installs and the processing-engine system tables.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "common/clock.h"
+#include "plugin/engine.h"
+#include "plugin/plugin_source.h"
+#include "plugin/trigger_spec.h"
+#include "python/python_runtime.h"
+
+namespace riffle::plugin {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::optional<std::map<std::string, std::string>> ArgsFrom(const json& req) {
+  if (!req.contains("input_arguments") || req["input_arguments"].is_null()) return std::nullopt;
+  std::map<std::string, std::string> args;
+  for (const auto& [k, v] : req["input_arguments"].items()) args[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  return args;
+}
+
+// A host whose writes are only recorded and whose log lines are collected.
+struct DryRunHost {
+  python::HostServices host;
+  std::vector<std::string> log_lines;
+};
+
+json DryRunResponse(const python::CallOutcome& out, const std::vector<std::string>& log_lines, write::Writer* writer) {
+  json resp = {{"log_lines", json::array()}, {"database_writes", json::object()}, {"errors", json::array()}};
+  if (!out.status.ok()) {
+    resp["errors"].push_back("error executing plugin: " + out.status.message());
+    return resp;
+  }
+  resp["log_lines"] = log_lines;
+  // Sync writes first, then queued ones, as InfluxDB 3 lists them.
+  std::map<std::string, std::vector<std::string>> by_db;
+  for (bool sync : {true, false})
+    for (const auto& w : out.writes)
+      if (w.sync == sync) {
+        resp["database_writes"][w.database].push_back(w.line);
+        by_db[w.database].push_back(w.line);
+      }
+  for (const auto& [db, lines] : by_db) {
+    std::string lp;
+    for (const auto& l : lines) lp += l + "\n";
+    for (const auto& e : writer->Check(db, lp))
+      resp["errors"].push_back("line " + std::to_string(e.line_number) + " for database " + db + ": " + e.message);
+  }
+  return resp;
+}
+
+}  // namespace
+
+void ProcessingEngine::TestWalPlugin(const json& req, std::function<void(Result<json>)> reply) {
+  if (!req.contains("filename") || !req.contains("database") || !req.contains("input_lp"))
+    return reply(Status::InvalidArgument("expected JSON with 'filename', 'database' and 'input_lp'"));
+  auto code = LoadPluginCode({options_.plugin_dir, options_.plugin_repo}, req["filename"].get<std::string>());
+  if (!code.ok()) return reply(code.status());
+  if (!python_ready_) return reply(Status::InvalidArgument("the processing engine is not running: start the server with --plugin-dir"));
+  std::thread([this, req, code = std::move(code).value(), reply] {
+    python::ThreadScope scope;
+    auto op = std::make_shared<wal::WriteOp>();
+    op->db_name = req["database"];
+    op->body = std::make_shared<const std::string>(req["input_lp"].get<std::string>());
+    lineproto::ParsedBatch parsed = lineproto::Parse(*op->body);
+    if (!parsed.errors.empty()) {
+      return reply(json{{"log_lines", json::array()}, {"database_writes", json::object()},
+                        {"errors", json::array({"line protocol parse failed: " + parsed.errors[0].message})}});
+    }
+    int64_t now = NowNanos();
+    for (const auto& l : parsed.lines) op->times.push_back(l.timestamp.value_or(now));
+    op->batch = std::move(parsed);
+    std::vector<python::TableRows> tables;
+    for (uint32_t i = 0; i < op->batch.lines.size(); ++i) {
+      std::string m(op->batch.lines[i].measurement);
+      auto it = std::find_if(tables.begin(), tables.end(), [&](const auto& t) { return t.table == m; });
+      if (it == tables.end()) it = tables.insert(tables.end(), python::TableRows{m, {}});
+      it->rows.emplace_back(op.get(), i);
+    }
+    DryRunHost dry;
+    dry.host.log = [&dry](const std::string& level, const std::string& text) { dry.log_lines.push_back(level + ": " + text); };
+    dry.host.query = [this](const std::string& db, const std::string& sql, const query::Params& p) {
+      return query_->Query(*catalog_->State(), db, sql, p);
+    };
+    python::CallContext ctx;
+    ctx.trigger_name = "test";
+    ctx.database = op->db_name;
+    ctx.args = ArgsFrom(req);
+    ctx.cache_namespace = "test\x1f" + (req.contains("cache_name") && req["cache_name"].is_string()
+                                            ? req["cache_name"].get<std::string>() : std::string("_shared_test"));
+    ctx.host = &dry.host;
+    ctx.dry_run = true;
+    python::CallOutcome out = python::CallProcessWrites(code, ctx, tables);
+    reply(DryRunResponse(out, dry.log_lines, writer_));
+  }).detach();
+}
+
+void ProcessingEngine::TestSchedulePlugin(const json& req, std::function<void(Result<json>)> reply) {
+  if (!req.contains("filename") || !req.contains("database"))
+    return reply(Status::InvalidArgument("expected JSON with 'filename' and 'database'"));
+  auto code = LoadPluginCode({options_.plugin_dir, options_.plugin_repo}, req["filename"].get<std::string>());
+  if (!code.ok()) return reply(code.status());
+  if (!python_ready_) return reply(Status::InvalidArgument("the processing engine is not running: start the server with --plugin-dir"));
+  std::string db = req["database"];
+  json empty = {{"trigger_time", nullptr}, {"log_lines", json::array()}, {"database_writes", json::object()}};
+  if (!catalog_->State()->FindDatabase(db)) {
+    empty["errors"] = json::array({"couldn't find db"});
+    return reply(empty);
+  }
+  std::string schedule = req.contains("schedule") && req["schedule"].is_string() ? req["schedule"].get<std::string>()
+                                                                                  : "* * * * * *";
+  auto spec = ParseCronOnly(schedule);
+  if (!spec.ok()) {
+    empty["errors"] = json::array({"invalid cron syntax: " + spec.status().message()});
+    return reply(empty);
+  }
+  auto next = spec->next_after(NowNanos());
+  if (!next) {
+    empty["errors"] = json::array({"cron schedule has no future run: " + schedule});
+    return reply(empty);
+  }
+  std::thread([this, req, db, when = *next, code = std::move(code).value(), reply] {
+    python::ThreadScope scope;
+    DryRunHost dry;
+    dry.host.log = [&dry](const std::string& level, const std::string& text) { dry.log_lines.push_back(level + ": " + text); };
+    dry.host.query = [this](const std::string& d, const std::string& sql, const query::Params& p) {
+      return query_->Query(*catalog_->State(), d, sql, p);
+    };
+    python::CallContext ctx;
+    ctx.trigger_name = "test";
+    ctx.database = db;
+    ctx.args = ArgsFrom(req);
+    ctx.cache_namespace = "test\x1f" + (req.contains("cache_name") && req["cache_name"].is_string()
+                                            ? req["cache_name"].get<std::string>() : std::string("_shared_test"));
+    ctx.host = &dry.host;
+    ctx.dry_run = true;
+    python::CallOutcome out = python::CallScheduled(code, ctx, when / 1000000000);
+    json resp = DryRunResponse(out, dry.log_lines, writer_);
+    resp["trigger_time"] = FormatRfc3339Seconds(when / 1000000000);
+    reply(resp);
+  }).detach();
+}
+
+namespace {
+
+// Runs a command without a shell; returns its exit status and combined output.
+int RunCommand(const std::vector<std::string>& argv, std::string* output) {
+  std::string cmd;
+  for (const auto& a : argv) {
+    std::string quoted = "'";
+    for (char c : a) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    cmd += quoted + "' ";
+  }
+  cmd += "2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) output->append(buf.data(), n);
+  int status = ::pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+Status ProcessingEngine::EnsureVenv() {
+  if (options_.virtual_env.empty())
+    return Status::InvalidArgument("no plugin directory configured: start the server with --plugin-dir");
+  std::error_code ec;
+  if (fs::exists(fs::path(options_.virtual_env) / "bin" / "python", ec)) return Status::Ok();
+  std::string out;
+  int rc = RunCommand({"/usr/bin/python3", "-m", "venv", "--system-site-packages", options_.virtual_env}, &out);
+  if (rc != 0) return Status::Internal("cannot create the plugin virtual environment: " + out);
+  return Status::Ok();
+}
+
+Status ProcessingEngine::InstallPackages(const std::vector<std::string>& packages) {
+  if (packages.empty()) return Status::InvalidArgument("no packages given: expected at least one package name");
+  RIFFLE_RETURN_IF_ERROR(EnsureVenv());
+  std::vector<std::string> argv = {options_.virtual_env + "/bin/python", "-m", "pip", "install",
+                                   "--disable-pip-version-check", "--no-input"};
+  // PIP_* environment (e.g. PIP_NO_INDEX, PIP_FIND_LINKS) passes through for offline installs.
+  for (const auto& p : packages) argv.push_back(p);
+  std::string out;
+  if (RunCommand(argv, &out) != 0) return Status::Internal("package installation failed: " + out);
+  return Status::Ok();
+}
+
+Status ProcessingEngine::InstallRequirements(const std::string& requirements_file) {
+  RIFFLE_RETURN_IF_ERROR(EnsureVenv());
+  std::string out;
+  if (RunCommand({options_.virtual_env + "/bin/python", "-m", "pip", "install", "--disable-pip-version-check",
+                  "--no-input", "-r", requirements_file},
+                 &out) != 0)
+    return Status::Internal("package installation failed: " + out);
+  return Status::Ok();
+}
+
+Result<query::VirtualTable> ProcessingEngine::SystemTable(const std::string& db_name, const std::string& table) {
+  using CT = catalog::ColumnType;
+  query::VirtualTable vt;
+  if (table == "processing_engine_logs") {
+    vt.columns = {{"event_time", CT::kTime}, {"trigger_name", CT::kString}, {"log_level", CT::kString},
+                  {"log_text", CT::kString}};
+    std::lock_guard lock(log_mu_);
+    size_t n = logs_.size();
+    size_t start = n < options_.log_capacity ? 0 : log_next_;
+    for (size_t i = 0; i < n; ++i) {
+      const auto& e = logs_[(start + i) % n];
+      vt.rows.push_back({query::Timestamp{e.time_ns}, e.trigger, e.level, e.text});
+    }
+    return vt;
+  }
+  auto state = catalog_->State();
+  const catalog::Database* db = state->FindDatabase(db_name);
+  if (table == "processing_engine_triggers") {
+    vt.columns = {{"trigger_name", CT::kString}, {"plugin_filename", CT::kString}, {"trigger_specification", CT::kString},
+                  {"disabled", CT::kBool}, {"error_behavior", CT::kString}, {"run_async", CT::kBool}};
+    if (db)
+      for (const auto& [name, t] : db->triggers) {
+        auto spec = ParseSpec(t.specification);
+        vt.rows.push_back({t.name, t.plugin_filename, spec.ok() ? spec->system_json : t.specification, t.disabled,
+                           t.settings.error_behavior, t.settings.run_async});
+      }
+    return vt;
+  }
+  if (table == "processing_engine_trigger_arguments") {
+    vt.columns = {{"trigger_name", CT::kString}, {"argument_key", CT::kString}, {"argument_value", CT::kString}};
+    if (db)
+      for (const auto& [name, t] : db->triggers)
+        if (t.arguments)
+          for (const auto& [k, v] : *t.arguments) vt.rows.push_back({t.name, k, v});
+    return vt;
+  }
+  return Status::InvalidArgument("system table 'system." + table +
+                                 "' not found: expected one of processing_engine_logs, processing_engine_triggers, "
+                                 "processing_engine_trigger_arguments");
+}
+
+}  // namespace riffle::plugin

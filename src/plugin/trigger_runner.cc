@@ -1,0 +1,287 @@
+#include "plugin/trigger_runner.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "plugin/plugin_source.h"
+
+namespace riffle::plugin {
+
+namespace {
+
+std::string HumanDuration(int64_t ns) {
+  std::string out;
+  auto part = [&](int64_t v, const char* unit) {
+    if (v) out += (out.empty() ? "" : " ") + std::to_string(v) + unit;
+  };
+  part(ns / 1000000000, "s");
+  part(ns / 1000000 % 1000, "ms");
+  part(ns / 1000 % 1000, "us");
+  part(ns % 1000, "ns");
+  return out.empty() ? "0s" : out;
+}
+
+}  // namespace
+
+TriggerRunner::TriggerRunner(ProcessingEngine* engine, catalog::Trigger def, ParsedSpec spec)
+    : engine_(engine), def_(std::move(def)), spec_(std::move(spec)) {
+  host_.write_sync = [this](const std::string& db, const std::string& lp, bool no_sync) {
+    return engine_->WriteLines(db, lp, no_sync);
+  };
+  host_.query = [this](const std::string& db, const std::string& sql, const query::Params& params)
+      -> Result<query::QueryResult> {
+    auto state = engine_->catalog_->State();
+    return engine_->query_->Query(*state, db, sql, params);
+  };
+  host_.log = [this](const std::string& level, const std::string& text) { engine_->Log(def_.name, level, text); };
+}
+
+TriggerRunner::~TriggerRunner() { Stop(); }
+
+void TriggerRunner::Start() {
+  if (spec_.kind == ParsedSpec::Kind::kSchedule)
+    thread_ = std::thread([this] { ScheduleLoop(); });
+  else
+    thread_ = std::thread([this] { WorkerLoop(); });
+}
+
+void TriggerRunner::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+    tasks_.clear();
+  }
+  cv_.notify_all();
+  if (!thread_.joinable()) return;
+  if (thread_.get_id() == std::this_thread::get_id()) {
+    thread_.detach();  // stopping itself (error behaviour "disable")
+    return;
+  }
+  // A run in progress gets KeyboardInterrupt; one that ignores it is left to finish alone.
+  python::InterruptThread(python_thread_id_.load());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (python_thread_id_.load() != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (python_thread_id_.load() != 0) {
+    engine_->Log(def_.name, "WARN", "trigger stopped while a plugin run was still going; it will finish alone");
+    thread_.detach();
+  } else {
+    thread_.join();
+  }
+}
+
+bool TriggerRunner::Enqueue(Task task) {
+  if (def_.settings.run_async) {
+    // Asynchronous triggers: every event runs at once on its own thread.
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return false;
+    }
+    auto self = shared_from_this();
+    ++async_runs_;
+    std::thread([self, task = std::move(task)] {
+      python::ThreadScope scope;
+      task();
+      --self->async_runs_;
+    }).detach();
+    return true;
+  }
+  std::lock_guard lock(mu_);
+  if (stopping_ || tasks_.size() >= engine_->options_.queue_capacity) return false;
+  tasks_.push_back(std::move(task));
+  cv_.notify_one();
+  return true;
+}
+
+bool TriggerRunner::EnqueueWal(std::vector<wal::WriteOpPtr> ops) {
+  auto self = shared_from_this();
+  return Enqueue([self, ops = std::move(ops)] { self->RunWal(ops); });
+}
+
+bool TriggerRunner::EnqueueRequest(std::vector<std::pair<std::string, std::string>> query,
+                                   std::map<std::string, std::string> headers, std::string body,
+                                   std::function<void(HttpReply)> reply) {
+  auto self = shared_from_this();
+  return Enqueue([self, query = std::move(query), headers = std::move(headers), body = std::move(body), reply] {
+    auto code = self->Code();
+    if (!code.ok()) {
+      self->engine_->Log(self->def_.name, "ERROR", "error running request plugin: " + code.status().message());
+      return reply(HttpReply{500, nlohmann::json({{"error", code.status().message()}}).dump(), {}});
+    }
+    self->engine_->Log(self->def_.name, "INFO", "starting execution of request plugin.");
+    int64_t start = NowNanos();
+    self->python_thread_id_ = python::CurrentThreadId();
+    python::CallOutcome out = python::CallRequest(*code, self->Context(), query, headers, body);
+    self->python_thread_id_ = 0;
+    if (!out.status.ok()) {
+      std::string msg = "Python function call failed: " + out.status.message();
+      self->engine_->Log(self->def_.name, "ERROR",
+                         "error running request plugin: " + msg + (out.traceback.empty() ? "" : "\n" + out.traceback));
+      return reply(HttpReply{500, nlohmann::json({{"error", msg}}).dump(), {}});
+    }
+    self->FlushQueuedWrites("request plugin", out);
+    self->engine_->Log(self->def_.name, "INFO", "finished execution in " + HumanDuration(NowNanos() - start));
+    HttpReply r{out.http_status, std::move(out.http_body), std::move(out.http_headers)};
+    reply(std::move(r));
+  });
+}
+
+void TriggerRunner::WorkerLoop() {
+  python::ThreadScope scope;
+  for (;;) {
+    Task task;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+      if (stopping_) return;
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    task();
+  }
+}
+
+void TriggerRunner::ScheduleLoop() {
+  python::ThreadScope scope;
+  // Catch-up semantics: the next time follows the previous *scheduled* time, so an overrun
+  // synchronous run is followed by the missed runs back to back.
+  std::optional<int64_t> next = spec_.next_after(NowNanos());
+  while (next) {
+    {
+      std::unique_lock lock(mu_);
+      auto wake = std::chrono::system_clock::time_point(
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(*next)));
+      if (cv_.wait_until(lock, wake, [this] { return stopping_; })) return;
+    }
+    int64_t scheduled = *next;
+    if (def_.settings.run_async) {
+      auto self = shared_from_this();
+      Enqueue([self, scheduled] { self->RunScheduled(scheduled); });
+    } else {
+      RunScheduled(scheduled);
+    }
+    next = spec_.next_after(scheduled);
+  }
+}
+
+python::CallContext TriggerRunner::Context() const {
+  python::CallContext ctx;
+  ctx.trigger_name = def_.name;
+  ctx.database = def_.database;
+  ctx.args = def_.arguments;
+  ctx.cache_namespace = def_.database + "\x1f" + def_.name;
+  ctx.host = &host_;
+  return ctx;
+}
+
+Result<python::PluginCode> TriggerRunner::Code() {
+  return LoadPluginCode({engine_->options_.plugin_dir, engine_->options_.plugin_repo}, def_.plugin_filename);
+}
+
+void TriggerRunner::RunWal(const std::vector<wal::WriteOpPtr>& ops) {
+  // This flush's rows for the trigger's database, grouped by table in order of appearance.
+  std::vector<python::TableRows> tables;
+  std::map<std::string, size_t, std::less<>> index;
+  for (const auto& op : ops) {
+    if (op->db_name != def_.database) continue;
+    for (uint32_t i = 0; i < op->batch.lines.size(); ++i) {
+      std::string_view m = op->batch.lines[i].measurement;
+      if (spec_.kind == ParsedSpec::Kind::kTable && m != spec_.table) continue;
+      auto it = index.find(m);
+      if (it == index.end()) {
+        it = index.emplace(std::string(m), tables.size()).first;
+        tables.push_back({std::string(m), {}});
+      }
+      tables[it->second].rows.emplace_back(op.get(), i);
+    }
+  }
+  RunWithErrorBehavior("wal plugin", [&] {
+    auto code = Code();
+    if (!code.ok()) {
+      python::CallOutcome out;
+      out.status = code.status();
+      return out;
+    }
+    return python::CallProcessWrites(*code, Context(), tables);
+  });
+}
+
+void TriggerRunner::RunScheduled(int64_t scheduled_ns) {
+  int64_t secs = scheduled_ns / 1000000000;
+  RunWithErrorBehavior("schedule plugin", [&] {
+    auto code = Code();
+    if (!code.ok()) {
+      python::CallOutcome out;
+      out.status = code.status();
+      return out;
+    }
+    return python::CallScheduled(*code, Context(), secs);
+  });
+}
+
+void TriggerRunner::RunWithErrorBehavior(const char* kind, const std::function<python::CallOutcome()>& call) {
+  const std::string& behavior = def_.settings.error_behavior;
+  int attempts = behavior == "retry" ? 1 + engine_->options_.max_retries : 1;
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    engine_->Log(def_.name, "INFO", std::string("starting execution of ") + kind + ".");
+    int64_t start = NowNanos();
+    python_thread_id_ = python::CurrentThreadId();
+    python::CallOutcome out = call();
+    python_thread_id_ = 0;
+    if (out.status.ok()) {
+      FlushQueuedWrites(kind, out);
+      engine_->Log(def_.name, "INFO", "finished execution in " + HumanDuration(NowNanos() - start));
+      return;
+    }
+    std::string message = std::string("error executing ") + kind + ": " + out.status.message();
+    if (!out.traceback.empty()) message += "\n" + out.traceback;
+    engine_->Log(def_.name, "ERROR", message);
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    if (behavior == "disable") {
+      engine_->Log(def_.name, "ERROR", "disabling trigger " + def_.name + " after a failed run (error behavior: disable)");
+      // Persisted in the catalog, so `show triggers` and a restart agree. The catalog change
+      // stops this runner; do it off this thread.
+      std::thread([engine = engine_, db = def_.database, name = def_.name] {
+        (void)engine->SetTriggerEnabled(db, name, false);
+      }).detach();
+      return;
+    }
+    if (attempt < attempts) {
+      int64_t backoff_ms = 100LL << (attempt - 1);
+      engine_->Log(def_.name, "WARN",
+                   "retrying in " + std::to_string(backoff_ms) + "ms (attempt " + std::to_string(attempt + 1) + " of " +
+                       std::to_string(attempts) + ")");
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [this] { return stopping_; })) return;
+    } else if (behavior == "retry") {
+      engine_->Log(def_.name, "ERROR", "giving up after " + std::to_string(attempts) + " attempts");
+    }
+  }
+}
+
+void TriggerRunner::FlushQueuedWrites(const char* kind, const python::CallOutcome& outcome) {
+  // One all-or-nothing write per database, in first-use order.
+  std::vector<std::pair<std::string, std::string>> per_db;
+  for (const auto& w : outcome.writes) {
+    auto it = std::find_if(per_db.begin(), per_db.end(), [&](const auto& p) { return p.first == w.database; });
+    if (it == per_db.end()) {
+      per_db.emplace_back(w.database, w.line);
+    } else {
+      it->second += "\n" + w.line;
+    }
+  }
+  for (const auto& [db, lp] : per_db) {
+    Status st = engine_->WriteLines(db, lp, /*no_sync=*/false);
+    if (!st.ok())
+      engine_->Log(def_.name, "ERROR",
+                   std::string("error running ") + kind + ": error writing back lines to " + db + ": " + st.message());
+  }
+}
+
+}  // namespace riffle::plugin

@@ -1,0 +1,64 @@
+// One running trigger: its worker thread (WAL events, requests) or scheduler thread, the
+// error behaviour, and the queued writes a run leaves behind.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "catalog/catalog.h"
+#include "plugin/engine.h"
+#include "plugin/trigger_spec.h"
+#include "python/python_runtime.h"
+
+namespace riffle::plugin {
+
+class TriggerRunner : public std::enable_shared_from_this<TriggerRunner> {
+ public:
+  TriggerRunner(ProcessingEngine* engine, catalog::Trigger def, ParsedSpec spec);
+  ~TriggerRunner();
+
+  void Start();
+  // Stops accepting work, interrupts a run in progress, and waits a bounded time for it.
+  void Stop();
+
+  const catalog::Trigger& def() const { return def_; }
+  const ParsedSpec& spec() const { return spec_; }
+
+  // False when the queue is full (the event is dropped and logged by the caller).
+  bool EnqueueWal(std::vector<wal::WriteOpPtr> ops);
+  bool EnqueueRequest(std::vector<std::pair<std::string, std::string>> query,
+                      std::map<std::string, std::string> headers, std::string body,
+                      std::function<void(HttpReply)> reply);
+
+ private:
+  using Task = std::function<void()>;
+  bool Enqueue(Task task);
+  void WorkerLoop();
+  void ScheduleLoop();
+  void RunWal(const std::vector<wal::WriteOpPtr>& ops);
+  void RunScheduled(int64_t scheduled_ns);
+  // Runs `call` with the trigger's error behaviour (WAL and schedule triggers).
+  void RunWithErrorBehavior(const char* kind, const std::function<python::CallOutcome()>& call);
+  void FlushQueuedWrites(const char* kind, const python::CallOutcome& outcome);
+  python::CallContext Context() const;
+  Result<python::PluginCode> Code();
+
+  ProcessingEngine* engine_;
+  catalog::Trigger def_;
+  ParsedSpec spec_;
+  python::HostServices host_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Task> tasks_;
+  bool stopping_ = false;
+  std::thread thread_;
+  std::atomic<int> async_runs_{0};
+  std::atomic<unsigned long> python_thread_id_{0};  // of a run in progress, for interruption
+};
+
+}  // namespace riffle::plugin

@@ -1,0 +1,181 @@
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "catalog/catalog.h"
+#include "python/internal.h"
+
+namespace riffle::python {
+
+py::object ToPython(const query::Value& v) {
+  if (auto* b = std::get_if<bool>(&v)) return py::bool_(*b);
+  if (auto* i = std::get_if<int64_t>(&v)) return py::int_(*i);
+  if (auto* u = std::get_if<uint64_t>(&v)) return py::int_(*u);
+  if (auto* d = std::get_if<double>(&v)) return py::float_(*d);
+  if (auto* s = std::get_if<std::string>(&v))
+    return py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(s->data(), static_cast<Py_ssize_t>(s->size()), "replace"));
+  if (auto* t = std::get_if<query::Timestamp>(&v)) return py::int_(t->ns);
+  return py::none();
+}
+
+namespace {
+
+std::string LineText(const py::object& line) {
+  return Prelude()["_riffle_line_text"](line).cast<std::string>();
+}
+
+[[noreturn]] void RaiseQueryError(const std::string& message) {
+  PyErr_SetString(Prelude()["QueryError"].ptr(), message.c_str());
+  throw py::error_already_set();
+}
+
+}  // namespace
+
+void PluginApi::Log(const char* level, const py::args& args) {
+  std::string text;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (i) text += " ";
+    text += py::str(args[i]).cast<std::string>();
+  }
+  const HostServices* host = ctx_->host;
+  py::gil_scoped_release release;
+  if (host && host->log) host->log(level, text);
+}
+
+py::object PluginApi::Query(const std::string& sql, const py::object& args, const py::object& database) {
+  std::string db = ctx_->database;
+  if (!database.is_none()) {
+    db = database.cast<std::string>();
+    for (size_t i = 0; i < db.size(); ++i) {
+      char c = db[i];
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '/') || db.empty())
+        RaiseQueryError("invalid database name provided: database name '" + db +
+                        "' contains invalid character, character number " + std::to_string(i) + " is not allowed");
+    }
+    if (db.empty()) RaiseQueryError("invalid database name provided: database name cannot be empty");
+  }
+  query::Params params;
+  if (!args.is_none()) {
+    py::dict d = args.cast<py::dict>();
+    for (auto item : d) {
+      if (!py::isinstance<py::str>(item.first) || !py::isinstance<py::str>(item.second))
+        throw py::type_error("query args must be a dict of str to str");
+      params.emplace_back(item.first.cast<std::string>(), item.second.cast<std::string>());
+    }
+  }
+  Result<query::QueryResult> result = Status::Internal("no query service");
+  {
+    py::gil_scoped_release release;
+    if (ctx_->host && ctx_->host->query) result = ctx_->host->query(db, sql, params);
+  }
+  if (!result.ok()) RaiseQueryError("error: " + result.status().message() + " executing query on " + db + ": " + sql);
+  py::list rows;
+  const auto& names = result->column_names;
+  std::vector<py::str> keys;
+  for (const auto& n : names) keys.emplace_back(n);
+  for (const auto& row : result->rows) {
+    py::dict d;
+    for (size_t c = 0; c < row.size(); ++c) d[keys[c]] = ToPython(row[c]);
+    rows.append(std::move(d));
+  }
+  return std::move(rows);
+}
+
+void PluginApi::Queue(const std::string& db, const py::object& line) {
+  writes_->push_back({db, LineText(line), false, false});
+}
+
+void PluginApi::WriteNow(const std::string& db, const py::object& line, bool no_sync) {
+  std::string text = LineText(line);
+  if (ctx_->dry_run) {
+    writes_->push_back({db, std::move(text), true, no_sync});
+    return;
+  }
+  Status st = catalog::ValidateDatabaseName(db);
+  if (st.ok()) {
+    py::gil_scoped_release release;
+    st = ctx_->host && ctx_->host->write_sync ? ctx_->host->write_sync(db, text, no_sync)
+                                              : Status::Internal("no write service");
+  }
+  if (!st.ok()) throw std::runtime_error("error writing line protocol to " + db + ": " + st.message());
+}
+
+// Cache entries hold Python objects, so every access happens with the GIL held.
+namespace {
+
+struct CacheEntry {
+  py::object value;
+  double expires_at = std::numeric_limits<double>::infinity();
+};
+std::map<std::string, std::map<std::string, CacheEntry>>& Caches() {
+  static auto* caches = new std::map<std::string, std::map<std::string, CacheEntry>>();
+  return *caches;
+}
+double NowSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+const std::string kGlobalNamespace = "\x01global";
+
+std::map<std::string, CacheEntry>& Namespace(const std::string& ns, const py::object& use_global) {
+  bool global = !use_global.is_none() && use_global.cast<bool>();
+  return Caches()[global ? kGlobalNamespace : ns];
+}
+
+}  // namespace
+
+void PluginCache::Put(const std::string& key, py::object value, const py::object& ttl, const py::object& use_global) {
+  CacheEntry entry{std::move(value)};
+  if (!ttl.is_none()) {
+    double t = ttl.cast<double>();
+    if (std::isnan(t) || t < 0 || t > 1e12) throw py::value_error("ttl must be a non-negative number of seconds");
+    entry.expires_at = NowSeconds() + t;
+  }
+  Namespace(ns_, use_global)[key] = std::move(entry);
+}
+
+py::object PluginCache::Get(const std::string& key, py::object fallback, const py::object& use_global) {
+  auto& space = Namespace(ns_, use_global);
+  auto it = space.find(key);
+  if (it == space.end()) return fallback;
+  if (it->second.expires_at <= NowSeconds()) {
+    space.erase(it);
+    return fallback;
+  }
+  return it->second.value;
+}
+
+bool PluginCache::Delete(const std::string& key, const py::object& use_global) {
+  return Namespace(ns_, use_global).erase(key) > 0;
+}
+
+void DropCacheNamespace(const std::string& ns) {
+  if (!IsInitialized()) return;
+  py::gil_scoped_acquire gil;
+  Caches().erase(ns);
+}
+
+}  // namespace riffle::python
+
+PYBIND11_EMBEDDED_MODULE(_riffle_engine, m) {
+  using riffle::python::PluginApi;
+  using riffle::python::PluginCache;
+  namespace py = pybind11;
+  py::class_<PluginCache>(m, "Cache")
+      .def("put", &PluginCache::Put, py::arg("key"), py::arg("value"), py::arg("ttl") = py::none(),
+           py::arg("use_global") = py::none())
+      .def("get", &PluginCache::Get, py::arg("key"), py::arg("default") = py::none(),
+           py::arg("use_global") = py::none())
+      .def("delete", &PluginCache::Delete, py::arg("key"), py::arg("use_global") = py::none());
+  py::class_<PluginApi>(m, "PluginApi")
+      .def("info", [](PluginApi& a, py::args args) { a.Log("INFO", args); })
+      .def("warn", [](PluginApi& a, py::args args) { a.Log("WARN", args); })
+      .def("error", [](PluginApi& a, py::args args) { a.Log("ERROR", args); })
+      .def("query", &PluginApi::Query, py::arg("query"), py::arg("args") = py::none(),
+           py::arg("database") = py::none())
+      .def("write", &PluginApi::Write, py::arg("line"))
+      .def("write_to_db", &PluginApi::WriteToDb, py::arg("db_name"), py::arg("line"))
+      .def("write_sync", &PluginApi::WriteSync, py::arg("line"), py::arg("no_sync"))
+      .def("write_sync_to_db", &PluginApi::WriteSyncToDb, py::arg("db_name"), py::arg("line"), py::arg("no_sync"))
+      .def_property_readonly("cache", [](PluginApi& a) { return PluginCache(a.cache_namespace()); });
+}

@@ -1,0 +1,104 @@
+// The embedded CPython VM (the only component that includes Python.h / pybind11).
+//
+// One interpreter per process. Every plugin run happens on a caller-owned worker thread that
+// keeps its own Python thread state (see ThreadScope); the GIL is released while plugins call
+// back into the database (query, write_sync) so other triggers keep running.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "query/query.h"
+#include "wal/wal.h"
+
+namespace riffle::python {
+
+// What a plugin can do to the database; implemented by the processing engine.
+struct HostServices {
+  // Immediate write (write_sync*): accept_partial=false, nanosecond precision.
+  std::function<Status(const std::string& db, const std::string& lp, bool no_sync)> write_sync;
+  std::function<Result<query::QueryResult>(const std::string& db, const std::string& sql, const query::Params&)>
+      query;
+  // level is "INFO", "WARN" or "ERROR".
+  std::function<void(const std::string& level, const std::string& text)> log;
+};
+
+struct PluginCode {
+  std::string filename;     // as given to the trigger (for messages)
+  std::string source;       // single-file plugins
+  std::string package_dir;  // directory plugins: the parent dir to put on sys.path
+  std::string package;      // directory plugins: the package (directory) name
+  int64_t version = 0;      // changes when the source changes (compile cache key)
+};
+
+struct CallContext {
+  std::string trigger_name;
+  std::string database;
+  std::optional<std::map<std::string, std::string>> args;
+  std::string cache_namespace;
+  const HostServices* host = nullptr;
+  bool dry_run = false;  // writes are recorded, never performed
+};
+
+struct WrittenLine {
+  std::string database;
+  std::string line;
+  bool sync = false;
+  bool no_sync = false;
+};
+
+struct CallOutcome {
+  Status status;              // InvalidArgument("<ExcType>: message") when the plugin failed
+  std::string traceback;      // full Python traceback of the failure, if any
+  std::vector<WrittenLine> writes;  // queued writes (and, in dry runs, sync writes too)
+  int http_status = 200;      // request plugins
+  std::string http_body;
+  std::vector<std::pair<std::string, std::string>> http_headers;
+};
+
+// Rows of one table in one WAL flush, handed to process_writes.
+struct TableRows {
+  std::string table;
+  std::vector<std::pair<const wal::WriteOp*, uint32_t>> rows;  // (op, line index)
+};
+
+// Starts the interpreter. `site_packages` (may be empty) are added to sys.path, e.g. a venv's.
+Status Initialize(const std::vector<std::string>& site_packages);
+bool IsInitialized();
+
+// Holds this thread's Python thread state for its lifetime; create one per worker thread.
+class ThreadScope {
+ public:
+  ThreadScope();
+  ~ThreadScope();
+  ThreadScope(const ThreadScope&) = delete;
+  ThreadScope& operator=(const ThreadScope&) = delete;
+
+ private:
+  int gil_state_;
+  void* saved_;
+};
+
+CallOutcome CallProcessWrites(const PluginCode& code, const CallContext& ctx, const std::vector<TableRows>& tables);
+CallOutcome CallScheduled(const PluginCode& code, const CallContext& ctx, int64_t scheduled_unix_seconds);
+CallOutcome CallRequest(const PluginCode& code, const CallContext& ctx,
+                        const std::vector<std::pair<std::string, std::string>>& query_params,
+                        const std::map<std::string, std::string>& headers, const std::string& body);
+
+// Drops a cache namespace (trigger stopped or deleted).
+void DropCacheNamespace(const std::string& ns);
+
+}  // namespace riffle::python
+
+namespace riffle::python {
+// Identifies the calling thread for InterruptThread.
+unsigned long CurrentThreadId();
+// Raises KeyboardInterrupt in the Python code running on `thread_id` (at its next bytecode).
+void InterruptThread(unsigned long thread_id);
+}  // namespace riffle::python

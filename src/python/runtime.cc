@@ -1,0 +1,228 @@
+// Interpreter start-up, plugin code loading and the three entry-point calls.
+#include <atomic>
+#include <map>
+#include <mutex>
+
+#include "python/internal.h"
+#include "python/prelude.h"
+
+namespace riffle::python {
+namespace {
+
+std::atomic<bool> g_initialized{false};
+py::dict* g_prelude = nullptr;
+
+struct CompiledPlugin {
+  int64_t version;
+  py::object code;
+};
+std::map<std::string, CompiledPlugin>& CodeCache() {
+  static auto* cache = new std::map<std::string, CompiledPlugin>();
+  return *cache;
+}
+
+// "<ExcType>: message" plus the formatted traceback of the current Python error.
+void CaptureError(py::error_already_set& e, CallOutcome* out) {
+  std::string type_name = "Exception";
+  try {
+    type_name = py::str(e.type().attr("__name__")).cast<std::string>();
+  } catch (...) {
+  }
+  std::string message;
+  try {
+    message = py::str(e.value()).cast<std::string>();
+  } catch (...) {
+  }
+  out->status = Status::InvalidArgument(message.empty() ? type_name : type_name + ": " + message);
+  try {
+    py::object fmt = py::module_::import("traceback").attr("format_exception");
+    py::list lines = fmt(e.type(), e.value(), e.trace());
+    for (auto l : lines) out->traceback += l.cast<std::string>();
+  } catch (...) {
+  }
+}
+
+// Resolves the entry point, executing single-file plugins afresh in an empty namespace.
+py::object LoadFunction(const PluginCode& code, const char* name, const char* signature) {
+  py::object fn;
+  if (!code.package.empty()) {
+    py::module_ sys = py::module_::import("sys");
+    py::list path = sys.attr("path");
+    path.insert(0, py::str(code.package_dir));
+    py::object module;
+    try {
+      module = py::module_::import("importlib").attr("import_module")(code.package);
+    } catch (py::error_already_set& e) {
+      path.attr("remove")(py::str(code.package_dir));
+      std::string msg = py::str(e.value()).cast<std::string>();
+      std::string type = py::str(e.type().attr("__name__")).cast<std::string>();
+      throw std::runtime_error("Failed to import plugin module '" + code.package + "': " + type + ": " + msg +
+                               "\nHint: Check for syntax errors or missing dependencies in Python files.");
+    }
+    path.attr("remove")(py::str(code.package_dir));
+    if (py::hasattr(module, name)) fn = module.attr(name);
+  } else {
+    auto& cache = CodeCache();
+    auto it = cache.find(code.filename);
+    if (it == cache.end() || it->second.version != code.version) {
+      py::object compiled = py::module_::import("builtins").attr("compile")(code.source, code.filename, "exec");
+      cache[code.filename] = {code.version, compiled};
+      it = cache.find(code.filename);
+    }
+    py::dict globals;
+    globals["__builtins__"] = py::module_::import("builtins");
+    py::module_::import("builtins").attr("exec")(it->second.code, globals);
+    if (globals.contains(name)) fn = globals[name];
+  }
+  if (!fn || fn.is_none())
+    throw std::runtime_error(std::string("the ") + name + " function is not present in the plugin. Should be defined as: " +
+                             signature);
+  return fn;
+}
+
+py::object ArgsObject(const CallContext& ctx) {
+  if (!ctx.args) return py::none();
+  py::dict d;
+  for (const auto& [k, v] : *ctx.args) d[py::str(k)] = py::str(v);
+  return std::move(d);
+}
+
+template <typename Body>
+CallOutcome Run(const CallContext& ctx, Body body) {
+  CallOutcome out;
+  if (!g_initialized) {
+    out.status = Status::Unavailable("the processing engine is not running: start the server with --plugin-dir");
+    return out;
+  }
+  py::gil_scoped_acquire gil;
+  try {
+    PluginApi api(&ctx, &out.writes);
+    body(api, out);
+  } catch (py::error_already_set& e) {
+    CaptureError(e, &out);
+    out.writes.clear();
+  } catch (const std::exception& e) {
+    out.status = Status::InvalidArgument(e.what());
+    out.writes.clear();
+  }
+  return out;
+}
+
+}  // namespace
+
+py::dict& Prelude() { return *g_prelude; }
+
+Status Initialize(const std::vector<std::string>& site_packages) {
+  if (g_initialized) return Status::Ok();
+  try {
+    // Python must not install its own SIGINT handler: the server owns its signals.
+    py::initialize_interpreter(/*init_signal_handlers=*/false);
+    py::module_ sys = py::module_::import("sys");
+    py::list path = sys.attr("path");
+    for (const auto& p : site_packages) path.insert(0, py::str(p));
+    py::module_ main = py::module_::import("__main__");
+    g_prelude = new py::dict(main.attr("__dict__"));
+    py::exec(kPreludeSource, *g_prelude);
+    py::module_::import("_riffle_engine");
+  } catch (py::error_already_set& e) {
+    return Status::Internal(std::string("cannot start the Python interpreter: ") + e.what());
+  }
+  PyEval_SaveThread();  // release the GIL; worker threads take it per call
+  g_initialized = true;
+  return Status::Ok();
+}
+
+bool IsInitialized() { return g_initialized; }
+
+ThreadScope::ThreadScope() {
+  gil_state_ = static_cast<int>(PyGILState_Ensure());
+  saved_ = PyEval_SaveThread();
+}
+
+ThreadScope::~ThreadScope() {
+  PyEval_RestoreThread(static_cast<PyThreadState*>(saved_));
+  PyGILState_Release(static_cast<PyGILState_STATE>(gil_state_));
+}
+
+CallOutcome CallProcessWrites(const PluginCode& code, const CallContext& ctx, const std::vector<TableRows>& tables) {
+  return Run(ctx, [&](PluginApi& api, CallOutcome&) {
+    py::object fn = LoadFunction(code, "process_writes", "process_writes(influxdb3_local, table_batches, args=None)");
+    py::list batches;
+    py::str k_table("table_name"), k_rows("rows"), k_time("time");
+    for (const auto& t : tables) {
+      py::list rows;
+      for (const auto& [op, index] : t.rows) {
+        const auto& line = op->batch.lines[index];
+        py::dict row;
+        const auto* tags = op->batch.tags_of(line);
+        for (uint32_t i = 0; i < line.tag_count; ++i)
+          row[py::str(tags[i].key.data(), tags[i].key.size())] = py::str(tags[i].value.data(), tags[i].value.size());
+        const auto* fields = op->batch.fields_of(line);
+        for (uint32_t i = 0; i < line.field_count; ++i) {
+          const auto& f = fields[i];
+          py::str key(f.key.data(), f.key.size());
+          switch (f.type) {
+            case lineproto::FieldType::kFloat: row[key] = py::float_(f.f); break;
+            case lineproto::FieldType::kInteger: row[key] = py::int_(f.i); break;
+            case lineproto::FieldType::kUInteger: row[key] = py::int_(f.u); break;
+            case lineproto::FieldType::kBoolean: row[key] = py::bool_(f.b); break;
+            case lineproto::FieldType::kString: row[key] = py::str(f.s.data(), f.s.size()); break;
+          }
+        }
+        row[k_time] = py::int_(op->times[index]);
+        rows.append(std::move(row));
+      }
+      py::dict batch;
+      batch[k_table] = py::str(t.table);
+      batch[k_rows] = std::move(rows);
+      batches.append(std::move(batch));
+    }
+    fn(py::cast(&api, py::return_value_policy::reference), batches, ArgsObject(ctx));
+  });
+}
+
+CallOutcome CallScheduled(const PluginCode& code, const CallContext& ctx, int64_t scheduled_unix_seconds) {
+  return Run(ctx, [&](PluginApi& api, CallOutcome&) {
+    py::object fn = LoadFunction(code, "process_scheduled_call",
+                                 "process_scheduled_call(influxdb3_local, call_time, args=None)");
+    // A naive datetime in the server's local time zone, as InfluxDB 3 passes it.
+    py::object call_time =
+        py::module_::import("datetime").attr("datetime").attr("fromtimestamp")(scheduled_unix_seconds);
+    fn(py::cast(&api, py::return_value_policy::reference), call_time, ArgsObject(ctx));
+  });
+}
+
+CallOutcome CallRequest(const PluginCode& code, const CallContext& ctx,
+                        const std::vector<std::pair<std::string, std::string>>& query_params,
+                        const std::map<std::string, std::string>& headers, const std::string& body) {
+  return Run(ctx, [&](PluginApi& api, CallOutcome& out) {
+    py::object fn = LoadFunction(code, "process_request",
+                                 "process_request(influxdb3_local, query_parameters, request_headers, "
+                                 "request_body, args=None) -> Tuple[str, Optional[Dict[str, str]]]");
+    py::dict params, hdrs;
+    for (const auto& [k, v] : query_params) params[py::str(k)] = py::str(v);
+    for (const auto& [k, v] : headers)
+      if (k != "authorization") hdrs[py::str(k)] = py::str(v);
+    py::object result = fn(py::cast(&api, py::return_value_policy::reference), params, hdrs, py::bytes(body),
+                           ArgsObject(ctx));
+    py::tuple converted = Prelude()["_riffle_convert_response"](result);
+    out.http_status = converted[0].cast<int>();
+    out.http_body = converted[1].cast<std::string>();
+    for (auto item : converted[2].cast<py::dict>())
+      out.http_headers.emplace_back(item.first.cast<std::string>(), item.second.cast<std::string>());
+  });
+}
+
+}  // namespace riffle::python
+
+namespace riffle::python {
+
+unsigned long CurrentThreadId() { return PyThread_get_thread_ident(); }
+
+void InterruptThread(unsigned long thread_id) {
+  if (!g_initialized || thread_id == 0) return;
+  py::gil_scoped_acquire gil;
+  PyThreadState_SetAsyncExc(thread_id, PyExc_KeyboardInterrupt);
+}
+
+}  // namespace riffle::python
