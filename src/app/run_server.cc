@@ -44,7 +44,8 @@ int RunServer(const ServerConfig& config) {
   }
   std::filesystem::create_directories(scratch, ec);
 
-  catalog::Catalog catalog(store.get(), config.node_id);
+  catalog::Catalog catalog(store.get(), config.node_id,
+                           {config.max_databases, config.max_tables, config.max_columns_per_table});
   if (Status st = catalog.Load(); !st.ok()) {
     std::cerr << "Error: cannot load the catalog: " << st.message() << "\n";
     return 1;

@@ -34,6 +34,12 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
       ->envname("INFLUXDB3_WAL_MAX_WRITE_BUFFER_SIZE");
   serve->add_flag("--without-auth", cfg->without_auth, "accept requests without a token")
       ->envname("INFLUXDB3_START_WITHOUT_AUTH");
+  serve->add_option("--max-databases", cfg->max_databases, "most databases (default 100; Core has 5)")
+      ->envname("INFLUXDB3_MAX_DATABASES")->check(CLI::PositiveNumber);
+  serve->add_option("--max-tables", cfg->max_tables, "most tables across databases (default 4000)")
+      ->envname("INFLUXDB3_MAX_TABLES")->check(CLI::PositiveNumber);
+  serve->add_option("--max-columns-per-table", cfg->max_columns_per_table, "most tag+field columns (default 500)")
+      ->envname("INFLUXDB3_MAX_COLUMNS_PER_TABLE")->check(CLI::PositiveNumber);
   // Accepted for compatibility with InfluxDB 3 command lines; not used by Riffle yet.
   int i = 0;
   for (const char* name : {"--gen1-duration", "--wal-snapshot-size", "--snapshotted-wal-files-to-keep",

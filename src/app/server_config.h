@@ -19,6 +19,7 @@ struct ServerConfig {
   size_t wal_max_write_buffer_size = 100000;
   int http_threads = 4;
   bool without_auth = false;
+  size_t max_databases = 100, max_tables = 4000, max_columns_per_table = 500;
 };
 
 // Runs until SIGINT/SIGTERM; returns the process exit code.

@@ -84,10 +84,11 @@ struct CatalogState {
   size_t LiveDatabaseCount() const;
 };
 
-// Limits from InfluxDB 3 Core (COMPAT.md §8.3).
+// Schema limits. InfluxDB 3 Core fixes 5 databases / 2000 tables / 500 columns; Riffle uses
+// InfluxDB 3 Enterprise's historic limits by default and makes them flags (serve --max-*).
 struct Limits {
-  size_t max_databases = 5;
-  size_t max_tables = 2000;
+  size_t max_databases = 100;
+  size_t max_tables = 4000;
   size_t max_columns_per_table = 500;
 };
 
