@@ -51,9 +51,9 @@ void RegisterCatalogCommands(CLI::App& app, std::function<int()>* action) {
   CLI::App* create_table = create->add_subcommand("table", "Create a table");
   AddCommonOptions(create_table, &a->opts, &a->database, true);
   create_table->add_option("name", a->name, "table name")->required();
-  create_table->add_option("--tags", a->tags, "tag column names")->delimiter(',');
+  create_table->add_option("--tags", a->tags, "tag column names")->delimiter(',')->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   create_table->add_option("-f,--fields", a->fields, "field columns as name:type (int64|uint64|float64|utf8|bool)")
-      ->delimiter(',');
+      ->delimiter(',')->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   create_table->callback([a, action] {
     *action = [a] {
       json fields = json::array();

@@ -61,7 +61,7 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
                              "table:NAME | all_tables | every:DURATION | cron:EXPR | path:NAME | request:NAME")
       ->required();
   create_trigger->add_option("--trigger-arguments", a->arguments, "key=value pairs passed to the plugin as args")
-      ->delimiter(',');
+      ->delimiter(',')->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   create_trigger->add_flag("--disabled", a->disabled, "create the trigger disabled");
   create_trigger->add_flag("--run-asynchronous", a->run_async, "let runs of this trigger overlap");
   create_trigger->add_option("--error-behavior", a->error_behavior, "log, retry or disable")
@@ -134,7 +134,7 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
   test_wal->add_option("filename", a->plugin_filename, "plugin file, relative to the server's --plugin-dir")->required();
   test_wal->add_option("--lp", a->lp, "line protocol to feed the plugin");
   test_wal->add_option("--file", a->lp_file, "file of line protocol to feed the plugin");
-  test_wal->add_option("--input-arguments", a->arguments, "key=value pairs passed as args")->delimiter(',');
+  test_wal->add_option("--input-arguments", a->arguments, "key=value pairs passed as args")->delimiter(',')->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   test_wal->add_option("--cache-name", a->cache_name, "cache namespace for the test run");
   test_wal->callback([a, action] {
     *action = [a] {
@@ -162,7 +162,7 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
   test_schedule->add_option("filename", a->plugin_filename, "plugin file, relative to the server's --plugin-dir")
       ->required();
   test_schedule->add_option("--schedule", a->schedule, "cron expression (default: every second)");
-  test_schedule->add_option("--input-arguments", a->arguments, "key=value pairs passed as args")->delimiter(',');
+  test_schedule->add_option("--input-arguments", a->arguments, "key=value pairs passed as args")->delimiter(',')->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   test_schedule->add_option("--cache-name", a->cache_name, "cache namespace for the test run");
   test_schedule->callback([a, action] {
     *action = [a] {

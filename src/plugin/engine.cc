@@ -27,10 +27,8 @@ ProcessingEngine::ProcessingEngine(EngineOptions options, catalog::Catalog* cata
 
 ProcessingEngine::~ProcessingEngine() { Stop(); }
 
-namespace {
-
 // site-packages directories of a venv (lib/python3.X/site-packages).
-std::vector<std::string> SitePackages(const std::string& venv) {
+std::vector<std::string> SitePackagesOf(const std::string& venv) {
   std::vector<std::string> out;
   std::error_code ec;
   fs::path lib = fs::path(venv) / "lib";
@@ -42,15 +40,13 @@ std::vector<std::string> SitePackages(const std::string& venv) {
   return out;
 }
 
-}  // namespace
-
 Status ProcessingEngine::Start() {
   if (!options_.plugin_dir.empty()) {
     std::error_code ec;
     fs::create_directories(options_.plugin_dir, ec);
     // Plugins can find their own files through PLUGIN_DIR, as on InfluxDB 3.
     ::setenv("PLUGIN_DIR", fs::absolute(options_.plugin_dir).c_str(), 1);
-    RIFFLE_RETURN_IF_ERROR(python::Initialize(SitePackages(options_.virtual_env)));
+    RIFFLE_RETURN_IF_ERROR(python::Initialize(SitePackagesOf(options_.virtual_env)));
     python_ready_ = true;
   }
   auto state = catalog_->State();

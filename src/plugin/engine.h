@@ -36,6 +36,9 @@ struct HttpReply {
 
 class TriggerRunner;
 
+// site-packages directories of a virtual environment (lib/python3.X/site-packages).
+std::vector<std::string> SitePackagesOf(const std::string& venv);
+
 class ProcessingEngine {
  public:
   ProcessingEngine(EngineOptions options, catalog::Catalog* catalog, write::Writer* writer,

@@ -190,6 +190,7 @@ Status ProcessingEngine::InstallPackages(const std::vector<std::string>& package
   for (const auto& p : packages) argv.push_back(p);
   std::string out;
   if (RunCommand(argv, &out) != 0) return Status::Internal("package installation failed: " + out);
+  python::AddSitePackages(SitePackagesOf(options_.virtual_env));
   return Status::Ok();
 }
 
@@ -200,6 +201,7 @@ Status ProcessingEngine::InstallRequirements(const std::string& requirements_fil
                   "--no-input", "-r", requirements_file},
                  &out) != 0)
     return Status::Internal("package installation failed: " + out);
+  python::AddSitePackages(SitePackagesOf(options_.virtual_env));
   return Status::Ok();
 }
 

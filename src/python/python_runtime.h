@@ -97,6 +97,8 @@ void DropCacheNamespace(const std::string& ns);
 }  // namespace riffle::python
 
 namespace riffle::python {
+// Makes packages installed after start-up importable (site.addsitedir for each path).
+void AddSitePackages(const std::vector<std::string>& paths);
 // Identifies the calling thread for InterruptThread.
 unsigned long CurrentThreadId();
 // Raises KeyboardInterrupt in the Python code running on `thread_id` (at its next bytecode).

@@ -217,6 +217,19 @@ CallOutcome CallRequest(const PluginCode& code, const CallContext& ctx,
 
 namespace riffle::python {
 
+void AddSitePackages(const std::vector<std::string>& paths) {
+  if (!g_initialized) return;
+  py::gil_scoped_acquire gil;
+  py::module_ site = py::module_::import("site");
+  py::list sys_path = py::module_::import("sys").attr("path");
+  for (const auto& p : paths) {
+    bool present = false;
+    for (auto entry : sys_path) present |= py::str(entry).cast<std::string>() == p;
+    if (!present) site.attr("addsitedir")(p);
+  }
+  py::module_::import("importlib").attr("invalidate_caches")();
+}
+
 unsigned long CurrentThreadId() { return PyThread_get_thread_ident(); }
 
 void InterruptThread(unsigned long thread_id) {
