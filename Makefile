@@ -4,7 +4,9 @@ BUILD ?= build
 JOBS ?= 2
 PORT_BIND ?= 127.0.0.1:8181
 
-.PHONY: all setup build serve test unit e2e sanitize bench clean
+UNIT_TESTS := $(basename $(notdir $(wildcard tests/*_test.cc)))
+
+.PHONY: all setup build serve test unit e2e sanitize fuzz bench clean
 
 all: build
 
@@ -28,16 +30,27 @@ unit: build
 e2e: build
 	/usr/bin/python3 -m pytest -q tests/e2e
 
-# Unit tests, then the end-to-end suite; the last line printed is pytest's summary.
-test: unit e2e
+# Sanitized unit tests, a short fuzz run, the unit tests, then the end-to-end suite; the last
+# line printed is pytest's summary.
+test: sanitize fuzz unit e2e
 
+# The unit tests under ASan+UBSan.
 sanitize: setup
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DRIFFLE_SANITIZE=ON >/dev/null
-	cmake --build build-asan -j $(JOBS)
+	cmake --build build-asan -j $(JOBS) --target $(UNIT_TESTS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+# libFuzzer on the line-protocol parser (FUZZ_SECONDS, default 20).
+FUZZ_SECONDS ?= 20
+fuzz: setup
+	mkdir -p build-fuzz/corpus
+	clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/lineproto/line_protocol.cc \
+	  tests/fuzz/lineproto_fuzz.cc -o build-fuzz/lineproto_fuzz
+	printf 'cpu,host=a,region=b usage=1.5,n=3i,s="x\\"y" 1700000000\n# c\nm\\ x,t\\=k=v\\,w f=t\n' > build-fuzz/corpus/seed
+	build-fuzz/lineproto_fuzz -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus 2>&1 | tail -1
 
 bench: build
 	bench/run.sh
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz
