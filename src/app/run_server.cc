@@ -61,7 +61,8 @@ int RunServer(const ServerConfig& config) {
     if (Status st = qe->SyncSchema(after); !st.ok()) log::Error("schema sync: " + st.message());
   });
 
-  wal::Wal wal(store.get(), {config.node_id, config.wal_flush_interval, config.wal_max_write_buffer_size});
+  wal::Wal wal(store.get(), {config.node_id, config.wal_flush_interval, config.wal_max_write_buffer_size,
+                            config.wal_flush_bytes});
   size_t replayed = 0;
   Status replay = wal.Replay([&](const wal::WriteOp& op) {
     auto copy = std::make_shared<wal::WriteOp>(op);

@@ -32,6 +32,9 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
       ->envname("INFLUXDB3_WAL_FLUSH_INTERVAL");
   serve->add_option("--wal-max-write-buffer-size", cfg->wal_max_write_buffer_size, "writes queued per flush")
       ->envname("INFLUXDB3_WAL_MAX_WRITE_BUFFER_SIZE");
+  serve->add_option("--wal-flush-bytes", cfg->wal_flush_bytes,
+                    "flush early once this many bytes of writes are queued (0: only on the interval)")
+      ->envname("INFLUXDB3_WAL_FLUSH_BYTES");
   serve->add_flag("--without-auth", cfg->without_auth, "accept requests without a token")
       ->envname("INFLUXDB3_START_WITHOUT_AUTH");
   serve->add_option("--max-databases", cfg->max_databases, "most databases (default 100; Core has 5)")

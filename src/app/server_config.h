@@ -17,6 +17,7 @@ struct ServerConfig {
   size_t max_http_request_size = 10485760;
   std::chrono::milliseconds wal_flush_interval{1000};
   size_t wal_max_write_buffer_size = 100000;
+  size_t wal_flush_bytes = 4 << 20;
   int http_threads = 4;
   bool without_auth = false;
   size_t max_databases = 100, max_tables = 4000, max_columns_per_table = 500;

@@ -108,4 +108,31 @@ Result<python::PluginCode> LoadPluginCode(const PluginLocation& where, const std
   return code;
 }
 
+Result<python::PluginCode> CachedPluginCode::Get() {
+  std::lock_guard lock(mu_);
+  bool local_file = filename_.rfind("gh:", 0) != 0;
+  struct stat st {};
+  std::string path;
+  if (local_file) {
+    auto resolved = ResolveLocalPath(where_.plugin_dir, filename_);
+    if (resolved.ok() && ::stat(resolved->c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      path = *resolved;
+      int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+      if (valid_ && mtime == mtime_ && st.st_size == size_) return code_;
+      mtime_ = mtime;
+      size_ = st.st_size;
+    }
+  } else if (valid_) {
+    return code_;  // gh: plugins are fetched once per trigger start
+  }
+  auto code = LoadPluginCode(where_, filename_);
+  if (!code.ok()) {
+    valid_ = false;
+    return code.status();
+  }
+  code_ = std::move(code).value();
+  valid_ = !path.empty() || !local_file;
+  return code_;
+}
+
 }  // namespace riffle::plugin

@@ -26,7 +26,10 @@ std::string HumanDuration(int64_t ns) {
 }  // namespace
 
 TriggerRunner::TriggerRunner(ProcessingEngine* engine, catalog::Trigger def, ParsedSpec spec)
-    : engine_(engine), def_(std::move(def)), spec_(std::move(spec)) {
+    : engine_(engine),
+      def_(std::move(def)),
+      spec_(std::move(spec)),
+      code_({engine->options_.plugin_dir, engine->options_.plugin_repo}, def_.plugin_filename) {
   host_.write_sync = [this](const std::string& db, const std::string& lp, bool no_sync) {
     return engine_->WriteLines(db, lp, no_sync);
   };
@@ -177,9 +180,7 @@ python::CallContext TriggerRunner::Context() const {
   return ctx;
 }
 
-Result<python::PluginCode> TriggerRunner::Code() {
-  return LoadPluginCode({engine_->options_.plugin_dir, engine_->options_.plugin_repo}, def_.plugin_filename);
-}
+Result<python::PluginCode> TriggerRunner::Code() { return code_.Get(); }
 
 void TriggerRunner::RunWal(const std::vector<wal::WriteOpPtr>& ops) {
   // This flush's rows for the trigger's database, grouped by table in order of appearance.

@@ -11,6 +11,7 @@
 
 #include "catalog/catalog.h"
 #include "plugin/engine.h"
+#include "plugin/plugin_source.h"
 #include "plugin/trigger_spec.h"
 #include "python/python_runtime.h"
 
@@ -51,6 +52,7 @@ class TriggerRunner : public std::enable_shared_from_this<TriggerRunner> {
   catalog::Trigger def_;
   ParsedSpec spec_;
   python::HostServices host_;
+  CachedPluginCode code_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -6,68 +6,25 @@
 #include <string>
 #include <vector>
 
+#include "schedule/civil_date.h"
 #include "schedule/schedule.h"
 #include "schedule/text_util.h"
 
 namespace riffle::schedule {
 namespace {
 
+using internal::CivilDate;
+using internal::CivilFromDays;
+using internal::DaysFromCivil;
+using internal::DaysInMonth;
+using internal::FloorDiv;
+using internal::WeekdayFromDays;
+
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
 constexpr int64_t kSecondsPerDay = 86'400;
 // The `cron` crate's year range; schedules without a year field stop here too.
 constexpr int kFirstYear = 1970;
 constexpr int kLastYear = 2100;
-
-// ---- Civil calendar: proleptic Gregorian, after Howard Hinnant's days_from_civil and
-// civil_from_days (http://howardhinnant.github.io/date_algorithms.html). Eras are 400-year
-// cycles starting on March 1st so that the leap day falls at the end of each year.
-
-int64_t FloorDiv(int64_t numerator, int64_t denominator) {
-  int64_t quotient = numerator / denominator;
-  if ((numerator % denominator != 0) && ((numerator < 0) != (denominator < 0))) --quotient;
-  return quotient;
-}
-
-// Days since 1970-01-01 of the given date.
-int64_t DaysFromCivil(int64_t year, int month, int day) {
-  if (month <= 2) --year;  // January and February belong to the previous March-based year
-  const int64_t era = FloorDiv(year, 400);
-  const int64_t year_of_era = year - era * 400;                                 // [0, 399]
-  const int64_t day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-  const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-  return era * 146'097 + day_of_era - 719'468;  // 719468 = days from 0000-03-01 to 1970-01-01
-}
-
-struct CivilDate {
-  int64_t year;
-  int month;  // 1..12
-  int day;    // 1..31
-};
-
-CivilDate CivilFromDays(int64_t days_since_epoch) {
-  const int64_t days = days_since_epoch + 719'468;
-  const int64_t era = FloorDiv(days, 146'097);
-  const int64_t day_of_era = days - era * 146'097;  // [0, 146096]
-  const int64_t year_of_era =
-      (day_of_era - day_of_era / 1460 + day_of_era / 36'524 - day_of_era / 146'096) / 365;
-  const int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-  const int64_t month_from_march = (5 * day_of_year + 2) / 153;  // [0, 11], 0 = March
-  const int day = static_cast<int>(day_of_year - (153 * month_from_march + 2) / 5 + 1);
-  const int month = static_cast<int>(month_from_march < 10 ? month_from_march + 3 : month_from_march - 9);
-  return {year_of_era + era * 400 + (month <= 2 ? 1 : 0), month, day};
-}
-
-bool IsLeapYear(int64_t year) { return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0); }
-
-int DaysInMonth(int64_t year, int month) {
-  static constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return month == 2 && IsLeapYear(year) ? 29 : kDays[month - 1];
-}
-
-// 0 = Sunday; 1970-01-01 was a Thursday.
-int WeekdayFromDays(int64_t days_since_epoch) {
-  return static_cast<int>(days_since_epoch - FloorDiv(days_since_epoch + 4, 7) * 7 + 4);
-}
 
 // ---- Field parsing.
 
@@ -98,10 +55,18 @@ using ValueSet = std::bitset<kLastYear - kFirstYear + 1>;
 // Position of `word` (lowercase already) in the month or weekday names, short or long.
 std::optional<int> NameIndex(std::string_view word, FieldNames names) {
   static constexpr std::array<std::array<std::string_view, 3>, 12> kMonths = {{
-      {"jan", "january", ""}, {"feb", "february", ""}, {"mar", "march", ""},
-      {"apr", "april", ""},   {"may", "may", ""},      {"jun", "june", ""},
-      {"jul", "july", ""},    {"aug", "august", ""},   {"sep", "september", "sept"},
-      {"oct", "october", ""}, {"nov", "november", ""}, {"dec", "december", ""},
+      {"jan", "january", ""},
+      {"feb", "february", ""},
+      {"mar", "march", ""},
+      {"apr", "april", ""},
+      {"may", "may", ""},
+      {"jun", "june", ""},
+      {"jul", "july", ""},
+      {"aug", "august", ""},
+      {"sep", "september", "sept"},
+      {"oct", "october", ""},
+      {"nov", "november", ""},
+      {"dec", "december", ""},
   }};
   static constexpr std::array<std::array<std::string_view, 3>, 7> kWeekdays = {{
       {"sun", "sunday", ""},
@@ -157,7 +122,8 @@ Result<int> ParseFieldValue(std::string_view token, const FieldRule& rule) {
 }
 
 Result<ValueSet> ParseField(std::string_view field, const FieldRule& rule) {
-  const std::string field_context = std::string(rule.name) + " field '" + std::string(field) + "': ";
+  const std::string field_context =
+      std::string(rule.name) + " field '" + std::string(field) + "': ";
   auto fail = [&](const std::string& why) { return Status::InvalidArgument(field_context + why); };
   const std::string allowed_range =
       std::to_string(rule.min_value) + "-" + std::to_string(rule.max_value);
@@ -219,7 +185,8 @@ Result<ValueSet> ParseField(std::string_view field, const FieldRule& rule) {
 
 // Copies values [rule.min_value, rule.max_value] to bits[value - index_offset].
 template <size_t N>
-void CopyValues(const ValueSet& values, const FieldRule& rule, int index_offset, std::bitset<N>* bits) {
+void CopyValues(const ValueSet& values, const FieldRule& rule, int index_offset,
+                std::bitset<N>* bits) {
   for (int value = rule.min_value; value <= rule.max_value; ++value) {
     if (values[value - rule.min_value]) bits->set(value - index_offset);
   }
@@ -267,8 +234,9 @@ Result<CronSchedule> ParseCron(std::string_view expression) {
   if (!trimmed.empty() && trimmed.front() == '@') {
     auto expansion = ExpandShorthand(trimmed);
     if (!expansion) {
-      return fail("unknown shorthand; expected @yearly, @annually, @monthly, @weekly, @daily, "
-                  "@midnight or @hourly");
+      return fail(
+          "unknown shorthand; expected @yearly, @annually, @monthly, @weekly, @daily, "
+          "@midnight or @hourly");
     }
     fields_text = *expansion;
   }
@@ -285,9 +253,10 @@ Result<CronSchedule> ParseCron(std::string_view expression) {
     pos = end;
   }
   if (fields.size() < 5 || fields.size() > 7) {
-    return fail("expected 6 or 7 fields (sec min hour day-of-month month day-of-week [year]) or "
-                "5 crontab fields (min hour day-of-month month day-of-week), found " +
-                std::to_string(fields.size()));
+    return fail(
+        "expected 6 or 7 fields (sec min hour day-of-month month day-of-week [year]) or "
+        "5 crontab fields (min hour day-of-month month day-of-week), found " +
+        std::to_string(fields.size()));
   }
 
   const bool is_crontab = fields.size() == 5;
@@ -437,8 +406,8 @@ std::optional<int64_t> CronSchedule::NextAfter(int64_t unix_ns) const {
       second = 0;
       continue;
     }
-    const int64_t unix_seconds = (DaysFromCivil(year, month, day) * kSecondsPerDay) +
-                                 hour * 3600 + minute * 60 + matching_second;
+    const int64_t unix_seconds = (DaysFromCivil(year, month, day) * kSecondsPerDay) + hour * 3600 +
+                                 minute * 60 + matching_second;
     return unix_seconds * kNanosPerSecond;
   }
 }

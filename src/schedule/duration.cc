@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "schedule/civil_date.h"
 #include "schedule/schedule.h"
 #include "schedule/text_util.h"
 
@@ -55,22 +56,22 @@ constexpr DurationUnit kDurationUnits[] = {
     {"hr", 3600 * kNanosPerSecond},
     {"hrs", 3600 * kNanosPerSecond},
     {"h", 3600 * kNanosPerSecond},
-    {"days", kSecondsPerDay * kNanosPerSecond},
-    {"day", kSecondsPerDay * kNanosPerSecond},
-    {"d", kSecondsPerDay * kNanosPerSecond},
-    {"weeks", 7 * kSecondsPerDay * kNanosPerSecond},
-    {"week", 7 * kSecondsPerDay * kNanosPerSecond},
-    {"wk", 7 * kSecondsPerDay * kNanosPerSecond},
-    {"wks", 7 * kSecondsPerDay * kNanosPerSecond},
-    {"w", 7 * kSecondsPerDay * kNanosPerSecond},
-    {"months", kSecondsPerMonth * kNanosPerSecond},
-    {"month", kSecondsPerMonth * kNanosPerSecond},
-    {"M", kSecondsPerMonth * kNanosPerSecond},
-    {"years", kSecondsPerYear * kNanosPerSecond},
-    {"year", kSecondsPerYear * kNanosPerSecond},
-    {"yr", kSecondsPerYear * kNanosPerSecond},
-    {"yrs", kSecondsPerYear * kNanosPerSecond},
-    {"y", kSecondsPerYear * kNanosPerSecond},
+    {"days", kSecondsPerDay* kNanosPerSecond},
+    {"day", kSecondsPerDay* kNanosPerSecond},
+    {"d", kSecondsPerDay* kNanosPerSecond},
+    {"weeks", 7 * kSecondsPerDay* kNanosPerSecond},
+    {"week", 7 * kSecondsPerDay* kNanosPerSecond},
+    {"wk", 7 * kSecondsPerDay* kNanosPerSecond},
+    {"wks", 7 * kSecondsPerDay* kNanosPerSecond},
+    {"w", 7 * kSecondsPerDay* kNanosPerSecond},
+    {"months", kSecondsPerMonth* kNanosPerSecond},
+    {"month", kSecondsPerMonth* kNanosPerSecond},
+    {"M", kSecondsPerMonth* kNanosPerSecond},
+    {"years", kSecondsPerYear* kNanosPerSecond},
+    {"year", kSecondsPerYear* kNanosPerSecond},
+    {"yr", kSecondsPerYear* kNanosPerSecond},
+    {"yrs", kSecondsPerYear* kNanosPerSecond},
+    {"y", kSecondsPerYear* kNanosPerSecond},
 };
 
 const DurationUnit* FindDurationUnit(std::string_view name) {
@@ -213,10 +214,9 @@ std::string FormatHumanDuration(std::chrono::nanoseconds duration) {
 int64_t EverySchedule::NextAfter(int64_t now_unix_ns) const {
   const int64_t interval_ms = std::max<int64_t>(1, interval_.count() / kNanosPerMilli);
   // Floor division keeps "strictly after" true for instants before the epoch too.
-  auto floor_div = [](int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); };
-  const int64_t now_ms = floor_div(now_unix_ns, kNanosPerMilli);
-  const __int128 next_ns =
-      static_cast<__int128>(floor_div(now_ms, interval_ms) + 1) * interval_ms * kNanosPerMilli;
+  const int64_t now_ms = internal::FloorDiv(now_unix_ns, kNanosPerMilli);
+  const __int128 next_ns = static_cast<__int128>(internal::FloorDiv(now_ms, interval_ms) + 1) *
+                           interval_ms * kNanosPerMilli;
   // Past year 2262 there is no int64 answer; saturate rather than wrap.
   if (next_ns > std::numeric_limits<int64_t>::max()) return std::numeric_limits<int64_t>::max();
   return static_cast<int64_t>(next_ns);

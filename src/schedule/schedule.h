@@ -88,11 +88,11 @@ struct TriggerSpec {
   enum class Kind { kTable, kAllTables, kCron, kEvery, kRequest };
 
   Kind kind = Kind::kAllTables;
-  std::string table_name;                        // kTable
-  std::string cron_expression;                   // kCron, trimmed but otherwise as written
-  std::optional<CronSchedule> cron_schedule;     // kCron, parsed from cron_expression
-  std::chrono::nanoseconds every_interval{0};    // kEvery
-  std::string request_path;                      // kRequest
+  std::string table_name;                      // kTable
+  std::string cron_expression;                 // kCron, trimmed but otherwise as written
+  std::optional<CronSchedule> cron_schedule;   // kCron, parsed from cron_expression
+  std::chrono::nanoseconds every_interval{0};  // kEvery
+  std::string request_path;                    // kRequest
 
   // For kCron and kEvery, the next firing strictly after `now_unix_ns`; nullopt otherwise or
   // when a cron schedule has no further match.

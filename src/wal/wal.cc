@@ -62,8 +62,13 @@ Status Wal::Submit(WriteOpPtr op, Done done) {
   if (pending_.size() >= options_.max_pending_ops)
     return Status::Unavailable("WAL buffer is full (" + std::to_string(options_.max_pending_ops) +
                                " pending writes); retry later");
+  pending_bytes_ += op->body->size();
   pending_.push_back(std::move(op));
   pending_done_.push_back(std::move(done));
+  if (options_.flush_bytes && pending_bytes_ >= options_.flush_bytes && !flush_now_) {
+    flush_now_ = true;
+    cv_.notify_all();
+  }
   return Status::Ok();
 }
 
@@ -73,11 +78,13 @@ void Wal::FlushLoop() {
     bool stop;
     {
       std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next, [this] { return stopping_; });
+      cv_.wait_until(lock, next, [this] { return stopping_ || flush_now_; });
       stop = stopping_;
     }
+    bool on_schedule = std::chrono::steady_clock::now() >= next;
     FlushOnce();
     if (stop) return;
+    if (!on_schedule) continue;  // an early (size-triggered) flush keeps the clock's schedule
     next += options_.flush_interval;
     auto now = std::chrono::steady_clock::now();
     if (next < now) next = now;  // an overlong flush does not cause a burst of catch-up flushes
@@ -91,6 +98,8 @@ void Wal::FlushOnce() {
     std::lock_guard lock(mu_);
     ops.swap(pending_);
     dones.swap(pending_done_);
+    pending_bytes_ = 0;
+    flush_now_ = false;
   }
   if (ops.empty()) return;
   uint64_t seq = next_sequence_;
