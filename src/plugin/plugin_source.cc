@@ -114,9 +114,13 @@ Result<python::PluginCode> CachedPluginCode::Get() {
   struct stat st {};
   std::string path;
   if (local_file) {
-    auto resolved = ResolveLocalPath(where_.plugin_dir, filename_);
-    if (resolved.ok() && ::stat(resolved->c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      path = *resolved;
+    // The traversal check canonicalises the path (several syscalls); do it once.
+    if (resolved_.empty()) {
+      auto resolved = ResolveLocalPath(where_.plugin_dir, filename_);
+      if (resolved.ok()) resolved_ = *resolved;
+    }
+    if (!resolved_.empty() && ::stat(resolved_.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      path = resolved_;
       int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
       if (valid_ && mtime == mtime_ && st.st_size == size_) return code_;
       mtime_ = mtime;

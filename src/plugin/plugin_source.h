@@ -30,6 +30,7 @@ class CachedPluginCode {
  private:
   PluginLocation where_;
   std::string filename_;
+  std::string resolved_;  // absolute path of a local plugin, once resolved
   std::mutex mu_;
   bool valid_ = false;
   int64_t mtime_ = 0, size_ = -1;
