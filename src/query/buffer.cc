@@ -12,6 +12,7 @@ namespace riffle::query {
 using catalog::ColumnType;
 using lineproto::FieldType;
 
+std::string SchemaRef(const std::string& schema) { return std::string(kBufferCatalog) + "." + QuoteIdent(schema); }
 std::string DbSchema(uint32_t db_id) { return "db_" + std::to_string(db_id); }
 std::string DataSchema(uint32_t db_id) { return "db_" + std::to_string(db_id) + "_data"; }
 std::string DataTable(uint32_t table_id) { return "t" + std::to_string(table_id); }
@@ -50,8 +51,8 @@ std::string ViewSql(const catalog::Database& db, const catalog::Table& table) {
   std::sort(names.begin(), names.end());
   std::string cols;
   for (const auto& n : names) cols += (cols.empty() ? "" : ", ") + QuoteIdent(n);
-  return "CREATE OR REPLACE VIEW " + QuoteIdent(DbSchema(db.id)) + "." + QuoteIdent(table.name) +
-         " AS SELECT " + cols + " FROM " + QuoteIdent(DataSchema(db.id)) + "." +
+  return "CREATE OR REPLACE VIEW " + SchemaRef(DbSchema(db.id)) + "." + QuoteIdent(table.name) +
+         " AS SELECT " + cols + " FROM " + SchemaRef(DataSchema(db.id)) + "." +
          QuoteIdent(DataTable(table.id));
 }
 
@@ -76,14 +77,14 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
     if (db->deleted) continue;
     live_dbs.insert(db->id);
     if (!schemas_.count(db->id)) {
-      RIFFLE_RETURN_IF_ERROR(Exec(conn_, "CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(DbSchema(db->id))));
-      RIFFLE_RETURN_IF_ERROR(Exec(conn_, "CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(DataSchema(db->id))));
+      RIFFLE_RETURN_IF_ERROR(Exec(conn_, "CREATE SCHEMA IF NOT EXISTS " + SchemaRef(DbSchema(db->id))));
+      RIFFLE_RETURN_IF_ERROR(Exec(conn_, "CREATE SCHEMA IF NOT EXISTS " + SchemaRef(DataSchema(db->id))));
       schemas_.insert(db->id);
     }
     for (const auto& [tname, table] : db->tables) {
       live_tables.insert(table->id);
       auto it = tables_.find(table->id);
-      std::string qualified = QuoteIdent(DataSchema(db->id)) + "." + QuoteIdent(DataTable(table->id));
+      std::string qualified = SchemaRef(DataSchema(db->id)) + "." + QuoteIdent(DataTable(table->id));
       if (it == tables_.end()) {
         std::string cols;
         for (const auto& c : table->columns)
@@ -110,9 +111,9 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
       ++it;
       continue;
     }
-    (void)Exec(conn_, "DROP VIEW IF EXISTS " + QuoteIdent(DbSchema(it->second.db_id)) + "." +
+    (void)Exec(conn_, "DROP VIEW IF EXISTS " + SchemaRef(DbSchema(it->second.db_id)) + "." +
                           QuoteIdent(it->second.name));
-    (void)Exec(conn_, "DROP TABLE IF EXISTS " + QuoteIdent(DataSchema(it->second.db_id)) + "." +
+    (void)Exec(conn_, "DROP TABLE IF EXISTS " + SchemaRef(DataSchema(it->second.db_id)) + "." +
                           QuoteIdent(DataTable(it->first)));
     it = tables_.erase(it);
   }
@@ -121,8 +122,8 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
       ++it;
       continue;
     }
-    (void)Exec(conn_, "DROP SCHEMA IF EXISTS " + QuoteIdent(DbSchema(*it)) + " CASCADE");
-    (void)Exec(conn_, "DROP SCHEMA IF EXISTS " + QuoteIdent(DataSchema(*it)) + " CASCADE");
+    (void)Exec(conn_, "DROP SCHEMA IF EXISTS " + SchemaRef(DbSchema(*it)) + " CASCADE");
+    (void)Exec(conn_, "DROP SCHEMA IF EXISTS " + SchemaRef(DataSchema(*it)) + " CASCADE");
     it = schemas_.erase(it);
   }
   return Status::Ok();
@@ -169,7 +170,8 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
   std::vector<duckdb_logical_type> types(ncols);
   for (size_t c = 0; c < ncols; ++c) types[c] = duckdb_create_logical_type(DuckTypeId(table.columns[c].type));
   duckdb_appender appender;
-  if (duckdb_appender_create(conn_, DataSchema(db.id).c_str(), DataTable(table.id).c_str(), &appender) ==
+  if (duckdb_appender_create_ext(conn_, kBufferCatalog, DataSchema(db.id).c_str(), DataTable(table.id).c_str(),
+                                 &appender) ==
       DuckDBError) {
     std::string err = duckdb_appender_error(appender) ? duckdb_appender_error(appender) : "?";
     duckdb_appender_destroy(&appender);

@@ -59,6 +59,7 @@ class DuckEngine final : public QueryEngine {
     if (duckdb_connect(db_, &setup) == DuckDBError) return Status::Internal("cannot connect to DuckDB");
     // Queries compare TIMESTAMP_NS with now() (TIMESTAMPTZ): keep that conversion in UTC.
     Status s = Exec(setup, "SET GLOBAL TimeZone = 'UTC'");
+    if (s.ok()) s = Exec(setup, std::string("ATTACH ':memory:' AS ") + kBufferCatalog + " (COMPRESS)");
     // Only the scratch directory (Parquet results) is reachable; then file access is closed
     // for good (DuckDB refuses to re-enable it).
     if (s.ok() && !options_.scratch_dir.empty())
@@ -159,7 +160,7 @@ class DuckEngine final : public QueryEngine {
                const std::function<Status(duckdb_result*)>& consume) {
     if (conn.db_id != db.id) {
       RIFFLE_RETURN_IF_ERROR(
-          Exec(conn.conn, "SET search_path = " + QuoteLiteral("memory." + DbSchema(db.id) + ",memory.main")));
+          Exec(conn.conn, "SET search_path = " + QuoteLiteral(std::string(kBufferCatalog) + "." + DbSchema(db.id) + ",memory.main")));
       conn.db_id = db.id;
     }
     RIFFLE_RETURN_IF_ERROR(MaterializeVirtualTables(conn.conn, state, db, rewritten));

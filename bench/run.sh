@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs every benchmark against the freshly built binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x build/lineproto_bench ] && build/lineproto_bench --benchmark_min_time=1
+/usr/bin/python3 bench/ingest.py
+/usr/bin/python3 bench/query.py
+/usr/bin/python3 bench/engine.py
