@@ -1,5 +1,6 @@
 // Wiring: object store → catalog → query engine/buffer → WAL (replay, then flushing) →
 // write path → HTTP API. Stops cleanly on SIGINT/SIGTERM, flushing queued writes.
+#include <malloc.h>
 #include <signal.h>
 
 #include <filesystem>
@@ -26,6 +27,10 @@ int RunServer(const ServerConfig& config) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Request bodies and parsed batches are large, short-lived buffers. A fixed mmap threshold
+  // returns them to the OS when freed; glibc's adaptive one would keep raising it and leave
+  // gigabytes of freed memory in its arenas under sustained ingest.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
   std::unique_ptr<objstore::ObjectStore> store;
   std::string scratch;

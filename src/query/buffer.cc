@@ -32,6 +32,8 @@ const char* DuckTypeName(ColumnType t) {
 
 namespace {
 
+constexpr size_t kCheckpointRows = 1 << 20;
+
 duckdb_type DuckTypeId(ColumnType t) {
   switch (t) {
     case ColumnType::kTag:
@@ -160,6 +162,14 @@ Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal:
       log::Error("buffer append to table '" + table->name + "' failed: " + st.message());
       result = st;
     }
+    rows_since_checkpoint_ += rows.size();
+  }
+  // Appended row groups stay uncompressed until a checkpoint compresses them; do it regularly
+  // so memory follows the compressed size.
+  if (rows_since_checkpoint_ >= kCheckpointRows) {
+    rows_since_checkpoint_ = 0;
+    if (Status st = Exec(conn_, std::string("CHECKPOINT ") + kBufferCatalog); !st.ok())
+      log::Warn("buffer checkpoint failed: " + st.message());
   }
   return result;
 }

@@ -48,6 +48,7 @@ class Buffer {
   duckdb_connection conn_ = nullptr;
   std::set<uint32_t> schemas_;               // db ids whose schemas exist
   std::map<uint32_t, TableState> tables_;    // by table id
+  size_t rows_since_checkpoint_ = 0;
 };
 
 }  // namespace riffle::query

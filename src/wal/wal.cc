@@ -1,5 +1,6 @@
 #include "wal/wal.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "common/log.h"
@@ -70,6 +71,12 @@ Status Wal::Submit(WriteOpPtr op, Done done) {
     cv_.notify_all();
   }
   return Status::Ok();
+}
+
+bool Wal::Backlogged() {
+  std::lock_guard lock(mu_);
+  size_t limit = std::max<size_t>(options_.flush_bytes, 1 << 20) * 8;
+  return pending_bytes_ > limit;
 }
 
 void Wal::FlushLoop() {

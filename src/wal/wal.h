@@ -67,6 +67,10 @@ class Wal {
 
   std::string FilePath(uint64_t sequence) const;
 
+  // True when more than a few flushes' worth of writes are queued; `no_sync` writers are then
+  // made to wait for the flush too, so a fast client cannot queue unbounded memory.
+  bool Backlogged();
+
  private:
   void FlushLoop();
   void FlushOnce();

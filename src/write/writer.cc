@@ -148,7 +148,7 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
   outcome.partial = !outcome.errors.empty();
   if (kept.lines.empty()) return fail(Status::InvalidArgument("partial write of line protocol occurred"));
 
-  if (request.no_sync) {
+  if (request.no_sync && !wal_->Backlogged()) {
     Status st = wal_->Submit(std::move(op), nullptr);
     outcome.status = st;
     return done(std::move(outcome));

@@ -46,6 +46,8 @@ class Server:
                 "--data-dir", str(self.data_dir), "--plugin-dir", str(self.plugin_dir),
                 "--http-bind", f"127.0.0.1:{self.port}", "--wal-flush-interval", self.flush,
                 *self.extra_args]
+        if not os.access(BINARY, os.X_OK):
+            pytest.fail(f"no executable at {BINARY}: run `make build` or set RIFFLE_BIN", pytrace=False)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + 15
@@ -58,7 +60,8 @@ class Server:
             except requests.RequestException:
                 pass
             time.sleep(0.05)
-        raise AssertionError(f"server did not become healthy:\n{self.log()}")
+        self.kill9()  # never leave a half-started server behind
+        raise AssertionError(f"server did not become healthy within 15 s:\n{self.log()}")
 
     def log(self):
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -90,7 +93,10 @@ class Server:
         """Runs `influxdb3 <args> --host URL` and returns the CompletedProcess."""
         full_env = dict(os.environ)
         full_env.update(env or {})
+        # Without `input`, stdin is /dev/null so a client that reads stdin (or prompts) sees EOF
+        # instead of hanging on the terminal.
         result = subprocess.run([BINARY, *args, "--host", self.url], input=input, capture_output=True,
+                                stdin=subprocess.DEVNULL if input is None else None,
                                 text=True, timeout=120, env=full_env)
         if check and result.returncode != 0:
             raise AssertionError(f"influxdb3 {' '.join(args)} failed ({result.returncode}):\n"
