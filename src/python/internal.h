@@ -10,25 +10,33 @@ namespace riffle::python {
 
 namespace py = pybind11;
 
-// The `influxdb3_local` object handed to every plugin call.
+// The `influxdb3_local` object handed to every plugin call. Python owns it: a plugin may keep
+// it (say, in a thread of its own) after the run ends, so it holds copies, never pointers into
+// the caller's stack, and once Finish() is called it only logs to the server log.
 class PluginApi {
  public:
-  PluginApi(const CallContext* ctx, std::vector<WrittenLine>* writes) : ctx_(ctx), writes_(writes) {}
+  explicit PluginApi(const CallContext& ctx) : ctx_(ctx) {}
+  // Ends the run: returns the queued writes; later calls that would touch the database raise.
+  std::vector<WrittenLine> Finish();
 
   void Log(const char* level, const py::args& args);
   py::object Query(const std::string& sql, const py::object& args, const py::object& database);
-  void Write(const py::object& line) { Queue(ctx_->database, line); }
+  void Write(const py::object& line) { Queue(ctx_.database, line); }
   void WriteToDb(const std::string& db, const py::object& line) { Queue(db, line); }
-  void WriteSync(const py::object& line, bool no_sync) { WriteNow(ctx_->database, line, no_sync); }
+  void WriteSync(const py::object& line, bool no_sync) { WriteNow(ctx_.database, line, no_sync); }
   void WriteSyncToDb(const std::string& db, const py::object& line, bool no_sync) { WriteNow(db, line, no_sync); }
-  const std::string& cache_namespace() const { return ctx_->cache_namespace; }
+  const std::string& cache_namespace() const { return ctx_.cache_namespace; }
+  // A line the plugin printed (stdout → INFO, stderr → WARN).
+  void Printed(const std::string& text, bool is_error);
 
  private:
   void Queue(const std::string& db, const py::object& line);
   void WriteNow(const std::string& db, const py::object& line, bool no_sync);
+  void CheckRunning(const char* what) const;
 
-  const CallContext* ctx_;
-  std::vector<WrittenLine>* writes_;
+  CallContext ctx_;
+  std::vector<WrittenLine> writes_;
+  bool finished_ = false;  // guarded by the GIL
 };
 
 // The `influxdb3_local.cache` object.
@@ -42,6 +50,9 @@ class PluginCache {
  private:
   std::string ns_;
 };
+
+// The run in progress on this thread (for print()), or null.
+PluginApi*& CurrentRun();
 
 // The prelude's namespace (LineBuilder, QueryError, helpers).
 py::dict& Prelude();

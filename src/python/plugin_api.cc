@@ -4,6 +4,7 @@
 #include <map>
 
 #include "catalog/catalog.h"
+#include "common/log.h"
 #include "python/internal.h"
 
 namespace riffle::python {
@@ -32,19 +33,46 @@ std::string LineText(const py::object& line) {
 
 }  // namespace
 
+PluginApi*& CurrentRun() {
+  thread_local PluginApi* current = nullptr;
+  return current;
+}
+
+void PluginApi::Printed(const std::string& text, bool is_error) {
+  py::gil_scoped_release release;
+  if (ctx_.host && ctx_.host->log) ctx_.host->log(is_error ? "WARN" : "INFO", text);
+}
+
+std::vector<WrittenLine> PluginApi::Finish() {
+  finished_ = true;
+  return std::move(writes_);
+}
+
+void PluginApi::CheckRunning(const char* what) const {
+  if (finished_)
+    throw std::runtime_error(std::string("influxdb3_local.") + what + " was called after the plugin run of trigger '" +
+                             ctx_.trigger_name + "' finished");
+}
+
 void PluginApi::Log(const char* level, const py::args& args) {
   std::string text;
   for (size_t i = 0; i < args.size(); ++i) {
     if (i) text += " ";
     text += py::str(args[i]).cast<std::string>();
   }
-  const HostServices* host = ctx_->host;
+  if (finished_) {
+    // The run (and maybe the trigger) is gone; the server log still gets the line.
+    log::Info("processing engine: [" + ctx_.trigger_name + "] (after its run) " + level + " " + text);
+    return;
+  }
+  const HostServices* host = ctx_.host;
   py::gil_scoped_release release;
   if (host && host->log) host->log(level, text);
 }
 
 py::object PluginApi::Query(const std::string& sql, const py::object& args, const py::object& database) {
-  std::string db = ctx_->database;
+  CheckRunning("query");
+  std::string db = ctx_.database;
   if (!database.is_none()) {
     db = database.cast<std::string>();
     for (size_t i = 0; i < db.size(); ++i) {
@@ -67,7 +95,7 @@ py::object PluginApi::Query(const std::string& sql, const py::object& args, cons
   Result<query::QueryResult> result = Status::Internal("no query service");
   {
     py::gil_scoped_release release;
-    if (ctx_->host && ctx_->host->query) result = ctx_->host->query(db, sql, params);
+    if (ctx_.host && ctx_.host->query) result = ctx_.host->query(db, sql, params);
   }
   if (!result.ok()) RaiseQueryError("error: " + result.status().message() + " executing query on " + db + ": " + sql);
   py::list rows;
@@ -83,20 +111,22 @@ py::object PluginApi::Query(const std::string& sql, const py::object& args, cons
 }
 
 void PluginApi::Queue(const std::string& db, const py::object& line) {
-  writes_->push_back({db, LineText(line), false, false});
+  CheckRunning("write");
+  writes_.push_back({db, LineText(line), false, false});
 }
 
 void PluginApi::WriteNow(const std::string& db, const py::object& line, bool no_sync) {
+  CheckRunning("write_sync");
   std::string text = LineText(line);
-  if (ctx_->dry_run) {
-    writes_->push_back({db, std::move(text), true, no_sync});
+  if (ctx_.dry_run) {
+    writes_.push_back({db, std::move(text), true, no_sync});
     return;
   }
   Status st = catalog::ValidateDatabaseName(db);
   if (st.ok()) {
     py::gil_scoped_release release;
-    st = ctx_->host && ctx_->host->write_sync ? ctx_->host->write_sync(db, text, no_sync)
-                                              : Status::Internal("no write service");
+    st = ctx_.host && ctx_.host->write_sync ? ctx_.host->write_sync(db, text, no_sync)
+                                            : Status::Internal("no write service");
   }
   if (!st.ok()) throw std::runtime_error("error writing line protocol to " + db + ": " + st.message());
 }
@@ -161,6 +191,10 @@ PYBIND11_EMBEDDED_MODULE(_riffle_engine, m) {
   using riffle::python::PluginApi;
   using riffle::python::PluginCache;
   namespace py = pybind11;
+  m.def("emit", [](const std::string& text, bool is_error) {
+    if (PluginApi* run = riffle::python::CurrentRun()) return run->Printed(text, is_error);
+    riffle::log::Write(is_error ? riffle::log::Level::kWarn : riffle::log::Level::kInfo, "python: " + text);
+  });
   py::class_<PluginCache>(m, "Cache")
       .def("put", &PluginCache::Put, py::arg("key"), py::arg("value"), py::arg("ttl") = py::none(),
            py::arg("use_global") = py::none())

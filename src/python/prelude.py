@@ -165,3 +165,41 @@ def _riffle_convert_response(result):
 _builtins.LineBuilder = LineBuilder
 for _cls in (InfluxDBError, InvalidMeasurementError, InvalidKeyError, InvalidLineError):
     setattr(_builtins, _cls.__name__, _cls)
+
+
+class _RiffleStream:
+    """sys.stdout / sys.stderr for plugins: each printed line becomes a log row of the trigger
+    whose run is printing (INFO for stdout, WARN for stderr); elsewhere it goes to the server log."""
+
+    def __init__(self, is_error):
+        import threading
+        self._is_error = is_error
+        self._local = threading.local()
+
+    def write(self, text):
+        import _riffle_engine
+        buffered = getattr(self._local, "buffer", "") + str(text)
+        *lines, rest = buffered.split("\n")
+        for line in lines:
+            _riffle_engine.emit(line, self._is_error)
+        self._local.buffer = rest
+        return len(text)
+
+    def flush(self):
+        import _riffle_engine
+        buffered = getattr(self._local, "buffer", "")
+        if buffered:
+            self._local.buffer = ""
+            _riffle_engine.emit(buffered, self._is_error)
+
+    def isatty(self):
+        return False
+
+    def writable(self):
+        return True
+
+
+import sys as _sys
+
+_sys.stdout = _RiffleStream(False)
+_sys.stderr = _RiffleStream(True)

@@ -95,15 +95,31 @@ CallOutcome Run(const CallContext& ctx, Body body) {
     return out;
   }
   py::gil_scoped_acquire gil;
+  auto* api = new PluginApi(ctx);
+  py::object api_object = py::cast(api, py::return_value_policy::take_ownership);
+  // print() inside the run lands in this trigger's log rows.
+  struct CurrentRunScope {
+    PluginApi* previous;
+    explicit CurrentRunScope(PluginApi* api) : previous(CurrentRun()) { CurrentRun() = api; }
+    ~CurrentRunScope() {
+      try {
+        py::module_ sys = py::module_::import("sys");
+        sys.attr("stdout").attr("flush")();
+        sys.attr("stderr").attr("flush")();
+      } catch (py::error_already_set&) {
+      }
+      CurrentRun() = previous;
+    }
+  } scope(api);
   try {
-    PluginApi api(&ctx, &out.writes);
-    body(api, out);
+    body(api_object, out);
+    out.writes = api->Finish();
   } catch (py::error_already_set& e) {
     CaptureError(e, &out);
-    out.writes.clear();
+    api->Finish();
   } catch (const std::exception& e) {
     out.status = Status::InvalidArgument(e.what());
-    out.writes.clear();
+    api->Finish();
   }
   return out;
 }
@@ -145,7 +161,7 @@ ThreadScope::~ThreadScope() {
 }
 
 CallOutcome CallProcessWrites(const PluginCode& code, const CallContext& ctx, const std::vector<TableRows>& tables) {
-  return Run(ctx, [&](PluginApi& api, CallOutcome&) {
+  return Run(ctx, [&](py::object& api, CallOutcome&) {
     py::object fn = LoadFunction(code, "process_writes", "process_writes(influxdb3_local, table_batches, args=None)");
     py::list batches;
     py::str k_table("table_name"), k_rows("rows"), k_time("time");
@@ -177,25 +193,25 @@ CallOutcome CallProcessWrites(const PluginCode& code, const CallContext& ctx, co
       batch[k_rows] = std::move(rows);
       batches.append(std::move(batch));
     }
-    fn(py::cast(&api, py::return_value_policy::reference), batches, ArgsObject(ctx));
+    fn(api, batches, ArgsObject(ctx));
   });
 }
 
 CallOutcome CallScheduled(const PluginCode& code, const CallContext& ctx, int64_t scheduled_unix_seconds) {
-  return Run(ctx, [&](PluginApi& api, CallOutcome&) {
+  return Run(ctx, [&](py::object& api, CallOutcome&) {
     py::object fn = LoadFunction(code, "process_scheduled_call",
                                  "process_scheduled_call(influxdb3_local, call_time, args=None)");
     // A naive datetime in the server's local time zone, as InfluxDB 3 passes it.
     py::object call_time =
         py::module_::import("datetime").attr("datetime").attr("fromtimestamp")(scheduled_unix_seconds);
-    fn(py::cast(&api, py::return_value_policy::reference), call_time, ArgsObject(ctx));
+    fn(api, call_time, ArgsObject(ctx));
   });
 }
 
 CallOutcome CallRequest(const PluginCode& code, const CallContext& ctx,
                         const std::vector<std::pair<std::string, std::string>>& query_params,
                         const std::map<std::string, std::string>& headers, const std::string& body) {
-  return Run(ctx, [&](PluginApi& api, CallOutcome& out) {
+  return Run(ctx, [&](py::object& api, CallOutcome& out) {
     py::object fn = LoadFunction(code, "process_request",
                                  "process_request(influxdb3_local, query_parameters, request_headers, "
                                  "request_body, args=None) -> Tuple[str, Optional[Dict[str, str]]]");
@@ -203,8 +219,7 @@ CallOutcome CallRequest(const PluginCode& code, const CallContext& ctx,
     for (const auto& [k, v] : query_params) params[py::str(k)] = py::str(v);
     for (const auto& [k, v] : headers)
       if (k != "authorization") hdrs[py::str(k)] = py::str(v);
-    py::object result = fn(py::cast(&api, py::return_value_policy::reference), params, hdrs, py::bytes(body),
-                           ArgsObject(ctx));
+    py::object result = fn(api, params, hdrs, py::bytes(body), ArgsObject(ctx));
     py::tuple converted = Prelude()["_riffle_convert_response"](result);
     out.http_status = converted[0].cast<int>();
     out.http_body = converted[1].cast<std::string>();
