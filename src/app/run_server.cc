@@ -12,6 +12,7 @@
 #include "http/api.h"
 #include "http/http.h"
 #include "objstore/object_store.h"
+#include "persist/persister.h"
 #include "plugin/engine.h"
 #include "query/query.h"
 #include "wal/wal.h"
@@ -33,7 +34,7 @@ int RunServer(const ServerConfig& config) {
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
   std::unique_ptr<objstore::ObjectStore> store;
-  std::string scratch;
+  std::string scratch, persist_root;
   std::error_code ec;
   if (config.object_store == "file") {
     std::filesystem::create_directories(config.data_dir, ec);
@@ -41,7 +42,8 @@ int RunServer(const ServerConfig& config) {
       std::cerr << "Error: cannot create --data-dir " << config.data_dir << ": " << ec.message() << "\n";
       return 1;
     }
-    store = objstore::NewFileStore(std::filesystem::absolute(config.data_dir).string());
+    persist_root = std::filesystem::weakly_canonical(std::filesystem::absolute(config.data_dir)).string();
+    store = objstore::NewFileStore(persist_root);
     scratch = std::filesystem::absolute(config.data_dir).string() + "/.tmp";
   } else {
     store = objstore::NewMemoryStore();
@@ -55,7 +57,10 @@ int RunServer(const ServerConfig& config) {
     std::cerr << "Error: cannot load the catalog: " << st.message() << "\n";
     return 1;
   }
-  auto engine = query::QueryEngine::Open({.threads = 0, .scratch_dir = scratch});
+  // Queries may read only the snapshots' Parquet files, never the WAL or the catalog.
+  std::string parquet_dir = persist_root.empty() ? "" : persist_root + "/" + config.node_id + "/dbs";
+  if (!parquet_dir.empty()) std::filesystem::create_directories(parquet_dir, ec);
+  auto engine = query::QueryEngine::Open({.threads = 0, .scratch_dir = scratch, .persist_dir = parquet_dir});
   if (!engine.ok()) {
     std::cerr << "Error: " << engine.status().message() << "\n";
     return 1;
@@ -68,12 +73,26 @@ int RunServer(const ServerConfig& config) {
 
   wal::Wal wal(store.get(), {config.node_id, config.wal_flush_interval, config.wal_max_write_buffer_size,
                             config.wal_flush_bytes});
-  size_t replayed = 0;
-  Status replay = wal.Replay([&](const wal::WriteOp& op) {
-    auto copy = std::make_shared<wal::WriteOp>(op);
-    replayed += op.batch.lines.size();
-    if (Status st = qe->Append(*catalog.State(), {copy}); !st.ok()) log::Error("WAL replay: " + st.message());
+  // Start-up order: catalog → snapshot manifest (Parquet files) → only the WAL files after it.
+  persist::Persister persister({config.node_id, persist_root, config.wal_snapshot_size, config.snapshot_buffer_bytes,
+                                config.snapshotted_wal_files_to_keep, config.gen1_duration.count(), config.retention_check_interval.count()},
+                               store.get(), &catalog, qe, &wal);
+  auto covered = persister.Load();
+  if (!covered.ok()) {
+    std::cerr << "Error: cannot load the snapshot manifest: " << covered.status().message() << "\n";
+    return 1;
+  }
+  catalog.AddListener([&persister](const catalog::CatalogState&, const catalog::CatalogState&) {
+    if (Status st = persister.Prune(); !st.ok()) log::Error("pruning Parquet files: " + st.message());
   });
+  size_t replayed = 0;
+  Status replay = wal.Replay(
+      [&](const wal::WriteOp& op) {
+        auto copy = std::make_shared<wal::WriteOp>(op);
+        replayed += op.batch.lines.size();
+        if (Status st = qe->Append(*catalog.State(), {copy}); !st.ok()) log::Error("WAL replay: " + st.message());
+      },
+      *covered);
   if (!replay.ok()) {
     std::cerr << "Error: WAL replay failed: " << replay.message() << "\n";
     return 1;
@@ -84,7 +103,8 @@ int RunServer(const ServerConfig& config) {
   engine_options.plugin_dir = config.plugin_dir;
   engine_options.plugin_repo = config.plugin_repo;
   plugin::ProcessingEngine processing(engine_options, &catalog, &writer, qe);
-  qe->SetSystemTableProvider([&processing](const std::string& db, const std::string& table) {
+  qe->SetSystemTableProvider([&processing, &persister](const std::string& db, const std::string& table) {
+    if (table == "parquet_files") return persister.ParquetFilesTable(db);
     return processing.SystemTable(db, table);
   });
   // Replayed WAL is not re-delivered to plugins; triggers start after replay.
@@ -92,10 +112,12 @@ int RunServer(const ServerConfig& config) {
     std::cerr << "Error: cannot start the processing engine: " << st.message() << "\n";
     return 1;
   }
-  wal.Start([&](uint64_t, const std::vector<wal::WriteOpPtr>& ops) {
+  wal.Start([&](uint64_t sequence, const std::vector<wal::WriteOpPtr>& ops) {
     if (Status st = qe->Append(*catalog.State(), ops); !st.ok()) log::Error("buffer append: " + st.message());
+    persister.AfterFlush(sequence);
     processing.OnWalFlush(ops);
   });
+  persister.Start();
 
   http::Api api(&catalog, &writer, qe, config.max_http_request_size);
   http::RegisterEngineRoutes(api, &processing);
@@ -115,6 +137,7 @@ int RunServer(const ServerConfig& config) {
   log::Info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
   server.Stop();
   processing.Stop();
+  persister.Stop();
   wal.Stop();
   return 0;
 }

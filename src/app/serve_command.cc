@@ -1,15 +1,37 @@
 #include <cstdlib>
 #include <memory>
+#include <optional>
+
+#include <unistd.h>
 
 #include "app/serve.h"
 #include "app/server_config.h"
 #include "schedule/schedule.h"
 
 namespace riffle::app {
+namespace {
+
+// "536870912" bytes or "25%" of physical memory.
+std::optional<int64_t> ParseMemoryAmount(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  double value = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || value < 0) return std::nullopt;
+  std::string rest(end);
+  if (rest.empty()) return static_cast<int64_t>(value);
+  if (rest != "%" || value > 100) return std::nullopt;
+  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return static_cast<int64_t>(static_cast<double>(pages) * static_cast<double>(page) * value / 100.0);
+}
+
+}  // namespace
 
 void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   auto cfg = std::make_shared<ServerConfig>();
   auto flush = std::make_shared<std::string>("1s");
+  auto gen1 = std::make_shared<std::string>("10m");
+  auto retention_check = std::make_shared<std::string>("30m");
+  auto mem_threshold = std::make_shared<std::string>("1073741824");
   auto node_from_env = std::make_shared<std::string>();
   auto ignored = std::make_shared<std::vector<std::string>>(32);
   CLI::App* serve = app.add_subcommand("serve", "Run the database server");
@@ -43,14 +65,26 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
       ->envname("INFLUXDB3_MAX_TABLES")->check(CLI::PositiveNumber);
   serve->add_option("--max-columns-per-table", cfg->max_columns_per_table, "most tag+field columns (default 500)")
       ->envname("INFLUXDB3_MAX_COLUMNS_PER_TABLE")->check(CLI::PositiveNumber);
+  serve->add_option("--wal-snapshot-size", cfg->wal_snapshot_size,
+                    "snapshot the buffer to Parquet after this many WAL files")
+      ->envname("INFLUXDB3_WAL_SNAPSHOT_SIZE")->check(CLI::PositiveNumber);
+  serve->add_option("--snapshotted-wal-files-to-keep", cfg->snapshotted_wal_files_to_keep,
+                    "WAL files kept after a snapshot covered them")
+      ->envname("INFLUXDB3_NUM_WAL_FILES_TO_KEEP");
+  serve->add_option("--force-snapshot-mem-threshold,--snapshot-buffer-bytes", *mem_threshold,
+                    "snapshot when the in-memory buffer holds this much: bytes, or a percentage of RAM (e.g. 25%)")
+      ->envname("INFLUXDB3_FORCE_SNAPSHOT_MEM_THRESHOLD");
+  serve->add_option("--retention-check-interval", *retention_check, "how often expired Parquet files are removed")
+      ->envname("INFLUXDB3_RETENTION_CHECK_INTERVAL");
+  serve->add_option("--gen1-duration", *gen1, "time chunk of one Parquet file (1m, 5m, 10m, ...)")
+      ->envname("INFLUXDB3_GEN1_DURATION");
   // Accepted for compatibility with InfluxDB 3 command lines; not used by Riffle yet.
   int i = 0;
-  for (const char* name : {"--gen1-duration", "--wal-snapshot-size", "--snapshotted-wal-files-to-keep",
-                           "--exec-mem-pool-bytes", "--log-filter", "--virtual-env-location", "--package-manager",
-                           "--query-log-size", "--max-concurrent-queries", "--force-snapshot-mem-threshold",
-                           "--retention-check-interval", "--disable-authz", "--bucket"})
+  for (const char* name : {"--exec-mem-pool-bytes", "--log-filter", "--virtual-env-location", "--package-manager",
+                           "--query-log-size", "--max-concurrent-queries",
+                           "--disable-authz", "--bucket"})
     serve->add_option(name, (*ignored)[i++], "accepted for compatibility");
-  serve->callback([cfg, flush, node_from_env, action] {
+  serve->callback([cfg, flush, gen1, mem_threshold, retention_check, node_from_env, action] {
     if (cfg->node_id.empty() && !node_from_env->empty()) {
       const char* v = std::getenv(node_from_env->c_str());
       if (!v || !*v) throw CLI::ValidationError("--node-id-from-env", "environment variable " + *node_from_env + " is not set");
@@ -63,6 +97,18 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
     if (ms.count() < 1) throw CLI::ValidationError("--wal-flush-interval", "must be at least 1ms");
     cfg->wal_flush_interval = ms;
+    auto g = schedule::ParseHumanDuration(*gen1);
+    if (!g.ok()) throw CLI::ValidationError("--gen1-duration", g.status().message());
+    if (*g < std::chrono::minutes(1)) throw CLI::ValidationError("--gen1-duration", "must be at least 1m, e.g. 10m");
+    auto check = schedule::ParseHumanDuration(*retention_check);
+    if (!check.ok()) throw CLI::ValidationError("--retention-check-interval", check.status().message());
+    cfg->retention_check_interval = std::chrono::duration_cast<std::chrono::nanoseconds>(*check);
+    auto threshold = ParseMemoryAmount(*mem_threshold);
+    if (!threshold) throw CLI::ValidationError("--force-snapshot-mem-threshold",
+                                               "expected bytes (e.g. 536870912) or a percentage of RAM (e.g. 25%), got '" +
+                                                   *mem_threshold + "'");
+    cfg->snapshot_buffer_bytes = *threshold;
+    cfg->gen1_duration = std::chrono::duration_cast<std::chrono::nanoseconds>(*g);
     if (cfg->object_store == "file" && cfg->data_dir.empty()) {
       const char* home = std::getenv("HOME");
       cfg->data_dir = std::string(home ? home : ".") + "/.influxdb3";

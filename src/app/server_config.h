@@ -18,6 +18,11 @@ struct ServerConfig {
   std::chrono::milliseconds wal_flush_interval{1000};
   size_t wal_max_write_buffer_size = 100000;
   size_t wal_flush_bytes = 4 << 20;
+  size_t wal_snapshot_size = 600;
+  size_t snapshotted_wal_files_to_keep = 300;
+  std::chrono::nanoseconds gen1_duration{std::chrono::minutes(10)};
+  std::chrono::nanoseconds retention_check_interval{std::chrono::minutes(30)};
+  int64_t snapshot_buffer_bytes = int64_t{1} << 30;
   int http_threads = 4;
   bool without_auth = false;
   size_t max_databases = 100, max_tables = 4000, max_columns_per_table = 500;

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
+#include <string_view>
 #include <cstring>
 #include <filesystem>
 
@@ -116,13 +118,18 @@ class FileStore final : public ObjectStore {
  private:
   Status PutImpl(const std::string& path, std::string_view data, bool if_absent) {
     fs::path target = root_ / path;
+    if (InjectedDiskFull())
+      return Status::IOError("cannot write " + target.string() + ": No space left on device (injected fault)");
     std::error_code ec;
     fs::create_directories(target.parent_path(), ec);
     if (ec) return Status::IOError("cannot create directory " + target.parent_path().string() + ": " + ec.message());
     if (if_absent && fs::exists(target)) return Status::AlreadyExists("object already exists: " + path);
     fs::path tmp = target;
     tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter_.fetch_add(1));
-    RIFFLE_RETURN_IF_ERROR(WriteFileDurably(tmp, data));
+    if (Status st = WriteFileDurably(tmp, data); !st.ok()) {
+      ::unlink(tmp.c_str());  // a full disk must not fill up with half-written objects
+      return st;
+    }
     if (if_absent) {
       // link() fails if the target exists, giving create-only semantics atomically.
       if (::link(tmp.c_str(), target.c_str()) != 0) {
@@ -141,7 +148,19 @@ class FileStore final : public ObjectStore {
     return FsyncDir(target.parent_path());
   }
 
+  // Test hook for the end-to-end suite: with RIFFLE_FAULT=disk_full, every write fails as on a
+  // full disk while the file FAULT_DISK_FULL exists in the store's root.
+  bool InjectedDiskFull() const {
+    if (!fault_disk_full_) return false;
+    std::error_code ec;
+    return fs::exists(root_ / "FAULT_DISK_FULL", ec);
+  }
+
   fs::path root_;
+  bool fault_disk_full_ = [] {
+    const char* f = std::getenv("RIFFLE_FAULT");
+    return f && std::string_view(f) == "disk_full";
+  }();
   std::atomic<uint64_t> counter_{0};
 };
 

@@ -47,18 +47,35 @@ duckdb_type DuckTypeId(ColumnType t) {
   return DUCKDB_TYPE_VARCHAR;
 }
 
-std::string ViewSql(const catalog::Database& db, const catalog::Table& table) {
+}  // namespace
+
+std::string ColumnDefs(const catalog::Table& table) {
+  std::string cols;
+  for (const auto& c : table.columns) cols += (cols.empty() ? "" : ", ") + QuoteIdent(c.name) + " " + DuckTypeName(c.type);
+  return cols;
+}
+
+// The user-facing view: columns sorted by name, buffer ∪ Parquet files, retention applied.
+std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& table) const {
   std::vector<std::string> names;
   for (const auto& c : table.columns) names.push_back(c.name);
   std::sort(names.begin(), names.end());
   std::string cols;
   for (const auto& n : names) cols += (cols.empty() ? "" : ", ") + QuoteIdent(n);
-  return "CREATE OR REPLACE VIEW " + SchemaRef(DbSchema(db.id)) + "." + QuoteIdent(table.name) +
-         " AS SELECT " + cols + " FROM " + SchemaRef(DataSchema(db.id)) + "." +
-         QuoteIdent(DataTable(table.id));
+  std::string source = "SELECT * FROM " + SchemaRef(DataSchema(db.id)) + "." + QuoteIdent(DataTable(table.id));
+  auto files = parquet_files_.find(table.id);
+  if (files != parquet_files_.end() && !files->second.empty()) {
+    std::string list;
+    for (const auto& f : files->second) list += (list.empty() ? "" : ", ") + QuoteLiteral(f);
+    source += " UNION ALL BY NAME SELECT * FROM read_parquet([" + list + "], union_by_name = true)";
+  }
+  std::string where;
+  if (db.retention_ns)
+    where = " WHERE \"time\" >= make_timestamp_ns(epoch_ns(get_current_timestamp()) - " +
+            std::to_string(*db.retention_ns) + ")";
+  return "CREATE OR REPLACE VIEW " + SchemaRef(DbSchema(db.id)) + "." + QuoteIdent(table.name) + " AS SELECT " +
+         cols + " FROM (" + source + ")" + where;
 }
-
-}  // namespace
 
 Buffer::Buffer(duckdb_database db) {
   if (duckdb_connect(db, &conn_) == DuckDBError) conn_ = nullptr;
@@ -88,13 +105,8 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
       auto it = tables_.find(table->id);
       std::string qualified = SchemaRef(DataSchema(db->id)) + "." + QuoteIdent(DataTable(table->id));
       if (it == tables_.end()) {
-        std::string cols;
-        for (const auto& c : table->columns)
-          cols += (cols.empty() ? "" : ", ") + QuoteIdent(c.name) + " " + DuckTypeName(c.type);
-        RIFFLE_RETURN_IF_ERROR(Exec(conn_, "CREATE TABLE IF NOT EXISTS " + qualified + " (" + cols + ")"));
-        RIFFLE_RETURN_IF_ERROR(Exec(conn_, ViewSql(*db, *table)));
-        tables_[table->id] = TableState{db->id, table->name, table->columns.size()};
-        continue;
+        RIFFLE_RETURN_IF_ERROR(Exec(conn_, "CREATE TABLE IF NOT EXISTS " + qualified + " (" + ColumnDefs(*table) + ")"));
+        it = tables_.emplace(table->id, TableState{db->id, table->name, table->columns.size(), ""}).first;
       }
       if (it->second.column_count < table->columns.size()) {
         for (size_t i = it->second.column_count; i < table->columns.size(); ++i) {
@@ -103,7 +115,12 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
                                                  " " + DuckTypeName(c.type)));
         }
         it->second.column_count = table->columns.size();
-        RIFFLE_RETURN_IF_ERROR(Exec(conn_, ViewSql(*db, *table)));
+      }
+      // New columns, Parquet files or a retention change all show up as a different view.
+      std::string view = ViewSql(*db, *table);
+      if (view != it->second.view_sql) {
+        RIFFLE_RETURN_IF_ERROR(Exec(conn_, view));
+        it->second.view_sql = std::move(view);
       }
     }
   }
@@ -117,6 +134,7 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
                           QuoteIdent(it->second.name));
     (void)Exec(conn_, "DROP TABLE IF EXISTS " + SchemaRef(DataSchema(it->second.db_id)) + "." +
                           QuoteIdent(DataTable(it->first)));
+    parquet_files_.erase(it->first);
     it = tables_.erase(it);
   }
   for (auto it = schemas_.begin(); it != schemas_.end();) {
@@ -250,6 +268,102 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
   duckdb_appender_destroy(&appender);
   for (auto& t : types) duckdb_destroy_logical_type(&t);
   return status;
+}
+
+// A snapshot writes at most this many files per table (chunks are widened past it).
+constexpr idx_t kMaxFilesPerTable = 16;
+
+Result<std::vector<PersistedFile>> Buffer::WriteParquet(
+    const catalog::CatalogState& state, int64_t chunk_ns,
+    const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>& path_for) {
+  std::lock_guard lock(mu_);
+  std::vector<PersistedFile> out;
+  for (const auto& [name, db] : state.databases) {
+    if (db->deleted) continue;
+    for (const auto& [tname, table] : db->tables) {
+      std::string qualified = SchemaRef(DataSchema(db->id)) + "." + QuoteIdent(DataTable(table->id));
+      // One file per time chunk (--gen1-duration), as InfluxDB persists; a backfill spanning
+      // many chunks is written in coarser chunks so that one snapshot stays a few files.
+      int64_t chunk = chunk_ns;
+      std::unique_ptr<DuckResult> stats;
+      for (;;) {
+        std::string c = std::to_string(chunk);
+        std::string sql = "SELECT (epoch_ns(\"time\") - (((epoch_ns(\"time\") % " + c + ") + " + c + ") % " + c +
+                          ")) AS chunk, count(*), epoch_ns(min(\"time\")), epoch_ns(max(\"time\")) FROM " +
+                          qualified + " GROUP BY 1 ORDER BY 1";
+        stats = std::make_unique<DuckResult>();
+        if (duckdb_query(conn_, sql.c_str(), stats->get()) == DuckDBError)
+          return Status::Internal(std::string("snapshot statistics failed: ") + duckdb_result_error(stats->get()));
+        if (duckdb_row_count(stats->get()) <= kMaxFilesPerTable || chunk > INT64_MAX / 16) break;
+        chunk *= 8;
+      }
+      // Sorted by series then time, as InfluxDB persists: better compression and pruning.
+      std::string order;
+      for (const auto& c : table->columns)
+        if (c.type == ColumnType::kTag) order += QuoteIdent(c.name) + ", ";
+      for (idx_t row = 0; row < duckdb_row_count(stats->get()); ++row) {
+        PersistedFile f;
+        f.db_id = db->id;
+        f.table_id = table->id;
+        int64_t chunk_start = duckdb_value_int64(stats->get(), 0, row);
+        f.rows = duckdb_value_int64(stats->get(), 1, row);
+        f.min_time = duckdb_value_int64(stats->get(), 2, row);
+        f.max_time = duckdb_value_int64(stats->get(), 3, row);
+        f.path = path_for(*db, *table, chunk_start);
+        RIFFLE_RETURN_IF_ERROR(Exec(conn_, "COPY (SELECT * FROM " + qualified + " WHERE epoch_ns(\"time\") BETWEEN " +
+                                               std::to_string(f.min_time) + " AND " + std::to_string(f.max_time) +
+                                               " ORDER BY " + order + "\"time\") TO " + QuoteLiteral(f.path) +
+                                               " (FORMAT parquet, COMPRESSION zstd)"));
+        out.push_back(std::move(f));
+      }
+    }
+  }
+  return out;
+}
+
+Status Buffer::PublishParquet(const catalog::CatalogState& state,
+                              const std::map<uint32_t, std::vector<std::string>>& files, bool clear_buffer) {
+  std::lock_guard lock(mu_);
+  parquet_files_ = files;
+  RIFFLE_RETURN_IF_ERROR(Exec(conn_, "BEGIN TRANSACTION"));
+  Status st;
+  for (const auto& [name, db] : state.databases) {
+    if (db->deleted) continue;
+    for (const auto& [tname, table] : db->tables) {
+      auto it = tables_.find(table->id);
+      if (it == tables_.end()) continue;
+      if (clear_buffer) {
+        // Re-create rather than DELETE so the memory is really given back.
+        std::string qualified = SchemaRef(DataSchema(db->id)) + "." + QuoteIdent(DataTable(table->id));
+        st = Exec(conn_, "DROP VIEW IF EXISTS " + SchemaRef(DbSchema(db->id)) + "." + QuoteIdent(table->name));
+        if (st.ok()) st = Exec(conn_, "DROP TABLE " + qualified);
+        if (st.ok()) st = Exec(conn_, "CREATE TABLE " + qualified + " (" + ColumnDefs(*table) + ")");
+        it->second.column_count = table->columns.size();
+      }
+      std::string view = ViewSql(*db, *table);
+      if (st.ok()) st = Exec(conn_, view);
+      it->second.view_sql = view;
+      if (!st.ok()) break;
+    }
+    if (!st.ok()) break;
+  }
+  if (!st.ok()) {
+    (void)Exec(conn_, "ROLLBACK");
+    for (auto& [id, t] : tables_) t.view_sql.clear();  // re-derive views on the next sync
+    return st;
+  }
+  RIFFLE_RETURN_IF_ERROR(Exec(conn_, "COMMIT"));
+  if (clear_buffer) (void)Exec(conn_, std::string("CHECKPOINT ") + kBufferCatalog);
+  return Status::Ok();
+}
+
+int64_t Buffer::MemoryBytes() {
+  std::lock_guard lock(mu_);
+  DuckResult r;
+  if (duckdb_query(conn_, "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'",
+                   r.get()) == DuckDBError)
+    return 0;
+  return duckdb_value_int64(r.get(), 0, 0);
 }
 
 }  // namespace riffle::query

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "query/query.h"
 #include "wal/wal.h"
 
 namespace riffle::query {
@@ -33,6 +34,12 @@ class Buffer {
 
   Status SyncSchema(const catalog::CatalogState& state);
   Status Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops);
+  Result<std::vector<PersistedFile>> WriteParquet(
+      const catalog::CatalogState& state, int64_t chunk_ns,
+      const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>& path_for);
+  Status PublishParquet(const catalog::CatalogState& state, const std::map<uint32_t, std::vector<std::string>>& files,
+                        bool clear_buffer);
+  int64_t MemoryBytes();
 
  private:
   Status SyncLocked(const catalog::CatalogState& state);
@@ -43,12 +50,15 @@ class Buffer {
     uint32_t db_id;
     std::string name;
     size_t column_count;
+    std::string view_sql;  // the view as last created
   };
   std::mutex mu_;
   duckdb_connection conn_ = nullptr;
   std::set<uint32_t> schemas_;               // db ids whose schemas exist
   std::map<uint32_t, TableState> tables_;    // by table id
   size_t rows_since_checkpoint_ = 0;
+  std::map<uint32_t, std::vector<std::string>> parquet_files_;  // by table id
+  std::string ViewSql(const catalog::Database& db, const catalog::Table& table) const;
 };
 
 }  // namespace riffle::query

@@ -63,7 +63,8 @@ class DuckEngine final : public QueryEngine {
     // Only the scratch directory (Parquet results) is reachable; then file access is closed
     // for good (DuckDB refuses to re-enable it).
     if (s.ok() && !options_.scratch_dir.empty())
-      s = Exec(setup, "SET GLOBAL allowed_directories = [" + QuoteLiteral(options_.scratch_dir + "/") + "]");
+      s = Exec(setup, "SET GLOBAL allowed_directories = [" + QuoteLiteral(options_.scratch_dir + "/") +
+                          (options_.persist_dir.empty() ? "" : ", " + QuoteLiteral(options_.persist_dir + "/")) + "]");
     if (s.ok()) s = Exec(setup, "SET GLOBAL enable_external_access = false");
     for (const char* m : kCompatMacros) {
       if (!s.ok()) break;
@@ -80,6 +81,16 @@ class DuckEngine final : public QueryEngine {
     return buffer_->Append(state, ops);
   }
   void SetSystemTableProvider(SystemTableProvider provider) override { system_provider_ = std::move(provider); }
+  Result<std::vector<PersistedFile>> WriteParquet(
+      const catalog::CatalogState& state, int64_t chunk_ns,
+      const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>& path_for) override {
+    return buffer_->WriteParquet(state, chunk_ns, path_for);
+  }
+  Status PublishParquet(const catalog::CatalogState& state, const std::map<uint32_t, std::vector<std::string>>& files,
+                        bool clear_buffer) override {
+    return buffer_->PublishParquet(state, files, clear_buffer);
+  }
+  int64_t BufferBytes() override { return buffer_->MemoryBytes(); }
 
   Result<QueryResult> Query(const catalog::CatalogState& state, const std::string& db, const std::string& sql,
                             const Params& params) override {

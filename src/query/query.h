@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <variant>
@@ -42,6 +43,14 @@ using SystemTableProvider =
 struct EngineOptions {
   int threads = 0;                 // 0 → DuckDB default (cores)
   std::string scratch_dir;         // where parquet results are staged; must exist
+  std::string persist_dir;         // where snapshots' Parquet files live ("" = none)
+};
+
+// One table's buffered rows written to Parquet by a snapshot.
+struct PersistedFile {
+  uint32_t db_id = 0, table_id = 0;
+  std::string path;  // absolute
+  int64_t rows = 0, min_time = 0, max_time = 0;
 };
 
 class QueryEngine {
@@ -62,6 +71,21 @@ class QueryEngine {
                                            const std::string& sql, const Params& params) = 0;
 
   virtual void SetSystemTableProvider(SystemTableProvider provider) = 0;
+
+  // Snapshots (called on the WAL flush thread, so no append runs meanwhile):
+  // writes every non-empty buffer table as zstd Parquet files sorted by series and time, one
+  // per `chunk_ns` time chunk (wider when there are many), at path_for(db, table, chunk_start);
+  // queries are not affected yet.
+  virtual Result<std::vector<PersistedFile>> WriteParquet(
+      const catalog::CatalogState& state, int64_t chunk_ns,
+      const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t chunk_start)>&
+          path_for) = 0;
+  // Atomically makes each table read its buffer plus exactly `files` (by table id), and, when
+  // `clear_buffer`, empties the buffer (its rows are in the files now).
+  virtual Status PublishParquet(const catalog::CatalogState& state,
+                                const std::map<uint32_t, std::vector<std::string>>& files, bool clear_buffer) = 0;
+  // Bytes held by the in-memory buffer tables.
+  virtual int64_t BufferBytes() = 0;
 };
 
 // Output formats of /api/v3/query_sql.

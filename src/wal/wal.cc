@@ -18,7 +18,7 @@ std::string Wal::FilePath(uint64_t sequence) const {
   return options_.node_id + "/wal/" + name;
 }
 
-Status Wal::Replay(const std::function<void(const WriteOp&)>& apply) {
+Status Wal::Replay(const std::function<void(const WriteOp&)>& apply, uint64_t skip_through) {
   auto keys = store_->List(options_.node_id + "/wal/");
   if (!keys.ok()) return keys.status();
   for (const auto& key : *keys) {
@@ -27,6 +27,7 @@ Status Wal::Replay(const std::function<void(const WriteOp&)>& apply) {
     size_t slash = key.rfind('/');
     uint64_t seq = std::strtoull(key.c_str() + slash + 1, nullptr, 10);
     next_sequence_ = std::max(next_sequence_, seq + 1);
+    if (seq <= skip_through) continue;
     auto contents = store_->Get(key);
     if (!contents.ok()) {
       log::Error("cannot read WAL file " + key + ": " + contents.status().message());
@@ -40,6 +41,20 @@ Status Wal::Replay(const std::function<void(const WriteOp&)>& apply) {
     for (const auto& op : *ops) apply(*op);
   }
   return Status::Ok();
+}
+
+void Wal::DeleteThrough(uint64_t through, size_t keep) {
+  auto keys = store_->List(options_.node_id + "/wal/");
+  if (!keys.ok()) return;
+  std::vector<std::string> covered;
+  for (const auto& key : *keys) {
+    uint64_t seq = std::strtoull(key.c_str() + key.rfind('/') + 1, nullptr, 10);
+    if (seq <= through) covered.push_back(key);
+  }
+  if (covered.size() <= keep) return;
+  covered.resize(covered.size() - keep);  // keys are sorted: drop the oldest
+  for (const auto& key : covered)
+    if (Status st = store_->Delete(key); !st.ok()) log::Warn("cannot delete WAL file " + key + ": " + st.message());
 }
 
 void Wal::Start(FlushListener listener) {
@@ -116,7 +131,14 @@ void Wal::FlushOnce() {
   // (the server stays up and later flushes try again).
   for (int attempt = 0; attempt < 5; ++attempt) {
     st = store_->PutIfAbsent(FilePath(seq), file);
-    if (st.ok() || st.code() == Code::kAlreadyExists) break;
+    if (st.ok()) break;
+    if (st.code() == Code::kAlreadyExists) {
+      // After a failed attempt the file may be ours (written, then the directory sync failed).
+      auto existing = store_->Get(FilePath(seq));
+      if (attempt > 0 && existing.ok() && *existing == file) st = Status::Ok();
+      else ++next_sequence_;  // another process wrote it: never overwrite its data
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (!st.ok()) {

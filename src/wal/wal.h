@@ -48,6 +48,8 @@ class Wal {
  public:
   // Called on the flush thread after a WAL file is durable, before writers are released.
   using FlushListener = std::function<void(uint64_t sequence, const std::vector<WriteOpPtr>& ops)>;
+  // Replays every WAL file in order, skipping those whose data a snapshot already persisted
+  // (sequence ≤ skip_through); corrupt files are logged and skipped.
   using Done = std::function<void(Status)>;
 
   Wal(objstore::ObjectStore* store, WalOptions options);
@@ -55,7 +57,10 @@ class Wal {
 
   // Replays every WAL file in order; corrupt files are logged and skipped. Sets the next
   // sequence number. Must be called before Start().
-  Status Replay(const std::function<void(const WriteOp&)>& apply);
+  Status Replay(const std::function<void(const WriteOp&)>& apply, uint64_t skip_through = 0);
+  // Deletes WAL files with sequence ≤ `through` (their data is persisted), keeping the newest
+  // `keep` of them.
+  void DeleteThrough(uint64_t through, size_t keep);
 
   void Start(FlushListener listener);
   // Flushes what is queued and stops the flush thread.

@@ -27,7 +27,7 @@ def free_port():
 
 
 class Server:
-    def __init__(self, tmp: Path, extra_args=(), flush="100ms"):
+    def __init__(self, tmp: Path, extra_args=(), flush="100ms", env=None):
         self.tmp = tmp
         self.data_dir = tmp / "data"
         self.plugin_dir = tmp / "plugins"
@@ -37,6 +37,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra_args = list(extra_args)
         self.flush = flush
+        self.env = dict(env or {})  # extra environment variables of the server process
         self.proc = None
 
     def start(self, extra_args=None):
@@ -49,7 +50,7 @@ class Server:
         if not os.access(BINARY, os.X_OK):
             pytest.fail(f"no executable at {BINARY}: run `make build` or set RIFFLE_BIN", pytrace=False)
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env})
         deadline = time.time() + 15
         while time.time() < deadline:
             if self.proc.poll() is not None:

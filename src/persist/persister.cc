@@ -1,0 +1,267 @@
+#include "persist/persister.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+namespace riffle::persist {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kHeader = "riffle-snapshot v1 crc32=";
+
+// Test hook: RIFFLE_FAULT=<point> kills the process at that point of a snapshot, so the
+// end-to-end suite can prove that no crash window loses acknowledged data.
+void MaybeCrash(const char* point) {
+  const char* fault = std::getenv("RIFFLE_FAULT");
+  if (fault && std::string(fault) == point) {
+    log::Error(std::string("RIFFLE_FAULT: crashing at ") + point);
+    ::raise(SIGKILL);
+  }
+}
+
+Status FsyncPath(const std::string& path, bool directory) {
+  int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
+  if (fd < 0) return Status::IOError("cannot open " + path + " to sync it");
+  int rc = ::fsync(fd);
+  ::close(fd);
+  return rc == 0 ? Status::Ok() : Status::IOError("cannot fsync " + path);
+}
+
+std::string Serialize(uint64_t wal_seq, const std::vector<ParquetFileInfo>& files) {
+  json j = {{"wal_sequence", wal_seq}, {"files", json::array()}};
+  for (const auto& f : files)
+    j["files"].push_back({{"db_id", f.db_id}, {"table_id", f.table_id}, {"path", f.path}, {"size_bytes", f.size_bytes},
+                          {"rows", f.rows}, {"min_time", f.min_time}, {"max_time", f.max_time}});
+  std::string body = j.dump();
+  char header[64];
+  std::snprintf(header, sizeof header, "%s%08lx\n", kHeader,
+                crc32(0L, reinterpret_cast<const Bytef*>(body.data()), body.size()));
+  return header + body;
+}
+
+Result<std::pair<uint64_t, std::vector<ParquetFileInfo>>> Deserialize(const std::string& contents) {
+  size_t nl = contents.find('\n');
+  std::string prefix = kHeader;
+  if (nl == std::string::npos || contents.compare(0, prefix.size(), prefix) != 0)
+    return Status::IOError("snapshot manifest has no valid header");
+  std::string body = contents.substr(nl + 1);
+  if (crc32(0L, reinterpret_cast<const Bytef*>(body.data()), body.size()) !=
+      std::stoul(contents.substr(prefix.size(), nl - prefix.size()), nullptr, 16))
+    return Status::IOError("snapshot manifest checksum mismatch");
+  try {
+    json j = json::parse(body);
+    std::vector<ParquetFileInfo> files;
+    for (const auto& f : j.at("files"))
+      files.push_back({f.at("db_id"), f.at("table_id"), f.at("path"), f.at("size_bytes"), f.at("rows"),
+                       f.at("min_time"), f.at("max_time")});
+    return std::make_pair(j.at("wal_sequence").get<uint64_t>(), std::move(files));
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("snapshot manifest is not valid: ") + e.what());
+  }
+}
+
+}  // namespace
+
+Persister::Persister(PersistOptions options, objstore::ObjectStore* store, catalog::Catalog* catalog,
+                     query::QueryEngine* engine, wal::Wal* wal)
+    : options_(std::move(options)), store_(store), catalog_(catalog), engine_(engine), wal_(wal) {}
+
+Result<uint64_t> Persister::Load() {
+  std::lock_guard lock(mu_);
+  auto keys = store_->List(options_.node_id + "/snapshots/");
+  if (!keys.ok()) return keys.status();
+  for (auto it = keys->rbegin(); it != keys->rend(); ++it) {
+    auto contents = store_->Get(*it);
+    if (!contents.ok()) continue;
+    auto manifest = Deserialize(*contents);
+    if (!manifest.ok()) {
+      log::Error("skipping snapshot manifest " + *it + ": " + manifest.status().message());
+      continue;
+    }
+    manifest_sequence_ = std::strtoull(it->c_str() + it->rfind('/') + 1, nullptr, 10);
+    covered_wal_sequence_ = manifest->first;
+    files_ = std::move(manifest->second);
+    break;
+  }
+  RIFFLE_RETURN_IF_ERROR(Publish(/*clear_buffer=*/false));
+  if (!files_.empty())
+    log::Info("loaded " + std::to_string(files_.size()) + " Parquet files covering WAL up to " +
+              std::to_string(covered_wal_sequence_));
+  return covered_wal_sequence_;
+}
+
+Status Persister::Publish(bool clear_buffer) {
+  std::map<uint32_t, std::vector<std::string>> by_table;
+  for (const auto& f : files_) by_table[f.table_id].push_back(LocalPath(f.path));
+  return engine_->PublishParquet(*catalog_->State(), by_table, clear_buffer);
+}
+
+Status Persister::WriteManifest() {
+  char name[40];
+  std::snprintf(name, sizeof name, "%020llu.json", static_cast<unsigned long long>(manifest_sequence_ + 1));
+  RIFFLE_RETURN_IF_ERROR(
+      store_->Put(options_.node_id + "/snapshots/" + name, Serialize(covered_wal_sequence_, files_)));
+  if (manifest_sequence_ >= 2) {
+    std::snprintf(name, sizeof name, "%020llu.json", static_cast<unsigned long long>(manifest_sequence_ - 1));
+    (void)store_->Delete(options_.node_id + "/snapshots/" + name);
+  }
+  ++manifest_sequence_;
+  return Status::Ok();
+}
+
+void Persister::Start() {
+  if (options_.root_dir.empty()) return;
+  timer_ = std::thread([this] {
+    std::unique_lock lock(timer_mu_);
+    while (!timer_cv_.wait_for(lock, std::chrono::nanoseconds(options_.retention_check_ns), [this] { return stopping_; })) {
+      lock.unlock();
+      if (Status st = Prune(); !st.ok()) log::Error("retention check failed: " + st.message());
+      lock.lock();
+    }
+  });
+}
+
+void Persister::Stop() {
+  {
+    std::lock_guard lock(timer_mu_);
+    stopping_ = true;
+  }
+  timer_cv_.notify_all();
+  if (timer_.joinable()) timer_.join();
+}
+
+void Persister::AfterFlush(uint64_t wal_sequence) {
+  if (options_.root_dir.empty()) return;
+  int64_t now = NowNanos();
+  bool due;
+  {
+    std::lock_guard lock(mu_);
+    if (now < retry_snapshot_at_) return;
+    // As InfluxDB: snapshot once 1.5 × --wal-snapshot-size files are not yet persisted.
+    due = 2 * (wal_sequence - covered_wal_sequence_) >= 3 * options_.snapshot_wal_files;
+  }
+  if (!due && options_.snapshot_buffer_bytes > 0) due = engine_->BufferBytes() >= options_.snapshot_buffer_bytes;
+  if (!due) return;
+  if (Status st = Snapshot(wal_sequence); !st.ok()) {
+    log::Error("snapshot failed (its data stays in the WAL and in memory; retrying in 10 s): " + st.message());
+    std::lock_guard lock(mu_);
+    retry_snapshot_at_ = NowNanos() + 10'000'000'000;
+  }
+}
+
+Status Persister::Snapshot(uint64_t wal_sequence) {
+  if (options_.root_dir.empty()) return Status::Ok();
+  std::lock_guard lock(mu_);
+  auto state = catalog_->State();
+  int64_t started = NowNanos();
+  auto written = engine_->WriteParquet(*state, options_.gen1_ns, [&](const catalog::Database& db, const catalog::Table& table,
+                                                    int64_t chunk_start) {
+    std::string day = FormatTimestampNanos(chunk_start);  // YYYY-MM-DDTHH:MM:SS...
+    char key[256];
+    std::snprintf(key, sizeof key, "%s/dbs/%u/%u/%s/%s-%s/%010llu.parquet", options_.node_id.c_str(), db.id, table.id,
+                  day.substr(0, 10).c_str(), day.substr(11, 2).c_str(), day.substr(14, 2).c_str(),
+                  static_cast<unsigned long long>(wal_sequence));
+    std::error_code ec;
+    fs::create_directories(fs::path(LocalPath(key)).parent_path(), ec);
+    return LocalPath(key);
+  });
+  if (!written.ok()) return written.status();
+  std::vector<ParquetFileInfo> added;
+  for (const auto& w : *written) {
+    RIFFLE_RETURN_IF_ERROR(FsyncPath(w.path, false));
+    RIFFLE_RETURN_IF_ERROR(FsyncPath(fs::path(w.path).parent_path().string(), true));
+    std::error_code ec;
+    int64_t size = static_cast<int64_t>(fs::file_size(w.path, ec));
+    added.push_back({w.db_id, w.table_id, w.path.substr(options_.root_dir.size() + 1), size, w.rows, w.min_time,
+                     w.max_time});
+  }
+  MaybeCrash("after_parquet");
+  std::vector<ParquetFileInfo> previous = files_;
+  uint64_t previous_covered = covered_wal_sequence_;
+  files_.insert(files_.end(), added.begin(), added.end());
+  covered_wal_sequence_ = wal_sequence;
+  if (Status st = WriteManifest(); !st.ok()) {
+    files_ = std::move(previous);
+    covered_wal_sequence_ = previous_covered;
+    return st;
+  }
+  MaybeCrash("after_manifest");
+  RIFFLE_RETURN_IF_ERROR(Publish(/*clear_buffer=*/true));
+  MaybeCrash("before_wal_delete");
+  wal_->DeleteThrough(wal_sequence, options_.wal_files_to_keep);
+  int64_t rows = 0;
+  for (const auto& a : added) rows += a.rows;
+  log::Info("snapshot: " + std::to_string(rows) + " rows in " + std::to_string(added.size()) +
+            " Parquet files, WAL up to " + std::to_string(wal_sequence) + " persisted in " +
+            std::to_string((NowNanos() - started) / 1000000) + " ms");
+  return Status::Ok();
+}
+
+Status Persister::Prune() {
+  if (options_.root_dir.empty()) return Status::Ok();
+  std::lock_guard lock(mu_);
+  auto state = catalog_->State();
+  std::map<uint32_t, const catalog::Database*> dbs;
+  std::set<uint32_t> tables;
+  for (const auto& [name, db] : state->databases) {
+    if (db->deleted) continue;
+    dbs[db->id] = db.get();
+    for (const auto& [tname, t] : db->tables) tables.insert(t->id);
+  }
+  int64_t now = NowNanos();
+  std::vector<ParquetFileInfo> kept, dropped;
+  for (const auto& f : files_) {
+    auto db = dbs.find(f.db_id);
+    bool expired = db != dbs.end() && db->second->retention_ns && f.max_time < now - *db->second->retention_ns;
+    (db == dbs.end() || !tables.count(f.table_id) || expired ? dropped : kept).push_back(f);
+  }
+  if (dropped.empty()) return Status::Ok();
+  std::vector<ParquetFileInfo> previous = files_;
+  files_ = std::move(kept);
+  if (Status st = WriteManifest(); !st.ok()) {
+    files_ = std::move(previous);
+    return st;
+  }
+  RIFFLE_RETURN_IF_ERROR(Publish(/*clear_buffer=*/false));
+  for (const auto& f : dropped) {
+    std::error_code ec;
+    fs::remove(LocalPath(f.path), ec);
+  }
+  log::Info("removed " + std::to_string(dropped.size()) + " Parquet files of deleted tables or expired data");
+  return Status::Ok();
+}
+
+Result<query::VirtualTable> Persister::ParquetFilesTable(const std::string& db_name) {
+  using CT = catalog::ColumnType;
+  query::VirtualTable vt;
+  vt.columns = {{"table_name", CT::kString}, {"path", CT::kString},     {"size_bytes", CT::kUInt64},
+                {"row_count", CT::kUInt64},  {"min_time", CT::kInt64}, {"max_time", CT::kInt64}};
+  auto state = catalog_->State();
+  const catalog::Database* db = state->FindDatabase(db_name);
+  if (!db) return vt;
+  std::map<uint32_t, std::string> names;
+  for (const auto& [tname, t] : db->tables) names[t->id] = tname;
+  std::lock_guard lock(mu_);
+  for (const auto& f : files_) {
+    if (f.db_id != db->id || !names.count(f.table_id)) continue;
+    vt.rows.push_back({names[f.table_id], f.path, static_cast<uint64_t>(f.size_bytes), static_cast<uint64_t>(f.rows),
+                       f.min_time, f.max_time});
+  }
+  return vt;
+}
+
+}  // namespace riffle::persist

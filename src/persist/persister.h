@@ -1,0 +1,90 @@
+// Snapshots: moves the in-memory buffer to Parquet files in the object store's directory,
+// records them in a manifest, and then retires the WAL files they cover.
+//
+// Order (no crash window where acknowledged data is in neither place):
+//   1. write each table's buffered rows to {node}/dbs/{db}/{table}/{date}/{time}/{wal_seq}.parquet
+//      and fsync them;            crash here → orphan files, data still replayed from the WAL
+//   2. write the manifest {node}/snapshots/{n}.json (all live files + the last WAL sequence they
+//      cover) durably;            crash here → start-up loads the files, skips the covered WAL
+//   3. switch queries to buffer ∪ files and empty the buffer, atomically;
+//   4. delete the covered WAL files (keeping the newest --snapshotted-wal-files-to-keep).
+#pragma once
+
+#include <cstdint>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "objstore/object_store.h"
+#include "query/query.h"
+#include "wal/wal.h"
+
+namespace riffle::persist {
+
+struct PersistOptions {
+  std::string node_id = "node0";
+  std::string root_dir;              // the file object store's root ("" disables snapshots)
+  size_t snapshot_wal_files = 600;   // snapshot after this many WAL files (--wal-snapshot-size)
+  int64_t snapshot_buffer_bytes = int64_t{1} << 30;  // ... or when the buffer holds this much
+  size_t wal_files_to_keep = 300;    // --snapshotted-wal-files-to-keep
+  int64_t gen1_ns = 600'000'000'000; // --gen1-duration: the time chunk of one Parquet file
+  int64_t retention_check_ns = 1'800'000'000'000;  // --retention-check-interval
+};
+
+struct ParquetFileInfo {
+  uint32_t db_id = 0, table_id = 0;
+  std::string path;  // object-store key
+  int64_t size_bytes = 0, rows = 0, min_time = 0, max_time = 0;
+};
+
+class Persister {
+ public:
+  Persister(PersistOptions options, objstore::ObjectStore* store, catalog::Catalog* catalog,
+            query::QueryEngine* engine, wal::Wal* wal);
+  ~Persister() { Stop(); }
+
+  // Loads the newest manifest and shows its files to queries. Returns the last WAL sequence
+  // the snapshots cover (replay starts after it).
+  Result<uint64_t> Load();
+
+  // Starts/stops the thread that enforces retention every --retention-check-interval.
+  void Start();
+  void Stop();
+
+  // Called on the WAL flush thread after each flush: snapshots when a threshold is reached.
+  void AfterFlush(uint64_t wal_sequence);
+  // Snapshots now (on the flush thread, or before it starts).
+  Status Snapshot(uint64_t wal_sequence);
+  // Drops files of deleted databases/tables and of data past its retention period.
+  Status Prune();
+
+  // system.parquet_files for one database.
+  Result<query::VirtualTable> ParquetFilesTable(const std::string& db);
+
+ private:
+  Status WriteManifest();
+  Status Publish(bool clear_buffer);
+  std::string LocalPath(const std::string& key) const { return options_.root_dir + "/" + key; }
+
+  PersistOptions options_;
+  objstore::ObjectStore* store_;
+  catalog::Catalog* catalog_;
+  query::QueryEngine* engine_;
+  wal::Wal* wal_;
+
+  std::mutex timer_mu_;
+  std::condition_variable timer_cv_;
+  bool stopping_ = false;
+  std::thread timer_;
+
+  std::mutex mu_;  // guards everything below
+  uint64_t manifest_sequence_ = 0;
+  uint64_t covered_wal_sequence_ = 0;
+  int64_t retry_snapshot_at_ = 0;   // after a failed snapshot, not before this time
+  std::vector<ParquetFileInfo> files_;
+};
+
+}  // namespace riffle::persist

@@ -1,0 +1,202 @@
+"""Durability: acknowledged writes and the catalog survive SIGTERM, kill -9 and a damaged WAL
+(COMPAT §8.3, §8.4). Every test runs its own server (`fresh_server`)."""
+import re
+import threading
+
+import requests
+
+from conftest import query, query_rows, wait_for, write_lp
+
+ALL_TYPES = ('full,host=a,region=r i=-1i,u=2u,f=1.5,b=true,s="x \\"q\\"" 1\n'
+             'full,host=b i=3i,u=4u,f=-2.5,b=false,s="y" 2\n'
+             'other v=1 3\n')
+
+
+def snapshot(server, db, table):
+    r = query(server, db, f'SELECT * FROM "{table}" ORDER BY time')
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def columns(server, db):
+    return query_rows(server, db, "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                                  "WHERE table_schema = 'iox' ORDER BY table_name, column_name")
+
+
+def database_names(server):
+    r = requests.get(server.url + "/api/v3/configure/database", params={"format": "json"}, timeout=30)
+    assert r.status_code == 200, r.text
+    return sorted(row["iox::database"] for row in r.json())
+
+
+def wal_files(server):
+    wal_dir = server.data_dir / "node0" / "wal"
+    return sorted(p for p in wal_dir.iterdir() if p.is_file()) if wal_dir.exists() else []
+
+
+def test_sigterm_restart_keeps_data(fresh_server):
+    s = fresh_server.start()
+    assert write_lp(s, "db1", ALL_TYPES, precision="s").status_code == 204
+    assert write_lp(s, "db2", "m,t=x v=1i 1", precision="s").status_code == 204
+    before = (snapshot(s, "db1", "full"), snapshot(s, "db1", "other"), snapshot(s, "db2", "m"))
+    assert before[0][0]["s"] == 'x "q"'
+    s.restart()
+    assert (snapshot(s, "db1", "full"), snapshot(s, "db1", "other"), snapshot(s, "db2", "m")) == before
+    # Writing after a restart appends; nothing is lost or duplicated by a second restart.
+    assert write_lp(s, "db2", "m,t=y v=2i 2", precision="s").status_code == 204
+    s.restart()
+    assert query_rows(s, "db2", "SELECT t, v FROM m ORDER BY time") == [{"t": "x", "v": 1}, {"t": "y", "v": 2}]
+
+
+def test_kill9_right_after_the_ack(fresh_server):
+    s = fresh_server.start()
+    expected = []
+    for batch in range(4):
+        lines = [f"k,batch=b{batch} v={batch * 100 + i}i {batch * 100 + i + 1}" for i in range(25)]
+        r = write_lp(s, "db", "\n".join(lines), precision="s")
+        assert r.status_code == 204, r.text
+        expected += [batch * 100 + i for i in range(25)]
+        s.kill9()  # immediately after the 204
+        s.start()
+        got = [row["v"] for row in query_rows(s, "db", "SELECT v FROM k ORDER BY v")]
+        assert got == expected, f"after batch {batch}: lost {sorted(set(expected) - set(got))}"
+
+
+def test_kill9_while_writers_are_busy(fresh_server):
+    s = fresh_server.start()
+    acknowledged = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(k):
+        i = 0
+        while not stop.is_set():
+            value = k * 1_000_000 + i
+            try:
+                r = write_lp(s, "db", f"race,writer=w{k} v={value}i {value + 1}", precision="s")
+            except requests.RequestException:
+                return
+            if r.status_code == 204:
+                with lock:
+                    acknowledged.append(value)
+            i += 1
+
+    threads = [threading.Thread(target=writer, args=(k,), daemon=True) for k in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        assert wait_for(lambda: len(acknowledged) >= 30, timeout=30), "writes were not acknowledged"
+        s.kill9()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    s.start()
+    got = {row["v"] for row in query_rows(s, "db", "SELECT v FROM race")}
+    missing = sorted(set(acknowledged) - got)
+    assert missing == [], f"{len(missing)} acknowledged writes lost: {missing[:10]}"
+
+
+def test_catalog_survives_restart_and_kill9(fresh_server):
+    s = fresh_server.start()
+    url = s.url + "/api/v3/configure"
+    assert requests.post(url + "/database", json={"db": "empty_db"}, timeout=30).status_code == 200
+    spec = {"db": "typed", "table": "declared", "tags": ["host"],
+            "fields": [{"name": "n", "type": "int64"}, {"name": "s", "type": "utf8"}]}
+    assert requests.post(url + "/table", json=spec, timeout=30).status_code == 200
+    assert write_lp(s, "typed", ALL_TYPES, precision="s").status_code == 204
+    dbs, cols = database_names(s), columns(s, "typed")
+    assert {"empty_db", "typed"} <= set(dbs)
+    assert {(c["table_name"], c["column_name"]) for c in cols} >= {("declared", "n"), ("full", "i"), ("other", "v")}
+    for bounce in (s.restart, lambda: (s.kill9(), s.start())):
+        bounce()
+        assert database_names(s) == dbs
+        assert columns(s, "typed") == cols
+        # The column types still hold: conflicts are detected after the restart.
+        r = write_lp(s, "typed", "full,host=c i=1.5 9", precision="s")
+        assert r.status_code == 400 and "'i'" in r.json()["data"][0]["error_message"], r.text
+        r = write_lp(s, "typed", "declared,host=c n=1.5 9", precision="s")
+        assert r.status_code == 400, r.text
+        # A second create of the same database is still a conflict.
+        assert requests.post(url + "/database", json={"db": "empty_db"}, timeout=30).status_code == 409
+
+
+def test_deletes_survive_restart(fresh_server):
+    s = fresh_server.start()
+    url = s.url + "/api/v3/configure"
+    assert write_lp(s, "gone", "m v=1", precision="s").status_code == 204
+    assert write_lp(s, "kept", "t1 v=1\nt2 v=1", precision="s").status_code == 204
+    assert requests.delete(url + "/database", params={"db": "gone"}, timeout=30).status_code == 200
+    assert requests.delete(url + "/table", params={"db": "kept", "table": "t2"}, timeout=30).status_code == 200
+    s.kill9()
+    s.start()
+    assert "gone" not in database_names(s)
+    tables = {r["table_name"] for r in query_rows(s, "kept", "SHOW TABLES") if r.get("table_schema") == "iox"}
+    assert tables == {"t1"}
+
+
+def test_wal_files_are_written(fresh_server):
+    s = fresh_server.start()
+    for i in range(3):
+        assert write_lp(s, "db", f"w v={i} {i}", precision="s").status_code == 204
+    files = wal_files(s)
+    assert len(files) >= 3, files  # one file per flush; each acknowledged write waited for its flush
+    for f in files:
+        assert re.fullmatch(r"\d{11}\.wal", f.name), f.name
+        assert f.stat().st_size > 0
+
+
+def damage_last_wal_and_restart(s, damage):
+    """Writes three rows with three acknowledged writes, stops, damages the newest WAL file and
+    restarts. Returns (values present, log text written by the restart, damaged file name)."""
+    for i in (1, 2, 3):
+        assert write_lp(s, "db", f"w,row=r{i} v={i} {i}", precision="s").status_code == 204
+    s.stop()
+    files = wal_files(s)
+    assert len(files) >= 3, files
+    last = files[-1]
+    damage(last)
+    log_before = len(s.log())
+    s.start()  # must come up despite the damage
+    present = [row["v"] for row in query_rows(s, "db", "SELECT v FROM w ORDER BY v")]
+    return present, s.log()[log_before:], last.name
+
+
+def test_truncated_last_wal_file(fresh_server):
+    s = fresh_server.start()
+
+    def truncate(path):
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+
+    present, log, name = damage_last_wal_and_restart(s, truncate)
+    # Only the newest file is damaged; the rows of the earlier files are all there.
+    assert present in ([1.0, 2.0], [1.0, 2.0, 3.0]), present
+    assert name in log or "error" in log.lower(), f"the damaged WAL file was not reported:\n{log}"
+    # The server keeps working and later writes survive another restart.
+    assert write_lp(s, "db", "w,row=r4 v=4 4", precision="s").status_code == 204
+    s.restart()
+    after = [row["v"] for row in query_rows(s, "db", "SELECT v FROM w ORDER BY v")]
+    assert after == present + [4.0], after
+
+
+def test_empty_last_wal_file(fresh_server):
+    s = fresh_server.start()
+    present, _, _ = damage_last_wal_and_restart(s, lambda path: path.write_bytes(b""))
+    assert present in ([1.0, 2.0], [1.0, 2.0, 3.0]), present
+    assert write_lp(s, "db", "w,row=r4 v=4 4", precision="s").status_code == 204
+    s.kill9()
+    s.start()
+    assert [row["v"] for row in query_rows(s, "db", "SELECT v FROM w ORDER BY v")] == present + [4.0]
+
+
+def test_garbage_last_wal_file(fresh_server):
+    s = fresh_server.start()
+
+    def scribble(path):
+        size = path.stat().st_size
+        path.write_bytes(bytes((i * 37 + 11) % 256 for i in range(size)))
+
+    present, _, _ = damage_last_wal_and_restart(s, scribble)
+    assert present in ([1.0, 2.0], [1.0, 2.0, 3.0]), present
+    assert requests.get(s.url + "/health", timeout=10).status_code == 200

@@ -1,0 +1,277 @@
+"""Persistence (issue 4): snapshots of the buffer to Parquet, queries over buffer ∪ Parquet,
+start-up from manifest + remaining WAL, retention, deletes, and the crash/fault points of a
+snapshot. Every test runs its own server with tiny snapshot thresholds."""
+import threading
+import time
+
+import requests
+
+from conftest import Server, query, query_rows, wait_for, write_lp
+
+# --wal-snapshot-size 2: a snapshot once 3 WAL files (1.5 × 2) are not yet persisted.
+SNAPSHOT_ARGS = ["--wal-snapshot-size", "2", "--snapshotted-wal-files-to-keep", "0", "--gen1-duration", "1m"]
+HOUR = 3600 * 10**9
+
+
+def parquet_files(server, db):
+    return query_rows(server, db, "SELECT table_name, path, size_bytes, row_count, min_time, max_time "
+                                  "FROM system.parquet_files ORDER BY path")
+
+
+def rows(server, db, table):
+    return query_rows(server, db, f'SELECT * FROM "{table}" ORDER BY time, host')
+
+
+def wal_files(server):
+    d = server.data_dir / "node0" / "wal"
+    return sorted(p.name for p in d.iterdir()) if d.exists() else []
+
+
+def write_batches(server, db, count, start=0, table="cpu"):
+    """Writes `count` acknowledged batches (one WAL file each) spread over several minutes."""
+    for b in range(start, start + count):
+        lines = [f"{table},host=h{i % 3},region=r{b % 2} usage={b * 10 + i}.5,n={i}i,ok={str(i % 2 == 0).lower()},"
+                 f'note="b{b}" {1_700_000_000 + b * 70 + i}' for i in range(5)]
+        r = write_lp(server, db, "\n".join(lines), precision="s")
+        assert r.status_code == 204, r.text
+        time.sleep(0.15)  # > the 100 ms flush interval: one WAL file per batch
+
+
+def test_query_is_the_same_before_and_after_a_snapshot_and_a_restart(tmp_path):
+    s = Server(tmp_path, SNAPSHOT_ARGS).start()
+    try:
+        write_batches(s, "db", 2)
+        before = rows(s, "db", "cpu")
+        assert len(before) == 10 and parquet_files(s, "db") == []
+        write_batches(s, "db", 4, start=2)  # passes the threshold
+        files = wait_for(lambda: parquet_files(s, "db"))
+        assert files, s.log()
+        everything = rows(s, "db", "cpu")
+        assert len(everything) == 30 and everything[:10] == before
+        # Parquet files: where COMPAT §8.4 puts them, zstd Parquet, time chunks of --gen1-duration.
+        for f in files:
+            assert f["table_name"] == "cpu" and f["row_count"] > 0 and f["min_time"] <= f["max_time"]
+            assert f["path"].startswith("node0/dbs/1/1/2023-11-14/") and f["path"].endswith(".parquet"), f
+            data = (s.data_dir / f["path"]).read_bytes()
+            assert data[:4] == b"PAR1" and data[-4:] == b"PAR1" and len(data) == f["size_bytes"]
+            assert f["max_time"] - f["min_time"] < 60 * 10**9
+        assert len({f["path"].split("/")[5] for f in files}) > 1  # several 1-minute chunks
+        # Aggregates, filters and types agree across buffer and Parquet rows.
+        agg = "SELECT host, count(*) AS c, sum(n) AS n, avg(usage) AS u, bool_or(ok) AS ok FROM cpu GROUP BY host ORDER BY host"
+        expected = query_rows(s, "db", agg)
+        assert [r["c"] for r in expected] == [12, 12, 6]
+        ranged = query_rows(s, "db", "SELECT count(*) AS c FROM cpu WHERE time >= '2023-11-14T22:16:00Z' "
+                                     "AND time < '2023-11-14T22:18:00Z'")
+        # The covered WAL files are gone (--snapshotted-wal-files-to-keep 0).
+        assert wait_for(lambda: len(wal_files(s)) < 6), wal_files(s)
+        s.restart()
+        assert rows(s, "db", "cpu") == everything
+        assert query_rows(s, "db", agg) == expected
+        assert query_rows(s, "db", "SELECT count(*) AS c FROM cpu WHERE time >= '2023-11-14T22:16:00Z' "
+                                   "AND time < '2023-11-14T22:18:00Z'") == ranged
+        assert "loaded" in s.log() and "Parquet files" in s.log()
+        # Writing after the restart adds to the same table; a second restart changes nothing.
+        write_batches(s, "db", 4, start=6)
+        after = rows(s, "db", "cpu")
+        assert len(after) == 50
+        s.restart()
+        assert rows(s, "db", "cpu") == after
+    finally:
+        s.kill9()
+
+
+def test_new_columns_after_a_snapshot_read_as_null_in_older_rows(tmp_path):
+    s = Server(tmp_path, SNAPSHOT_ARGS).start()
+    try:
+        write_batches(s, "db", 4)
+        assert wait_for(lambda: parquet_files(s, "db")), s.log()
+        assert write_lp(s, "db", "cpu,host=h9,zone=z1 usage=1.0,extra=7i 1800000000", precision="s").status_code == 204
+        got = query_rows(s, "db", "SELECT host, zone, extra FROM cpu ORDER BY time DESC LIMIT 2")
+        assert got == [{"host": "h9", "zone": "z1", "extra": 7}, {"host": "h1"}]
+        cols = query_rows(s, "db", "SELECT column_name FROM information_schema.columns WHERE table_name = 'cpu' "
+                                   "ORDER BY column_name")
+        assert [c["column_name"] for c in cols] == ["extra", "host", "n", "note", "ok", "region", "time", "usage", "zone"]
+    finally:
+        s.kill9()
+
+
+def crash_during_snapshot(tmp_path, point):
+    """Runs a server that kills itself at `point` of its first snapshot; returns the server and
+    every row value that was acknowledged before it died."""
+    s = Server(tmp_path, SNAPSHOT_ARGS, env={"RIFFLE_FAULT": point}).start()
+    acked = []
+    for b in range(40):
+        try:
+            r = write_lp(s, "db", f"m,host=a v={b}i {1_700_000_000 + b * 30}", precision="s")
+        except requests.RequestException:
+            break
+        if r.status_code != 204:
+            break
+        acked.append(b)
+        time.sleep(0.12)
+        if not s.alive():
+            break
+    assert wait_for(lambda: not s.alive(), timeout=10), "the fault point was never reached"
+    assert f"RIFFLE_FAULT: crashing at {point}" in s.log()
+    s.proc = None
+    s.env = {}
+    return s.start(), acked
+
+
+def assert_exactly_once(s, acked):
+    """Every acknowledged row once; the write in flight when the server died may be there too
+    (its WAL file was durable before the crash, the 204 never sent)."""
+    got = [r["v"] for r in query_rows(s, "db", "SELECT v FROM m ORDER BY time")]
+    assert got in (acked, acked + [len(acked)]), (got, acked)
+
+
+def test_crash_after_parquet_before_manifest_loses_nothing(tmp_path):
+    s, acked = crash_during_snapshot(tmp_path, "after_parquet")
+    try:
+        assert len(acked) >= 2
+        assert_exactly_once(s, acked)  # the orphan Parquet file is not read; the WAL replays
+        assert parquet_files(s, "db") == []
+        write_batches(s, "db", 4, table="more")  # snapshots work again after the crash
+        assert wait_for(lambda: parquet_files(s, "db")), s.log()
+        assert_exactly_once(s, acked)
+    finally:
+        s.kill9()
+
+
+def test_crash_after_manifest_before_publish_loses_nothing(tmp_path):
+    s, acked = crash_during_snapshot(tmp_path, "after_manifest")
+    try:
+        assert parquet_files(s, "db")  # the manifest was durable: its files are used
+        assert_exactly_once(s, acked)  # and the WAL files it covers are not replayed twice
+    finally:
+        s.kill9()
+
+
+def test_crash_before_wal_files_are_deleted_loses_nothing(tmp_path):
+    s, acked = crash_during_snapshot(tmp_path, "before_wal_delete")
+    try:
+        assert parquet_files(s, "db")
+        assert_exactly_once(s, acked)
+        s.kill9()
+        s.start()
+        assert_exactly_once(s, acked)
+    finally:
+        s.kill9()
+
+
+def test_concurrent_writers_during_snapshots_lose_nothing(tmp_path):
+    s = Server(tmp_path, SNAPSHOT_ARGS, flush="20ms").start()
+    acked, errors = [], []
+    lock = threading.Lock()
+
+    def writer(w):
+        for i in range(60):
+            v = w * 1000 + i
+            r = write_lp(s, "db", f"c,w=w{w} v={v}i {1_700_000_000_000 + v}", precision="ms")
+            with lock:
+                (acked if r.status_code == 204 else errors).append(v if r.status_code == 204 else r.text)
+
+    try:
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors[:3]
+        assert parquet_files(s, "db"), s.log()
+        assert "snapshot:" in s.log()
+        got = sorted(r["v"] for r in query_rows(s, "db", "SELECT v FROM c"))
+        assert got == sorted(acked)
+        s.kill9()
+        s.start()
+        assert sorted(r["v"] for r in query_rows(s, "db", "SELECT v FROM c")) == sorted(acked)
+    finally:
+        s.kill9()
+
+
+def test_delete_table_and_database_remove_their_files(tmp_path):
+    s = Server(tmp_path, SNAPSHOT_ARGS).start()
+    try:
+        write_batches(s, "keep", 2, table="a")
+        write_batches(s, "keep", 2, table="b")
+        write_batches(s, "gone", 4, table="c")
+        assert wait_for(lambda: {f["table_name"] for f in parquet_files(s, "keep")} == {"a", "b"}), s.log()
+        gone_files = [s.data_dir / f["path"] for f in parquet_files(s, "gone")]
+        b_files = [s.data_dir / f["path"] for f in parquet_files(s, "keep") if f["table_name"] == "b"]
+        assert gone_files and b_files and all(p.exists() for p in gone_files + b_files)
+        r = requests.delete(s.url + "/api/v3/configure/table", params={"db": "keep", "table": "b"}, timeout=30)
+        assert r.status_code == 200, r.text
+        assert wait_for(lambda: not any(p.exists() for p in b_files))
+        assert {f["table_name"] for f in parquet_files(s, "keep")} == {"a"}
+        assert len(rows(s, "keep", "a")) == 10
+        r = requests.delete(s.url + "/api/v3/configure/database", params={"db": "gone"}, timeout=30)
+        assert r.status_code == 200, r.text
+        assert wait_for(lambda: not any(p.exists() for p in gone_files))
+        s.restart()
+        assert len(rows(s, "keep", "a")) == 10
+        assert query(s, "keep", "SELECT * FROM b").status_code in (400, 404)
+        # A new table of the same name starts empty.
+        assert write_lp(s, "keep", "b,host=x usage=1 1", precision="s").status_code == 204
+        assert len(rows(s, "keep", "b")) == 1
+    finally:
+        s.kill9()
+
+
+def test_retention_period_hides_and_removes_expired_data(tmp_path):
+    s = Server(tmp_path, SNAPSHOT_ARGS + ["--retention-check-interval", "1s"]).start()
+    try:
+        r = requests.post(s.url + "/api/v3/configure/database", json={"db": "ret", "retention_period": "1h"}, timeout=30)
+        assert r.status_code == 200, r.text
+        now = time.time_ns()
+        old, recent = now - 3 * HOUR, now - HOUR // 2
+        for i in range(4):
+            body = f"t,host=old v={i}i {old + i}\nt,host=new v={i}i {recent + i}"
+            assert write_lp(s, "ret", body).status_code == 204
+            time.sleep(0.15)
+        # Expired rows are invisible whether they are in memory or in Parquet.
+        assert {r["host"] for r in query_rows(s, "ret", "SELECT host FROM t")} == {"new"}
+        assert wait_for(lambda: parquet_files(s, "ret")), s.log()
+        # The expired chunk's file is removed by the retention check; the recent one stays.
+        assert wait_for(lambda: all(f["max_time"] >= now - HOUR for f in parquet_files(s, "ret")), timeout=15), \
+            parquet_files(s, "ret")
+        assert len(query_rows(s, "ret", "SELECT host FROM t")) == 4
+        s.restart()
+        assert {r["host"] for r in query_rows(s, "ret", "SELECT host FROM t")} == {"new"}
+    finally:
+        s.kill9()
+
+
+def test_a_full_disk_fails_writes_clearly_and_recovers(tmp_path):
+    s = Server(tmp_path, SNAPSHOT_ARGS, env={"RIFFLE_FAULT": "disk_full"}).start()
+    marker = s.data_dir / "FAULT_DISK_FULL"
+    try:
+        assert write_lp(s, "db", "d v=1i 1", precision="s").status_code == 204
+        marker.touch()
+        r = write_lp(s, "db", "d v=2i 2", precision="s")
+        assert r.status_code >= 500 and "No space left on device" in r.json()["error"], r.text
+        assert s.alive() and requests.get(s.url + "/health", timeout=5).status_code == 200
+        assert query_rows(s, "db", "SELECT v FROM d") == [{"v": 1}]  # the failed write is not visible
+        marker.unlink()
+        for v in range(3, 9):
+            assert write_lp(s, "db", f"d v={v}i {v}", precision="s").status_code == 204
+            time.sleep(0.12)
+        expected = [{"v": v} for v in [1, *range(3, 9)]]
+        assert query_rows(s, "db", "SELECT v FROM d ORDER BY time") == expected
+        s.kill9()
+        s.env = {}
+        s.start()
+        assert query_rows(s, "db", "SELECT v FROM d ORDER BY time") == expected
+    finally:
+        s.kill9()
+
+
+def test_user_sql_cannot_read_the_wal_or_the_catalog(tmp_path):
+    s = Server(tmp_path, SNAPSHOT_ARGS).start()
+    try:
+        write_batches(s, "db", 4)
+        assert wait_for(lambda: parquet_files(s, "db"))
+        for target in ("node0/wal/*", "node0/catalog/*", "node0/snapshots/*"):
+            r = query(s, "db", f"SELECT * FROM read_blob('{s.data_dir}/{target}')")
+            assert r.status_code == 400, (target, r.text[:200])
+    finally:
+        s.kill9()
