@@ -83,7 +83,7 @@ int RunServer(const ServerConfig& config) {
     return 1;
   }
   catalog.AddListener([&persister](const catalog::CatalogState&, const catalog::CatalogState&) {
-    if (Status st = persister.Prune(); !st.ok()) log::Error("pruning Parquet files: " + st.message());
+    if (Status st = persister.Prune(/*expired=*/false); !st.ok()) log::Error("pruning Parquet files: " + st.message());
   });
   size_t replayed = 0;
   Status replay = wal.Replay(

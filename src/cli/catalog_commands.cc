@@ -117,6 +117,7 @@ void RegisterClientCommands(CLI::App& app, std::function<int()>* action) {
   RegisterDataCommands(app, action);
   RegisterCatalogCommands(app, action);
   RegisterTriggerCommands(app, action);
+  RegisterSystemCommands(app, action);
 }
 
 }  // namespace riffle::cli

@@ -20,5 +20,6 @@ void AddCommonOptions(CLI::App* cmd, ClientOptions* opts, std::string* database,
 void RegisterDataCommands(CLI::App& app, std::function<int()>* action);
 void RegisterCatalogCommands(CLI::App& app, std::function<int()>* action);
 void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action);
+void RegisterSystemCommands(CLI::App& app, std::function<int()>* action);
 
 }  // namespace riffle::cli

@@ -129,7 +129,7 @@ void Persister::Start() {
     std::unique_lock lock(timer_mu_);
     while (!timer_cv_.wait_for(lock, std::chrono::nanoseconds(options_.retention_check_ns), [this] { return stopping_; })) {
       lock.unlock();
-      if (Status st = Prune(); !st.ok()) log::Error("retention check failed: " + st.message());
+      if (Status st = Prune(/*expired=*/true); !st.ok()) log::Error("retention check failed: " + st.message());
       lock.lock();
     }
   });
@@ -211,7 +211,7 @@ Status Persister::Snapshot(uint64_t wal_sequence) {
   return Status::Ok();
 }
 
-Status Persister::Prune() {
+Status Persister::Prune(bool expired_too) {
   if (options_.root_dir.empty()) return Status::Ok();
   std::lock_guard lock(mu_);
   auto state = catalog_->State();
@@ -226,7 +226,7 @@ Status Persister::Prune() {
   std::vector<ParquetFileInfo> kept, dropped;
   for (const auto& f : files_) {
     auto db = dbs.find(f.db_id);
-    bool expired = db != dbs.end() && db->second->retention_ns && f.max_time < now - *db->second->retention_ns;
+    bool expired = expired_too && db != dbs.end() && db->second->retention_ns && f.max_time < now - *db->second->retention_ns;
     (db == dbs.end() || !tables.count(f.table_id) || expired ? dropped : kept).push_back(f);
   }
   if (dropped.empty()) return Status::Ok();

@@ -58,8 +58,10 @@ class Persister {
   void AfterFlush(uint64_t wal_sequence);
   // Snapshots now (on the flush thread, or before it starts).
   Status Snapshot(uint64_t wal_sequence);
-  // Drops files of deleted databases/tables and of data past its retention period.
-  Status Prune();
+  // Drops files of deleted databases/tables and, with `expired`, of data past its retention
+  // period (only the --retention-check-interval timer passes it, so a mistaken retention
+  // change can be undone until the next check).
+  Status Prune(bool expired);
 
   // system.parquet_files for one database.
   Result<query::VirtualTable> ParquetFilesTable(const std::string& db);

@@ -8,7 +8,9 @@
 #include <mutex>
 #include <sstream>
 
+#include "common/clock.h"
 #include "query/buffer.h"
+#include "query/query_log.h"
 #include "query/duckdb_util.h"
 #include "query/query.h"
 #include "query/result_reader.h"
@@ -161,8 +163,10 @@ class DuckEngine final : public QueryEngine {
     auto acquired = Acquire();
     if (!acquired.ok()) return acquired.status();
     Conn conn = *acquired;
+    int64_t started = NowNanos();
     Status st = RunOn(conn, state, *db, *rewritten, params, parquet_path, consume);
     Release(conn);
+    query_log_.Record(db_name, sql, started, NowNanos() - started, st.ok());
     return st;
   }
 
@@ -279,8 +283,9 @@ class DuckEngine final : public QueryEngine {
       tables.push_back(std::move(c));
     }
     for (const auto& name : rewritten.system_tables) {
-      if (!system_provider_) return Status::InvalidArgument("system table '" + name + "' not found");
-      auto vt = system_provider_(db.name, name);
+      Result<VirtualTable> vt = name == "queries" ? Result<VirtualTable>(query_log_.Table(db.name))
+                                : system_provider_ ? system_provider_(db.name, name)
+                                                   : Status::InvalidArgument("system table '" + name + "' not found");
       if (!vt.ok()) return vt.status();
       vt->name = kSystemPrefix + name;
       tables.push_back(std::move(vt).value());
@@ -334,6 +339,7 @@ class DuckEngine final : public QueryEngine {
   std::vector<Conn> idle_;
   std::atomic<uint64_t> counter_{0};
   SystemTableProvider system_provider_;
+  QueryLog query_log_;
 };
 
 }  // namespace

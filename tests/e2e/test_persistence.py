@@ -275,3 +275,34 @@ def test_user_sql_cannot_read_the_wal_or_the_catalog(tmp_path):
             assert r.status_code == 400, (target, r.text[:200])
     finally:
         s.kill9()
+
+
+def test_cli_show_system_and_update_database_retention(tmp_path):
+    s = Server(tmp_path, SNAPSHOT_ARGS).start()
+    try:
+        write_batches(s, "db", 4)
+        assert wait_for(lambda: parquet_files(s, "db"))
+        listed = s.cli("show", "system", "-d", "db", "table-list").stdout
+        assert "parquet_files" in listed and "queries" in listed
+        out = s.cli("show", "system", "-d", "db", "table", "parquet_files", "-s", "table_name,row_count",
+                    "--format", "json").stdout
+        assert {r["table_name"] for r in __import__("json").loads(out)} == {"cpu"}
+        bad = s.cli("show", "system", "-d", "db", "table", "nope", check=False)
+        assert bad.returncode != 0 and "unknown system table 'nope'" in bad.stderr
+        # system.queries records the queries of this database, with their text and outcome.
+        query(s, "db", "SELECT count(*) FROM cpu")
+        query(s, "db", "SELECT nope FROM cpu")
+        log = query_rows(s, "db", "SELECT query_text, success, phase FROM system.queries ORDER BY issue_time")
+        assert {"query_text": "SELECT count(*) FROM cpu", "success": True, "phase": "success"} in log
+        assert {"query_text": "SELECT nope FROM cpu", "success": False, "phase": "fail"} in log
+        # update database --retention-period: older data disappears from queries at once, and
+        # comes back with `none` as long as no retention check has removed its files yet.
+        assert len(rows(s, "db", "cpu")) == 20
+        assert "updated successfully" in s.cli("update", "database", "-d", "db", "--retention-period", "1h").stdout
+        assert rows(s, "db", "cpu") == []
+        s.cli("update", "database", "-d", "db", "-r", "none")
+        assert len(rows(s, "db", "cpu")) == 20
+        bad = s.cli("update", "database", "-d", "db", "-r", "soon", check=False)
+        assert bad.returncode != 0 and "invalid retention_period" in bad.stderr
+    finally:
+        s.kill9()
