@@ -113,11 +113,10 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
   std::map<std::pair<std::string, std::string>, ColumnType> pending;
   lineproto::ParsedBatch& kept = op->batch;
   kept.arena = std::move(parsed.arena);
-  kept.lines.reserve(parsed.lines.size());
-  kept.tags.reserve(parsed.tags.size());
-  kept.fields.reserve(parsed.fields.size());
   op->times.reserve(parsed.lines.size());
   std::vector<lineproto::LineError> rejected;
+  std::vector<bool> good;
+  good.reserve(parsed.lines.size());
   for (const auto& line : parsed.lines) {
     std::string err = ValidateLine(parsed, line, current, pending, nullptr);
     int64_t t = default_time;
@@ -126,17 +125,29 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
       if (ns.ok()) t = *ns;
       else err = ns.status().message();
     }
+    good.push_back(err.empty());
     if (!err.empty()) {
       rejected.push_back(MakeError(line, std::move(err)));
       continue;
     }
-    lineproto::Line copy = line;
-    copy.tag_begin = static_cast<uint32_t>(kept.tags.size());
-    copy.field_begin = static_cast<uint32_t>(kept.fields.size());
-    kept.tags.insert(kept.tags.end(), parsed.tags_of(line), parsed.tags_of(line) + line.tag_count);
-    kept.fields.insert(kept.fields.end(), parsed.fields_of(line), parsed.fields_of(line) + line.field_count);
-    kept.lines.push_back(copy);
     op->times.push_back(t);
+  }
+  if (rejected.empty()) {  // the usual case: keep the parsed vectors as they are
+    kept.lines = std::move(parsed.lines);
+    kept.tags = std::move(parsed.tags);
+    kept.fields = std::move(parsed.fields);
+  } else {
+    kept.lines.reserve(parsed.lines.size());
+    for (size_t i = 0; i < parsed.lines.size(); ++i) {
+      if (!good[i]) continue;
+      const lineproto::Line& line = parsed.lines[i];
+      lineproto::Line copy = line;
+      copy.tag_begin = static_cast<uint32_t>(kept.tags.size());
+      copy.field_begin = static_cast<uint32_t>(kept.fields.size());
+      kept.tags.insert(kept.tags.end(), parsed.tags_of(line), parsed.tags_of(line) + line.tag_count);
+      kept.fields.insert(kept.fields.end(), parsed.fields_of(line), parsed.fields_of(line) + line.field_count);
+      kept.lines.push_back(copy);
+    }
   }
   if (!rejected.empty()) {
     outcome.errors.insert(outcome.errors.end(), rejected.begin(), rejected.end());
