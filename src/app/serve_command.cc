@@ -31,7 +31,7 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   auto flush = std::make_shared<std::string>("1s");
   auto gen1 = std::make_shared<std::string>("10m");
   auto retention_check = std::make_shared<std::string>("30m");
-  auto mem_threshold = std::make_shared<std::string>("1073741824");
+  auto mem_threshold = std::make_shared<std::string>("536870912");
   auto node_from_env = std::make_shared<std::string>();
   auto ignored = std::make_shared<std::vector<std::string>>(32);
   CLI::App* serve = app.add_subcommand("serve", "Run the database server");

@@ -97,17 +97,17 @@ Result<uint64_t> Persister::Load() {
     files_ = std::move(manifest->second);
     break;
   }
-  RIFFLE_RETURN_IF_ERROR(Publish(/*clear_buffer=*/false));
+  RIFFLE_RETURN_IF_ERROR(Publish(/*drop_frozen=*/false));
   if (!files_.empty())
     log::Info("loaded " + std::to_string(files_.size()) + " Parquet files covering WAL up to " +
               std::to_string(covered_wal_sequence_));
   return covered_wal_sequence_;
 }
 
-Status Persister::Publish(bool clear_buffer) {
+Status Persister::Publish(bool drop_frozen) {
   std::map<uint32_t, std::vector<std::string>> by_table;
   for (const auto& f : files_) by_table[f.table_id].push_back(LocalPath(f.path));
-  return engine_->PublishParquet(*catalog_->State(), by_table, clear_buffer);
+  return engine_->PublishParquet(*catalog_->State(), by_table, drop_frozen);
 }
 
 Status Persister::WriteManifest() {
@@ -125,51 +125,81 @@ Status Persister::WriteManifest() {
 
 void Persister::Start() {
   if (options_.root_dir.empty()) return;
-  timer_ = std::thread([this] {
-    std::unique_lock lock(timer_mu_);
-    while (!timer_cv_.wait_for(lock, std::chrono::nanoseconds(options_.retention_check_ns), [this] { return stopping_; })) {
-      lock.unlock();
-      if (Status st = Prune(/*expired=*/true); !st.ok()) log::Error("retention check failed: " + st.message());
-      lock.lock();
-    }
-  });
+  thread_ = std::thread([this] { BackgroundLoop(); });
 }
 
 void Persister::Stop() {
   {
-    std::lock_guard lock(timer_mu_);
+    std::lock_guard lock(thread_mu_);
     stopping_ = true;
   }
-  timer_cv_.notify_all();
-  if (timer_.joinable()) timer_.join();
+  thread_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Persister::BackgroundLoop() {
+  auto next_retention_check = std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.retention_check_ns);
+  std::unique_lock lock(thread_mu_);
+  for (;;) {
+    thread_cv_.wait_until(lock, next_retention_check, [this] { return stopping_ || snapshot_requested_; });
+    if (stopping_) return;
+    bool snapshot = snapshot_requested_;
+    snapshot_requested_ = false;
+    lock.unlock();
+    if (snapshot) {
+      // A failed snapshot keeps its rows frozen (still queried, still in the WAL) and is
+      // retried after 10 s with the same WAL coverage.
+      for (Status st = PersistFrozen(); !st.ok(); st = PersistFrozen()) {
+        log::Error("snapshot failed (its rows stay in memory and in the WAL; retrying in 10 s): " + st.message());
+        std::unique_lock wait(thread_mu_);
+        if (thread_cv_.wait_for(wait, std::chrono::seconds(10), [this] { return stopping_; })) return;
+      }
+    }
+    if (std::chrono::steady_clock::now() >= next_retention_check) {
+      next_retention_check = std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.retention_check_ns);
+      if (Status st = Prune(/*expired=*/true); !st.ok()) log::Error("retention check failed: " + st.message());
+    }
+    lock.lock();
+  }
 }
 
 void Persister::AfterFlush(uint64_t wal_sequence) {
   if (options_.root_dir.empty()) return;
-  int64_t now = NowNanos();
-  bool due;
   {
     std::lock_guard lock(mu_);
-    if (now < retry_snapshot_at_) return;
+    if (snapshot_in_progress_) return;
     // As InfluxDB: snapshot once 1.5 × --wal-snapshot-size files are not yet persisted.
-    due = 2 * (wal_sequence - covered_wal_sequence_) >= 3 * options_.snapshot_wal_files;
+    bool due = 2 * (wal_sequence - covered_wal_sequence_) >= 3 * options_.snapshot_wal_files;
+    if (!due && options_.snapshot_buffer_bytes > 0) due = engine_->BufferBytes() >= options_.snapshot_buffer_bytes;
+    if (!due) return;
+    auto frozen = engine_->FreezeBuffer(*catalog_->State());
+    if (!frozen.ok()) {
+      log::Error("snapshot: cannot set the buffer aside: " + frozen.status().message());
+      return;
+    }
+    snapshot_in_progress_ = true;
+    frozen_sequence_ = wal_sequence;
   }
-  if (!due && options_.snapshot_buffer_bytes > 0) due = engine_->BufferBytes() >= options_.snapshot_buffer_bytes;
-  if (!due) return;
-  if (Status st = Snapshot(wal_sequence); !st.ok()) {
-    log::Error("snapshot failed (its data stays in the WAL and in memory; retrying in 10 s): " + st.message());
-    std::lock_guard lock(mu_);
-    retry_snapshot_at_ = NowNanos() + 10'000'000'000;
+  {
+    std::lock_guard lock(thread_mu_);
+    snapshot_requested_ = true;
   }
+  thread_cv_.notify_all();
 }
 
-Status Persister::Snapshot(uint64_t wal_sequence) {
-  if (options_.root_dir.empty()) return Status::Ok();
-  std::lock_guard lock(mu_);
+Status Persister::PersistFrozen() {
+  uint64_t wal_sequence;
+  {
+    std::lock_guard lock(mu_);
+    if (!snapshot_in_progress_) return Status::Ok();
+    wal_sequence = frozen_sequence_;
+  }
   auto state = catalog_->State();
   int64_t started = NowNanos();
-  auto written = engine_->WriteParquet(*state, options_.gen1_ns, [&](const catalog::Database& db, const catalog::Table& table,
-                                                    int64_t chunk_start) {
+  // Parquet encoding runs without the persister lock: queries of system.parquet_files and
+  // catalog changes are not held up by it.
+  auto written = engine_->WriteParquet(*state, options_.gen1_ns, [&](const catalog::Database& db,
+                                                                      const catalog::Table& table, int64_t chunk_start) {
     std::string day = FormatTimestampNanos(chunk_start);  // YYYY-MM-DDTHH:MM:SS...
     char key[256];
     std::snprintf(key, sizeof key, "%s/dbs/%u/%u/%s/%s-%s/%010llu.parquet", options_.node_id.c_str(), db.id, table.id,
@@ -190,6 +220,7 @@ Status Persister::Snapshot(uint64_t wal_sequence) {
                      w.max_time});
   }
   MaybeCrash("after_parquet");
+  std::lock_guard lock(mu_);
   std::vector<ParquetFileInfo> previous = files_;
   uint64_t previous_covered = covered_wal_sequence_;
   files_.insert(files_.end(), added.begin(), added.end());
@@ -200,14 +231,15 @@ Status Persister::Snapshot(uint64_t wal_sequence) {
     return st;
   }
   MaybeCrash("after_manifest");
-  RIFFLE_RETURN_IF_ERROR(Publish(/*clear_buffer=*/true));
+  RIFFLE_RETURN_IF_ERROR(Publish(/*drop_frozen=*/true));
+  snapshot_in_progress_ = false;
   MaybeCrash("before_wal_delete");
   wal_->DeleteThrough(wal_sequence, options_.wal_files_to_keep);
   int64_t rows = 0;
   for (const auto& a : added) rows += a.rows;
   log::Info("snapshot: " + std::to_string(rows) + " rows in " + std::to_string(added.size()) +
             " Parquet files, WAL up to " + std::to_string(wal_sequence) + " persisted in " +
-            std::to_string((NowNanos() - started) / 1000000) + " ms");
+            std::to_string((NowNanos() - started) / 1000000) + " ms (writes went on meanwhile)");
   return Status::Ok();
 }
 
@@ -236,7 +268,7 @@ Status Persister::Prune(bool expired_too) {
     files_ = std::move(previous);
     return st;
   }
-  RIFFLE_RETURN_IF_ERROR(Publish(/*clear_buffer=*/false));
+  RIFFLE_RETURN_IF_ERROR(Publish(/*drop_frozen=*/false));
   for (const auto& f : dropped) {
     std::error_code ec;
     fs::remove(LocalPath(f.path), ec);

@@ -2,11 +2,14 @@
 // records them in a manifest, and then retires the WAL files they cover.
 //
 // Order (no crash window where acknowledged data is in neither place):
-//   1. write each table's buffered rows to {node}/dbs/{db}/{table}/{date}/{time}/{wal_seq}.parquet
-//      and fsync them;            crash here → orphan files, data still replayed from the WAL
+//   0. on the WAL flush thread, between two appends: the buffer's rows are frozen (set aside,
+//      still queried) and the WAL sequence they cover noted; new writes go to fresh tables;
+//   then, on the background thread, while writes go on:
+//   1. write the frozen rows to {node}/dbs/{db}/{table}/{date}/{HH-MM}/{wal_seq}.parquet and
+//      fsync them;                crash here → orphan files, data still replayed from the WAL
 //   2. write the manifest {node}/snapshots/{n}.json (all live files + the last WAL sequence they
 //      cover) durably;            crash here → start-up loads the files, skips the covered WAL
-//   3. switch queries to buffer ∪ files and empty the buffer, atomically;
+//   3. switch queries to buffer ∪ files and drop the frozen rows, atomically;
 //   4. delete the covered WAL files (keeping the newest --snapshotted-wal-files-to-keep).
 #pragma once
 
@@ -28,7 +31,7 @@ struct PersistOptions {
   std::string node_id = "node0";
   std::string root_dir;              // the file object store's root ("" disables snapshots)
   size_t snapshot_wal_files = 600;   // snapshot after this many WAL files (--wal-snapshot-size)
-  int64_t snapshot_buffer_bytes = int64_t{1} << 30;  // ... or when the buffer holds this much
+  int64_t snapshot_buffer_bytes = int64_t{1} << 29;  // ... or when the buffer holds this much
   size_t wal_files_to_keep = 300;    // --snapshotted-wal-files-to-keep
   int64_t gen1_ns = 600'000'000'000; // --gen1-duration: the time chunk of one Parquet file
   int64_t retention_check_ns = 1'800'000'000'000;  // --retention-check-interval
@@ -50,14 +53,17 @@ class Persister {
   // the snapshots cover (replay starts after it).
   Result<uint64_t> Load();
 
-  // Starts/stops the thread that enforces retention every --retention-check-interval.
+  // Starts/stops the background thread that writes snapshots and enforces retention every
+  // --retention-check-interval. Stop() lets a snapshot in progress finish.
   void Start();
   void Stop();
 
-  // Called on the WAL flush thread after each flush: snapshots when a threshold is reached.
+  // Called on the WAL flush thread after each flush (its rows are in the buffer): when a
+  // threshold is reached, freezes the buffer's rows (fast) and wakes the background thread to
+  // persist them; writes go on meanwhile.
   void AfterFlush(uint64_t wal_sequence);
-  // Snapshots now (on the flush thread, or before it starts).
-  Status Snapshot(uint64_t wal_sequence);
+  // Persists what is frozen, covering the WAL through `frozen_sequence_` (background thread).
+  Status PersistFrozen();
   // Drops files of deleted databases/tables and, with `expired`, of data past its retention
   // period (only the --retention-check-interval timer passes it, so a mistaken retention
   // change can be undone until the next check).
@@ -68,7 +74,8 @@ class Persister {
 
  private:
   Status WriteManifest();
-  Status Publish(bool clear_buffer);
+  Status Publish(bool drop_frozen);
+  void BackgroundLoop();
   std::string LocalPath(const std::string& key) const { return options_.root_dir + "/" + key; }
 
   PersistOptions options_;
@@ -77,15 +84,17 @@ class Persister {
   query::QueryEngine* engine_;
   wal::Wal* wal_;
 
-  std::mutex timer_mu_;
-  std::condition_variable timer_cv_;
+  std::mutex thread_mu_;  // guards the three below
+  std::condition_variable thread_cv_;
   bool stopping_ = false;
-  std::thread timer_;
+  bool snapshot_requested_ = false;
+  std::thread thread_;
 
   std::mutex mu_;  // guards everything below
   uint64_t manifest_sequence_ = 0;
   uint64_t covered_wal_sequence_ = 0;
-  int64_t retry_snapshot_at_ = 0;   // after a failed snapshot, not before this time
+  bool snapshot_in_progress_ = false;  // rows are frozen and not yet published
+  uint64_t frozen_sequence_ = 0;       // the WAL the frozen rows cover
   std::vector<ParquetFileInfo> files_;
 };
 

@@ -34,11 +34,13 @@ class Buffer {
 
   Status SyncSchema(const catalog::CatalogState& state);
   Status Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops);
+  // Snapshots, as QueryEngine::FreezeBuffer / WriteParquet / PublishParquet describe.
+  Result<size_t> Freeze(const catalog::CatalogState& state);
   Result<std::vector<PersistedFile>> WriteParquet(
       const catalog::CatalogState& state, int64_t chunk_ns,
       const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>& path_for);
   Status PublishParquet(const catalog::CatalogState& state, const std::map<uint32_t, std::vector<std::string>>& files,
-                        bool clear_buffer);
+                        bool drop_frozen);
   int64_t MemoryBytes();
 
  private:
@@ -53,7 +55,9 @@ class Buffer {
     std::string view_sql;  // the view as last created
   };
   std::mutex mu_;
+  duckdb_database db_;
   duckdb_connection conn_ = nullptr;
+  std::set<uint32_t> frozen_;                // table ids whose rows a snapshot is persisting
   std::set<uint32_t> schemas_;               // db ids whose schemas exist
   std::map<uint32_t, TableState> tables_;    // by table id
   size_t rows_since_checkpoint_ = 0;

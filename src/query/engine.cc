@@ -83,14 +83,15 @@ class DuckEngine final : public QueryEngine {
     return buffer_->Append(state, ops);
   }
   void SetSystemTableProvider(SystemTableProvider provider) override { system_provider_ = std::move(provider); }
+  Result<size_t> FreezeBuffer(const catalog::CatalogState& state) override { return buffer_->Freeze(state); }
   Result<std::vector<PersistedFile>> WriteParquet(
       const catalog::CatalogState& state, int64_t chunk_ns,
       const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>& path_for) override {
     return buffer_->WriteParquet(state, chunk_ns, path_for);
   }
   Status PublishParquet(const catalog::CatalogState& state, const std::map<uint32_t, std::vector<std::string>>& files,
-                        bool clear_buffer) override {
-    return buffer_->PublishParquet(state, files, clear_buffer);
+                        bool drop_frozen) override {
+    return buffer_->PublishParquet(state, files, drop_frozen);
   }
   int64_t BufferBytes() override { return buffer_->MemoryBytes(); }
 

@@ -72,18 +72,21 @@ class QueryEngine {
 
   virtual void SetSystemTableProvider(SystemTableProvider provider) = 0;
 
-  // Snapshots (called on the WAL flush thread, so no append runs meanwhile):
-  // writes every non-empty buffer table as zstd Parquet files sorted by series and time, one
-  // per `chunk_ns` time chunk (wider when there are many), at path_for(db, table, chunk_start);
-  // queries are not affected yet.
+  // Snapshots, in three steps so that writes never wait for Parquet encoding:
+  // 1. FreezeBuffer (on the WAL flush thread, so it falls between two appends): every
+  //    non-empty table's rows are set aside (still queried); new rows go to fresh tables.
+  //    Returns how many tables were frozen. Fails while frozen rows are not yet published.
+  virtual Result<size_t> FreezeBuffer(const catalog::CatalogState& state) = 0;
+  // 2. WriteParquet (any thread): writes the frozen rows as zstd Parquet files, one per
+  //    `chunk_ns` time chunk (wider when there are many), at path_for(db, table, chunk_start).
   virtual Result<std::vector<PersistedFile>> WriteParquet(
       const catalog::CatalogState& state, int64_t chunk_ns,
       const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t chunk_start)>&
           path_for) = 0;
-  // Atomically makes each table read its buffer plus exactly `files` (by table id), and, when
-  // `clear_buffer`, empties the buffer (its rows are in the files now).
+  // 3. PublishParquet: atomically makes each table read its buffer plus exactly `files` (by
+  //    table id) and, with `drop_frozen`, forgets the frozen rows (they are in the files now).
   virtual Status PublishParquet(const catalog::CatalogState& state,
-                                const std::map<uint32_t, std::vector<std::string>>& files, bool clear_buffer) = 0;
+                                const std::map<uint32_t, std::vector<std::string>>& files, bool drop_frozen) = 0;
   // Bytes held by the in-memory buffer tables.
   virtual int64_t BufferBytes() = 0;
 };
