@@ -54,6 +54,28 @@ TEST(SqlCompat, TableParameterBecomesAQuotedIdentifier) {
   EXPECT_EQ(r.params_used_as_tables.count("threshold"), 0u);
 }
 
+TEST(SqlCompat, OrderedFirstAndLastValueBecomeDuckDBAggregates) {
+  EXPECT_EQ(Rewrite("SELECT first_value(v ORDER BY time), LAST_VALUE(v ORDER BY time) FROM t").sql,
+            "SELECT first(v ORDER BY time), last(v ORDER BY time) FROM t");
+  // The window functions are DuckDB's too and stay as written.
+  std::string window = "SELECT first_value(v) OVER (PARTITION BY h ORDER BY time) FROM t";
+  EXPECT_EQ(Rewrite(window).sql, window);
+  EXPECT_EQ(Rewrite("SELECT x.first_value(v) FROM t").sql, "SELECT x.first_value(v) FROM t");
+}
+
+TEST(SqlCompat, ArrowCastBecomesACastAndItsArgumentIsStillRewritten) {
+  EXPECT_EQ(Rewrite("SELECT to_timestamp_nanos(arrow_cast($p, 'Int64'))").sql,
+            "SELECT to_timestamp_nanos(CAST($p AS BIGINT))");
+  EXPECT_EQ(Rewrite("SELECT arrow_cast(f(a, b), 'Timestamp(Nanosecond, None)') FROM t").sql,
+            "SELECT CAST(f(a, b) AS TIMESTAMP_NS) FROM t");
+  EXPECT_EQ(Rewrite("SELECT arrow_cast(now(), 'Utf8')").sql, "SELECT CAST(riffle_now() AS VARCHAR)");
+  EXPECT_EQ(Rewrite("SELECT arrow_cast(arrow_cast(x, 'Int32'), 'Float64') FROM t").sql,
+            "SELECT CAST(CAST(x AS INTEGER) AS DOUBLE) FROM t");
+  auto bad = RewriteSql("SELECT arrow_cast(x, 'Decimal256')", nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("unsupported type 'Decimal256'"), std::string::npos);
+}
+
 TEST(SqlCompat, UnterminatedLiteralIsAnError) {
   EXPECT_FALSE(RewriteSql("SELECT 'abc", nullptr).ok());
 }

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "plugin/engine.h"
 #include "plugin/plugin_source.h"
 #include "plugin/trigger_spec.h"
@@ -181,6 +182,42 @@ Status ProcessingEngine::EnsureVenv() {
   return Status::Ok();
 }
 
+namespace {
+
+std::string LastLine(const std::string& text) {
+  size_t end = text.find_last_not_of("\n ");
+  if (end == std::string::npos) return text;
+  size_t start = text.rfind('\n', end);
+  return text.substr(start == std::string::npos ? 0 : start + 1, end + 1 - (start == std::string::npos ? 0 : start + 1));
+}
+
+// The import packages of a local source tree: directories with __init__.py under src/ (the
+// src layout) or at its top (flat layout), tests and hidden directories excepted.
+std::vector<fs::path> SourcePackagesOf(const fs::path& project) {
+  std::vector<fs::path> found;
+  std::error_code ec;
+  for (const fs::path& root : {project / "src", project}) {
+    if (!fs::is_directory(root, ec)) continue;
+    for (const auto& entry : fs::directory_iterator(root, ec)) {
+      std::string name = entry.path().filename().string();
+      if (!entry.is_directory() || name.empty() || name[0] == '.' || name[0] == '_' || name == "tests" ||
+          name == "test" || !fs::exists(entry.path() / "__init__.py", ec))
+        continue;
+      found.push_back(entry.path());
+    }
+    if (!found.empty()) break;
+  }
+  return found;
+}
+
+bool IsLocalProject(const std::string& spec) {
+  std::error_code ec;
+  return fs::is_directory(spec, ec) && (fs::exists(fs::path(spec) / "pyproject.toml", ec) ||
+                                        fs::exists(fs::path(spec) / "setup.py", ec));
+}
+
+}  // namespace
+
 Status ProcessingEngine::InstallPackages(const std::vector<std::string>& packages) {
   if (packages.empty()) return Status::InvalidArgument("no packages given: expected at least one package name");
   RIFFLE_RETURN_IF_ERROR(EnsureVenv());
@@ -189,7 +226,35 @@ Status ProcessingEngine::InstallPackages(const std::vector<std::string>& package
   // PIP_* environment (e.g. PIP_NO_INDEX, PIP_FIND_LINKS) passes through for offline installs.
   for (const auto& p : packages) argv.push_back(p);
   std::string out;
-  if (RunCommand(argv, &out) != 0) return Status::Internal("package installation failed: " + out);
+  if (RunCommand(argv, &out) != 0) {
+    // A local source tree whose build backend is not installed (offline, e.g. hatchling newer
+    // than Debian's) is pure Python more often than not: install its packages by copying them
+    // into the environment, as an editable install would expose them. Everything else given
+    // must still install with pip.
+    std::vector<std::string> others, local;
+    for (const auto& p : packages) (IsLocalProject(p) && !SourcePackagesOf(p).empty() ? local : others).push_back(p);
+    auto sites = SitePackagesOf(options_.virtual_env);
+    if (local.empty() || sites.empty()) return Status::Internal("package installation failed: " + out);
+    if (!others.empty()) {
+      argv.resize(6);
+      argv.insert(argv.end(), others.begin(), others.end());
+      std::string retry;
+      if (RunCommand(argv, &retry) != 0) return Status::Internal("package installation failed: " + retry);
+    }
+    for (const auto& project : local) {
+      std::string names;
+      for (const auto& pkg : SourcePackagesOf(project)) {
+        std::error_code ec;
+        fs::path target = fs::path(sites.front()) / pkg.filename();
+        fs::remove_all(target, ec);
+        fs::copy(pkg, target, fs::copy_options::recursive, ec);
+        if (ec) return Status::Internal("cannot copy " + pkg.string() + " into the plugin environment: " + ec.message());
+        names += (names.empty() ? "" : ", ") + pkg.filename().string();
+      }
+      log::Warn("pip could not build " + project + " (" + LastLine(out) + "); installed its pure-Python packages " +
+                names + " by copying them into " + sites.front());
+    }
+  }
   python::AddSitePackages(SitePackagesOf(options_.virtual_env));
   return Status::Ok();
 }

@@ -100,6 +100,18 @@ class LineBuilder:
         return line
 
 
+class _RiffleTableBatch(dict):
+    """One table's rows in process_writes: a dict ({"table_name", "rows"}) that also answers
+    batch.table_name and batch.rows, as some published plugins read it."""
+    __slots__ = ()
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 def _riffle_line_text(line):
     """What the write methods accept: an object with build(), or a str."""
     if isinstance(line, str):

@@ -188,7 +188,7 @@ CallOutcome CallProcessWrites(const PluginCode& code, const CallContext& ctx, co
         row[k_time] = py::int_(op->times[index]);
         rows.append(std::move(row));
       }
-      py::dict batch;
+      py::dict batch = Prelude()["_RiffleTableBatch"]();  // a dict that also allows batch.rows
       batch[k_table] = py::str(t.table);
       batch[k_rows] = std::move(rows);
       batches.append(std::move(batch));
@@ -201,9 +201,13 @@ CallOutcome CallScheduled(const PluginCode& code, const CallContext& ctx, int64_
   return Run(ctx, [&](py::object& api, CallOutcome&) {
     py::object fn = LoadFunction(code, "process_scheduled_call",
                                  "process_scheduled_call(influxdb3_local, call_time, args=None)");
-    // A naive datetime in the server's local time zone, as InfluxDB 3 passes it.
-    py::object call_time =
-        py::module_::import("datetime").attr("datetime").attr("fromtimestamp")(scheduled_unix_seconds);
+    // A naive datetime, as InfluxDB 3 passes it, always in UTC (InfluxDB uses the server's
+    // local zone, which is UTC in its containers): the published plugins do
+    // call_time.replace(tzinfo=timezone.utc), which is then right whatever TZ the server has.
+    py::module_ datetime = py::module_::import("datetime");
+    py::object call_time = datetime.attr("datetime")
+                               .attr("fromtimestamp")(scheduled_unix_seconds, datetime.attr("timezone").attr("utc"))
+                               .attr("replace")(py::arg("tzinfo") = py::none());
     fn(api, call_time, ArgsObject(ctx));
   });
 }

@@ -29,6 +29,22 @@ const char* kCompatMacros[] = {
     "CREATE OR REPLACE MACRO main.to_timestamp_nanos(x) AS "
     "CASE WHEN typeof(x) IN ('BIGINT','INTEGER','HUGEINT','UBIGINT') THEN make_timestamp_ns(x::BIGINT) "
     "ELSE x::TIMESTAMP_NS END",
+    "CREATE OR REPLACE MACRO main.to_timestamp_micros(x) AS "
+    "CASE WHEN typeof(x) IN ('BIGINT','INTEGER','HUGEINT','UBIGINT') THEN make_timestamp_ns(x::BIGINT * 1000) "
+    "ELSE x::TIMESTAMP_NS END",
+    "CREATE OR REPLACE MACRO main.to_timestamp_millis(x) AS "
+    "CASE WHEN typeof(x) IN ('BIGINT','INTEGER','HUGEINT','UBIGINT') THEN make_timestamp_ns(x::BIGINT * 1000000) "
+    "ELSE x::TIMESTAMP_NS END",
+    "CREATE OR REPLACE MACRO main.to_timestamp_seconds(x) AS "
+    "CASE WHEN typeof(x) IN ('BIGINT','INTEGER','HUGEINT','UBIGINT') THEN make_timestamp_ns(x::BIGINT * 1000000000) "
+    "ELSE x::TIMESTAMP_NS END",
+    "CREATE OR REPLACE MACRO main.from_unixtime(x) AS make_timestamp_ns(x::BIGINT * 1000000000)",
+    // DataFusion aggregate names DuckDB spells differently.
+    "CREATE OR REPLACE MACRO main.var(x) AS var_samp(x)",
+    "CREATE OR REPLACE MACRO main.approx_median(x) AS approx_quantile(x, 0.5)",
+    "CREATE OR REPLACE MACRO main.approx_distinct(x) AS approx_count_distinct(x)",
+    "CREATE OR REPLACE MACRO main.approx_percentile_cont(x, p) AS approx_quantile(x, p)",
+    "CREATE OR REPLACE MACRO main.regexp_like(s, p) AS regexp_matches(s, p)",
 };
 
 class DuckEngine final : public QueryEngine {

@@ -70,7 +70,9 @@ Status ReadResult(duckdb_result* result, QueryResult* out) {
   std::vector<duckdb_logical_type> types(ncols);
   std::vector<duckdb_type> ids(ncols);
   for (idx_t c = 0; c < ncols; ++c) {
-    out->column_names.emplace_back(duckdb_column_name(result, c));
+    std::string name = duckdb_column_name(result, c);
+    if (name == "count_star()") name = "count(*)";  // DataFusion's name for it
+    out->column_names.push_back(std::move(name));
     types[c] = duckdb_column_logical_type(result, c);
     ids[c] = duckdb_get_type_id(types[c]);
   }

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <functional>
+#include <map>
 
 namespace riffle::query {
 namespace {
@@ -88,6 +89,50 @@ size_t Skip(const std::vector<Token>& toks, size_t i) {
 // The name of token t as the user meant it (words are case-insensitive).
 std::string NameOf(const Token& t) { return t.text; }
 
+bool IsChar(const std::string& sql, const Token& t, char c) {
+  return t.kind == TokKind::kOther && t.end == t.begin + 1 && sql[t.begin] == c;
+}
+
+// Index of the ')' closing the '(' at toks[open], or toks.size().
+size_t MatchingParen(const std::string& sql, const std::vector<Token>& toks, size_t open) {
+  int depth = 0;
+  for (size_t i = open; i < toks.size(); ++i) {
+    if (IsChar(sql, toks[i], '(')) ++depth;
+    if (IsChar(sql, toks[i], ')') && --depth == 0) return i;
+  }
+  return toks.size();
+}
+
+// The last ',' directly inside the parentheses (open, close), or close when there is none.
+size_t LastTopLevelComma(const std::string& sql, const std::vector<Token>& toks, size_t open, size_t close) {
+  size_t found = close;
+  int depth = 0;
+  for (size_t i = open + 1; i < close; ++i) {
+    if (IsChar(sql, toks[i], '(')) ++depth;
+    if (IsChar(sql, toks[i], ')')) --depth;
+    if (depth == 0 && IsChar(sql, toks[i], ',')) found = i;
+  }
+  return found;
+}
+
+// Arrow type names (as DataFusion's arrow_cast takes them) → DuckDB types.
+Result<std::string> DuckTypeOfArrow(const std::string& arrow) {
+  static const std::map<std::string, std::string> kTypes = {
+      {"Int8", "TINYINT"},      {"Int16", "SMALLINT"},      {"Int32", "INTEGER"},    {"Int64", "BIGINT"},
+      {"UInt8", "UTINYINT"},    {"UInt16", "USMALLINT"},    {"UInt32", "UINTEGER"},  {"UInt64", "UBIGINT"},
+      {"Float16", "FLOAT"},     {"Float32", "FLOAT"},       {"Float64", "DOUBLE"},   {"Utf8", "VARCHAR"},
+      {"LargeUtf8", "VARCHAR"}, {"Utf8View", "VARCHAR"},    {"Boolean", "BOOLEAN"},  {"Date32", "DATE"},
+      {"Date64", "DATE"},       {"Binary", "BLOB"},         {"LargeBinary", "BLOB"},
+      {"Timestamp(Nanosecond, None)", "TIMESTAMP_NS"},      {"Timestamp(Microsecond, None)", "TIMESTAMP"},
+      {"Timestamp(Millisecond, None)", "TIMESTAMP_MS"},     {"Timestamp(Second, None)", "TIMESTAMP_S"},
+  };
+  auto it = kTypes.find(arrow);
+  if (it != kTypes.end()) return it->second;
+  std::string known;
+  for (const auto& [name, duck] : kTypes) known += (known.empty() ? "" : ", ") + name;
+  return Status::InvalidArgument("arrow_cast: unsupported type '" + arrow + "': expected one of " + known);
+}
+
 }  // namespace
 
 std::string QuoteIdent(std::string_view name) {
@@ -155,8 +200,44 @@ Result<RewrittenSql> RewriteSql(const std::string& sql,
     copied = end;
   };
 
+  // arrow_cast(x, 'Type') → CAST(x AS TYPE): the tail ", 'Type')" is replaced when the scan
+  // reaches it, so x itself is still rewritten. Keyed by the comma's token index.
+  std::map<size_t, std::pair<size_t, std::string>> pending_tails;
+
   for (size_t i = 0; i < toks.size(); ++i) {
     const Token& t = toks[i];
+    if (auto tail = pending_tails.find(i); tail != pending_tails.end()) {
+      replace(t.begin, toks[tail->second.first].end, " AS " + tail->second.second + ")");
+      i = tail->second.first;
+      continue;
+    }
+    if (t.kind == TokKind::kWord && (i == 0 || toks[i - 1].kind != TokKind::kDot)) {
+      size_t open = Skip(toks, i + 1);
+      if (open < toks.size() && IsChar(sql, toks[open], '(')) {
+        size_t close = MatchingParen(sql, toks, open);
+        if (close < toks.size() && (t.text == "first_value" || t.text == "last_value")) {
+          // DataFusion's ordered aggregate first_value(x ORDER BY t); the window function
+          // (… OVER (…)) is DuckDB's too and stays.
+          size_t after = Skip(toks, close + 1);
+          if (!(after < toks.size() && toks[after].kind == TokKind::kWord && toks[after].text == "over")) {
+            replace(t.begin, t.end, t.text == "first_value" ? "first" : "last");
+            continue;
+          }
+        }
+        if (close < toks.size() && t.text == "arrow_cast") {
+          size_t comma = LastTopLevelComma(sql, toks, open, close);
+          size_t type = comma < close ? Skip(toks, comma + 1) : close;
+          if (type < close && toks[type].kind == TokKind::kString && Skip(toks, type + 1) == close) {
+            auto duck = DuckTypeOfArrow(toks[type].text);
+            if (!duck.ok()) return duck.status();
+            replace(t.begin, toks[open].end, "CAST(");
+            pending_tails[comma] = {close, *duck};
+            i = open;
+            continue;
+          }
+        }
+      }
+    }
     if (t.kind == TokKind::kParam) {
       // FROM $p / JOIN $p: a parameter naming a table becomes a quoted identifier.
       size_t prev = i;

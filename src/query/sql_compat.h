@@ -8,6 +8,8 @@
 //   public.iox.<t>, iox.<t>             → <t>
 //   now()                               → riffle_now() (a zone-less TIMESTAMP_NS)
 //   FROM $p / JOIN $p                   → the string parameter p as a quoted identifier
+//   first_value|last_value(x ORDER BY t) → first|last(x ORDER BY t) (not when … OVER (…))
+//   arrow_cast(x, 'Int64')              → CAST(x AS BIGINT) (Arrow type names)
 // Functions DataFusion has and DuckDB lacks (date_bin, ...) are macros (see engine setup).
 #pragma once
 
