@@ -9,6 +9,7 @@
 #include "app/server_config.h"
 #include "catalog/catalog.h"
 #include "common/log.h"
+#include "auth/token_store.h"
 #include "http/api.h"
 #include "http/http.h"
 #include "objstore/object_store.h"
@@ -119,8 +120,21 @@ int RunServer(const ServerConfig& config) {
   });
   persister.Start();
 
+  auth::TokenStore tokens(store.get(), config.node_id);
+  if (Status st = tokens.Load(); !st.ok()) {
+    std::cerr << "Error: cannot load the tokens: " << st.message() << "\n";
+    return 1;
+  }
   http::Api api(&catalog, &writer, qe, config.max_http_request_size);
   http::RegisterEngineRoutes(api, &processing);
+  http::RegisterTokenRoutes(api, &tokens, config.without_auth);
+  api.SetAuth({&tokens, config.without_auth, config.disable_authz,
+               [&processing](const std::string& path) { return processing.IsPublicRequestPath(path); }});
+  if (config.without_auth)
+    log::Warn("started --without-auth: every request is accepted and token endpoints are disabled");
+  else if (tokens.Empty())
+    log::Warn("no token exists yet, so requests are accepted without one; `influxdb3 create token --admin` turns "
+              "authentication on");
   http::Server server({config.http_bind, config.max_http_request_size, config.http_threads},
                       [&api](http::Request&& req, http::Reply reply) { api.Handle(std::move(req), std::move(reply)); });
   if (Status st = server.Start(); !st.ok()) {

@@ -30,6 +30,7 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   auto cfg = std::make_shared<ServerConfig>();
   auto flush = std::make_shared<std::string>("1s");
   auto gen1 = std::make_shared<std::string>("10m");
+  auto disable_authz = std::make_shared<std::vector<std::string>>();
   auto retention_check = std::make_shared<std::string>("30m");
   auto mem_threshold = std::make_shared<std::string>("536870912");
   auto node_from_env = std::make_shared<std::string>();
@@ -74,6 +75,9 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   serve->add_option("--force-snapshot-mem-threshold,--snapshot-buffer-bytes", *mem_threshold,
                     "snapshot when the in-memory buffer holds this much: bytes, or a percentage of RAM (e.g. 25%)")
       ->envname("INFLUXDB3_FORCE_SNAPSHOT_MEM_THRESHOLD");
+  serve->add_option("--disable-authz", *disable_authz, "endpoints served without a token: health,ping,metrics,ready")
+      ->envname("INFLUXDB3_DISABLE_AUTHZ")->delimiter(',')->allow_extra_args(false)
+      ->check(CLI::IsMember({"health", "ping", "metrics", "ready", "pprof"}));
   serve->add_option("--retention-check-interval", *retention_check, "how often expired Parquet files are removed")
       ->envname("INFLUXDB3_RETENTION_CHECK_INTERVAL");
   serve->add_option("--gen1-duration", *gen1, "time chunk of one Parquet file (1m, 5m, 10m, ...)")
@@ -82,9 +86,9 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   int i = 0;
   for (const char* name : {"--exec-mem-pool-bytes", "--log-filter", "--virtual-env-location", "--package-manager",
                            "--query-log-size", "--max-concurrent-queries",
-                           "--disable-authz", "--bucket"})
+                           "--bucket"})
     serve->add_option(name, (*ignored)[i++], "accepted for compatibility");
-  serve->callback([cfg, flush, gen1, mem_threshold, retention_check, node_from_env, action] {
+  serve->callback([cfg, flush, gen1, mem_threshold, retention_check, disable_authz, node_from_env, action] {
     if (cfg->node_id.empty() && !node_from_env->empty()) {
       const char* v = std::getenv(node_from_env->c_str());
       if (!v || !*v) throw CLI::ValidationError("--node-id-from-env", "environment variable " + *node_from_env + " is not set");
@@ -100,6 +104,7 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
     auto g = schedule::ParseHumanDuration(*gen1);
     if (!g.ok()) throw CLI::ValidationError("--gen1-duration", g.status().message());
     if (*g < std::chrono::minutes(1)) throw CLI::ValidationError("--gen1-duration", "must be at least 1m, e.g. 10m");
+    cfg->disable_authz.insert(disable_authz->begin(), disable_authz->end());
     auto check = schedule::ParseHumanDuration(*retention_check);
     if (!check.ok()) throw CLI::ValidationError("--retention-check-interval", check.status().message());
     cfg->retention_check_interval = std::chrono::duration_cast<std::chrono::nanoseconds>(*check);

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <set>
 #include <string>
 
 namespace riffle::app {
@@ -25,6 +26,7 @@ struct ServerConfig {
   int64_t snapshot_buffer_bytes = int64_t{1} << 29;
   int http_threads = 4;
   bool without_auth = false;
+  std::set<std::string> disable_authz;  // health, ping, metrics, ready, pprof
   size_t max_databases = 100, max_tables = 4000, max_columns_per_table = 500;
 };
 

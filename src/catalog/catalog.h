@@ -51,6 +51,9 @@ struct Table {
 struct TriggerSettings {
   bool run_async = false;
   std::string error_behavior = "log";  // log | retry | disable
+  int64_t run_timeout_ns = 0;          // 0: no limit; a longer run is interrupted
+  int max_retries = 3;                 // error behaviour retry: attempts after the first
+  bool public_endpoint = false;        // request triggers: served without authentication
 };
 
 struct Trigger {

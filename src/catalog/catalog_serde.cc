@@ -22,6 +22,9 @@ json TriggerToJson(const Trigger& t) {
             {"specification", t.specification},
             {"run_async", t.settings.run_async},
             {"error_behavior", t.settings.error_behavior},
+            {"run_timeout_ns", t.settings.run_timeout_ns},
+            {"max_retries", t.settings.max_retries},
+            {"public", t.settings.public_endpoint},
             {"disabled", t.disabled}};
   if (t.arguments) j["arguments"] = *t.arguments;
   return j;
@@ -35,6 +38,9 @@ Trigger TriggerFromJson(const json& j) {
   t.specification = j.at("specification");
   t.settings.run_async = j.at("run_async");
   t.settings.error_behavior = j.at("error_behavior");
+  t.settings.run_timeout_ns = j.value("run_timeout_ns", int64_t{0});  // absent in older catalogs
+  t.settings.max_retries = j.value("max_retries", 3);
+  t.settings.public_endpoint = j.value("public", false);
   t.disabled = j.at("disabled");
   if (j.contains("arguments")) t.arguments = j["arguments"].get<std::map<std::string, std::string>>();
   return t;

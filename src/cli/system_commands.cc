@@ -1,9 +1,11 @@
-// `update database` (retention) and `show system` (the system tables, as InfluxDB 3's CLI).
+// `update database` (retention), `show system` (the system tables, as InfluxDB 3's CLI) and
+// the admin-token commands (`create token --admin`, `show tokens`, `delete token`).
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/client_common.h"
+#include "schedule/schedule.h"
 
 namespace riffle::cli {
 
@@ -20,6 +22,9 @@ struct SystemArgs {
   std::string database, table, retention, format = "pretty", order_by;
   std::vector<std::string> select;
   int limit = 100, summary_limit = 10;
+  // tokens
+  bool admin = false, regenerate = false;
+  std::string token_name, expiry, token_format = "text";
 };
 
 std::string Ident(const std::string& name) {
@@ -79,7 +84,71 @@ void RegisterSystemCommands(CLI::App& app, std::function<int()>* action) {
     };
   });
 
+  CLI::App* create_token = app.get_subcommand("create")->add_subcommand("token", "Create an admin token");
+  AddCommonOptions(create_token, &a->opts, nullptr, false);
+  create_token->add_flag("--admin", a->admin, "an admin token (the only kind InfluxDB 3 Core has)");
+  create_token->add_option("--name", a->token_name, "a named admin token (default: the operator token _admin)");
+  create_token->add_option("--expiry", a->expiry, "named tokens: expire after this duration, e.g. 30d");
+  create_token->add_flag("--regenerate", a->regenerate, "replace the operator token (the old one stops working)");
+  create_token->add_option("--format", a->token_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  create_token->callback([a, action] {
+    *action = [a] {
+      if (!a->admin) return Fail("only admin tokens exist: use `influxdb3 create token --admin`");
+      std::string path = "/api/v3/configure/token/admin", body;
+      if (a->regenerate) {
+        path += "/regenerate";
+      } else if (!a->token_name.empty() && a->token_name != "_admin") {
+        path = "/api/v3/configure/token/named_admin";
+        json j = {{"token_name", a->token_name}};
+        if (!a->expiry.empty()) {
+          auto d = schedule::ParseHumanDuration(a->expiry);
+          if (!d.ok()) return Fail("invalid --expiry: " + d.status().message());
+          j["expiry_secs"] = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(*d).count());
+        }
+        body = j.dump();
+      }
+      std::string out;
+      int rc = Call(a->opts, "POST", path, body, body.empty() ? "" : "application/json", "", &out);
+      if (rc != 0) return rc;
+      json made = json::parse(out, nullptr, false);
+      if (a->token_format == "json" || made.is_discarded()) {
+        std::cout << out << "\n";
+        return 0;
+      }
+      std::string token = made.value("token", "");
+      std::cout << "New token created successfully!\n\n"
+                << "Token: " << token << "\n"
+                << "HTTP Requests Header: Authorization: Bearer " << token << "\n\n"
+                << "IMPORTANT: Store this token securely, as it will not be shown again.\n";
+      return 0;
+    };
+  });
+  CLI::App* delete_token = app.get_subcommand("delete")->add_subcommand("token", "Delete a named admin token");
+  AddCommonOptions(delete_token, &a->opts, nullptr, false);
+  delete_token->add_option("--token-name", a->token_name, "the token's name")->required();
+  delete_token->callback([a, action] {
+    *action = [a] {
+      return Call(a->opts, "DELETE", "/api/v3/configure/token?token_name=" + UrlEncode(a->token_name), "", "",
+                  "Token \"" + a->token_name + "\" deleted successfully");
+    };
+  });
+
   CLI::App* show = app.get_subcommand("show");
+  CLI::App* show_tokens = show->add_subcommand("tokens", "List the tokens (never their secrets)");
+  AddCommonOptions(show_tokens, &a->opts, nullptr, false);
+  show_tokens->callback([a, action] {
+    *action = [a] {
+      std::string out;
+      int rc = Call(a->opts, "GET", "/api/v3/configure/token", "", "", "", &out);
+      if (rc != 0) return rc;
+      json list = json::parse(out, nullptr, false);
+      if (list.is_discarded()) return Fail("unexpected answer from the server: " + out);
+      for (const auto& t : list)
+        std::cout << t.value("id", 0) << "\t" << t.value("name", "") << "\tcreated " << t.value("created_at", "")
+                  << (t["expiry"].is_string() ? "\texpires " + t["expiry"].get<std::string>() : std::string()) << "\n";
+      return 0;
+    };
+  });
   CLI::App* system = show->add_subcommand("system", "Show the system tables of a database");
   AddCommonOptions(system, &a->opts, &a->database, true);
   system->add_option("--format", a->format, "pretty, json, jsonl or csv")

@@ -17,9 +17,10 @@ namespace {
 struct TriggerArgs {
   ClientOptions opts;
   std::string database, name, plugin_filename, spec, error_behavior = "log", lp, lp_file, schedule, cache_name,
-      requirements;
-  std::vector<std::string> arguments, packages;
-  bool disabled = false, run_async = false, force = false;
+      requirements, run_timeout, body, body_file;
+  std::vector<std::string> arguments, packages, query_params, headers;
+  bool disabled = false, run_async = false, force = false, public_endpoint = false;
+  int max_retries = -1;  // -1: the server's default
 };
 
 // "a=1,b=x=y" (possibly repeated flags) → {"a":"1","b":"x=y"}; later keys win.
@@ -66,6 +67,13 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
   create_trigger->add_flag("--run-asynchronous", a->run_async, "let runs of this trigger overlap");
   create_trigger->add_option("--error-behavior", a->error_behavior, "log, retry or disable")
       ->check(CLI::IsMember({"log", "retry", "disable"}));
+  create_trigger->add_flag("--public", a->public_endpoint,
+                           "Riffle: serve this request trigger without authentication");
+  create_trigger->add_option("--run-timeout", a->run_timeout,
+                             "Riffle: interrupt a run after this long (e.g. 30s); the error behavior applies");
+  create_trigger->add_option("--max-retries", a->max_retries,
+                             "Riffle: with --error-behavior retry, attempts after the first failure (default 3)")
+      ->check(CLI::Range(0, 100));
   create_trigger->callback([a, action] {
     *action = [a] {
       json body = {{"db", a->database},
@@ -74,6 +82,9 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
                    {"trigger_specification", a->spec},
                    {"trigger_settings", {{"run_async", a->run_async}, {"error_behavior", a->error_behavior}}},
                    {"disabled", a->disabled}};
+      if (!a->run_timeout.empty()) body["trigger_settings"]["run_timeout"] = a->run_timeout;
+      if (a->public_endpoint) body["trigger_settings"]["public"] = true;
+      if (a->max_retries >= 0) body["trigger_settings"]["max_retries"] = a->max_retries;
       if (!a->arguments.empty()) {
         auto args = KeyValues(a->arguments);
         if (!args.ok()) return Fail(args.status().message());
@@ -154,6 +165,43 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
       }
       std::string out;
       int rc = Call(a->opts, "POST", "/api/v3/plugin_test/wal", body.dump(), "application/json", "", &out);
+      return rc == 0 ? PrintJson(out) : rc;
+    };
+  });
+  CLI::App* test_request = test->add_subcommand("request_plugin", "Run a request plugin once on a given request");
+  AddCommonOptions(test_request, &a->opts, &a->database, true);
+  test_request->add_option("filename", a->plugin_filename, "plugin file, relative to the server's --plugin-dir")
+      ->required();
+  test_request->add_option("--query-parameters", a->query_params, "key=value pairs of the query string")
+      ->delimiter(',')->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  test_request->add_option("--header", a->headers, "a request header as Name=value (repeatable)")
+      ->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  test_request->add_option("--body", a->body, "the request body");
+  test_request->add_option("--body-file", a->body_file, "read the request body from FILE");
+  test_request->add_option("--input-arguments", a->arguments, "key=value pairs passed as args")->delimiter(',')->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  test_request->add_option("--cache-name", a->cache_name, "cache namespace for the test run");
+  test_request->callback([a, action] {
+    *action = [a] {
+      json body = {{"filename", a->plugin_filename}, {"database", a->database}, {"body", a->body}};
+      if (!a->body_file.empty()) {
+        auto contents = ReadFile(a->body_file);
+        if (!contents.ok()) return Fail(contents.status().message());
+        body["body"] = *contents;
+      }
+      auto query = KeyValues(a->query_params);
+      if (!query.ok()) return Fail(query.status().message());
+      body["query_parameters"] = *query;
+      auto headers = KeyValues(a->headers);
+      if (!headers.ok()) return Fail(headers.status().message());
+      body["headers"] = *headers;
+      if (!a->cache_name.empty()) body["cache_name"] = a->cache_name;
+      if (!a->arguments.empty()) {
+        auto args = KeyValues(a->arguments);
+        if (!args.ok()) return Fail(args.status().message());
+        body["input_arguments"] = *args;
+      }
+      std::string out;
+      int rc = Call(a->opts, "POST", "/api/v3/plugin_test/request", body.dump(), "application/json", "", &out);
       return rc == 0 ? PrintJson(out) : rc;
     };
   });

@@ -69,6 +69,7 @@ void Api::Handle(Request&& req, Reply reply) {
                  {"Access-Control-Max-Age", "86400"}};
     return wrapped(std::move(r));
   }
+  if (auto denied = Unauthorized(req)) return wrapped(std::move(*denied));
   // Request bodies: identity or gzip only, and never more than the configured size.
   std::string encoding = req.Header("content-encoding");
   if (encoding == "gzip") {
@@ -106,6 +107,24 @@ void Api::Handle(Request&& req, Reply reply) {
     if (!prefix.empty() && prefix.back() == '/' && p.compare(0, prefix.size(), prefix) == 0)
       return handler(std::move(req), wrapped);
   wrapped(Response::Text(404, "Not found"));
+}
+
+std::optional<Response> Api::Unauthorized(const Request& req) const {
+  if (auth_.without_auth || !auth_.tokens) return std::nullopt;
+  const std::string& p = req.path;
+  // Liveness checks never need a token; the others only with --disable-authz.
+  if (p == "/health" || p == "/api/v1/health" || p == "/ping") return std::nullopt;
+  for (const char* name : {"metrics", "ready"})
+    if (p == std::string("/") + name && auth_.disabled_authz.count(name)) return std::nullopt;
+  if (auth_.tokens->Empty()) return std::nullopt;  // no token yet: auth is not on
+  const std::string engine_prefix = "/api/v3/engine/";
+  if (p.compare(0, engine_prefix.size(), engine_prefix) == 0 && auth_.is_public_engine_path &&
+      auth_.is_public_engine_path(p.substr(engine_prefix.size())))
+    return std::nullopt;
+  const std::string* query_token = (p == "/write" || p == "/query") ? req.Param("p") : nullptr;
+  Status st = auth::Authenticate(*auth_.tokens, req.Header("authorization"), query_token);
+  if (st.ok()) return std::nullopt;
+  return Response::Error(HttpStatusFor(st), st.message());
 }
 
 namespace {

@@ -1,10 +1,14 @@
 // The InfluxDB 3 HTTP API: routes requests to the write path, queries and the catalog.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 
+#include "auth/token_store.h"
 #include "catalog/catalog.h"
 #include "http/http.h"
 #include "query/query.h"
@@ -29,6 +33,17 @@ class Api {
   // prefix ending in '/' that matches every path below it.
   void AddRoute(const std::string& path, Handler handler);
 
+  struct AuthOptions {
+    auth::TokenStore* tokens = nullptr;  // nullptr or without_auth: every request is allowed
+    bool without_auth = false;
+    std::set<std::string> disabled_authz;  // --disable-authz: health, ping, metrics, ready
+    std::function<bool(const std::string& engine_path)> is_public_engine_path;  // request triggers
+  };
+  // Authentication turns on once the first token exists (unless --without-auth): a new server
+  // answers the Processing-engine guide's commands as written, then `create token --admin`
+  // locks it.
+  void SetAuth(AuthOptions options) { auth_ = std::move(options); }
+
  private:
   void HandleWrite(Request& req, Reply reply, int api_version);
   void HandleQuery(Request& req, Reply reply);
@@ -39,7 +54,11 @@ class Api {
   write::Writer* writer_;
   query::QueryEngine* engine_;
   size_t max_request_bytes_;
+  // Null when allowed; otherwise the 401/400 response to send.
+  std::optional<Response> Unauthorized(const Request& req) const;
+
   std::map<std::string, Handler> routes_;
+  AuthOptions auth_;
   std::string process_id_;
 };
 
@@ -52,4 +71,6 @@ class ProcessingEngine;
 namespace riffle::http {
 // Adds the processing-engine routes (triggers, dry runs, installs, /api/v3/engine/*) to `api`.
 void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine);
+// Adds /api/v3/configure/token* (405 when the server runs --without-auth).
+void RegisterTokenRoutes(Api& api, auth::TokenStore* tokens, bool without_auth);
 }  // namespace riffle::http

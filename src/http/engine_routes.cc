@@ -4,6 +4,7 @@
 #include "http/api.h"
 #include "http/json_body.h"
 #include "plugin/engine.h"
+#include "schedule/schedule.h"
 
 namespace riffle::http {
 
@@ -65,6 +66,22 @@ void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine) {
         for (char& c : eb) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         t.settings.error_behavior = eb;
       }
+      if (s.contains("public") && s["public"].is_boolean()) t.settings.public_endpoint = s["public"];
+      // Riffle: per-trigger limits (absent → no timeout, 3 retries).
+      if (s.contains("run_timeout") && !s["run_timeout"].is_null()) {
+        if (!s["run_timeout"].is_string())
+          return reply(Response::Error(400, "'run_timeout' must be a duration string such as \"30s\""));
+        auto d = schedule::ParseHumanDuration(s["run_timeout"].get<std::string>());
+        if (!d.ok()) return reply(Response::Error(400, "invalid run_timeout: " + d.status().message()));
+        if (d->count() <= 0) return reply(Response::Error(400, "invalid run_timeout: expected a positive duration"));
+        t.settings.run_timeout_ns = d->count();
+      }
+      if (s.contains("max_retries") && !s["max_retries"].is_null()) {
+        if (!s["max_retries"].is_number_integer() || s["max_retries"].get<int64_t>() < 0 ||
+            s["max_retries"].get<int64_t>() > 100)
+          return reply(Response::Error(400, "'max_retries' must be an integer from 0 to 100"));
+        t.settings.max_retries = s["max_retries"].get<int>();
+      }
     }
     if (j.contains("trigger_arguments") && j["trigger_arguments"].is_object()) {
       std::map<std::string, std::string> args;
@@ -102,8 +119,8 @@ void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine) {
     if (path.empty()) return reply(Response::Error(400, "missing 'requirements_location'"));
     reply(FromStatus(engine->InstallRequirements(path)));
   });
-  for (bool wal : {true, false}) {
-    api.AddRoute(std::string("/api/v3/plugin_test/") + (wal ? "wal" : "schedule"), [engine, wal](Request&& req, Reply reply) {
+  for (const char* kind : {"wal", "schedule", "request"}) {
+    api.AddRoute(std::string("/api/v3/plugin_test/") + kind, [engine, kind = std::string(kind)](Request&& req, Reply reply) {
       if (req.method != "POST") return reply(Response::Text(404, "Not found"));
       auto body = ParseJsonBody(req);
       if (!body.ok()) return reply(FromStatus(body.status()));
@@ -111,10 +128,16 @@ void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine) {
         if (!r.ok()) return reply(Response::Error(HttpStatusFor(r.status()), r.status().message()));
         reply(Response::Json(200, r->dump(-1, ' ', false, json::error_handler_t::replace)));
       };
-      if (wal) engine->TestWalPlugin((*body)->value, done);
-      else engine->TestSchedulePlugin((*body)->value, done);
+      if (kind == "wal") engine->TestWalPlugin((*body)->value, done);
+      else if (kind == "schedule") engine->TestSchedulePlugin((*body)->value, done);
+      else engine->TestRequestPlugin((*body)->value, done);
     });
   }
+  api.AddRoute("/metrics", [engine](Request&& req, Reply reply) {
+    if (req.method != "GET") return reply(Response::Text(404, "Not found"));
+    Response r{200, "text/plain; version=0.0.4; charset=utf-8", engine->Metrics(), {}};
+    reply(std::move(r));
+  });
   api.AddRoute("/api/v3/engine/", [engine](Request&& req, Reply reply) {
     if (req.method != "GET" && req.method != "POST") return reply(Response::Text(404, "Not found"));
     std::string path = req.path.substr(std::string("/api/v3/engine/").size());

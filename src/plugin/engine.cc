@@ -55,10 +55,28 @@ Status ProcessingEngine::Start() {
     for (const auto& [tname, trigger] : db->triggers)
       if (!trigger.disabled) StartTrigger(trigger);
   }
+  watchdog_ = std::thread([this] {
+    std::unique_lock lock(watchdog_mu_);
+    while (!watchdog_cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return watchdog_stop_; })) {
+      std::vector<std::shared_ptr<TriggerRunner>> runners;
+      {
+        std::lock_guard r(runners_mu_);
+        for (const auto& [key, runner] : runners_) runners.push_back(runner);
+      }
+      int64_t now = NowNanos();
+      for (const auto& runner : runners) runner->CheckTimeout(now);
+    }
+  });
   return Status::Ok();
 }
 
 void ProcessingEngine::Stop() {
+  {
+    std::lock_guard lock(watchdog_mu_);
+    watchdog_stop_ = true;
+  }
+  watchdog_cv_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
   std::map<std::pair<std::string, std::string>, std::shared_ptr<TriggerRunner>> runners;
   {
     std::lock_guard lock(runners_mu_);
@@ -151,8 +169,14 @@ void ProcessingEngine::OnWalFlush(const std::vector<wal::WriteOpPtr>& ops) {
         wal_runners.push_back(r);
   }
   for (const auto& r : wal_runners) {
-    bool has_db = std::any_of(ops.begin(), ops.end(), [&](const auto& op) { return op->db_name == r->def().database; });
-    if (!has_db) continue;
+    // Only flushes with rows for the trigger are events (its own writes to other tables are not).
+    bool relevant = std::any_of(ops.begin(), ops.end(), [&](const auto& op) {
+      if (op->db_name != r->def().database) return false;
+      if (r->spec().kind != ParsedSpec::Kind::kTable) return !op->batch.lines.empty();
+      return std::any_of(op->batch.lines.begin(), op->batch.lines.end(),
+                         [&](const auto& line) { return line.measurement == r->spec().table; });
+    });
+    if (!relevant) continue;
     // Never block the flush (and so every writer) on a slow plugin: a full queue drops the event.
     if (!r->EnqueueWal(ops))
       Log(r->def().name, "ERROR",
@@ -219,7 +243,14 @@ Status ProcessingEngine::DeleteTrigger(const std::string& db, const std::string&
     return Status::InvalidArgument("Cannot delete running plugin " + name + ". Disable it first or use --force.");
   RIFFLE_RETURN_IF_ERROR(catalog_->DeleteTrigger(db, name));
   python::DropCacheNamespace(db + "\x1f" + name);
+  runs_.Forget(db, name);
   return Status::Ok();
+}
+
+bool ProcessingEngine::IsPublicRequestPath(const std::string& path) {
+  std::lock_guard lock(runners_mu_);
+  auto it = request_routes_.find(path);
+  return it != request_routes_.end() && it->second->def().settings.public_endpoint;
 }
 
 void ProcessingEngine::HandleRequest(const std::string& path, const std::vector<std::pair<std::string, std::string>>& query,

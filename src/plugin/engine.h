@@ -6,12 +6,15 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <condition_variable>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog.h"
+#include "plugin/run_history.h"
 #include "common/status.h"
 #include "query/query.h"
 #include "wal/wal.h"
@@ -57,6 +60,9 @@ class ProcessingEngine {
   Status SetTriggerEnabled(const std::string& db, const std::string& name, bool enabled);
   Status DeleteTrigger(const std::string& db, const std::string& name, bool force);
 
+  // True when a request trigger serves `path` without authentication (--public).
+  bool IsPublicRequestPath(const std::string& path);
+
   // /api/v3/engine/<path>; `reply` may run on another thread.
   void HandleRequest(const std::string& path, const std::vector<std::pair<std::string, std::string>>& query,
                      const std::map<std::string, std::string>& headers, std::string body,
@@ -64,12 +70,18 @@ class ProcessingEngine {
   // Dry runs (/api/v3/plugin_test/{wal,schedule}); `reply` gets the JSON response or an error.
   void TestWalPlugin(const nlohmann::json& request, std::function<void(Result<nlohmann::json>)> reply);
   void TestSchedulePlugin(const nlohmann::json& request, std::function<void(Result<nlohmann::json>)> reply);
+  // Riffle: /api/v3/plugin_test/request — process_request with the given query parameters,
+  // headers and body; returns the HTTP response it would give, its logs and would-be writes.
+  void TestRequestPlugin(const nlohmann::json& request, std::function<void(Result<nlohmann::json>)> reply);
 
   Status InstallPackages(const std::vector<std::string>& packages);
   Status InstallRequirements(const std::string& requirements_file);
 
   // system.processing_engine_* tables.
   Result<query::VirtualTable> SystemTable(const std::string& db, const std::string& table);
+
+  // /metrics: Prometheus text of every trigger's run counters and latency histograms.
+  std::string Metrics() const { return runs_.Prometheus(); }
 
   // Appends to the log ring (and the server log).
   void Log(const std::string& trigger, const std::string& level, const std::string& text);
@@ -96,6 +108,12 @@ class ProcessingEngine {
   std::mutex runners_mu_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<TriggerRunner>> runners_;  // (db, name)
   std::map<std::string, std::shared_ptr<TriggerRunner>> request_routes_;                  // path → runner
+
+  RunHistory runs_;
+  std::thread watchdog_;  // interrupts runs past their --run-timeout
+  std::mutex watchdog_mu_;
+  std::condition_variable watchdog_cv_;
+  bool watchdog_stop_ = false;
 
   std::mutex log_mu_;
   std::vector<LogEntry> logs_;  // ring buffer

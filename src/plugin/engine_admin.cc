@@ -12,6 +12,7 @@
 #include "plugin/plugin_source.h"
 #include "plugin/trigger_spec.h"
 #include "python/python_runtime.h"
+#include "schedule/schedule.h"
 
 namespace riffle::plugin {
 
@@ -145,6 +146,61 @@ void ProcessingEngine::TestSchedulePlugin(const json& req, std::function<void(Re
     python::CallOutcome out = python::CallScheduled(code, ctx, when / 1000000000);
     json resp = DryRunResponse(out, dry.log_lines, writer_);
     resp["trigger_time"] = FormatRfc3339Seconds(when / 1000000000);
+    reply(resp);
+  }).detach();
+}
+
+void ProcessingEngine::TestRequestPlugin(const json& req, std::function<void(Result<json>)> reply) {
+  if (!req.contains("filename") || !req["filename"].is_string() || !req.contains("database") ||
+      !req["database"].is_string())
+    return reply(Status::InvalidArgument("expected JSON with 'filename' and 'database'"));
+  auto code = LoadPluginCode({options_.plugin_dir, options_.plugin_repo}, req["filename"].get<std::string>());
+  if (!code.ok()) return reply(code.status());
+  if (!python_ready_) return reply(Status::InvalidArgument("the processing engine is not running: start the server with --plugin-dir"));
+  std::string db = req["database"];
+  if (!catalog_->State()->FindDatabase(db)) return reply(Status::NotFound("database not found: " + db));
+  std::vector<std::pair<std::string, std::string>> query;
+  std::map<std::string, std::string> headers;
+  for (const char* key : {"query_parameters", "headers"}) {
+    if (!req.contains(key) || req[key].is_null()) continue;
+    if (!req[key].is_object()) return reply(Status::InvalidArgument(std::string("'") + key + "' must be an object"));
+    for (const auto& [k, v] : req[key].items()) {
+      std::string value = v.is_string() ? v.get<std::string>() : v.dump();
+      if (std::string(key) == "headers") {
+        std::string lower = k;  // request headers reach plugins lower-cased, as over HTTP
+        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        headers[lower] = value;
+      } else {
+        query.emplace_back(k, value);
+      }
+    }
+  }
+  std::string body = req.contains("body") && req["body"].is_string() ? req["body"].get<std::string>() : "";
+  std::thread([this, req, db, query, headers, body, code = std::move(code).value(), reply] {
+    python::ThreadScope scope;
+    DryRunHost dry;
+    dry.host.log = [&dry](const std::string& level, const std::string& text) { dry.log_lines.push_back(level + ": " + text); };
+    dry.host.query = [this](const std::string& d, const std::string& sql, const query::Params& p) {
+      return query_->Query(*catalog_->State(), d, sql, p);
+    };
+    python::CallContext ctx;
+    ctx.trigger_name = "test";
+    ctx.database = db;
+    ctx.args = ArgsFrom(req);
+    ctx.cache_namespace = "test\x1f" + (req.contains("cache_name") && req["cache_name"].is_string()
+                                            ? req["cache_name"].get<std::string>() : std::string("_shared_test"));
+    ctx.host = &dry.host;
+    ctx.dry_run = true;
+    python::CallOutcome out = python::CallRequest(code, ctx, query, headers, body);
+    json resp = DryRunResponse(out, dry.log_lines, writer_);
+    if (out.status.ok()) {
+      json hdrs = json::object();
+      for (const auto& [k, v] : out.http_headers) hdrs[k] = v;
+      resp["response"] = {{"status", out.http_status}, {"headers", hdrs}, {"body", out.http_body}};
+    } else {
+      resp["response"] = {{"status", 500}, {"headers", json::object()},
+                          {"body", json({{"error", "Python function call failed: " + out.status.message()}}).dump()}};
+    }
     reply(resp);
   }).detach();
 }
@@ -289,12 +345,17 @@ Result<query::VirtualTable> ProcessingEngine::SystemTable(const std::string& db_
   const catalog::Database* db = state->FindDatabase(db_name);
   if (table == "processing_engine_triggers") {
     vt.columns = {{"trigger_name", CT::kString}, {"plugin_filename", CT::kString}, {"trigger_specification", CT::kString},
-                  {"disabled", CT::kBool}, {"error_behavior", CT::kString}, {"run_async", CT::kBool}};
+                  {"disabled", CT::kBool}, {"error_behavior", CT::kString}, {"run_async", CT::kBool},
+                  {"run_timeout", CT::kString}, {"max_retries", CT::kInt64}};
     if (db)
       for (const auto& [name, t] : db->triggers) {
         auto spec = ParseSpec(t.specification);
+        query::Value timeout;
+        if (t.settings.run_timeout_ns > 0)
+          timeout = schedule::FormatHumanDuration(std::chrono::nanoseconds(t.settings.run_timeout_ns));
         vt.rows.push_back({t.name, t.plugin_filename, spec.ok() ? spec->system_json : t.specification, t.disabled,
-                           t.settings.error_behavior, t.settings.run_async});
+                           t.settings.error_behavior, t.settings.run_async, timeout,
+                           int64_t{t.settings.max_retries}});
       }
     return vt;
   }
@@ -306,9 +367,10 @@ Result<query::VirtualTable> ProcessingEngine::SystemTable(const std::string& db_
           for (const auto& [k, v] : *t.arguments) vt.rows.push_back({t.name, k, v});
     return vt;
   }
+  if (table == "processing_engine_runs") return runs_.Table(db_name);
   return Status::InvalidArgument("system table 'system." + table +
                                  "' not found: expected one of processing_engine_logs, processing_engine_triggers, "
-                                 "processing_engine_trigger_arguments");
+                                 "processing_engine_trigger_arguments, processing_engine_runs, parquet_files, queries");
 }
 
 }  // namespace riffle::plugin

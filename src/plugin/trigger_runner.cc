@@ -31,6 +31,7 @@ TriggerRunner::TriggerRunner(ProcessingEngine* engine, catalog::Trigger def, Par
       spec_(std::move(spec)),
       code_({engine->options_.plugin_dir, engine->options_.plugin_repo}, def_.plugin_filename) {
   host_.write_sync = [this](const std::string& db, const std::string& lp, bool no_sync) {
+    sync_lines_ += 1 + static_cast<int64_t>(std::count(lp.begin(), lp.end(), '\n'));
     return engine_->WriteLines(db, lp, no_sync);
   };
   host_.query = [this](const std::string& db, const std::string& sql, const query::Params& params)
@@ -76,6 +77,48 @@ void TriggerRunner::Stop() {
   }
 }
 
+void TriggerRunner::CheckTimeout(int64_t now_ns) {
+  int64_t deadline = run_deadline_ns_.load();
+  if (deadline == 0 || now_ns < deadline || timed_out_.exchange(true)) return;
+  // Raised at the next Python bytecode: a plugin blocked inside one C call (a long
+  // time.sleep) is interrupted when that call returns.
+  python::InterruptThread(python_thread_id_.load());
+}
+
+python::CallOutcome TriggerRunner::TimedCall(const std::function<python::CallOutcome()>& call, bool* timed_out) {
+  timed_out_ = false;
+  sync_lines_ = 0;
+  python_thread_id_ = python::CurrentThreadId();
+  // Asynchronous runs overlap on their own threads; the timeout covers synchronous ones.
+  if (def_.settings.run_timeout_ns > 0 && !def_.settings.run_async)
+    run_deadline_ns_ = NowNanos() + def_.settings.run_timeout_ns;
+  python::CallOutcome out = call();
+  run_deadline_ns_ = 0;
+  python_thread_id_ = 0;
+  *timed_out = timed_out_.exchange(false) && !out.status.ok();
+  if (*timed_out)
+    out.status = Status::Unavailable("run timed out after " + HumanDuration(def_.settings.run_timeout_ns) +
+                                     " (--run-timeout) and was interrupted");
+  return out;
+}
+
+void TriggerRunner::Record(const char* kind, int64_t start_ns, const std::string& outcome, const std::string& error,
+                           int64_t rows_in, int64_t lines_written, int attempt) {
+  RunRecord r;
+  r.database = def_.database;
+  r.trigger = def_.name;
+  std::string k = kind;
+  r.kind = k.substr(0, k.find(' '));  // "wal plugin" → "wal"
+  r.start_ns = start_ns;
+  r.end_ns = NowNanos();
+  r.outcome = outcome;
+  r.error = error;
+  r.rows_in = rows_in;
+  r.lines_written = lines_written;
+  r.attempt = attempt;
+  engine_->runs_.Record(std::move(r));
+}
+
 bool TriggerRunner::Enqueue(Task task) {
   if (def_.settings.run_async) {
     // Asynchronous triggers: every event runs at once on its own thread.
@@ -116,16 +159,18 @@ bool TriggerRunner::EnqueueRequest(std::vector<std::pair<std::string, std::strin
     }
     self->engine_->Log(self->def_.name, "INFO", "starting execution of request plugin.");
     int64_t start = NowNanos();
-    self->python_thread_id_ = python::CurrentThreadId();
-    python::CallOutcome out = python::CallRequest(*code, self->Context(), query, headers, body);
-    self->python_thread_id_ = 0;
+    bool timed_out = false;
+    python::CallOutcome out = self->TimedCall(
+        [&] { return python::CallRequest(*code, self->Context(), query, headers, body); }, &timed_out);
     if (!out.status.ok()) {
-      std::string msg = "Python function call failed: " + out.status.message();
-      self->engine_->Log(self->def_.name, "ERROR",
-                         "error running request plugin: " + msg + (out.traceback.empty() ? "" : "\n" + out.traceback));
-      return reply(HttpReply{500, nlohmann::json({{"error", msg}}).dump(), {}});
+      std::string msg = timed_out ? out.status.message() : "Python function call failed: " + out.status.message();
+      std::string detail = msg + (out.traceback.empty() || timed_out ? "" : "\n" + out.traceback);
+      self->engine_->Log(self->def_.name, "ERROR", "error running request plugin: " + detail);
+      self->Record("request plugin", start, timed_out ? "timeout" : "error", detail, 0, self->sync_lines_, 1);
+      return reply(HttpReply{timed_out ? 504 : 500, nlohmann::json({{"error", msg}}).dump(), {}});
     }
-    self->FlushQueuedWrites("request plugin", out);
+    int64_t written = self->FlushQueuedWrites("request plugin", out) + self->sync_lines_;
+    self->Record("request plugin", start, "success", "", 0, written, 1);
     self->engine_->Log(self->def_.name, "INFO", "finished execution in " + HumanDuration(NowNanos() - start));
     HttpReply r{out.http_status, std::move(out.http_body), std::move(out.http_headers)};
     reply(std::move(r));
@@ -199,7 +244,11 @@ void TriggerRunner::RunWal(const std::vector<wal::WriteOpPtr>& ops) {
       tables[it->second].rows.emplace_back(op.get(), i);
     }
   }
-  RunWithErrorBehavior("wal plugin", [&] {
+  // A flush without rows for this trigger (another table, another database) is no event.
+  if (tables.empty()) return;
+  int64_t rows_in = 0;
+  for (const auto& t : tables) rows_in += static_cast<int64_t>(t.rows.size());
+  RunWithErrorBehavior("wal plugin", rows_in, [&] {
     auto code = Code();
     if (!code.ok()) {
       python::CallOutcome out;
@@ -212,7 +261,7 @@ void TriggerRunner::RunWal(const std::vector<wal::WriteOpPtr>& ops) {
 
 void TriggerRunner::RunScheduled(int64_t scheduled_ns) {
   int64_t secs = scheduled_ns / 1000000000;
-  RunWithErrorBehavior("schedule plugin", [&] {
+  RunWithErrorBehavior("schedule plugin", 0, [&] {
     auto code = Code();
     if (!code.ok()) {
       python::CallOutcome out;
@@ -223,23 +272,25 @@ void TriggerRunner::RunScheduled(int64_t scheduled_ns) {
   });
 }
 
-void TriggerRunner::RunWithErrorBehavior(const char* kind, const std::function<python::CallOutcome()>& call) {
+void TriggerRunner::RunWithErrorBehavior(const char* kind, int64_t rows_in,
+                                         const std::function<python::CallOutcome()>& call) {
   const std::string& behavior = def_.settings.error_behavior;
-  int attempts = behavior == "retry" ? 1 + engine_->options_.max_retries : 1;
+  int attempts = behavior == "retry" ? 1 + def_.settings.max_retries : 1;
   for (int attempt = 1; attempt <= attempts; ++attempt) {
     engine_->Log(def_.name, "INFO", std::string("starting execution of ") + kind + ".");
     int64_t start = NowNanos();
-    python_thread_id_ = python::CurrentThreadId();
-    python::CallOutcome out = call();
-    python_thread_id_ = 0;
+    bool timed_out = false;
+    python::CallOutcome out = TimedCall(call, &timed_out);
     if (out.status.ok()) {
-      FlushQueuedWrites(kind, out);
+      int64_t written = FlushQueuedWrites(kind, out) + sync_lines_;
+      Record(kind, start, "success", "", rows_in, written, attempt);
       engine_->Log(def_.name, "INFO", "finished execution in " + HumanDuration(NowNanos() - start));
       return;
     }
     std::string message = std::string("error executing ") + kind + ": " + out.status.message();
-    if (!out.traceback.empty()) message += "\n" + out.traceback;
+    if (!out.traceback.empty() && !timed_out) message += "\n" + out.traceback;
     engine_->Log(def_.name, "ERROR", message);
+    Record(kind, start, timed_out ? "timeout" : "error", message, rows_in, sync_lines_, attempt);
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
@@ -266,7 +317,8 @@ void TriggerRunner::RunWithErrorBehavior(const char* kind, const std::function<p
   }
 }
 
-void TriggerRunner::FlushQueuedWrites(const char* kind, const python::CallOutcome& outcome) {
+int64_t TriggerRunner::FlushQueuedWrites(const char* kind, const python::CallOutcome& outcome) {
+  int64_t lines = 0;
   // One all-or-nothing write per database, in first-use order.
   std::vector<std::pair<std::string, std::string>> per_db;
   for (const auto& w : outcome.writes) {
@@ -282,7 +334,10 @@ void TriggerRunner::FlushQueuedWrites(const char* kind, const python::CallOutcom
     if (!st.ok())
       engine_->Log(def_.name, "ERROR",
                    std::string("error running ") + kind + ": error writing back lines to " + db + ": " + st.message());
+    else
+      lines += 1 + static_cast<int64_t>(std::count(lp.begin(), lp.end(), '\n'));
   }
+  return lines;
 }
 
 }  // namespace riffle::plugin

@@ -29,6 +29,10 @@ class TriggerRunner : public std::enable_shared_from_this<TriggerRunner> {
   const catalog::Trigger& def() const { return def_; }
   const ParsedSpec& spec() const { return spec_; }
 
+  // Interrupts the run in progress once it is past the trigger's --run-timeout (called by the
+  // engine's watchdog thread).
+  void CheckTimeout(int64_t now_ns);
+
   // False when the queue is full (the event is dropped and logged by the caller).
   bool EnqueueWal(std::vector<wal::WriteOpPtr> ops);
   bool EnqueueRequest(std::vector<std::pair<std::string, std::string>> query,
@@ -43,8 +47,14 @@ class TriggerRunner : public std::enable_shared_from_this<TriggerRunner> {
   void RunWal(const std::vector<wal::WriteOpPtr>& ops);
   void RunScheduled(int64_t scheduled_ns);
   // Runs `call` with the trigger's error behaviour (WAL and schedule triggers).
-  void RunWithErrorBehavior(const char* kind, const std::function<python::CallOutcome()>& call);
-  void FlushQueuedWrites(const char* kind, const python::CallOutcome& outcome);
+  void RunWithErrorBehavior(const char* kind, int64_t rows_in, const std::function<python::CallOutcome()>& call);
+  // Returns the number of lines written.
+  int64_t FlushQueuedWrites(const char* kind, const python::CallOutcome& outcome);
+  // Runs one plugin call under the trigger's timeout; `timed_out` tells whether it was
+  // interrupted for it.
+  python::CallOutcome TimedCall(const std::function<python::CallOutcome()>& call, bool* timed_out);
+  void Record(const char* kind, int64_t start_ns, const std::string& outcome, const std::string& error,
+              int64_t rows_in, int64_t lines_written, int attempt);
   python::CallContext Context() const;
   Result<python::PluginCode> Code();
 
@@ -61,6 +71,9 @@ class TriggerRunner : public std::enable_shared_from_this<TriggerRunner> {
   std::thread thread_;
   std::atomic<int> async_runs_{0};
   std::atomic<unsigned long> python_thread_id_{0};  // of a run in progress, for interruption
+  std::atomic<int64_t> run_deadline_ns_{0};         // 0: no run in progress or no timeout
+  std::atomic<bool> timed_out_{false};
+  std::atomic<int64_t> sync_lines_{0};              // lines written with write_sync* this run
 };
 
 }  // namespace riffle::plugin

@@ -178,8 +178,9 @@ def test_concurrent_writers_during_snapshots_lose_nothing(tmp_path):
         for t in threads:
             t.join()
         assert not errors, errors[:3]
-        assert parquet_files(s, "db"), s.log()
-        assert "snapshot:" in s.log()
+        # Snapshots run in the background: the last one may still be writing.
+        assert wait_for(lambda: parquet_files(s, "db"), timeout=20), s.log()
+        assert wait_for(lambda: "snapshot:" in s.log())
         got = sorted(r["v"] for r in query_rows(s, "db", "SELECT v FROM c"))
         assert got == sorted(acked)
         s.kill9()

@@ -1,0 +1,222 @@
+#include "auth/token_store.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+
+namespace riffle::auth {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kHeader = "riffle-tokens v1 crc32=";
+
+std::string Base64(std::string_view in, bool url) {
+  static const char* kStd = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char* kUrl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const char* table = url ? kUrl : kStd;
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out += table[(v >> s) & 63];
+  }
+  if (i < in.size()) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    if (i + 1 < in.size()) v |= uint8_t(in[i + 1]) << 8;
+    out += table[(v >> 18) & 63];
+    out += table[(v >> 12) & 63];
+    if (i + 1 < in.size()) out += table[(v >> 6) & 63];
+    if (!url) out.append(i + 1 < in.size() ? 1 : 2, '=');
+  }
+  return out;
+}
+
+std::optional<std::string> Base64Decode(std::string_view in) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v = value(c);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Sha512Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha512(), nullptr);
+  std::string hex;
+  char b[3];
+  for (unsigned int i = 0; i < len; ++i) {
+    std::snprintf(b, sizeof b, "%02x", digest[i]);
+    hex += b;
+  }
+  return hex;
+}
+
+TokenStore::TokenStore(objstore::ObjectStore* store, std::string node_id)
+    : store_(store), key_(std::move(node_id) + "/tokens.json") {}
+
+Status TokenStore::Load() {
+  std::lock_guard lock(mu_);
+  auto contents = store_->Get(key_);
+  if (!contents.ok()) return contents.status().code() == Code::kNotFound ? Status::Ok() : contents.status();
+  size_t nl = contents->find('\n');
+  std::string prefix = kHeader;
+  if (nl == std::string::npos || contents->compare(0, prefix.size(), prefix) != 0)
+    return Status::IOError("token file " + key_ + " has no valid header");
+  std::string body = contents->substr(nl + 1);
+  if (crc32(0L, reinterpret_cast<const Bytef*>(body.data()), body.size()) !=
+      std::stoul(contents->substr(prefix.size(), nl - prefix.size()), nullptr, 16))
+    return Status::IOError("token file " + key_ + " is corrupt (checksum mismatch)");
+  try {
+    json j = json::parse(body);
+    tokens_.clear();
+    for (const auto& t : j.at("tokens")) {
+      TokenInfo info{t.at("id"), t.at("name"), t.at("hash"), t.at("created_at_ms"), std::nullopt};
+      if (t.contains("expiry_ms") && !t["expiry_ms"].is_null()) info.expiry_ms = t["expiry_ms"].get<int64_t>();
+      next_id_ = std::max(next_id_, info.id + 1);
+      tokens_.push_back(std::move(info));
+    }
+  } catch (const std::exception& e) {
+    return Status::IOError("token file " + key_ + " is not valid: " + e.what());
+  }
+  return Status::Ok();
+}
+
+Status TokenStore::SaveLocked() {
+  json j = {{"tokens", json::array()}};
+  for (const auto& t : tokens_)
+    j["tokens"].push_back({{"id", t.id}, {"name", t.name}, {"hash", t.hash}, {"created_at_ms", t.created_at_ms},
+                           {"expiry_ms", t.expiry_ms ? json(*t.expiry_ms) : json(nullptr)}});
+  std::string body = j.dump();
+  char header[64];
+  std::snprintf(header, sizeof header, "%s%08lx\n", kHeader,
+                crc32(0L, reinterpret_cast<const Bytef*>(body.data()), body.size()));
+  return store_->Put(key_, header + body);
+}
+
+bool TokenStore::Empty() const {
+  std::lock_guard lock(mu_);
+  return tokens_.empty();
+}
+
+Result<NewToken> TokenStore::AddLocked(const std::string& name, std::optional<int64_t> expiry_ms) {
+  unsigned char random[64];
+  if (RAND_bytes(random, sizeof random) != 1) return Status::Internal("cannot draw random bytes for a token");
+  NewToken out;
+  out.token = "apiv3_" + Base64(std::string_view(reinterpret_cast<char*>(random), sizeof random), /*url=*/true);
+  out.info = {next_id_++, name, Sha512Hex(out.token), NowNanos() / 1000000, expiry_ms};
+  tokens_.push_back(out.info);
+  return out;
+}
+
+Result<NewToken> TokenStore::CreateAdmin() { return CreateNamedAdmin(kOperatorTokenName, std::nullopt); }
+
+Result<NewToken> TokenStore::CreateNamedAdmin(const std::string& name, std::optional<int64_t> expiry_secs) {
+  if (name.empty()) return Status::InvalidArgument("token name is empty: expected a name such as 'ci'");
+  std::lock_guard lock(mu_);
+  for (const auto& t : tokens_)
+    if (t.name == name)
+      return Status::AlreadyExists("token '" + name + "' already exists" +
+                                   (name == kOperatorTokenName ? ": use --regenerate to replace it" : ""));
+  std::optional<int64_t> expiry;
+  if (expiry_secs) expiry = NowNanos() / 1000000 + *expiry_secs * 1000;
+  auto added = AddLocked(name, expiry);
+  if (!added.ok()) return added;
+  if (Status st = SaveLocked(); !st.ok()) {
+    tokens_.pop_back();
+    return st;
+  }
+  return added;
+}
+
+Result<NewToken> TokenStore::RegenerateAdmin() {
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(tokens_.begin(), tokens_.end(), [](const auto& t) { return t.name == kOperatorTokenName; });
+  if (it == tokens_.end()) return Status::NotFound("there is no admin token to regenerate: create one first");
+  std::vector<TokenInfo> before = tokens_;
+  tokens_.erase(it);
+  auto added = AddLocked(kOperatorTokenName, std::nullopt);
+  if (!added.ok() || !SaveLocked().ok()) {
+    tokens_ = std::move(before);
+    return added.ok() ? Status::IOError("cannot save the regenerated token") : added.status();
+  }
+  return added;
+}
+
+Status TokenStore::Delete(const std::string& name) {
+  if (name == kOperatorTokenName) return Status::InvalidArgument("the operator token '_admin' cannot be deleted");
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(tokens_.begin(), tokens_.end(), [&](const auto& t) { return t.name == name; });
+  if (it == tokens_.end()) return Status::NotFound("token not found: " + name);
+  TokenInfo removed = *it;
+  tokens_.erase(it);
+  if (Status st = SaveLocked(); !st.ok()) {
+    tokens_.push_back(removed);
+    return st;
+  }
+  return Status::Ok();
+}
+
+std::vector<TokenInfo> TokenStore::List() const {
+  std::lock_guard lock(mu_);
+  return tokens_;
+}
+
+bool TokenStore::Verify(std::string_view token) const {
+  std::string hash = Sha512Hex(token);
+  int64_t now_ms = NowNanos() / 1000000;
+  std::lock_guard lock(mu_);
+  for (const auto& t : tokens_)
+    if (t.hash == hash && (!t.expiry_ms || *t.expiry_ms > now_ms)) return true;
+  return false;
+}
+
+Status Authenticate(const TokenStore& tokens, const std::string& authorization, const std::string* query_token) {
+  const Status denied(Code::kUnauthenticated, "the request was not authenticated");
+  if (authorization.empty()) return query_token && tokens.Verify(*query_token) ? Status::Ok() : denied;
+  size_t space = authorization.find(' ');
+  if (space == std::string::npos)
+    return Status::InvalidArgument("malformed Authorization header: expected 'Bearer <token>', 'Token <token>' or 'Basic <base64>'");
+  std::string scheme = authorization.substr(0, space);
+  std::string credential = authorization.substr(authorization.find_first_not_of(' ', space));
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme == "bearer" || scheme == "token") return tokens.Verify(credential) ? Status::Ok() : denied;
+  if (scheme == "basic") {
+    auto decoded = Base64Decode(credential);
+    size_t colon = decoded ? decoded->find(':') : std::string::npos;
+    if (colon == std::string::npos)
+      return Status::InvalidArgument("malformed Basic credentials: expected base64 of 'user:token'");
+    return tokens.Verify(decoded->substr(colon + 1)) ? Status::Ok() : denied;
+  }
+  return Status::InvalidArgument("unsupported Authorization scheme '" + authorization.substr(0, space) +
+                                 "': expected Bearer, Token or Basic");
+}
+
+}  // namespace riffle::auth

@@ -1,0 +1,70 @@
+// Admin tokens (InfluxDB 3 Core has admin tokens only): created once, shown once, stored as a
+// SHA-512 hash in a checksummed file of the object store, checked on every request.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "objstore/object_store.h"
+
+namespace riffle::auth {
+
+struct TokenInfo {
+  uint64_t id = 0;
+  std::string name;
+  std::string hash;  // hex SHA-512 of the token
+  int64_t created_at_ms = 0;
+  std::optional<int64_t> expiry_ms;
+};
+
+struct NewToken {
+  TokenInfo info;
+  std::string token;  // the secret, returned once and never stored
+};
+
+constexpr const char* kOperatorTokenName = "_admin";
+
+class TokenStore {
+ public:
+  TokenStore(objstore::ObjectStore* store, std::string node_id);
+
+  Status Load();
+  bool Empty() const;
+
+  // The operator token "_admin": AlreadyExists when there is one.
+  Result<NewToken> CreateAdmin();
+  // Replaces the operator token's secret; the old one stops working at once.
+  Result<NewToken> RegenerateAdmin();
+  Result<NewToken> CreateNamedAdmin(const std::string& name, std::optional<int64_t> expiry_secs);
+  // The operator token cannot be deleted (InvalidArgument).
+  Status Delete(const std::string& name);
+  std::vector<TokenInfo> List() const;
+
+  // True for a known, unexpired token.
+  bool Verify(std::string_view token) const;
+
+ private:
+  Result<NewToken> AddLocked(const std::string& name, std::optional<int64_t> expiry_ms);
+  Status SaveLocked();
+
+  objstore::ObjectStore* store_;
+  std::string key_;
+  mutable std::mutex mu_;
+  std::vector<TokenInfo> tokens_;
+  uint64_t next_id_ = 1;
+};
+
+std::string Sha512Hex(std::string_view data);
+
+// Checks a request's credentials: `authorization` is its Authorization header ("" when absent):
+// "Bearer T", "Token T" or "Basic base64(user:T)"; `query_token` is the v1 `?p=` parameter
+// where the endpoint accepts it. Unauthenticated when missing or unknown, InvalidArgument when
+// the header is malformed.
+Status Authenticate(const TokenStore& tokens, const std::string& authorization, const std::string* query_token);
+
+}  // namespace riffle::auth
