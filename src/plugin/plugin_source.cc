@@ -59,6 +59,10 @@ int64_t MtimeNanos(const fs::path& p) {
 Result<std::string> ResolveLocalPath(const std::string& plugin_dir, const std::string& filename) {
   if (plugin_dir.empty())
     return Status::InvalidArgument("Plugin error: reading plugin file: Node not configured with plugin directory");
+  for (unsigned char c : filename)
+    if (c < 0x20 || c == 0x7f)
+      return Status::InvalidArgument("plugin filename contains a control character: expected a file name such as "
+                                     "'my_plugin.py'");
   std::string name = filename;
   while (name.size() > 1 && name.back() == '/') name.pop_back();
   fs::path rel(name);
