@@ -46,6 +46,8 @@ Status ProcessingEngine::Start() {
     fs::create_directories(options_.plugin_dir, ec);
     // Plugins can find their own files through PLUGIN_DIR, as on InfluxDB 3.
     ::setenv("PLUGIN_DIR", fs::absolute(options_.plugin_dir).c_str(), 1);
+    ::setenv("INFLUXDB3_PLUGIN_DIR", fs::absolute(options_.plugin_dir).c_str(), 1);
+    if (!options_.virtual_env.empty()) ::setenv("VIRTUAL_ENV", fs::absolute(options_.virtual_env).c_str(), 1);
     RIFFLE_RETURN_IF_ERROR(python::Initialize(SitePackagesOf(options_.virtual_env)));
     python_ready_ = true;
   }

@@ -96,6 +96,7 @@ Result<python::PluginCode> LoadPluginCode(const PluginLocation& where, const std
   auto path = ResolveLocalPath(where.plugin_dir, filename);
   if (!path.ok()) return path.status();
   fs::path p(*path);
+  code.path = fs::absolute(p).string();
   std::error_code ec;
   if (!fs::exists(p, ec)) return Status::NotFound("Plugin error: reading plugin file: Plugin not found: " + p.string());
   if (fs::is_directory(p, ec)) {

@@ -31,6 +31,7 @@ struct HostServices {
 
 struct PluginCode {
   std::string filename;     // as given to the trigger (for messages)
+  std::string path;         // single-file plugins on disk: the absolute path (__file__)
   std::string source;       // single-file plugins
   std::string package_dir;  // directory plugins: the parent dir to put on sys.path
   std::string package;      // directory plugins: the package (directory) name

@@ -71,6 +71,11 @@ py::object LoadFunction(const PluginCode& code, const char* name, const char* si
     }
     py::dict globals;
     globals["__builtins__"] = py::module_::import("builtins");
+    // Plugins find files next to themselves through __file__; __name__ is not "__main__", so a
+    // plugin's own `if __name__ == "__main__":` test code does not run inside the server.
+    if (!code.path.empty()) globals["__file__"] = code.path;
+    std::string stem = code.filename.substr(code.filename.rfind('/') + 1);
+    globals["__name__"] = stem.substr(0, stem.rfind('.'));
     py::module_::import("builtins").attr("exec")(it->second.code, globals);
     if (globals.contains(name)) fn = globals[name];
   }

@@ -111,8 +111,16 @@ def test_plugin_dir_variable_and_missing_modules(server):
     put_plugin(server, "envy.py", '''
 import os
 def process_request(influxdb3_local, q, h, b, args=None):
+    assert os.environ["INFLUXDB3_PLUGIN_DIR"] == os.environ["PLUGIN_DIR"]
+    assert os.environ["VIRTUAL_ENV"].endswith(".venv")
+    assert __name__ == "envy"
+    with open(os.path.join(os.path.dirname(__file__), "settings.txt")) as f:
+        assert f.read() == "from the plugin dir"
     with open(os.path.join(os.environ["PLUGIN_DIR"], "settings.txt")) as f:
         return f.read()
+
+if __name__ == "__main__":
+    raise SystemExit("test code of the plugin must not run inside the server")
 ''')
     put_plugin(server, "needs_pkg.py", '''
 import definitely_missing_module_xyz
