@@ -35,6 +35,16 @@ Result<json> KeyValues(const std::vector<std::string>& items) {
   return out;
 }
 
+// --cache-name and --input-arguments of the `test` commands.
+Status AddDryRunInputs(const TriggerArgs& a, json* body) {
+  if (!a.cache_name.empty()) (*body)["cache_name"] = a.cache_name;
+  if (a.arguments.empty()) return Status::Ok();
+  auto args = KeyValues(a.arguments);
+  if (!args.ok()) return args.status();
+  (*body)["input_arguments"] = *args;
+  return Status::Ok();
+}
+
 int PrintJson(const std::string& body) {
   try {
     std::cout << json::parse(body).dump(2) << "\n";
@@ -157,12 +167,7 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
       }
       if (lp.empty()) return Fail("no input: give line protocol with --lp or --file");
       json body = {{"filename", a->plugin_filename}, {"database", a->database}, {"input_lp", lp}};
-      if (!a->cache_name.empty()) body["cache_name"] = a->cache_name;
-      if (!a->arguments.empty()) {
-        auto args = KeyValues(a->arguments);
-        if (!args.ok()) return Fail(args.status().message());
-        body["input_arguments"] = *args;
-      }
+      if (Status st = AddDryRunInputs(*a, &body); !st.ok()) return Fail(st.message());
       std::string out;
       int rc = Call(a->opts, "POST", "/api/v3/plugin_test/wal", body.dump(), "application/json", "", &out);
       return rc == 0 ? PrintJson(out) : rc;
@@ -194,12 +199,7 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
       auto headers = KeyValues(a->headers);
       if (!headers.ok()) return Fail(headers.status().message());
       body["headers"] = *headers;
-      if (!a->cache_name.empty()) body["cache_name"] = a->cache_name;
-      if (!a->arguments.empty()) {
-        auto args = KeyValues(a->arguments);
-        if (!args.ok()) return Fail(args.status().message());
-        body["input_arguments"] = *args;
-      }
+      if (Status st = AddDryRunInputs(*a, &body); !st.ok()) return Fail(st.message());
       std::string out;
       int rc = Call(a->opts, "POST", "/api/v3/plugin_test/request", body.dump(), "application/json", "", &out);
       return rc == 0 ? PrintJson(out) : rc;
@@ -216,12 +216,7 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
     *action = [a] {
       json body = {{"filename", a->plugin_filename}, {"database", a->database}};
       if (!a->schedule.empty()) body["schedule"] = a->schedule;
-      if (!a->cache_name.empty()) body["cache_name"] = a->cache_name;
-      if (!a->arguments.empty()) {
-        auto args = KeyValues(a->arguments);
-        if (!args.ok()) return Fail(args.status().message());
-        body["input_arguments"] = *args;
-      }
+      if (Status st = AddDryRunInputs(*a, &body); !st.ok()) return Fail(st.message());
       std::string out;
       int rc = Call(a->opts, "POST", "/api/v3/plugin_test/schedule", body.dump(), "application/json", "", &out);
       return rc == 0 ? PrintJson(out) : rc;

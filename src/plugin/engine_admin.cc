@@ -58,6 +58,29 @@ json DryRunResponse(const python::CallOutcome& out, const std::vector<std::strin
   return resp;
 }
 
+// Runs one dry-run plugin call on the calling (Python-capable) thread: writes are recorded,
+// log lines collected, queries answered for real. Returns the outcome and the JSON response.
+std::pair<python::CallOutcome, json> RunDry(const json& req, const std::string& db, query::QueryEngine* engine,
+                                            catalog::Catalog* catalog, write::Writer* writer,
+                                            const std::function<python::CallOutcome(const python::CallContext&)>& call) {
+  DryRunHost dry;
+  dry.host.log = [&dry](const std::string& level, const std::string& text) { dry.log_lines.push_back(level + ": " + text); };
+  dry.host.query = [engine, catalog](const std::string& d, const std::string& sql, const query::Params& p) {
+    return engine->Query(*catalog->State(), d, sql, p);
+  };
+  python::CallContext ctx;
+  ctx.trigger_name = "test";
+  ctx.database = db;
+  ctx.args = ArgsFrom(req);
+  ctx.cache_namespace = "test\x1f" + (req.contains("cache_name") && req["cache_name"].is_string()
+                                          ? req["cache_name"].get<std::string>() : std::string("_shared_test"));
+  ctx.host = &dry.host;
+  ctx.dry_run = true;
+  python::CallOutcome out = call(ctx);
+  json resp = DryRunResponse(out, dry.log_lines, writer);
+  return {std::move(out), std::move(resp)};
+}
+
 }  // namespace
 
 void ProcessingEngine::TestWalPlugin(const json& req, std::function<void(Result<json>)> reply) {
@@ -86,21 +109,10 @@ void ProcessingEngine::TestWalPlugin(const json& req, std::function<void(Result<
       if (it == tables.end()) it = tables.insert(tables.end(), python::TableRows{m, {}});
       it->rows.emplace_back(op.get(), i);
     }
-    DryRunHost dry;
-    dry.host.log = [&dry](const std::string& level, const std::string& text) { dry.log_lines.push_back(level + ": " + text); };
-    dry.host.query = [this](const std::string& db, const std::string& sql, const query::Params& p) {
-      return query_->Query(*catalog_->State(), db, sql, p);
-    };
-    python::CallContext ctx;
-    ctx.trigger_name = "test";
-    ctx.database = op->db_name;
-    ctx.args = ArgsFrom(req);
-    ctx.cache_namespace = "test\x1f" + (req.contains("cache_name") && req["cache_name"].is_string()
-                                            ? req["cache_name"].get<std::string>() : std::string("_shared_test"));
-    ctx.host = &dry.host;
-    ctx.dry_run = true;
-    python::CallOutcome out = python::CallProcessWrites(code, ctx, tables);
-    reply(DryRunResponse(out, dry.log_lines, writer_));
+    auto [out, resp] = RunDry(req, op->db_name, query_, catalog_, writer_, [&](const python::CallContext& ctx) {
+      return python::CallProcessWrites(code, ctx, tables);
+    });
+    reply(resp);
   }).detach();
 }
 
@@ -130,21 +142,9 @@ void ProcessingEngine::TestSchedulePlugin(const json& req, std::function<void(Re
   }
   std::thread([this, req, db, when = *next, code = std::move(code).value(), reply] {
     python::ThreadScope scope;
-    DryRunHost dry;
-    dry.host.log = [&dry](const std::string& level, const std::string& text) { dry.log_lines.push_back(level + ": " + text); };
-    dry.host.query = [this](const std::string& d, const std::string& sql, const query::Params& p) {
-      return query_->Query(*catalog_->State(), d, sql, p);
-    };
-    python::CallContext ctx;
-    ctx.trigger_name = "test";
-    ctx.database = db;
-    ctx.args = ArgsFrom(req);
-    ctx.cache_namespace = "test\x1f" + (req.contains("cache_name") && req["cache_name"].is_string()
-                                            ? req["cache_name"].get<std::string>() : std::string("_shared_test"));
-    ctx.host = &dry.host;
-    ctx.dry_run = true;
-    python::CallOutcome out = python::CallScheduled(code, ctx, when / 1000000000);
-    json resp = DryRunResponse(out, dry.log_lines, writer_);
+    auto [out, resp] = RunDry(req, db, query_, catalog_, writer_, [&](const python::CallContext& ctx) {
+      return python::CallScheduled(code, ctx, when / 1000000000);
+    });
     resp["trigger_time"] = FormatRfc3339Seconds(when / 1000000000);
     reply(resp);
   }).detach();
@@ -178,21 +178,9 @@ void ProcessingEngine::TestRequestPlugin(const json& req, std::function<void(Res
   std::string body = req.contains("body") && req["body"].is_string() ? req["body"].get<std::string>() : "";
   std::thread([this, req, db, query, headers, body, code = std::move(code).value(), reply] {
     python::ThreadScope scope;
-    DryRunHost dry;
-    dry.host.log = [&dry](const std::string& level, const std::string& text) { dry.log_lines.push_back(level + ": " + text); };
-    dry.host.query = [this](const std::string& d, const std::string& sql, const query::Params& p) {
-      return query_->Query(*catalog_->State(), d, sql, p);
-    };
-    python::CallContext ctx;
-    ctx.trigger_name = "test";
-    ctx.database = db;
-    ctx.args = ArgsFrom(req);
-    ctx.cache_namespace = "test\x1f" + (req.contains("cache_name") && req["cache_name"].is_string()
-                                            ? req["cache_name"].get<std::string>() : std::string("_shared_test"));
-    ctx.host = &dry.host;
-    ctx.dry_run = true;
-    python::CallOutcome out = python::CallRequest(code, ctx, query, headers, body);
-    json resp = DryRunResponse(out, dry.log_lines, writer_);
+    auto [out, resp] = RunDry(req, db, query_, catalog_, writer_, [&](const python::CallContext& ctx) {
+      return python::CallRequest(code, ctx, query, headers, body);
+    });
     if (out.status.ok()) {
       json hdrs = json::object();
       for (const auto& [k, v] : out.http_headers) hdrs[k] = v;

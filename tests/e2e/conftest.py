@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import subprocess
+import textwrap
 import time
 from pathlib import Path
 
@@ -122,6 +123,26 @@ def query_rows(server, db, sql, params=None):
     r = query(server, db, sql, params=params)
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def put_plugin(server, name, code):
+    """Writes a plugin file (dedented) into the server's plugin dir; returns its path."""
+    path = server.plugin_dir / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(code))
+    return path
+
+
+def create_trigger(server, db, name, spec, plugin, *extra, check=True):
+    return server.cli("create", "trigger", "--trigger-spec", spec, "--plugin-filename", plugin, "--database", db,
+                      *extra, name, check=check)
+
+
+def trigger_logs(server, db, trigger):
+    """(level, text) of a trigger's rows in system.processing_engine_logs, oldest first."""
+    return [(r["log_level"], r["log_text"]) for r in query_rows(
+        server, db, "SELECT log_level, log_text FROM system.processing_engine_logs WHERE trigger_name = $t",
+        params={"t": trigger})]
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05):

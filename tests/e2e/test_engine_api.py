@@ -4,6 +4,7 @@ import textwrap
 import requests
 
 from conftest import query_rows, unique_db, wait_for, write_lp
+from conftest import put_plugin, create_trigger as create
 
 GOLDEN = [
     "metrics,host=server01,region=us-west cpu=42i,memory_bytes=8589934592u,load=86.5,status=\"online\",healthy=t 1609459200000000000",
@@ -47,14 +48,6 @@ def process_request(influxdb3_local, query_parameters, request_headers, request_
             errors.append(f"{type(e).__name__}: {e}")
     return {"lines": out, "errors": errors}
 '''
-
-
-def put_plugin(server, name, code):
-    (server.plugin_dir / name).write_text(textwrap.dedent(code))
-
-
-def create(server, db, name, spec, plugin, *extra):
-    server.cli("create", "trigger", "--trigger-spec", spec, "--plugin-filename", plugin, "--database", db, *extra, name)
 
 
 def test_linebuilder_matches_influxdb_golden_output(server):

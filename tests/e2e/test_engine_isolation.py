@@ -5,14 +5,7 @@ import time
 import requests
 
 from conftest import query_rows, unique_db, wait_for, write_lp
-
-
-def put_plugin(server, name, code):
-    (server.plugin_dir / name).write_text(textwrap.dedent(code))
-
-
-def create(server, db, name, spec, plugin, *extra):
-    server.cli("create", "trigger", "--trigger-spec", spec, "--plugin-filename", plugin, "--database", db, *extra, name)
+from conftest import put_plugin, create_trigger as create
 
 
 def test_request_plugin_failures_answer_500_with_the_error(server):

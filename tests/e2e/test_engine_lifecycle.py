@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from conftest import query_rows, unique_db, wait_for, write_lp
+from conftest import put_plugin, create_trigger as create
 
 COUNTER_PLUGIN = '''
 def process_scheduled_call(influxdb3_local, call_time, args=None):
@@ -24,18 +25,6 @@ ECHO_PLUGIN = '''
 def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):
     return {"version": VERSION, "args": args}
 '''
-
-
-def put_plugin(server, name, code):
-    path = server.plugin_dir / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(code))
-    return path
-
-
-def create(server, db, name, spec, plugin, *extra, check=True):
-    return server.cli("create", "trigger", "--trigger-spec", spec, "--plugin-filename", plugin, "--database", db,
-                      *extra, name, check=check)
 
 
 def log_texts(server, db, trigger):

@@ -6,20 +6,7 @@ import time
 import requests
 
 from conftest import query_rows, unique_db, wait_for
-
-
-def put_plugin(server, name, code):
-    (server.plugin_dir / name).write_text(textwrap.dedent(code))
-
-
-def create(server, db, name, spec, plugin, *extra):
-    server.cli("create", "trigger", "--trigger-spec", spec, "--plugin-filename", plugin, "--database", db, *extra, name)
-
-
-def logs(server, db, trigger):
-    return [(r["log_level"], r["log_text"]) for r in query_rows(
-        server, db, "SELECT log_level, log_text FROM system.processing_engine_logs WHERE trigger_name = $t",
-        params={"t": trigger})]
+from conftest import put_plugin, create_trigger as create, trigger_logs as logs
 
 
 def test_print_goes_to_the_trigger_log(server):

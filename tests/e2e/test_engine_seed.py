@@ -5,6 +5,7 @@ import textwrap
 import requests
 
 from conftest import query_rows, unique_db, wait_for, write_lp
+from conftest import put_plugin
 
 WAL_PLUGIN = '''
 def process_writes(influxdb3_local, table_batches, args=None):
@@ -106,10 +107,6 @@ def process_request(influxdb3_local, query_parameters, request_headers, request_
     influxdb3_local.info(f"This plugin has run {counter} times")
     return {"rows": results, "config": config, "counter": counter, "last_time_set": last_time > 0}
 '''
-
-
-def put_plugin(server, name, code):
-    (server.plugin_dir / name).write_text(textwrap.dedent(code))
 
 
 def logs(server, db, trigger):

@@ -11,23 +11,10 @@ import time
 import requests
 
 from conftest import Server, query_rows, unique_db, wait_for, write_lp
+from conftest import put_plugin, create_trigger as create, trigger_logs as logs
 
 S = 10**9
 BASE = 1_735_732_800  # 2025-01-01T12:00:00Z
-
-
-def put_plugin(server, name, code):
-    (server.plugin_dir / name).write_text(textwrap.dedent(code))
-
-
-def create(server, db, name, spec, plugin, *extra):
-    server.cli("create", "trigger", "--trigger-spec", spec, "--plugin-filename", plugin, "--database", db, *extra, name)
-
-
-def logs(server, db, trigger):
-    return [(r["log_level"], r["log_text"]) for r in query_rows(
-        server, db, "SELECT log_level, log_text FROM system.processing_engine_logs WHERE trigger_name = $t",
-        params={"t": trigger})]
 
 
 def seed_cpu(server, db):
