@@ -6,7 +6,7 @@ PORT_BIND ?= 127.0.0.1:8181
 
 UNIT_TESTS := $(basename $(notdir $(wildcard tests/*_test.cc)))
 
-.PHONY: all setup build serve test unit e2e sanitize fuzz bench clean
+.PHONY: all setup build serve test unit e2e sanitize sanitize-e2e fuzz bench clean
 
 all: build
 
@@ -30,15 +30,24 @@ unit: build
 e2e: build
 	/usr/bin/python3 -m pytest -q tests/e2e
 
-# Sanitized unit tests, a short fuzz run, the unit tests, then the end-to-end suite; the last
-# line printed is pytest's summary.
-test: sanitize fuzz unit e2e
+# Sanitized unit tests and server, a short fuzz run, the unit tests, then the end-to-end suite;
+# the last line printed is pytest's summary.
+test: sanitize sanitize-e2e fuzz unit e2e
 
 # The unit tests under ASan+UBSan.
 sanitize: setup
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DRIFFLE_SANITIZE=ON >/dev/null
 	cmake --build build-asan -j $(JOBS) --target $(UNIT_TESTS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+# The server itself under ASan+UBSan, through the end-to-end tests that stress it most
+# (snapshots and crashes, bad input, auth, plugin runtime). Any report kills the server and
+# fails the test.
+SANITIZE_E2E ?= tests/e2e/test_persistence.py tests/e2e/test_bad_input.py tests/e2e/test_auth.py \
+  tests/e2e/test_engine_runtime.py tests/e2e/test_engine_observability.py
+sanitize-e2e: sanitize
+	cmake --build build-asan -j $(JOBS) --target influxdb3
+	ASAN_OPTIONS=detect_leaks=0 RIFFLE_BIN=$(CURDIR)/build-asan/influxdb3 /usr/bin/python3 -m pytest -q $(SANITIZE_E2E)
 
 # libFuzzer on the line-protocol parser (FUZZ_SECONDS, default 20).
 FUZZ_SECONDS ?= 20
