@@ -29,9 +29,9 @@ bool Confirm(const std::string& what) {
 }  // namespace
 
 void RegisterCatalogCommands(CLI::App& app, std::function<int()>* action) {
-  CLI::App* create = app.add_subcommand("create", "Create a resource (database, table, trigger)");
-  CLI::App* show = app.add_subcommand("show", "List resources (databases, ...)");
-  CLI::App* del = app.add_subcommand("delete", "Delete a resource (database, table, trigger)");
+  CLI::App* create = app.add_subcommand("create", "Create a resource (database, table, trigger, token)");
+  CLI::App* show = app.add_subcommand("show", "List resources (databases, triggers, tokens, system tables)");
+  CLI::App* del = app.add_subcommand("delete", "Delete a resource (database, table, trigger, token)");
   for (CLI::App* group : {create, show, del}) group->require_subcommand(1);
 
   auto a = std::make_shared<Args>();
