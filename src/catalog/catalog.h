@@ -54,6 +54,7 @@ struct TriggerSettings {
   int64_t run_timeout_ns = 0;          // 0: no limit; a longer run is interrupted
   int max_retries = 3;                 // error behaviour retry: attempts after the first
   bool public_endpoint = false;        // request triggers: served without authentication
+  int64_t queue_size = 0;              // pending events kept (0: the engine default, 1000)
 };
 
 struct Trigger {

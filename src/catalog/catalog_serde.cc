@@ -25,6 +25,7 @@ json TriggerToJson(const Trigger& t) {
             {"run_timeout_ns", t.settings.run_timeout_ns},
             {"max_retries", t.settings.max_retries},
             {"public", t.settings.public_endpoint},
+            {"queue_size", t.settings.queue_size},
             {"disabled", t.disabled}};
   if (t.arguments) j["arguments"] = *t.arguments;
   return j;
@@ -41,6 +42,7 @@ Trigger TriggerFromJson(const json& j) {
   t.settings.run_timeout_ns = j.value("run_timeout_ns", int64_t{0});  // absent in older catalogs
   t.settings.max_retries = j.value("max_retries", 3);
   t.settings.public_endpoint = j.value("public", false);
+  t.settings.queue_size = j.value("queue_size", int64_t{0});
   t.disabled = j.at("disabled");
   if (j.contains("arguments")) t.arguments = j["arguments"].get<std::map<std::string, std::string>>();
   return t;

@@ -21,6 +21,7 @@ struct TriggerArgs {
   std::vector<std::string> arguments, packages, query_params, headers;
   bool disabled = false, run_async = false, force = false, public_endpoint = false;
   int max_retries = -1;  // -1: the server's default
+  int64_t queue_size = 0;  // 0: the server's default
 };
 
 // "a=1,b=x=y" (possibly repeated flags) → {"a":"1","b":"x=y"}; later keys win.
@@ -81,6 +82,9 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
                            "Riffle: serve this request trigger without authentication");
   create_trigger->add_option("--run-timeout", a->run_timeout,
                              "Riffle: interrupt a run after this long (e.g. 30s); the error behavior applies");
+  create_trigger->add_option("--queue-size", a->queue_size,
+                             "Riffle: events a slow trigger may have pending before new ones are dropped (default 1000)")
+      ->check(CLI::Range(1, 1000000));
   create_trigger->add_option("--max-retries", a->max_retries,
                              "Riffle: with --error-behavior retry, attempts after the first failure (default 3)")
       ->check(CLI::Range(0, 100));
@@ -95,6 +99,7 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
       if (!a->run_timeout.empty()) body["trigger_settings"]["run_timeout"] = a->run_timeout;
       if (a->public_endpoint) body["trigger_settings"]["public"] = true;
       if (a->max_retries >= 0) body["trigger_settings"]["max_retries"] = a->max_retries;
+      if (a->queue_size > 0) body["trigger_settings"]["queue_size"] = a->queue_size;
       if (!a->arguments.empty()) {
         auto args = KeyValues(a->arguments);
         if (!args.ok()) return Fail(args.status().message());

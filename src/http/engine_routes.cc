@@ -76,6 +76,12 @@ void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine) {
         if (d->count() <= 0) return reply(Response::Error(400, "invalid run_timeout: expected a positive duration"));
         t.settings.run_timeout_ns = d->count();
       }
+      if (s.contains("queue_size") && !s["queue_size"].is_null()) {
+        if (!s["queue_size"].is_number_integer() || s["queue_size"].get<int64_t>() < 1 ||
+            s["queue_size"].get<int64_t>() > 1000000)
+          return reply(Response::Error(400, "'queue_size' must be an integer from 1 to 1000000"));
+        t.settings.queue_size = s["queue_size"].get<int64_t>();
+      }
       if (s.contains("max_retries") && !s["max_retries"].is_null()) {
         if (!s["max_retries"].is_number_integer() || s["max_retries"].get<int64_t>() < 0 ||
             s["max_retries"].get<int64_t>() > 100)

@@ -182,7 +182,7 @@ void ProcessingEngine::OnWalFlush(const std::vector<wal::WriteOpPtr>& ops) {
     // Never block the flush (and so every writer) on a slow plugin: a full queue drops the event.
     if (!r->EnqueueWal(ops))
       Log(r->def().name, "ERROR",
-          "WAL event dropped: the trigger's queue is full (" + std::to_string(options_.queue_capacity) +
+          "WAL event dropped: the trigger's queue is full (" + std::to_string(r->QueueCapacity()) +
               " pending runs); the plugin is slower than the write rate");
   }
 }

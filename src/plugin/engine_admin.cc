@@ -334,7 +334,7 @@ Result<query::VirtualTable> ProcessingEngine::SystemTable(const std::string& db_
   if (table == "processing_engine_triggers") {
     vt.columns = {{"trigger_name", CT::kString}, {"plugin_filename", CT::kString}, {"trigger_specification", CT::kString},
                   {"disabled", CT::kBool}, {"error_behavior", CT::kString}, {"run_async", CT::kBool},
-                  {"run_timeout", CT::kString}, {"max_retries", CT::kInt64}};
+                  {"run_timeout", CT::kString}, {"max_retries", CT::kInt64}, {"queue_size", CT::kInt64}};
     if (db)
       for (const auto& [name, t] : db->triggers) {
         auto spec = ParseSpec(t.specification);
@@ -343,7 +343,8 @@ Result<query::VirtualTable> ProcessingEngine::SystemTable(const std::string& db_
           timeout = schedule::FormatHumanDuration(std::chrono::nanoseconds(t.settings.run_timeout_ns));
         vt.rows.push_back({t.name, t.plugin_filename, spec.ok() ? spec->system_json : t.specification, t.disabled,
                            t.settings.error_behavior, t.settings.run_async, timeout,
-                           int64_t{t.settings.max_retries}});
+                           int64_t{t.settings.max_retries},
+                           t.settings.queue_size > 0 ? t.settings.queue_size : int64_t(options_.queue_capacity)});
       }
     return vt;
   }

@@ -119,6 +119,10 @@ void TriggerRunner::Record(const char* kind, int64_t start_ns, const std::string
   engine_->runs_.Record(std::move(r));
 }
 
+size_t TriggerRunner::QueueCapacity() const {
+  return def_.settings.queue_size > 0 ? static_cast<size_t>(def_.settings.queue_size) : engine_->options_.queue_capacity;
+}
+
 bool TriggerRunner::Enqueue(Task task) {
   if (def_.settings.run_async) {
     // Asynchronous triggers: every event runs at once on its own thread.
@@ -136,7 +140,7 @@ bool TriggerRunner::Enqueue(Task task) {
     return true;
   }
   std::lock_guard lock(mu_);
-  if (stopping_ || tasks_.size() >= engine_->options_.queue_capacity) return false;
+  if (stopping_ || tasks_.size() >= QueueCapacity()) return false;
   tasks_.push_back(std::move(task));
   cv_.notify_one();
   return true;

@@ -27,6 +27,7 @@ class TriggerRunner : public std::enable_shared_from_this<TriggerRunner> {
   void Stop();
 
   const catalog::Trigger& def() const { return def_; }
+  size_t QueueCapacity() const;
   const ParsedSpec& spec() const { return spec_; }
 
   // Interrupts the run in progress once it is past the trigger's --run-timeout (called by the

@@ -8,7 +8,7 @@ import time
 import requests
 
 from conftest import query_rows, unique_db, wait_for, write_lp
-from conftest import put_plugin, create_trigger as create
+from conftest import put_plugin, create_trigger as create, trigger_logs
 
 
 def runs(server, db, trigger):
@@ -162,3 +162,21 @@ def process_request(influxdb3_local, query_parameters, request_headers, request_
     assert out["response"]["status"] == 500 and "ZeroDivisionError" in out["response"]["body"]
     missing = server.cli("test", "request_plugin", "-d", "no_such_db_x", "broken_req.py", check=False)
     assert missing.returncode != 0 and "database not found" in missing.stderr
+
+
+def test_a_trigger_that_falls_behind_drops_events_past_its_queue_size(server):
+    db = unique_db("behind")
+    server.cli("create", "database", db)
+    put_plugin(server, "slowpoke.py", '''
+import time
+def process_writes(influxdb3_local, table_batches, args=None):
+    time.sleep(1)
+''')
+    create(server, db, "slowpoke", "table:m", "slowpoke.py", "--queue-size", "2")
+    assert query_rows(server, db, "SELECT queue_size FROM system.processing_engine_triggers") == [{"queue_size": 2}]
+    for i in range(6):  # one flush each (100 ms interval): 1 running, 2 queued, the rest dropped
+        assert write_lp(server, db, f"m v={i}").status_code == 204
+        time.sleep(0.15)
+    dropped = [t for level, t in trigger_logs(server, db, "slowpoke") if "WAL event dropped" in t]
+    assert dropped and all(level_ok for level_ok in dropped) and "queue is full (2 pending runs)" in dropped[0]
+    assert len(query_rows(server, db, "SELECT v FROM m")) == 6  # the writes themselves were all kept
