@@ -25,6 +25,8 @@ std::string SchemaRef(const std::string& schema);  // buffer."<schema>"
 std::string DbSchema(uint32_t db_id);      // db_<id>: the views users query
 std::string DataSchema(uint32_t db_id);    // db_<id>_data: the buffer tables
 std::string DataTable(uint32_t table_id);  // t<id>
+std::string FrozenTable(uint32_t table_id);  // t<id>_frozen: rows a snapshot is persisting
+std::string ColumnDefs(const catalog::Table& table);  // "name" TYPE, ... for CREATE TABLE
 const char* DuckTypeName(catalog::ColumnType t);
 
 class Buffer {

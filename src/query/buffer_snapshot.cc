@@ -1,0 +1,158 @@
+// The buffer's side of a snapshot: freeze the tables, copy the frozen rows to Parquet, publish
+// the files and forget the frozen rows (see QueryEngine::FreezeBuffer and persist/).
+#include <memory>
+#include <set>
+
+#include "query/buffer.h"
+#include "query/duckdb_util.h"
+#include "query/sql_compat.h"
+
+namespace riffle::query {
+
+// A snapshot writes at most this many files per table (chunks are widened past it).
+constexpr idx_t kMaxFilesPerTable = 16;
+
+Result<size_t> Buffer::Freeze(const catalog::CatalogState& state) {
+  std::lock_guard lock(mu_);
+  if (!frozen_.empty()) return Status::Internal("a snapshot is already in progress");
+  RIFFLE_RETURN_IF_ERROR(Exec(conn_, "BEGIN TRANSACTION"));
+  Status st;
+  std::vector<std::pair<const catalog::Database*, const catalog::Table*>> renamed;
+  for (const auto& [name, db] : state.databases) {
+    if (db->deleted) continue;
+    for (const auto& [tname, table] : db->tables) {
+      auto it = tables_.find(table->id);
+      if (it == tables_.end()) continue;
+      std::string data = SchemaRef(DataSchema(db->id)) + ".";
+      DuckResult count;
+      std::string sql = "SELECT count(*) FROM " + data + QuoteIdent(DataTable(table->id));
+      if (duckdb_query(conn_, sql.c_str(), count.get()) == DuckDBError) {
+        st = Status::Internal(std::string("snapshot: ") + duckdb_result_error(count.get()));
+        break;
+      }
+      if (duckdb_value_int64(count.get(), 0, 0) == 0) continue;
+      st = Exec(conn_, "ALTER TABLE " + data + QuoteIdent(DataTable(table->id)) + " RENAME TO " +
+                           QuoteIdent(FrozenTable(table->id)));
+      if (st.ok()) st = Exec(conn_, "CREATE TABLE " + data + QuoteIdent(DataTable(table->id)) + " (" + ColumnDefs(*table) + ")");
+      if (!st.ok()) break;
+      it->second.column_count = table->columns.size();
+      frozen_.insert(table->id);
+      renamed.emplace_back(db.get(), table.get());
+    }
+    if (!st.ok()) break;
+  }
+  for (const auto& [db, table] : renamed) {
+    if (!st.ok()) break;
+    std::string view = ViewSql(*db, *table);
+    st = Exec(conn_, view);
+    tables_[table->id].view_sql = view;
+  }
+  if (!st.ok()) {
+    (void)Exec(conn_, "ROLLBACK");
+    frozen_.clear();
+    for (auto& [id, t] : tables_) t.view_sql.clear();  // re-derived on the next sync
+    return st;
+  }
+  RIFFLE_RETURN_IF_ERROR(Exec(conn_, "COMMIT"));
+  return frozen_.size();
+}
+
+Result<std::vector<PersistedFile>> Buffer::WriteParquet(
+    const catalog::CatalogState& state, int64_t chunk_ns,
+    const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>& path_for) {
+  std::set<uint32_t> frozen;
+  {
+    std::lock_guard lock(mu_);
+    frozen = frozen_;
+  }
+  // Runs on its own connection without the buffer lock: appends continue into the live tables
+  // while the frozen ones (which nothing else writes) are copied out.
+  duckdb_connection conn = nullptr;
+  if (duckdb_connect(db_, &conn) == DuckDBError) return Status::Internal("snapshot: cannot connect to DuckDB");
+  struct Closer {
+    duckdb_connection* c;
+    ~Closer() { duckdb_disconnect(c); }
+  } closer{&conn};
+  std::vector<PersistedFile> out;
+  for (const auto& [name, db] : state.databases) {
+    if (db->deleted) continue;
+    for (const auto& [tname, table] : db->tables) {
+      if (!frozen.count(table->id)) continue;
+      std::string qualified = SchemaRef(DataSchema(db->id)) + "." + QuoteIdent(FrozenTable(table->id));
+      // One file per time chunk (--gen1-duration), as InfluxDB persists; a backfill spanning
+      // many chunks is written in coarser chunks so that one snapshot stays a few files.
+      int64_t chunk = chunk_ns;
+      std::unique_ptr<DuckResult> stats;
+      for (;;) {
+        std::string c = std::to_string(chunk);
+        std::string sql = "SELECT (epoch_ns(\"time\") - (((epoch_ns(\"time\") % " + c + ") + " + c + ") % " + c +
+                          ")) AS chunk, count(*), epoch_ns(min(\"time\")), epoch_ns(max(\"time\")) FROM " +
+                          qualified + " GROUP BY 1 ORDER BY 1";
+        stats = std::make_unique<DuckResult>();
+        if (duckdb_query(conn, sql.c_str(), stats->get()) == DuckDBError)
+          return Status::Internal(std::string("snapshot statistics failed: ") + duckdb_result_error(stats->get()));
+        if (duckdb_row_count(stats->get()) <= kMaxFilesPerTable || chunk > INT64_MAX / 16) break;
+        chunk *= 8;
+      }
+      for (idx_t row = 0; row < duckdb_row_count(stats->get()); ++row) {
+        PersistedFile f;
+        f.db_id = db->id;
+        f.table_id = table->id;
+        int64_t chunk_start = duckdb_value_int64(stats->get(), 0, row);
+        f.rows = duckdb_value_int64(stats->get(), 1, row);
+        f.min_time = duckdb_value_int64(stats->get(), 2, row);
+        f.max_time = duckdb_value_int64(stats->get(), 3, row);
+        f.path = path_for(*db, *table, chunk_start);
+        // Rows stay in arrival order (nearly time order for live data): sorting tens of
+        // millions of rows would cost seconds and gigabytes for little gain, since row groups
+        // keep min/max statistics that prune by time anyway.
+        RIFFLE_RETURN_IF_ERROR(Exec(conn, "COPY (SELECT * FROM " + qualified + " WHERE epoch_ns(\"time\") BETWEEN " +
+                                              std::to_string(f.min_time) + " AND " + std::to_string(f.max_time) +
+                                              ") TO " + QuoteLiteral(f.path) + " (FORMAT parquet, COMPRESSION zstd)"));
+        out.push_back(std::move(f));
+      }
+    }
+  }
+  return out;
+}
+
+Status Buffer::PublishParquet(const catalog::CatalogState& state,
+                              const std::map<uint32_t, std::vector<std::string>>& files, bool drop_frozen) {
+  std::lock_guard lock(mu_);
+  parquet_files_ = files;
+  RIFFLE_RETURN_IF_ERROR(Exec(conn_, "BEGIN TRANSACTION"));
+  Status st;
+  std::set<uint32_t> dropped;
+  for (const auto& [name, db] : state.databases) {
+    if (db->deleted) continue;
+    for (const auto& [tname, table] : db->tables) {
+      auto it = tables_.find(table->id);
+      if (it == tables_.end()) continue;
+      if (drop_frozen && frozen_.count(table->id)) {
+        // The frozen rows are in the files now; dropping the table gives its memory back.
+        st = Exec(conn_, "DROP TABLE IF EXISTS " + SchemaRef(DataSchema(db->id)) + "." + QuoteIdent(FrozenTable(table->id)));
+        dropped.insert(table->id);
+        frozen_.erase(table->id);
+      }
+      std::string view = ViewSql(*db, *table);
+      if (st.ok()) st = Exec(conn_, view);
+      it->second.view_sql = view;
+      if (!st.ok()) break;
+    }
+    if (!st.ok()) break;
+  }
+  if (!st.ok()) {
+    (void)Exec(conn_, "ROLLBACK");
+    frozen_.insert(dropped.begin(), dropped.end());
+    for (auto& [id, t] : tables_) t.view_sql.clear();  // re-derive views on the next sync
+    return st;
+  }
+  RIFFLE_RETURN_IF_ERROR(Exec(conn_, "COMMIT"));
+  if (drop_frozen) {
+    frozen_.clear();  // tables deleted meanwhile were dropped by the sync
+    (void)Exec(conn_, std::string("CHECKPOINT ") + kBufferCatalog);
+  }
+  return Status::Ok();
+}
+
+}  // namespace riffle::query
