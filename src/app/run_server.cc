@@ -76,7 +76,8 @@ int RunServer(const ServerConfig& config) {
                             config.wal_flush_bytes});
   // Start-up order: catalog → snapshot manifest (Parquet files) → only the WAL files after it.
   persist::Persister persister({config.node_id, persist_root, config.wal_snapshot_size, config.snapshot_buffer_bytes,
-                                config.snapshotted_wal_files_to_keep, config.gen1_duration.count(), config.retention_check_interval.count()},
+                                config.snapshotted_wal_files_to_keep, config.gen1_duration.count(), config.retention_check_interval.count(),
+                                config.compaction_min_files},
                                store.get(), &catalog, qe, &wal);
   auto covered = persister.Load();
   if (!covered.ok()) {

@@ -80,6 +80,9 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
       ->check(CLI::IsMember({"health", "ping", "metrics", "ready", "pprof"}));
   serve->add_option("--retention-check-interval", *retention_check, "how often expired Parquet files are removed")
       ->envname("INFLUXDB3_RETENTION_CHECK_INTERVAL");
+  serve->add_option("--compaction-min-files", cfg->compaction_min_files,
+                    "merge a table's Parquet files of one closed UTC day once there are this many")
+      ->envname("INFLUXDB3_COMPACTION_MIN_FILES")->check(CLI::Range(2, 1000000));
   serve->add_option("--gen1-duration", *gen1, "time chunk of one Parquet file (1m, 5m, 10m, ...)")
       ->envname("INFLUXDB3_GEN1_DURATION");
   // Accepted for compatibility with InfluxDB 3 command lines; not used by Riffle yet.

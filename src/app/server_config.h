@@ -23,6 +23,7 @@ struct ServerConfig {
   size_t snapshotted_wal_files_to_keep = 300;
   std::chrono::nanoseconds gen1_duration{std::chrono::minutes(10)};
   std::chrono::nanoseconds retention_check_interval{std::chrono::minutes(30)};
+  size_t compaction_min_files = 8;
   int64_t snapshot_buffer_bytes = int64_t{1} << 29;
   int http_threads = 4;
   bool without_auth = false;

@@ -49,6 +49,31 @@ Result<ColumnType> ColumnTypeFromName(const std::string& name) {
                                  "': expected one of int64, uint64, float64, utf8, bool");
 }
 
+bool SameIgnoringCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+std::string CaseCollisionMessage(const char* what, std::string_view name, std::string_view existing) {
+  return std::string(what) + " '" + std::string(name) + "' differs only in letter case from the existing " + what +
+         " '" + std::string(existing) + "': Riffle's SQL engine compares names case-insensitively, use '" +
+         std::string(existing) + "'";
+}
+
+const Column* Table::FindOtherCase(std::string_view name) const {
+  for (const auto& c : columns)
+    if (c.name != name && SameIgnoringCase(c.name, name)) return &c;
+  return nullptr;
+}
+
+const Table* Database::FindTableOtherCase(std::string_view name) const {
+  for (const auto& [tname, t] : tables)
+    if (tname != name && SameIgnoringCase(tname, name)) return t.get();
+  return nullptr;
+}
+
 const Column* Table::Find(std::string_view name) const {
   auto it = index.find(name);
   return it == index.end() ? nullptr : &columns[it->second];
@@ -264,6 +289,11 @@ Status Catalog::AddColumns(const std::string& db_name, const std::vector<ColumnA
       if (!t) {
         auto it = db->tables.find(add.table);
         if (it == db->tables.end()) {
+          for (const auto& [other, table] : touched)
+            if (other != add.table && table && SameIgnoringCase(other, add.table))
+              return Status::Conflict(CaseCollisionMessage("table", add.table, other));
+          if (const Table* other = db->FindTableOtherCase(add.table))
+            return Status::Conflict(CaseCollisionMessage("table", add.table, other->name));
           if (tables >= limits_.max_tables)
             return Status::LimitExceeded("Update to schema would exceed number of tables limit of " +
                                          std::to_string(limits_.max_tables));
@@ -279,6 +309,8 @@ Status Catalog::AddColumns(const std::string& db_name, const std::vector<ColumnA
                                   ColumnTypeName(c->type) + ", got " + ColumnTypeName(add.type));
         continue;
       }
+      if (const Column* other = t->FindOtherCase(add.column))
+        return Status::Conflict(CaseCollisionMessage("column", add.column, other->name));
       if (t->columns.size() - 1 >= limits_.max_columns_per_table)
         return Status::LimitExceeded("Update to schema would exceed number of columns per table limit of " +
                                      std::to_string(limits_.max_columns_per_table) + " columns");
@@ -299,6 +331,8 @@ Status Catalog::CreateTable(const std::string& db_name, const std::string& table
     if (!s.FindDatabase(db_name)) return Status::NotFound("Database not found: " + db_name);
     if (s.FindDatabase(db_name)->FindTable(table))
       return Status::AlreadyExists("table '" + table + "' already exists in database '" + db_name + "'");
+    if (const Table* other = s.FindDatabase(db_name)->FindTableOtherCase(table))
+      return Status::InvalidArgument(CaseCollisionMessage("table", table, other->name));
     if (TableCount(s) >= limits_.max_tables)
       return Status::LimitExceeded("Update to schema would exceed number of tables limit of " +
                                    std::to_string(limits_.max_tables));
@@ -306,10 +340,14 @@ Status Catalog::CreateTable(const std::string& db_name, const std::string& table
     auto t = NewTable(s, table);
     for (const auto& tag : tags) {
       if (tag == "time" || t->Find(tag)) return Status::InvalidArgument("duplicate or reserved column name: " + tag);
+      if (const Column* other = t->FindOtherCase(tag))
+        return Status::InvalidArgument(CaseCollisionMessage("column", tag, other->name));
       t->AddColumn(tag, ColumnType::kTag, s.next_column_id++);
     }
     for (const auto& [name, type] : fields) {
       if (name == "time" || t->Find(name)) return Status::InvalidArgument("duplicate or reserved column name: " + name);
+      if (const Column* other = t->FindOtherCase(name))
+        return Status::InvalidArgument(CaseCollisionMessage("column", name, other->name));
       t->AddColumn(name, type, s.next_column_id++);
     }
     db->tables[table] = t;

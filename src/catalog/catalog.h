@@ -45,6 +45,9 @@ struct Table {
   std::unordered_map<std::string, size_t, NameHash, std::equal_to<>> index;
 
   const Column* Find(std::string_view name) const;
+  // A column whose name differs from `name` only in letter case, if any. The query engine's
+  // identifiers are case-insensitive, so such names cannot live side by side.
+  const Column* FindOtherCase(std::string_view name) const;
   void AddColumn(std::string name, ColumnType type, uint32_t id);
 };
 
@@ -76,7 +79,14 @@ struct Database {
   std::map<std::string, Trigger> triggers;                     // by name
 
   const Table* FindTable(std::string_view name) const;
+  // A table whose name differs from `name` only in letter case, if any (see FindOtherCase).
+  const Table* FindTableOtherCase(std::string_view name) const;
 };
+
+// Case-insensitive equality of ASCII names.
+bool SameIgnoringCase(std::string_view a, std::string_view b);
+// The line error for a name that collides with another only by case.
+std::string CaseCollisionMessage(const char* what, std::string_view name, std::string_view existing);
 
 struct CatalogState {
   uint64_t version = 0;

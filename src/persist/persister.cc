@@ -95,6 +95,10 @@ Result<uint64_t> Persister::Load() {
     manifest_sequence_ = std::strtoull(it->c_str() + it->rfind('/') + 1, nullptr, 10);
     covered_wal_sequence_ = manifest->first;
     files_ = std::move(manifest->second);
+    // Parquet files no manifest lists are leftovers of a crash mid-snapshot or mid-compaction
+    // (their rows are in the WAL or in the listed files). Only when the newest manifest is the
+    // one in use: after a fallback, the newer files may be the only copy of their rows.
+    if (it == keys->rbegin()) RemoveOrphans();
     break;
   }
   RIFFLE_RETURN_IF_ERROR(Publish(/*drop_frozen=*/false));
@@ -102,6 +106,87 @@ Result<uint64_t> Persister::Load() {
     log::Info("loaded " + std::to_string(files_.size()) + " Parquet files covering WAL up to " +
               std::to_string(covered_wal_sequence_));
   return covered_wal_sequence_;
+}
+
+void Persister::RemoveOrphans() {
+  std::set<std::string> listed;
+  for (const auto& f : files_) listed.insert(f.path);
+  auto keys = store_->List(options_.node_id + "/dbs/");
+  if (!keys.ok()) return;
+  for (const auto& key : *keys) {
+    if (listed.count(key) || key.size() < 8 || key.compare(key.size() - 8, 8, ".parquet") != 0) continue;
+    std::error_code ec;
+    fs::remove(LocalPath(key), ec);
+    if (!ec) log::Info("removed " + key + ": no snapshot manifest lists it (left by an interrupted snapshot)");
+  }
+}
+
+Status Persister::Compact() {
+  constexpr int64_t kDay = 86'400'000'000'000;
+  auto day_of = [](int64_t t) { return t >= 0 ? t / kDay : (t - kDay + 1) / kDay; };
+  std::vector<ParquetFileInfo> group;
+  uint64_t output_seq;
+  {
+    std::lock_guard lock(mu_);
+    std::map<std::pair<uint32_t, int64_t>, std::vector<ParquetFileInfo>> by_day;
+    int64_t today = day_of(NowNanos());
+    for (const auto& f : files_) {
+      int64_t day = day_of(f.min_time);
+      if (day_of(f.max_time) != day || day >= today) continue;  // only whole, closed days
+      by_day[{f.table_id, day}].push_back(f);
+    }
+    for (auto& [key, files] : by_day)
+      if (files.size() >= std::max<size_t>(options_.compact_min_files, 2)) {
+        group = std::move(files);
+        break;
+      }
+    output_seq = manifest_sequence_ + 1;
+  }
+  if (group.empty()) return Status::Ok();
+  ParquetFileInfo merged{group[0].db_id, group[0].table_id, "", 0, 0, group[0].min_time, group[0].max_time};
+  std::vector<std::string> inputs;
+  for (const auto& f : group) {
+    inputs.push_back(LocalPath(f.path));
+    merged.rows += f.rows;
+    merged.min_time = std::min(merged.min_time, f.min_time);
+    merged.max_time = std::max(merged.max_time, f.max_time);
+  }
+  std::string day = FormatTimestampNanos(merged.min_time).substr(0, 10);
+  char key[256];
+  std::snprintf(key, sizeof key, "%s/dbs/%u/%u/%s/00-00/c%010llu.parquet", options_.node_id.c_str(), merged.db_id,
+                merged.table_id, day.c_str(), static_cast<unsigned long long>(output_seq));
+  merged.path = key;
+  std::error_code ec;
+  fs::create_directories(fs::path(LocalPath(key)).parent_path(), ec);
+  RIFFLE_RETURN_IF_ERROR(engine_->MergeParquet(inputs, LocalPath(key)));
+  RIFFLE_RETURN_IF_ERROR(FsyncPath(LocalPath(key), false));
+  RIFFLE_RETURN_IF_ERROR(FsyncPath(fs::path(LocalPath(key)).parent_path().string(), true));
+  merged.size_bytes = static_cast<int64_t>(fs::file_size(LocalPath(key), ec));
+  MaybeCrash("after_compact_parquet");
+  std::lock_guard lock(mu_);
+  std::set<std::string> inputs_left;
+  for (const auto& f : group) inputs_left.insert(f.path);
+  std::vector<ParquetFileInfo> kept;
+  for (const auto& f : files_)
+    if (!inputs_left.erase(f.path)) kept.push_back(f);
+  if (!inputs_left.empty()) {  // a delete or retention check took some inputs meanwhile
+    fs::remove(LocalPath(key), ec);
+    return Status::Ok();
+  }
+  kept.push_back(merged);
+  std::vector<ParquetFileInfo> previous = std::move(files_);
+  files_ = std::move(kept);
+  if (Status st = WriteManifest(); !st.ok()) {
+    files_ = std::move(previous);
+    fs::remove(LocalPath(key), ec);
+    return st;
+  }
+  MaybeCrash("after_compact_manifest");
+  RIFFLE_RETURN_IF_ERROR(Publish(/*drop_frozen=*/false));
+  for (const auto& f : group) fs::remove(LocalPath(f.path), ec);
+  log::Info("compaction: merged " + std::to_string(group.size()) + " Parquet files (" + std::to_string(merged.rows) +
+            " rows of " + day + ") into " + merged.path);
+  return Status::Ok();
 }
 
 Status Persister::Publish(bool drop_frozen) {
@@ -154,6 +239,7 @@ void Persister::BackgroundLoop() {
         std::unique_lock wait(thread_mu_);
         if (thread_cv_.wait_for(wait, std::chrono::seconds(10), [this] { return stopping_; })) return;
       }
+      if (Status st = Compact(); !st.ok()) log::Error("compaction failed (the files stay as they are): " + st.message());
     }
     if (std::chrono::steady_clock::now() >= next_retention_check) {
       next_retention_check = std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.retention_check_ns);

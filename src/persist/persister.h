@@ -35,6 +35,7 @@ struct PersistOptions {
   size_t wal_files_to_keep = 300;    // --snapshotted-wal-files-to-keep
   int64_t gen1_ns = 600'000'000'000; // --gen1-duration: the time chunk of one Parquet file
   int64_t retention_check_ns = 1'800'000'000'000;  // --retention-check-interval
+  size_t compact_min_files = 8;      // --compaction-min-files: merge a closed day's files past this
 };
 
 struct ParquetFileInfo {
@@ -64,6 +65,11 @@ class Persister {
   void AfterFlush(uint64_t wal_sequence);
   // Persists what is frozen, covering the WAL through `frozen_sequence_` (background thread).
   Status PersistFrozen();
+  // Merges the Parquet files of one table and one closed (UTC) day into one file once there
+  // are at least --compaction-min-files of them. Order: merged file written and fsynced →
+  // manifest without the inputs → published → inputs deleted; a crash leaves at worst orphan
+  // files, which start-up removes.
+  Status Compact();
   // Drops files of deleted databases/tables and, with `expired`, of data past its retention
   // period (only the --retention-check-interval timer passes it, so a mistaken retention
   // change can be undone until the next check).
@@ -75,6 +81,7 @@ class Persister {
  private:
   Status WriteManifest();
   Status Publish(bool drop_frozen);
+  void RemoveOrphans();
   void BackgroundLoop();
   std::string LocalPath(const std::string& key) const { return options_.root_dir + "/" + key; }
 

@@ -94,7 +94,32 @@ Status Buffer::SyncSchema(const catalog::CatalogState& state) {
   return SyncLocked(state);
 }
 
+Status Buffer::SyncTable(const catalog::Database& db, const catalog::Table& table) {
+  auto it = tables_.find(table.id);
+  std::string qualified = SchemaRef(DataSchema(db.id)) + "." + QuoteIdent(DataTable(table.id));
+  if (it == tables_.end()) {
+    RIFFLE_RETURN_IF_ERROR(Exec(conn_, "CREATE TABLE IF NOT EXISTS " + qualified + " (" + ColumnDefs(table) + ")"));
+    it = tables_.emplace(table.id, TableState{db.id, table.name, table.columns.size(), ""}).first;
+  }
+  if (it->second.column_count < table.columns.size()) {
+    for (size_t i = it->second.column_count; i < table.columns.size(); ++i) {
+      const auto& c = table.columns[i];
+      RIFFLE_RETURN_IF_ERROR(Exec(conn_, "ALTER TABLE " + qualified + " ADD COLUMN " + QuoteIdent(c.name) + " " +
+                                             DuckTypeName(c.type)));
+      it->second.column_count = i + 1;
+    }
+  }
+  // New columns, Parquet files or a retention change all show up as a different view.
+  std::string view = ViewSql(db, table);
+  if (view != it->second.view_sql) {
+    RIFFLE_RETURN_IF_ERROR(Exec(conn_, view));
+    it->second.view_sql = std::move(view);
+  }
+  return Status::Ok();
+}
+
 Status Buffer::SyncLocked(const catalog::CatalogState& state) {
+  Status failed;
   std::set<uint32_t> live_dbs, live_tables;
   for (const auto& [name, db] : state.databases) {
     if (db->deleted) continue;
@@ -106,25 +131,10 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
     }
     for (const auto& [tname, table] : db->tables) {
       live_tables.insert(table->id);
-      auto it = tables_.find(table->id);
-      std::string qualified = SchemaRef(DataSchema(db->id)) + "." + QuoteIdent(DataTable(table->id));
-      if (it == tables_.end()) {
-        RIFFLE_RETURN_IF_ERROR(Exec(conn_, "CREATE TABLE IF NOT EXISTS " + qualified + " (" + ColumnDefs(*table) + ")"));
-        it = tables_.emplace(table->id, TableState{db->id, table->name, table->columns.size(), ""}).first;
-      }
-      if (it->second.column_count < table->columns.size()) {
-        for (size_t i = it->second.column_count; i < table->columns.size(); ++i) {
-          const auto& c = table->columns[i];
-          RIFFLE_RETURN_IF_ERROR(Exec(conn_, "ALTER TABLE " + qualified + " ADD COLUMN " + QuoteIdent(c.name) +
-                                                 " " + DuckTypeName(c.type)));
-        }
-        it->second.column_count = table->columns.size();
-      }
-      // New columns, Parquet files or a retention change all show up as a different view.
-      std::string view = ViewSql(*db, *table);
-      if (view != it->second.view_sql) {
-        RIFFLE_RETURN_IF_ERROR(Exec(conn_, view));
-        it->second.view_sql = std::move(view);
+      // One table that cannot be synced must not stop the others.
+      if (Status st = SyncTable(*db, *table); !st.ok()) {
+        log::Error("buffer: table '" + table->name + "' of database '" + db->name + "': " + st.message());
+        failed = st;
       }
     }
   }
@@ -153,12 +163,13 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
     (void)Exec(conn_, "DROP SCHEMA IF EXISTS " + SchemaRef(DataSchema(*it)) + " CASCADE");
     it = schemas_.erase(it);
   }
-  return Status::Ok();
+  return failed;
 }
 
 Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops) {
   std::lock_guard lock(mu_);
-  RIFFLE_RETURN_IF_ERROR(SyncLocked(state));
+  // A table that cannot be synced is logged and its rows fail below; the others go on.
+  (void)SyncLocked(state);
   std::map<uint32_t, const catalog::Database*> dbs;
   for (const auto& [name, db] : state.databases)
     if (!db->deleted) dbs[db->id] = db.get();

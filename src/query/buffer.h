@@ -47,6 +47,7 @@ class Buffer {
 
  private:
   Status SyncLocked(const catalog::CatalogState& state);
+  Status SyncTable(const catalog::Database& db, const catalog::Table& table);
   Status AppendTable(const catalog::Database& db, const catalog::Table& table,
                      const std::vector<std::pair<const wal::WriteOp*, uint32_t>>& rows);
 

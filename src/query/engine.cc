@@ -110,6 +110,16 @@ class DuckEngine final : public QueryEngine {
     return buffer_->PublishParquet(state, files, drop_frozen);
   }
   int64_t BufferBytes() override { return buffer_->MemoryBytes(); }
+  Status MergeParquet(const std::vector<std::string>& inputs, const std::string& output) override {
+    duckdb_connection conn = nullptr;
+    if (duckdb_connect(db_, &conn) == DuckDBError) return Status::Internal("compaction: cannot connect to DuckDB");
+    std::string list;
+    for (const auto& f : inputs) list += (list.empty() ? "" : ", ") + QuoteLiteral(f);
+    Status st = Exec(conn, "COPY (SELECT * FROM read_parquet([" + list + "], union_by_name = true)) TO " +
+                               QuoteLiteral(output) + " (FORMAT parquet, COMPRESSION zstd)");
+    duckdb_disconnect(&conn);
+    return st;
+  }
 
   Result<QueryResult> Query(const catalog::CatalogState& state, const std::string& db, const std::string& sql,
                             const Params& params) override {

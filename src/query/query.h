@@ -87,6 +87,9 @@ class QueryEngine {
   //    table id) and, with `drop_frozen`, forgets the frozen rows (they are in the files now).
   virtual Status PublishParquet(const catalog::CatalogState& state,
                                 const std::map<uint32_t, std::vector<std::string>>& files, bool drop_frozen) = 0;
+  // Compaction: writes the rows of `inputs` (Parquet files of one table) into one zstd
+  // Parquet file `output`; queries are not affected until the files are published.
+  virtual Status MergeParquet(const std::vector<std::string>& inputs, const std::string& output) = 0;
   // Bytes held by the in-memory buffer tables.
   virtual int64_t BufferBytes() = 0;
 };

@@ -1,5 +1,7 @@
 #include "write/writer.h"
 
+#include <cctype>
+
 #include <map>
 #include <set>
 
@@ -37,11 +39,26 @@ lineproto::LineError MakeError(const lineproto::Line& line, std::string message)
 std::string ValidateLine(const lineproto::ParsedBatch& batch, const lineproto::Line& line,
                          const catalog::Database* db,
                          std::map<std::pair<std::string, std::string>, ColumnType>& pending,
+                         std::map<std::pair<std::string, std::string>, std::string>& spellings,
                          std::vector<catalog::ColumnAddition>* additions) {
   const catalog::Table* table = db ? db->FindTable(line.measurement) : nullptr;
   std::string table_name(line.measurement);
+  if (!table && db)
+    if (const catalog::Table* other = db->FindTableOtherCase(line.measurement))
+      return catalog::CaseCollisionMessage("table", line.measurement, other->name);
+  // Names must also not collide by case with names other lines of this request introduce.
+  std::string lower_table = table_name;
+  for (char& c : lower_table) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto spelled = spellings.emplace(std::make_pair(lower_table, std::string()), table_name).first->second;
+  if (spelled != table_name) return catalog::CaseCollisionMessage("table", table_name, spelled);
   auto check = [&](std::string_view key, ColumnType type) -> std::string {
     if (key == "time") return "invalid column name 'time': it is reserved for the timestamp";
+    std::string lower_key(key);
+    for (char& c : lower_key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string& first = spellings.emplace(std::make_pair(lower_table, lower_key), std::string(key)).first->second;
+    if (first != key) return catalog::CaseCollisionMessage("column", key, first);
+    if (const catalog::Column* other = table ? table->FindOtherCase(key) : nullptr)
+      return catalog::CaseCollisionMessage("column", key, other->name);
     if (const catalog::Column* c = table ? table->Find(key) : nullptr) {
       if (c->type != type)
         return "invalid column type for column '" + std::string(key) + "', expected " +
@@ -94,7 +111,8 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
   std::vector<catalog::ColumnAddition> additions;
   {
     std::map<std::pair<std::string, std::string>, ColumnType> pending;
-    for (const auto& line : parsed.lines) (void)ValidateLine(parsed, line, db->get(), pending, &additions);
+    std::map<std::pair<std::string, std::string>, std::string> spellings;
+    for (const auto& line : parsed.lines) (void)ValidateLine(parsed, line, db->get(), pending, spellings, &additions);
   }
   if (!additions.empty()) {
     Status st = catalog_->AddColumns(request.database, additions);
@@ -111,6 +129,7 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
   const int64_t now = NowNanos();
   const int64_t default_time = lineproto::TruncateToPrecision(now, request.precision);
   std::map<std::pair<std::string, std::string>, ColumnType> pending;
+  std::map<std::pair<std::string, std::string>, std::string> spellings;
   lineproto::ParsedBatch& kept = op->batch;
   kept.arena = std::move(parsed.arena);
   op->times.reserve(parsed.lines.size());
@@ -118,7 +137,7 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
   std::vector<bool> good;
   good.reserve(parsed.lines.size());
   for (const auto& line : parsed.lines) {
-    std::string err = ValidateLine(parsed, line, current, pending, nullptr);
+    std::string err = ValidateLine(parsed, line, current, pending, spellings, nullptr);
     int64_t t = default_time;
     if (err.empty() && line.timestamp) {
       auto ns = lineproto::ToNanoseconds(*line.timestamp, request.precision);
@@ -182,8 +201,9 @@ std::vector<lineproto::LineError> Writer::Check(const std::string& database, con
   auto state = catalog_->State();
   const catalog::Database* db = state->FindDatabase(database);
   std::map<std::pair<std::string, std::string>, ColumnType> pending;
+  std::map<std::pair<std::string, std::string>, std::string> spellings;
   for (const auto& line : parsed.lines) {
-    std::string err = ValidateLine(parsed, line, db, pending, nullptr);
+    std::string err = ValidateLine(parsed, line, db, pending, spellings, nullptr);
     if (!err.empty()) errors.push_back(MakeError(line, std::move(err)));
   }
   return errors;

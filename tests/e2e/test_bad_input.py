@@ -133,3 +133,25 @@ def test_plugin_writing_to_a_database_that_does_not_exist(server):
         server, db, "SELECT log_text FROM system.processing_engine_logs WHERE trigger_name = 'stray'"))]
     assert wait_for(lambda: any("error writing back lines to bad name with spaces!" in t for t in logs())), logs()
     alive_with(server, db, 1)
+
+
+def test_names_differing_only_in_case_are_line_errors_and_other_tables_go_on(server):
+    db = keep_db(server)
+    assert write_lp(server, db, "weather,City=Oslo Temperature=1.5 1", precision="s").status_code == 204
+    for line, what in (("weather,City=Oslo temperature=2.5 2", "column 'temperature'"),
+                       ("weather,city=Oslo Temperature=2.5 2", "column 'city'"),
+                       ("Weather,City=Oslo Temperature=2.5 2", "table 'Weather'")):
+        r = write_lp(server, db, line, precision="s")
+        assert r.status_code == 400, (line, r.text)
+        message = r.json()["data"][0]["error_message"]
+        assert what in message and "differs only in letter case" in message, message
+    # Within one request too, and the good lines of a partial write are kept.
+    r = write_lp(server, db, "fresh a=1 3\nfresh A=2 4\nfresh a=3 5", precision="s", accept_partial="true")
+    assert r.status_code == 400 and [e["line_number"] for e in r.json()["data"]] == [2]
+    assert query_rows(server, db, "SELECT a FROM fresh ORDER BY time") == [{"a": 1.0}, {"a": 3.0}]
+    r = requests.post(server.url + "/api/v3/configure/table", json={
+        "db": db, "table": "WEATHER", "tags": [], "fields": [{"name": "x", "type": "float64"}]}, timeout=10)
+    assert r.status_code == 400 and "differs only in letter case" in r.json()["error"]
+    assert write_lp(server, db, "keep v=2i 2", precision="s").status_code == 204
+    assert query_rows(server, db, "SELECT \"Temperature\" FROM weather") == [{"Temperature": 1.5}]
+    alive_with(server, db, 2)

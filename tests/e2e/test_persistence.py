@@ -307,3 +307,56 @@ def test_cli_show_system_and_update_database_retention(tmp_path):
         assert bad.returncode != 0 and "invalid retention_period" in bad.stderr
     finally:
         s.kill9()
+
+
+def test_compaction_merges_a_closed_days_files_and_queries_do_not_change(tmp_path):
+    args = SNAPSHOT_ARGS + ["--compaction-min-files", "3"]
+    s = Server(tmp_path, args).start()
+    try:
+        write_batches(s, "db", 12)  # 2023-11-14, long closed: 1-minute chunks over 4 snapshots
+        before = rows(s, "db", "cpu")
+        merged = wait_for(lambda: [f for f in parquet_files(s, "db") if "/00-00/c" in f["path"]], timeout=20)
+        assert merged, (parquet_files(s, "db"), s.log())
+        assert "compaction: merged" in s.log()
+        files = parquet_files(s, "db")
+        assert len(files) < 3 or all("/00-00/c" in f["path"] for f in files[:1])
+        assert rows(s, "db", "cpu") == before
+        on_disk = sorted(p.relative_to(s.data_dir).as_posix() for p in (s.data_dir / "node0" / "dbs").rglob("*.parquet"))
+        assert wait_for(lambda: sorted(p.relative_to(s.data_dir).as_posix()
+                                       for p in (s.data_dir / "node0" / "dbs").rglob("*.parquet"))
+                        == sorted(f["path"] for f in parquet_files(s, "db"))), on_disk
+        s.kill9()
+        s.start()
+        assert rows(s, "db", "cpu") == before
+    finally:
+        s.kill9()
+
+
+def test_orphan_files_of_an_interrupted_compaction_are_removed_at_start(tmp_path):
+    s = Server(tmp_path, SNAPSHOT_ARGS + ["--compaction-min-files", "3"],
+               env={"RIFFLE_FAULT": "after_compact_parquet"}).start()
+    acked = []
+    try:
+        for b in range(40):
+            try:
+                r = write_lp(s, "db", f"m,host=a v={b}i {1_700_000_000 + b * 30}", precision="s")
+            except requests.RequestException:
+                break
+            if r.status_code != 204:
+                break
+            acked.append(b)
+            time.sleep(0.12)
+            if not s.alive():
+                break
+        assert wait_for(lambda: not s.alive(), timeout=20), "compaction never ran"
+        orphan = [p for p in (s.data_dir / "node0" / "dbs").rglob("c*.parquet")]
+        assert orphan
+        s.proc = None
+        s.env = {}
+        s.start()
+        assert not any(p.exists() for p in orphan)
+        assert "no snapshot manifest lists it" in s.log()
+        got = [r["v"] for r in query_rows(s, "db", "SELECT v FROM m ORDER BY time")]
+        assert got in (acked, acked + [len(acked)]), (got, acked)
+    finally:
+        s.kill9()
