@@ -58,6 +58,10 @@ int RunServer(const ServerConfig& config) {
     std::cerr << "Error: cannot load the catalog: " << st.message() << "\n";
     return 1;
   }
+  if (Status st = catalog.EnsureInternalDatabase(); !st.ok()) {
+    std::cerr << "Error: cannot create the _internal database: " << st.message() << "\n";
+    return 1;
+  }
   // Queries may read only the snapshots' Parquet files, never the WAL or the catalog.
   std::string parquet_dir = persist_root.empty() ? "" : persist_root + "/" + config.node_id + "/dbs";
   if (!parquet_dir.empty()) std::filesystem::create_directories(parquet_dir, ec);

@@ -258,6 +258,18 @@ Status Catalog::SetRetention(const std::string& name, std::optional<int64_t> ret
   });
 }
 
+Status Catalog::EnsureInternalDatabase() {
+  if (State()->FindDatabase("_internal")) return Status::Ok();
+  return Mutate([&](CatalogState& s) -> Status {
+    if (s.FindDatabase("_internal")) return Status::Ok();
+    auto db = std::make_shared<Database>();
+    db->id = s.next_db_id++;
+    db->name = "_internal";
+    s.databases["_internal"] = db;
+    return Status::Ok();
+  });
+}
+
 Status Catalog::DeleteDatabase(const std::string& name) {
   if (name == "_internal") return Status::Internal("cannot delete internal db");
   return Mutate([&](CatalogState& s) -> Status {

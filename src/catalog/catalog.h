@@ -128,6 +128,9 @@ class Catalog {
   // Creates the database if missing (write path); returns the live database.
   Result<std::shared_ptr<const Database>> EnsureDatabase(const std::string& name);
   Status CreateDatabase(const std::string& name, std::optional<int64_t> retention_ns);
+  // The `_internal` database InfluxDB 3 always has (its system tables, e.g. the engine's logs,
+  // are what plugin READMEs query there). Not writable, not deletable, not counted in limits.
+  Status EnsureInternalDatabase();
   Status SetRetention(const std::string& name, std::optional<int64_t> retention_ns);
   // Soft delete: renames the database to "<name>-<YYYYMMDDTHHMMSS>" and marks it deleted.
   Status DeleteDatabase(const std::string& name);

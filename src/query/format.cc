@@ -1,4 +1,5 @@
 // Renders query results as json / jsonl / csv / pretty (parquet comes from DuckDB itself).
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -12,13 +13,15 @@ namespace {
 std::string FloatText(double d) {
   if (std::isnan(d)) return "NaN";
   if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
-  // Shortest round-trip form, always with a decimal point or exponent (2.0, not 2).
-  char buf[32];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, d);
-    if (std::strtod(buf, nullptr) == d) break;
-  }
-  std::string s = buf;
+  // Shortest round-trip form (10.0, 100000.0, 1.5, 1e21), always with a decimal point or an
+  // exponent (2.0, not 2).
+  char buf[64];
+  // Plain digits between 1e-7 and 1e21 (as JavaScript and Arrow print), an exponent outside.
+  double magnitude = std::fabs(d);
+  auto format = magnitude != 0 && (magnitude < 1e-7 || magnitude >= 1e21) ? std::chars_format::scientific
+                                                                            : std::chars_format::fixed;
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d, format);
+  std::string s(buf, ec == std::errc() ? end : buf);
   if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
   return s;
 }

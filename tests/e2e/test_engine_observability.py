@@ -180,3 +180,22 @@ def process_writes(influxdb3_local, table_batches, args=None):
     dropped = [t for level, t in trigger_logs(server, db, "slowpoke") if "WAL event dropped" in t]
     assert dropped and all(level_ok for level_ok in dropped) and "queue is full (2 pending runs)" in dropped[0]
     assert len(query_rows(server, db, "SELECT v FROM m")) == 6  # the writes themselves were all kept
+
+
+def test_internal_database_serves_the_engine_logs_as_plugin_readmes_query_them(server):
+    db = unique_db("internal")
+    server.cli("create", "database", db)
+    put_plugin(server, "say.py", '''
+def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):
+    influxdb3_local.info("said from " + query_parameters["who"])
+    return "ok"
+''')
+    create(server, db, "say", f"request:say_{db}", "say.py")
+    assert requests.get(f"{server.url}/api/v3/engine/say_{db}", params={"who": db}, timeout=30).text == "ok"
+    out = server.cli("query", "--database", "_internal", "--format", "json",
+                     "SELECT log_text FROM system.processing_engine_logs WHERE trigger_name = 'say'").stdout
+    assert {"log_text": f"said from {db}"} in json.loads(out)
+    assert "_internal" in server.cli("show", "databases").stdout
+    assert write_lp(server, "_internal", "m v=1").status_code == 400
+    assert requests.delete(server.url + "/api/v3/configure/database", params={"db": "_internal"},
+                           timeout=10).status_code >= 400

@@ -1,6 +1,7 @@
 """Persistence (issue 4): snapshots of the buffer to Parquet, queries over buffer ∪ Parquet,
 start-up from manifest + remaining WAL, retention, deletes, and the crash/fault points of a
 snapshot. Every test runs its own server with tiny snapshot thresholds."""
+import re
 import threading
 import time
 
@@ -51,7 +52,7 @@ def test_query_is_the_same_before_and_after_a_snapshot_and_a_restart(tmp_path):
         # Parquet files: where COMPAT §8.4 puts them, zstd Parquet, time chunks of --gen1-duration.
         for f in files:
             assert f["table_name"] == "cpu" and f["row_count"] > 0 and f["min_time"] <= f["max_time"]
-            assert f["path"].startswith("node0/dbs/1/1/2023-11-14/") and f["path"].endswith(".parquet"), f
+            assert re.fullmatch(r"node0/dbs/\d+/\d+/2023-11-14/\d\d-\d\d/\d{10}\.parquet", f["path"]), f
             data = (s.data_dir / f["path"]).read_bytes()
             assert data[:4] == b"PAR1" and data[-4:] == b"PAR1" and len(data) == f["size_bytes"]
             assert f["max_time"] - f["min_time"] < 60 * 10**9
