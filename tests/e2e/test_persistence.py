@@ -96,10 +96,9 @@ def test_new_columns_after_a_snapshot_read_as_null_in_older_rows(tmp_path):
         s.kill9()
 
 
-def crash_during_snapshot(tmp_path, point):
-    """Runs a server that kills itself at `point` of its first snapshot; returns the server and
-    every row value that was acknowledged before it died."""
-    s = Server(tmp_path, SNAPSHOT_ARGS, env={"RIFFLE_FAULT": point}).start()
+def write_until_the_fault(s, point, timeout=10):
+    """Writes one row per WAL file until the server kills itself at RIFFLE_FAULT `point`;
+    returns every row value that was acknowledged before it died."""
     acked = []
     for b in range(40):
         try:
@@ -112,10 +111,18 @@ def crash_during_snapshot(tmp_path, point):
         time.sleep(0.12)
         if not s.alive():
             break
-    assert wait_for(lambda: not s.alive(), timeout=10), "the fault point was never reached"
+    assert wait_for(lambda: not s.alive(), timeout=timeout), "the fault point was never reached"
     assert f"RIFFLE_FAULT: crashing at {point}" in s.log()
     s.proc = None
     s.env = {}
+    return acked
+
+
+def crash_during_snapshot(tmp_path, point):
+    """Runs a server that kills itself at `point` of its first snapshot; returns the restarted
+    server and every row value that was acknowledged before it died."""
+    s = Server(tmp_path, SNAPSHOT_ARGS, env={"RIFFLE_FAULT": point}).start()
+    acked = write_until_the_fault(s, point)
     return s.start(), acked
 
 
@@ -336,24 +343,10 @@ def test_compaction_merges_a_closed_days_files_and_queries_do_not_change(tmp_pat
 def test_orphan_files_of_an_interrupted_compaction_are_removed_at_start(tmp_path):
     s = Server(tmp_path, SNAPSHOT_ARGS + ["--compaction-min-files", "3"],
                env={"RIFFLE_FAULT": "after_compact_parquet"}).start()
-    acked = []
     try:
-        for b in range(40):
-            try:
-                r = write_lp(s, "db", f"m,host=a v={b}i {1_700_000_000 + b * 30}", precision="s")
-            except requests.RequestException:
-                break
-            if r.status_code != 204:
-                break
-            acked.append(b)
-            time.sleep(0.12)
-            if not s.alive():
-                break
-        assert wait_for(lambda: not s.alive(), timeout=20), "compaction never ran"
+        acked = write_until_the_fault(s, "after_compact_parquet", timeout=20)
         orphan = [p for p in (s.data_dir / "node0" / "dbs").rglob("c*.parquet")]
         assert orphan
-        s.proc = None
-        s.env = {}
         s.start()
         assert not any(p.exists() for p in orphan)
         assert "no snapshot manifest lists it" in s.log()
