@@ -134,6 +134,17 @@ void RegisterSystemCommands(CLI::App& app, std::function<int()>* action) {
   });
 
   CLI::App* show = app.get_subcommand("show");
+  CLI::App* show_plugins = show->add_subcommand("plugins", "List the plugin files the triggers use");
+  AddCommonOptions(show_plugins, &a->opts, nullptr, false);
+  show_plugins->add_option("--format", a->format, "pretty, json, jsonl or csv")
+      ->check(CLI::IsMember({"pretty", "json", "jsonl", "csv"}));
+  show_plugins->callback([a, action] {
+    *action = [a] {
+      SystemArgs internal = *a;
+      internal.database = "_internal";
+      return Query(internal, "SELECT * FROM system.plugin_files ORDER BY plugin_name, file_name");
+    };
+  });
   CLI::App* show_tokens = show->add_subcommand("tokens", "List the tokens (never their secrets)");
   AddCommonOptions(show_tokens, &a->opts, nullptr, false);
   show_tokens->callback([a, action] {

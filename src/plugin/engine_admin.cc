@@ -357,6 +357,41 @@ Result<query::VirtualTable> ProcessingEngine::SystemTable(const std::string& db_
     return vt;
   }
   if (table == "processing_engine_runs") return runs_.Table(db_name);
+  if (table == "plugin_files" && db_name == "_internal") {
+    // One row per trigger (all databases) whose plugin is on disk; a directory plugin lists
+    // each of its .py files. gh: plugins are not files here.
+    vt.columns = {{"plugin_name", CT::kString}, {"file_name", CT::kString}, {"file_path", CT::kString},
+                  {"size_bytes", CT::kInt64},   {"last_modified", CT::kInt64}};
+    auto add = [&vt](const std::string& trigger, const std::string& name, const fs::path& path) {
+      std::error_code ec;
+      auto size = fs::file_size(path, ec);
+      if (ec) return;
+      auto mtime = fs::last_write_time(path, ec);
+      int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::file_clock::to_sys(mtime).time_since_epoch())
+                       .count();
+      vt.rows.push_back({trigger, name, fs::absolute(path).string(), static_cast<int64_t>(size), ms});
+    };
+    for (const auto& [dbname, d] : state->databases) {
+      if (d->deleted) continue;
+      for (const auto& [tname, t] : d->triggers) {
+        if (t.plugin_filename.rfind("gh:", 0) == 0) continue;
+        auto path = ResolveLocalPath(options_.plugin_dir, t.plugin_filename);
+        if (!path.ok()) continue;
+        std::error_code ec;
+        if (fs::is_directory(*path, ec)) {
+          for (auto it = fs::recursive_directory_iterator(*path, ec); !ec && it != fs::recursive_directory_iterator();
+               it.increment(ec))
+            if (it->is_regular_file() && it->path().extension() == ".py" &&
+                it->path().string().find("__pycache__") == std::string::npos)
+              add(t.name, fs::relative(it->path(), options_.plugin_dir, ec).string(), it->path());
+        } else {
+          add(t.name, t.plugin_filename, *path);
+        }
+      }
+    }
+    return vt;
+  }
   return Status::InvalidArgument("system table 'system." + table +
                                  "' not found: expected one of processing_engine_logs, processing_engine_triggers, "
                                  "processing_engine_trigger_arguments, processing_engine_runs, parquet_files, queries");

@@ -199,3 +199,19 @@ def process_request(influxdb3_local, query_parameters, request_headers, request_
     assert write_lp(server, "_internal", "m v=1").status_code == 400
     assert requests.delete(server.url + "/api/v3/configure/database", params={"db": "_internal"},
                            timeout=10).status_code >= 400
+
+
+def test_show_plugins_lists_the_trigger_plugin_files(server):
+    db = unique_db("plugins")
+    server.cli("create", "database", db)
+    put_plugin(server, "listed.py", "def process_writes(influxdb3_local, table_batches, args=None):\n    pass\n")
+    put_plugin(server, "pkg_listed/__init__.py", "def process_writes(influxdb3_local, table_batches, args=None):\n    pass\n")
+    put_plugin(server, "pkg_listed/helper.py", "X = 1\n")
+    create(server, db, "single_file", "table:a", "listed.py")
+    create(server, db, "package", "table:b", "pkg_listed")
+    out = json.loads(server.cli("show", "plugins", "--format", "json").stdout)
+    mine = sorted((r["plugin_name"], r["file_name"]) for r in out if r["plugin_name"] in ("single_file", "package"))
+    assert mine == [("package", "pkg_listed/__init__.py"), ("package", "pkg_listed/helper.py"),
+                    ("single_file", "listed.py")], out
+    row = next(r for r in out if r["plugin_name"] == "single_file")
+    assert row["file_path"].endswith("/listed.py") and row["size_bytes"] > 0 and row["last_modified"] > 1.7e12
