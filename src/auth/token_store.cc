@@ -2,12 +2,13 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <zlib.h>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "common/checksummed.h"
 #include "common/clock.h"
+#include "common/text.h"
 
 namespace riffle::auth {
 
@@ -15,7 +16,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kHeader = "riffle-tokens v1 crc32=";
+constexpr const char* kMagic = "riffle-tokens v1";
 
 std::string Base64(std::string_view in, bool url) {
   static const char* kStd = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -86,16 +87,10 @@ Status TokenStore::Load() {
   std::lock_guard lock(mu_);
   auto contents = store_->Get(key_);
   if (!contents.ok()) return contents.status().code() == Code::kNotFound ? Status::Ok() : contents.status();
-  size_t nl = contents->find('\n');
-  std::string prefix = kHeader;
-  if (nl == std::string::npos || contents->compare(0, prefix.size(), prefix) != 0)
-    return Status::IOError("token file " + key_ + " has no valid header");
-  std::string body = contents->substr(nl + 1);
-  if (crc32(0L, reinterpret_cast<const Bytef*>(body.data()), body.size()) !=
-      std::stoul(contents->substr(prefix.size(), nl - prefix.size()), nullptr, 16))
-    return Status::IOError("token file " + key_ + " is corrupt (checksum mismatch)");
+  auto body = OpenChecksummed(kMagic, *contents, "token file " + key_);
+  if (!body.ok()) return body.status();
   try {
-    json j = json::parse(body);
+    json j = json::parse(*body);
     tokens_.clear();
     for (const auto& t : j.at("tokens")) {
       TokenInfo info{t.at("id"), t.at("name"), t.at("hash"), t.at("created_at_ms"), std::nullopt};
@@ -114,11 +109,7 @@ Status TokenStore::SaveLocked() {
   for (const auto& t : tokens_)
     j["tokens"].push_back({{"id", t.id}, {"name", t.name}, {"hash", t.hash}, {"created_at_ms", t.created_at_ms},
                            {"expiry_ms", t.expiry_ms ? json(*t.expiry_ms) : json(nullptr)}});
-  std::string body = j.dump();
-  char header[64];
-  std::snprintf(header, sizeof header, "%s%08lx\n", kHeader,
-                crc32(0L, reinterpret_cast<const Bytef*>(body.data()), body.size()));
-  return store_->Put(key_, header + body);
+  return store_->Put(key_, SealWithChecksum(kMagic, j.dump()));
 }
 
 bool TokenStore::Empty() const {
@@ -204,9 +195,8 @@ Status Authenticate(const TokenStore& tokens, const std::string& authorization, 
   size_t space = authorization.find(' ');
   if (space == std::string::npos)
     return Status::InvalidArgument("malformed Authorization header: expected 'Bearer <token>', 'Token <token>' or 'Basic <base64>'");
-  std::string scheme = authorization.substr(0, space);
+  std::string scheme = AsciiLower(authorization.substr(0, space));
   std::string credential = authorization.substr(authorization.find_first_not_of(' ', space));
-  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (scheme == "bearer" || scheme == "token") return tokens.Verify(credential) ? Status::Ok() : denied;
   if (scheme == "basic") {
     auto decoded = Base64Decode(credential);

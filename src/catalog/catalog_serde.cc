@@ -1,19 +1,15 @@
 #include "catalog/catalog_serde.h"
 
-#include <zlib.h>
-
 #include <cstdio>
 #include <nlohmann/json.hpp>
+
+#include "common/checksummed.h"
 
 namespace riffle::catalog {
 namespace {
 
 using nlohmann::json;
-constexpr const char* kHeader = "riffle-catalog v1 crc32=";
-
-uint32_t Crc(const std::string& s) {
-  return static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(s.data()), s.size()));
-}
+constexpr const char* kMagic = "riffle-catalog v1";
 
 json TriggerToJson(const Trigger& t) {
   json j = {{"name", t.name},
@@ -73,23 +69,14 @@ std::string SerializeCatalog(const CatalogState& state) {
                {"next_table_id", state.next_table_id},
                {"next_column_id", state.next_column_id},
                {"databases", dbs}};
-  std::string body = root.dump();
-  char header[64];
-  std::snprintf(header, sizeof header, "%s%08x\n", kHeader, Crc(body));
-  return header + body;
+  return SealWithChecksum(kMagic, root.dump());
 }
 
 Result<CatalogState> DeserializeCatalog(const std::string& contents) {
-  size_t nl = contents.find('\n');
-  std::string header_prefix = kHeader;
-  if (nl == std::string::npos || contents.compare(0, header_prefix.size(), header_prefix) != 0)
-    return Status::IOError("catalog file has no valid header; expected '" + header_prefix + "...'");
-  std::string body = contents.substr(nl + 1);
-  uint32_t expected = static_cast<uint32_t>(
-      std::stoul(contents.substr(header_prefix.size(), nl - header_prefix.size()), nullptr, 16));
-  if (Crc(body) != expected) return Status::IOError("catalog file checksum mismatch");
+  auto body = OpenChecksummed(kMagic, contents, "catalog file");
+  if (!body.ok()) return body.status();
   try {
-    json root = json::parse(body);
+    json root = json::parse(*body);
     CatalogState state;
     state.version = root.at("version");
     state.catalog_uuid = root.at("uuid");

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +10,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "common/checksummed.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -21,7 +21,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kHeader = "riffle-snapshot v1 crc32=";
+constexpr const char* kMagic = "riffle-snapshot v1";
 
 // Test hook: RIFFLE_FAULT=<point> kills the process at that point of a snapshot, so the
 // end-to-end suite can prove that no crash window loses acknowledged data.
@@ -41,29 +41,25 @@ Status FsyncPath(const std::string& path, bool directory) {
   return rc == 0 ? Status::Ok() : Status::IOError("cannot fsync " + path);
 }
 
+// A file DuckDB just wrote: its data and its directory entry made durable.
+Status SyncNewFile(const std::string& path) {
+  RIFFLE_RETURN_IF_ERROR(FsyncPath(path, false));
+  return FsyncPath(fs::path(path).parent_path().string(), true);
+}
+
 std::string Serialize(uint64_t wal_seq, const std::vector<ParquetFileInfo>& files) {
   json j = {{"wal_sequence", wal_seq}, {"files", json::array()}};
   for (const auto& f : files)
     j["files"].push_back({{"db_id", f.db_id}, {"table_id", f.table_id}, {"path", f.path}, {"size_bytes", f.size_bytes},
                           {"rows", f.rows}, {"min_time", f.min_time}, {"max_time", f.max_time}});
-  std::string body = j.dump();
-  char header[64];
-  std::snprintf(header, sizeof header, "%s%08lx\n", kHeader,
-                crc32(0L, reinterpret_cast<const Bytef*>(body.data()), body.size()));
-  return header + body;
+  return SealWithChecksum(kMagic, j.dump());
 }
 
 Result<std::pair<uint64_t, std::vector<ParquetFileInfo>>> Deserialize(const std::string& contents) {
-  size_t nl = contents.find('\n');
-  std::string prefix = kHeader;
-  if (nl == std::string::npos || contents.compare(0, prefix.size(), prefix) != 0)
-    return Status::IOError("snapshot manifest has no valid header");
-  std::string body = contents.substr(nl + 1);
-  if (crc32(0L, reinterpret_cast<const Bytef*>(body.data()), body.size()) !=
-      std::stoul(contents.substr(prefix.size(), nl - prefix.size()), nullptr, 16))
-    return Status::IOError("snapshot manifest checksum mismatch");
+  auto body = OpenChecksummed(kMagic, contents, "snapshot manifest");
+  if (!body.ok()) return body.status();
   try {
-    json j = json::parse(body);
+    json j = json::parse(*body);
     std::vector<ParquetFileInfo> files;
     for (const auto& f : j.at("files"))
       files.push_back({f.at("db_id"), f.at("table_id"), f.at("path"), f.at("size_bytes"), f.at("rows"),
@@ -152,15 +148,11 @@ Status Persister::Compact() {
     merged.max_time = std::max(merged.max_time, f.max_time);
   }
   std::string day = FormatTimestampNanos(merged.min_time).substr(0, 10);
-  char key[256];
-  std::snprintf(key, sizeof key, "%s/dbs/%u/%u/%s/00-00/c%010llu.parquet", options_.node_id.c_str(), merged.db_id,
-                merged.table_id, day.c_str(), static_cast<unsigned long long>(output_seq));
+  std::string key = NewFileKey(merged.db_id, merged.table_id, day + "/00-00", "c", output_seq);
   merged.path = key;
   std::error_code ec;
-  fs::create_directories(fs::path(LocalPath(key)).parent_path(), ec);
   RIFFLE_RETURN_IF_ERROR(engine_->MergeParquet(inputs, LocalPath(key)));
-  RIFFLE_RETURN_IF_ERROR(FsyncPath(LocalPath(key), false));
-  RIFFLE_RETURN_IF_ERROR(FsyncPath(fs::path(LocalPath(key)).parent_path().string(), true));
+  RIFFLE_RETURN_IF_ERROR(SyncNewFile(LocalPath(key)));
   merged.size_bytes = static_cast<int64_t>(fs::file_size(LocalPath(key), ec));
   MaybeCrash("after_compact_parquet");
   std::lock_guard lock(mu_);
@@ -187,6 +179,17 @@ Status Persister::Compact() {
   log::Info("compaction: merged " + std::to_string(group.size()) + " Parquet files (" + std::to_string(merged.rows) +
             " rows of " + day + ") into " + merged.path);
   return Status::Ok();
+}
+
+std::string Persister::NewFileKey(uint32_t db_id, uint32_t table_id, const std::string& date_dir, const char* prefix,
+                                  uint64_t sequence) const {
+  char name[32];
+  std::snprintf(name, sizeof name, "%s%010llu.parquet", prefix, static_cast<unsigned long long>(sequence));
+  std::string key = options_.node_id + "/dbs/" + std::to_string(db_id) + "/" + std::to_string(table_id) + "/" +
+                    date_dir + "/" + name;
+  std::error_code ec;
+  fs::create_directories(fs::path(LocalPath(key)).parent_path(), ec);
+  return key;
 }
 
 Status Persister::Publish(bool drop_frozen) {
@@ -286,20 +289,14 @@ Status Persister::PersistFrozen() {
   // catalog changes are not held up by it.
   auto written = engine_->WriteParquet(*state, options_.gen1_ns, [&](const catalog::Database& db,
                                                                       const catalog::Table& table, int64_t chunk_start) {
-    std::string day = FormatTimestampNanos(chunk_start);  // YYYY-MM-DDTHH:MM:SS...
-    char key[256];
-    std::snprintf(key, sizeof key, "%s/dbs/%u/%u/%s/%s-%s/%010llu.parquet", options_.node_id.c_str(), db.id, table.id,
-                  day.substr(0, 10).c_str(), day.substr(11, 2).c_str(), day.substr(14, 2).c_str(),
-                  static_cast<unsigned long long>(wal_sequence));
-    std::error_code ec;
-    fs::create_directories(fs::path(LocalPath(key)).parent_path(), ec);
-    return LocalPath(key);
+    std::string t = FormatTimestampNanos(chunk_start);  // YYYY-MM-DDTHH:MM:SS...
+    return LocalPath(NewFileKey(db.id, table.id, t.substr(0, 10) + "/" + t.substr(11, 2) + "-" + t.substr(14, 2), "",
+                                wal_sequence));
   });
   if (!written.ok()) return written.status();
   std::vector<ParquetFileInfo> added;
   for (const auto& w : *written) {
-    RIFFLE_RETURN_IF_ERROR(FsyncPath(w.path, false));
-    RIFFLE_RETURN_IF_ERROR(FsyncPath(fs::path(w.path).parent_path().string(), true));
+    RIFFLE_RETURN_IF_ERROR(SyncNewFile(w.path));
     std::error_code ec;
     int64_t size = static_cast<int64_t>(fs::file_size(w.path, ec));
     added.push_back({w.db_id, w.table_id, w.path.substr(options_.root_dir.size() + 1), size, w.rows, w.min_time,

@@ -84,6 +84,9 @@ class Persister {
   void RemoveOrphans();
   void BackgroundLoop();
   std::string LocalPath(const std::string& key) const { return options_.root_dir + "/" + key; }
+  // {node}/dbs/{db}/{table}/{date_dir}/{prefix}{sequence:010}.parquet, its directory created.
+  std::string NewFileKey(uint32_t db_id, uint32_t table_id, const std::string& date_dir, const char* prefix,
+                         uint64_t sequence) const;
 
   PersistOptions options_;
   objstore::ObjectStore* store_;
