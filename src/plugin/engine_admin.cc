@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "plugin/engine.h"
 #include "plugin/plugin_source.h"
 #include "plugin/trigger_spec.h"
@@ -167,9 +168,7 @@ void ProcessingEngine::TestRequestPlugin(const json& req, std::function<void(Res
     for (const auto& [k, v] : req[key].items()) {
       std::string value = v.is_string() ? v.get<std::string>() : v.dump();
       if (std::string(key) == "headers") {
-        std::string lower = k;  // request headers reach plugins lower-cased, as over HTTP
-        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        headers[lower] = value;
+        headers[AsciiLower(k)] = value;  // request headers reach plugins lower-cased, as over HTTP
       } else {
         query.emplace_back(k, value);
       }

@@ -1,11 +1,10 @@
 #include "write/writer.h"
 
-#include <cctype>
-
 #include <map>
 #include <set>
 
 #include "common/clock.h"
+#include "common/text.h"
 
 namespace riffle::write {
 namespace {
@@ -43,28 +42,29 @@ std::string ValidateLine(const lineproto::ParsedBatch& batch, const lineproto::L
                          std::vector<catalog::ColumnAddition>* additions) {
   const catalog::Table* table = db ? db->FindTable(line.measurement) : nullptr;
   std::string table_name(line.measurement);
-  if (!table && db)
-    if (const catalog::Table* other = db->FindTableOtherCase(line.measurement))
-      return catalog::CaseCollisionMessage("table", line.measurement, other->name);
-  // Names must also not collide by case with names other lines of this request introduce.
-  std::string lower_table = table_name;
-  for (char& c : lower_table) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  auto spelled = spellings.emplace(std::make_pair(lower_table, std::string()), table_name).first->second;
-  if (spelled != table_name) return catalog::CaseCollisionMessage("table", table_name, spelled);
+  // Only names new to the catalog can collide by letter case (with the catalog's names or with
+  // those other lines of this request introduce); known names skip these checks.
+  auto first_spelling = [&](const std::string& lower_key, std::string_view name) -> const std::string& {
+    return spellings.emplace(std::make_pair(AsciiLower(table_name), lower_key), std::string(name)).first->second;
+  };
+  if (!table) {
+    if (const catalog::Table* other = db ? db->FindTableOtherCase(table_name) : nullptr)
+      return catalog::CaseCollisionMessage("table", table_name, other->name);
+    if (const std::string& first = first_spelling("", table_name); first != table_name)
+      return catalog::CaseCollisionMessage("table", table_name, first);
+  }
   auto check = [&](std::string_view key, ColumnType type) -> std::string {
     if (key == "time") return "invalid column name 'time': it is reserved for the timestamp";
-    std::string lower_key(key);
-    for (char& c : lower_key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    const std::string& first = spellings.emplace(std::make_pair(lower_table, lower_key), std::string(key)).first->second;
-    if (first != key) return catalog::CaseCollisionMessage("column", key, first);
-    if (const catalog::Column* other = table ? table->FindOtherCase(key) : nullptr)
-      return catalog::CaseCollisionMessage("column", key, other->name);
     if (const catalog::Column* c = table ? table->Find(key) : nullptr) {
       if (c->type != type)
         return "invalid column type for column '" + std::string(key) + "', expected " +
                catalog::ColumnTypeName(c->type) + ", got " + catalog::ColumnTypeName(type);
       return {};
     }
+    if (const catalog::Column* other = table ? table->FindOtherCase(key) : nullptr)
+      return catalog::CaseCollisionMessage("column", key, other->name);
+    if (const std::string& first = first_spelling(AsciiLower(key), key); first != key)
+      return catalog::CaseCollisionMessage("column", key, first);
     auto [it, inserted] = pending.emplace(std::make_pair(table_name, std::string(key)), type);
     if (!inserted && it->second != type)
       return "invalid column type for column '" + std::string(key) + "', expected " +
