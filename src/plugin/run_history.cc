@@ -57,6 +57,10 @@ std::string Label(const std::string& value) {
   return out;
 }
 
+std::string TriggerLabels(const std::pair<std::string, std::string>& key) {
+  return "database=\"" + Label(key.first) + "\",trigger=\"" + Label(key.second) + "\"";
+}
+
 std::string Number(double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.17g", v);
@@ -72,12 +76,12 @@ std::string RunHistory::Prometheus() const {
   out += "# TYPE riffle_plugin_runs_total counter\n";
   for (const auto& [key, s] : series_)
     for (const auto& [outcome, n] : s.outcomes)
-      out += "riffle_plugin_runs_total{database=\"" + Label(key.first) + "\",trigger=\"" + Label(key.second) +
-             "\",outcome=\"" + Label(outcome) + "\"} " + std::to_string(n) + "\n";
+      out += "riffle_plugin_runs_total{" + TriggerLabels(key) + ",outcome=\"" + Label(outcome) + "\"} " +
+             std::to_string(n) + "\n";
   out += "# HELP riffle_plugin_run_duration_seconds Plugin run latency.\n";
   out += "# TYPE riffle_plugin_run_duration_seconds histogram\n";
   for (const auto& [key, s] : series_) {
-    std::string labels = "database=\"" + Label(key.first) + "\",trigger=\"" + Label(key.second) + "\"";
+    std::string labels = TriggerLabels(key);
     for (size_t i = 0; i < kBuckets.size(); ++i)
       out += "riffle_plugin_run_duration_seconds_bucket{" + labels + ",le=\"" + Number(kBuckets[i]) + "\"} " +
              std::to_string(s.buckets[i]) + "\n";
@@ -88,13 +92,11 @@ std::string RunHistory::Prometheus() const {
   out += "# HELP riffle_plugin_rows_in_total WAL rows handed to plugins.\n";
   out += "# TYPE riffle_plugin_rows_in_total counter\n";
   for (const auto& [key, s] : series_)
-    out += "riffle_plugin_rows_in_total{database=\"" + Label(key.first) + "\",trigger=\"" + Label(key.second) +
-           "\"} " + std::to_string(s.rows_in) + "\n";
+    out += "riffle_plugin_rows_in_total{" + TriggerLabels(key) + "} " + std::to_string(s.rows_in) + "\n";
   out += "# HELP riffle_plugin_lines_written_total Lines written by plugins.\n";
   out += "# TYPE riffle_plugin_lines_written_total counter\n";
   for (const auto& [key, s] : series_)
-    out += "riffle_plugin_lines_written_total{database=\"" + Label(key.first) + "\",trigger=\"" + Label(key.second) +
-           "\"} " + std::to_string(s.lines_written) + "\n";
+    out += "riffle_plugin_lines_written_total{" + TriggerLabels(key) + "} " + std::to_string(s.lines_written) + "\n";
   return out;
 }
 
