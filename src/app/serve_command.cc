@@ -24,6 +24,13 @@ std::optional<int64_t> ParseMemoryAmount(const std::string& text) {
   return static_cast<int64_t>(static_cast<double>(pages) * static_cast<double>(page) * value / 100.0);
 }
 
+// A duration flag's value (e.g. "10m"); a bad one is the flag's validation error.
+std::chrono::nanoseconds DurationFlag(const char* flag, const std::string& text) {
+  auto d = schedule::ParseHumanDuration(text);
+  if (!d.ok()) throw CLI::ValidationError(flag, d.status().message());
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(*d);
+}
+
 }  // namespace
 
 void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
@@ -99,24 +106,19 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
     }
     if (cfg->node_id.empty())
       throw CLI::RequiredError("--node-id (or --node-id-from-env) is required, e.g. --node-id node0");
-    auto d = schedule::ParseHumanDuration(*flush);
-    if (!d.ok()) throw CLI::ValidationError("--wal-flush-interval", d.status().message());
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(DurationFlag("--wal-flush-interval", *flush));
     if (ms.count() < 1) throw CLI::ValidationError("--wal-flush-interval", "must be at least 1ms");
     cfg->wal_flush_interval = ms;
-    auto g = schedule::ParseHumanDuration(*gen1);
-    if (!g.ok()) throw CLI::ValidationError("--gen1-duration", g.status().message());
-    if (*g < std::chrono::minutes(1)) throw CLI::ValidationError("--gen1-duration", "must be at least 1m, e.g. 10m");
+    cfg->gen1_duration = DurationFlag("--gen1-duration", *gen1);
+    if (cfg->gen1_duration < std::chrono::minutes(1))
+      throw CLI::ValidationError("--gen1-duration", "must be at least 1m, e.g. 10m");
     cfg->disable_authz.insert(disable_authz->begin(), disable_authz->end());
-    auto check = schedule::ParseHumanDuration(*retention_check);
-    if (!check.ok()) throw CLI::ValidationError("--retention-check-interval", check.status().message());
-    cfg->retention_check_interval = std::chrono::duration_cast<std::chrono::nanoseconds>(*check);
+    cfg->retention_check_interval = DurationFlag("--retention-check-interval", *retention_check);
     auto threshold = ParseMemoryAmount(*mem_threshold);
     if (!threshold) throw CLI::ValidationError("--force-snapshot-mem-threshold",
                                                "expected bytes (e.g. 536870912) or a percentage of RAM (e.g. 25%), got '" +
                                                    *mem_threshold + "'");
     cfg->snapshot_buffer_bytes = *threshold;
-    cfg->gen1_duration = std::chrono::duration_cast<std::chrono::nanoseconds>(*g);
     if (cfg->object_store == "file" && cfg->data_dir.empty()) {
       const char* home = std::getenv("HOME");
       cfg->data_dir = std::string(home ? home : ".") + "/.influxdb3";
