@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "query/duplicates.h"
 #include "query/sql_compat.h"
 
 namespace riffle::query {
@@ -78,6 +79,62 @@ TEST(SqlCompat, ArrowCastBecomesACastAndItsArgumentIsStillRewritten) {
 
 TEST(SqlCompat, UnterminatedLiteralIsAnError) {
   EXPECT_FALSE(RewriteSql("SELECT 'abc", nullptr).ok());
+}
+
+TEST(TimeRangeSet, MergesOverlappingAndTouchingRangesAndKeepsOrder) {
+  TimeRangeSet set;
+  EXPECT_TRUE(set.Add(10, 10));
+  EXPECT_FALSE(set.Add(10, 10));  // already covered
+  EXPECT_TRUE(set.Add(30, 40));
+  EXPECT_TRUE(set.Add(11, 12));  // touches [10, 10]
+  EXPECT_EQ(set.ranges(), (std::vector<TimeRange>{{10, 12}, {30, 40}}));
+  EXPECT_TRUE(set.Add(5, 35));  // swallows both
+  EXPECT_EQ(set.ranges(), (std::vector<TimeRange>{{5, 40}}));
+  EXPECT_TRUE(set.Add(INT64_MIN, INT64_MIN));
+  EXPECT_TRUE(set.Add(INT64_MAX, INT64_MAX));
+  EXPECT_EQ(set.ranges().size(), 3u);
+  EXPECT_TRUE(set.Overlaps(0, 5));
+  EXPECT_FALSE(set.Overlaps(41, 100));
+}
+
+TEST(TimeRangeSet, PastTheLimitTheClosestRangesBecomeOne) {
+  TimeRangeSet set;
+  for (int64_t i = 0; i < 100; ++i) set.Add(i * 1000, i * 1000);
+  set.Add(50'500, 50'500);
+  ASSERT_LE(set.ranges().size(), TimeRangeSet::kMaxRanges);
+  for (int64_t i = 0; i < 100; ++i) EXPECT_TRUE(set.Overlaps(i * 1000, i * 1000)) << i;
+  EXPECT_TRUE(set.Overlaps(50'500, 50'500));
+  for (size_t i = 1; i < set.ranges().size(); ++i) EXPECT_LT(set.ranges()[i - 1].hi, set.ranges()[i].lo);
+}
+
+TEST(DuplicateTracker, OnlyPointsNotNewerThanTheirSeriesAreFlagged) {
+  DuplicateTracker t;
+  EXPECT_FALSE(t.Observe(1, 100));
+  EXPECT_FALSE(t.Observe(1, 200));
+  EXPECT_FALSE(t.Observe(2, 100));  // another series at the same time is another point
+  EXPECT_TRUE(t.ranges().empty());
+  EXPECT_TRUE(t.Observe(1, 100));  // a repeat
+  EXPECT_TRUE(t.Observe(1, 150));  // out of order: may repeat an earlier point
+  EXPECT_FALSE(t.Observe(1, 100));  // range already known
+  EXPECT_EQ(t.ranges().ranges(), (std::vector<TimeRange>{{100, 100}, {150, 150}}));
+}
+
+TEST(DuplicateTracker, AfterARestartPersistedTimesMayRepeat) {
+  DuplicateTracker t;
+  t.Restore({{5, 6}}, 1000);
+  EXPECT_TRUE(t.Observe(7, 1000));
+  EXPECT_FALSE(t.Observe(7, 1001));
+  EXPECT_EQ(t.ranges().ranges(), (std::vector<TimeRange>{{5, 6}, {1000, 1000}}));
+}
+
+TEST(SeriesHash, TagOrderDoesNotMatterButKeysAndValuesDo) {
+  using lineproto::Tag;
+  std::vector<Tag> ab{{"a", "1"}, {"b", "2"}}, ba{{"b", "2"}, {"a", "1"}}, swapped{{"a", "2"}, {"b", "1"}};
+  std::vector<Tag> one{{"a", "1"}};
+  EXPECT_EQ(SeriesHash(ab.data(), 2), SeriesHash(ba.data(), 2));
+  EXPECT_NE(SeriesHash(ab.data(), 2), SeriesHash(swapped.data(), 2));
+  EXPECT_NE(SeriesHash(ab.data(), 2), SeriesHash(one.data(), 1));
+  EXPECT_NE(SeriesHash(one.data(), 1), SeriesHash(nullptr, 0));
 }
 
 }  // namespace

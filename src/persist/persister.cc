@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <algorithm>
+#include <map>
 #include <set>
 #include <nlohmann/json.hpp>
 
@@ -47,24 +49,43 @@ Status SyncNewFile(const std::string& path) {
   return FsyncPath(fs::path(path).parent_path().string(), true);
 }
 
-std::string Serialize(uint64_t wal_seq, const std::vector<ParquetFileInfo>& files) {
+std::string Serialize(uint64_t wal_seq, const std::vector<ParquetFileInfo>& files,
+                      const query::DuplicateRanges& duplicates) {
   json j = {{"wal_sequence", wal_seq}, {"files", json::array()}};
   for (const auto& f : files)
     j["files"].push_back({{"db_id", f.db_id}, {"table_id", f.table_id}, {"path", f.path}, {"size_bytes", f.size_bytes},
                           {"rows", f.rows}, {"min_time", f.min_time}, {"max_time", f.max_time}});
+  // Older manifests have no such key: their tables were written before repeats were merged.
+  json ranges = json::object();
+  for (const auto& [table_id, list] : duplicates) {
+    json& out = ranges[std::to_string(table_id)] = json::array();
+    for (const auto& r : list) out.push_back({r.lo, r.hi});
+  }
+  j["duplicate_ranges"] = std::move(ranges);
   return SealWithChecksum(kMagic, j.dump());
 }
 
-Result<std::pair<uint64_t, std::vector<ParquetFileInfo>>> Deserialize(const std::string& contents) {
+struct Manifest {
+  uint64_t wal_sequence = 0;
+  std::vector<ParquetFileInfo> files;
+  query::DuplicateRanges duplicates;
+};
+
+Result<Manifest> Deserialize(const std::string& contents) {
   auto body = OpenChecksummed(kMagic, contents, "snapshot manifest");
   if (!body.ok()) return body.status();
   try {
     json j = json::parse(*body);
-    std::vector<ParquetFileInfo> files;
+    Manifest m;
+    m.wal_sequence = j.at("wal_sequence").get<uint64_t>();
     for (const auto& f : j.at("files"))
-      files.push_back({f.at("db_id"), f.at("table_id"), f.at("path"), f.at("size_bytes"), f.at("rows"),
-                       f.at("min_time"), f.at("max_time")});
-    return std::make_pair(j.at("wal_sequence").get<uint64_t>(), std::move(files));
+      m.files.push_back({f.at("db_id"), f.at("table_id"), f.at("path"), f.at("size_bytes"), f.at("rows"),
+                         f.at("min_time"), f.at("max_time")});
+    if (j.contains("duplicate_ranges"))
+      for (const auto& [table_id, list] : j.at("duplicate_ranges").items())
+        for (const auto& r : list)
+          m.duplicates[static_cast<uint32_t>(std::stoul(table_id))].push_back({r.at(0), r.at(1)});
+    return m;
   } catch (const std::exception& e) {
     return Status::IOError(std::string("snapshot manifest is not valid: ") + e.what());
   }
@@ -89,8 +110,14 @@ Result<uint64_t> Persister::Load() {
       continue;
     }
     manifest_sequence_ = std::strtoull(it->c_str() + it->rfind('/') + 1, nullptr, 10);
-    covered_wal_sequence_ = manifest->first;
-    files_ = std::move(manifest->second);
+    covered_wal_sequence_ = manifest->wal_sequence;
+    files_ = std::move(manifest->files);
+    std::map<uint32_t, int64_t> persisted_max;
+    for (const auto& f : files_) {
+      auto [at, inserted] = persisted_max.emplace(f.table_id, f.max_time);
+      if (!inserted) at->second = std::max(at->second, f.max_time);
+    }
+    engine_->RestoreDuplicates(manifest->duplicates, persisted_max);
     // Parquet files no manifest lists are leftovers of a crash mid-snapshot or mid-compaction
     // (their rows are in the WAL or in the listed files). Only when the newest manifest is the
     // one in use: after a fallback, the newer files may be the only copy of their rows.
@@ -121,6 +148,7 @@ Status Persister::Compact() {
   constexpr int64_t kDay = 86'400'000'000'000;
   auto day_of = [](int64_t t) { return t >= 0 ? t / kDay : (t - kDay + 1) / kDay; };
   std::vector<ParquetFileInfo> group;
+  uint32_t table_id = 0;
   uint64_t output_seq;
   {
     std::lock_guard lock(mu_);
@@ -131,14 +159,36 @@ Status Persister::Compact() {
       if (day_of(f.max_time) != day || day >= today) continue;  // only whole, closed days
       by_day[{f.table_id, day}].push_back(f);
     }
-    for (auto& [key, files] : by_day)
-      if (files.size() >= std::max<size_t>(options_.compact_min_files, 2)) {
-        group = std::move(files);
-        break;
+    for (auto& [key, files] : by_day) {
+      if (files.size() < std::max<size_t>(options_.compact_min_files, 2)) continue;
+      // The merged file takes the place of the newest input, so no other file of the table
+      // that covers part of that day may lie between the inputs (where points repeat, the
+      // order of files says which values are newer).
+      std::set<std::string> members;
+      for (const auto& f : files) members.insert(f.path);
+      size_t first = files_.size(), last = 0;
+      for (size_t i = 0; i < files_.size(); ++i)
+        if (members.count(files_[i].path)) first = std::min(first, i), last = i;
+      bool interleaved = false;
+      for (size_t i = first; i < last && !interleaved; ++i) {
+        const auto& f = files_[i];
+        interleaved = !members.count(f.path) && f.table_id == key.first && day_of(f.min_time) <= key.second &&
+                      key.second <= day_of(f.max_time);
       }
+      if (interleaved) continue;
+      group = std::move(files);
+      table_id = key.first;
+      break;
+    }
     output_seq = manifest_sequence_ + 1;
   }
   if (group.empty()) return Status::Ok();
+  const catalog::Table* table = nullptr;
+  auto state = catalog_->State();
+  for (const auto& [name, db] : state->databases)
+    for (const auto& [tname, t] : db->tables)
+      if (t->id == table_id) table = t.get();
+  if (!table) return Status::Ok();  // deleted meanwhile; Prune removes its files
   ParquetFileInfo merged{group[0].db_id, group[0].table_id, "", 0, 0, group[0].min_time, group[0].max_time};
   std::vector<std::string> inputs;
   for (const auto& f : group) {
@@ -151,7 +201,7 @@ Status Persister::Compact() {
   std::string key = NewFileKey(merged.db_id, merged.table_id, day + "/00-00", "c", output_seq);
   merged.path = key;
   std::error_code ec;
-  RIFFLE_RETURN_IF_ERROR(engine_->MergeParquet(inputs, LocalPath(key)));
+  RIFFLE_RETURN_IF_ERROR(engine_->MergeParquet(*table, inputs, LocalPath(key)));
   RIFFLE_RETURN_IF_ERROR(SyncNewFile(LocalPath(key)));
   merged.size_bytes = static_cast<int64_t>(fs::file_size(LocalPath(key), ec));
   MaybeCrash("after_compact_parquet");
@@ -159,13 +209,14 @@ Status Persister::Compact() {
   std::set<std::string> inputs_left;
   for (const auto& f : group) inputs_left.insert(f.path);
   std::vector<ParquetFileInfo> kept;
-  for (const auto& f : files_)
+  for (const auto& f : files_) {
     if (!inputs_left.erase(f.path)) kept.push_back(f);
+    else if (inputs_left.empty()) kept.push_back(merged);  // where the newest input was
+  }
   if (!inputs_left.empty()) {  // a delete or retention check took some inputs meanwhile
     fs::remove(LocalPath(key), ec);
     return Status::Ok();
   }
-  kept.push_back(merged);
   std::vector<ParquetFileInfo> previous = std::move(files_);
   files_ = std::move(kept);
   if (Status st = WriteManifest(); !st.ok()) {
@@ -193,8 +244,9 @@ std::string Persister::NewFileKey(uint32_t db_id, uint32_t table_id, const std::
 }
 
 Status Persister::Publish(bool drop_frozen) {
-  std::map<uint32_t, std::vector<std::string>> by_table;
-  for (const auto& f : files_) by_table[f.table_id].push_back(LocalPath(f.path));
+  std::map<uint32_t, std::vector<query::PersistedFile>> by_table;
+  for (const auto& f : files_)
+    by_table[f.table_id].push_back({f.db_id, f.table_id, LocalPath(f.path), f.rows, f.min_time, f.max_time});
   return engine_->PublishParquet(*catalog_->State(), by_table, drop_frozen);
 }
 
@@ -202,7 +254,7 @@ Status Persister::WriteManifest() {
   char name[40];
   std::snprintf(name, sizeof name, "%020llu.json", static_cast<unsigned long long>(manifest_sequence_ + 1));
   RIFFLE_RETURN_IF_ERROR(
-      store_->Put(options_.node_id + "/snapshots/" + name, Serialize(covered_wal_sequence_, files_)));
+      store_->Put(options_.node_id + "/snapshots/" + name, Serialize(covered_wal_sequence_, files_, engine_->DuplicateTimeRanges())));
   if (manifest_sequence_ >= 2) {
     std::snprintf(name, sizeof name, "%020llu.json", static_cast<unsigned long long>(manifest_sequence_ - 1));
     (void)store_->Delete(options_.node_id + "/snapshots/" + name);

@@ -57,21 +57,45 @@ std::string ColumnDefs(const catalog::Table& table) {
   return cols;
 }
 
-// The user-facing view: columns sorted by name, buffer ∪ Parquet files, retention applied.
+// The user-facing view: columns sorted by name, buffer ∪ Parquet files, retention applied, and
+// repeated points merged where the table may have them.
 std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& table) const {
   std::vector<std::string> names;
   for (const auto& c : table.columns) names.push_back(c.name);
   std::sort(names.begin(), names.end());
   std::string cols;
   for (const auto& n : names) cols += (cols.empty() ? "" : ", ") + QuoteIdent(n);
-  std::string source = "SELECT * FROM " + SchemaRef(DataSchema(db.id)) + "." + QuoteIdent(DataTable(table.id));
-  if (frozen_.count(table.id))
-    source += " UNION ALL BY NAME SELECT * FROM " + SchemaRef(DataSchema(db.id)) + "." + QuoteIdent(FrozenTable(table.id));
-  auto files = parquet_files_.find(table.id);
-  if (files != parquet_files_.end() && !files->second.empty()) {
+  std::string live = SchemaRef(DataSchema(db.id)) + "." + QuoteIdent(DataTable(table.id));
+  std::string frozen =
+      frozen_.count(table.id) ? SchemaRef(DataSchema(db.id)) + "." + QuoteIdent(FrozenTable(table.id)) : "";
+  static const std::vector<PersistedFile> kNoFiles;
+  auto files_it = parquet_files_.find(table.id);
+  const auto& files = files_it == parquet_files_.end() ? kNoFiles : files_it->second;
+  std::string source = "SELECT * FROM " + live;
+  if (!frozen.empty()) source += " UNION ALL BY NAME SELECT * FROM " + frozen;
+  if (!files.empty()) {
     std::string list;
-    for (const auto& f : files->second) list += (list.empty() ? "" : ", ") + QuoteLiteral(f);
+    for (const auto& f : files) list += (list.empty() ? "" : ", ") + QuoteLiteral(f.path);
     source += " UNION ALL BY NAME SELECT * FROM read_parquet([" + list + "], union_by_name = true)";
+  }
+  auto dup = duplicates_.find(table.id);
+  if (dup != duplicates_.end() && !dup->second.ranges().empty()) {
+    const TimeRangeSet& ranges = dup->second.ranges();
+    std::string in = InRangesSql(ranges.ranges());
+    // Arrival order: the files oldest first (a file holds no repeats of its own), then the
+    // frozen rows, then the live ones, each in append order.
+    std::string ordered = "SELECT *, " + OrderSql("1000000", "rowid") + " FROM " + live + " WHERE " + in;
+    if (!frozen.empty())
+      ordered += " UNION ALL BY NAME SELECT *, " + OrderSql("999999", "rowid") + " FROM " + frozen + " WHERE " + in;
+    std::string list;
+    for (const auto& f : files)
+      if (ranges.Overlaps(f.min_time, f.max_time)) list += (list.empty() ? "" : ", ") + QuoteLiteral(f.path);
+    if (!list.empty())
+      ordered += " UNION ALL BY NAME SELECT * EXCLUDE (" + std::string(kFileColumn) + "), " +
+                 OrderSql("list_position([" + list + "], " + kFileColumn + ")", "0") + " FROM read_parquet([" + list +
+                 "], union_by_name = true, filename = '" + kFileColumn + "') WHERE " + in;
+    source = "SELECT * FROM (" + source + ") WHERE NOT " + in + " UNION ALL BY NAME " +
+             MergeDuplicatesSql(table, ordered);
   }
   std::string where;
   if (db.retention_ns)
@@ -152,6 +176,7 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
                           QuoteIdent(FrozenTable(it->first)));
     frozen_.erase(it->first);
     parquet_files_.erase(it->first);
+    duplicates_.erase(it->first);
     it = tables_.erase(it);
   }
   for (auto it = schemas_.begin(); it != schemas_.end();) {
@@ -193,10 +218,18 @@ Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal:
   }
   Status result;
   for (const auto& [table, rows] : by_table) {
-    Status st = AppendTable(*table_db[table], *table, rows);
+    bool ranges_changed = false;
+    Status st = AppendTable(*table_db[table], *table, rows, &ranges_changed);
     if (!st.ok()) {
       log::Error("buffer append to table '" + table->name + "' failed: " + st.message());
       result = st;
+    }
+    // Before the write is acknowledged, queries must merge the repeated points it brought.
+    if (ranges_changed) {
+      if (Status vs = SyncTable(*table_db[table], *table); !vs.ok()) {
+        log::Error("buffer: table '" + table->name + "': " + vs.message());
+        result = vs;
+      }
     }
     rows_since_checkpoint_ += rows.size();
   }
@@ -211,7 +244,8 @@ Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal:
 }
 
 Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& table,
-                           const std::vector<std::pair<const wal::WriteOp*, uint32_t>>& rows) {
+                           const std::vector<std::pair<const wal::WriteOp*, uint32_t>>& rows, bool* ranges_changed) {
+  DuplicateTracker& duplicates = duplicates_[table.id];
   const size_t ncols = table.columns.size();
   std::vector<duckdb_logical_type> types(ncols);
   for (size_t c = 0; c < ncols; ++c) types[c] = duckdb_create_logical_type(DuckTypeId(table.columns[c].type));
@@ -246,6 +280,7 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
       static_cast<int64_t*>(duckdb_vector_get_data(vecs[time_pos]))[r] = op->times[line_index];
       set_valid(time_pos);
       const auto* tags = op->batch.tags_of(line);
+      if (duplicates.Observe(SeriesHash(tags, line.tag_count), op->times[line_index])) *ranges_changed = true;
       for (uint32_t t = 0; t < line.tag_count; ++t) {
         auto it = table.index.find(tags[t].key);
         if (it == table.index.end()) continue;
@@ -286,6 +321,21 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
   duckdb_appender_destroy(&appender);
   for (auto& t : types) duckdb_destroy_logical_type(&t);
   return status;
+}
+
+DuplicateRanges Buffer::DuplicateTimeRanges() {
+  std::lock_guard lock(mu_);
+  DuplicateRanges out;
+  for (const auto& [id, tracker] : duplicates_)
+    if (!tracker.ranges().empty()) out[id] = tracker.ranges().ranges();
+  return out;
+}
+
+void Buffer::RestoreDuplicates(const DuplicateRanges& ranges, const std::map<uint32_t, int64_t>& persisted_max) {
+  std::lock_guard lock(mu_);
+  for (const auto& [id, r] : ranges) duplicates_[id].Restore(r, INT64_MIN);
+  for (const auto& [id, t] : persisted_max) duplicates_[id].Restore({}, t);
+  for (auto& [id, t] : tables_) t.view_sql.clear();  // re-derived on the next sync
 }
 
 int64_t Buffer::MemoryBytes() {

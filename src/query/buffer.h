@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "query/duplicates.h"
 #include "query/query.h"
 #include "wal/wal.h"
 
@@ -41,15 +42,22 @@ class Buffer {
   Result<std::vector<PersistedFile>> WriteParquet(
       const catalog::CatalogState& state, int64_t chunk_ns,
       const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>& path_for);
-  Status PublishParquet(const catalog::CatalogState& state, const std::map<uint32_t, std::vector<std::string>>& files,
+  Status PublishParquet(const catalog::CatalogState& state, const std::map<uint32_t, std::vector<PersistedFile>>& files,
                         bool drop_frozen);
+  // Duplicate points (see query/duplicates.h).
+  DuplicateRanges DuplicateTimeRanges();
+  void RestoreDuplicates(const DuplicateRanges& ranges, const std::map<uint32_t, int64_t>& persisted_max);
+  // The SELECT that compaction writes for `inputs` (Parquet files of `table`, oldest first).
+  std::string MergeFilesSql(const catalog::Table& table, const std::vector<std::string>& inputs);
   int64_t MemoryBytes();
 
  private:
   Status SyncLocked(const catalog::CatalogState& state);
   Status SyncTable(const catalog::Database& db, const catalog::Table& table);
+  // Appends and records possible duplicates; `*ranges_changed` tells whether the view must
+  // now merge more of the table's rows.
   Status AppendTable(const catalog::Database& db, const catalog::Table& table,
-                     const std::vector<std::pair<const wal::WriteOp*, uint32_t>>& rows);
+                     const std::vector<std::pair<const wal::WriteOp*, uint32_t>>& rows, bool* ranges_changed);
 
   struct TableState {
     uint32_t db_id;
@@ -64,7 +72,8 @@ class Buffer {
   std::set<uint32_t> schemas_;               // db ids whose schemas exist
   std::map<uint32_t, TableState> tables_;    // by table id
   size_t rows_since_checkpoint_ = 0;
-  std::map<uint32_t, std::vector<std::string>> parquet_files_;  // by table id
+  std::map<uint32_t, std::vector<PersistedFile>> parquet_files_;  // by table id, oldest first
+  std::map<uint32_t, DuplicateTracker> duplicates_;               // by table id
   std::string ViewSql(const catalog::Database& db, const catalog::Table& table) const;
 };
 

@@ -61,9 +61,12 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
     const catalog::CatalogState& state, int64_t chunk_ns,
     const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>& path_for) {
   std::set<uint32_t> frozen;
+  std::map<uint32_t, TimeRangeSet> duplicates;  // every frozen row was observed before the freeze
   {
     std::lock_guard lock(mu_);
     frozen = frozen_;
+    for (const auto& [id, tracker] : duplicates_)
+      if (!tracker.ranges().empty()) duplicates[id] = tracker.ranges();
   }
   // Runs on its own connection without the buffer lock: appends continue into the live tables
   // while the frozen ones (which nothing else writes) are copied out.
@@ -106,9 +109,22 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
         // Rows stay in arrival order (nearly time order for live data): sorting tens of
         // millions of rows would cost seconds and gigabytes for little gain, since row groups
         // keep min/max statistics that prune by time anyway.
-        RIFFLE_RETURN_IF_ERROR(Exec(conn, "COPY (SELECT * FROM " + qualified + " WHERE epoch_ns(\"time\") BETWEEN " +
-                                              std::to_string(f.min_time) + " AND " + std::to_string(f.max_time) +
-                                              ") TO " + QuoteLiteral(f.path) + " (FORMAT parquet, COMPRESSION zstd)"));
+        std::string chunk_rows = "SELECT * FROM " + qualified + " WHERE epoch_ns(\"time\") BETWEEN " +
+                                 std::to_string(f.min_time) + " AND " + std::to_string(f.max_time);
+        // A file holds no repeated point: queries order files, not the rows within one.
+        auto dup = duplicates.find(table->id);
+        if (dup != duplicates.end() && dup->second.Overlaps(f.min_time, f.max_time)) {
+          std::string in = InRangesSql(dup->second.ranges());
+          chunk_rows = "SELECT * FROM (" + chunk_rows + ") WHERE NOT " + in + " UNION ALL BY NAME " +
+                       MergeDuplicatesSql(*table, "SELECT *, " + OrderSql("0", "rowid") + " FROM (" + chunk_rows +
+                                                      ") WHERE " + in);
+        }
+        DuckResult copied;
+        std::string sql = "COPY (" + chunk_rows + ") TO " + QuoteLiteral(f.path) + " (FORMAT parquet, COMPRESSION zstd)";
+        if (duckdb_query(conn, sql.c_str(), copied.get()) == DuckDBError)
+          return Status::Internal(std::string("snapshot: writing ") + f.path + " failed: " +
+                                  duckdb_result_error(copied.get()));
+        f.rows = duckdb_value_int64(copied.get(), 0, 0);  // after merging
         out.push_back(std::move(f));
       }
     }
@@ -117,7 +133,7 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
 }
 
 Status Buffer::PublishParquet(const catalog::CatalogState& state,
-                              const std::map<uint32_t, std::vector<std::string>>& files, bool drop_frozen) {
+                              const std::map<uint32_t, std::vector<PersistedFile>>& files, bool drop_frozen) {
   std::lock_guard lock(mu_);
   parquet_files_ = files;
   RIFFLE_RETURN_IF_ERROR(Exec(conn_, "BEGIN TRANSACTION"));
@@ -153,6 +169,25 @@ Status Buffer::PublishParquet(const catalog::CatalogState& state,
     (void)Exec(conn_, std::string("CHECKPOINT ") + kBufferCatalog);
   }
   return Status::Ok();
+}
+
+std::string Buffer::MergeFilesSql(const catalog::Table& table, const std::vector<std::string>& inputs) {
+  std::string list;
+  for (const auto& f : inputs) list += (list.empty() ? "" : ", ") + QuoteLiteral(f);
+  std::string all = "SELECT * FROM read_parquet([" + list + "], union_by_name = true)";
+  std::vector<TimeRange> ranges;
+  {
+    std::lock_guard lock(mu_);
+    auto dup = duplicates_.find(table.id);
+    if (dup != duplicates_.end()) ranges = dup->second.ranges().ranges();
+  }
+  if (ranges.empty()) return all;
+  // Inputs are oldest first and each holds no repeat of its own, so the input's position orders them.
+  std::string in = InRangesSql(ranges);
+  std::string ordered = EmptyRowsSql(table) + " UNION ALL BY NAME SELECT * EXCLUDE (" + kFileColumn + "), " +
+                        OrderSql("list_position([" + list + "], " + kFileColumn + ")", "0") + " FROM read_parquet([" +
+                        list + "], union_by_name = true, filename = '" + kFileColumn + "') WHERE " + in;
+  return all + " WHERE NOT " + in + " UNION ALL BY NAME " + MergeDuplicatesSql(table, ordered);
 }
 
 }  // namespace riffle::query

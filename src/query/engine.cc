@@ -105,20 +105,23 @@ class DuckEngine final : public QueryEngine {
       const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>& path_for) override {
     return buffer_->WriteParquet(state, chunk_ns, path_for);
   }
-  Status PublishParquet(const catalog::CatalogState& state, const std::map<uint32_t, std::vector<std::string>>& files,
+  Status PublishParquet(const catalog::CatalogState& state, const std::map<uint32_t, std::vector<PersistedFile>>& files,
                         bool drop_frozen) override {
     return buffer_->PublishParquet(state, files, drop_frozen);
   }
   int64_t BufferBytes() override { return buffer_->MemoryBytes(); }
-  Status MergeParquet(const std::vector<std::string>& inputs, const std::string& output) override {
+  Status MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs,
+                      const std::string& output) override {
     duckdb_connection conn = nullptr;
     if (duckdb_connect(db_, &conn) == DuckDBError) return Status::Internal("compaction: cannot connect to DuckDB");
-    std::string list;
-    for (const auto& f : inputs) list += (list.empty() ? "" : ", ") + QuoteLiteral(f);
-    Status st = Exec(conn, "COPY (SELECT * FROM read_parquet([" + list + "], union_by_name = true)) TO " +
-                               QuoteLiteral(output) + " (FORMAT parquet, COMPRESSION zstd)");
+    Status st = Exec(conn, "COPY (" + buffer_->MergeFilesSql(table, inputs) + ") TO " + QuoteLiteral(output) +
+                               " (FORMAT parquet, COMPRESSION zstd)");
     duckdb_disconnect(&conn);
     return st;
+  }
+  DuplicateRanges DuplicateTimeRanges() override { return buffer_->DuplicateTimeRanges(); }
+  void RestoreDuplicates(const DuplicateRanges& ranges, const std::map<uint32_t, int64_t>& persisted_max) override {
+    buffer_->RestoreDuplicates(ranges, persisted_max);
   }
 
   Result<QueryResult> Query(const catalog::CatalogState& state, const std::string& db, const std::string& sql,

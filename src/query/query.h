@@ -46,6 +46,15 @@ struct EngineOptions {
   std::string persist_dir;         // where snapshots' Parquet files live ("" = none)
 };
 
+// Closed range of times in nanoseconds.
+struct TimeRange {
+  int64_t lo, hi;
+  bool operator==(const TimeRange&) const = default;
+};
+// By table id: the times at which a table may hold the same point more than once (see
+// query/duplicates.h); recorded in snapshot manifests so that restarts keep merging them.
+using DuplicateRanges = std::map<uint32_t, std::vector<TimeRange>>;
+
 // One table's buffered rows written to Parquet by a snapshot.
 struct PersistedFile {
   uint32_t db_id = 0, table_id = 0;
@@ -85,11 +94,19 @@ class QueryEngine {
           path_for) = 0;
   // 3. PublishParquet: atomically makes each table read its buffer plus exactly `files` (by
   //    table id) and, with `drop_frozen`, forgets the frozen rows (they are in the files now).
+  //    Files are listed oldest first: where points repeat, a later file's values win.
   virtual Status PublishParquet(const catalog::CatalogState& state,
-                                const std::map<uint32_t, std::vector<std::string>>& files, bool drop_frozen) = 0;
-  // Compaction: writes the rows of `inputs` (Parquet files of one table) into one zstd
-  // Parquet file `output`; queries are not affected until the files are published.
-  virtual Status MergeParquet(const std::vector<std::string>& inputs, const std::string& output) = 0;
+                                const std::map<uint32_t, std::vector<PersistedFile>>& files, bool drop_frozen) = 0;
+  // Compaction: writes the rows of `inputs` (Parquet files of `table`, oldest first) into one
+  // zstd Parquet file `output`, repeated points merged; queries are not affected until the
+  // files are published.
+  virtual Status MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs,
+                              const std::string& output) = 0;
+  // Where tables may hold repeated points (same series and time): saved with each snapshot
+  // manifest and restored at start-up, with the newest persisted time per table (rows not
+  // newer than it may repeat persisted ones), before the WAL is replayed.
+  virtual DuplicateRanges DuplicateTimeRanges() = 0;
+  virtual void RestoreDuplicates(const DuplicateRanges& ranges, const std::map<uint32_t, int64_t>& persisted_max) = 0;
   // Bytes held by the in-memory buffer tables.
   virtual int64_t BufferBytes() = 0;
 };

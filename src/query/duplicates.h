@@ -1,0 +1,74 @@
+// Duplicate points: InfluxDB 3 keeps one row per series (all tag values) and time, and when the
+// same point is written again the newest non-null value of each field wins. Riffle appends
+// every write as it comes (cheap) and merges at read time, but only where a repeat is possible:
+// the ingest path notes the times at which a point arrived that is not newer than everything
+// its series wrote before. Rows outside those ranges are unique and are read as they are; rows
+// inside are merged by series and time, ordered by arrival (internal to the query component).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "lineproto/line_protocol.h"
+#include "query/query.h"
+
+namespace riffle::query {
+
+// A sorted set of disjoint closed ranges, merged into hulls past a small limit so that the
+// SQL built from it stays short (wider ranges only cost merging work, never correctness).
+class TimeRangeSet {
+ public:
+  static constexpr size_t kMaxRanges = 32;
+  // Adds [lo, hi]; returns whether the set changed.
+  bool Add(int64_t lo, int64_t hi);
+  bool Overlaps(int64_t lo, int64_t hi) const;
+  bool empty() const { return ranges_.empty(); }
+  const std::vector<TimeRange>& ranges() const { return ranges_; }
+
+ private:
+  std::vector<TimeRange> ranges_;
+};
+
+// Per table: the newest time of each series seen, and the ranges where repeats may exist.
+class DuplicateTracker {
+ public:
+  // Series tracked exactly per table; past it, new series are compared with the table's newest
+  // time (which can only flag more ranges, never fewer).
+  static constexpr size_t kMaxTrackedSeries = size_t{1} << 20;
+
+  // Called for every appended row; returns whether the ranges changed.
+  bool Observe(uint64_t series, int64_t time);
+  // At start-up: the ranges the snapshot manifest recorded and the newest persisted time (the
+  // persisted rows' series are not known, so anything not newer than it may be a repeat).
+  void Restore(const std::vector<TimeRange>& ranges, int64_t persisted_max);
+  const TimeRangeSet& ranges() const { return ranges_; }
+
+ private:
+  std::unordered_map<uint64_t, int64_t> newest_;  // series hash → newest time
+  int64_t table_newest_ = INT64_MIN;
+  int64_t persisted_max_ = INT64_MIN;
+  TimeRangeSet ranges_;
+};
+
+// The series of a line: a hash of its tag set, independent of the order tags are written in.
+uint64_t SeriesHash(const lineproto::Tag* tags, uint32_t count);
+
+// SQL: "time" within any of the ranges.
+std::string InRangesSql(const std::vector<TimeRange>& ranges);
+// SQL: the rows of `source` (a subquery with the table's columns plus a BIGINT column
+// __riffle_order, larger = newer) with one row per series and time, each field taking its
+// newest non-null value.
+std::string MergeDuplicatesSql(const catalog::Table& table, const std::string& source);
+// SQL: a subquery with the table's columns and no rows, so that a UNION ALL BY NAME always has
+// every column (older Parquet files lack columns added later).
+std::string EmptyRowsSql(const catalog::Table& table);
+constexpr const char* kOrderColumn = "__riffle_order";
+constexpr const char* kFileColumn = "__riffle_file";
+// SQL: the __riffle_order column of a merge source, from its rank among the sources (newer
+// sources rank higher) and a row's position within it (below 2^40).
+std::string OrderSql(const std::string& rank, const std::string& position);
+
+}  // namespace riffle::query

@@ -1,0 +1,125 @@
+"""Duplicate points (issue 5): as in InfluxDB 3, a table keeps one row per series (tag set) and
+time; writing the same point again merges it, the newest non-null value of each field winning.
+Checked in the buffer, across snapshots, through compaction, across restarts and from a plugin."""
+import time
+
+from conftest import Server, create_trigger, put_plugin, query_rows, wait_for, write_lp
+
+SNAPSHOT_ARGS = ["--wal-snapshot-size", "2", "--snapshotted-wal-files-to-keep", "0", "--gen1-duration", "1m"]
+T0 = 1_700_000_000  # 2023-11-14, seconds
+
+
+def rows(server, db, table="m"):
+    return query_rows(server, db, f'SELECT * FROM "{table}" ORDER BY time, host, region')
+
+
+def write(server, db, body):
+    r = write_lp(server, db, body, precision="s")
+    assert r.status_code == 204, r.text
+    time.sleep(0.15)  # one WAL file per write (flush every 100 ms)
+
+
+def parquet_files(server, db):
+    return query_rows(server, db, "SELECT path, row_count FROM system.parquet_files ORDER BY path")
+
+
+def test_a_rewritten_point_is_one_row_with_the_newest_field_values(fresh_server):
+    s = fresh_server.start()
+    write(s, "db", f"m,host=a,region=r1 v=1,s=\"x\",n=1i {T0}\n"
+                   f"m,host=b,region=r1 v=5 {T0}\n"
+                   f"m,host=a,region=r1 v=2 {T0 + 10}")
+    # The same point again, its tags in another order: v replaced, s and n kept.
+    write(s, "db", f"m,region=r1,host=a v=10 {T0}")
+    # Only s this time: v stays 10.
+    write(s, "db", f"m,host=a,region=r1 s=\"y\" {T0}")
+    got = rows(s, "db")
+    assert [(r["host"], r.get("v"), r.get("s"), r.get("n")) for r in got] == [
+        ("a", 10.0, "y", 1), ("b", 5.0, None, None), ("a", 2.0, None, None)]
+    assert query_rows(s, "db", "SELECT count(*) AS c, sum(v) AS v FROM m") == [{"c": 3, "v": 17.0}]
+    assert query_rows(s, "db", "SELECT count(*) AS c FROM m WHERE time = '2023-11-14T22:13:20Z'") == [{"c": 2}]
+
+
+def test_other_series_and_out_of_order_points_are_not_merged(fresh_server):
+    s = fresh_server.start()
+    # Backfill written newest first, a series without the region tag, the same time elsewhere.
+    write(s, "db", "\n".join(f"m,host=a,region=r1 v={i} {T0 + 100 - i}" for i in range(5)))
+    write(s, "db", f"m,host=a v=100 {T0 + 100}\nm,host=a,region=r2 v=200 {T0 + 100}")
+    write(s, "db", f"other,host=a,region=r1 v=300 {T0 + 100}")
+    got = rows(s, "db")
+    assert len(got) == 7
+    assert sorted(r["v"] for r in got if r["time"] == "2023-11-14T22:15:00") == [0.0, 100.0, 200.0]
+    assert len(rows(s, "db", "other")) == 1
+
+
+def test_repeats_are_merged_across_snapshots_compaction_and_restarts(tmp_path):
+    s = Server(tmp_path, SNAPSHOT_ARGS + ["--compaction-min-files", "3"]).start()
+    try:
+        def batch(b, scale):
+            return "\n".join(f"m,host=h{i},region=r{b % 2} v={scale * (b * 10 + i)},first={scale}i {T0 + b * 70 + i}"
+                             for i in range(3))
+        for b in range(6):
+            write(s, "db", batch(b, 1))
+        expected = {(r["host"], r["time"]): r for r in rows(s, "db")}
+        assert len(expected) == 18
+        wait_for(lambda: parquet_files(s, "db"), timeout=20)
+        # A client retries its batches 0-2 (now in Parquet files) with new values, v only.
+        for b in range(3):
+            write(s, "db", "\n".join(f"m,host=h{i},region=r{b % 2} v={-(b * 10 + i)} {T0 + b * 70 + i}"
+                                     for i in range(3)))
+            for i in range(3):
+                key = (f"h{i}", time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(T0 + b * 70 + i)))
+                expected[key] = {**expected[key], "v": float(-(b * 10 + i))}
+        want = sorted(expected.values(), key=lambda r: (r["time"], r["host"]))
+
+        def current():
+            return rows(s, "db")
+        assert current() == want
+        # More writes push the repeats into Parquet files too; compaction merges the day.
+        for b in range(6, 12):
+            write(s, "db", batch(b, 1))
+        for b in range(6, 12):
+            for r in rows(s, "db"):
+                if r["time"] >= "2023-11-14T22:20:20":
+                    expected[(r["host"], r["time"])] = r
+        want = sorted(expected.values(), key=lambda r: (r["time"], r["host"]))
+        assert current() == want
+        merged = wait_for(lambda: [f for f in parquet_files(s, "db") if "/00-00/c" in f["path"]], timeout=30)
+        assert merged, (parquet_files(s, "db"), s.log())
+        assert current() == want
+        # The compacted file holds each point once.
+        assert query_rows(s, "db", "SELECT count(*) AS c FROM m") == [{"c": 36}]
+        s.kill9()
+        s.start()
+        assert current() == want
+        # After the restart the series' history is not in memory: a repeat of a persisted point
+        # is still merged.
+        write(s, "db", f"m,host=h0,region=r0 v=999 {T0}")
+        point = [r for r in current() if r["host"] == "h0" and r["time"] == "2023-11-14T22:13:20"]
+        assert [(p["v"], p["first"]) for p in point] == [(999.0, 1)]
+        assert len(current()) == 36
+        s.restart()
+        assert [r["v"] for r in current() if r["host"] == "h0" and r["time"] == "2023-11-14T22:13:20"] == [999.0]
+    finally:
+        s.kill9()
+
+
+def test_a_plugin_rewriting_the_same_summary_point_leaves_one_row(fresh_server):
+    s = fresh_server.start()
+    put_plugin(s, "summary.py", """
+        def process_writes(influxdb3_local, table_batches, args=None):
+            for batch in table_batches:
+                if batch["table_name"] != "raw":
+                    continue
+                total = influxdb3_local.query("SELECT count(*) AS c, sum(v) AS v FROM raw")[0]
+                line = LineBuilder("summary").tag("source", "raw")
+                line.int64_field("count", total["c"]).float64_field("sum", total["v"])
+                line.time_ns(0)  # one summary point, rewritten on every write
+                influxdb3_local.write(line)
+    """)
+    write(s, "db", f"raw v=1 {T0}")
+    create_trigger(s, "db", "summary", "table:raw", "summary.py")
+    for i in range(2, 6):
+        write(s, "db", f"raw v={i} {T0 + i}")
+    assert wait_for(lambda: query_rows(s, "db", "SELECT \"count\" FROM summary") == [{"count": 5}], timeout=15), \
+        query_rows(s, "db", "SELECT * FROM summary")
+    assert query_rows(s, "db", "SELECT \"sum\", source FROM summary") == [{"sum": 15.0, "source": "raw"}]
