@@ -121,10 +121,12 @@ TEST(DuplicateTracker, OnlyPointsNotNewerThanTheirSeriesAreFlagged) {
 
 TEST(DuplicateTracker, AfterARestartPersistedTimesMayRepeat) {
   DuplicateTracker t;
-  t.Restore({{5, 6}}, 1000);
+  t.Restore({{5, 6}}, {{900, 1000}, {5000, 5000}});
   EXPECT_TRUE(t.Observe(7, 1000));
-  EXPECT_FALSE(t.Observe(7, 1001));
-  EXPECT_EQ(t.ranges().ranges(), (std::vector<TimeRange>{{5, 6}, {1000, 1000}}));
+  EXPECT_FALSE(t.Observe(7, 1001));  // newer than its series and outside the persisted files
+  EXPECT_FALSE(t.Observe(8, 899));
+  EXPECT_TRUE(t.Observe(8, 5000));
+  EXPECT_EQ(t.ranges().ranges(), (std::vector<TimeRange>{{5, 6}, {1000, 1000}, {5000, 5000}}));
 }
 
 TEST(SeriesHash, TagOrderDoesNotMatterButKeysAndValuesDo) {

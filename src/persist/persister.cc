@@ -112,12 +112,9 @@ Result<uint64_t> Persister::Load() {
     manifest_sequence_ = std::strtoull(it->c_str() + it->rfind('/') + 1, nullptr, 10);
     covered_wal_sequence_ = manifest->wal_sequence;
     files_ = std::move(manifest->files);
-    std::map<uint32_t, int64_t> persisted_max;
-    for (const auto& f : files_) {
-      auto [at, inserted] = persisted_max.emplace(f.table_id, f.max_time);
-      if (!inserted) at->second = std::max(at->second, f.max_time);
-    }
-    engine_->RestoreDuplicates(manifest->duplicates, persisted_max);
+    query::DuplicateRanges persisted;
+    for (const auto& f : files_) persisted[f.table_id].push_back({f.min_time, f.max_time});
+    engine_->RestoreDuplicates(manifest->duplicates, persisted);
     // Parquet files no manifest lists are leftovers of a crash mid-snapshot or mid-compaction
     // (their rows are in the WAL or in the listed files). Only when the newest manifest is the
     // one in use: after a fallback, the newer files may be the only copy of their rows.

@@ -331,10 +331,10 @@ DuplicateRanges Buffer::DuplicateTimeRanges() {
   return out;
 }
 
-void Buffer::RestoreDuplicates(const DuplicateRanges& ranges, const std::map<uint32_t, int64_t>& persisted_max) {
+void Buffer::RestoreDuplicates(const DuplicateRanges& ranges, const DuplicateRanges& persisted) {
   std::lock_guard lock(mu_);
-  for (const auto& [id, r] : ranges) duplicates_[id].Restore(r, INT64_MIN);
-  for (const auto& [id, t] : persisted_max) duplicates_[id].Restore({}, t);
+  for (const auto& [id, r] : ranges) duplicates_[id].Restore(r, {});
+  for (const auto& [id, spans] : persisted) duplicates_[id].Restore({}, spans);
   for (auto& [id, t] : tables_) t.view_sql.clear();  // re-derived on the next sync
 }
 

@@ -46,7 +46,7 @@ class Buffer {
                         bool drop_frozen);
   // Duplicate points (see query/duplicates.h).
   DuplicateRanges DuplicateTimeRanges();
-  void RestoreDuplicates(const DuplicateRanges& ranges, const std::map<uint32_t, int64_t>& persisted_max);
+  void RestoreDuplicates(const DuplicateRanges& ranges, const DuplicateRanges& persisted);
   // The SELECT that compaction writes for `inputs` (Parquet files of `table`, oldest first).
   std::string MergeFilesSql(const catalog::Table& table, const std::vector<std::string>& inputs);
   int64_t MemoryBytes();

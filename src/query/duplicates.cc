@@ -50,6 +50,11 @@ bool TimeRangeSet::Overlaps(int64_t lo, int64_t hi) const {
   return false;
 }
 
+bool TimeRangeSet::Contains(int64_t t) const {
+  auto it = std::lower_bound(ranges_.begin(), ranges_.end(), t, [](const TimeRange& r, int64_t v) { return r.hi < v; });
+  return it != ranges_.end() && it->lo <= t;
+}
+
 bool DuplicateTracker::Observe(uint64_t series, int64_t time) {
   bool repeat;
   auto it = newest_.find(series);
@@ -61,13 +66,13 @@ bool DuplicateTracker::Observe(uint64_t series, int64_t time) {
     if (newest_.size() < kMaxTrackedSeries) newest_.emplace(series, time);
   }
   table_newest_ = std::max(table_newest_, time);
-  if (time <= persisted_max_) repeat = true;
+  if (!persisted_.empty() && persisted_.Contains(time)) repeat = true;
   return repeat && ranges_.Add(time, time);
 }
 
-void DuplicateTracker::Restore(const std::vector<TimeRange>& ranges, int64_t persisted_max) {
+void DuplicateTracker::Restore(const std::vector<TimeRange>& ranges, const std::vector<TimeRange>& persisted) {
   for (const auto& r : ranges) ranges_.Add(r.lo, r.hi);
-  persisted_max_ = std::max(persisted_max_, persisted_max);
+  for (const auto& r : persisted) persisted_.Add(r.lo, r.hi);
 }
 
 uint64_t SeriesHash(const lineproto::Tag* tags, uint32_t count) {

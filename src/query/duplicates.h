@@ -25,6 +25,7 @@ class TimeRangeSet {
   // Adds [lo, hi]; returns whether the set changed.
   bool Add(int64_t lo, int64_t hi);
   bool Overlaps(int64_t lo, int64_t hi) const;
+  bool Contains(int64_t t) const;
   bool empty() const { return ranges_.empty(); }
   const std::vector<TimeRange>& ranges() const { return ranges_; }
 
@@ -41,15 +42,15 @@ class DuplicateTracker {
 
   // Called for every appended row; returns whether the ranges changed.
   bool Observe(uint64_t series, int64_t time);
-  // At start-up: the ranges the snapshot manifest recorded and the newest persisted time (the
-  // persisted rows' series are not known, so anything not newer than it may be a repeat).
-  void Restore(const std::vector<TimeRange>& ranges, int64_t persisted_max);
+  // At start-up: the ranges the snapshot manifest recorded and the time spans of the persisted
+  // files (their rows' series are not in memory, so a point within a span may be a repeat).
+  void Restore(const std::vector<TimeRange>& ranges, const std::vector<TimeRange>& persisted);
   const TimeRangeSet& ranges() const { return ranges_; }
 
  private:
   std::unordered_map<uint64_t, int64_t> newest_;  // series hash → newest time
   int64_t table_newest_ = INT64_MIN;
-  int64_t persisted_max_ = INT64_MIN;
+  TimeRangeSet persisted_;
   TimeRangeSet ranges_;
 };
 

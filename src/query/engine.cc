@@ -120,8 +120,8 @@ class DuckEngine final : public QueryEngine {
     return st;
   }
   DuplicateRanges DuplicateTimeRanges() override { return buffer_->DuplicateTimeRanges(); }
-  void RestoreDuplicates(const DuplicateRanges& ranges, const std::map<uint32_t, int64_t>& persisted_max) override {
-    buffer_->RestoreDuplicates(ranges, persisted_max);
+  void RestoreDuplicates(const DuplicateRanges& ranges, const DuplicateRanges& persisted) override {
+    buffer_->RestoreDuplicates(ranges, persisted);
   }
 
   Result<QueryResult> Query(const catalog::CatalogState& state, const std::string& db, const std::string& sql,

@@ -103,10 +103,10 @@ class QueryEngine {
   virtual Status MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs,
                               const std::string& output) = 0;
   // Where tables may hold repeated points (same series and time): saved with each snapshot
-  // manifest and restored at start-up, with the newest persisted time per table (rows not
-  // newer than it may repeat persisted ones), before the WAL is replayed.
+  // manifest and restored at start-up, with the time spans of the persisted files per table
+  // (a point within one may repeat a persisted one), before the WAL is replayed.
   virtual DuplicateRanges DuplicateTimeRanges() = 0;
-  virtual void RestoreDuplicates(const DuplicateRanges& ranges, const std::map<uint32_t, int64_t>& persisted_max) = 0;
+  virtual void RestoreDuplicates(const DuplicateRanges& ranges, const DuplicateRanges& persisted) = 0;
   // Bytes held by the in-memory buffer tables.
   virtual int64_t BufferBytes() = 0;
 };
