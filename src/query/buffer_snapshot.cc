@@ -109,15 +109,16 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
         // Rows stay in arrival order (nearly time order for live data): sorting tens of
         // millions of rows would cost seconds and gigabytes for little gain, since row groups
         // keep min/max statistics that prune by time anyway.
-        std::string chunk_rows = "SELECT * FROM " + qualified + " WHERE epoch_ns(\"time\") BETWEEN " +
-                                 std::to_string(f.min_time) + " AND " + std::to_string(f.max_time);
+        std::string in_chunk = "epoch_ns(\"time\") BETWEEN " + std::to_string(f.min_time) + " AND " +
+                               std::to_string(f.max_time);
+        std::string chunk_rows = "SELECT * FROM " + qualified + " WHERE " + in_chunk;
         // A file holds no repeated point: queries order files, not the rows within one.
         auto dup = duplicates.find(table->id);
         if (dup != duplicates.end() && dup->second.Overlaps(f.min_time, f.max_time)) {
           std::string in = InRangesSql(dup->second.ranges());
-          chunk_rows = "SELECT * FROM (" + chunk_rows + ") WHERE NOT " + in + " UNION ALL BY NAME " +
-                       MergeDuplicatesSql(*table, "SELECT *, " + OrderSql("0", "rowid") + " FROM (" + chunk_rows +
-                                                      ") WHERE " + in);
+          chunk_rows += " AND NOT " + in + " UNION ALL BY NAME " +
+                        MergeDuplicatesSql(*table, "SELECT *, " + OrderSql("0", "rowid") + " FROM " + qualified +
+                                                       " WHERE " + in_chunk + " AND " + in);
         }
         DuckResult copied;
         std::string sql = "COPY (" + chunk_rows + ") TO " + QuoteLiteral(f.path) + " (FORMAT parquet, COMPRESSION zstd)";

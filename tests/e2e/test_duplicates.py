@@ -99,6 +99,31 @@ def test_repeats_are_merged_across_snapshots_compaction_and_restarts(tmp_path):
         assert len(current()) == 36
         s.restart()
         assert [r["v"] for r in current() if r["host"] == "h0" and r["time"] == "2023-11-14T22:13:20"] == [999.0]
+        assert "snapshot failed" not in s.log() and "compaction failed" not in s.log()
+    finally:
+        s.kill9()
+
+
+def test_a_snapshot_writes_each_repeated_point_once(tmp_path):
+    s = Server(tmp_path, SNAPSHOT_ARGS).start()
+    try:
+        # Repeats within the rows of one snapshot, next to a table without any.
+        write(s, "db", f"m,host=a,region=r a=1,b=10 {T0}\nplain,host=a v=1 {T0}")
+        write(s, "db", f"m,region=r,host=a a=2 {T0}\nm,host=a,region=r a=3 {T0 + 1}")
+        write(s, "db", f"m,host=a,region=r a=4 {T0 + 1}\nplain,host=a v=2 {T0 + 1}")
+        files = wait_for(lambda: query_rows(s, "db", "SELECT table_name, row_count FROM system.parquet_files "
+                                                     "ORDER BY table_name"), timeout=20)
+        assert files == [{"table_name": "m", "row_count": 2}, {"table_name": "plain", "row_count": 2}], s.log()
+        assert "snapshot failed" not in s.log()
+        want = [{"a": 2.0, "b": 10.0}, {"a": 4.0}]
+        assert [{k: r[k] for k in ("a", "b") if k in r} for r in rows(s, "db")] == want
+        # A repeat of a persisted point, then a restart that replays it over the file.
+        write(s, "db", f"m,host=a,region=r b=20 {T0 + 1}")
+        want[1]["b"] = 20.0
+        assert [{k: r[k] for k in ("a", "b") if k in r} for r in rows(s, "db")] == want
+        s.kill9()
+        s.start()
+        assert [{k: r[k] for k in ("a", "b") if k in r} for r in rows(s, "db")] == want
     finally:
         s.kill9()
 
