@@ -33,7 +33,7 @@ void BM_TrackTsbsLines(benchmark::State& state) {
     int64_t shift = round++ * 1'000'000'000'000'000LL / 1000;
     for (const auto& line : batch.lines) {
       uint64_t series = riffle::query::SeriesHash(batch.tags_of(line), line.tag_count);
-      benchmark::DoNotOptimize(tracker.Observe(series, *line.timestamp + shift));
+      benchmark::DoNotOptimize(tracker.Observe(series, *line.timestamp + shift, round));
     }
   }
   if (!tracker.ranges().empty()) state.SkipWithError("in-order data was flagged as repeated");

@@ -246,6 +246,7 @@ Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal:
 Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& table,
                            const std::vector<std::pair<const wal::WriteOp*, uint32_t>>& rows, bool* ranges_changed) {
   DuplicateTracker& duplicates = duplicates_[table.id];
+  const wal::WriteOp* write = nullptr;  // rows of one write are contiguous here
   const size_t ncols = table.columns.size();
   std::vector<duckdb_logical_type> types(ncols);
   for (size_t c = 0; c < ncols; ++c) types[c] = duckdb_create_logical_type(DuckTypeId(table.columns[c].type));
@@ -280,7 +281,9 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
       static_cast<int64_t*>(duckdb_vector_get_data(vecs[time_pos]))[r] = op->times[line_index];
       set_valid(time_pos);
       const auto* tags = op->batch.tags_of(line);
-      if (duplicates.Observe(SeriesHash(tags, line.tag_count), op->times[line_index])) *ranges_changed = true;
+      if (op != write) write = op, ++writes_seen_;
+      if (duplicates.Observe(SeriesHash(tags, line.tag_count), op->times[line_index], writes_seen_))
+        *ranges_changed = true;
       for (uint32_t t = 0; t < line.tag_count; ++t) {
         auto it = table.index.find(tags[t].key);
         if (it == table.index.end()) continue;

@@ -74,6 +74,7 @@ class Buffer {
   size_t rows_since_checkpoint_ = 0;
   std::map<uint32_t, std::vector<PersistedFile>> parquet_files_;  // by table id, oldest first
   std::map<uint32_t, DuplicateTracker> duplicates_;               // by table id
+  uint64_t writes_seen_ = 0;                                      // numbers the writes for it
   std::string ViewSql(const catalog::Database& db, const catalog::Table& table) const;
 };
 

@@ -13,6 +13,23 @@ namespace {
 // Whether a range ending at `hi` lies wholly before one starting at `lo`, not even touching.
 bool Separate(int64_t hi, int64_t lo) { return hi < lo && static_cast<uint64_t>(lo) - static_cast<uint64_t>(hi) > 1; }
 
+// Joins the two neighbouring spans with the smallest gap (the newest such pair on ties, so that
+// live data soon has a cadence to follow).
+template <typename Span>
+void JoinClosest(std::vector<Span>& spans) {
+  size_t best = 0;
+  uint64_t best_gap = UINT64_MAX;
+  for (size_t i = 0; i + 1 < spans.size(); ++i) {
+    uint64_t gap = static_cast<uint64_t>(spans[i + 1].lo) - static_cast<uint64_t>(spans[i].hi);
+    if (gap <= best_gap) best_gap = gap, best = i;
+  }
+  Span& left = spans[best];
+  const Span& right = spans[best + 1];
+  left.hi = right.hi;
+  left.step = right.step > 0 ? right.step : static_cast<int64_t>(std::min<uint64_t>(best_gap, INT64_MAX));
+  spans.erase(spans.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+}
+
 }  // namespace
 
 bool TimeRangeSet::Add(int64_t lo, int64_t hi) {
@@ -55,17 +72,56 @@ bool TimeRangeSet::Contains(int64_t t) const {
   return it != ranges_.end() && it->lo <= t;
 }
 
-bool DuplicateTracker::Observe(uint64_t series, int64_t time) {
-  bool repeat;
-  auto it = newest_.find(series);
-  if (it != newest_.end()) {
-    repeat = time <= it->second;
-    if (!repeat) it->second = time;
+bool DuplicateTracker::Cover(Series& series, int64_t time, uint64_t write) {
+  auto& spans = series.spans;
+  bool same_write = write == series.last_write;
+  int64_t previous = series.last_time;
+  series.last_time = time;
+  series.last_write = write;
+  // The span starting at or before `time`.
+  size_t at;
+  if (time >= spans.back().lo) {
+    at = spans.size() - 1;
   } else {
-    repeat = newest_.size() >= kMaxTrackedSeries && time <= table_newest_;
-    if (newest_.size() < kMaxTrackedSeries) newest_.emplace(series, time);
+    auto after = std::upper_bound(spans.begin(), spans.end(), time,
+                                  [](int64_t v, const Span& s) { return v < s.lo; });
+    if (after == spans.begin()) {
+      spans.insert(after, Span{time, time, 0});
+      if (spans.size() > kMaxSpans) JoinClosest(spans);
+      return false;
+    }
+    at = static_cast<size_t>(after - spans.begin()) - 1;
   }
-  table_newest_ = std::max(table_newest_, time);
+  Span& below = spans[at];
+  if (time <= below.hi) return true;
+  uint64_t gap = static_cast<uint64_t>(time) - static_cast<uint64_t>(below.hi);
+  bool newest = at + 1 == spans.size();
+  bool continues = (same_write && below.lo <= previous && previous <= below.hi) ||
+                   (newest && below.step > 0 && gap / 4 <= static_cast<uint64_t>(below.step)) ||
+                   (spans.size() == 1 && below.step == 0);  // a series' first two points
+  if (continues) {
+    below.hi = time;
+    below.step = static_cast<int64_t>(std::min<uint64_t>(gap, INT64_MAX));
+    return false;
+  }
+  spans.insert(spans.begin() + static_cast<std::ptrdiff_t>(at) + 1, Span{time, time, 0});
+  if (spans.size() > kMaxSpans) JoinClosest(spans);
+  return false;
+}
+
+bool DuplicateTracker::Observe(uint64_t series, int64_t time, uint64_t write) {
+  bool repeat;
+  auto it = series_.find(series);
+  if (it != series_.end()) {
+    repeat = Cover(it->second, time, write);
+  } else if (series_.size() < kMaxTrackedSeries) {
+    series_.emplace(series, Series{{Span{time, time, 0}}, time, write});
+    repeat = false;
+  } else {
+    repeat = table_span_.lo <= time && time <= table_span_.hi;
+  }
+  table_span_.lo = std::min(table_span_.lo, time);
+  table_span_.hi = std::max(table_span_.hi, time);
   if (!persisted_.empty() && persisted_.Contains(time)) repeat = true;
   return repeat && ranges_.Add(time, time);
 }

@@ -33,23 +33,46 @@ class TimeRangeSet {
   std::vector<TimeRange> ranges_;
 };
 
-// Per table: the newest time of each series seen, and the ranges where repeats may exist.
+// Per table: the times each series has covered, and the ranges where repeats may exist.
+//
+// Each series keeps a few spans that together contain every time it has written (a span's
+// inner gaps count as written, which can only flag more). A point inside a span may repeat an
+// earlier one, so its time joins the table's ranges; a point outside every span is new. A new
+// point stretches the span below it when it continues that span's flow: the next point of the
+// same write, or the next at the newest span's cadence (live data; O(1)). Otherwise it starts
+// a span of its own, so batches of a backfill arriving in any order from concurrent clients
+// leave the gaps between them open and flag nothing.
 class DuplicateTracker {
  public:
-  // Series tracked exactly per table; past it, new series are compared with the table's newest
-  // time (which can only flag more ranges, never fewer).
+  // Series tracked exactly per table; past it, new series are compared with the table's whole
+  // time span (which can only flag more ranges, never fewer).
   static constexpr size_t kMaxTrackedSeries = size_t{1} << 20;
+  // Spans per series; past it the two closest become one.
+  static constexpr size_t kMaxSpans = 16;
 
-  // Called for every appended row; returns whether the ranges changed.
-  bool Observe(uint64_t series, int64_t time);
+  // Called for every appended row, `write` telling rows of one write apart from the next;
+  // returns whether the ranges changed.
+  bool Observe(uint64_t series, int64_t time, uint64_t write);
   // At start-up: the ranges the snapshot manifest recorded and the time spans of the persisted
   // files (their rows' series are not in memory, so a point within a span may be a repeat).
   void Restore(const std::vector<TimeRange>& ranges, const std::vector<TimeRange>& persisted);
   const TimeRangeSet& ranges() const { return ranges_; }
 
  private:
-  std::unordered_map<uint64_t, int64_t> newest_;  // series hash → newest time
-  int64_t table_newest_ = INT64_MIN;
+  struct Span {
+    int64_t lo, hi;
+    int64_t step;  // the gap it was last stretched by; 0 while it is one point
+  };
+  struct Series {
+    std::vector<Span> spans;  // sorted, disjoint; back() is the newest
+    int64_t last_time;        // the previous point, and the write it came in
+    uint64_t last_write;
+  };
+  // Whether `time` may repeat a point of `series`; records it either way.
+  static bool Cover(Series& series, int64_t time, uint64_t write);
+
+  std::unordered_map<uint64_t, Series> series_;
+  TimeRange table_span_{INT64_MAX, INT64_MIN};
   TimeRangeSet persisted_;
   TimeRangeSet ranges_;
 };

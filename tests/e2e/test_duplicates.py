@@ -1,6 +1,8 @@
 """Duplicate points (issue 5): as in InfluxDB 3, a table keeps one row per series (tag set) and
 time; writing the same point again merges it, the newest non-null value of each field winning.
 Checked in the buffer, across snapshots, through compaction, across restarts and from a plugin."""
+import random
+import threading
 import time
 
 from conftest import Server, create_trigger, put_plugin, query_rows, wait_for, write_lp
@@ -49,6 +51,35 @@ def test_other_series_and_out_of_order_points_are_not_merged(fresh_server):
     assert len(got) == 7
     assert sorted(r["v"] for r in got if r["time"] == "2023-11-14T22:15:00") == [0.0, 100.0, 200.0]
     assert len(rows(s, "db", "other")) == 1
+
+
+def merges_at_read_time(server, db, table):
+    plan = query_rows(server, db, f'EXPLAIN SELECT * FROM "{table}"')
+    return "arg_max" in str(plan)
+
+
+def test_a_backfill_from_concurrent_clients_in_any_order_is_read_without_merging(fresh_server):
+    s = fresh_server.start()
+    batches = ["\n".join(f"m,host=h{h},region=r{h % 3} v={b * 100 + i} {T0 + (b * 50 + i) * 10}"
+                         for i in range(50) for h in range(20)) for b in range(12)]
+    order = list(range(len(batches)))
+    random.Random(7).shuffle(order)
+
+    def client(mine):
+        for b in mine:
+            r = write_lp(s, "db", batches[b], precision="s")
+            assert r.status_code == 204, r.text
+    threads = [threading.Thread(target=client, args=(order[k::4],)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert query_rows(s, "db", "SELECT count(*) AS c FROM m") == [{"c": 12 * 50 * 20}]
+    assert not merges_at_read_time(s, "db", "m")
+    # A retried batch: now the view merges (only that batch's times), and nothing is counted twice.
+    write(s, "db", batches[order[0]])
+    assert merges_at_read_time(s, "db", "m")
+    assert query_rows(s, "db", "SELECT count(*) AS c FROM m") == [{"c": 12 * 50 * 20}]
 
 
 def test_repeats_are_merged_across_snapshots_compaction_and_restarts(tmp_path):
