@@ -269,6 +269,11 @@ Status ProcessingEngine::InstallPackages(const std::vector<std::string>& package
   // PIP_* environment (e.g. PIP_NO_INDEX, PIP_FIND_LINKS) passes through for offline installs.
   for (const auto& p : packages) argv.push_back(p);
   std::string out;
+  // Whatever pip manages to install is importable at once, even if a later package fails.
+  struct ExposeVenv {
+    const std::string& venv;
+    ~ExposeVenv() { python::AddSitePackages(SitePackagesOf(venv)); }
+  } expose{options_.virtual_env};
   if (RunCommand(argv, &out) != 0) {
     // A local source tree whose build backend is not installed (offline, e.g. hatchling newer
     // than Debian's) is pure Python more often than not: install its packages by copying them
@@ -298,18 +303,17 @@ Status ProcessingEngine::InstallPackages(const std::vector<std::string>& package
                 names + " by copying them into " + sites.front());
     }
   }
-  python::AddSitePackages(SitePackagesOf(options_.virtual_env));
   return Status::Ok();
 }
 
 Status ProcessingEngine::InstallRequirements(const std::string& requirements_file) {
   RIFFLE_RETURN_IF_ERROR(EnsureVenv());
   std::string out;
-  if (RunCommand({options_.virtual_env + "/bin/python", "-m", "pip", "install", "--disable-pip-version-check",
-                  "--no-input", "-r", requirements_file},
-                 &out) != 0)
-    return Status::Internal("package installation failed: " + out);
+  int rc = RunCommand({options_.virtual_env + "/bin/python", "-m", "pip", "install", "--disable-pip-version-check",
+                       "--no-input", "-r", requirements_file},
+                      &out);
   python::AddSitePackages(SitePackagesOf(options_.virtual_env));
+  if (rc != 0) return Status::Internal("package installation failed: " + out);
   return Status::Ok();
 }
 

@@ -246,10 +246,22 @@ void AddSitePackages(const std::vector<std::string>& paths) {
   py::gil_scoped_acquire gil;
   py::module_ site = py::module_::import("site");
   py::list sys_path = py::module_::import("sys").attr("path");
-  for (const auto& p : paths) {
-    bool present = false;
-    for (auto entry : sys_path) present |= py::str(entry).cast<std::string>() == p;
-    if (!present) site.attr("addsitedir")(p);
+  // The environment's packages come before Debian's, as when it exists at start-up (and as a
+  // venv's would): addsitedir (which also reads .pth files) appends, so its entries move up.
+  for (auto it = paths.rbegin(); it != paths.rend(); ++it) {
+    py::list before(sys_path);
+    site.attr("addsitedir")(*it);
+    py::list added;
+    for (auto entry : sys_path)
+      if (!before.contains(entry)) added.append(entry);
+    if (!before.contains(py::str(*it))) added.insert(0, py::str(*it));
+    for (auto entry : added)
+      while (sys_path.contains(entry)) sys_path.attr("remove")(entry);
+    for (size_t i = 0; i < added.size(); ++i) sys_path.insert(i, added[i]);
+    if (added.size() == 0) {  // already known: move it to the front
+      sys_path.attr("remove")(py::str(*it));
+      sys_path.insert(0, py::str(*it));
+    }
   }
   py::module_::import("importlib").attr("invalidate_caches")();
 }

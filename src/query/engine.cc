@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "query/buffer.h"
+#include "query/casts.h"
 #include "query/query_log.h"
 #include "query/duckdb_util.h"
 #include "query/query.h"
@@ -88,6 +89,7 @@ class DuckEngine final : public QueryEngine {
       if (!s.ok()) break;
       s = Exec(setup, m);
     }
+    if (s.ok()) s = RegisterCompatCasts(setup);
     duckdb_disconnect(&setup);
     RIFFLE_RETURN_IF_ERROR(s);
     buffer_ = std::make_unique<Buffer>(db_);

@@ -227,3 +227,28 @@ def test_install_package_from_a_local_wheel(server, tmp_path):
     bad = server.cli("install", "package", "definitely-not-a-real-package-xyz", env={"PIP_NO_INDEX": "1"},
                      check=False)
     assert bad.returncode != 0 and "package installation failed" in bad.stderr
+
+
+def test_an_installed_package_comes_before_debians_copy_without_a_restart(fresh_server, tmp_path):
+    # Debian ships pint (scripts/setup.sh); a wheel of the same name installed into the plugin
+    # environment must win at once, as it does once the environment exists at start-up.
+    s = fresh_server.start()
+    wheel = tmp_path / "pint-99.0-py3-none-any.whl"
+    files = {
+        "pint/__init__.py": "__version__ = '99.0-local'\n",
+        "pint-99.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: pint\nVersion: 99.0\n",
+        "pint-99.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+        z.writestr("pint-99.0.dist-info/RECORD", "".join(f"{n},,\n" for n in files) + "pint-99.0.dist-info/RECORD,,\n")
+    assert "installed successfully" in s.cli("install", "package", str(wheel), env={"PIP_NO_INDEX": "1"}).stdout
+    s.cli("create", "database", "db")
+    put_plugin(s, "which_pint.py", "import pint\n"
+                                   "def process_request(influxdb3_local, q, h, b, args=None):\n"
+                                   "    return pint.__version__\n")
+    create(s, "db", "which", "request:which_pint", "which_pint.py")
+    assert requests.get(f"{s.url}/api/v3/engine/which_pint").text == "99.0-local"
+    s.restart()
+    assert requests.get(f"{s.url}/api/v3/engine/which_pint").text == "99.0-local"

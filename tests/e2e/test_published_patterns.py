@@ -94,6 +94,10 @@ def process_request(influxdb3_local, query_parameters, request_headers, request_
                      and t["table_schema"] == "iox"]
     out["window"] = q("SELECT host, first_value(usage) OVER (PARTITION BY host ORDER BY time) AS w FROM cpu "
                       "ORDER BY time, host LIMIT 2", database=db)
+    # Timestamps cast to integers are nanoseconds, whichever way the cast is spelled.
+    out["ns"] = q("SELECT CAST(time AS BIGINT) AS a, arrow_cast(time, 'Int64') AS b, time::bigint AS c, "
+                  "CAST(NULL::TIMESTAMP AS BIGINT) AS d, CAST(TIMESTAMP '2025-01-01 12:00:00' AS BIGINT) AS e "
+                  "FROM cpu ORDER BY time, host LIMIT 3", database=db)
     return out
 ''')
     create(server, caller, "aggs", f"request:aggs_{db}", "aggregates.py")
@@ -109,6 +113,10 @@ def process_request(influxdb3_local, query_parameters, request_headers, request_
     assert out["recent"] == [{"n": 0}]  # the data is from 2025
     assert out["tables"] == ["cpu"]
     assert out["window"] == [{"host": "a", "w": 10.0}, {"host": "b", "w": 50.0}]
+    t0 = 1735732800 * 10**9
+    assert [(r["a"], r["b"], r["c"], r["e"]) for r in out["ns"]] == [(t0, t0, t0, t0), (t0, t0, t0, t0),
+                                                                  (t0 + 30 * 10**9, t0 + 30 * 10**9, t0 + 30 * 10**9, t0)]
+    assert all(r.get("d") is None for r in out["ns"])
 
 
 def test_wal_plugin_state_in_the_cache_and_batch_attributes(server):
