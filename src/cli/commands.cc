@@ -110,11 +110,13 @@ int RunQuery(const QueryArgs& a) {
   } else if (sql.empty()) {
     sql = ReadAll(std::cin);
   }
-  if (a.language != "sql") return Fail("query language '" + a.language + "' is not supported: expected sql");
+  if (a.language != "sql" && a.language != "influxql")
+    return Fail("query language '" + a.language + "' is not supported: expected sql or influxql");
   if (a.format == "parquet" && a.output.empty() && isatty(STDOUT_FILENO))
     return Fail("the parquet format writes binary output: use -o/--output FILE");
   json body = {{"db", a.database}, {"q", sql}, {"format", a.format}};
-  auto r = HttpCall(a.opts, "POST", "/api/v3/query_sql", body.dump(), "application/json");
+  auto r = HttpCall(a.opts, "POST", a.language == "sql" ? "/api/v3/query_sql" : "/api/v3/query_influxql", body.dump(),
+                    "application/json");
   if (!r.ok()) return Fail(r.status().message());
   if (r->status >= 300) return Fail(ErrorMessage(*r));
   if (!a.output.empty()) {
@@ -151,7 +153,7 @@ void RegisterDataCommands(CLI::App& app, std::function<int()>* action) {
       ->check(CLI::IsMember({"pretty", "json", "jsonl", "csv", "parquet"}));
   query->add_option("-o,--output", q->output, "write the result to FILE");
   query->add_option("-f,--file", q->file, "read the query from FILE");
-  query->add_option("-l,--language", q->language, "query language (sql)");
+  query->add_option("-l,--language", q->language, "query language (sql or influxql)");
   query->add_option("query", q->query, "the SQL query (stdin when absent)");
   query->callback([q, action] { *action = [q] { return RunQuery(*q); }; });
 }

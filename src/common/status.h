@@ -23,6 +23,7 @@ enum class Code {
   kIOError,           // 500
   kInternal,          // 500
   kUnavailable,       // 503
+  kUnimplemented,     // 405
 };
 
 class [[nodiscard]] Status {
@@ -40,6 +41,7 @@ class [[nodiscard]] Status {
   static Status IOError(std::string m) { return {Code::kIOError, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
+  static Status Unimplemented(std::string m) { return {Code::kUnimplemented, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -76,5 +78,14 @@ class [[nodiscard]] Result {
     ::riffle::Status _st = (expr);            \
     if (!_st.ok()) return _st;                \
   } while (0)
+
+// `lhs = value of expr` (a Result), or return its error.
+#define RIFFLE_ASSIGN_OR_RETURN(lhs, expr) RIFFLE_ASSIGN_OR_RETURN_IMPL(RIFFLE_CONCAT(_result_, __LINE__), lhs, expr)
+#define RIFFLE_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                                 \
+  if (!tmp.ok()) return tmp.status();                \
+  lhs = std::move(tmp).value()
+#define RIFFLE_CONCAT(a, b) RIFFLE_CONCAT_INNER(a, b)
+#define RIFFLE_CONCAT_INNER(a, b) a##b
 
 }  // namespace riffle

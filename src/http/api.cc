@@ -23,6 +23,7 @@ int HttpStatusFor(const Status& st) {
     case Code::kUnauthenticated: return 401;
     case Code::kForbidden: return 403;
     case Code::kUnavailable: return 503;
+    case Code::kUnimplemented: return 405;
     case Code::kIOError:
     case Code::kInternal: return 500;
   }
@@ -97,8 +98,8 @@ void Api::Handle(Request&& req, Reply reply) {
   if (m == "POST" && p == "/api/v2/write") return HandleWrite(req, wrapped, 2);
   if (m == "POST" && p == "/write") return HandleWrite(req, wrapped, 1);
   if ((m == "GET" || m == "POST") && p == "/api/v3/query_sql") return HandleQuery(req, wrapped);
-  if ((m == "GET" || m == "POST") && p == "/api/v3/query_influxql")
-    return wrapped(Response::Error(405, "InfluxQL is not supported by this server: use /api/v3/query_sql"));
+  if ((m == "GET" || m == "POST") && p == "/api/v3/query_influxql") return HandleInfluxQL(req, wrapped);
+  if ((m == "GET" || m == "POST") && p == "/query") return HandleQueryV1(req, wrapped);
   if (p == "/api/v3/configure/database") return HandleDatabase(req, wrapped);
   if (p == "/api/v3/configure/table") return HandleTable(req, wrapped);
 
@@ -208,15 +209,14 @@ void Api::HandleWrite(Request& req, Reply reply, int api_version) {
   });
 }
 
-void Api::HandleQuery(Request& req, Reply reply) {
-  std::string db, sql, format_name;
-  query::Params params;
+Result<Api::QueryRequest> Api::ParseQueryRequest(const Request& req) {
+  QueryRequest out;
   auto add_param = [&](const std::string& name, const json& v) -> Status {
-    if (v.is_null()) params.emplace_back(name, std::monostate{});
-    else if (v.is_boolean()) params.emplace_back(name, v.get<bool>());
-    else if (v.is_number_integer()) params.emplace_back(name, v.get<int64_t>());
-    else if (v.is_number()) params.emplace_back(name, v.get<double>());
-    else if (v.is_string()) params.emplace_back(name, v.get<std::string>());
+    if (v.is_null()) out.params.emplace_back(name, std::monostate{});
+    else if (v.is_boolean()) out.params.emplace_back(name, v.get<bool>());
+    else if (v.is_number_integer()) out.params.emplace_back(name, v.get<int64_t>());
+    else if (v.is_number()) out.params.emplace_back(name, v.get<double>());
+    else if (v.is_string()) out.params.emplace_back(name, v.get<std::string>());
     else return Status::InvalidArgument("query parameter '" + name + "' must be a string, number, boolean or null");
     return Status::Ok();
   };
@@ -226,45 +226,51 @@ void Api::HandleQuery(Request& req, Reply reply) {
     return Status::Ok();
   };
   if (req.method == "GET") {
-    if (auto* v = req.Param("db")) db = *v;
-    if (auto* v = req.Param("q")) sql = *v;
-    if (auto* v = req.Param("format")) format_name = *v;
+    if (auto* v = req.Param("db")) out.db = *v;
+    if (auto* v = req.Param("q")) out.q = *v;
+    if (auto* v = req.Param("format")) out.format = *v;
     if (auto* v = req.Param("params")) {
       try {
-        Status st = add_params(json::parse(*v));
-        if (!st.ok()) return reply(Response::Error(400, st.message()));
+        RIFFLE_RETURN_IF_ERROR(add_params(json::parse(*v)));
       } catch (const std::exception& e) {
-        return reply(Response::Error(400, std::string("invalid 'params': expected a JSON object: ") + e.what()));
+        return Status::InvalidArgument(std::string("invalid 'params': expected a JSON object: ") + e.what());
       }
     }
   } else {
     try {
       json body = json::parse(req.body);
-      if (!body.is_object()) return reply(Response::Error(400, "request body must be a JSON object with 'db' and 'q'"));
-      if (body.contains("db") && body["db"].is_string()) db = body["db"];
-      if (body.contains("q") && body["q"].is_string()) sql = body["q"];
-      if (body.contains("format") && body["format"].is_string()) format_name = body["format"];
-      if (body.contains("params") && !body["params"].is_null()) {
-        Status st = add_params(body["params"]);
-        if (!st.ok()) return reply(Response::Error(400, st.message()));
-      }
+      if (!body.is_object()) return Status::InvalidArgument("request body must be a JSON object with 'db' and 'q'");
+      if (body.contains("db") && body["db"].is_string()) out.db = body["db"];
+      if (body.contains("q") && body["q"].is_string()) out.q = body["q"];
+      if (body.contains("format") && body["format"].is_string()) out.format = body["format"];
+      if (body.contains("params") && !body["params"].is_null()) RIFFLE_RETURN_IF_ERROR(add_params(body["params"]));
     } catch (const std::exception& e) {
-      return reply(Response::Error(400, std::string("serde json error: ") + e.what()));
+      return Status::InvalidArgument(std::string("serde json error: ") + e.what());
     }
   }
-  if (db.empty()) return reply(Response::Error(400, "missing query parameter 'db'"));
-  if (sql.empty()) return reply(Response::Error(400, "missing query parameter 'q'"));
-  if (format_name.empty()) {
+  if (out.db.empty()) return Status::InvalidArgument("missing query parameter 'db'");
+  if (out.q.empty()) return Status::InvalidArgument("missing query parameter 'q'");
+  if (out.format.empty()) {
     std::string accept = req.Header("accept");
     if (accept.empty() || accept.find("application/json") != std::string::npos ||
         accept.find("*/*") != std::string::npos || accept.find("text/html") != std::string::npos)
-      format_name = "json";
-    else if (accept.find("text/csv") != std::string::npos) format_name = "csv";
-    else if (accept.find("text/plain") != std::string::npos) format_name = "pretty";
-    else if (accept.find("application/vnd.apache.parquet") != std::string::npos) format_name = "parquet";
-    else if (accept.find("application/jsonl") != std::string::npos) format_name = "jsonl";
-    else return reply(Response::Error(400, "invalid mime type (" + accept + ")"));
+      out.format = "json";
+    else if (accept.find("text/csv") != std::string::npos) out.format = "csv";
+    else if (accept.find("text/plain") != std::string::npos) out.format = "pretty";
+    else if (accept.find("application/vnd.apache.parquet") != std::string::npos) out.format = "parquet";
+    else if (accept.find("application/jsonl") != std::string::npos) out.format = "jsonl";
+    else return Status::InvalidArgument("invalid mime type (" + accept + ")");
   }
+  return out;
+}
+
+void Api::HandleQuery(Request& req, Reply reply) {
+  auto parsed = ParseQueryRequest(req);
+  if (!parsed.ok()) return reply(Response::Error(400, parsed.status().message()));
+  const std::string& db = parsed->db;
+  const std::string& sql = parsed->q;
+  const std::string& format_name = parsed->format;
+  const query::Params& params = parsed->params;
   auto format = query::ParseFormat(format_name);
   if (!format.ok()) return reply(Response::Error(400, format.status().message()));
   auto state = catalog_->State();

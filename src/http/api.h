@@ -47,6 +47,16 @@ class Api {
  private:
   void HandleWrite(Request& req, Reply reply, int api_version);
   void HandleQuery(Request& req, Reply reply);
+  // InfluxQL (influxql_routes.cc): /api/v3/query_influxql in the query_sql formats, with an
+  // iox::measurement column; /query as InfluxDB 1.x answers it.
+  void HandleInfluxQL(Request& req, Reply reply);
+  void HandleQueryV1(Request& req, Reply reply);
+  struct QueryRequest {
+    std::string db, q, format;
+    query::Params params;
+  };
+  // db, q, format (or Accept) and params of /api/v3/query_sql|query_influxql, GET or POST.
+  static Result<QueryRequest> ParseQueryRequest(const Request& req);
   void HandleDatabase(Request& req, Reply reply);
   void HandleTable(Request& req, Reply reply);
 

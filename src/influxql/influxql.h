@@ -1,0 +1,43 @@
+// InfluxQL, the query language of InfluxDB 1.x that InfluxDB 3 still serves on /query and
+// /api/v3/query_influxql. Riffle translates the commonly used subset into SQL over the same
+// tables and shapes the results as InfluxQL does:
+//   SHOW DATABASES | MEASUREMENTS | FIELD KEYS [FROM m] | TAG KEYS [FROM m] |
+//        TAG VALUES [FROM m] WITH KEY = "k" | KEY IN ("a", ...) | RETENTION POLICIES
+//   SELECT <fields, *, aggregates> FROM [db.rp.]m [WHERE …] [GROUP BY time(d), tags | *]
+//          [fill(null|none|<number>)] [ORDER BY time [ASC|DESC]] [LIMIT n] [OFFSET n]
+// Aggregates: count, mean, median, mode, sum, min, max, first, last, spread, stddev,
+// percentile; `*` in them expands to every field. Anything else is a clear error naming it.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "common/status.h"
+#include "query/query.h"
+
+namespace riffle::influxql {
+
+// Splits a request into statements at top-level semicolons.
+std::vector<std::string> SplitStatements(const std::string& text);
+
+struct Series {
+  std::string name;                                   // the measurement (or "databases", …)
+  std::vector<std::pair<std::string, std::string>> tags;  // GROUP BY tag values
+  std::vector<std::string> columns;                   // "time" first where there is a time
+  std::vector<std::vector<query::Value>> values;
+};
+
+struct StatementResult {
+  std::vector<Series> series;
+};
+
+// Runs one statement against database `db` (which may be overridden by a qualified
+// measurement, db.rp.m). `run_sql(db, sql)` executes generated SQL.
+using SqlRunner = std::function<Result<query::QueryResult>(const std::string& db, const std::string& sql)>;
+Result<StatementResult> Execute(const std::string& statement, const catalog::CatalogState& state,
+                                const std::string& db, const SqlRunner& run_sql);
+
+}  // namespace riffle::influxql

@@ -1,0 +1,24 @@
+// Tokens of InfluxQL (internal to the influxql component).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace riffle::influxql {
+
+enum class TokenType { kIdent, kQuotedIdent, kString, kNumber, kDuration, kRegex, kOp, kEnd };
+
+struct Token {
+  TokenType type;
+  std::string text;       // identifier/string/regex contents unescaped; operator spelled
+  int64_t duration_ns = 0;  // kDuration
+  bool Is(TokenType t, std::string_view s) const;  // case-insensitive for identifiers
+  bool IsKeyword(std::string_view upper) const;    // a bare identifier equal to it (any case)
+};
+
+Result<std::vector<Token>> Lex(const std::string& text);
+
+}  // namespace riffle::influxql

@@ -1,0 +1,413 @@
+#include "influxql/select.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/text.h"
+#include "query/sql_compat.h"
+
+namespace riffle::influxql {
+
+using catalog::ColumnType;
+using query::QuoteIdent;
+using query::QuoteLiteral;
+
+namespace {
+
+Status ParseError(const std::string& what) { return Status::InvalidArgument("error parsing query: " + what); }
+
+bool IsName(const Token& t) { return t.type == TokenType::kIdent || t.type == TokenType::kQuotedIdent; }
+
+// Index of the ')' matching the '(' at `open`, or `end` when unbalanced.
+size_t MatchingParen(const std::vector<Token>& tokens, size_t open, size_t end) {
+  int depth = 0;
+  for (size_t i = open; i < end; ++i) {
+    if (tokens[i].Is(TokenType::kOp, "(")) ++depth;
+    if (tokens[i].Is(TokenType::kOp, ")") && --depth == 0) return i;
+  }
+  return end;
+}
+
+// Top-level (paren depth 0) positions of `,` between begin and end.
+std::vector<std::pair<size_t, size_t>> SplitCommas(const std::vector<Token>& tokens, size_t begin, size_t end) {
+  std::vector<std::pair<size_t, size_t>> parts;
+  int depth = 0;
+  size_t start = begin;
+  for (size_t i = begin; i < end; ++i) {
+    if (tokens[i].Is(TokenType::kOp, "(")) ++depth;
+    if (tokens[i].Is(TokenType::kOp, ")")) --depth;
+    if (depth == 0 && tokens[i].Is(TokenType::kOp, ",")) {
+      parts.emplace_back(start, i);
+      start = i + 1;
+    }
+  }
+  parts.emplace_back(start, end);
+  return parts;
+}
+
+std::string IntervalSql(int64_t ns) { return "INTERVAL '" + std::to_string(ns / 1000) + " microseconds'"; }
+
+bool IsComparison(const Token& t) {
+  if (t.type != TokenType::kOp) return false;
+  return t.text == "=" || t.text == "!=" || t.text == "<>" || t.text == "<" || t.text == "<=" || t.text == ">" ||
+         t.text == ">=";
+}
+
+const std::set<std::string> kAggregates = {"count", "mean",  "median", "mode",   "sum",        "min",
+                                           "max",   "first", "last",   "spread", "stddev", "percentile"};
+const std::set<std::string> kSelectors = {"first", "last", "min", "max"};
+
+bool IsAggregateCall(const std::vector<Token>& tokens, size_t i, size_t end) {
+  return i + 1 < end && tokens[i].type == TokenType::kIdent && kAggregates.count(AsciiLower(tokens[i].text)) &&
+         tokens[i + 1].Is(TokenType::kOp, "(");
+}
+
+}  // namespace
+
+Result<Source> ParseSource(const std::vector<Token>& tokens, size_t* pos) {
+  std::vector<std::string> parts;
+  size_t i = *pos;
+  if (tokens[i].type == TokenType::kRegex || tokens[i].Is(TokenType::kOp, "/"))
+    return Status::Unimplemented("InfluxQL: measurement regular expressions in FROM are not supported");
+  for (;;) {
+    if (IsName(tokens[i])) {
+      parts.push_back(tokens[i++].text);
+    } else {
+      parts.emplace_back();  // db..m
+    }
+    if (!tokens[i].Is(TokenType::kOp, ".")) break;
+    ++i;
+  }
+  if (parts.empty() || parts.back().empty() || parts.size() > 3) return ParseError("expected a measurement name");
+  *pos = i;
+  Source s;
+  s.measurement = parts.back();
+  if (parts.size() == 3) s.db = parts[0];
+  return s;
+}
+
+Result<std::string> TranslateExpression(const std::vector<Token>& tokens, size_t begin, size_t end) {
+  std::vector<std::string> out;
+  for (size_t i = begin; i < end; ++i) {
+    const Token& t = tokens[i];
+    // A comparison of `time` with a number or duration is an absolute time in nanoseconds.
+    bool time_bound = i >= begin + 2 && IsComparison(tokens[i - 1]) && tokens[i - 2].type != TokenType::kString &&
+                      AsciiLower(tokens[i - 2].text) == "time";
+    switch (t.type) {
+      case TokenType::kIdent: {
+        std::string lower = AsciiLower(t.text);
+        bool call = i + 1 < end && tokens[i + 1].Is(TokenType::kOp, "(");
+        if (lower == "and" || lower == "or" || lower == "not" || lower == "true" || lower == "false" ||
+            lower == "null" || lower == "is")
+          out.push_back(lower);
+        else if (call)
+          out.push_back(lower == "mean" ? "avg" : lower);
+        else
+          out.push_back(QuoteIdent(lower == "time" ? "time" : t.text));
+        break;
+      }
+      case TokenType::kQuotedIdent: out.push_back(QuoteIdent(t.text)); break;
+      case TokenType::kString: out.push_back(QuoteLiteral(t.text)); break;
+      case TokenType::kNumber:
+        if (time_bound && t.text.find_first_of(".eE") == std::string::npos)
+          out.push_back("make_timestamp_ns(" + t.text + ")");
+        else
+          out.push_back(t.text);
+        break;
+      case TokenType::kDuration:
+        out.push_back(time_bound ? "make_timestamp_ns(" + std::to_string(t.duration_ns) + ")" : IntervalSql(t.duration_ns));
+        break;
+      case TokenType::kRegex: return ParseError("a regular expression must follow =~ or !~");
+      case TokenType::kOp:
+        if ((t.text == "=~" || t.text == "!~") && i + 1 < end && tokens[i + 1].type == TokenType::kRegex) {
+          if (out.empty()) return ParseError("=~ needs a left-hand side");
+          std::string lhs = out.back();
+          out.back() = std::string(t.text == "!~" ? "NOT " : "") + "regexp_matches(" + lhs + ", " +
+                       QuoteLiteral(tokens[i + 1].text) + ")";
+          ++i;
+        } else if (t.text == "::") {
+          ++i;  // field::float, tag::tag: the type hint changes nothing here
+        } else if (t.text == ";" || t.text == ".") {
+          return ParseError("unexpected '" + t.text + "'");
+        } else {
+          out.push_back(t.text == "!=" ? "<>" : t.text);
+        }
+        break;
+      case TokenType::kEnd: break;
+    }
+  }
+  std::string sql;
+  for (const auto& piece : out) {
+    if (!sql.empty() && piece != ")" && piece != "," && piece != "(" && sql.back() != '(') sql += ' ';
+    sql += piece;
+  }
+  return sql;
+}
+
+Result<Source> SelectSource(const std::vector<Token>& tokens) {
+  int depth = 0;
+  for (size_t i = 1; tokens[i].type != TokenType::kEnd; ++i) {
+    if (tokens[i].Is(TokenType::kOp, "(")) ++depth;
+    if (tokens[i].Is(TokenType::kOp, ")")) --depth;
+    if (depth == 0 && tokens[i].IsKeyword("FROM")) {
+      size_t pos = i + 1;
+      return ParseSource(tokens, &pos);
+    }
+  }
+  return ParseError("found no FROM clause, expected SELECT … FROM <measurement>");
+}
+
+Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catalog::Table& table) {
+  SelectPlan plan;
+  // Clause boundaries at depth 0.
+  size_t from = 0;
+  std::map<std::string, size_t> clause;  // keyword → its position
+  int depth = 0;
+  for (size_t i = 1; tokens[i].type != TokenType::kEnd; ++i) {
+    if (tokens[i].Is(TokenType::kOp, "(")) ++depth;
+    if (tokens[i].Is(TokenType::kOp, ")")) --depth;
+    if (depth != 0 || tokens[i].type != TokenType::kIdent) continue;
+    std::string kw = AsciiLower(tokens[i].text);
+    if (kw == "from" && !from) from = i;
+    else if (from && (kw == "where" || kw == "group" || kw == "order" || kw == "limit" || kw == "offset" ||
+                      kw == "slimit" || kw == "soffset" || kw == "fill" || kw == "tz") && !clause.count(kw))
+      clause[kw] = i;
+  }
+  size_t end = 0;
+  while (tokens[end].type != TokenType::kEnd) ++end;
+  auto clause_end = [&](size_t start) {
+    size_t e = end;
+    for (const auto& [kw, pos] : clause)
+      if (pos > start && pos < e) e = pos;
+    return e;
+  };
+  size_t pos = from + 1;
+  RIFFLE_ASSIGN_OR_RETURN(plan.source, ParseSource(tokens, &pos));
+  if (pos != clause_end(from)) return ParseError("unexpected '" + tokens[pos].text + "' after the measurement");
+  if (clause.count("slimit") || clause.count("soffset") || clause.count("tz"))
+    return Status::Unimplemented("InfluxQL: SLIMIT, SOFFSET and tz() are not supported");
+
+  std::vector<std::string> tags, fields;
+  for (const auto& c : table.columns) {
+    if (c.type == ColumnType::kTag) tags.push_back(c.name);
+    else if (c.type != ColumnType::kTime) fields.push_back(c.name);
+  }
+  std::sort(tags.begin(), tags.end());
+  std::sort(fields.begin(), fields.end());
+
+  // GROUP BY time(d[, offset]), tags, *
+  int64_t bucket_ns = 0, bucket_offset_ns = 0;
+  if (clause.count("group")) {
+    size_t g = clause["group"];
+    if (!tokens[g + 1].IsKeyword("BY")) return ParseError("expected BY after GROUP");
+    for (auto [b, e] : SplitCommas(tokens, g + 2, clause_end(g))) {
+      if (b == e) return ParseError("empty GROUP BY item");
+      if (tokens[b].IsKeyword("time") && b + 1 < e && tokens[b + 1].Is(TokenType::kOp, "(")) {
+        if (b + 2 >= e || tokens[b + 2].type != TokenType::kDuration)
+          return ParseError("GROUP BY time() needs a duration, e.g. time(1m)");
+        bucket_ns = tokens[b + 2].duration_ns;
+        if (tokens[b + 3].Is(TokenType::kOp, ",")) {
+          bool negative = tokens[b + 4].Is(TokenType::kOp, "-");
+          const Token& off = tokens[b + 4 + (negative ? 1 : 0)];
+          if (off.type != TokenType::kDuration) return ParseError("GROUP BY time() offset must be a duration");
+          bucket_offset_ns = negative ? -off.duration_ns : off.duration_ns;
+        }
+        if (bucket_ns <= 0) return ParseError("GROUP BY time() needs a positive duration");
+      } else if (tokens[b].Is(TokenType::kOp, "*") && e == b + 1) {
+        for (const auto& t : tags)
+          if (std::find(plan.group_tags.begin(), plan.group_tags.end(), t) == plan.group_tags.end())
+            plan.group_tags.push_back(t);
+      } else if (IsName(tokens[b]) && e == b + 1) {
+        if (std::find(tags.begin(), tags.end(), tokens[b].text) == tags.end()) continue;  // unknown tag: no split
+        if (std::find(plan.group_tags.begin(), plan.group_tags.end(), tokens[b].text) == plan.group_tags.end())
+          plan.group_tags.push_back(tokens[b].text);
+      } else {
+        return Status::Unimplemented("InfluxQL: GROUP BY supports time(<duration>), tag names and *");
+      }
+    }
+  }
+  std::string fill_value;
+  if (clause.count("fill")) {
+    size_t f = clause["fill"];
+    size_t close = MatchingParen(tokens, f + 1, end);
+    if (!tokens[f + 1].Is(TokenType::kOp, "(") || close != f + 3)
+      return ParseError("expected fill(null|none|<number>)");
+    const Token& v = tokens[f + 2];
+    if (v.type == TokenType::kNumber) fill_value = v.text;
+    else if (!v.IsKeyword("null") && !v.IsKeyword("none"))
+      return Status::Unimplemented("InfluxQL: fill(" + v.text + ") is not supported; use fill(null), fill(none) or fill(<number>)");
+  }
+
+  // The field list.
+  struct Output {
+    std::string sql, name;
+  };
+  std::vector<Output> outputs;
+  std::vector<std::string> selector_functions, selector_args;  // for the time of a lone selector
+  bool any_aggregate = false, any_raw = false;
+  std::map<std::string, int> name_count;
+  auto unique_name = [&](const std::string& base) {
+    int n = name_count[base]++;
+    return n == 0 ? base : base + "_" + std::to_string(n);
+  };
+  for (auto [b, e] : SplitCommas(tokens, 1, from)) {
+    if (b == e) return ParseError("empty field in SELECT");
+    std::string alias;
+    if (e - b >= 3 && tokens[e - 2].IsKeyword("AS") && IsName(tokens[e - 1])) {
+      alias = tokens[e - 1].text;
+      e -= 2;
+    }
+    if (tokens[b].Is(TokenType::kOp, "*")) {  // *, *::field, *::tag
+      size_t n = e - b;
+      bool only_fields = n == 3 && tokens[b + 2].IsKeyword("field");
+      bool only_tags = n == 3 && tokens[b + 2].IsKeyword("tag");
+      if (n != 1 && !only_fields && !only_tags) return ParseError("unexpected tokens after *");
+      any_raw = true;
+      std::vector<std::string> names;
+      if (!only_tags) names.insert(names.end(), fields.begin(), fields.end());
+      if (!only_fields)
+        for (const auto& t : tags)
+          if (std::find(plan.group_tags.begin(), plan.group_tags.end(), t) == plan.group_tags.end()) names.push_back(t);
+      std::sort(names.begin(), names.end());
+      for (const auto& n2 : names) outputs.push_back({QuoteIdent(n2), unique_name(n2)});
+      continue;
+    }
+    if (IsAggregateCall(tokens, b, e) && MatchingParen(tokens, b + 1, e) == e - 1) {
+      any_aggregate = true;
+      std::string fn = AsciiLower(tokens[b].text);
+      size_t arg_b = b + 2, arg_e = e - 1;
+      std::string extra;  // percentile's second argument
+      if (fn == "percentile") {
+        auto args = SplitCommas(tokens, arg_b, arg_e);
+        if (args.size() != 2 || args[1].second != args[1].first + 1 || tokens[args[1].first].type != TokenType::kNumber)
+          return ParseError("percentile() expects a field and a number, e.g. percentile(usage, 95)");
+        extra = tokens[args[1].first].text;
+        arg_e = args[0].second;
+      }
+      if (fn == "count" && tokens[arg_b].IsKeyword("distinct"))
+        return Status::Unimplemented("InfluxQL: count(distinct(…)) is not supported");
+      std::vector<std::pair<std::string, std::string>> args;  // SQL, source name
+      if (arg_e == arg_b + 1 && tokens[arg_b].Is(TokenType::kOp, "*")) {
+        for (const auto& f : fields) args.emplace_back(QuoteIdent(f), f);
+      } else {
+        RIFFLE_ASSIGN_OR_RETURN(std::string a, TranslateExpression(tokens, arg_b, arg_e));
+        args.emplace_back(a, "");
+      }
+      for (const auto& [a, source_name] : args) {
+        std::string sql;
+        if (fn == "count") sql = "count(" + a + ")";
+        else if (fn == "mean") sql = "avg(" + a + ")";
+        else if (fn == "median") sql = "median(" + a + ")";
+        else if (fn == "mode") sql = "mode(" + a + ")";
+        else if (fn == "sum") sql = "sum(" + a + ")";
+        else if (fn == "min") sql = "min(" + a + ")";
+        else if (fn == "max") sql = "max(" + a + ")";
+        else if (fn == "first") sql = "arg_min(" + a + ", \"time\")";
+        else if (fn == "last") sql = "arg_max(" + a + ", \"time\")";
+        else if (fn == "spread") sql = "(max(" + a + ") - min(" + a + "))";
+        else if (fn == "stddev") sql = "stddev_samp(" + a + ")";
+        else sql = "quantile_cont(" + a + ", " + extra + " / 100.0)";
+        if (!fill_value.empty()) sql = "coalesce(" + sql + ", " + fill_value + ")";
+        std::string name = !alias.empty() && args.size() == 1 ? alias
+                           : source_name.empty()              ? fn
+                                                              : fn + "_" + source_name;
+        outputs.push_back({sql, unique_name(name)});
+        if (kSelectors.count(fn)) {
+          selector_functions.push_back(fn);
+          selector_args.push_back(a);
+        }
+      }
+      continue;
+    }
+    for (size_t i = b; i < e; ++i)
+      if (IsAggregateCall(tokens, i, e)) return Status::Unimplemented("InfluxQL: arithmetic on aggregates is not supported");
+    any_raw = true;
+    RIFFLE_ASSIGN_OR_RETURN(std::string sql, TranslateExpression(tokens, b, e));
+    std::string name = alias;
+    for (size_t i = b; name.empty() && i < e; ++i)
+      if (IsName(tokens[i]) && !(i + 1 < e && tokens[i + 1].Is(TokenType::kOp, "("))) name = tokens[i].text;
+    outputs.push_back({sql, unique_name(name.empty() ? "expr" : name)});
+  }
+  if (outputs.empty()) return ParseError("SELECT needs at least one field");
+  if (any_aggregate && any_raw) return Status::InvalidArgument("mixing aggregate and non-aggregate queries is not supported");
+  if (bucket_ns && !any_aggregate) return Status::InvalidArgument("GROUP BY requires at least one aggregate function");
+
+  std::string where;
+  if (clause.count("where")) {
+    size_t w = clause["where"];
+    RIFFLE_ASSIGN_OR_RETURN(where, TranslateExpression(tokens, w + 1, clause_end(w)));
+    where = " WHERE " + where;
+  }
+  bool descending = false;
+  if (clause.count("order")) {
+    size_t o = clause["order"];
+    size_t oe = clause_end(o);
+    if (!tokens[o + 1].IsKeyword("BY") || o + 2 >= oe || !tokens[o + 2].IsKeyword("time"))
+      return Status::Unimplemented("InfluxQL: only ORDER BY time [ASC|DESC] is supported");
+    if (o + 3 < oe) {
+      if (tokens[o + 3].IsKeyword("DESC")) descending = true;
+      else if (!tokens[o + 3].IsKeyword("ASC")) return ParseError("expected ASC or DESC after ORDER BY time");
+    }
+  }
+  auto integer_clause = [&](const char* kw) -> Result<std::string> {
+    if (!clause.count(kw)) return std::string();
+    size_t p = clause[kw];
+    if (tokens[p + 1].type != TokenType::kNumber || clause_end(p) != p + 2)
+      return ParseError(std::string("expected a number after ") + kw);
+    return tokens[p + 1].text;
+  };
+  RIFFLE_ASSIGN_OR_RETURN(std::string limit, integer_clause("limit"));
+  RIFFLE_ASSIGN_OR_RETURN(std::string offset, integer_clause("offset"));
+
+  std::string time_sql;
+  std::vector<std::string> group_by;
+  if (!any_aggregate) {
+    time_sql = "\"time\"";
+  } else if (bucket_ns) {
+    std::string origin = "TIMESTAMP '1970-01-01 00:00:00'";
+    if (bucket_offset_ns) origin += " + " + IntervalSql(bucket_offset_ns);
+    time_sql = "date_bin(" + IntervalSql(bucket_ns) + ", \"time\", " + origin + ")";
+    group_by.push_back("1");
+  } else if (selector_functions.size() == 1) {
+    // A lone selector reports the time of the point it selected.
+    const std::string& fn = selector_functions[0];
+    const std::string& a = selector_args[0];
+    time_sql = fn == "first"  ? "min(\"time\") FILTER (WHERE " + a + " IS NOT NULL)"
+               : fn == "last" ? "max(\"time\") FILTER (WHERE " + a + " IS NOT NULL)"
+               : fn == "max"  ? "arg_max(\"time\", " + a + ")"
+                              : "arg_min(\"time\", " + a + ")";
+  } else {
+    time_sql = "make_timestamp_ns(0)";
+  }
+  std::string sql = "SELECT " + time_sql + " AS \"time\"";
+  for (const auto& o : outputs) sql += ", " + o.sql + " AS " + QuoteIdent(o.name);
+  std::string tag_list;
+  for (const auto& t : plan.group_tags) {
+    sql += ", " + QuoteIdent(t);
+    tag_list += (tag_list.empty() ? "" : ", ") + QuoteIdent(t);
+    if (any_aggregate) group_by.push_back(QuoteIdent(t));
+  }
+  sql += " FROM " + QuoteIdent(plan.source.measurement) + where;
+  if (!group_by.empty()) {
+    sql += " GROUP BY ";
+    for (size_t i = 0; i < group_by.size(); ++i) sql += (i ? ", " : "") + group_by[i];
+  }
+  std::string direction = descending ? " DESC" : " ASC";
+  if (!plan.group_tags.empty() && (!limit.empty() || !offset.empty())) {
+    // LIMIT and OFFSET count points per series.
+    int64_t lo = offset.empty() ? 0 : std::stoll(offset);
+    std::string rank = "row_number() OVER (PARTITION BY " + tag_list + " ORDER BY \"time\"" + direction + ")";
+    sql += " QUALIFY " + rank + " > " + std::to_string(lo);
+    if (!limit.empty()) sql += " AND " + rank + " <= " + std::to_string(lo + std::stoll(limit));
+    limit.clear();
+    offset.clear();
+  }
+  sql += " ORDER BY " + (tag_list.empty() ? "" : tag_list + ", ") + "\"time\"" + direction;
+  if (!limit.empty()) sql += " LIMIT " + limit;
+  if (!offset.empty()) sql += " OFFSET " + offset;
+  plan.sql = std::move(sql);
+  return plan;
+}
+
+}  // namespace riffle::influxql

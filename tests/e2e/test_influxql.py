@@ -1,0 +1,106 @@
+"""InfluxQL on /query (InfluxDB 1.x JSON) and /api/v3/query_influxql, the subset clients such
+as the published `import` plugin and dashboards use: SHOW statements, raw selects with time
+ranges, aggregates, GROUP BY time and tags."""
+import requests
+
+from conftest import query_rows, unique_db, write_lp
+
+
+def v1(server, q, db=None, **params):
+    r = requests.get(server.url + "/query", params={"q": q, **({"db": db} if db else {}), **params}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()["results"]
+
+
+def seed(server):
+    db = unique_db("iql")
+    lines = ["cpu,host=a,region=w usage=1.5,n=3i,ok=true 1700000000",
+             "cpu,host=b,region=w usage=2.5,n=4i 1700000010",
+             "cpu,host=a,region=w usage=3.5,n=5i 1700000060",
+             "mem,host=a free=100i 1700000000"]
+    assert write_lp(server, db, "\n".join(lines), precision="s").status_code == 204
+    return db
+
+
+def test_show_statements_describe_the_schema(server):
+    db = seed(server)
+    assert [db] in v1(server, "SHOW DATABASES")[0]["series"][0]["values"]
+    assert v1(server, "SHOW MEASUREMENTS", db) == [
+        {"statement_id": 0, "series": [{"name": "measurements", "columns": ["name"], "values": [["cpu"], ["mem"]]}]}]
+    fields = v1(server, 'SHOW FIELD KEYS FROM "cpu"', db)[0]["series"]
+    assert fields == [{"name": "cpu", "columns": ["fieldKey", "fieldType"],
+                       "values": [["n", "integer"], ["ok", "boolean"], ["usage", "float"]]}]
+    assert v1(server, "SHOW TAG KEYS FROM cpu", db)[0]["series"][0]["values"] == [["host"], ["region"]]
+    assert v1(server, 'SHOW TAG VALUES FROM cpu WITH KEY = "host"', db)[0]["series"][0]["values"] == [
+        ["host", "a"], ["host", "b"]]
+    assert v1(server, "SHOW SERIES", db)[0]["series"][0]["values"] == [
+        ["cpu,host=a,region=w"], ["cpu,host=b,region=w"], ["mem,host=a"]]
+    # Every measurement's field keys, in one series each, when FROM is left out.
+    assert [s["name"] for s in v1(server, "SHOW FIELD KEYS", db)[0]["series"]] == ["cpu", "mem"]
+
+
+def test_select_raw_rows_time_ranges_order_and_epoch(server):
+    db = seed(server)
+    first = v1(server, 'SELECT * FROM "cpu" ORDER BY time ASC LIMIT 1', db)[0]["series"][0]
+    assert first == {"name": "cpu", "columns": ["time", "host", "n", "ok", "region", "usage"],
+                     "values": [["2023-11-14T22:13:20Z", "a", 3, True, "w", 1.5]]}
+    ranged = v1(server, "SELECT * FROM cpu WHERE time >= '2023-11-14T22:13:25+00:00' AND "
+                        "time <= '2023-11-14T22:14:20+00:00' ORDER BY time DESC", db)[0]["series"][0]["values"]
+    assert [r[0] for r in ranged] == ["2023-11-14T22:14:20Z", "2023-11-14T22:13:30Z"]
+    assert v1(server, "SELECT usage FROM cpu WHERE host =~ /^a/", db, epoch="s")[0]["series"][0]["values"] == [
+        [1700000000, 1.5], [1700000060, 3.5]]
+    assert v1(server, "SELECT usage FROM cpu WHERE time > 1700000005000000000 AND host != 'a'", db)[0][
+        "series"][0]["values"] == [["2023-11-14T22:13:30Z", 2.5]]
+    # An unknown measurement has no series; POST with a form body works as GET does.
+    assert v1(server, "SELECT * FROM nope", db) == [{"statement_id": 0}]
+    r = requests.post(server.url + "/query", data={"db": db, "q": "SELECT n FROM cpu LIMIT 1"}, timeout=30)
+    assert r.json()["results"][0]["series"][0]["values"] == [["2023-11-14T22:13:20Z", 3]]
+
+
+def test_aggregates_group_by_time_and_tags(server):
+    db = seed(server)
+    count = v1(server, 'SELECT COUNT(*) FROM "cpu"', db)[0]["series"][0]
+    assert count["columns"] == ["time", "count_n", "count_ok", "count_usage"]
+    assert count["values"] == [["1970-01-01T00:00:00Z", 3, 1, 3]]
+    grouped = v1(server, "SELECT mean(usage), max(n) FROM cpu WHERE time > now() - 100000d "
+                         "GROUP BY time(1m), host", db)[0]["series"]
+    assert grouped == [
+        {"name": "cpu", "tags": {"host": "a"}, "columns": ["time", "mean", "max"],
+         "values": [["2023-11-14T22:13:00Z", 1.5, 3], ["2023-11-14T22:14:00Z", 3.5, 5]]},
+        {"name": "cpu", "tags": {"host": "b"}, "columns": ["time", "mean", "max"],
+         "values": [["2023-11-14T22:13:00Z", 2.5, 4]]}]
+    # A lone selector reports its point's time.
+    assert v1(server, "SELECT last(usage) FROM cpu", db)[0]["series"][0]["values"] == [["2023-11-14T22:14:20Z", 3.5]]
+    assert v1(server, "SELECT spread(usage), percentile(n, 50) FROM cpu", db)[0]["series"][0]["values"] == [
+        ["1970-01-01T00:00:00Z", 2.0, 4.0]]
+    # Two statements, two results.
+    both = v1(server, "SELECT count(usage) FROM cpu; SELECT count(free) FROM mem", db)
+    assert [r["series"][0]["values"][0][1] for r in both] == [3, 1]
+
+
+def test_errors_are_clear(server):
+    db = seed(server)
+    assert v1(server, "SELECT * FROM cpu", "nope")[0]["error"] == "database not found: nope"
+    assert "not supported" in v1(server, "DROP MEASUREMENT cpu", db)[0]["error"]
+    assert "mixing aggregate" in v1(server, "SELECT mean(usage), usage FROM cpu", db)[0]["error"]
+    r = requests.get(server.url + "/query", params={"db": db, "q": "SELECT 'open FROM cpu"}, timeout=30)
+    assert r.status_code == 400 and "error parsing query" in r.json()["error"]
+    r = requests.get(server.url + "/query", params={"db": db}, timeout=30)
+    assert r.status_code == 400 and r.json() == {"error": 'missing required parameter "q"'}
+
+
+def test_api_v3_query_influxql_and_the_cli(server):
+    db = seed(server)
+    r = requests.get(server.url + "/api/v3/query_influxql",
+                     params={"db": db, "q": "SELECT mean(usage) FROM cpu GROUP BY host"}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json() == [{"iox::measurement": "cpu", "host": "a", "time": "1970-01-01T00:00:00", "mean": 2.5},
+                        {"iox::measurement": "cpu", "host": "b", "time": "1970-01-01T00:00:00", "mean": 2.5}]
+    csv = requests.post(server.url + "/api/v3/query_influxql",
+                        json={"db": db, "q": "SHOW MEASUREMENTS", "format": "csv"}, timeout=30)
+    assert csv.text.splitlines() == ["iox::measurement,name", "measurements,cpu", "measurements,mem"]
+    two = requests.get(server.url + "/api/v3/query_influxql", params={"db": db, "q": "SHOW DATABASES; SHOW DATABASES"})
+    assert two.status_code == 400
+    out = server.cli("query", "-d", db, "-l", "influxql", "--format", "json", "SELECT usage FROM cpu WHERE host = 'b'")
+    assert '"usage":2.5' in out.stdout
+    assert query_rows(server, db, "SELECT count(*) AS c FROM cpu") == [{"c": 3}]
