@@ -224,6 +224,18 @@ Status Persister::Compact() {
   MaybeCrash("after_compact_manifest");
   RIFFLE_RETURN_IF_ERROR(Publish(/*drop_frozen=*/false));
   for (const auto& f : group) fs::remove(LocalPath(f.path), ec);
+  // The day's persisted rows are now one file with each point once: if no other file covers
+  // part of the day (and the buffer holds none of it), queries need not merge it any more. The
+  // next manifest records the smaller ranges.
+  int64_t day_lo = day_of(merged.min_time) * kDay, day_hi = day_lo + kDay - 1;
+  bool alone = true;
+  for (const auto& f : files_)
+    if (f.table_id == merged.table_id && f.path != merged.path && f.min_time <= day_hi && day_lo <= f.max_time)
+      alone = false;
+  if (alone) {
+    if (Status st = engine_->ForgetDuplicates(*state, merged.table_id, day_lo, day_hi); !st.ok())
+      log::Warn("compaction: " + st.message());
+  }
   log::Info("compaction: merged " + std::to_string(group.size()) + " Parquet files (" + std::to_string(merged.rows) +
             " rows of " + day + ") into " + merged.path);
   return Status::Ok();

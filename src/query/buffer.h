@@ -47,6 +47,9 @@ class Buffer {
   // Duplicate points (see query/duplicates.h).
   DuplicateRanges DuplicateTimeRanges();
   void RestoreDuplicates(const DuplicateRanges& ranges, const DuplicateRanges& persisted);
+  // After compaction merged every persisted row of `table` in [lo, hi] into one file: unless
+  // the buffer holds rows there too, queries stop merging that span.
+  Status ForgetDuplicates(const catalog::Database& db, const catalog::Table& table, int64_t lo, int64_t hi);
   // The SELECT that compaction writes for `inputs` (Parquet files of `table`, oldest first).
   std::string MergeFilesSql(const catalog::Table& table, const std::vector<std::string>& inputs);
   int64_t MemoryBytes();

@@ -172,6 +172,31 @@ Status Buffer::PublishParquet(const catalog::CatalogState& state,
   return Status::Ok();
 }
 
+Status Buffer::ForgetDuplicates(const catalog::Database& db, const catalog::Table& table, int64_t lo, int64_t hi) {
+  std::lock_guard lock(mu_);  // appends (and their repeat checks) wait meanwhile
+  auto dup = duplicates_.find(table.id);
+  if (dup == duplicates_.end() || !dup->second.ranges().Overlaps(lo, hi)) return Status::Ok();
+  std::vector<std::string> sources = {DataTable(table.id)};
+  if (frozen_.count(table.id)) sources.push_back(FrozenTable(table.id));
+  for (const auto& name : sources) {
+    DuckResult r;
+    std::string sql = "SELECT count(*) FROM " + SchemaRef(DataSchema(db.id)) + "." + QuoteIdent(name) +
+                      " WHERE \"time\" BETWEEN make_timestamp_ns(" + std::to_string(lo) + ") AND make_timestamp_ns(" +
+                      std::to_string(hi) + ")";
+    if (duckdb_query(conn_, sql.c_str(), r.get()) == DuckDBError)
+      return Status::Internal(std::string("cannot count buffered rows: ") + duckdb_result_error(r.get()));
+    if (duckdb_value_int64(r.get(), 0, 0) != 0) return Status::Ok();
+  }
+  if (!dup->second.Forget(lo, hi)) return Status::Ok();
+  auto it = tables_.find(table.id);
+  if (it != tables_.end()) {
+    std::string view = ViewSql(db, table);
+    RIFFLE_RETURN_IF_ERROR(Exec(conn_, view));
+    it->second.view_sql = std::move(view);
+  }
+  return Status::Ok();
+}
+
 std::string Buffer::MergeFilesSql(const catalog::Table& table, const std::vector<std::string>& inputs) {
   std::string list;
   for (const auto& f : inputs) list += (list.empty() ? "" : ", ") + QuoteLiteral(f);

@@ -61,6 +61,22 @@ bool TimeRangeSet::Add(int64_t lo, int64_t hi) {
   return true;
 }
 
+bool TimeRangeSet::Remove(int64_t lo, int64_t hi) {
+  std::vector<TimeRange> kept;
+  bool changed = false;
+  for (const auto& r : ranges_) {
+    if (r.hi < lo || hi < r.lo) {
+      kept.push_back(r);
+      continue;
+    }
+    changed = true;
+    if (r.lo < lo) kept.push_back({r.lo, lo - 1});
+    if (hi < r.hi) kept.push_back({hi + 1, r.hi});
+  }
+  ranges_ = std::move(kept);
+  return changed;
+}
+
 bool TimeRangeSet::Overlaps(int64_t lo, int64_t hi) const {
   for (const auto& r : ranges_)
     if (r.lo <= hi && lo <= r.hi) return true;

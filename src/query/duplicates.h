@@ -24,6 +24,8 @@ class TimeRangeSet {
   static constexpr size_t kMaxRanges = 32;
   // Adds [lo, hi]; returns whether the set changed.
   bool Add(int64_t lo, int64_t hi);
+  // Removes [lo, hi] (trimming or splitting ranges); returns whether the set changed.
+  bool Remove(int64_t lo, int64_t hi);
   bool Overlaps(int64_t lo, int64_t hi) const;
   bool Contains(int64_t t) const;
   bool empty() const { return ranges_.empty(); }
@@ -57,6 +59,8 @@ class DuplicateTracker {
   // files (their rows' series are not in memory, so a point within a span may be a repeat).
   void Restore(const std::vector<TimeRange>& ranges, const std::vector<TimeRange>& persisted);
   const TimeRangeSet& ranges() const { return ranges_; }
+  // Once [lo, hi] is merged into a single place (compaction), its repeats are gone.
+  bool Forget(int64_t lo, int64_t hi) { return ranges_.Remove(lo, hi); }
 
  private:
   struct Span {

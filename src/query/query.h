@@ -106,6 +106,8 @@ class QueryEngine {
   // manifest and restored at start-up, with the time spans of the persisted files per table
   // (a point within one may repeat a persisted one), before the WAL is replayed.
   virtual DuplicateRanges DuplicateTimeRanges() = 0;
+  // Compaction merged all persisted rows of `table` in [lo, hi] into one file (see Buffer).
+  virtual Status ForgetDuplicates(const catalog::CatalogState& state, uint32_t table_id, int64_t lo, int64_t hi) = 0;
   virtual void RestoreDuplicates(const DuplicateRanges& ranges, const DuplicateRanges& persisted) = 0;
   // Bytes held by the in-memory buffer tables.
   virtual int64_t BufferBytes() = 0;

@@ -179,3 +179,31 @@ def test_a_plugin_rewriting_the_same_summary_point_leaves_one_row(fresh_server):
     assert wait_for(lambda: query_rows(s, "db", "SELECT \"count\" FROM summary") == [{"count": 5}], timeout=15), \
         query_rows(s, "db", "SELECT * FROM summary")
     assert query_rows(s, "db", "SELECT \"sum\", source FROM summary") == [{"sum": 15.0, "source": "raw"}]
+
+
+def test_compaction_ends_the_merging_of_a_closed_day(tmp_path):
+    s = Server(tmp_path, SNAPSHOT_ARGS + ["--compaction-min-files", "3"]).start()
+    try:
+        def batch(b, value):
+            return "\n".join(f"m,host=h{i},region=r v={value},b={b}i {T0 + b * 70 + i}" for i in range(3))
+        # Nine writes of one (long closed) day, one WAL file each: three snapshots, three files.
+        for b in range(9):
+            write(s, "db", batch(b, b))
+            if b == 4:
+                write(s, "db", batch(0, 100))  # a retry with new values: merged until compacted
+        merged = wait_for(lambda: [f for f in parquet_files(s, "db") if "/00-00/c" in f["path"]], timeout=30)
+        assert merged, (parquet_files(s, "db"), s.log())
+        assert wait_for(lambda: not merges_at_read_time(s, "db", "m"), timeout=10), s.log()
+        got = query_rows(s, "db", "SELECT b, v FROM m ORDER BY time, host")
+        assert len(got) == 27 and [r["v"] for r in got[:3]] == [100.0] * 3
+        assert merged[0]["row_count"] == 27
+        # The series still remember the day: a new repeat is merged again.
+        write(s, "db", batch(1, 200))
+        assert merges_at_read_time(s, "db", "m")
+        got = query_rows(s, "db", "SELECT b, v FROM m ORDER BY time, host")
+        assert len(got) == 27 and [r["v"] for r in got[3:6]] == [200.0] * 3
+        s.kill9()
+        s.start()
+        assert query_rows(s, "db", "SELECT b, v FROM m ORDER BY time, host") == got
+    finally:
+        s.kill9()
