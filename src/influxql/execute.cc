@@ -1,7 +1,6 @@
 // Statement dispatch: SHOW statements answered from the catalog (and DISTINCT queries for tag
 // values and series), SELECT through the translation in select.cc, rows shaped into series.
 #include <algorithm>
-#include <regex>
 
 #include "common/text.h"
 #include "influxql/influxql.h"
@@ -81,6 +80,65 @@ std::vector<std::string> ColumnsOf(const catalog::Table& t, bool tags) {
     if ((c.type == ColumnType::kTag) == tags && c.type != ColumnType::kTime) out.push_back(c.name);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// The trailing [WHERE cond] [LIMIT n] [OFFSET n] of a SHOW statement.
+struct ShowTail {
+  std::string where;  // SQL condition, empty when none
+  int64_t limit = -1, offset = 0;
+};
+
+Result<ShowTail> ParseShowTail(const std::vector<Token>& tokens, size_t pos) {
+  ShowTail tail;
+  size_t end = pos;
+  while (tokens[end].type != TokenType::kEnd) ++end;
+  size_t where_end = end;
+  for (size_t i = pos; i < end; ++i)
+    if (tokens[i].IsKeyword("LIMIT") || tokens[i].IsKeyword("OFFSET")) {
+      where_end = i;
+      break;
+    }
+  if (pos < where_end) {
+    if (!tokens[pos].IsKeyword("WHERE")) return Unexpected(tokens[pos], "WHERE, LIMIT, OFFSET or the end");
+    RIFFLE_ASSIGN_OR_RETURN(tail.where, TranslateExpression(tokens, pos + 1, where_end));
+  }
+  for (size_t i = where_end; i < end; i += 2) {
+    if (tokens[i + 1].type != TokenType::kNumber) return Unexpected(tokens[i + 1], "a number");
+    (tokens[i].IsKeyword("LIMIT") ? tail.limit : tail.offset) = std::stoll(tokens[i + 1].text);
+    if (!tokens[i].IsKeyword("LIMIT") && !tokens[i].IsKeyword("OFFSET")) return Unexpected(tokens[i], "LIMIT or OFFSET");
+  }
+  return tail;
+}
+
+template <typename T>
+void ApplyLimit(std::vector<T>& values, const ShowTail& tail) {
+  size_t from = std::min(values.size(), static_cast<size_t>(tail.offset));
+  values.erase(values.begin(), values.begin() + static_cast<long>(from));
+  if (tail.limit >= 0 && values.size() > static_cast<size_t>(tail.limit)) values.resize(tail.limit);
+}
+
+// The names matching an InfluxQL /regex/, evaluated by the SQL engine's RE2 (as WHERE does),
+// so that Grafana's (?i) works and a bad expression is an error, never a crash.
+Result<std::vector<std::string>> MatchingNames(const std::vector<std::string>& names, const std::string& regex,
+                                               const std::string& db, const SqlRunner& run_sql) {
+  if (names.empty()) return names;
+  std::string values;
+  for (const auto& n : names) values += (values.empty() ? "(" : ", (") + QuoteLiteral(n) + ")";
+  auto r = run_sql(db, "SELECT n FROM (VALUES " + values + ") AS t(n) WHERE regexp_matches(n, " + QuoteLiteral(regex) +
+                           ") ORDER BY n");
+  if (!r.ok()) return Status::InvalidArgument("invalid regular expression /" + regex + "/: " + r.status().message());
+  std::vector<std::string> out;
+  for (const auto& row : r->rows) out.push_back(std::get<std::string>(row[0]));
+  return out;
+}
+
+// Whether `table` has a row matching `where` (an SQL condition; false when it names columns
+// the table lacks).
+bool HasMatchingRow(const catalog::Table& table, const std::string& where, const std::string& db,
+                    const SqlRunner& run_sql) {
+  if (where.empty()) return true;
+  auto r = run_sql(db, "SELECT 1 FROM " + QuoteIdent(table.name) + " WHERE " + where + " LIMIT 1");
+  return r.ok() && !r->rows.empty();
 }
 
 Result<StatementResult> RunSelect(const std::vector<Token>& tokens, const catalog::CatalogState& state,
@@ -164,28 +222,35 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens, const catalog:
   if (!db) return Status::NotFound("database not found: " + db_name);
 
   if (what == "measurements") {
-    std::optional<std::regex> filter;
-    std::string equals;
+    std::vector<std::string> names;
+    for (const auto& [name, table] : db->tables) names.push_back(name);
     if (tokens[pos].IsKeyword("WITH")) {
       if (!tokens[pos + 1].IsKeyword("MEASUREMENT")) return Unexpected(tokens[pos + 1], "MEASUREMENT");
       const Token& op = tokens[pos + 2];
       const Token& v = tokens[pos + 3];
-      if (op.Is(TokenType::kOp, "=~") && v.type == TokenType::kRegex) filter.emplace(v.text);
-      else if (op.Is(TokenType::kOp, "=")) equals = v.text;
-      else return Unexpected(op, "=~ /regex/ or = name");
+      if (op.Is(TokenType::kOp, "=~") && v.type == TokenType::kRegex) {
+        RIFFLE_ASSIGN_OR_RETURN(names, MatchingNames(names, v.text, db_name, run_sql));
+      } else if (op.Is(TokenType::kOp, "=")) {
+        std::vector<std::string> one;
+        if (db->FindTable(v.text)) one.push_back(v.text);
+        names = one;
+      } else {
+        return Unexpected(op, "=~ /regex/ or = name");
+      }
       pos += 4;
     }
+    RIFFLE_ASSIGN_OR_RETURN(ShowTail tail, ParseShowTail(tokens, pos));
     Series s{"measurements", {}, {"name"}, {}};
-    for (const auto& [name, table] : db->tables) {
-      if (filter && !std::regex_search(name, *filter)) continue;
-      if (!equals.empty() && name != equals) continue;
-      s.values.push_back({name});
-    }
+    for (const auto& name : names)
+      if (HasMatchingRow(*db->FindTable(name), tail.where, db_name, run_sql)) s.values.push_back({name});
+    ApplyLimit(s.values, tail);
     if (!s.values.empty()) out.series.push_back(std::move(s));
     return out;
   }
   if (what == "field") {
     RIFFLE_ASSIGN_OR_RETURN(auto tables, ShowTables(tokens, &pos, *db));
+    RIFFLE_ASSIGN_OR_RETURN(ShowTail tail, ParseShowTail(tokens, pos));
+    if (!tail.where.empty()) return Status::Unimplemented("InfluxQL: SHOW FIELD KEYS does not take WHERE");
     for (const auto* t : tables) {
       Series s{t->name, {}, {"fieldKey", "fieldType"}, {}};
       for (const auto& name : ColumnsOf(*t, false))
@@ -197,25 +262,37 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens, const catalog:
   bool tag_values = what == "tag" && tokens[2].IsKeyword("VALUES");
   if (what == "tag" && !tag_values) {
     RIFFLE_ASSIGN_OR_RETURN(auto tables, ShowTables(tokens, &pos, *db));
+    RIFFLE_ASSIGN_OR_RETURN(ShowTail tail, ParseShowTail(tokens, pos));
     for (const auto* t : tables) {
+      if (!HasMatchingRow(*t, tail.where, db_name, run_sql)) continue;
       Series s{t->name, {}, {"tagKey"}, {}};
       for (const auto& name : ColumnsOf(*t, true)) s.values.push_back({name});
+      ApplyLimit(s.values, tail);
       if (!s.values.empty()) out.series.push_back(std::move(s));
     }
     return out;
   }
   RIFFLE_ASSIGN_OR_RETURN(auto tables, ShowTables(tokens, &pos, *db));
   if (what == "series") {
+    RIFFLE_ASSIGN_OR_RETURN(ShowTail tail, ParseShowTail(tokens, pos));
+    auto escape = [](const std::string& sql) {  // as series keys escape them in line protocol
+      return "replace(replace(replace(" + sql + ", ',', '\\,'), '=', '\\='), ' ', '\\ ')";
+    };
     for (const auto* t : tables) {
       std::vector<std::string> tags = ColumnsOf(*t, true);
-      std::string key = QuoteLiteral(t->name);
+      std::string key = escape(QuoteLiteral(t->name));
       for (const auto& tag : tags)
-        key += " || coalesce(" + QuoteLiteral("," + tag + "=") + " || " + QuoteIdent(tag) + ", '')";
-      RIFFLE_ASSIGN_OR_RETURN(query::QueryResult r, run_sql(db_name, "SELECT DISTINCT " + key + " AS key FROM " +
-                                                                      QuoteIdent(t->name) + " ORDER BY 1"));
+        key += " || coalesce(" + QuoteLiteral("," + tag + "=") + " || " + escape(QuoteIdent(tag)) + ", '')";
+      auto r = run_sql(db_name, "SELECT DISTINCT " + key + " AS key FROM " + QuoteIdent(t->name) +
+                                    (tail.where.empty() ? "" : " WHERE " + tail.where) + " ORDER BY 1");
+      if (!r.ok()) {
+        if (!tail.where.empty()) continue;  // the condition names columns this table lacks
+        return r.status();
+      }
       if (out.series.empty()) out.series.push_back(Series{"", {}, {"key"}, {}});
-      for (auto& row : r.rows) out.series.back().values.push_back(std::move(row));
+      for (auto& row : r->rows) out.series.back().values.push_back(std::move(row));
     }
+    if (!out.series.empty()) ApplyLimit(out.series.back().values, tail);
     return out;
   }
   // SHOW TAG VALUES … WITH KEY = "k" | IN ("a", "b") | =~ /re/
@@ -223,27 +300,41 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens, const catalog:
     return Unexpected(tokens[pos], "WITH KEY");
   pos += 2;
   std::vector<std::string> keys;
-  std::optional<std::regex> key_filter;
-  if (tokens[pos].Is(TokenType::kOp, "=") || tokens[pos].Is(TokenType::kOp, "==")) {
+  std::string key_regex;
+  if (tokens[pos].Is(TokenType::kOp, "=")) {
     keys.push_back(tokens[pos + 1].text);
+    pos += 2;
   } else if (tokens[pos].IsKeyword("IN")) {
-    for (size_t i = pos + 2; tokens[i].type != TokenType::kEnd && !tokens[i].Is(TokenType::kOp, ")"); ++i)
+    size_t i = pos + 2;
+    for (; tokens[i].type != TokenType::kEnd && !tokens[i].Is(TokenType::kOp, ")"); ++i)
       if (tokens[i].type == TokenType::kIdent || tokens[i].type == TokenType::kQuotedIdent) keys.push_back(tokens[i].text);
+    pos = i + 1;
   } else if (tokens[pos].Is(TokenType::kOp, "=~") && tokens[pos + 1].type == TokenType::kRegex) {
-    key_filter.emplace(tokens[pos + 1].text);
+    key_regex = tokens[pos + 1].text;
+    pos += 2;
   } else {
     return Unexpected(tokens[pos], "= \"key\", IN (…) or =~ /regex/");
   }
+  RIFFLE_ASSIGN_OR_RETURN(ShowTail tail, ParseShowTail(tokens, pos));
   for (const auto* t : tables) {
-    Series s{t->name, {}, {"key", "value"}, {}};
-    for (const auto& tag : ColumnsOf(*t, true)) {
-      if (key_filter ? !std::regex_search(tag, *key_filter) : std::find(keys.begin(), keys.end(), tag) == keys.end())
-        continue;
-      RIFFLE_ASSIGN_OR_RETURN(query::QueryResult r,
-                              run_sql(db_name, "SELECT DISTINCT " + QuoteIdent(tag) + " FROM " + QuoteIdent(t->name) +
-                                                   " WHERE " + QuoteIdent(tag) + " IS NOT NULL ORDER BY 1"));
-      for (auto& row : r.rows) s.values.push_back({tag, row[0]});
+    std::vector<std::string> tag_keys = ColumnsOf(*t, true);
+    if (!key_regex.empty()) {
+      RIFFLE_ASSIGN_OR_RETURN(tag_keys, MatchingNames(tag_keys, key_regex, db_name, run_sql));
+    } else {
+      std::erase_if(tag_keys, [&](const std::string& k) { return std::find(keys.begin(), keys.end(), k) == keys.end(); });
     }
+    Series s{t->name, {}, {"key", "value"}, {}};
+    for (const auto& tag : tag_keys) {
+      auto r = run_sql(db_name, "SELECT DISTINCT " + QuoteIdent(tag) + " FROM " + QuoteIdent(t->name) + " WHERE " +
+                                    QuoteIdent(tag) + " IS NOT NULL" +
+                                    (tail.where.empty() ? "" : " AND (" + tail.where + ")") + " ORDER BY 1");
+      if (!r.ok()) {
+        if (!tail.where.empty()) continue;  // the condition names columns this table lacks
+        return r.status();
+      }
+      for (auto& row : r->rows) s.values.push_back({tag, row[0]});
+    }
+    ApplyLimit(s.values, tail);
     if (!s.values.empty()) out.series.push_back(std::move(s));
   }
   return out;

@@ -35,6 +35,8 @@ Status Quoted(const std::string& text, size_t& i, char quote, std::string* out) 
   size_t start = i++;
   for (; i < text.size(); ++i) {
     if (text[i] == '\\' && i + 1 < text.size()) {
+      // In a /regex/ only \/ is an escape of ours; \. \w \s … belong to the expression.
+      if (quote == '/' && text[i + 1] != '/') out->push_back('\\');
       out->push_back(text[++i]);
     } else if (text[i] == quote) {
       ++i;

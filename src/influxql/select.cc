@@ -57,6 +57,9 @@ bool IsComparison(const Token& t) {
 const std::set<std::string> kAggregates = {"count", "mean",  "median", "mode",   "sum",        "min",
                                            "max",   "first", "last",   "spread", "stddev", "percentile"};
 const std::set<std::string> kSelectors = {"first", "last", "min", "max"};
+// Scalar functions InfluxQL and DuckDB spell alike.
+const std::set<std::string> kScalarFunctions = {"abs", "ceil", "floor", "round", "sqrt", "ln", "log2", "log10",
+                                                "exp", "pow", "sin", "cos", "tan", "asin", "acos", "atan", "atan2"};
 
 bool IsAggregateCall(const std::vector<Token>& tokens, size_t i, size_t end) {
   return i + 1 < end && tokens[i].type == TokenType::kIdent && kAggregates.count(AsciiLower(tokens[i].text)) &&
@@ -231,10 +234,12 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
   if (clause.count("fill")) {
     size_t f = clause["fill"];
     size_t close = MatchingParen(tokens, f + 1, end);
-    if (!tokens[f + 1].Is(TokenType::kOp, "(") || close != f + 3)
+    bool negative = tokens[f + 2].Is(TokenType::kOp, "-");
+    if (!tokens[f + 1].Is(TokenType::kOp, "(") || close != f + 3 + (negative ? 1 : 0))
       return ParseError("expected fill(null|none|<number>)");
-    const Token& v = tokens[f + 2];
-    if (v.type == TokenType::kNumber) fill_value = v.text;
+    const Token& v = tokens[f + 2 + (negative ? 1 : 0)];
+    if (v.type == TokenType::kNumber) fill_value = (negative ? "-" : "") + v.text;
+    else if (negative) return ParseError("expected a number after fill(-");
     else if (!v.IsKeyword("null") && !v.IsKeyword("none"))
       return Status::Unimplemented("InfluxQL: fill(" + v.text + ") is not supported; use fill(null), fill(none) or fill(<number>)");
   }
@@ -307,7 +312,9 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
         else if (fn == "last") sql = "arg_max(" + a + ", \"time\")";
         else if (fn == "spread") sql = "(max(" + a + ") - min(" + a + "))";
         else if (fn == "stddev") sql = "stddev_samp(" + a + ")";
-        else sql = "quantile_cont(" + a + ", " + extra + " / 100.0)";
+        else  // nearest rank, as InfluxQL: the value at floor(n * p / 100 + 0.5) of the sorted values
+          sql = "list_sort(list(" + a + ") FILTER (WHERE " + a + " IS NOT NULL))[greatest(1, floor(count(" + a +
+                ") * " + extra + " / 100.0 + 0.5)::BIGINT)]";
         if (!fill_value.empty()) sql = "coalesce(" + sql + ", " + fill_value + ")";
         std::string name = !alias.empty() && args.size() == 1 ? alias
                            : source_name.empty()              ? fn
@@ -320,8 +327,12 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
       }
       continue;
     }
-    for (size_t i = b; i < e; ++i)
+    for (size_t i = b; i < e; ++i) {
       if (IsAggregateCall(tokens, i, e)) return Status::Unimplemented("InfluxQL: arithmetic on aggregates is not supported");
+      if (tokens[i].type == TokenType::kIdent && i + 1 < e && tokens[i + 1].Is(TokenType::kOp, "(") &&
+          !kScalarFunctions.count(AsciiLower(tokens[i].text)))
+        return Status::Unimplemented("InfluxQL: function " + tokens[i].text + "() is not supported");
+    }
     any_raw = true;
     RIFFLE_ASSIGN_OR_RETURN(std::string sql, TranslateExpression(tokens, b, e));
     std::string name = alias;

@@ -104,3 +104,39 @@ def test_api_v3_query_influxql_and_the_cli(server):
     out = server.cli("query", "-d", db, "-l", "influxql", "--format", "json", "SELECT usage FROM cpu WHERE host = 'b'")
     assert '"usage":2.5' in out.stdout
     assert query_rows(server, db, "SELECT count(*) AS c FROM cpu") == [{"c": 3}]
+
+
+def test_grafana_style_regexes_and_filters(server):
+    db = seed(server)
+    assert write_lp(server, db, "cpu,host=server.a,region=e\\ 1 usage=9 1700000100\n"
+                                "cpu,host=serverXa,region=e usage=8 1700000100", precision="s").status_code == 204
+    # (?i) as Grafana sends it, evaluated like the WHERE clause (RE2); a bad one is an error,
+    # and the server stays up.
+    assert v1(server, "SHOW MEASUREMENTS WITH MEASUREMENT =~ /(?i)CP/ LIMIT 100", db)[0]["series"][0]["values"] == [
+        ["cpu"]]
+    assert v1(server, 'SHOW TAG VALUES FROM "cpu" WITH KEY =~ /(?i)HO/', db)[0]["series"][0]["values"][0] == [
+        "host", "a"]
+    bad = v1(server, "SHOW MEASUREMENTS WITH MEASUREMENT =~ /[/", db)[0]
+    assert "invalid regular expression" in bad["error"]
+    assert requests.get(server.url + "/health", timeout=5).status_code == 200
+    # Backslashes belong to the expression: \. is a dot, \w a word character.
+    assert v1(server, r"SELECT count(usage) FROM cpu WHERE host =~ /^server\.a$/", db)[0]["series"][0]["values"][0][1] == 1
+    assert v1(server, r"SELECT count(usage) FROM cpu WHERE host =~ /^server\w+$/", db)[0]["series"][0]["values"][0][1] == 1
+    assert v1(server, r"SELECT count(usage) FROM cpu WHERE host =~ /^server.a$/", db)[0]["series"][0]["values"][0][1] == 2
+    # WHERE narrows SHOW TAG VALUES and SHOW SERIES (chained dashboard variables).
+    assert v1(server, "SHOW TAG VALUES FROM cpu WITH KEY = \"host\" WHERE \"region\" = 'e'", db)[0]["series"][0][
+        "values"] == [["host", "serverXa"]]
+    assert v1(server, "SHOW SERIES FROM cpu WHERE host = 'server.a'", db)[0]["series"][0]["values"] == [
+        ["cpu,host=server.a,region=e\\ 1"]]
+
+
+def test_fill_percentile_and_unsupported_functions(server):
+    db = seed(server)
+    filled = v1(server, "SELECT max(n) FROM cpu WHERE host = 'b' GROUP BY time(1m) fill(-1)", db)[0]["series"][0]
+    assert filled["values"] == [["2023-11-14T22:13:00Z", 4]]
+    # Nearest rank: of 3, 4, 5 the 60th percentile is the 2nd value (InfluxQL), not 4.2.
+    assert v1(server, "SELECT percentile(n, 60) FROM cpu", db)[0]["series"][0]["values"][0][1] == 4
+    err = v1(server, "SELECT top(usage, 2) FROM cpu", db)[0]["error"]
+    assert err == "InfluxQL: function top() is not supported"
+    err = v1(server, "SELECT non_negative_derivative(mean(usage), 1s) FROM cpu GROUP BY time(1m)", db)[0]["error"]
+    assert "non_negative_derivative() is not supported" in err
