@@ -236,7 +236,7 @@ class DuckEngine final : public QueryEngine {
       std::string err = duckdb_prepare_error(stmt) ? duckdb_prepare_error(stmt) : "prepare failed";
       duckdb_destroy_prepare(&stmt);
       duckdb_destroy_extracted(&extracted);
-      return Status::InvalidArgument(err);
+      return Status::InvalidArgument(WithoutInternalSuggestion(err));
     }
     duckdb_destroy_extracted(&extracted);
     duckdb_statement_type type = duckdb_prepared_statement_type(stmt);
@@ -269,6 +269,20 @@ class DuckEngine final : public QueryEngine {
       return Status::InvalidArgument(err ? err : "query failed");
     }
     return consume(result.get());
+  }
+
+  // DuckDB suggests near names from every schema ("Did you mean "pg_enum"?", another
+  // database's "db_3.mem"); those are not the user's tables, so the hint goes.
+  static std::string WithoutInternalSuggestion(std::string err) {
+    size_t at = err.find("\nDid you mean \"");
+    if (at == std::string::npos) return err;
+    size_t end = err.find("\"?", at + 15);
+    if (end == std::string::npos) return err;
+    std::string name = err.substr(at + 15, end - (at + 15));
+    bool internal = name.rfind("pg_", 0) == 0 || name.rfind("db_", 0) == 0 || name.rfind("duckdb_", 0) == 0 ||
+                    name.rfind("riffle_", 0) == 0 || name.rfind("sqlite_", 0) == 0 || name.find('.') != std::string::npos;
+    if (internal) err.erase(at, end + 2 - at);
+    return err;
   }
 
   static Status BindParams(duckdb_prepared_statement stmt, const Params& params, const RewrittenSql& rewritten) {

@@ -36,6 +36,13 @@ double DecimalToDouble(duckdb_vector vec, duckdb_logical_type type, idx_t row) {
   }
 }
 
+// Exact as int64 or uint64 when it fits, else the nearest double.
+Value HugeintValue(duckdb_hugeint h) {
+  if ((h.upper == 0 && h.lower <= INT64_MAX) || (h.upper == -1 && h.lower > INT64_MAX)) return static_cast<int64_t>(h.lower);
+  if (h.upper == 0) return static_cast<uint64_t>(h.lower);
+  return static_cast<double>(h.upper) * 18446744073709551616.0 + static_cast<double>(h.lower);
+}
+
 std::string DateString(int32_t days) {
   int y;
   unsigned m, d;
@@ -100,17 +107,16 @@ Status ReadResult(duckdb_result* result, QueryResult* out) {
           case DUCKDB_TYPE_USMALLINT: v = uint64_t{static_cast<uint16_t*>(data)[r]}; break;
           case DUCKDB_TYPE_UINTEGER: v = uint64_t{static_cast<uint32_t*>(data)[r]}; break;
           case DUCKDB_TYPE_UBIGINT: v = static_cast<uint64_t*>(data)[r]; break;
-          case DUCKDB_TYPE_HUGEINT: {
-            auto h = static_cast<duckdb_hugeint*>(data)[r];
-            if ((h.upper == 0 && h.lower <= INT64_MAX) || (h.upper == -1 && h.lower > INT64_MAX))
-              v = static_cast<int64_t>(h.lower);
-            else
-              v = static_cast<double>(h.upper) * 18446744073709551616.0 + static_cast<double>(h.lower);
-            break;
-          }
+          case DUCKDB_TYPE_HUGEINT: v = HugeintValue(static_cast<duckdb_hugeint*>(data)[r]); break;
           case DUCKDB_TYPE_FLOAT: v = double{static_cast<float*>(data)[r]}; break;
           case DUCKDB_TYPE_DOUBLE: v = static_cast<double*>(data)[r]; break;
-          case DUCKDB_TYPE_DECIMAL: v = DecimalToDouble(vec, types[c], r); break;
+          case DUCKDB_TYPE_DECIMAL:
+            // Whole numbers (sum of UBIGINT is DECIMAL(38,0)) stay exact while they fit 64 bits.
+            if (duckdb_decimal_scale(types[c]) == 0 && duckdb_decimal_internal_type(types[c]) == DUCKDB_TYPE_HUGEINT)
+              v = HugeintValue(static_cast<duckdb_hugeint*>(data)[r]);
+            else
+              v = DecimalToDouble(vec, types[c], r);
+            break;
           case DUCKDB_TYPE_VARCHAR:
           case DUCKDB_TYPE_BLOB: {
             auto* s = &static_cast<duckdb_string_t*>(data)[r];

@@ -155,3 +155,22 @@ def test_names_differing_only_in_case_are_line_errors_and_other_tables_go_on(ser
     assert write_lp(server, db, "keep v=2i 2", precision="s").status_code == 204
     assert query_rows(server, db, "SELECT \"Temperature\" FROM weather") == [{"Temperature": 1.5}]
     alive_with(server, db, 2)
+
+
+def test_unknown_table_errors_do_not_suggest_internal_or_other_databases_tables(server):
+    a, b = unique_db("sugg_a"), unique_db("sugg_b")
+    assert write_lp(server, a, "mem u=1 1").status_code == 204
+    assert write_lp(server, b, "mam u=1 1").status_code == 204
+    for q in ("SELECT * FROM nope", "SELECT * FROM mam"):
+        r = query(server, a, q)
+        assert r.status_code == 400 and "does not exist" in r.json()["error"], r.text
+        assert "Did you mean" not in r.json()["error"], r.text
+    # A helpful hint about a function stays.
+    assert 'Did you mean "avg"' in query(server, a, "SELECT avgg(u) FROM mem").json()["error"]
+
+
+def test_integer_sums_past_int64_stay_exact(server):
+    db = unique_db("bigsum")
+    big = 9223372036854775000
+    assert write_lp(server, db, f"m u={big}u,i={big}i 1\nm u={big}u,i={big}i 2").status_code == 204
+    assert query_rows(server, db, "SELECT sum(u) AS su, sum(i) AS si FROM m") == [{"su": 2 * big, "si": 2 * big}]
