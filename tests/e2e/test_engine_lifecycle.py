@@ -202,18 +202,24 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
     assert result["errors"] == []
 
 
-def test_install_package_from_a_local_wheel(server, tmp_path):
-    wheel = tmp_path / "riffle_demo_pkg-1.0-py3-none-any.whl"
+def make_wheel(tmp_path, module, dist, version, init_py):
+    """A pure-Python wheel holding one package `module` (distribution `dist`)."""
+    info = f"{module}-{version}.dist-info"
+    wheel = tmp_path / f"{module}-{version}-py3-none-any.whl"
     files = {
-        "riffle_demo_pkg/__init__.py": "VALUE = 'installed ok'\n",
-        "riffle_demo_pkg-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: riffle-demo-pkg\nVersion: 1.0\n",
-        "riffle_demo_pkg-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{module}/__init__.py": init_py,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     with zipfile.ZipFile(wheel, "w") as z:
         for name, text in files.items():
             z.writestr(name, text)
-        z.writestr("riffle_demo_pkg-1.0.dist-info/RECORD",
-                   "".join(f"{n},,\n" for n in files) + "riffle_demo_pkg-1.0.dist-info/RECORD,,\n")
+        z.writestr(f"{info}/RECORD", "".join(f"{n},,\n" for n in files) + f"{info}/RECORD,,\n")
+    return wheel
+
+
+def test_install_package_from_a_local_wheel(server, tmp_path):
+    wheel = make_wheel(tmp_path, "riffle_demo_pkg", "riffle-demo-pkg", "1.0", "VALUE = 'installed ok'\n")
     out = server.cli("install", "package", str(wheel), env={"PIP_NO_INDEX": "1"})
     assert "installed successfully" in out.stdout
     assert (server.plugin_dir / ".venv").is_dir()
@@ -233,16 +239,7 @@ def test_an_installed_package_comes_before_debians_copy_without_a_restart(fresh_
     # Debian ships pint (scripts/setup.sh); a wheel of the same name installed into the plugin
     # environment must win at once, as it does once the environment exists at start-up.
     s = fresh_server.start()
-    wheel = tmp_path / "pint-99.0-py3-none-any.whl"
-    files = {
-        "pint/__init__.py": "__version__ = '99.0-local'\n",
-        "pint-99.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: pint\nVersion: 99.0\n",
-        "pint-99.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    with zipfile.ZipFile(wheel, "w") as z:
-        for name, text in files.items():
-            z.writestr(name, text)
-        z.writestr("pint-99.0.dist-info/RECORD", "".join(f"{n},,\n" for n in files) + "pint-99.0.dist-info/RECORD,,\n")
+    wheel = make_wheel(tmp_path, "pint", "pint", "99.0", "__version__ = '99.0-local'\n")
     assert "installed successfully" in s.cli("install", "package", str(wheel), env={"PIP_NO_INDEX": "1"}).stdout
     s.cli("create", "database", "db")
     put_plugin(s, "which_pint.py", "import pint\n"
