@@ -14,8 +14,9 @@ std::string TsbsBatch(int lines, int hosts) {
   std::string body;
   for (int i = 0; i < lines; ++i) {
     int h = i % hosts;
-    body += "cpu,hostname=host_" + std::to_string(h) + ",region=us-west-2,datacenter=us-west-2a,rack=" +
-            std::to_string(h % 100) + ",os=Ubuntu16.04LTS,arch=x64,team=SF,service=" + std::to_string(h % 20) +
+    body += "cpu,hostname=host_" + std::to_string(h) +
+            ",region=us-west-2,datacenter=us-west-2a,rack=" + std::to_string(h % 100) +
+            ",os=Ubuntu16.04LTS,arch=x64,team=SF,service=" + std::to_string(h % 20) +
             ",service_version=1,service_environment=production usage_user=58.1 " +
             std::to_string(1451606400000000000LL + (i / hosts) * 10'000'000'000LL) + "\n";
   }

@@ -1,6 +1,7 @@
+#include "influxql/influxql.h"
+
 #include <gtest/gtest.h>
 
-#include "influxql/influxql.h"
 #include "influxql/lexer.h"
 #include "influxql/select.h"
 
@@ -34,7 +35,9 @@ Status Error(const std::string& q) {
 }
 
 TEST(InfluxQLLexer, DurationsNumbersRegexesAndQuotes) {
-  auto t = Lex("SELECT \"a b\" FROM m WHERE time > now() - 1h30m AND x =~ /^a\\/b/ AND s = 'it\\'s' AND v > 1.5e3");
+  auto t =
+      Lex("SELECT \"a b\" FROM m WHERE time > now() - 1h30m AND x =~ /^a\\/b/ AND s = 'it\\'s' AND "
+          "v > 1.5e3");
   ASSERT_TRUE(t.ok()) << t.status().message();
   bool saw_duration = false, saw_regex = false, saw_string = false, saw_number = false;
   for (const auto& tok : *t) {
@@ -50,17 +53,25 @@ TEST(InfluxQLLexer, DurationsNumbersRegexesAndQuotes) {
 
 TEST(InfluxQLSelect, RawSelectListsTimeThenSortedColumns) {
   EXPECT_EQ(Sql("SELECT * FROM \"cpu\" ORDER BY time DESC LIMIT 1"),
-            "SELECT \"time\" AS \"time\", \"host\" AS \"host\", \"n\" AS \"n\", \"region\" AS \"region\", "
+            "SELECT \"time\" AS \"time\", \"host\" AS \"host\", \"n\" AS \"n\", \"region\" AS "
+            "\"region\", "
             "\"usage\" AS \"usage\" FROM \"cpu\" ORDER BY \"time\" DESC LIMIT 1");
 }
 
 TEST(InfluxQLSelect, AggregatesExpandStarAndBucketTime) {
-  std::string sql = Sql("SELECT count(*) FROM cpu WHERE time >= 1700000000000000000 AND host =~ /a/");
-  EXPECT_NE(sql.find("count(\"n\") AS \"count_n\", count(\"usage\") AS \"count_usage\""), std::string::npos) << sql;
-  EXPECT_NE(sql.find("\"time\" >= make_timestamp_ns(1700000000000000000)"), std::string::npos) << sql;
+  std::string sql =
+      Sql("SELECT count(*) FROM cpu WHERE time >= 1700000000000000000 AND host =~ /a/");
+  EXPECT_NE(sql.find("count(\"n\") AS \"count_n\", count(\"usage\") AS \"count_usage\""),
+            std::string::npos)
+      << sql;
+  EXPECT_NE(sql.find("\"time\" >= make_timestamp_ns(1700000000000000000)"), std::string::npos)
+      << sql;
   EXPECT_NE(sql.find("regexp_matches(\"host\", 'a')"), std::string::npos) << sql;
-  sql = Sql("SELECT mean(usage) AS u, last(n) FROM cpu WHERE time > now() - 1h GROUP BY time(5m), host fill(0)");
-  EXPECT_NE(sql.find("date_bin(INTERVAL '300000000 microseconds', \"time\""), std::string::npos) << sql;
+  sql =
+      Sql("SELECT mean(usage) AS u, last(n) FROM cpu WHERE time > now() - 1h GROUP BY time(5m), "
+          "host fill(0)");
+  EXPECT_NE(sql.find("date_bin(INTERVAL '300000000 microseconds', \"time\""), std::string::npos)
+      << sql;
   EXPECT_NE(sql.find("coalesce(avg(\"usage\"), 0) AS \"u\""), std::string::npos) << sql;
   EXPECT_NE(sql.find("arg_max(\"n\", \"time\")"), std::string::npos) << sql;
   EXPECT_NE(sql.find("now() - INTERVAL '3600000000 microseconds'"), std::string::npos) << sql;
@@ -72,7 +83,8 @@ TEST(InfluxQLSelect, UnsupportedFormsAreClearErrors) {
             "mixing aggregate and non-aggregate queries is not supported");
   EXPECT_EQ(Error("SELECT usage FROM cpu GROUP BY time(1m)").message(),
             "GROUP BY requires at least one aggregate function");
-  EXPECT_EQ(Error("SELECT mean(usage) FROM cpu GROUP BY time(1m) fill(linear)").code(), Code::kUnimplemented);
+  EXPECT_EQ(Error("SELECT mean(usage) FROM cpu GROUP BY time(1m) fill(linear)").code(),
+            Code::kUnimplemented);
   EXPECT_EQ(Error("SELECT usage FROM /c.*/").code(), Code::kUnimplemented);
 }
 

@@ -48,7 +48,8 @@ bool IsParseError(const Status& st) { return st.message().rfind("error parsing q
 void Api::HandleQueryV1(Request& req, Reply reply) {
   // Parameters come in the query string, and for POST also as a form body.
   std::vector<std::pair<std::string, std::string>> params = req.query;
-  if (req.method == "POST" && req.Header("content-type").find("application/x-www-form-urlencoded") != std::string::npos) {
+  if (req.method == "POST" &&
+      req.Header("content-type").find("application/x-www-form-urlencoded") != std::string::npos) {
     auto form = ParseQueryString(req.body);
     params.insert(params.end(), form.begin(), form.end());
   }
@@ -112,7 +113,8 @@ void Api::HandleInfluxQL(Request& req, Reply reply) {
   auto format = query::ParseFormat(parsed->format);
   if (!format.ok()) return reply(Response::Error(400, format.status().message()));
   if (*format == query::Format::kParquet)
-    return reply(Response::Error(400, "InfluxQL results come as json, jsonl, csv or pretty, not parquet"));
+    return reply(
+        Response::Error(400, "InfluxQL results come as json, jsonl, csv or pretty, not parquet"));
   auto state = catalog_->State();
   if (!state->FindDatabase(parsed->db))
     return reply(Response::Error(404, "query error: database not found: " + parsed->db));

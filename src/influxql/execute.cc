@@ -22,8 +22,10 @@ std::vector<std::string> SplitStatements(const std::string& text) {
     char c = text[i];
     if (quote) {
       current += c;
-      if (c == '\\' && i + 1 < text.size()) current += text[++i];
-      else if (c == quote) quote = 0;
+      if (c == '\\' && i + 1 < text.size())
+        current += text[++i];
+      else if (c == quote)
+        quote = 0;
     } else if (c == '\'' || c == '"') {
       quote = c;
       current += c;
@@ -37,7 +39,9 @@ std::vector<std::string> SplitStatements(const std::string& text) {
   out.push_back(current);
   // Blank statements (a trailing semicolon) are dropped.
   out.erase(std::remove_if(out.begin(), out.end(),
-                           [](const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }),
+                           [](const std::string& s) {
+                             return s.find_first_not_of(" \t\r\n") == std::string::npos;
+                           }),
             out.end());
   return out;
 }
@@ -46,23 +50,30 @@ namespace {
 
 const char* FieldTypeName(ColumnType t) {
   switch (t) {
-    case ColumnType::kFloat64: return "float";
-    case ColumnType::kInt64: return "integer";
-    case ColumnType::kUInt64: return "unsigned";
-    case ColumnType::kString: return "string";
-    case ColumnType::kBool: return "boolean";
-    default: return "";
+    case ColumnType::kFloat64:
+      return "float";
+    case ColumnType::kInt64:
+      return "integer";
+    case ColumnType::kUInt64:
+      return "unsigned";
+    case ColumnType::kString:
+      return "string";
+    case ColumnType::kBool:
+      return "boolean";
+    default:
+      return "";
   }
 }
 
 Status Unexpected(const Token& t, const std::string& expected) {
-  return Status::InvalidArgument("error parsing query: found " + (t.type == TokenType::kEnd ? "EOF" : t.text) +
-                                 ", expected " + expected);
+  return Status::InvalidArgument("error parsing query: found " +
+                                 (t.type == TokenType::kEnd ? "EOF" : t.text) + ", expected " +
+                                 expected);
 }
 
 // The tables a SHOW … [FROM m] covers, by name.
 Result<std::vector<const catalog::Table*>> ShowTables(const std::vector<Token>& tokens, size_t* pos,
-                                                       const catalog::Database& db) {
+                                                      const catalog::Database& db) {
   std::vector<const catalog::Table*> out;
   if (tokens[*pos].IsKeyword("FROM")) {
     ++*pos;
@@ -99,13 +110,15 @@ Result<ShowTail> ParseShowTail(const std::vector<Token>& tokens, size_t pos) {
       break;
     }
   if (pos < where_end) {
-    if (!tokens[pos].IsKeyword("WHERE")) return Unexpected(tokens[pos], "WHERE, LIMIT, OFFSET or the end");
+    if (!tokens[pos].IsKeyword("WHERE"))
+      return Unexpected(tokens[pos], "WHERE, LIMIT, OFFSET or the end");
     RIFFLE_ASSIGN_OR_RETURN(tail.where, TranslateExpression(tokens, pos + 1, where_end));
   }
   for (size_t i = where_end; i < end; i += 2) {
     if (tokens[i + 1].type != TokenType::kNumber) return Unexpected(tokens[i + 1], "a number");
     (tokens[i].IsKeyword("LIMIT") ? tail.limit : tail.offset) = std::stoll(tokens[i + 1].text);
-    if (!tokens[i].IsKeyword("LIMIT") && !tokens[i].IsKeyword("OFFSET")) return Unexpected(tokens[i], "LIMIT or OFFSET");
+    if (!tokens[i].IsKeyword("LIMIT") && !tokens[i].IsKeyword("OFFSET"))
+      return Unexpected(tokens[i], "LIMIT or OFFSET");
   }
   return tail;
 }
@@ -119,14 +132,17 @@ void ApplyLimit(std::vector<T>& values, const ShowTail& tail) {
 
 // The names matching an InfluxQL /regex/, evaluated by the SQL engine's RE2 (as WHERE does),
 // so that Grafana's (?i) works and a bad expression is an error, never a crash.
-Result<std::vector<std::string>> MatchingNames(const std::vector<std::string>& names, const std::string& regex,
-                                               const std::string& db, const SqlRunner& run_sql) {
+Result<std::vector<std::string>> MatchingNames(const std::vector<std::string>& names,
+                                               const std::string& regex, const std::string& db,
+                                               const SqlRunner& run_sql) {
   if (names.empty()) return names;
   std::string values;
   for (const auto& n : names) values += (values.empty() ? "(" : ", (") + QuoteLiteral(n) + ")";
-  auto r = run_sql(db, "SELECT n FROM (VALUES " + values + ") AS t(n) WHERE regexp_matches(n, " + QuoteLiteral(regex) +
-                           ") ORDER BY n");
-  if (!r.ok()) return Status::InvalidArgument("invalid regular expression /" + regex + "/: " + r.status().message());
+  auto r = run_sql(db, "SELECT n FROM (VALUES " + values + ") AS t(n) WHERE regexp_matches(n, " +
+                           QuoteLiteral(regex) + ") ORDER BY n");
+  if (!r.ok())
+    return Status::InvalidArgument("invalid regular expression /" + regex +
+                                   "/: " + r.status().message());
   std::vector<std::string> out;
   for (const auto& row : r->rows) out.push_back(std::get<std::string>(row[0]));
   return out;
@@ -141,13 +157,14 @@ bool HasMatchingRow(const catalog::Table& table, const std::string& where, const
   return r.ok() && !r->rows.empty();
 }
 
-Result<StatementResult> RunSelect(const std::vector<Token>& tokens, const catalog::CatalogState& state,
-                                  const std::string& request_db, const SqlRunner& run_sql) {
+Result<StatementResult> RunSelect(const std::vector<Token>& tokens,
+                                  const catalog::CatalogState& state, const std::string& request_db,
+                                  const SqlRunner& run_sql) {
   RIFFLE_ASSIGN_OR_RETURN(Source source, SelectSource(tokens));
   std::string db_name = source.db.empty() ? request_db : source.db;
   if (!source.db.empty() && !request_db.empty() && source.db != request_db)
-    return Status::InvalidArgument("the statement's database '" + source.db + "' differs from the request's '" +
-                                   request_db + "'");
+    return Status::InvalidArgument("the statement's database '" + source.db +
+                                   "' differs from the request's '" + request_db + "'");
   const catalog::Database* db = state.FindDatabase(db_name);
   if (!db) return Status::NotFound("database not found: " + db_name);
   StatementResult out;
@@ -157,7 +174,8 @@ Result<StatementResult> RunSelect(const std::vector<Token>& tokens, const catalo
   RIFFLE_ASSIGN_OR_RETURN(query::QueryResult rows, run_sql(db_name, plan.sql));
   size_t ntags = plan.group_tags.size();
   size_t ncols = rows.column_names.size() - ntags;
-  std::vector<std::string> columns(rows.column_names.begin(), rows.column_names.begin() + static_cast<long>(ncols));
+  std::vector<std::string> columns(rows.column_names.begin(),
+                                   rows.column_names.begin() + static_cast<long>(ncols));
   for (auto& row : rows.rows) {
     std::vector<std::pair<std::string, std::string>> tags;
     for (size_t i = 0; i < ntags; ++i) {
@@ -172,8 +190,9 @@ Result<StatementResult> RunSelect(const std::vector<Token>& tokens, const catalo
   return out;
 }
 
-Result<StatementResult> RunShow(const std::vector<Token>& tokens, const catalog::CatalogState& state,
-                                const std::string& request_db, const SqlRunner& run_sql) {
+Result<StatementResult> RunShow(const std::vector<Token>& tokens,
+                                const catalog::CatalogState& state, const std::string& request_db,
+                                const SqlRunner& run_sql) {
   size_t pos = 1;
   std::string what = AsciiLower(tokens[pos].text);
   StatementResult out;
@@ -186,15 +205,19 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens, const catalog:
   }
   if (what == "retention") {
     if (!tokens[pos + 1].IsKeyword("POLICIES")) return Unexpected(tokens[pos + 1], "POLICIES");
-    out.series.push_back(Series{"", {}, {"name", "duration", "shardGroupDuration", "replicaN", "default"},
-                                {{std::string("autogen"), std::string("0s"), std::string("168h0m0s"), int64_t{1}, true}}});
+    out.series.push_back(Series{
+        "",
+        {},
+        {"name", "duration", "shardGroupDuration", "replicaN", "default"},
+        {{std::string("autogen"), std::string("0s"), std::string("168h0m0s"), int64_t{1}, true}}});
     return out;
   }
   // The rest read one database: ON db, or the request's.
   std::string db_name = request_db;
   auto read_on = [&]() -> Status {
     if (tokens[pos].IsKeyword("ON")) {
-      if (tokens[pos + 1].type != TokenType::kIdent && tokens[pos + 1].type != TokenType::kQuotedIdent)
+      if (tokens[pos + 1].type != TokenType::kIdent &&
+          tokens[pos + 1].type != TokenType::kQuotedIdent)
         return Unexpected(tokens[pos + 1], "a database name");
       db_name = tokens[pos + 1].text;
       pos += 2;
@@ -205,7 +228,8 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens, const catalog:
     ++pos;
     RIFFLE_RETURN_IF_ERROR(read_on());
   } else if (what == "field" || what == "tag") {
-    if (!tokens[pos + 1].IsKeyword(what == "tag" && tokens[pos + 1].IsKeyword("VALUES") ? "VALUES" : "KEYS"))
+    if (!tokens[pos + 1].IsKeyword(what == "tag" && tokens[pos + 1].IsKeyword("VALUES") ? "VALUES"
+                                                                                        : "KEYS"))
       return Unexpected(tokens[pos + 1], what == "tag" ? "KEYS or VALUES" : "KEYS");
     pos += 2;
     RIFFLE_RETURN_IF_ERROR(read_on());
@@ -213,19 +237,22 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens, const catalog:
     ++pos;
     RIFFLE_RETURN_IF_ERROR(read_on());
   } else {
-    return Status::Unimplemented("InfluxQL: SHOW " + tokens[pos].text +
-                                 " is not supported (supported: DATABASES, MEASUREMENTS, FIELD KEYS, TAG KEYS, "
-                                 "TAG VALUES, SERIES, RETENTION POLICIES)");
+    return Status::Unimplemented(
+        "InfluxQL: SHOW " + tokens[pos].text +
+        " is not supported (supported: DATABASES, MEASUREMENTS, FIELD KEYS, TAG KEYS, "
+        "TAG VALUES, SERIES, RETENTION POLICIES)");
   }
   const catalog::Database* db = state.FindDatabase(db_name);
-  if (db_name.empty()) return Status::InvalidArgument("database name required: set db or use ON <database>");
+  if (db_name.empty())
+    return Status::InvalidArgument("database name required: set db or use ON <database>");
   if (!db) return Status::NotFound("database not found: " + db_name);
 
   if (what == "measurements") {
     std::vector<std::string> names;
     for (const auto& [name, table] : db->tables) names.push_back(name);
     if (tokens[pos].IsKeyword("WITH")) {
-      if (!tokens[pos + 1].IsKeyword("MEASUREMENT")) return Unexpected(tokens[pos + 1], "MEASUREMENT");
+      if (!tokens[pos + 1].IsKeyword("MEASUREMENT"))
+        return Unexpected(tokens[pos + 1], "MEASUREMENT");
       const Token& op = tokens[pos + 2];
       const Token& v = tokens[pos + 3];
       if (op.Is(TokenType::kOp, "=~") && v.type == TokenType::kRegex) {
@@ -242,7 +269,8 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens, const catalog:
     RIFFLE_ASSIGN_OR_RETURN(ShowTail tail, ParseShowTail(tokens, pos));
     Series s{"measurements", {}, {"name"}, {}};
     for (const auto& name : names)
-      if (HasMatchingRow(*db->FindTable(name), tail.where, db_name, run_sql)) s.values.push_back({name});
+      if (HasMatchingRow(*db->FindTable(name), tail.where, db_name, run_sql))
+        s.values.push_back({name});
     ApplyLimit(s.values, tail);
     if (!s.values.empty()) out.series.push_back(std::move(s));
     return out;
@@ -250,7 +278,8 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens, const catalog:
   if (what == "field") {
     RIFFLE_ASSIGN_OR_RETURN(auto tables, ShowTables(tokens, &pos, *db));
     RIFFLE_ASSIGN_OR_RETURN(ShowTail tail, ParseShowTail(tokens, pos));
-    if (!tail.where.empty()) return Status::Unimplemented("InfluxQL: SHOW FIELD KEYS does not take WHERE");
+    if (!tail.where.empty())
+      return Status::Unimplemented("InfluxQL: SHOW FIELD KEYS does not take WHERE");
     for (const auto* t : tables) {
       Series s{t->name, {}, {"fieldKey", "fieldType"}, {}};
       for (const auto& name : ColumnsOf(*t, false))
@@ -282,9 +311,11 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens, const catalog:
       std::vector<std::string> tags = ColumnsOf(*t, true);
       std::string key = escape(QuoteLiteral(t->name));
       for (const auto& tag : tags)
-        key += " || coalesce(" + QuoteLiteral("," + tag + "=") + " || " + escape(QuoteIdent(tag)) + ", '')";
-      auto r = run_sql(db_name, "SELECT DISTINCT " + key + " AS key FROM " + QuoteIdent(t->name) +
-                                    (tail.where.empty() ? "" : " WHERE " + tail.where) + " ORDER BY 1");
+        key += " || coalesce(" + QuoteLiteral("," + tag + "=") + " || " + escape(QuoteIdent(tag)) +
+               ", '')";
+      auto r =
+          run_sql(db_name, "SELECT DISTINCT " + key + " AS key FROM " + QuoteIdent(t->name) +
+                               (tail.where.empty() ? "" : " WHERE " + tail.where) + " ORDER BY 1");
       if (!r.ok()) {
         if (!tail.where.empty()) continue;  // the condition names columns this table lacks
         return r.status();
@@ -307,7 +338,8 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens, const catalog:
   } else if (tokens[pos].IsKeyword("IN")) {
     size_t i = pos + 2;
     for (; tokens[i].type != TokenType::kEnd && !tokens[i].Is(TokenType::kOp, ")"); ++i)
-      if (tokens[i].type == TokenType::kIdent || tokens[i].type == TokenType::kQuotedIdent) keys.push_back(tokens[i].text);
+      if (tokens[i].type == TokenType::kIdent || tokens[i].type == TokenType::kQuotedIdent)
+        keys.push_back(tokens[i].text);
     pos = i + 1;
   } else if (tokens[pos].Is(TokenType::kOp, "=~") && tokens[pos + 1].type == TokenType::kRegex) {
     key_regex = tokens[pos + 1].text;
@@ -321,13 +353,16 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens, const catalog:
     if (!key_regex.empty()) {
       RIFFLE_ASSIGN_OR_RETURN(tag_keys, MatchingNames(tag_keys, key_regex, db_name, run_sql));
     } else {
-      std::erase_if(tag_keys, [&](const std::string& k) { return std::find(keys.begin(), keys.end(), k) == keys.end(); });
+      std::erase_if(tag_keys, [&](const std::string& k) {
+        return std::find(keys.begin(), keys.end(), k) == keys.end();
+      });
     }
     Series s{t->name, {}, {"key", "value"}, {}};
     for (const auto& tag : tag_keys) {
-      auto r = run_sql(db_name, "SELECT DISTINCT " + QuoteIdent(tag) + " FROM " + QuoteIdent(t->name) + " WHERE " +
-                                    QuoteIdent(tag) + " IS NOT NULL" +
-                                    (tail.where.empty() ? "" : " AND (" + tail.where + ")") + " ORDER BY 1");
+      auto r = run_sql(db_name,
+                       "SELECT DISTINCT " + QuoteIdent(tag) + " FROM " + QuoteIdent(t->name) +
+                           " WHERE " + QuoteIdent(tag) + " IS NOT NULL" +
+                           (tail.where.empty() ? "" : " AND (" + tail.where + ")") + " ORDER BY 1");
       if (!r.ok()) {
         if (!tail.where.empty()) continue;  // the condition names columns this table lacks
         return r.status();
@@ -347,7 +382,8 @@ Result<StatementResult> Execute(const std::string& statement, const catalog::Cat
   RIFFLE_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lex(statement));
   if (tokens[0].IsKeyword("SELECT")) return RunSelect(tokens, state, db, run_sql);
   if (tokens[0].IsKeyword("SHOW")) return RunShow(tokens, state, db, run_sql);
-  if (tokens[0].type == TokenType::kEnd) return Status::InvalidArgument("error parsing query: empty query");
+  if (tokens[0].type == TokenType::kEnd)
+    return Status::InvalidArgument("error parsing query: empty query");
   return Status::Unimplemented("InfluxQL: " + tokens[0].text +
                                " statements are not supported (supported: SELECT and SHOW)");
 }

@@ -24,9 +24,9 @@ namespace riffle::influxql {
 std::vector<std::string> SplitStatements(const std::string& text);
 
 struct Series {
-  std::string name;                                   // the measurement (or "databases", …)
+  std::string name;                                       // the measurement (or "databases", …)
   std::vector<std::pair<std::string, std::string>> tags;  // GROUP BY tag values
-  std::vector<std::string> columns;                   // "time" first where there is a time
+  std::vector<std::string> columns;                       // "time" first where there is a time
   std::vector<std::vector<query::Value>> values;
 };
 
@@ -36,7 +36,8 @@ struct StatementResult {
 
 // Runs one statement against database `db` (which may be overridden by a qualified
 // measurement, db.rp.m). `run_sql(db, sql)` executes generated SQL.
-using SqlRunner = std::function<Result<query::QueryResult>(const std::string& db, const std::string& sql)>;
+using SqlRunner =
+    std::function<Result<query::QueryResult>(const std::string& db, const std::string& sql)>;
 Result<StatementResult> Execute(const std::string& statement, const catalog::CatalogState& state,
                                 const std::string& db, const SqlRunner& run_sql);
 

@@ -45,8 +45,8 @@ Status Quoted(const std::string& text, size_t& i, char quote, std::string* out) 
       out->push_back(text[i]);
     }
   }
-  return Status::InvalidArgument("error parsing query: unterminated " + std::string(1, quote) + " starting at " +
-                                 std::to_string(start));
+  return Status::InvalidArgument("error parsing query: unterminated " + std::string(1, quote) +
+                                 " starting at " + std::to_string(start));
 }
 
 }  // namespace
@@ -68,31 +68,39 @@ Result<std::vector<Token>> Lex(const std::string& text) {
     if (c == '"' || c == '\'') {
       t.type = c == '"' ? TokenType::kQuotedIdent : TokenType::kString;
       RIFFLE_RETURN_IF_ERROR(Quoted(text, i, c, &t.text));
-    } else if (c == '/' && !out.empty() && (out.back().Is(TokenType::kOp, "=~") || out.back().Is(TokenType::kOp, "!~"))) {
+    } else if (c == '/' && !out.empty() &&
+               (out.back().Is(TokenType::kOp, "=~") || out.back().Is(TokenType::kOp, "!~"))) {
       t.type = TokenType::kRegex;
       RIFFLE_RETURN_IF_ERROR(Quoted(text, i, '/', &t.text));
     } else if (std::isdigit(static_cast<unsigned char>(c)) ||
-               (c == '.' && i + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[i + 1])))) {
+               (c == '.' && i + 1 < text.size() &&
+                std::isdigit(static_cast<unsigned char>(text[i + 1])))) {
       // A number, or a duration: 10s, 1h30m.
       size_t start = i;
       int64_t total = 0;
       bool duration = false;
       for (;;) {
         size_t num_start = i;
-        while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
-        if (!duration && i < text.size() && (text[i] == 'e' || text[i] == 'E') && i + 1 < text.size() &&
-            (std::isdigit(static_cast<unsigned char>(text[i + 1])) || text[i + 1] == '-' || text[i + 1] == '+')) {
+        while (i < text.size() &&
+               (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+          ++i;
+        if (!duration && i < text.size() && (text[i] == 'e' || text[i] == 'E') &&
+            i + 1 < text.size() &&
+            (std::isdigit(static_cast<unsigned char>(text[i + 1])) || text[i + 1] == '-' ||
+             text[i + 1] == '+')) {
           i += 2;
           while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
           break;
         }
         size_t unit_start = i;
-        while (i < text.size() && (std::isalpha(static_cast<unsigned char>(text[i])) || text[i] == '\xc2' ||
-                                   text[i] == '\xb5'))
+        while (i < text.size() && (std::isalpha(static_cast<unsigned char>(text[i])) ||
+                                   text[i] == '\xc2' || text[i] == '\xb5'))
           ++i;
         int64_t scale = UnitNanos(std::string_view(text).substr(unit_start, i - unit_start));
         if (unit_start == i || scale == 0) {
-          if (duration) return Status::InvalidArgument("error parsing query: invalid duration at " + std::to_string(start));
+          if (duration)
+            return Status::InvalidArgument("error parsing query: invalid duration at " +
+                                           std::to_string(start));
           i = unit_start;
           break;
         }
@@ -101,7 +109,8 @@ Result<std::vector<Token>> Lex(const std::string& text) {
         if (i >= text.size() || !std::isdigit(static_cast<unsigned char>(text[i]))) break;
       }
       if (i < text.size() && IdentChar(text[i]))
-        return Status::InvalidArgument("error parsing query: invalid number or duration at " + std::to_string(start));
+        return Status::InvalidArgument("error parsing query: invalid number or duration at " +
+                                       std::to_string(start));
       t.type = duration ? TokenType::kDuration : TokenType::kNumber;
       t.text = text.substr(start, i - start);
       t.duration_ns = total;
@@ -111,8 +120,8 @@ Result<std::vector<Token>> Lex(const std::string& text) {
       t.type = TokenType::kIdent;
       t.text = text.substr(start, i - start);
     } else {
-      static const char* kOps[] = {"=~", "!~", "!=", "<>", "<=", ">=", "::", "=", "<", ">", "+", "-",
-                                   "*", "/", "%", "(", ")", ",", ";", "."};
+      static const char* kOps[] = {"=~", "!~", "!=", "<>", "<=", ">=", "::", "=", "<", ">",
+                                   "+",  "-",  "*",  "/",  "%",  "(",  ")",  ",", ";", "."};
       bool found = false;
       for (const char* op : kOps) {
         size_t n = std::char_traits<char>::length(op);
@@ -124,8 +133,8 @@ Result<std::vector<Token>> Lex(const std::string& text) {
         }
       }
       if (!found)
-        return Status::InvalidArgument("error parsing query: unexpected '" + std::string(1, c) + "' at " +
-                                       std::to_string(i));
+        return Status::InvalidArgument("error parsing query: unexpected '" + std::string(1, c) +
+                                       "' at " + std::to_string(i));
     }
     out.push_back(std::move(t));
   }

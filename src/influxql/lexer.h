@@ -13,7 +13,7 @@ enum class TokenType { kIdent, kQuotedIdent, kString, kNumber, kDuration, kRegex
 
 struct Token {
   TokenType type;
-  std::string text;       // identifier/string/regex contents unescaped; operator spelled
+  std::string text;         // identifier/string/regex contents unescaped; operator spelled
   int64_t duration_ns = 0;  // kDuration
   bool Is(TokenType t, std::string_view s) const;  // case-insensitive for identifiers
   bool IsKeyword(std::string_view upper) const;    // a bare identifier equal to it (any case)

@@ -15,9 +15,13 @@ using query::QuoteLiteral;
 
 namespace {
 
-Status ParseError(const std::string& what) { return Status::InvalidArgument("error parsing query: " + what); }
+Status ParseError(const std::string& what) {
+  return Status::InvalidArgument("error parsing query: " + what);
+}
 
-bool IsName(const Token& t) { return t.type == TokenType::kIdent || t.type == TokenType::kQuotedIdent; }
+bool IsName(const Token& t) {
+  return t.type == TokenType::kIdent || t.type == TokenType::kQuotedIdent;
+}
 
 // Index of the ')' matching the '(' at `open`, or `end` when unbalanced.
 size_t MatchingParen(const std::vector<Token>& tokens, size_t open, size_t end) {
@@ -30,7 +34,8 @@ size_t MatchingParen(const std::vector<Token>& tokens, size_t open, size_t end) 
 }
 
 // Top-level (paren depth 0) positions of `,` between begin and end.
-std::vector<std::pair<size_t, size_t>> SplitCommas(const std::vector<Token>& tokens, size_t begin, size_t end) {
+std::vector<std::pair<size_t, size_t>> SplitCommas(const std::vector<Token>& tokens, size_t begin,
+                                                   size_t end) {
   std::vector<std::pair<size_t, size_t>> parts;
   int depth = 0;
   size_t start = begin;
@@ -46,24 +51,28 @@ std::vector<std::pair<size_t, size_t>> SplitCommas(const std::vector<Token>& tok
   return parts;
 }
 
-std::string IntervalSql(int64_t ns) { return "INTERVAL '" + std::to_string(ns / 1000) + " microseconds'"; }
+std::string IntervalSql(int64_t ns) {
+  return "INTERVAL '" + std::to_string(ns / 1000) + " microseconds'";
+}
 
 bool IsComparison(const Token& t) {
   if (t.type != TokenType::kOp) return false;
-  return t.text == "=" || t.text == "!=" || t.text == "<>" || t.text == "<" || t.text == "<=" || t.text == ">" ||
-         t.text == ">=";
+  return t.text == "=" || t.text == "!=" || t.text == "<>" || t.text == "<" || t.text == "<=" ||
+         t.text == ">" || t.text == ">=";
 }
 
-const std::set<std::string> kAggregates = {"count", "mean",  "median", "mode",   "sum",        "min",
-                                           "max",   "first", "last",   "spread", "stddev", "percentile"};
+const std::set<std::string> kAggregates = {"count", "mean",   "median", "mode",
+                                           "sum",   "min",    "max",    "first",
+                                           "last",  "spread", "stddev", "percentile"};
 const std::set<std::string> kSelectors = {"first", "last", "min", "max"};
 // Scalar functions InfluxQL and DuckDB spell alike.
-const std::set<std::string> kScalarFunctions = {"abs", "ceil", "floor", "round", "sqrt", "ln", "log2", "log10",
-                                                "exp", "pow", "sin", "cos", "tan", "asin", "acos", "atan", "atan2"};
+const std::set<std::string> kScalarFunctions = {"abs",  "ceil",  "floor", "round", "sqrt", "ln",
+                                                "log2", "log10", "exp",   "pow",   "sin",  "cos",
+                                                "tan",  "asin",  "acos",  "atan",  "atan2"};
 
 bool IsAggregateCall(const std::vector<Token>& tokens, size_t i, size_t end) {
-  return i + 1 < end && tokens[i].type == TokenType::kIdent && kAggregates.count(AsciiLower(tokens[i].text)) &&
-         tokens[i + 1].Is(TokenType::kOp, "(");
+  return i + 1 < end && tokens[i].type == TokenType::kIdent &&
+         kAggregates.count(AsciiLower(tokens[i].text)) && tokens[i + 1].Is(TokenType::kOp, "(");
 }
 
 }  // namespace
@@ -72,7 +81,8 @@ Result<Source> ParseSource(const std::vector<Token>& tokens, size_t* pos) {
   std::vector<std::string> parts;
   size_t i = *pos;
   if (tokens[i].type == TokenType::kRegex || tokens[i].Is(TokenType::kOp, "/"))
-    return Status::Unimplemented("InfluxQL: measurement regular expressions in FROM are not supported");
+    return Status::Unimplemented(
+        "InfluxQL: measurement regular expressions in FROM are not supported");
   for (;;) {
     if (IsName(tokens[i])) {
       parts.push_back(tokens[i++].text);
@@ -82,7 +92,8 @@ Result<Source> ParseSource(const std::vector<Token>& tokens, size_t* pos) {
     if (!tokens[i].Is(TokenType::kOp, ".")) break;
     ++i;
   }
-  if (parts.empty() || parts.back().empty() || parts.size() > 3) return ParseError("expected a measurement name");
+  if (parts.empty() || parts.back().empty() || parts.size() > 3)
+    return ParseError("expected a measurement name");
   *pos = i;
   Source s;
   s.measurement = parts.back();
@@ -90,19 +101,21 @@ Result<Source> ParseSource(const std::vector<Token>& tokens, size_t* pos) {
   return s;
 }
 
-Result<std::string> TranslateExpression(const std::vector<Token>& tokens, size_t begin, size_t end) {
+Result<std::string> TranslateExpression(const std::vector<Token>& tokens, size_t begin,
+                                        size_t end) {
   std::vector<std::string> out;
   for (size_t i = begin; i < end; ++i) {
     const Token& t = tokens[i];
     // A comparison of `time` with a number or duration is an absolute time in nanoseconds.
-    bool time_bound = i >= begin + 2 && IsComparison(tokens[i - 1]) && tokens[i - 2].type != TokenType::kString &&
+    bool time_bound = i >= begin + 2 && IsComparison(tokens[i - 1]) &&
+                      tokens[i - 2].type != TokenType::kString &&
                       AsciiLower(tokens[i - 2].text) == "time";
     switch (t.type) {
       case TokenType::kIdent: {
         std::string lower = AsciiLower(t.text);
         bool call = i + 1 < end && tokens[i + 1].Is(TokenType::kOp, "(");
-        if (lower == "and" || lower == "or" || lower == "not" || lower == "true" || lower == "false" ||
-            lower == "null" || lower == "is")
+        if (lower == "and" || lower == "or" || lower == "not" || lower == "true" ||
+            lower == "false" || lower == "null" || lower == "is")
           out.push_back(lower);
         else if (call)
           out.push_back(lower == "mean" ? "avg" : lower);
@@ -110,8 +123,12 @@ Result<std::string> TranslateExpression(const std::vector<Token>& tokens, size_t
           out.push_back(QuoteIdent(lower == "time" ? "time" : t.text));
         break;
       }
-      case TokenType::kQuotedIdent: out.push_back(QuoteIdent(t.text)); break;
-      case TokenType::kString: out.push_back(QuoteLiteral(t.text)); break;
+      case TokenType::kQuotedIdent:
+        out.push_back(QuoteIdent(t.text));
+        break;
+      case TokenType::kString:
+        out.push_back(QuoteLiteral(t.text));
+        break;
       case TokenType::kNumber:
         if (time_bound && t.text.find_first_of(".eE") == std::string::npos)
           out.push_back("make_timestamp_ns(" + t.text + ")");
@@ -119,11 +136,14 @@ Result<std::string> TranslateExpression(const std::vector<Token>& tokens, size_t
           out.push_back(t.text);
         break;
       case TokenType::kDuration:
-        out.push_back(time_bound ? "make_timestamp_ns(" + std::to_string(t.duration_ns) + ")" : IntervalSql(t.duration_ns));
+        out.push_back(time_bound ? "make_timestamp_ns(" + std::to_string(t.duration_ns) + ")"
+                                 : IntervalSql(t.duration_ns));
         break;
-      case TokenType::kRegex: return ParseError("a regular expression must follow =~ or !~");
+      case TokenType::kRegex:
+        return ParseError("a regular expression must follow =~ or !~");
       case TokenType::kOp:
-        if ((t.text == "=~" || t.text == "!~") && i + 1 < end && tokens[i + 1].type == TokenType::kRegex) {
+        if ((t.text == "=~" || t.text == "!~") && i + 1 < end &&
+            tokens[i + 1].type == TokenType::kRegex) {
           if (out.empty()) return ParseError("=~ needs a left-hand side");
           std::string lhs = out.back();
           out.back() = std::string(t.text == "!~" ? "NOT " : "") + "regexp_matches(" + lhs + ", " +
@@ -137,12 +157,14 @@ Result<std::string> TranslateExpression(const std::vector<Token>& tokens, size_t
           out.push_back(t.text == "!=" ? "<>" : t.text);
         }
         break;
-      case TokenType::kEnd: break;
+      case TokenType::kEnd:
+        break;
     }
   }
   std::string sql;
   for (const auto& piece : out) {
-    if (!sql.empty() && piece != ")" && piece != "," && piece != "(" && sql.back() != '(') sql += ' ';
+    if (!sql.empty() && piece != ")" && piece != "," && piece != "(" && sql.back() != '(')
+      sql += ' ';
     sql += piece;
   }
   return sql;
@@ -172,9 +194,12 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
     if (tokens[i].Is(TokenType::kOp, ")")) --depth;
     if (depth != 0 || tokens[i].type != TokenType::kIdent) continue;
     std::string kw = AsciiLower(tokens[i].text);
-    if (kw == "from" && !from) from = i;
-    else if (from && (kw == "where" || kw == "group" || kw == "order" || kw == "limit" || kw == "offset" ||
-                      kw == "slimit" || kw == "soffset" || kw == "fill" || kw == "tz") && !clause.count(kw))
+    if (kw == "from" && !from)
+      from = i;
+    else if (from &&
+             (kw == "where" || kw == "group" || kw == "order" || kw == "limit" || kw == "offset" ||
+              kw == "slimit" || kw == "soffset" || kw == "fill" || kw == "tz") &&
+             !clause.count(kw))
       clause[kw] = i;
   }
   size_t end = 0;
@@ -187,14 +212,17 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
   };
   size_t pos = from + 1;
   RIFFLE_ASSIGN_OR_RETURN(plan.source, ParseSource(tokens, &pos));
-  if (pos != clause_end(from)) return ParseError("unexpected '" + tokens[pos].text + "' after the measurement");
+  if (pos != clause_end(from))
+    return ParseError("unexpected '" + tokens[pos].text + "' after the measurement");
   if (clause.count("slimit") || clause.count("soffset") || clause.count("tz"))
     return Status::Unimplemented("InfluxQL: SLIMIT, SOFFSET and tz() are not supported");
 
   std::vector<std::string> tags, fields;
   for (const auto& c : table.columns) {
-    if (c.type == ColumnType::kTag) tags.push_back(c.name);
-    else if (c.type != ColumnType::kTime) fields.push_back(c.name);
+    if (c.type == ColumnType::kTag)
+      tags.push_back(c.name);
+    else if (c.type != ColumnType::kTime)
+      fields.push_back(c.name);
   }
   std::sort(tags.begin(), tags.end());
   std::sort(fields.begin(), fields.end());
@@ -213,7 +241,8 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
         if (tokens[b + 3].Is(TokenType::kOp, ",")) {
           bool negative = tokens[b + 4].Is(TokenType::kOp, "-");
           const Token& off = tokens[b + 4 + (negative ? 1 : 0)];
-          if (off.type != TokenType::kDuration) return ParseError("GROUP BY time() offset must be a duration");
+          if (off.type != TokenType::kDuration)
+            return ParseError("GROUP BY time() offset must be a duration");
           bucket_offset_ns = negative ? -off.duration_ns : off.duration_ns;
         }
         if (bucket_ns <= 0) return ParseError("GROUP BY time() needs a positive duration");
@@ -222,11 +251,14 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
           if (std::find(plan.group_tags.begin(), plan.group_tags.end(), t) == plan.group_tags.end())
             plan.group_tags.push_back(t);
       } else if (IsName(tokens[b]) && e == b + 1) {
-        if (std::find(tags.begin(), tags.end(), tokens[b].text) == tags.end()) continue;  // unknown tag: no split
-        if (std::find(plan.group_tags.begin(), plan.group_tags.end(), tokens[b].text) == plan.group_tags.end())
+        if (std::find(tags.begin(), tags.end(), tokens[b].text) == tags.end())
+          continue;  // unknown tag: no split
+        if (std::find(plan.group_tags.begin(), plan.group_tags.end(), tokens[b].text) ==
+            plan.group_tags.end())
           plan.group_tags.push_back(tokens[b].text);
       } else {
-        return Status::Unimplemented("InfluxQL: GROUP BY supports time(<duration>), tag names and *");
+        return Status::Unimplemented(
+            "InfluxQL: GROUP BY supports time(<duration>), tag names and *");
       }
     }
   }
@@ -238,10 +270,14 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
     if (!tokens[f + 1].Is(TokenType::kOp, "(") || close != f + 3 + (negative ? 1 : 0))
       return ParseError("expected fill(null|none|<number>)");
     const Token& v = tokens[f + 2 + (negative ? 1 : 0)];
-    if (v.type == TokenType::kNumber) fill_value = (negative ? "-" : "") + v.text;
-    else if (negative) return ParseError("expected a number after fill(-");
+    if (v.type == TokenType::kNumber)
+      fill_value = (negative ? "-" : "") + v.text;
+    else if (negative)
+      return ParseError("expected a number after fill(-");
     else if (!v.IsKeyword("null") && !v.IsKeyword("none"))
-      return Status::Unimplemented("InfluxQL: fill(" + v.text + ") is not supported; use fill(null), fill(none) or fill(<number>)");
+      return Status::Unimplemented(
+          "InfluxQL: fill(" + v.text +
+          ") is not supported; use fill(null), fill(none) or fill(<number>)");
   }
 
   // The field list.
@@ -273,7 +309,8 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
       if (!only_tags) names.insert(names.end(), fields.begin(), fields.end());
       if (!only_fields)
         for (const auto& t : tags)
-          if (std::find(plan.group_tags.begin(), plan.group_tags.end(), t) == plan.group_tags.end()) names.push_back(t);
+          if (std::find(plan.group_tags.begin(), plan.group_tags.end(), t) == plan.group_tags.end())
+            names.push_back(t);
       std::sort(names.begin(), names.end());
       for (const auto& n2 : names) outputs.push_back({QuoteIdent(n2), unique_name(n2)});
       continue;
@@ -285,8 +322,10 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
       std::string extra;  // percentile's second argument
       if (fn == "percentile") {
         auto args = SplitCommas(tokens, arg_b, arg_e);
-        if (args.size() != 2 || args[1].second != args[1].first + 1 || tokens[args[1].first].type != TokenType::kNumber)
-          return ParseError("percentile() expects a field and a number, e.g. percentile(usage, 95)");
+        if (args.size() != 2 || args[1].second != args[1].first + 1 ||
+            tokens[args[1].first].type != TokenType::kNumber)
+          return ParseError(
+              "percentile() expects a field and a number, e.g. percentile(usage, 95)");
         extra = tokens[args[1].first].text;
         arg_e = args[0].second;
       }
@@ -301,20 +340,33 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
       }
       for (const auto& [a, source_name] : args) {
         std::string sql;
-        if (fn == "count") sql = "count(" + a + ")";
-        else if (fn == "mean") sql = "avg(" + a + ")";
-        else if (fn == "median") sql = "median(" + a + ")";
-        else if (fn == "mode") sql = "mode(" + a + ")";
-        else if (fn == "sum") sql = "sum(" + a + ")";
-        else if (fn == "min") sql = "min(" + a + ")";
-        else if (fn == "max") sql = "max(" + a + ")";
-        else if (fn == "first") sql = "arg_min(" + a + ", \"time\")";
-        else if (fn == "last") sql = "arg_max(" + a + ", \"time\")";
-        else if (fn == "spread") sql = "(max(" + a + ") - min(" + a + "))";
-        else if (fn == "stddev") sql = "stddev_samp(" + a + ")";
-        else  // nearest rank, as InfluxQL: the value at floor(n * p / 100 + 0.5) of the sorted values
-          sql = "list_sort(list(" + a + ") FILTER (WHERE " + a + " IS NOT NULL))[greatest(1, floor(count(" + a +
-                ") * " + extra + " / 100.0 + 0.5)::BIGINT)]";
+        if (fn == "count")
+          sql = "count(" + a + ")";
+        else if (fn == "mean")
+          sql = "avg(" + a + ")";
+        else if (fn == "median")
+          sql = "median(" + a + ")";
+        else if (fn == "mode")
+          sql = "mode(" + a + ")";
+        else if (fn == "sum")
+          sql = "sum(" + a + ")";
+        else if (fn == "min")
+          sql = "min(" + a + ")";
+        else if (fn == "max")
+          sql = "max(" + a + ")";
+        else if (fn == "first")
+          sql = "arg_min(" + a + ", \"time\")";
+        else if (fn == "last")
+          sql = "arg_max(" + a + ", \"time\")";
+        else if (fn == "spread")
+          sql = "(max(" + a + ") - min(" + a + "))";
+        else if (fn == "stddev")
+          sql = "stddev_samp(" + a + ")";
+        else  // nearest rank, as InfluxQL: the value at floor(n * p / 100 + 0.5) of the sorted
+              // values
+          sql = "list_sort(list(" + a + ") FILTER (WHERE " + a +
+                " IS NOT NULL))[greatest(1, floor(count(" + a + ") * " + extra +
+                " / 100.0 + 0.5)::BIGINT)]";
         if (!fill_value.empty()) sql = "coalesce(" + sql + ", " + fill_value + ")";
         std::string name = !alias.empty() && args.size() == 1 ? alias
                            : source_name.empty()              ? fn
@@ -328,21 +380,27 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
       continue;
     }
     for (size_t i = b; i < e; ++i) {
-      if (IsAggregateCall(tokens, i, e)) return Status::Unimplemented("InfluxQL: arithmetic on aggregates is not supported");
-      if (tokens[i].type == TokenType::kIdent && i + 1 < e && tokens[i + 1].Is(TokenType::kOp, "(") &&
+      if (IsAggregateCall(tokens, i, e))
+        return Status::Unimplemented("InfluxQL: arithmetic on aggregates is not supported");
+      if (tokens[i].type == TokenType::kIdent && i + 1 < e &&
+          tokens[i + 1].Is(TokenType::kOp, "(") &&
           !kScalarFunctions.count(AsciiLower(tokens[i].text)))
-        return Status::Unimplemented("InfluxQL: function " + tokens[i].text + "() is not supported");
+        return Status::Unimplemented("InfluxQL: function " + tokens[i].text +
+                                     "() is not supported");
     }
     any_raw = true;
     RIFFLE_ASSIGN_OR_RETURN(std::string sql, TranslateExpression(tokens, b, e));
     std::string name = alias;
     for (size_t i = b; name.empty() && i < e; ++i)
-      if (IsName(tokens[i]) && !(i + 1 < e && tokens[i + 1].Is(TokenType::kOp, "("))) name = tokens[i].text;
+      if (IsName(tokens[i]) && !(i + 1 < e && tokens[i + 1].Is(TokenType::kOp, "(")))
+        name = tokens[i].text;
     outputs.push_back({sql, unique_name(name.empty() ? "expr" : name)});
   }
   if (outputs.empty()) return ParseError("SELECT needs at least one field");
-  if (any_aggregate && any_raw) return Status::InvalidArgument("mixing aggregate and non-aggregate queries is not supported");
-  if (bucket_ns && !any_aggregate) return Status::InvalidArgument("GROUP BY requires at least one aggregate function");
+  if (any_aggregate && any_raw)
+    return Status::InvalidArgument("mixing aggregate and non-aggregate queries is not supported");
+  if (bucket_ns && !any_aggregate)
+    return Status::InvalidArgument("GROUP BY requires at least one aggregate function");
 
   std::string where;
   if (clause.count("where")) {
@@ -357,8 +415,10 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
     if (!tokens[o + 1].IsKeyword("BY") || o + 2 >= oe || !tokens[o + 2].IsKeyword("time"))
       return Status::Unimplemented("InfluxQL: only ORDER BY time [ASC|DESC] is supported");
     if (o + 3 < oe) {
-      if (tokens[o + 3].IsKeyword("DESC")) descending = true;
-      else if (!tokens[o + 3].IsKeyword("ASC")) return ParseError("expected ASC or DESC after ORDER BY time");
+      if (tokens[o + 3].IsKeyword("DESC"))
+        descending = true;
+      else if (!tokens[o + 3].IsKeyword("ASC"))
+        return ParseError("expected ASC or DESC after ORDER BY time");
     }
   }
   auto integer_clause = [&](const char* kw) -> Result<std::string> {
@@ -408,7 +468,8 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
   if (!plan.group_tags.empty() && (!limit.empty() || !offset.empty())) {
     // LIMIT and OFFSET count points per series.
     int64_t lo = offset.empty() ? 0 : std::stoll(offset);
-    std::string rank = "row_number() OVER (PARTITION BY " + tag_list + " ORDER BY \"time\"" + direction + ")";
+    std::string rank =
+        "row_number() OVER (PARTITION BY " + tag_list + " ORDER BY \"time\"" + direction + ")";
     sql += " QUALIFY " + rank + " > " + std::to_string(lo);
     if (!limit.empty()) sql += " AND " + rank + " <= " + std::to_string(lo + std::stoll(limit));
     limit.clear();

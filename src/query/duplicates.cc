@@ -11,7 +11,9 @@ namespace riffle::query {
 namespace {
 
 // Whether a range ending at `hi` lies wholly before one starting at `lo`, not even touching.
-bool Separate(int64_t hi, int64_t lo) { return hi < lo && static_cast<uint64_t>(lo) - static_cast<uint64_t>(hi) > 1; }
+bool Separate(int64_t hi, int64_t lo) {
+  return hi<lo&& static_cast<uint64_t>(lo) - static_cast<uint64_t>(hi)> 1;
+}
 
 // Joins the two neighbouring spans with the smallest gap (the newest such pair on ties, so that
 // live data soon has a cadence to follow).
@@ -26,7 +28,8 @@ void JoinClosest(std::vector<Span>& spans) {
   Span& left = spans[best];
   const Span& right = spans[best + 1];
   left.hi = right.hi;
-  left.step = right.step > 0 ? right.step : static_cast<int64_t>(std::min<uint64_t>(best_gap, INT64_MAX));
+  left.step =
+      right.step > 0 ? right.step : static_cast<int64_t>(std::min<uint64_t>(best_gap, INT64_MAX));
   spans.erase(spans.begin() + static_cast<std::ptrdiff_t>(best) + 1);
 }
 
@@ -52,7 +55,8 @@ bool TimeRangeSet::Add(int64_t lo, int64_t hi) {
     size_t best = 0;
     uint64_t best_gap = UINT64_MAX;
     for (size_t i = 0; i + 1 < ranges_.size(); ++i) {
-      uint64_t gap = static_cast<uint64_t>(ranges_[i + 1].lo) - static_cast<uint64_t>(ranges_[i].hi);
+      uint64_t gap =
+          static_cast<uint64_t>(ranges_[i + 1].lo) - static_cast<uint64_t>(ranges_[i].hi);
       if (gap < best_gap) best_gap = gap, best = i;
     }
     ranges_[best].hi = ranges_[best + 1].hi;
@@ -84,7 +88,8 @@ bool TimeRangeSet::Overlaps(int64_t lo, int64_t hi) const {
 }
 
 bool TimeRangeSet::Contains(int64_t t) const {
-  auto it = std::lower_bound(ranges_.begin(), ranges_.end(), t, [](const TimeRange& r, int64_t v) { return r.hi < v; });
+  auto it = std::lower_bound(ranges_.begin(), ranges_.end(), t,
+                             [](const TimeRange& r, int64_t v) { return r.hi < v; });
   return it != ranges_.end() && it->lo <= t;
 }
 
@@ -142,7 +147,8 @@ bool DuplicateTracker::Observe(uint64_t series, int64_t time, uint64_t write) {
   return repeat && ranges_.Add(time, time);
 }
 
-void DuplicateTracker::Restore(const std::vector<TimeRange>& ranges, const std::vector<TimeRange>& persisted) {
+void DuplicateTracker::Restore(const std::vector<TimeRange>& ranges,
+                               const std::vector<TimeRange>& persisted) {
   for (const auto& r : ranges) ranges_.Add(r.lo, r.hi);
   for (const auto& r : persisted) persisted_.Add(r.lo, r.hi);
 }
@@ -164,8 +170,8 @@ uint64_t SeriesHash(const lineproto::Tag* tags, uint32_t count) {
 std::string InRangesSql(const std::vector<TimeRange>& ranges) {
   std::string sql;
   for (const auto& r : ranges)
-    sql += (sql.empty() ? "(" : " OR ") + std::string("\"time\" BETWEEN make_timestamp_ns(") + std::to_string(r.lo) +
-           ") AND make_timestamp_ns(" + std::to_string(r.hi) + ")";
+    sql += (sql.empty() ? "(" : " OR ") + std::string("\"time\" BETWEEN make_timestamp_ns(") +
+           std::to_string(r.lo) + ") AND make_timestamp_ns(" + std::to_string(r.hi) + ")";
   return sql.empty() ? "false" : sql + ")";
 }
 
@@ -184,7 +190,8 @@ std::string MergeDuplicatesSql(const catalog::Table& table, const std::string& s
 std::string EmptyRowsSql(const catalog::Table& table) {
   std::string cols;
   for (const auto& c : table.columns)
-    cols += (cols.empty() ? "" : ", ") + std::string("NULL::") + DuckTypeName(c.type) + " AS " + QuoteIdent(c.name);
+    cols += (cols.empty() ? "" : ", ") + std::string("NULL::") + DuckTypeName(c.type) + " AS " +
+            QuoteIdent(c.name);
   return "SELECT " + cols + " WHERE false";
 }
 
