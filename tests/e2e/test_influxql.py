@@ -1,6 +1,8 @@
 """InfluxQL on /query (InfluxDB 1.x JSON) and /api/v3/query_influxql, the subset clients such
 as the published `import` plugin and dashboards use: SHOW statements, raw selects with time
 ranges, aggregates, GROUP BY time and tags."""
+import random
+
 import requests
 
 from conftest import query_rows, unique_db, write_lp
@@ -140,3 +142,24 @@ def test_fill_percentile_and_unsupported_functions(server):
     assert err == "InfluxQL: function top() is not supported"
     err = v1(server, "SELECT non_negative_derivative(mean(usage), 1s) FROM cpu GROUP BY time(1m)", db)[0]["error"]
     assert "non_negative_derivative() is not supported" in err
+
+
+def test_random_statements_never_crash_the_server(server):
+    """Seeded random token soup on both endpoints: answers are 2xx or 4xx, never 5xx, and the
+    server stays up (std::regex once crashed it)."""
+    db = seed(server)
+    tokens = ["SELECT", "SHOW", "FROM", "WHERE", "GROUP", "BY", "ORDER", "LIMIT", "OFFSET", "fill(", "time(", "(",
+              ")", ",", ";", "*", "::", "::field", "cpu", '"cpu"', "host", "usage", "n", "'a'",
+              "'2023-11-14T22:13:20Z'", "1h", "5m", "-", "+", "/", "=~", "!~", "/^a/", "/[/", "/(?i)A/", "=", "!=", "<",
+              ">=", "now()", "mean(", "count(", "first(", "last(", "percentile(", "max(", "1", "0", "-1", "1e99", "AND",
+              "OR", "NOT", "MEASUREMENTS", "TAG", "VALUES", "KEYS", "FIELD", "SERIES", "DATABASES", "WITH", "KEY",
+              "MEASUREMENT", "IN", "ON", "..", ".", '"', "'", "\\", "time", "DESC", "tz(", "SLIMIT",
+              "99999999999999999999", "\u221e"]
+    rnd = random.Random(20261130)
+    session = requests.Session()
+    for _ in range(400):
+        q = rnd.choice(["SELECT ", "SHOW ", ""]) + " ".join(rnd.choice(tokens) for _ in range(rnd.randint(1, 12)))
+        for path in ("/query", "/api/v3/query_influxql"):
+            r = session.get(server.url + path, params={"db": db, "q": q}, timeout=10)
+            assert r.status_code < 500, (path, q, r.text)
+    assert requests.get(server.url + "/health", timeout=5).status_code == 200
