@@ -4,7 +4,7 @@
 //   SHOW DATABASES | MEASUREMENTS | FIELD KEYS [FROM m] | TAG KEYS [FROM m] |
 //        TAG VALUES [FROM m] WITH KEY = "k" | KEY IN ("a", ...) | RETENTION POLICIES
 //   SELECT <fields, *, aggregates> FROM [db.rp.]m [WHERE …] [GROUP BY time(d), tags | *]
-//          [fill(null|none|<number>)] [ORDER BY time [ASC|DESC]] [LIMIT n] [OFFSET n]
+//          [fill(null|none|previous|<number>)] [ORDER BY time [ASC|DESC]] [LIMIT n] [OFFSET n]
 // Aggregates: count, mean, median, mode, sum, min, max, first, last, spread, stddev,
 // percentile; `*` in them expands to every field. Anything else is a clear error naming it.
 #pragma once

@@ -75,7 +75,56 @@ bool IsAggregateCall(const std::vector<Token>& tokens, size_t i, size_t end) {
          kAggregates.count(AsciiLower(tokens[i].text)) && tokens[i + 1].Is(TokenType::kOp, "(");
 }
 
+// fill() generates at most this many buckets per series (InfluxQL's max-select-buckets).
+constexpr int kMaxFillBuckets = 100000;
+
+std::string GroupTagsOf(const std::string& alias, const std::vector<std::string>& tags) {
+  std::string out;
+  for (const auto& t : tags) out += (out.empty() ? "" : ", ") + alias + "." + QuoteIdent(t);
+  return out;
+}
+
 }  // namespace
+
+// The time range a WHERE clause (tokens [begin, end)) bounds: conditions on `time` joined by
+// AND at the top level. Unusable with OR at the top level.
+Result<TimeBounds> WhereTimeBounds(const std::vector<Token>& tokens, size_t begin, size_t end) {
+  TimeBounds bounds;
+  int depth = 0;
+  size_t start = begin;
+  auto conjunct = [&](size_t b, size_t e) -> Status {
+    if (e < b + 3 || !tokens[b].IsKeyword("time") || !IsComparison(tokens[b + 1]))
+      return Status::Ok();
+    std::string op = tokens[b + 1].text;
+    std::string value;
+    if (e == b + 3 && tokens[b + 2].type == TokenType::kNumber)
+      value = "make_timestamp_ns(" + tokens[b + 2].text + ")";
+    else if (e == b + 3 && tokens[b + 2].type == TokenType::kDuration)
+      value = "make_timestamp_ns(" + std::to_string(tokens[b + 2].duration_ns) + ")";
+    else {
+      RIFFLE_ASSIGN_OR_RETURN(value, TranslateExpression(tokens, b + 2, e));
+    }
+    if (op == ">" || op == ">=") bounds.lo = value;
+    if (op == "<" || op == "<=") bounds.hi = value, bounds.hi_inclusive = op == "<=";
+    if (op == "=") bounds.lo = bounds.hi = value, bounds.hi_inclusive = true;
+    return Status::Ok();
+  };
+  for (size_t i = begin; i < end; ++i) {
+    if (tokens[i].Is(TokenType::kOp, "(")) ++depth;
+    if (tokens[i].Is(TokenType::kOp, ")")) --depth;
+    if (depth != 0) continue;
+    if (tokens[i].IsKeyword("OR")) {
+      bounds.usable = false;
+      return bounds;
+    }
+    if (tokens[i].IsKeyword("AND")) {
+      RIFFLE_RETURN_IF_ERROR(conjunct(start, i));
+      start = i + 1;
+    }
+  }
+  if (begin < end) RIFFLE_RETURN_IF_ERROR(conjunct(start, end));
+  return bounds;
+}
 
 Result<Source> ParseSource(const std::vector<Token>& tokens, size_t* pos) {
   std::vector<std::string> parts;
@@ -262,22 +311,30 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
       }
     }
   }
+  // fill(): which value empty GROUP BY time() buckets get (null by default, as InfluxQL).
+  enum class Fill { kNull, kNone, kNumber, kPrevious } fill = Fill::kNull;
   std::string fill_value;
   if (clause.count("fill")) {
     size_t f = clause["fill"];
     size_t close = MatchingParen(tokens, f + 1, end);
     bool negative = tokens[f + 2].Is(TokenType::kOp, "-");
     if (!tokens[f + 1].Is(TokenType::kOp, "(") || close != f + 3 + (negative ? 1 : 0))
-      return ParseError("expected fill(null|none|<number>)");
+      return ParseError("expected fill(null|none|previous|<number>)");
     const Token& v = tokens[f + 2 + (negative ? 1 : 0)];
-    if (v.type == TokenType::kNumber)
+    if (v.type == TokenType::kNumber) {
+      fill = Fill::kNumber;
       fill_value = (negative ? "-" : "") + v.text;
-    else if (negative)
+    } else if (negative) {
       return ParseError("expected a number after fill(-");
-    else if (!v.IsKeyword("null") && !v.IsKeyword("none"))
-      return Status::Unimplemented(
-          "InfluxQL: fill(" + v.text +
-          ") is not supported; use fill(null), fill(none) or fill(<number>)");
+    } else if (v.IsKeyword("none")) {
+      fill = Fill::kNone;
+    } else if (v.IsKeyword("previous")) {
+      fill = Fill::kPrevious;
+    } else if (!v.IsKeyword("null")) {
+      return Status::Unimplemented("InfluxQL: fill(" + v.text +
+                                   ") is not supported; use fill(null), fill(none), fill(previous) "
+                                   "or fill(<number>)");
+    }
   }
 
   // The field list.
@@ -367,7 +424,6 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
           sql = "list_sort(list(" + a + ") FILTER (WHERE " + a +
                 " IS NOT NULL))[greatest(1, floor(count(" + a + ") * " + extra +
                 " / 100.0 + 0.5)::BIGINT)]";
-        if (!fill_value.empty()) sql = "coalesce(" + sql + ", " + fill_value + ")";
         std::string name = !alias.empty() && args.size() == 1 ? alias
                            : source_name.empty()              ? fn
                                                               : fn + "_" + source_name;
@@ -463,6 +519,58 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
   if (!group_by.empty()) {
     sql += " GROUP BY ";
     for (size_t i = 0; i < group_by.size(); ++i) sql += (i ? ", " : "") + group_by[i];
+  }
+  if (bucket_ns && fill != Fill::kNone) {
+    // Every bucket between the WHERE clause's time bounds (the data's first bucket without a
+    // lower one; now() without an upper one), per series, empty ones filled.
+    RIFFLE_ASSIGN_OR_RETURN(
+        TimeBounds bounds,
+        WhereTimeBounds(tokens, clause.count("where") ? clause["where"] + 1 : 0,
+                        clause.count("where") ? clause_end(clause["where"]) : 0));
+    if (bounds.usable) {
+      std::string interval = IntervalSql(bucket_ns);
+      std::string origin = "TIMESTAMP '1970-01-01 00:00:00'";
+      if (bucket_offset_ns) origin += " + " + IntervalSql(bucket_offset_ns);
+      std::string lo = bounds.lo.empty() ? "(SELECT min(\"time\") FROM agg)"
+                                         : "(" + bounds.lo + ")::TIMESTAMPTZ::TIMESTAMP";
+      std::string hi =
+          bounds.hi.empty() ? "riffle_now()" : "(" + bounds.hi + ")::TIMESTAMPTZ::TIMESTAMP";
+      if (bounds.hi.empty() || bounds.hi_inclusive)
+        hi += " + INTERVAL '1 microsecond'";  // range() excludes its end
+      // Past kMaxFillBuckets buckets per series only the buckets with points are listed.
+      std::string filled =
+          "WITH agg AS (" + sql + "), bounds AS (SELECT date_bin(" + interval + ", " + lo + ", " +
+          origin + ") AS lo, " + hi + " AS hi), buckets AS (SELECT unnest(CASE WHEN " +
+          "date_diff('microsecond', lo, hi) > " +
+          std::to_string(static_cast<__int128>(bucket_ns / 1000) * kMaxFillBuckets > INT64_MAX
+                             ? INT64_MAX
+                             : bucket_ns / 1000 * kMaxFillBuckets) +
+          " THEN (SELECT list(DISTINCT \"time\") FROM agg) " + "ELSE range(lo, hi, " + interval +
+          ") END) AS \"time\" FROM bounds)";
+      std::string from = " FROM buckets b";
+      std::string on = "a.\"time\" = b.\"time\"";
+      std::string select = "SELECT b.\"time\" AS \"time\"";
+      if (!plan.group_tags.empty()) {
+        filled += ", series AS (SELECT DISTINCT " + tag_list + " FROM agg)";
+        from += " CROSS JOIN series g";
+      }
+      for (const auto& o : outputs) {
+        std::string v = "a." + QuoteIdent(o.name);
+        if (fill == Fill::kNumber) v = "coalesce(" + v + ", " + fill_value + ")";
+        if (fill == Fill::kPrevious)
+          v = "last_value(" + v + " IGNORE NULLS) OVER (" +
+              (tag_list.empty() ? "" : "PARTITION BY " + GroupTagsOf("g", plan.group_tags) + " ") +
+              "ORDER BY b.\"time\" ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)";
+        select += ", " + v + " AS " + QuoteIdent(o.name);
+      }
+      for (const auto& t : plan.group_tags) {
+        select += ", g." + QuoteIdent(t) + " AS " + QuoteIdent(t);
+        on += " AND a." + QuoteIdent(t) + " IS NOT DISTINCT FROM g." + QuoteIdent(t);
+      }
+      // No point at all: no series, as InfluxQL answers.
+      sql = filled + " SELECT * FROM (" + select + from + " LEFT JOIN agg a ON " + on +
+            " WHERE EXISTS (SELECT 1 FROM agg))";
+    }
   }
   std::string direction = descending ? " DESC" : " ASC";
   if (!plan.group_tags.empty() && (!limit.empty() || !offset.empty())) {

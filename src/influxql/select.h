@@ -31,6 +31,14 @@ struct SelectPlan {
 Result<Source> SelectSource(const std::vector<Token>& tokens);
 Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catalog::Table& table);
 
+// The time range of a WHERE clause, as SQL expressions ("" when unbounded on that side).
+struct TimeBounds {
+  std::string lo, hi;
+  bool hi_inclusive = false;
+  bool usable = true;  // false when OR at the top level makes the range unclear
+};
+Result<TimeBounds> WhereTimeBounds(const std::vector<Token>& tokens, size_t begin, size_t end);
+
 // SQL for an InfluxQL expression (WHERE conditions, field arithmetic).
 Result<std::string> TranslateExpression(const std::vector<Token>& tokens, size_t begin, size_t end);
 

@@ -65,12 +65,24 @@ def test_aggregates_group_by_time_and_tags(server):
     assert count["columns"] == ["time", "count_n", "count_ok", "count_usage"]
     assert count["values"] == [["1970-01-01T00:00:00Z", 3, 1, 3]]
     grouped = v1(server, "SELECT mean(usage), max(n) FROM cpu WHERE time > now() - 100000d "
-                         "GROUP BY time(1m), host", db)[0]["series"]
+                         "GROUP BY time(1m), host fill(none)", db)[0]["series"]
     assert grouped == [
         {"name": "cpu", "tags": {"host": "a"}, "columns": ["time", "mean", "max"],
          "values": [["2023-11-14T22:13:00Z", 1.5, 3], ["2023-11-14T22:14:00Z", 3.5, 5]]},
         {"name": "cpu", "tags": {"host": "b"}, "columns": ["time", "mean", "max"],
          "values": [["2023-11-14T22:13:00Z", 2.5, 4]]}]
+    # Empty buckets between the WHERE clause's bounds: null by default, or fill(n|previous).
+    window = "WHERE time >= '2023-11-14T22:12:00Z' AND time < '2023-11-14T22:16:00Z' GROUP BY time(1m)"
+    assert v1(server, f"SELECT max(n) FROM cpu {window}", db)[0]["series"][0]["values"] == [
+        ["2023-11-14T22:12:00Z", None], ["2023-11-14T22:13:00Z", 4], ["2023-11-14T22:14:00Z", 5],
+        ["2023-11-14T22:15:00Z", None]]
+    assert [r[1] for r in v1(server, f"SELECT count(n) FROM cpu {window} fill(0)", db)[0]["series"][0]["values"]] == [
+        0, 2, 1, 0]
+    by_host = v1(server, f"SELECT last(n) FROM cpu {window}, host fill(previous)", db)[0]["series"]
+    assert [(s["tags"]["host"], [r[1] for r in s["values"]]) for s in by_host] == [
+        ("a", [None, 3, 5, 5]), ("b", [None, 4, 4, 4])]
+    # No point in range: no series.
+    assert v1(server, "SELECT max(n) FROM cpu WHERE time > now() - 5m GROUP BY time(1m)", db) == [{"statement_id": 0}]
     # A lone selector reports its point's time.
     assert v1(server, "SELECT last(usage) FROM cpu", db)[0]["series"][0]["values"] == [["2023-11-14T22:14:20Z", 3.5]]
     assert v1(server, "SELECT spread(usage), percentile(n, 50) FROM cpu", db)[0]["series"][0]["values"] == [
