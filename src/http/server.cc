@@ -1,6 +1,7 @@
 // Boost.Beast HTTP/1.1 server: async sessions on a small thread pool. Handlers answer
 // through a Reply callback, possibly later and from another thread (writes answer after
 // the WAL flush), so no I/O thread ever blocks waiting for durability.
+#include <atomic>
 #include <utility>  // boost 1.74 asio needs std::exchange declared first
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -74,9 +75,21 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     req.body = std::move(msg.body());
     auto self = shared_from_this();
-    handler_(std::move(req), [self](Response response) {
+    auto replied = std::make_shared<std::atomic<bool>>(false);
+    Reply reply = [self, replied](Response response) {
+      replied->store(true);
       net::post(self->stream_.get_executor(), [self, r = std::move(response)]() mutable { self->Send(std::move(r)); });
-    });
+    };
+    // A handler's unexpected exception fails its request, never the server.
+    try {
+      handler_(std::move(req), reply);
+    } catch (const std::exception& e) {
+      log::Error(std::string("request handler failed: ") + e.what());
+      if (!replied->load()) reply(Response::Error(500, std::string("internal error: ") + e.what()));
+    } catch (...) {
+      log::Error("request handler failed with an unknown exception");
+      if (!replied->load()) reply(Response::Error(500, "internal error"));
+    }
   }
 
   void Send(Response r) {

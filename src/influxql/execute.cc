@@ -116,9 +116,10 @@ Result<ShowTail> ParseShowTail(const std::vector<Token>& tokens, size_t pos) {
   }
   for (size_t i = where_end; i < end; i += 2) {
     if (tokens[i + 1].type != TokenType::kNumber) return Unexpected(tokens[i + 1], "a number");
-    (tokens[i].IsKeyword("LIMIT") ? tail.limit : tail.offset) = std::stoll(tokens[i + 1].text);
     if (!tokens[i].IsKeyword("LIMIT") && !tokens[i].IsKeyword("OFFSET"))
       return Unexpected(tokens[i], "LIMIT or OFFSET");
+    RIFFLE_ASSIGN_OR_RETURN((tokens[i].IsKeyword("LIMIT") ? tail.limit : tail.offset),
+                            ParseCount(tokens[i + 1].text, tokens[i].text));
   }
   return tail;
 }
@@ -127,7 +128,8 @@ template <typename T>
 void ApplyLimit(std::vector<T>& values, const ShowTail& tail) {
   size_t from = std::min(values.size(), static_cast<size_t>(tail.offset));
   values.erase(values.begin(), values.begin() + static_cast<long>(from));
-  if (tail.limit >= 0 && values.size() > static_cast<size_t>(tail.limit)) values.resize(tail.limit);
+  if (tail.limit >= 0 && values.size() > static_cast<uint64_t>(tail.limit))
+    values.resize(static_cast<size_t>(tail.limit));
 }
 
 // The names matching an InfluxQL /regex/, evaluated by the SQL engine's RE2 (as WHERE does),

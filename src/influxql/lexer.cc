@@ -1,6 +1,7 @@
 #include "influxql/lexer.h"
 
 #include <cctype>
+#include <charconv>
 
 #include "common/text.h"
 
@@ -50,6 +51,16 @@ Status Quoted(const std::string& text, size_t& i, char quote, std::string* out) 
 }
 
 }  // namespace
+
+Result<int64_t> ParseCount(std::string_view text, std::string_view what) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < 0)
+    return Status::InvalidArgument("error parsing query: " + std::string(what) +
+                                   " must be a whole number from 0 to " +
+                                   std::to_string(INT64_MAX) + ", found " + std::string(text));
+  return v;
+}
 
 Result<std::vector<Token>> Lex(const std::string& text) {
   std::vector<Token> out;
@@ -105,7 +116,14 @@ Result<std::vector<Token>> Lex(const std::string& text) {
           break;
         }
         duration = true;
-        total += std::stoll(text.substr(num_start, unit_start - num_start)) * scale;
+        RIFFLE_ASSIGN_OR_RETURN(
+            int64_t magnitude,
+            ParseCount(std::string_view(text).substr(num_start, unit_start - num_start),
+                       "a duration"));
+        if (__builtin_mul_overflow(magnitude, scale, &magnitude) ||
+            __builtin_add_overflow(total, magnitude, &total))
+          return Status::InvalidArgument("error parsing query: duration out of range at " +
+                                         std::to_string(start));
         if (i >= text.size() || !std::isdigit(static_cast<unsigned char>(text[i]))) break;
       }
       if (i < text.size() && IdentChar(text[i]))

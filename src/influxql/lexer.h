@@ -21,4 +21,7 @@ struct Token {
 
 Result<std::vector<Token>> Lex(const std::string& text);
 
+// A non-negative whole number that fits int64 (LIMIT, OFFSET, duration magnitudes).
+Result<int64_t> ParseCount(std::string_view text, std::string_view what);
+
 }  // namespace riffle::influxql

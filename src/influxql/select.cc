@@ -482,7 +482,8 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
     size_t p = clause[kw];
     if (tokens[p + 1].type != TokenType::kNumber || clause_end(p) != p + 2)
       return ParseError(std::string("expected a number after ") + kw);
-    return tokens[p + 1].text;
+    RIFFLE_ASSIGN_OR_RETURN(int64_t n, ParseCount(tokens[p + 1].text, kw));
+    return std::to_string(n);
   };
   RIFFLE_ASSIGN_OR_RETURN(std::string limit, integer_clause("limit"));
   RIFFLE_ASSIGN_OR_RETURN(std::string offset, integer_clause("offset"));
@@ -575,11 +576,14 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
   std::string direction = descending ? " DESC" : " ASC";
   if (!plan.group_tags.empty() && (!limit.empty() || !offset.empty())) {
     // LIMIT and OFFSET count points per series.
-    int64_t lo = offset.empty() ? 0 : std::stoll(offset);
+    int64_t lo = offset.empty() ? 0 : std::strtoll(offset.c_str(), nullptr, 10);  // checked above
     std::string rank =
         "row_number() OVER (PARTITION BY " + tag_list + " ORDER BY \"time\"" + direction + ")";
     sql += " QUALIFY " + rank + " > " + std::to_string(lo);
-    if (!limit.empty()) sql += " AND " + rank + " <= " + std::to_string(lo + std::stoll(limit));
+    int64_t hi = INT64_MAX;
+    if (!limit.empty() && __builtin_add_overflow(lo, std::strtoll(limit.c_str(), nullptr, 10), &hi))
+      hi = INT64_MAX;
+    if (!limit.empty()) sql += " AND " + rank + " <= " + std::to_string(hi);
     limit.clear();
     offset.clear();
   }

@@ -101,6 +101,13 @@ def test_errors_are_clear(server):
     assert r.status_code == 400 and "error parsing query" in r.json()["error"]
     r = requests.get(server.url + "/query", params={"db": db}, timeout=30)
     assert r.status_code == 400 and r.json() == {"error": 'missing required parameter "q"'}
+    # Numbers past int64 and fractional durations are parse errors (they once crashed the server).
+    for q in ("SELECT usage FROM cpu WHERE time > now() - 99999999999999999999h", "SELECT usage FROM cpu LIMIT 1e99",
+              "SELECT usage FROM cpu LIMIT 99999999999999999999", "SHOW MEASUREMENTS OFFSET 99999999999999999999",
+              "SELECT usage FROM cpu WHERE time > now() - .5h", "SELECT usage FROM cpu WHERE time > now() - 9999999999h"):
+        r = requests.get(server.url + "/query", params={"db": db, "q": q}, timeout=30)
+        assert r.status_code == 400 and "error parsing query" in r.json()["error"], (q, r.text)
+    assert requests.get(server.url + "/health", timeout=5).status_code == 200
 
 
 def test_api_v3_query_influxql_and_the_cli(server):
