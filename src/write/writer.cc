@@ -104,16 +104,39 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
   if (!outcome.errors.empty() && !request.accept_partial)
     return fail(Status::InvalidArgument("line protocol parsing error"));
 
-  auto db = catalog_->EnsureDatabase(request.database);
-  if (!db.ok()) return fail(db.status());
-
-  // Pass 1: find the schema additions this write needs and commit them before the WAL.
+  // Pass 1: the schema additions of the lines that are valid. A line that fails adds nothing,
+  // and when the write is all-or-nothing (accept_partial=false) a failing line means no
+  // catalog change at all, not even the database.
   std::vector<catalog::ColumnAddition> additions;
   {
+    auto before = catalog_->State();
+    const catalog::Database* existing = before->FindDatabase(request.database);
     std::map<std::pair<std::string, std::string>, ColumnType> pending;
     std::map<std::pair<std::string, std::string>, std::string> spellings;
-    for (const auto& line : parsed.lines) (void)ValidateLine(parsed, line, db->get(), pending, spellings, &additions);
+    std::vector<lineproto::LineError> invalid;
+    for (const auto& line : parsed.lines) {
+      std::vector<catalog::ColumnAddition> line_additions;
+      std::string err = ValidateLine(parsed, line, existing, pending, spellings, &line_additions);
+      if (err.empty() && line.timestamp) {
+        auto ns = lineproto::ToNanoseconds(*line.timestamp, request.precision);
+        if (!ns.ok()) err = ns.status().message();
+      }
+      if (!err.empty()) {
+        for (const auto& a : line_additions) pending.erase({a.table, a.column});
+        if (!request.accept_partial) invalid.push_back(MakeError(line, std::move(err)));
+        continue;
+      }
+      additions.insert(additions.end(), line_additions.begin(), line_additions.end());
+    }
+    if (!invalid.empty()) {
+      outcome.errors.insert(outcome.errors.end(), invalid.begin(), invalid.end());
+      std::sort(outcome.errors.begin(), outcome.errors.end(),
+                [](const auto& a, const auto& b) { return a.line_number < b.line_number; });
+      return fail(Status::InvalidArgument("line protocol parsing error"));
+    }
   }
+  auto db = catalog_->EnsureDatabase(request.database);
+  if (!db.ok()) return fail(db.status());
   if (!additions.empty()) {
     Status st = catalog_->AddColumns(request.database, additions);
     if (!st.ok() && st.code() != Code::kConflict) return fail(st);

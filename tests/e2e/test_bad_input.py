@@ -174,3 +174,28 @@ def test_integer_sums_past_int64_stay_exact(server):
     big = 9223372036854775000
     assert write_lp(server, db, f"m u={big}u,i={big}i 1\nm u={big}u,i={big}i 2").status_code == 204
     assert query_rows(server, db, "SELECT sum(u) AS su, sum(i) AS si FROM m") == [{"su": 2 * big, "si": 2 * big}]
+
+
+def test_a_rejected_write_changes_no_schema(server):
+    """accept_partial=false (and /api/v2/write): one bad line means nothing is written and no
+    table, column or database appears; with partial writes, only the good lines add columns."""
+    db = unique_db("ghost")
+    assert write_lp(server, db, "existing,host=a f=1.5 1").status_code == 204
+    tables = "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'iox' ORDER BY 1, 2"
+    before = query_rows(server, db, tables)
+    for body in ('existing,host=a f="str" 2\nnewtable,host=b v=1i,w=2.0 3',
+                 'existing,host=a newcol=5i 4\nexisting,host=a f="str" 5'):
+        r = write_lp(server, db, body, accept_partial="false")
+        assert r.status_code == 400 and "invalid column type for column 'f'" in r.text, r.text
+        r = requests.post(server.url + "/api/v2/write", params={"bucket": db}, data=body, timeout=30)
+        assert r.status_code == 400, r.text
+    assert query_rows(server, db, tables) == before
+    # No database either.
+    never = unique_db("never")
+    assert write_lp(server, never, 'm f=1 1\nm f="x" 2', accept_partial="false").status_code == 400
+    assert never not in server.cli("show", "databases").stdout
+    # A partial write keeps the good lines' columns only: `bad` is on the rejected line.
+    r = write_lp(server, db, 'existing,host=a good=1i 6\nexisting,host=a bad=2i,f="str" 7')
+    assert r.status_code == 400 and "partial write" in r.text
+    cols = [c["column_name"] for c in query_rows(server, db, tables) if c["table_name"] == "existing"]
+    assert "good" in cols and "bad" not in cols
