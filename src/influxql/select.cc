@@ -38,6 +38,37 @@ std::string GroupTagsOf(const std::string& alias, const std::vector<std::string>
   return out;
 }
 
+// An InfluxQL aggregate over the SQL expression `arg` ($ in the templates; % is percentile's p).
+std::string AggregateSql(const std::string& fn, const std::string& arg, const std::string& extra) {
+  static const std::map<std::string, std::string> kTemplates = {
+      {"count", "count($)"},
+      {"mean", "avg($)"},
+      {"median", "median($)"},
+      {"mode", "mode($)"},
+      {"sum", "sum($)"},
+      {"min", "min($)"},
+      {"max", "max($)"},
+      {"first", "arg_min($, \"time\")"},
+      {"last", "arg_max($, \"time\")"},
+      {"spread", "(max($) - min($))"},
+      {"stddev", "stddev_samp($)"},
+      // Nearest rank, as InfluxQL: the value at floor(n * p / 100 + 0.5) of the sorted values.
+      {"percentile",
+       "list_sort(list($) FILTER (WHERE $ IS NOT NULL))[greatest(1, floor(count($) * % / 100.0 + "
+       "0.5)::BIGINT)]"},
+  };
+  std::string out;
+  for (char c : kTemplates.at(fn)) {
+    if (c == '$')
+      out += arg;
+    else if (c == '%')
+      out += extra;
+    else
+      out += c;
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<Source> SelectSource(const std::vector<Token>& tokens) {
@@ -217,34 +248,7 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
         args.emplace_back(a, "");
       }
       for (const auto& [a, source_name] : args) {
-        std::string sql;
-        if (fn == "count")
-          sql = "count(" + a + ")";
-        else if (fn == "mean")
-          sql = "avg(" + a + ")";
-        else if (fn == "median")
-          sql = "median(" + a + ")";
-        else if (fn == "mode")
-          sql = "mode(" + a + ")";
-        else if (fn == "sum")
-          sql = "sum(" + a + ")";
-        else if (fn == "min")
-          sql = "min(" + a + ")";
-        else if (fn == "max")
-          sql = "max(" + a + ")";
-        else if (fn == "first")
-          sql = "arg_min(" + a + ", \"time\")";
-        else if (fn == "last")
-          sql = "arg_max(" + a + ", \"time\")";
-        else if (fn == "spread")
-          sql = "(max(" + a + ") - min(" + a + "))";
-        else if (fn == "stddev")
-          sql = "stddev_samp(" + a + ")";
-        else  // nearest rank, as InfluxQL: the value at floor(n * p / 100 + 0.5) of the sorted
-              // values
-          sql = "list_sort(list(" + a + ") FILTER (WHERE " + a +
-                " IS NOT NULL))[greatest(1, floor(count(" + a + ") * " + extra +
-                " / 100.0 + 0.5)::BIGINT)]";
+        std::string sql = AggregateSql(fn, a, extra);
         std::string name = !alias.empty() && args.size() == 1 ? alias
                            : source_name.empty()              ? fn
                                                               : fn + "_" + source_name;
