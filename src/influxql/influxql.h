@@ -6,7 +6,9 @@
 //   SELECT <fields, *, aggregates> FROM [db.rp.]m [WHERE …] [GROUP BY time(d), tags | *]
 //          [fill(null|none|previous|<number>)] [ORDER BY time [ASC|DESC]] [LIMIT n] [OFFSET n]
 // Aggregates: count, mean, median, mode, sum, min, max, first, last, spread, stddev,
-// percentile; `*` in them expands to every field. Anything else is a clear error naming it.
+// percentile; `*` in them expands to every field; derivative, non_negative_derivative,
+// difference and non_negative_difference of a field or aggregate. Anything else is a clear error
+// naming it.
 #pragma once
 
 #include <functional>

@@ -19,6 +19,9 @@ const std::set<std::string> kAggregates = {"count", "mean",   "median", "mode",
                                            "sum",   "min",    "max",    "first",
                                            "last",  "spread", "stddev", "percentile"};
 const std::set<std::string> kSelectors = {"first", "last", "min", "max"};
+const std::set<std::string> kTransforms = {"derivative", "non_negative_derivative", "difference",
+                                           "non_negative_difference"};
+constexpr const char* kTransformInner = "__riffle_inner";
 // Scalar functions InfluxQL and DuckDB spell alike.
 const std::set<std::string> kScalarFunctions = {"abs",  "ceil",  "floor", "round", "sqrt", "ln",
                                                 "log2", "log10", "exp",   "pow",   "sin",  "cos",
@@ -194,6 +197,10 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
     std::string sql, name;
   };
   std::vector<Output> outputs;
+  struct Transform {
+    std::string kind, name;  // derivative, non_negative_derivative, difference, …; output column
+    int64_t unit_ns = 1'000'000'000;
+  } transform;
   std::vector<std::string> selector_functions, selector_args;  // for the time of a lone selector
   bool any_aggregate = false, any_raw = false;
   std::map<std::string, int> name_count;
@@ -207,6 +214,33 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
     if (e - b >= 3 && tokens[e - 2].IsKeyword("AS") && IsName(tokens[e - 1])) {
       alias = tokens[e - 1].text;
       e -= 2;
+    }
+    // derivative(x[, unit]) and its kin: the inner value is computed as a field of its own
+    // and the rate or difference between consecutive points taken around it.
+    if (tokens[b].type == TokenType::kIdent && kTransforms.count(AsciiLower(tokens[b].text)) &&
+        tokens[b + 1].Is(TokenType::kOp, "(") && MatchingParen(tokens, b + 1, e) == e - 1) {
+      if (!transform.kind.empty())
+        return Status::Unimplemented(
+            "InfluxQL: only one derivative or difference per query is supported");
+      transform.kind = AsciiLower(tokens[b].text);
+      auto parts = SplitCommas(tokens, b + 2, e - 1);
+      if (parts.size() == 2) {
+        const Token& unit = tokens[parts[1].first];
+        if (transform.kind.find("derivative") == std::string::npos ||
+            parts[1].second != parts[1].first + 1 || unit.type != TokenType::kDuration ||
+            unit.duration_ns <= 0)
+          return ParseError(transform.kind + "() takes a field or aggregate" +
+                            (transform.kind.find("derivative") != std::string::npos
+                                 ? " and a duration unit"
+                                 : ""));
+        transform.unit_ns = unit.duration_ns;
+      } else if (parts.size() != 1 || parts[0].first == parts[0].second) {
+        return ParseError(transform.kind + "() expects one field or aggregate");
+      }
+      transform.name = alias.empty() ? transform.kind : alias;
+      alias = kTransformInner;
+      b = parts[0].first;
+      e = parts[0].second;
     }
     if (tokens[b].Is(TokenType::kOp, "*")) {  // *, *::field, *::tag
       size_t n = e - b;
@@ -346,7 +380,32 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
     sql += " GROUP BY ";
     for (size_t i = 0; i < group_by.size(); ++i) sql += (i ? ", " : "") + group_by[i];
   }
-  if (bucket_ns && fill != Fill::kNone) {
+  if (!transform.kind.empty()) {
+    if (outputs.size() != 1)
+      return Status::Unimplemented("InfluxQL: " + transform.kind +
+                                   "() must be the only field of the query");
+    if (any_aggregate && !bucket_ns)
+      return Status::InvalidArgument(transform.kind +
+                                     "() of an aggregate requires a GROUP BY time() interval");
+    // Consecutive points of a series (points without a value are skipped, as InfluxQL does);
+    // the first point has no predecessor and gives no row.
+    std::string v = QuoteIdent(kTransformInner);
+    std::string change = "(" + v + " - __riffle_prev)";
+    std::string value = transform.kind.find("derivative") == std::string::npos
+                            ? change
+                            : change +
+                                  " / ((epoch_ns(\"time\") - epoch_ns(__riffle_prev_time)) / " +
+                                  std::to_string(transform.unit_ns) + ".0)";
+    std::string tags_out;
+    for (const auto& t : plan.group_tags) tags_out += ", " + QuoteIdent(t);
+    sql = "SELECT \"time\", " + value + " AS " + QuoteIdent(transform.name) + tags_out +
+          " FROM (SELECT *, lag(" + v +
+          ") OVER w AS __riffle_prev, lag(\"time\") OVER w AS __riffle_prev_time FROM (" + sql +
+          ") WHERE " + v + " IS NOT NULL WINDOW w AS (" +
+          (tag_list.empty() ? "" : "PARTITION BY " + tag_list + " ") +
+          "ORDER BY \"time\")) WHERE __riffle_prev_time IS NOT NULL" +
+          (transform.kind.rfind("non_negative", 0) == 0 ? " AND " + value + " >= 0" : "");
+  } else if (bucket_ns && fill != Fill::kNone) {
     // Every bucket between the WHERE clause's time bounds (the data's first bucket without a
     // lower one; now() without an upper one), per series, empty ones filled.
     RIFFLE_ASSIGN_OR_RETURN(

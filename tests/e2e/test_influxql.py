@@ -159,8 +159,8 @@ def test_fill_percentile_and_unsupported_functions(server):
     assert v1(server, "SELECT percentile(n, 60) FROM cpu", db)[0]["series"][0]["values"][0][1] == 4
     err = v1(server, "SELECT top(usage, 2) FROM cpu", db)[0]["error"]
     assert err == "InfluxQL: function top() is not supported"
-    err = v1(server, "SELECT non_negative_derivative(mean(usage), 1s) FROM cpu GROUP BY time(1m)", db)[0]["error"]
-    assert "non_negative_derivative() is not supported" in err
+    err = v1(server, "SELECT moving_average(mean(usage), 3) FROM cpu GROUP BY time(1m)", db)[0]["error"]
+    assert "moving_average() is not supported" in err
 
 
 def test_random_statements_never_crash_the_server(server):
@@ -182,3 +182,25 @@ def test_random_statements_never_crash_the_server(server):
             r = session.get(server.url + path, params={"db": db, "q": q}, timeout=10)
             assert r.status_code < 500, (path, q, r.text)
     assert requests.get(server.url + "/health", timeout=5).status_code == 200
+
+
+def test_derivative_and_difference_as_telegraf_dashboards_use_them(server):
+    db = unique_db("iql_rate")
+    lines = ["net,host=a bytes=100i 1700000000", "net,host=a bytes=160i 1700000010", "net,host=a bytes=40i 1700000020",
+             "net,host=a bytes=100i 1700000030", "net,host=b bytes=5i 1700000000", "net,host=b bytes=25i 1700000020"]
+    assert write_lp(server, db, "\n".join(lines), precision="s").status_code == 204
+    # Per second between consecutive points; the first point has none. A counter reset (160 → 40)
+    # is negative, which non_negative_derivative drops.
+    assert v1(server, "SELECT derivative(bytes, 1s) FROM net WHERE host = 'a'", db)[0]["series"][0]["values"] == [
+        ["2023-11-14T22:13:30Z", 6.0], ["2023-11-14T22:13:40Z", -12.0], ["2023-11-14T22:13:50Z", 6.0]]
+    rates = v1(server, "SELECT non_negative_derivative(bytes) FROM net GROUP BY host", db)[0]["series"]
+    assert [(s["tags"]["host"], s["values"]) for s in rates] == [
+        ("a", [["2023-11-14T22:13:30Z", 6.0], ["2023-11-14T22:13:50Z", 6.0]]), ("b", [["2023-11-14T22:13:40Z", 1.0]])]
+    assert [r[1] for r in v1(server, "SELECT difference(bytes) FROM net WHERE host = 'a'", db)[0]["series"][0][
+        "values"]] == [60, -120, 60]
+    # Of an aggregate per GROUP BY time() bucket: mean 88.33… then 55 over 20 s.
+    rate = v1(server, "SELECT derivative(mean(bytes), 1s) AS rate FROM net WHERE time >= '2023-11-14T22:13:20Z' "
+                      "AND time < '2023-11-14T22:14:00Z' GROUP BY time(20s)", db)[0]["series"][0]
+    assert rate["columns"] == ["time", "rate"] and rate["values"][0][0] == "2023-11-14T22:13:40Z"
+    assert abs(rate["values"][0][1] - (55 - 265 / 3) / 20) < 1e-9
+    assert "requires a GROUP BY time()" in v1(server, "SELECT derivative(mean(bytes)) FROM net", db)[0]["error"]
