@@ -1,5 +1,7 @@
 #include "influxql/expression.h"
 
+#include <set>
+
 #include "common/text.h"
 #include "query/sql_compat.h"
 
@@ -78,8 +80,12 @@ Result<Source> ParseSource(const std::vector<Token>& tokens, size_t* pos) {
   return s;
 }
 
-Result<std::string> TranslateExpression(const std::vector<Token>& tokens, size_t begin,
-                                        size_t end) {
+Result<std::string> TranslateExpression(const std::vector<Token>& tokens, size_t begin, size_t end,
+                                        const std::set<std::string>* columns) {
+  // A name the measurement does not have reads as null, as a missing field does in InfluxQL.
+  auto name = [&](const std::string& n) {
+    return columns && n != "time" && !columns->count(n) ? std::string("NULL") : QuoteIdent(n);
+  };
   std::vector<std::string> out;
   for (size_t i = begin; i < end; ++i) {
     const Token& t = tokens[i];
@@ -97,11 +103,11 @@ Result<std::string> TranslateExpression(const std::vector<Token>& tokens, size_t
         else if (call)
           out.push_back(lower == "mean" ? "avg" : lower);
         else
-          out.push_back(QuoteIdent(lower == "time" ? "time" : t.text));
+          out.push_back(name(lower == "time" ? "time" : t.text));
         break;
       }
       case TokenType::kQuotedIdent:
-        out.push_back(QuoteIdent(t.text));
+        out.push_back(name(t.text));
         break;
       case TokenType::kString:
         out.push_back(QuoteLiteral(t.text));

@@ -2,6 +2,7 @@
 // field arithmetic) and the time range a WHERE clause bounds (internal to the component).
 #pragma once
 
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,8 +30,10 @@ struct Source {
 // Reads a measurement reference at tokens[*pos] (advancing it).
 Result<Source> ParseSource(const std::vector<Token>& tokens, size_t* pos);
 
-// SQL for an InfluxQL expression (WHERE conditions, field arithmetic).
-Result<std::string> TranslateExpression(const std::vector<Token>& tokens, size_t begin, size_t end);
+// SQL for an InfluxQL expression (WHERE conditions, field arithmetic). With `columns`, names
+// the measurement lacks read as NULL.
+Result<std::string> TranslateExpression(const std::vector<Token>& tokens, size_t begin, size_t end,
+                                        const std::set<std::string>* columns = nullptr);
 
 // The time range of a WHERE clause, as SQL expressions ("" when unbounded on that side).
 struct TimeBounds {

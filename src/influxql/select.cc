@@ -122,14 +122,20 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
     return Status::Unimplemented("InfluxQL: SLIMIT, SOFFSET and tz() are not supported");
 
   std::vector<std::string> tags, fields;
+  std::set<std::string> numeric;
   for (const auto& c : table.columns) {
     if (c.type == ColumnType::kTag)
       tags.push_back(c.name);
     else if (c.type != ColumnType::kTime)
       fields.push_back(c.name);
+    if (c.type == ColumnType::kFloat64 || c.type == ColumnType::kInt64 ||
+        c.type == ColumnType::kUInt64)
+      numeric.insert(c.name);
   }
   std::sort(tags.begin(), tags.end());
   std::sort(fields.begin(), fields.end());
+  std::set<std::string> known(tags.begin(), tags.end());
+  known.insert(fields.begin(), fields.end());
 
   // GROUP BY time(d[, offset]), tags, *
   int64_t bucket_ns = 0, bucket_offset_ns = 0;
@@ -276,9 +282,12 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
         return Status::Unimplemented("InfluxQL: count(distinct(…)) is not supported");
       std::vector<std::pair<std::string, std::string>> args;  // SQL, source name
       if (arg_e == arg_b + 1 && tokens[arg_b].Is(TokenType::kOp, "*")) {
-        for (const auto& f : fields) args.emplace_back(QuoteIdent(f), f);
+        // As InfluxQL, mean(*) and the like skip the fields they cannot take.
+        bool any_type = fn == "count" || fn == "first" || fn == "last" || fn == "mode";
+        for (const auto& f : fields)
+          if (any_type || numeric.count(f)) args.emplace_back(QuoteIdent(f), f);
       } else {
-        RIFFLE_ASSIGN_OR_RETURN(std::string a, TranslateExpression(tokens, arg_b, arg_e));
+        RIFFLE_ASSIGN_OR_RETURN(std::string a, TranslateExpression(tokens, arg_b, arg_e, &known));
         args.emplace_back(a, "");
       }
       for (const auto& [a, source_name] : args) {
@@ -304,7 +313,7 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
                                      "() is not supported");
     }
     any_raw = true;
-    RIFFLE_ASSIGN_OR_RETURN(std::string sql, TranslateExpression(tokens, b, e));
+    RIFFLE_ASSIGN_OR_RETURN(std::string sql, TranslateExpression(tokens, b, e, &known));
     std::string name = alias;
     for (size_t i = b; name.empty() && i < e; ++i)
       if (IsName(tokens[i]) && !(i + 1 < e && tokens[i + 1].Is(TokenType::kOp, "(")))
@@ -320,7 +329,7 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
   std::string where;
   if (clause.count("where")) {
     size_t w = clause["where"];
-    RIFFLE_ASSIGN_OR_RETURN(where, TranslateExpression(tokens, w + 1, clause_end(w)));
+    RIFFLE_ASSIGN_OR_RETURN(where, TranslateExpression(tokens, w + 1, clause_end(w), &known));
     where = " WHERE " + where;
   }
   bool descending = false;

@@ -204,3 +204,11 @@ def test_derivative_and_difference_as_telegraf_dashboards_use_them(server):
     assert rate["columns"] == ["time", "rate"] and rate["values"][0][0] == "2023-11-14T22:13:40Z"
     assert abs(rate["values"][0][1] - (55 - 265 / 3) / 20) < 1e-9
     assert "requires a GROUP BY time()" in v1(server, "SELECT derivative(mean(bytes)) FROM net", db)[0]["error"]
+
+
+def test_missing_fields_read_as_null_and_star_aggregates_skip_other_types(server):
+    db = seed(server)
+    got = v1(server, "SELECT usage, nope FROM cpu WHERE nope2 = 'x' OR host = 'b'", db)[0]["series"][0]
+    assert got["columns"] == ["time", "usage", "nope"] and got["values"] == [["2023-11-14T22:13:30Z", 2.5, None]]
+    mean = v1(server, "SELECT mean(*) FROM cpu", db)[0]["series"][0]  # ok (boolean) has no mean
+    assert mean["columns"] == ["time", "mean_n", "mean_usage"] and mean["values"] == [["1970-01-01T00:00:00Z", 4.0, 2.5]]
