@@ -223,7 +223,7 @@ Status Persister::Compact() {
   }
   MaybeCrash("after_compact_manifest");
   RIFFLE_RETURN_IF_ERROR(Publish(/*drop_frozen=*/false));
-  for (const auto& f : group) fs::remove(LocalPath(f.path), ec);
+  for (const auto& f : group) Retire(f.path);
   // The day's persisted rows are now one file with each point once: if no other file covers
   // part of the day (and the buffer holds none of it), queries need not merge it any more. The
   // next manifest records the smaller ranges.
@@ -250,6 +250,25 @@ std::string Persister::NewFileKey(uint32_t db_id, uint32_t table_id, const std::
   std::error_code ec;
   fs::create_directories(fs::path(LocalPath(key)).parent_path(), ec);
   return key;
+}
+
+// Called under mu_ right after a Publish that stopped listing `key`.
+void Persister::Retire(const std::string& key) { retired_.push_back({engine_->PublishCount(), key}); }
+
+void Persister::DeleteRetired() {
+  std::lock_guard lock(mu_);
+  if (retired_.empty()) return;
+  uint64_t oldest = engine_->OldestRunningQueryPublish();
+  std::vector<RetiredFile> kept;
+  for (auto& r : retired_) {
+    if (oldest < r.publish) {
+      kept.push_back(std::move(r));
+      continue;
+    }
+    std::error_code ec;
+    fs::remove(LocalPath(r.key), ec);
+  }
+  retired_ = std::move(kept);
 }
 
 Status Persister::Publish(bool drop_frozen) {
@@ -290,8 +309,13 @@ void Persister::BackgroundLoop() {
   auto next_retention_check = std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.retention_check_ns);
   std::unique_lock lock(thread_mu_);
   for (;;) {
-    thread_cv_.wait_until(lock, next_retention_check, [this] { return stopping_ || snapshot_requested_; });
+    // Wakes at least every second to delete the files queries no longer read.
+    auto wake = std::min(next_retention_check, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    thread_cv_.wait_until(lock, wake, [this] { return stopping_ || snapshot_requested_; });
     if (stopping_) return;
+    lock.unlock();
+    DeleteRetired();
+    lock.lock();
     bool snapshot = snapshot_requested_;
     snapshot_requested_ = false;
     lock.unlock();
@@ -413,10 +437,7 @@ Status Persister::Prune(bool expired_too) {
     return st;
   }
   RIFFLE_RETURN_IF_ERROR(Publish(/*drop_frozen=*/false));
-  for (const auto& f : dropped) {
-    std::error_code ec;
-    fs::remove(LocalPath(f.path), ec);
-  }
+  for (const auto& f : dropped) Retire(f.path);
   log::Info("removed " + std::to_string(dropped.size()) + " Parquet files of deleted tables or expired data");
   return Status::Ok();
 }

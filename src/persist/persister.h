@@ -82,6 +82,10 @@ class Persister {
   Status WriteManifest();
   Status Publish(bool drop_frozen);
   void RemoveOrphans();
+  // Files no manifest lists any more are deleted once no query that may read them runs
+  // (queries bind a table's file list when they start); a crash leaves them as orphans.
+  void Retire(const std::string& key);
+  void DeleteRetired();
   void BackgroundLoop();
   std::string LocalPath(const std::string& key) const { return options_.root_dir + "/" + key; }
   // {node}/dbs/{db}/{table}/{date_dir}/{prefix}{sequence:010}.parquet, its directory created.
@@ -106,6 +110,11 @@ class Persister {
   bool snapshot_in_progress_ = false;  // rows are frozen and not yet published
   uint64_t frozen_sequence_ = 0;       // the WAL the frozen rows cover
   std::vector<ParquetFileInfo> files_;
+  struct RetiredFile {
+    uint64_t publish;  // the publish count after which no new query lists it
+    std::string key;
+  };
+  std::vector<RetiredFile> retired_;
 };
 
 }  // namespace riffle::persist

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <set>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -109,7 +110,14 @@ class DuckEngine final : public QueryEngine {
   }
   Status PublishParquet(const catalog::CatalogState& state, const std::map<uint32_t, std::vector<PersistedFile>>& files,
                         bool drop_frozen) override {
-    return buffer_->PublishParquet(state, files, drop_frozen);
+    Status st = buffer_->PublishParquet(state, files, drop_frozen);
+    publishes_.fetch_add(1);  // after the views changed: a query that sees the new count binds them
+    return st;
+  }
+  uint64_t PublishCount() override { return publishes_.load(); }
+  uint64_t OldestRunningQueryPublish() override {
+    std::lock_guard lock(running_mu_);
+    return running_.empty() ? UINT64_MAX : *running_.begin();
   }
   int64_t BufferBytes() override { return buffer_->MemoryBytes(); }
   Status MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs,
@@ -187,6 +195,21 @@ class DuckEngine final : public QueryEngine {
   Status Run(const catalog::CatalogState& state, const std::string& db_name, const std::string& sql,
              const Params& params, const std::string& parquet_path,
              const std::function<Status(duckdb_result*)>& consume) {
+    // Registered before the views are bound, so the files they list outlive this query.
+    uint64_t began;
+    {
+      std::lock_guard lock(running_mu_);
+      began = publishes_.load();
+      running_.insert(began);
+    }
+    struct Done {
+      DuckEngine* self;
+      uint64_t began;
+      ~Done() {
+        std::lock_guard lock(self->running_mu_);
+        self->running_.erase(self->running_.find(began));
+      }
+    } done{this, began};
     const catalog::Database* db = state.FindDatabase(db_name);
     if (!db) return Status::NotFound("database not found: " + db_name);
     auto rewritten = RewriteSql(sql, [&](const std::string& name, std::string* value) {
@@ -387,6 +410,9 @@ class DuckEngine final : public QueryEngine {
   EngineOptions options_;
   duckdb_database db_ = nullptr;
   std::unique_ptr<Buffer> buffer_;
+  std::atomic<uint64_t> publishes_{0};
+  std::mutex running_mu_;
+  std::multiset<uint64_t> running_;  // the publish count each running query began at
   std::mutex pool_mu_;
   std::vector<Conn> idle_;
   std::atomic<uint64_t> counter_{0};

@@ -109,6 +109,11 @@ class QueryEngine {
   // Compaction merged all persisted rows of `table` in [lo, hi] into one file (see Buffer).
   virtual Status ForgetDuplicates(const catalog::CatalogState& state, uint32_t table_id, int64_t lo, int64_t hi) = 0;
   virtual void RestoreDuplicates(const DuplicateRanges& ranges, const DuplicateRanges& persisted) = 0;
+  // Files a publish stops listing may still be read by queries that began before it: the
+  // publish count when a query began, and the oldest such count among running queries
+  // (UINT64_MAX when none runs). A file dropped by publish N can go once that is >= N.
+  virtual uint64_t PublishCount() = 0;
+  virtual uint64_t OldestRunningQueryPublish() = 0;
   // Bytes held by the in-memory buffer tables.
   virtual int64_t BufferBytes() = 0;
 };
