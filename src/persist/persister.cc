@@ -180,11 +180,12 @@ Status Persister::Compact() {
     output_seq = manifest_sequence_ + 1;
   }
   if (group.empty()) return Status::Ok();
+  const catalog::Database* table_db = nullptr;
   const catalog::Table* table = nullptr;
   auto state = catalog_->State();
   for (const auto& [name, db] : state->databases)
     for (const auto& [tname, t] : db->tables)
-      if (t->id == table_id) table = t.get();
+      if (t->id == table_id) table_db = db.get(), table = t.get();
   if (!table) return Status::Ok();  // deleted meanwhile; Prune removes its files
   ParquetFileInfo merged{group[0].db_id, group[0].table_id, "", 0, 0, group[0].min_time, group[0].max_time};
   std::vector<std::string> inputs;
@@ -233,7 +234,8 @@ Status Persister::Compact() {
     if (f.table_id == merged.table_id && f.path != merged.path && f.min_time <= day_hi && day_lo <= f.max_time)
       alone = false;
   if (alone) {
-    if (Status st = engine_->ForgetDuplicates(*state, merged.table_id, day_lo, day_hi); !st.ok())
+    Status st = table_db->deleted ? Status::Ok() : engine_->ForgetDuplicates(*table_db, *table, day_lo, day_hi);
+    if (!st.ok())
       log::Warn("compaction: " + st.message());
   }
   log::Info("compaction: merged " + std::to_string(group.size()) + " Parquet files (" + std::to_string(merged.rows) +

@@ -74,9 +74,9 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
   std::string source = "SELECT * FROM " + live;
   if (!frozen.empty()) source += " UNION ALL BY NAME SELECT * FROM " + frozen;
   if (!files.empty()) {
-    std::string list;
-    for (const auto& f : files) list += (list.empty() ? "" : ", ") + QuoteLiteral(f.path);
-    source += " UNION ALL BY NAME SELECT * FROM read_parquet([" + list + "], union_by_name = true)";
+    std::vector<std::string> paths;
+    for (const auto& f : files) paths.push_back(f.path);
+    source += " UNION ALL BY NAME " + ReadParquetSql(paths);
   }
   auto dup = duplicates_.find(table.id);
   if (dup != duplicates_.end() && !dup->second.ranges().empty()) {
@@ -87,13 +87,10 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
     std::string ordered = "SELECT *, " + OrderSql("1000000", "rowid") + " FROM " + live + " WHERE " + in;
     if (!frozen.empty())
       ordered += " UNION ALL BY NAME SELECT *, " + OrderSql("999999", "rowid") + " FROM " + frozen + " WHERE " + in;
-    std::string list;
+    std::vector<std::string> overlapping;
     for (const auto& f : files)
-      if (ranges.Overlaps(f.min_time, f.max_time)) list += (list.empty() ? "" : ", ") + QuoteLiteral(f.path);
-    if (!list.empty())
-      ordered += " UNION ALL BY NAME SELECT * EXCLUDE (" + std::string(kFileColumn) + "), " +
-                 OrderSql("list_position([" + list + "], " + kFileColumn + ")", "0") + " FROM read_parquet([" + list +
-                 "], union_by_name = true, filename = '" + kFileColumn + "') WHERE " + in;
+      if (ranges.Overlaps(f.min_time, f.max_time)) overlapping.push_back(f.path);
+    if (!overlapping.empty()) ordered += " UNION ALL BY NAME " + OrderedParquetSql(overlapping, in);
     source = "SELECT * FROM (" + source + ") WHERE NOT " + in + " UNION ALL BY NAME " +
              MergeDuplicatesSql(table, ordered);
   }

@@ -188,19 +188,11 @@ Status Buffer::ForgetDuplicates(const catalog::Database& db, const catalog::Tabl
     if (duckdb_value_int64(r.get(), 0, 0) != 0) return Status::Ok();
   }
   if (!dup->second.Forget(lo, hi)) return Status::Ok();
-  auto it = tables_.find(table.id);
-  if (it != tables_.end()) {
-    std::string view = ViewSql(db, table);
-    RIFFLE_RETURN_IF_ERROR(Exec(conn_, view));
-    it->second.view_sql = std::move(view);
-  }
-  return Status::Ok();
+  return SyncTable(db, table);  // the view without the forgotten span
 }
 
 std::string Buffer::MergeFilesSql(const catalog::Table& table, const std::vector<std::string>& inputs) {
-  std::string list;
-  for (const auto& f : inputs) list += (list.empty() ? "" : ", ") + QuoteLiteral(f);
-  std::string all = "SELECT * FROM read_parquet([" + list + "], union_by_name = true)";
+  std::string all = ReadParquetSql(inputs);
   std::vector<TimeRange> ranges;
   {
     std::lock_guard lock(mu_);
@@ -210,9 +202,7 @@ std::string Buffer::MergeFilesSql(const catalog::Table& table, const std::vector
   if (ranges.empty()) return all;
   // Inputs are oldest first and each holds no repeat of its own, so the input's position orders them.
   std::string in = InRangesSql(ranges);
-  std::string ordered = EmptyRowsSql(table) + " UNION ALL BY NAME SELECT * EXCLUDE (" + kFileColumn + "), " +
-                        OrderSql("list_position([" + list + "], " + kFileColumn + ")", "0") + " FROM read_parquet([" +
-                        list + "], union_by_name = true, filename = '" + kFileColumn + "') WHERE " + in;
+  std::string ordered = EmptyRowsSql(table) + " UNION ALL BY NAME " + OrderedParquetSql(inputs, in);
   return all + " WHERE NOT " + in + " UNION ALL BY NAME " + MergeDuplicatesSql(table, ordered);
 }
 

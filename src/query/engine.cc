@@ -130,11 +130,8 @@ class DuckEngine final : public QueryEngine {
     return st;
   }
   DuplicateRanges DuplicateTimeRanges() override { return buffer_->DuplicateTimeRanges(); }
-  Status ForgetDuplicates(const catalog::CatalogState& state, uint32_t table_id, int64_t lo, int64_t hi) override {
-    for (const auto& [name, db] : state.databases)
-      for (const auto& [tname, table] : db->tables)
-        if (table->id == table_id && !db->deleted) return buffer_->ForgetDuplicates(*db, *table, lo, hi);
-    return Status::Ok();
+  Status ForgetDuplicates(const catalog::Database& db, const catalog::Table& table, int64_t lo, int64_t hi) override {
+    return buffer_->ForgetDuplicates(db, table, lo, hi);
   }
   void RestoreDuplicates(const DuplicateRanges& ranges, const DuplicateRanges& persisted) override {
     buffer_->RestoreDuplicates(ranges, persisted);

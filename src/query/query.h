@@ -107,7 +107,7 @@ class QueryEngine {
   // (a point within one may repeat a persisted one), before the WAL is replayed.
   virtual DuplicateRanges DuplicateTimeRanges() = 0;
   // Compaction merged all persisted rows of `table` in [lo, hi] into one file (see Buffer).
-  virtual Status ForgetDuplicates(const catalog::CatalogState& state, uint32_t table_id, int64_t lo, int64_t hi) = 0;
+  virtual Status ForgetDuplicates(const catalog::Database& db, const catalog::Table& table, int64_t lo, int64_t hi) = 0;
   virtual void RestoreDuplicates(const DuplicateRanges& ranges, const DuplicateRanges& persisted) = 0;
   // Files a publish stops listing may still be read by queries that began before it: the
   // publish count when a query began, and the oldest such count among running queries

@@ -20,6 +20,10 @@ std::string TypeName(duckdb_logical_type t) {
   return name;
 }
 
+double HugeintToDouble(duckdb_hugeint h) {
+  return static_cast<double>(h.upper) * 18446744073709551616.0 + static_cast<double>(h.lower);
+}
+
 double DecimalToDouble(duckdb_vector vec, duckdb_logical_type type, idx_t row) {
   uint8_t scale = duckdb_decimal_scale(type);
   double div = std::pow(10.0, scale);
@@ -28,10 +32,7 @@ double DecimalToDouble(duckdb_vector vec, duckdb_logical_type type, idx_t row) {
     case DUCKDB_TYPE_SMALLINT: return static_cast<int16_t*>(data)[row] / div;
     case DUCKDB_TYPE_INTEGER: return static_cast<int32_t*>(data)[row] / div;
     case DUCKDB_TYPE_BIGINT: return static_cast<double>(static_cast<int64_t*>(data)[row]) / div;
-    case DUCKDB_TYPE_HUGEINT: {
-      auto h = static_cast<duckdb_hugeint*>(data)[row];
-      return (static_cast<double>(h.upper) * 18446744073709551616.0 + static_cast<double>(h.lower)) / div;
-    }
+    case DUCKDB_TYPE_HUGEINT: return HugeintToDouble(static_cast<duckdb_hugeint*>(data)[row]) / div;
     default: return NAN;
   }
 }
@@ -40,7 +41,7 @@ double DecimalToDouble(duckdb_vector vec, duckdb_logical_type type, idx_t row) {
 Value HugeintValue(duckdb_hugeint h) {
   if ((h.upper == 0 && h.lower <= INT64_MAX) || (h.upper == -1 && h.lower > INT64_MAX)) return static_cast<int64_t>(h.lower);
   if (h.upper == 0) return static_cast<uint64_t>(h.lower);
-  return static_cast<double>(h.upper) * 18446744073709551616.0 + static_cast<double>(h.lower);
+  return HugeintToDouble(h);
 }
 
 std::string DateString(int32_t days) {

@@ -104,6 +104,23 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
   if (!outcome.errors.empty() && !request.accept_partial)
     return fail(Status::InvalidArgument("line protocol parsing error"));
 
+  // Errors of either pass join the parse errors, in line order.
+  auto add_errors = [&](std::vector<lineproto::LineError>&& more) {
+    outcome.errors.insert(outcome.errors.end(), more.begin(), more.end());
+    std::sort(outcome.errors.begin(), outcome.errors.end(),
+              [](const auto& a, const auto& b) { return a.line_number < b.line_number; });
+  };
+  // Timestamps do not depend on the schema: converted once, here.
+  const int64_t default_time = lineproto::TruncateToPrecision(NowNanos(), request.precision);
+  std::vector<int64_t> times(parsed.lines.size(), default_time);
+  std::map<size_t, std::string> time_errors;  // by line index
+  for (size_t i = 0; i < parsed.lines.size(); ++i) {
+    if (!parsed.lines[i].timestamp) continue;
+    auto ns = lineproto::ToNanoseconds(*parsed.lines[i].timestamp, request.precision);
+    if (ns.ok()) times[i] = *ns;
+    else time_errors[i] = ns.status().message();
+  }
+
   // Pass 1: the schema additions of the lines that are valid. A line that fails adds nothing,
   // and when the write is all-or-nothing (accept_partial=false) a failing line means no
   // catalog change at all, not even the database.
@@ -114,13 +131,11 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
     std::map<std::pair<std::string, std::string>, ColumnType> pending;
     std::map<std::pair<std::string, std::string>, std::string> spellings;
     std::vector<lineproto::LineError> invalid;
-    for (const auto& line : parsed.lines) {
+    for (size_t i = 0; i < parsed.lines.size(); ++i) {
+      const auto& line = parsed.lines[i];
       std::vector<catalog::ColumnAddition> line_additions;
       std::string err = ValidateLine(parsed, line, existing, pending, spellings, &line_additions);
-      if (err.empty() && line.timestamp) {
-        auto ns = lineproto::ToNanoseconds(*line.timestamp, request.precision);
-        if (!ns.ok()) err = ns.status().message();
-      }
+      if (auto it = time_errors.find(i); err.empty() && it != time_errors.end()) err = it->second;
       if (!err.empty()) {
         for (const auto& a : line_additions) pending.erase({a.table, a.column});
         if (!request.accept_partial) invalid.push_back(MakeError(line, std::move(err)));
@@ -129,9 +144,7 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
       additions.insert(additions.end(), line_additions.begin(), line_additions.end());
     }
     if (!invalid.empty()) {
-      outcome.errors.insert(outcome.errors.end(), invalid.begin(), invalid.end());
-      std::sort(outcome.errors.begin(), outcome.errors.end(),
-                [](const auto& a, const auto& b) { return a.line_number < b.line_number; });
+      add_errors(std::move(invalid));
       return fail(Status::InvalidArgument("line protocol parsing error"));
     }
   }
@@ -149,8 +162,6 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
   if (!current) return fail(Status::NotFound("database '" + request.database + "' was deleted during the write"));
   op->db_id = current->id;
   op->db_name = request.database;
-  const int64_t now = NowNanos();
-  const int64_t default_time = lineproto::TruncateToPrecision(now, request.precision);
   std::map<std::pair<std::string, std::string>, ColumnType> pending;
   std::map<std::pair<std::string, std::string>, std::string> spellings;
   lineproto::ParsedBatch& kept = op->batch;
@@ -159,20 +170,16 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
   std::vector<lineproto::LineError> rejected;
   std::vector<bool> good;
   good.reserve(parsed.lines.size());
-  for (const auto& line : parsed.lines) {
+  for (size_t i = 0; i < parsed.lines.size(); ++i) {
+    const auto& line = parsed.lines[i];
     std::string err = ValidateLine(parsed, line, current, pending, spellings, nullptr);
-    int64_t t = default_time;
-    if (err.empty() && line.timestamp) {
-      auto ns = lineproto::ToNanoseconds(*line.timestamp, request.precision);
-      if (ns.ok()) t = *ns;
-      else err = ns.status().message();
-    }
+    if (auto it = time_errors.find(i); err.empty() && it != time_errors.end()) err = it->second;
     good.push_back(err.empty());
     if (!err.empty()) {
       rejected.push_back(MakeError(line, std::move(err)));
       continue;
     }
-    op->times.push_back(t);
+    op->times.push_back(times[i]);
   }
   if (rejected.empty()) {  // the usual case: keep the parsed vectors as they are
     kept.lines = std::move(parsed.lines);
@@ -192,9 +199,7 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
     }
   }
   if (!rejected.empty()) {
-    outcome.errors.insert(outcome.errors.end(), rejected.begin(), rejected.end());
-    std::sort(outcome.errors.begin(), outcome.errors.end(),
-              [](const auto& a, const auto& b) { return a.line_number < b.line_number; });
+    add_errors(std::move(rejected));
     if (!request.accept_partial) return fail(Status::InvalidArgument("line protocol parsing error"));
   }
   outcome.lines_written = kept.lines.size();
