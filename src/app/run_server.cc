@@ -72,7 +72,8 @@ int RunServer(const ServerConfig& config) {
   }
   query::QueryEngine* qe = engine->get();
   if (Status st = qe->SyncSchema(*catalog.State()); !st.ok()) log::Error("schema sync: " + st.message());
-  catalog.AddListener([qe](const catalog::CatalogState&, const catalog::CatalogState& after) {
+  // Before publication: a query that finds a new table in the catalog finds its view too.
+  catalog.AddPrePublishListener([qe](const catalog::CatalogState&, const catalog::CatalogState& after) {
     if (Status st = qe->SyncSchema(after); !st.ok()) log::Error("schema sync: " + st.message());
   });
 

@@ -133,6 +133,7 @@ std::shared_ptr<const CatalogState> Catalog::State() const {
 }
 
 void Catalog::AddListener(Listener listener) { listeners_.push_back(std::move(listener)); }
+void Catalog::AddPrePublishListener(Listener listener) { pre_publish_listeners_.push_back(std::move(listener)); }
 
 Status Catalog::Load() {
   auto keys = store_->List(prefix_);
@@ -182,6 +183,7 @@ Status Catalog::Mutate(const Mutation& mutation) {
   RIFFLE_RETURN_IF_ERROR(mutation(*next));
   next->version = before->version + 1;
   RIFFLE_RETURN_IF_ERROR(Persist(*next));
+  for (const auto& l : pre_publish_listeners_) l(*before, *next);
   {
     std::lock_guard lock(state_mu_);
     state_ = next;

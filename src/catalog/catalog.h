@@ -150,6 +150,9 @@ class Catalog {
   // Called (outside the catalog lock) after every published change.
   using Listener = std::function<void(const CatalogState& before, const CatalogState& after)>;
   void AddListener(Listener listener);
+  // Called with a change after it is persisted but before readers can see it: what a reader
+  // finds in the catalog is then already there (e.g. a new table is already queryable).
+  void AddPrePublishListener(Listener listener);
 
  private:
   using Mutation = std::function<Status(CatalogState&)>;
@@ -163,6 +166,7 @@ class Catalog {
   std::mutex write_mu_;              // serialises mutations
   std::shared_ptr<const CatalogState> state_;
   std::vector<Listener> listeners_;
+  std::vector<Listener> pre_publish_listeners_;
 };
 
 }  // namespace riffle::catalog
