@@ -2,6 +2,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -41,13 +42,35 @@ int Call(const ClientOptions& opts, const std::string& method, const std::string
   return 0;
 }
 
+namespace {
+
+// Fills an option from its environment variable when the command line did not set it.
+void FillFromEnvironment(const CLI::Option* option, const char* variable, std::string* target) {
+  if (option->count() > 0) return;
+  const char* value = std::getenv(variable);
+  if (value != nullptr && *value != '\0') *target = value;
+}
+
+}  // namespace
+
+// The variables are applied here, once the subcommand that runs is parsed, rather than with
+// CLI11's envname(): CLI11 applies envname() to every subcommand, parsed or not, and the
+// subcommands of a group share their argument structs, so a variable read for an unused
+// subcommand overwrote the flag given to the used one (a delete went to the server in
+// INFLUXDB3_HOST_URL instead of the one in -H).
 void AddCommonOptions(CLI::App* cmd, ClientOptions* opts, std::string* database, bool database_required) {
-  cmd->add_option("-H,--host", opts->host, "URL of the server")->envname("INFLUXDB3_HOST_URL");
-  cmd->add_option("--token", opts->token, "authentication token")->envname("INFLUXDB3_AUTH_TOKEN");
-  if (database) {
-    auto* o = cmd->add_option("-d,--database", *database, "database name")->envname("INFLUXDB3_DATABASE_NAME");
-    if (database_required) o->required();
-  }
+  CLI::Option* host = cmd->add_option("-H,--host", opts->host, "URL of the server (env: INFLUXDB3_HOST_URL)");
+  CLI::Option* token = cmd->add_option("--token", opts->token, "authentication token (env: INFLUXDB3_AUTH_TOKEN)");
+  CLI::Option* db = nullptr;
+  if (database) db = cmd->add_option("-d,--database", *database, "database name (env: INFLUXDB3_DATABASE_NAME)");
+  cmd->parse_complete_callback([=] {
+    FillFromEnvironment(host, "INFLUXDB3_HOST_URL", &opts->host);
+    FillFromEnvironment(token, "INFLUXDB3_AUTH_TOKEN", &opts->token);
+    if (db == nullptr) return;
+    FillFromEnvironment(db, "INFLUXDB3_DATABASE_NAME", database);
+    if (database_required && database->empty())
+      throw CLI::RequiredError("--database (or INFLUXDB3_DATABASE_NAME)");
+  });
 }
 
 namespace {
