@@ -472,9 +472,9 @@ def print_comparisons(results, labels):
             if label == ref or m is None:
                 continue
             if r is None:
-                print(f"  {rows:>12,} {fmt:5} {label} vs {ref}: no {ref} result")
+                print(f"  {rows:>12,} {fmt:6} {label} vs {ref}: no {ref} result")
                 continue
-            print(f"  {rows:>12,} {fmt:5} {label} vs {ref}: "
+            print(f"  {rows:>12,} {fmt:6} {label} vs {ref}: "
                   f"TTFB {r['ttfb_ms']:,.1f} -> {m['ttfb_ms']:,.1f} ms ({ratio(m['ttfb_ms'], r['ttfb_ms'])}), "
                   f"total {r['total_s']:.2f} -> {m['total_s']:.2f} s ({ratio(m['total_s'], r['total_s'])}), "
                   f"rows/s {ratio(r['total_s'], m['total_s'])}, "

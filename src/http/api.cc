@@ -1,10 +1,12 @@
 #include "http/api.h"
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "common/log.h"
 #include "http/json_body.h"
+#include "http/query_body.h"
 
 namespace riffle::http {
 
@@ -276,13 +278,26 @@ void Api::HandleQuery(Request& req, Reply reply) {
   auto state = catalog_->State();
   if (!state->FindDatabase(db)) return reply(Response::Error(404, "query error: database not found: " + db));
   if (*format == query::Format::kParquet) {
-    auto bytes = engine_->QueryParquet(*state, db, sql, params);
-    if (!bytes.ok()) return reply(Response::Error(HttpStatusFor(bytes.status()), bytes.status().message()));
-    return reply(Response{200, query::ContentType(*format), std::move(bytes).value(), {}});
+    std::string path = engine_->ScratchPath(".parquet");
+    Status st = engine_->QueryParquet(*state, db, sql, params, path);
+    auto body = st.ok() ? FileBody(path) : Result<std::shared_ptr<BodyStream>>(st);
+    if (!st.ok()) {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+    }
+    if (!body.ok()) return reply(Response::Error(HttpStatusFor(body.status()), body.status().message()));
+    Response r{200, query::ContentType(*format), "", {}};
+    r.stream = std::move(body).value();
+    return reply(std::move(r));
   }
-  auto result = engine_->Query(*state, db, sql, params);
+  auto result = engine_->QueryStream(*state, db, sql, params);
   if (!result.ok()) return reply(Response::Error(HttpStatusFor(result.status()), result.status().message()));
-  reply(Response{200, query::ContentType(*format), query::Render(*result, *format), {}});
+  auto body = std::make_shared<EncodedResultBody>(std::move(result).value(), query::MakeEncoder(*format));
+  Status first = body->Prime();
+  if (!first.ok()) return reply(Response::Error(HttpStatusFor(first), first.message()));
+  Response r{200, query::ContentType(*format), "", {}};
+  r.stream = std::move(body);
+  reply(std::move(r));
 }
 
 }  // namespace riffle::http

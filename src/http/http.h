@@ -24,11 +24,23 @@ struct Request {
   std::string Header(const std::string& name) const;
 };
 
+// A response body produced piece by piece and sent with chunked transfer encoding, so a large
+// query result is never held whole. Next appends the next piece to `*out` and returns false
+// once the body is complete (it may append a last piece in that call). An error ends the
+// response without its terminating chunk, so clients see a truncated transfer; the error text
+// is sent first as a last piece for people reading the raw output.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  virtual Result<bool> Next(std::string* out) = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::shared_ptr<BodyStream> stream;  // when set, sent chunked instead of `body`
 
   static Response Json(int status, std::string body);
   static Response Error(int status, const std::string& message);  // {"error": message}

@@ -93,6 +93,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Send(Response r) {
+    if (r.stream) return SendStream(std::move(r));
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
     res->version(11);
     res->result(static_cast<unsigned>(r.status));
@@ -108,6 +109,70 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  void SendStream(Response r) {
+    auto res = std::make_shared<bhttp::response<bhttp::empty_body>>();
+    res->version(11);
+    res->result(static_cast<unsigned>(r.status));
+    if (!r.content_type.empty()) res->set(bhttp::field::content_type, r.content_type);
+    for (const auto& [k, v] : r.headers) res->set(k, v);
+    res->keep_alive(keep_alive_);
+    res->chunked(true);
+    auto serializer = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
+    auto self = shared_from_this();
+    bhttp::async_write_header(stream_, *serializer,
+                              [self, res, serializer, body = std::move(r.stream)](beast::error_code ec, size_t) {
+                                if (ec) return self->Close();
+                                self->SendChunks(body);
+                              });
+  }
+
+  // Pieces are gathered up to a chunk of about 256 KiB, then written; the next chunk is
+  // produced only once the client has taken this one, so a slow reader holds one chunk.
+  void SendChunks(std::shared_ptr<BodyStream> body) {
+    chunk_.clear();
+    bool more = true;
+    while (more && chunk_.size() < (256u << 10)) {
+      auto next = body->Next(&chunk_);
+      if (!next.ok()) {
+        log::Error("query failed while its response was being sent: " + next.status().message());
+        chunk_ += "\n{\"error\":" + ErrorJsonString(next.status().message()) + "}\n";
+        auto self = shared_from_this();
+        net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)),
+                         [self](beast::error_code, size_t) { self->Abort(); });
+        return;
+      }
+      more = *next;
+    }
+    auto self = shared_from_this();
+    auto after = [self, body, more](beast::error_code ec, size_t) {
+      if (ec) return self->Close();
+      if (more) return self->SendChunks(body);
+      net::async_write(self->stream_, bhttp::make_chunk_last(), [self](beast::error_code ec, size_t) {
+        if (ec || !self->keep_alive_) return self->Close();
+        self->Read();
+      });
+    };
+    if (chunk_.empty()) return after({}, 0);
+    net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)), std::move(after));
+  }
+
+  static std::string ErrorJsonString(const std::string& message) {
+    std::string out = "\"";
+    for (char c : message) {
+      if (c == '"' || c == '\\') out += '\\';
+      if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+      out += c;
+    }
+    return out + "\"";
+  }
+
+  // Ends the connection without the terminating chunk: the client sees a truncated body.
+  void Abort() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
   void Close() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -119,6 +184,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const ServerOptions& options_;
   const Handler& handler_;
   bool keep_alive_ = true;
+  std::string chunk_;  // the chunk being written
 };
 
 }  // namespace

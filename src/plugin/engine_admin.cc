@@ -67,7 +67,7 @@ std::pair<python::CallOutcome, json> RunDry(const json& req, const std::string& 
   DryRunHost dry;
   dry.host.log = [&dry](const std::string& level, const std::string& text) { dry.log_lines.push_back(level + ": " + text); };
   dry.host.query = [engine, catalog](const std::string& d, const std::string& sql, const query::Params& p) {
-    return engine->Query(*catalog->State(), d, sql, p);
+    return engine->QueryStream(*catalog->State(), d, sql, p);
   };
   python::CallContext ctx;
   ctx.trigger_name = "test";

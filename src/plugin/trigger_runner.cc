@@ -35,9 +35,9 @@ TriggerRunner::TriggerRunner(ProcessingEngine* engine, catalog::Trigger def, Par
     return engine_->WriteLines(db, lp, no_sync);
   };
   host_.query = [this](const std::string& db, const std::string& sql, const query::Params& params)
-      -> Result<query::QueryResult> {
+      -> Result<std::unique_ptr<query::ResultStream>> {
     auto state = engine_->catalog_->State();
-    return engine_->query_->Query(*state, db, sql, params);
+    return engine_->query_->QueryStream(*state, db, sql, params);
   };
   host_.log = [this](const std::string& level, const std::string& text) { engine_->Log(def_.name, level, text); };
 }

@@ -92,20 +92,30 @@ py::object PluginApi::Query(const std::string& sql, const py::object& args, cons
       params.emplace_back(item.first.cast<std::string>(), item.second.cast<std::string>());
     }
   }
-  Result<query::QueryResult> result = Status::Internal("no query service");
+  Result<std::unique_ptr<query::ResultStream>> stream = Status::Internal("no query service");
   {
     py::gil_scoped_release release;
-    if (ctx_.host && ctx_.host->query) result = ctx_.host->query(db, sql, params);
+    if (ctx_.host && ctx_.host->query) stream = ctx_.host->query(db, sql, params);
   }
-  if (!result.ok()) RaiseQueryError("error: " + result.status().message() + " executing query on " + db + ": " + sql);
+  auto fail = [&](const Status& st) { RaiseQueryError("error: " + st.message() + " executing query on " + db + ": " + sql); };
+  if (!stream.ok()) fail(stream.status());
   py::list rows;
-  const auto& names = result->column_names;
   std::vector<py::str> keys;
-  for (const auto& n : names) keys.emplace_back(n);
-  for (const auto& row : result->rows) {
-    py::dict d;
-    for (size_t c = 0; c < row.size(); ++c) d[keys[c]] = ToPython(row[c]);
-    rows.append(std::move(d));
+  for (const auto& n : (*stream)->column_names()) keys.emplace_back(n);
+  query::Batch batch;
+  for (;;) {
+    Result<bool> more = false;
+    {
+      py::gil_scoped_release release;  // DuckDB produces the next batch while other plugins run
+      more = (*stream)->Next(&batch);
+    }
+    if (!more.ok()) fail(more.status());
+    if (!*more) break;
+    for (size_t r = 0; r < batch.rows; ++r) {
+      py::dict d;
+      for (size_t c = 0; c < keys.size(); ++c) d[keys[c]] = ToPython(batch.at(r, c));
+      rows.append(std::move(d));
+    }
   }
   return std::move(rows);
 }

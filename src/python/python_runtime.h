@@ -23,7 +23,9 @@ namespace riffle::python {
 struct HostServices {
   // Immediate write (write_sync*): accept_partial=false, nanosecond precision.
   std::function<Status(const std::string& db, const std::string& lp, bool no_sync)> write_sync;
-  std::function<Result<query::QueryResult>(const std::string& db, const std::string& sql, const query::Params&)>
+  // The rows arrive batch by batch; the plugin's list is built as they come.
+  std::function<Result<std::unique_ptr<query::ResultStream>>(const std::string& db, const std::string& sql,
+                                                             const query::Params&)>
       query;
   // level is "INFO", "WARN" or "ERROR".
   std::function<void(const std::string& level, const std::string& text)> log;

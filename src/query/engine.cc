@@ -137,32 +137,26 @@ class DuckEngine final : public QueryEngine {
     buffer_->RestoreDuplicates(ranges, persisted);
   }
 
-  Result<QueryResult> Query(const catalog::CatalogState& state, const std::string& db, const std::string& sql,
-                            const Params& params) override {
-    QueryResult out;
-    Status st = Run(state, db, sql, params, /*parquet_path=*/"", [&](duckdb_result* r) {
-      return ReadResult(r, &out);
-    });
-    if (!st.ok()) return st;
-    return out;
+  Result<std::unique_ptr<ResultStream>> QueryStream(const catalog::CatalogState& state, const std::string& db,
+                                                    const std::string& sql, const Params& params) override {
+    return Start(state, db, sql, params, /*parquet_path=*/"");
   }
 
-  Result<std::string> QueryParquet(const catalog::CatalogState& state, const std::string& db,
-                                   const std::string& sql, const Params& params) override {
-    std::string path = options_.scratch_dir + "/result-" + std::to_string(::getpid()) + "-" +
-                       std::to_string(counter_.fetch_add(1)) + ".parquet";
-    Status st = Run(state, db, sql, params, path, [](duckdb_result*) { return Status::Ok(); });
-    std::string bytes;
-    if (st.ok()) {
-      std::ifstream in(path, std::ios::binary);
-      std::ostringstream ss;
-      ss << in.rdbuf();
-      bytes = ss.str();
+  Status QueryParquet(const catalog::CatalogState& state, const std::string& db, const std::string& sql,
+                      const Params& params, const std::string& path) override {
+    auto stream = Start(state, db, sql, params, path);
+    if (!stream.ok()) return stream.status();
+    Batch rows_written;  // COPY answers one row: the count
+    for (;;) {
+      auto more = (*stream)->Next(&rows_written);
+      if (!more.ok()) return more.status();
+      if (!*more) return Status::Ok();
     }
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-    if (!st.ok()) return st;
-    return bytes;
+  }
+
+  std::string ScratchPath(const std::string& suffix) override {
+    return options_.scratch_dir + "/result-" + std::to_string(::getpid()) + "-" +
+           std::to_string(counter_.fetch_add(1)) + suffix;
   }
 
  private:
@@ -189,24 +183,64 @@ class DuckEngine final : public QueryEngine {
     idle_.push_back(c);
   }
 
-  Status Run(const catalog::CatalogState& state, const std::string& db_name, const std::string& sql,
-             const Params& params, const std::string& parquet_path,
-             const std::function<Status(duckdb_result*)>& consume) {
-    // Registered before the views are bound, so the files they list outlive this query.
+  // Everything a running query holds, given back when its stream ends or is dropped: the
+  // result first (a connection runs one statement at a time), then the connection, then its
+  // registration as a reader of the files published before it began.
+  struct Lease {
+    DuckEngine* engine;
+    Conn conn;
     uint64_t began;
-    {
-      std::lock_guard lock(running_mu_);
-      began = publishes_.load();
-      running_.insert(began);
+    std::string db, sql;
+    int64_t started;
+    void Return(bool ok) {
+      engine->Release(conn);
+      engine->query_log_.Record(db, sql, started, NowNanos() - started, ok);
+      std::lock_guard lock(engine->running_mu_);
+      engine->running_.erase(engine->running_.find(began));
     }
-    struct Done {
-      DuckEngine* self;
-      uint64_t began;
-      ~Done() {
-        std::lock_guard lock(self->running_mu_);
-        self->running_.erase(self->running_.find(began));
+  };
+
+  class Stream final : public ResultStream {
+   public:
+    Stream(std::unique_ptr<DuckResult> result, Lease lease)
+        : result_(std::move(result)), reader_(result_->get()), lease_(std::move(lease)) {}
+    ~Stream() override { Finish(false); }
+    const std::vector<std::string>& column_names() const override { return reader_.names(); }
+    Result<bool> Next(Batch* batch) override {
+      while (result_) {
+        duckdb_data_chunk chunk = duckdb_fetch_chunk(*result_->get());
+        if (!chunk) {
+          const char* err = duckdb_result_error(result_->get());
+          Status st = err ? Status::InvalidArgument(err) : Status::Ok();
+          Finish(st.ok());
+          if (!st.ok()) return st;
+          return false;
+        }
+        Status st = reader_.Read(chunk, batch);
+        duckdb_destroy_data_chunk(&chunk);
+        if (!st.ok()) {
+          Finish(false);
+          return st;
+        }
+        if (batch->rows > 0) return true;
       }
-    } done{this, began};
+      return false;
+    }
+
+   private:
+    void Finish(bool ok) {
+      if (!result_) return;
+      result_.reset();
+      lease_.Return(ok);
+    }
+    std::unique_ptr<DuckResult> result_;
+    ChunkReader reader_;
+    Lease lease_;
+  };
+
+  Result<std::unique_ptr<ResultStream>> Start(const catalog::CatalogState& state, const std::string& db_name,
+                                              const std::string& sql, const Params& params,
+                                              const std::string& parquet_path) {
     const catalog::Database* db = state.FindDatabase(db_name);
     if (!db) return Status::NotFound("database not found: " + db_name);
     auto rewritten = RewriteSql(sql, [&](const std::string& name, std::string* value) {
@@ -220,17 +254,24 @@ class DuckEngine final : public QueryEngine {
     if (!rewritten.ok()) return rewritten.status();
     auto acquired = Acquire();
     if (!acquired.ok()) return acquired.status();
-    Conn conn = *acquired;
-    int64_t started = NowNanos();
-    Status st = RunOn(conn, state, *db, *rewritten, params, parquet_path, consume);
-    Release(conn);
-    query_log_.Record(db_name, sql, started, NowNanos() - started, st.ok());
-    return st;
+    // Registered before the views are bound, so the files they list outlive this query.
+    Lease lease{this, *acquired, 0, db_name, sql, NowNanos()};
+    {
+      std::lock_guard lock(running_mu_);
+      lease.began = publishes_.load();
+      running_.insert(lease.began);
+    }
+    auto result = RunOn(lease.conn, state, *db, *rewritten, params, parquet_path);
+    if (!result.ok()) {
+      lease.Return(false);
+      return result.status();
+    }
+    return std::unique_ptr<ResultStream>(std::make_unique<Stream>(std::move(result).value(), std::move(lease)));
   }
 
-  Status RunOn(Conn& conn, const catalog::CatalogState& state, const catalog::Database& db,
-               const RewrittenSql& rewritten, const Params& params, const std::string& parquet_path,
-               const std::function<Status(duckdb_result*)>& consume) {
+  Result<std::unique_ptr<DuckResult>> RunOn(Conn& conn, const catalog::CatalogState& state,
+                                            const catalog::Database& db, const RewrittenSql& rewritten,
+                                            const Params& params, const std::string& parquet_path) {
     if (conn.db_id != db.id) {
       RIFFLE_RETURN_IF_ERROR(
           Exec(conn.conn, "SET search_path = " + QuoteLiteral(std::string(kBufferCatalog) + "." + DbSchema(db.id) + ",memory.main")));
@@ -281,14 +322,25 @@ class DuckEngine final : public QueryEngine {
       duckdb_destroy_prepare(&stmt);
       return bound;
     }
-    DuckResult result;
-    duckdb_state rc = duckdb_execute_prepared(stmt, result.get());
+    // Streaming: DuckDB produces chunks as the consumer fetches them, so memory does not grow
+    // with the row count.
+    duckdb_pending_result pending = nullptr;
+    if (duckdb_pending_prepared_streaming(stmt, &pending) == DuckDBError) {
+      const char* err = pending ? duckdb_pending_error(pending) : nullptr;
+      std::string msg = err ? err : "query failed";
+      duckdb_destroy_pending(&pending);
+      duckdb_destroy_prepare(&stmt);
+      return Status::InvalidArgument(msg);
+    }
+    auto result = std::make_unique<DuckResult>();
+    duckdb_state rc = duckdb_execute_pending(pending, result->get());
+    duckdb_destroy_pending(&pending);
     duckdb_destroy_prepare(&stmt);
     if (rc == DuckDBError) {
-      const char* err = duckdb_result_error(result.get());
+      const char* err = duckdb_result_error(result->get());
       return Status::InvalidArgument(err ? err : "query failed");
     }
-    return consume(result.get());
+    return result;
   }
 
   // DuckDB suggests near names from every schema ("Did you mean "pg_enum"?", another
@@ -418,6 +470,13 @@ class DuckEngine final : public QueryEngine {
 };
 
 }  // namespace
+
+Result<QueryResult> QueryEngine::Query(const catalog::CatalogState& state, const std::string& db,
+                                      const std::string& sql, const Params& params) {
+  auto stream = QueryStream(state, db, sql, params);
+  if (!stream.ok()) return stream.status();
+  return Collect(**stream);
+}
 
 Result<std::unique_ptr<QueryEngine>> QueryEngine::Open(EngineOptions options) {
   auto engine = std::make_unique<DuckEngine>(std::move(options));

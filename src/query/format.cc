@@ -1,7 +1,9 @@
 // Renders query results as json / jsonl / csv / pretty (parquet comes from DuckDB itself).
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
@@ -18,8 +20,9 @@ std::string FloatText(double d) {
   char buf[64];
   // Plain digits between 1e-7 and 1e21 (as JavaScript and Arrow print), an exponent outside.
   double magnitude = std::fabs(d);
-  auto format = magnitude != 0 && (magnitude < 1e-7 || magnitude >= 1e21) ? std::chars_format::scientific
-                                                                            : std::chars_format::fixed;
+  auto format = magnitude != 0 && (magnitude < 1e-7 || magnitude >= 1e21)
+                    ? std::chars_format::scientific
+                    : std::chars_format::fixed;
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d, format);
   std::string s(buf, ec == std::errc() ? end : buf);
   if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
@@ -27,14 +30,20 @@ std::string FloatText(double d) {
 }
 
 void AppendJsonValue(std::string& out, const Value& v) {
-  if (auto* b = std::get_if<bool>(&v)) out += *b ? "true" : "false";
-  else if (auto* i = std::get_if<int64_t>(&v)) out += std::to_string(*i);
-  else if (auto* u = std::get_if<uint64_t>(&v)) out += std::to_string(*u);
-  else if (auto* d = std::get_if<double>(&v)) out += std::isfinite(*d) ? FloatText(*d) : "null";
+  if (auto* b = std::get_if<bool>(&v))
+    out += *b ? "true" : "false";
+  else if (auto* i = std::get_if<int64_t>(&v))
+    out += std::to_string(*i);
+  else if (auto* u = std::get_if<uint64_t>(&v))
+    out += std::to_string(*u);
+  else if (auto* d = std::get_if<double>(&v))
+    out += std::isfinite(*d) ? FloatText(*d) : "null";
   else if (auto* s = std::get_if<std::string>(&v))
     out += nlohmann::json(*s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  else if (auto* t = std::get_if<Timestamp>(&v)) out += "\"" + FormatTimestampNanos(t->ns) + "\"";
-  else out += "null";
+  else if (auto* t = std::get_if<Timestamp>(&v))
+    out += "\"" + FormatTimestampNanos(t->ns) + "\"";
+  else
+    out += "null";
 }
 
 std::string PlainText(const Value& v) {
@@ -47,18 +56,28 @@ std::string PlainText(const Value& v) {
   return "";
 }
 
-std::string JsonObject(const QueryResult& r, const std::vector<Value>& row) {
-  std::string out = "{";
+// Column names are encoded once per result, not once per row.
+std::vector<std::string> JsonKeys(const std::vector<std::string>& names) {
+  std::vector<std::string> keys;
+  for (const auto& n : names)
+    keys.push_back(
+        nlohmann::json(n).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + ":");
+  return keys;
+}
+
+void AppendJsonObject(std::string& out, const std::vector<std::string>& keys, const Batch& b,
+                      size_t row) {
+  out += '{';
   bool first = true;
-  for (size_t c = 0; c < row.size(); ++c) {
-    if (std::holds_alternative<std::monostate>(row[c])) continue;  // nulls are omitted
-    if (!first) out += ",";
+  for (size_t c = 0; c < keys.size(); ++c) {
+    const Value& v = b.at(row, c);
+    if (std::holds_alternative<std::monostate>(v)) continue;  // nulls are omitted
+    if (!first) out += ',';
     first = false;
-    out += nlohmann::json(r.column_names[c]).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    out += ":";
-    AppendJsonValue(out, row[c]);
+    out += keys[c];
+    AppendJsonValue(out, v);
   }
-  return out + "}";
+  out += '}';
 }
 
 std::string CsvField(const std::string& s) {
@@ -77,33 +96,89 @@ size_t DisplayWidth(const std::string& s) {
   return w;
 }
 
-std::string Pretty(const QueryResult& r) {
-  const size_t n = r.column_names.size();
-  std::vector<size_t> width(n);
-  std::vector<std::vector<std::string>> cells;
-  for (size_t c = 0; c < n; ++c) width[c] = DisplayWidth(r.column_names[c]);
-  for (const auto& row : r.rows) {
-    std::vector<std::string> line;
-    for (size_t c = 0; c < n; ++c) {
-      line.push_back(PlainText(row[c]));
-      width[c] = std::max(width[c], DisplayWidth(line.back()));
-    }
-    cells.push_back(std::move(line));
+class JsonEncoder final : public Encoder {
+ public:
+  explicit JsonEncoder(bool lines) : lines_(lines) {}
+  void Begin(const std::vector<std::string>& names, std::string* out) override {
+    keys_ = JsonKeys(names);
+    if (!lines_) *out += '[';
   }
-  std::string sep = "+";
-  for (size_t c = 0; c < n; ++c) sep += std::string(width[c] + 2, '-') + "+";
-  sep += "\n";
-  auto render_row = [&](const std::vector<std::string>& values) {
-    std::string line = "|";
-    for (size_t c = 0; c < n; ++c)
-      line += " " + values[c] + std::string(width[c] - DisplayWidth(values[c]), ' ') + " |";
-    return line + "\n";
-  };
-  std::string out = sep + render_row(r.column_names) + sep;
-  for (const auto& line : cells) out += render_row(line);
-  if (!cells.empty()) out += sep;
-  return out;
-}
+  void Add(const Batch& b, std::string* out) override {
+    for (size_t r = 0; r < b.rows; ++r) {
+      if (!lines_ && !first_) *out += ',';
+      first_ = false;
+      AppendJsonObject(*out, keys_, b, r);
+      if (lines_) *out += '\n';
+    }
+  }
+  void End(std::string* out) override {
+    if (!lines_) *out += ']';
+  }
+
+ private:
+  bool lines_;
+  bool first_ = true;
+  std::vector<std::string> keys_;
+};
+
+class CsvEncoder final : public Encoder {
+ public:
+  void Begin(const std::vector<std::string>& names, std::string* out) override {
+    for (size_t c = 0; c < names.size(); ++c) *out += (c ? "," : "") + CsvField(names[c]);
+    *out += '\n';
+  }
+  void Add(const Batch& b, std::string* out) override {
+    for (size_t r = 0; r < b.rows; ++r) {
+      for (size_t c = 0; c < b.columns.size(); ++c) {
+        if (c) *out += ',';
+        *out += CsvField(PlainText(b.at(r, c)));
+      }
+      *out += '\n';
+    }
+  }
+  void End(std::string*) override {}
+};
+
+// A table with every column as wide as its widest cell: nothing can be written before the
+// last row is known, so this one encoder keeps the cells (as text) until End.
+class PrettyEncoder final : public Encoder {
+ public:
+  void Begin(const std::vector<std::string>& names, std::string*) override {
+    names_ = names;
+    for (const auto& n : names) width_.push_back(DisplayWidth(n));
+  }
+  void Add(const Batch& b, std::string*) override {
+    for (size_t r = 0; r < b.rows; ++r) {
+      std::vector<std::string> line;
+      for (size_t c = 0; c < names_.size(); ++c) {
+        line.push_back(PlainText(b.at(r, c)));
+        width_[c] = std::max(width_[c], DisplayWidth(line.back()));
+      }
+      cells_.push_back(std::move(line));
+    }
+  }
+  void End(std::string* out) override {
+    std::string sep = "+";
+    for (size_t w : width_) sep += std::string(w + 2, '-') + "+";
+    sep += "\n";
+    *out += sep;
+    Row(names_, out);
+    *out += sep;
+    for (const auto& line : cells_) Row(line, out);
+    if (!cells_.empty()) *out += sep;
+  }
+
+ private:
+  void Row(const std::vector<std::string>& values, std::string* out) const {
+    *out += '|';
+    for (size_t c = 0; c < values.size(); ++c)
+      *out += " " + values[c] + std::string(width_[c] - DisplayWidth(values[c]), ' ') + " |";
+    *out += '\n';
+  }
+  std::vector<std::string> names_;
+  std::vector<size_t> width_;
+  std::vector<std::vector<std::string>> cells_;
+};
 
 }  // namespace
 
@@ -113,41 +188,75 @@ Result<Format> ParseFormat(const std::string& name) {
   if (name == "csv") return Format::kCsv;
   if (name == "pretty") return Format::kPretty;
   if (name == "parquet") return Format::kParquet;
-  return Status::InvalidArgument("invalid format '" + name + "': expected one of json, jsonl, csv, pretty, parquet");
+  return Status::InvalidArgument("invalid format '" + name +
+                                 "': expected one of json, jsonl, csv, pretty, parquet");
 }
 
 const char* ContentType(Format f) {
   switch (f) {
-    case Format::kJson: return "application/json";
-    case Format::kJsonLines: return "application/jsonl";
-    case Format::kCsv: return "text/csv";
-    case Format::kPretty: return "text/plain; charset=utf-8";
-    case Format::kParquet: return "application/vnd.apache.parquet";
+    case Format::kJson:
+      return "application/json";
+    case Format::kJsonLines:
+      return "application/jsonl";
+    case Format::kCsv:
+      return "text/csv";
+    case Format::kPretty:
+      return "text/plain; charset=utf-8";
+    case Format::kParquet:
+      return "application/vnd.apache.parquet";
   }
   return "application/json";
 }
 
-std::string Render(const QueryResult& r, Format format) {
-  std::string out;
+std::unique_ptr<Encoder> MakeEncoder(Format format) {
   switch (format) {
     case Format::kJson:
-      out = "[";
-      for (size_t i = 0; i < r.rows.size(); ++i) out += (i ? "," : "") + JsonObject(r, r.rows[i]);
-      out += "]";
-      break;
+      return std::make_unique<JsonEncoder>(false);
     case Format::kJsonLines:
-      for (const auto& row : r.rows) out += JsonObject(r, row) + "\n";
-      break;
+      return std::make_unique<JsonEncoder>(true);
     case Format::kCsv:
-      for (size_t c = 0; c < r.column_names.size(); ++c) out += (c ? "," : "") + CsvField(r.column_names[c]);
-      out += "\n";
-      for (const auto& row : r.rows) {
-        for (size_t c = 0; c < row.size(); ++c) out += (c ? "," : "") + CsvField(PlainText(row[c]));
-        out += "\n";
-      }
+      return std::make_unique<CsvEncoder>();
+    case Format::kPretty:
+      return std::make_unique<PrettyEncoder>();
+    case Format::kParquet:
       break;
-    case Format::kPretty: out = Pretty(r); break;
-    case Format::kParquet: break;
+  }
+  return nullptr;
+}
+
+std::string Render(const QueryResult& r, Format format) {
+  std::string out;
+  auto encoder = MakeEncoder(format);
+  if (!encoder) return out;
+  encoder->Begin(r.column_names, &out);
+  // Transposed in slices so that a large materialised result is not copied whole.
+  Batch batch;
+  for (size_t start = 0; start < r.rows.size(); start += 2048) {
+    size_t n = std::min<size_t>(2048, r.rows.size() - start);
+    batch.rows = n;
+    batch.columns.assign(r.column_names.size(), std::vector<Value>(n));
+    for (size_t i = 0; i < n; ++i)
+      for (size_t c = 0; c < r.column_names.size() && c < r.rows[start + i].size(); ++c)
+        batch.columns[c][i] = r.rows[start + i][c];
+    encoder->Add(batch, &out);
+  }
+  encoder->End(&out);
+  return out;
+}
+
+Result<QueryResult> Collect(ResultStream& stream) {
+  QueryResult out;
+  out.column_names = stream.column_names();
+  Batch batch;
+  for (;;) {
+    auto more = stream.Next(&batch);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    size_t base = out.rows.size();
+    out.rows.resize(base + batch.rows, std::vector<Value>(batch.columns.size()));
+    for (size_t c = 0; c < batch.columns.size(); ++c)
+      for (size_t r = 0; r < batch.rows; ++r)
+        out.rows[base + r][c] = std::move(batch.columns[c][r]);
   }
   return out;
 }

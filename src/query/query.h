@@ -11,20 +11,11 @@
 
 #include "catalog/catalog.h"
 #include "common/status.h"
+#include "query/result_stream.h"
+#include "query/value.h"
 #include "wal/wal.h"
 
 namespace riffle::query {
-
-struct Timestamp {
-  int64_t ns;
-};
-// A result cell. Tags and strings are std::string; time-like values are Timestamp.
-using Value = std::variant<std::monostate, bool, int64_t, uint64_t, double, std::string, Timestamp>;
-
-struct QueryResult {
-  std::vector<std::string> column_names;
-  std::vector<std::vector<Value>> rows;
-};
 
 // A bound `$name` parameter; HTTP keeps JSON types, plugins pass strings.
 using ParamValue = std::variant<std::monostate, bool, int64_t, double, std::string>;
@@ -72,12 +63,20 @@ class QueryEngine {
   // Appends the rows of `ops` (already validated against `state`) to the buffer.
   virtual Status Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops) = 0;
 
-  // Runs one read-only SQL statement against database `db`.
-  virtual Result<QueryResult> Query(const catalog::CatalogState& state, const std::string& db,
-                                    const std::string& sql, const Params& params) = 0;
-  // Same, rendered as a Parquet file's bytes.
-  virtual Result<std::string> QueryParquet(const catalog::CatalogState& state, const std::string& db,
-                                           const std::string& sql, const Params& params) = 0;
+  // Runs one read-only SQL statement against database `db`. The stream holds a connection
+  // and the files the query reads until it is destroyed; errors found before the first batch
+  // (parsing, binding, planning) are returned here.
+  virtual Result<std::unique_ptr<ResultStream>> QueryStream(const catalog::CatalogState& state, const std::string& db,
+                                                            const std::string& sql, const Params& params) = 0;
+  // Same, read whole.
+  Result<QueryResult> Query(const catalog::CatalogState& state, const std::string& db, const std::string& sql,
+                            const Params& params);
+  // Same, written by DuckDB as a Parquet file at `path` (in the scratch directory, see
+  // ScratchPath); the caller streams the file and removes it.
+  virtual Status QueryParquet(const catalog::CatalogState& state, const std::string& db, const std::string& sql,
+                              const Params& params, const std::string& path) = 0;
+  // A new file name in the scratch directory for QueryParquet.
+  virtual std::string ScratchPath(const std::string& suffix) = 0;
 
   virtual void SetSystemTableProvider(SystemTableProvider provider) = 0;
 
@@ -123,5 +122,8 @@ enum class Format { kJson, kJsonLines, kCsv, kPretty, kParquet };
 Result<Format> ParseFormat(const std::string& name);
 const char* ContentType(Format f);
 std::string Render(const QueryResult& result, Format format);
+// An encoder for json, jsonl, csv or pretty (pretty needs every row for its column widths, so
+// it holds the rows until End).
+std::unique_ptr<Encoder> MakeEncoder(Format format);
 
 }  // namespace riffle::query

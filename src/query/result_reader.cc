@@ -29,17 +29,23 @@ double DecimalToDouble(duckdb_vector vec, duckdb_logical_type type, idx_t row) {
   double div = std::pow(10.0, scale);
   void* data = duckdb_vector_get_data(vec);
   switch (duckdb_decimal_internal_type(type)) {
-    case DUCKDB_TYPE_SMALLINT: return static_cast<int16_t*>(data)[row] / div;
-    case DUCKDB_TYPE_INTEGER: return static_cast<int32_t*>(data)[row] / div;
-    case DUCKDB_TYPE_BIGINT: return static_cast<double>(static_cast<int64_t*>(data)[row]) / div;
-    case DUCKDB_TYPE_HUGEINT: return HugeintToDouble(static_cast<duckdb_hugeint*>(data)[row]) / div;
-    default: return NAN;
+    case DUCKDB_TYPE_SMALLINT:
+      return static_cast<int16_t*>(data)[row] / div;
+    case DUCKDB_TYPE_INTEGER:
+      return static_cast<int32_t*>(data)[row] / div;
+    case DUCKDB_TYPE_BIGINT:
+      return static_cast<double>(static_cast<int64_t*>(data)[row]) / div;
+    case DUCKDB_TYPE_HUGEINT:
+      return HugeintToDouble(static_cast<duckdb_hugeint*>(data)[row]) / div;
+    default:
+      return NAN;
   }
 }
 
 // Exact as int64 or uint64 when it fits, else the nearest double.
 Value HugeintValue(duckdb_hugeint h) {
-  if ((h.upper == 0 && h.lower <= INT64_MAX) || (h.upper == -1 && h.lower > INT64_MAX)) return static_cast<int64_t>(h.lower);
+  if ((h.upper == 0 && h.lower <= INT64_MAX) || (h.upper == -1 && h.lower > INT64_MAX))
+    return static_cast<int64_t>(h.lower);
   if (h.upper == 0) return static_cast<uint64_t>(h.lower);
   return HugeintToDouble(h);
 }
@@ -73,78 +79,113 @@ std::string IntervalString(duckdb_interval iv) {
 
 }  // namespace
 
-Status ReadResult(duckdb_result* result, QueryResult* out) {
+ChunkReader::ChunkReader(duckdb_result* result) {
   idx_t ncols = duckdb_column_count(result);
-  std::vector<duckdb_logical_type> types(ncols);
-  std::vector<duckdb_type> ids(ncols);
   for (idx_t c = 0; c < ncols; ++c) {
     std::string name = duckdb_column_name(result, c);
     if (name == "count_star()") name = "count(*)";  // DataFusion's name for it
-    out->column_names.push_back(std::move(name));
-    types[c] = duckdb_column_logical_type(result, c);
-    ids[c] = duckdb_get_type_id(types[c]);
+    names_.push_back(std::move(name));
+    types_.push_back(duckdb_column_logical_type(result, c));
+    ids_.push_back(duckdb_get_type_id(types_.back()));
   }
-  Status status;
-  for (;;) {
-    duckdb_data_chunk chunk = duckdb_fetch_chunk(*result);
-    if (!chunk) break;
-    idx_t n = duckdb_data_chunk_get_size(chunk);
-    size_t base = out->rows.size();
-    out->rows.resize(base + n, std::vector<Value>(ncols));
-    for (idx_t c = 0; c < ncols && status.ok(); ++c) {
-      duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, c);
-      void* data = duckdb_vector_get_data(vec);
-      uint64_t* validity = duckdb_vector_get_validity(vec);
-      for (idx_t r = 0; r < n; ++r) {
-        if (validity && !duckdb_validity_row_is_valid(validity, r)) continue;
-        Value& v = out->rows[base + r][c];
-        switch (ids[c]) {
-          case DUCKDB_TYPE_BOOLEAN: v = static_cast<bool*>(data)[r]; break;
-          case DUCKDB_TYPE_TINYINT: v = int64_t{static_cast<int8_t*>(data)[r]}; break;
-          case DUCKDB_TYPE_SMALLINT: v = int64_t{static_cast<int16_t*>(data)[r]}; break;
-          case DUCKDB_TYPE_INTEGER: v = int64_t{static_cast<int32_t*>(data)[r]}; break;
-          case DUCKDB_TYPE_BIGINT: v = static_cast<int64_t*>(data)[r]; break;
-          case DUCKDB_TYPE_UTINYINT: v = uint64_t{static_cast<uint8_t*>(data)[r]}; break;
-          case DUCKDB_TYPE_USMALLINT: v = uint64_t{static_cast<uint16_t*>(data)[r]}; break;
-          case DUCKDB_TYPE_UINTEGER: v = uint64_t{static_cast<uint32_t*>(data)[r]}; break;
-          case DUCKDB_TYPE_UBIGINT: v = static_cast<uint64_t*>(data)[r]; break;
-          case DUCKDB_TYPE_HUGEINT: v = HugeintValue(static_cast<duckdb_hugeint*>(data)[r]); break;
-          case DUCKDB_TYPE_FLOAT: v = double{static_cast<float*>(data)[r]}; break;
-          case DUCKDB_TYPE_DOUBLE: v = static_cast<double*>(data)[r]; break;
-          case DUCKDB_TYPE_DECIMAL:
-            // Whole numbers (sum of UBIGINT is DECIMAL(38,0)) stay exact while they fit 64 bits.
-            if (duckdb_decimal_scale(types[c]) == 0 && duckdb_decimal_internal_type(types[c]) == DUCKDB_TYPE_HUGEINT)
-              v = HugeintValue(static_cast<duckdb_hugeint*>(data)[r]);
-            else
-              v = DecimalToDouble(vec, types[c], r);
-            break;
-          case DUCKDB_TYPE_VARCHAR:
-          case DUCKDB_TYPE_BLOB: {
-            auto* s = &static_cast<duckdb_string_t*>(data)[r];
-            v = std::string(duckdb_string_t_data(s), duckdb_string_t_length(*s));
-            break;
-          }
-          case DUCKDB_TYPE_TIMESTAMP:
-          case DUCKDB_TYPE_TIMESTAMP_TZ: v = Timestamp{static_cast<int64_t*>(data)[r] * 1000}; break;
-          case DUCKDB_TYPE_TIMESTAMP_S: v = Timestamp{static_cast<int64_t*>(data)[r] * 1000000000}; break;
-          case DUCKDB_TYPE_TIMESTAMP_MS: v = Timestamp{static_cast<int64_t*>(data)[r] * 1000000}; break;
-          case DUCKDB_TYPE_TIMESTAMP_NS: v = Timestamp{static_cast<int64_t*>(data)[r]}; break;
-          case DUCKDB_TYPE_DATE: v = DateString(static_cast<int32_t*>(data)[r]); break;
-          case DUCKDB_TYPE_INTERVAL: v = IntervalString(static_cast<duckdb_interval*>(data)[r]); break;
-          default:
-            status = Status::InvalidArgument("Unsupported data type in query result column '" +
-                                             out->column_names[c] + "': " + TypeName(types[c]) +
-                                             " (cast it to VARCHAR)");
-            r = n;
-            break;
+}
+
+ChunkReader::~ChunkReader() {
+  for (auto& t : types_) duckdb_destroy_logical_type(&t);
+}
+
+Status ChunkReader::Read(duckdb_data_chunk chunk, Batch* out) const {
+  const size_t ncols = names_.size();
+  idx_t n = duckdb_data_chunk_get_size(chunk);
+  out->rows = n;
+  out->columns.resize(ncols);
+  for (idx_t c = 0; c < ncols; ++c) {
+    std::vector<Value>& column = out->columns[c];
+    column.assign(n, Value{});
+    duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, c);
+    void* data = duckdb_vector_get_data(vec);
+    uint64_t* validity = duckdb_vector_get_validity(vec);
+    for (idx_t r = 0; r < n; ++r) {
+      if (validity && !duckdb_validity_row_is_valid(validity, r)) continue;
+      Value& v = column[r];
+      switch (ids_[c]) {
+        case DUCKDB_TYPE_BOOLEAN:
+          v = static_cast<bool*>(data)[r];
+          break;
+        case DUCKDB_TYPE_TINYINT:
+          v = int64_t{static_cast<int8_t*>(data)[r]};
+          break;
+        case DUCKDB_TYPE_SMALLINT:
+          v = int64_t{static_cast<int16_t*>(data)[r]};
+          break;
+        case DUCKDB_TYPE_INTEGER:
+          v = int64_t{static_cast<int32_t*>(data)[r]};
+          break;
+        case DUCKDB_TYPE_BIGINT:
+          v = static_cast<int64_t*>(data)[r];
+          break;
+        case DUCKDB_TYPE_UTINYINT:
+          v = uint64_t{static_cast<uint8_t*>(data)[r]};
+          break;
+        case DUCKDB_TYPE_USMALLINT:
+          v = uint64_t{static_cast<uint16_t*>(data)[r]};
+          break;
+        case DUCKDB_TYPE_UINTEGER:
+          v = uint64_t{static_cast<uint32_t*>(data)[r]};
+          break;
+        case DUCKDB_TYPE_UBIGINT:
+          v = static_cast<uint64_t*>(data)[r];
+          break;
+        case DUCKDB_TYPE_HUGEINT:
+          v = HugeintValue(static_cast<duckdb_hugeint*>(data)[r]);
+          break;
+        case DUCKDB_TYPE_FLOAT:
+          v = double{static_cast<float*>(data)[r]};
+          break;
+        case DUCKDB_TYPE_DOUBLE:
+          v = static_cast<double*>(data)[r];
+          break;
+        case DUCKDB_TYPE_DECIMAL:
+          // Whole numbers (sum of UBIGINT is DECIMAL(38,0)) stay exact while they fit 64 bits.
+          if (duckdb_decimal_scale(types_[c]) == 0 &&
+              duckdb_decimal_internal_type(types_[c]) == DUCKDB_TYPE_HUGEINT)
+            v = HugeintValue(static_cast<duckdb_hugeint*>(data)[r]);
+          else
+            v = DecimalToDouble(vec, types_[c], r);
+          break;
+        case DUCKDB_TYPE_VARCHAR:
+        case DUCKDB_TYPE_BLOB: {
+          auto* s = &static_cast<duckdb_string_t*>(data)[r];
+          v = std::string(duckdb_string_t_data(s), duckdb_string_t_length(*s));
+          break;
         }
+        case DUCKDB_TYPE_TIMESTAMP:
+        case DUCKDB_TYPE_TIMESTAMP_TZ:
+          v = Timestamp{static_cast<int64_t*>(data)[r] * 1000};
+          break;
+        case DUCKDB_TYPE_TIMESTAMP_S:
+          v = Timestamp{static_cast<int64_t*>(data)[r] * 1000000000};
+          break;
+        case DUCKDB_TYPE_TIMESTAMP_MS:
+          v = Timestamp{static_cast<int64_t*>(data)[r] * 1000000};
+          break;
+        case DUCKDB_TYPE_TIMESTAMP_NS:
+          v = Timestamp{static_cast<int64_t*>(data)[r]};
+          break;
+        case DUCKDB_TYPE_DATE:
+          v = DateString(static_cast<int32_t*>(data)[r]);
+          break;
+        case DUCKDB_TYPE_INTERVAL:
+          v = IntervalString(static_cast<duckdb_interval*>(data)[r]);
+          break;
+        default:
+          return Status::InvalidArgument("Unsupported data type in query result column '" +
+                                         names_[c] + "': " + TypeName(types_[c]) +
+                                         " (cast it to VARCHAR)");
       }
     }
-    duckdb_destroy_data_chunk(&chunk);
-    if (!status.ok()) break;
   }
-  for (auto& t : types) duckdb_destroy_logical_type(&t);
-  return status;
+  return Status::Ok();
 }
 
 }  // namespace riffle::query

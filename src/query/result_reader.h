@@ -1,12 +1,29 @@
-// Converts a DuckDB result into QueryResult values (chunk-wise).
+// Converts DuckDB data chunks into columnar batches of query values.
 #pragma once
 
 #include <duckdb.h>
 
-#include "query/query.h"
+#include <string>
+#include <vector>
+
+#include "query/result_stream.h"
 
 namespace riffle::query {
 
-Status ReadResult(duckdb_result* result, QueryResult* out);
+class ChunkReader {
+ public:
+  explicit ChunkReader(duckdb_result* result);  // reads the result's column names and types
+  ~ChunkReader();
+  ChunkReader(const ChunkReader&) = delete;
+  ChunkReader& operator=(const ChunkReader&) = delete;
+
+  const std::vector<std::string>& names() const { return names_; }
+  Status Read(duckdb_data_chunk chunk, Batch* out) const;
+
+ private:
+  std::vector<std::string> names_;
+  std::vector<duckdb_logical_type> types_;
+  std::vector<duckdb_type> ids_;
+};
 
 }  // namespace riffle::query

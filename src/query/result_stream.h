@@ -1,0 +1,43 @@
+// A query's result as a stream of columnar batches that a consumer pulls one at a time, so
+// that no output ever holds the whole result: HTTP formats, InfluxQL and plugins read from it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "query/value.h"
+
+namespace riffle::query {
+
+// Up to one DuckDB vector (2,048 rows) of a result, column by column.
+struct Batch {
+  size_t rows = 0;
+  std::vector<std::vector<Value>> columns;  // columns[c][r]
+  const Value& at(size_t row, size_t column) const { return columns[column][row]; }
+};
+
+class ResultStream {
+ public:
+  virtual ~ResultStream() = default;
+  virtual const std::vector<std::string>& column_names() const = 0;
+  // Fills `batch` with the next rows; returns false once the result is exhausted. An error
+  // raised while the query runs (after earlier batches were returned) ends the stream.
+  virtual Result<bool> Next(Batch* batch) = 0;
+};
+
+// Reads a stream to its end into rows (for callers that need the whole result at once).
+Result<QueryResult> Collect(ResultStream& stream);
+
+// Encodes a stream into one output format piece by piece: Begin, then Add for each batch,
+// then End. The pieces concatenated are the whole document.
+class Encoder {
+ public:
+  virtual ~Encoder() = default;
+  virtual void Begin(const std::vector<std::string>& column_names, std::string* out) = 0;
+  virtual void Add(const Batch& batch, std::string* out) = 0;
+  virtual void End(std::string* out) = 0;
+};
+
+}  // namespace riffle::query
