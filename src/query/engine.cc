@@ -10,16 +10,23 @@
 #include <sstream>
 
 #include "common/clock.h"
-#include "query/buffer.h"
+#include "buffer/buffer.h"
 #include "query/casts.h"
 #include "query/query_log.h"
-#include "query/duckdb_util.h"
+#include "duck/duck.h"
 #include "query/query.h"
 #include "query/result_reader.h"
 #include "query/sql_compat.h"
 
 namespace riffle::query {
 namespace {
+
+using buffer::Buffer;
+using buffer::DbSchema;
+using buffer::DuckTypeName;
+using buffer::kBufferCatalog;
+using duck::DuckResult;
+using duck::Exec;
 
 // DataFusion functions that DuckDB lacks, defined once as macros in memory.main.
 const char* kCompatMacros[] = {

@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "buffer/persisted.h"
 #include "catalog/catalog.h"
 #include "common/status.h"
 #include "query/result_stream.h"
@@ -37,21 +38,9 @@ struct EngineOptions {
   std::string persist_dir;         // where snapshots' Parquet files live ("" = none)
 };
 
-// Closed range of times in nanoseconds.
-struct TimeRange {
-  int64_t lo, hi;
-  bool operator==(const TimeRange&) const = default;
-};
-// By table id: the times at which a table may hold the same point more than once (see
-// query/duplicates.h); recorded in snapshot manifests so that restarts keep merging them.
-using DuplicateRanges = std::map<uint32_t, std::vector<TimeRange>>;
-
-// One table's buffered rows written to Parquet by a snapshot.
-struct PersistedFile {
-  uint32_t db_id = 0, table_id = 0;
-  std::string path;  // absolute
-  int64_t rows = 0, min_time = 0, max_time = 0;
-};
+using buffer::DuplicateRanges;
+using buffer::PersistedFile;
+using buffer::TimeRange;
 
 class QueryEngine {
  public:

@@ -135,24 +135,6 @@ Result<std::string> DuckTypeOfArrow(const std::string& arrow) {
 
 }  // namespace
 
-std::string QuoteIdent(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  return out + "\"";
-}
-
-std::string QuoteLiteral(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') out.push_back('\'');
-    out.push_back(c);
-  }
-  return out + "'";
-}
-
 Result<RewrittenSql> RewriteSql(const std::string& sql,
                                 const std::function<bool(const std::string&, std::string*)>& table_param) {
   auto tokens = Tokenize(sql);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "duck/duck.h"
 
 namespace riffle::query {
 
@@ -35,8 +36,8 @@ struct RewrittenSql {
 Result<RewrittenSql> RewriteSql(const std::string& sql,
                                 const std::function<bool(const std::string&, std::string*)>& table_param);
 
-std::string QuoteIdent(std::string_view name);    // "name" with " doubled
-std::string QuoteLiteral(std::string_view text);  // 'text' with ' doubled
+using duck::QuoteIdent;
+using duck::QuoteLiteral;
 
 constexpr const char* kInfoTablesName = "riffle_information_schema_tables";
 constexpr const char* kInfoColumnsName = "riffle_information_schema_columns";

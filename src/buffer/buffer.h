@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "catalog/catalog.h"
-#include "query/duplicates.h"
-#include "query/query.h"
+#include "buffer/duplicates.h"
+#include "buffer/persisted.h"
 #include "wal/wal.h"
 
-namespace riffle::query {
+namespace riffle::buffer {
 
 // The buffer lives in its own compressed in-memory catalog (DuckDB's in-memory compression:
 // dictionary-encoded tags, compressed numbers), about a third of the memory and several times
@@ -44,7 +44,7 @@ class Buffer {
       const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>& path_for);
   Status PublishParquet(const catalog::CatalogState& state, const std::map<uint32_t, std::vector<PersistedFile>>& files,
                         bool drop_frozen);
-  // Duplicate points (see query/duplicates.h).
+  // Duplicate points (see buffer/duplicates.h).
   DuplicateRanges DuplicateTimeRanges();
   void RestoreDuplicates(const DuplicateRanges& ranges, const DuplicateRanges& persisted);
   // After compaction merged every persisted row of `table` in [lo, hi] into one file: unless
@@ -81,4 +81,4 @@ class Buffer {
   std::string ViewSql(const catalog::Database& db, const catalog::Table& table) const;
 };
 
-}  // namespace riffle::query
+}  // namespace riffle::buffer

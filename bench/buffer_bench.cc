@@ -1,4 +1,4 @@
-// Cost the write path pays to find repeated points (query/duplicates.h): the series hash of a
+// Cost the write path pays to find repeated points (buffer/duplicates.h): the series hash of a
 // TSBS cpu line (10 tags) and the per-series newest-time check, in ns per line.
 #include <benchmark/benchmark.h>
 
@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "lineproto/line_protocol.h"
-#include "query/duplicates.h"
+#include "buffer/duplicates.h"
 
 namespace {
 
@@ -28,12 +28,12 @@ void BM_TrackTsbsLines(benchmark::State& state) {
   std::string body = TsbsBatch(100'000, hosts);
   auto batch = riffle::lineproto::Parse(body);
   int64_t round = 0;
-  riffle::query::DuplicateTracker tracker;
+  riffle::buffer::DuplicateTracker tracker;
   for (auto _ : state) {
     // Every round is newer than the last, as live data is: nothing is flagged.
     int64_t shift = round++ * 1'000'000'000'000'000LL / 1000;
     for (const auto& line : batch.lines) {
-      uint64_t series = riffle::query::SeriesHash(batch.tags_of(line), line.tag_count);
+      uint64_t series = riffle::buffer::SeriesHash(batch.tags_of(line), line.tag_count);
       benchmark::DoNotOptimize(tracker.Observe(series, *line.timestamp + shift, round));
     }
   }

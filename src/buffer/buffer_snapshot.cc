@@ -3,11 +3,15 @@
 #include <memory>
 #include <set>
 
-#include "query/buffer.h"
-#include "query/duckdb_util.h"
-#include "query/sql_compat.h"
+#include "buffer/buffer.h"
+#include "duck/duck.h"
 
-namespace riffle::query {
+namespace riffle::buffer {
+
+using duck::DuckResult;
+using duck::Exec;
+using duck::QuoteIdent;
+using duck::QuoteLiteral;
 
 // A snapshot writes at most this many files per table (chunks are widened past it).
 constexpr idx_t kMaxFilesPerTable = 16;
@@ -206,4 +210,4 @@ std::string Buffer::MergeFilesSql(const catalog::Table& table, const std::vector
   return all + " WHERE NOT " + in + " UNION ALL BY NAME " + MergeDuplicatesSql(table, ordered);
 }
 
-}  // namespace riffle::query
+}  // namespace riffle::buffer

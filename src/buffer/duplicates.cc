@@ -1,12 +1,17 @@
-#include "query/duplicates.h"
+#include "buffer/duplicates.h"
 
 #include <algorithm>
 #include <functional>
 
-#include "query/buffer.h"
-#include "query/sql_compat.h"
+#include "buffer/buffer.h"
+#include "duck/duck.h"
 
-namespace riffle::query {
+namespace riffle::buffer {
+
+using duck::DuckResult;
+using duck::Exec;
+using duck::QuoteIdent;
+using duck::QuoteLiteral;
 
 namespace {
 
@@ -220,4 +225,4 @@ std::string OrderedParquetSql(const std::vector<std::string>& paths, const std::
          ", union_by_name = true, filename = '" + kFileColumn + "') WHERE " + condition;
 }
 
-}  // namespace riffle::query
+}  // namespace riffle::buffer

@@ -13,9 +13,9 @@
 
 #include "catalog/catalog.h"
 #include "lineproto/line_protocol.h"
-#include "query/query.h"
+#include "buffer/persisted.h"
 
-namespace riffle::query {
+namespace riffle::buffer {
 
 // A sorted set of disjoint closed ranges, merged into hulls past a small limit so that the
 // SQL built from it stays short (wider ranges only cost merging work, never correctness).
@@ -104,4 +104,4 @@ constexpr const char* kFileColumn = "__riffle_file";
 // sources rank higher) and a row's position within it (below 2^40).
 std::string OrderSql(const std::string& rank, const std::string& position);
 
-}  // namespace riffle::query
+}  // namespace riffle::buffer

@@ -1,13 +1,17 @@
-#include "query/buffer.h"
+#include "buffer/buffer.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "common/log.h"
-#include "query/duckdb_util.h"
-#include "query/sql_compat.h"
+#include "duck/duck.h"
 
-namespace riffle::query {
+namespace riffle::buffer {
+
+using duck::DuckResult;
+using duck::Exec;
+using duck::QuoteIdent;
+using duck::QuoteLiteral;
 
 using catalog::ColumnType;
 using lineproto::FieldType;
@@ -347,4 +351,4 @@ int64_t Buffer::MemoryBytes() {
   return duckdb_value_int64(r.get(), 0, 0);
 }
 
-}  // namespace riffle::query
+}  // namespace riffle::buffer

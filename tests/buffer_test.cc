@@ -1,0 +1,139 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "buffer/duplicates.h"
+
+namespace riffle::buffer {
+namespace {
+
+TEST(TimeRangeSet, MergesOverlappingAndTouchingRangesAndKeepsOrder) {
+  TimeRangeSet set;
+  EXPECT_TRUE(set.Add(10, 10));
+  EXPECT_FALSE(set.Add(10, 10));  // already covered
+  EXPECT_TRUE(set.Add(30, 40));
+  EXPECT_TRUE(set.Add(11, 12));  // touches [10, 10]
+  EXPECT_EQ(set.ranges(), (std::vector<TimeRange>{{10, 12}, {30, 40}}));
+  EXPECT_TRUE(set.Add(5, 35));  // swallows both
+  EXPECT_EQ(set.ranges(), (std::vector<TimeRange>{{5, 40}}));
+  EXPECT_TRUE(set.Add(INT64_MIN, INT64_MIN));
+  EXPECT_TRUE(set.Add(INT64_MAX, INT64_MAX));
+  EXPECT_EQ(set.ranges().size(), 3u);
+  EXPECT_TRUE(set.Overlaps(0, 5));
+  EXPECT_FALSE(set.Overlaps(41, 100));
+}
+
+TEST(TimeRangeSet, PastTheLimitTheClosestRangesBecomeOne) {
+  TimeRangeSet set;
+  for (int64_t i = 0; i < 100; ++i) set.Add(i * 1000, i * 1000);
+  set.Add(50'500, 50'500);
+  ASSERT_LE(set.ranges().size(), TimeRangeSet::kMaxRanges);
+  for (int64_t i = 0; i < 100; ++i) EXPECT_TRUE(set.Overlaps(i * 1000, i * 1000)) << i;
+  EXPECT_TRUE(set.Overlaps(50'500, 50'500));
+  for (size_t i = 1; i < set.ranges().size(); ++i)
+    EXPECT_LT(set.ranges()[i - 1].hi, set.ranges()[i].lo);
+}
+
+TEST(DuplicateTracker, OnlyPointsASeriesMayHaveWrittenBeforeAreFlagged) {
+  DuplicateTracker t;
+  EXPECT_FALSE(t.Observe(1, 100, 1));
+  EXPECT_FALSE(t.Observe(1, 200, 2));
+  EXPECT_FALSE(t.Observe(2, 100, 2));  // another series at the same time is another point
+  EXPECT_TRUE(t.ranges().empty());
+  EXPECT_TRUE(t.Observe(1, 100, 3));   // a repeat
+  EXPECT_TRUE(t.Observe(1, 150, 3));   // inside what the series covered: may repeat a point
+  EXPECT_FALSE(t.Observe(1, 100, 4));  // range already known
+  EXPECT_EQ(t.ranges().ranges(), (std::vector<TimeRange>{{100, 100}, {150, 150}}));
+}
+
+// Writes `batches` (each a run of ascending points of series 7) in `order`, one write each.
+void WriteBatches(DuplicateTracker& t, const std::vector<int>& order, uint64_t& write,
+                  int points = 50) {
+  for (int b : order) {
+    ++write;
+    for (int i = 0; i < points; ++i)
+      EXPECT_FALSE(t.Observe(7, (b * points + i) * 10, write)) << b << " " << i;
+  }
+}
+
+TEST(DuplicateTracker, BackfillBatchesInAnyOrderFlagNothingButTheirRepeatsDo) {
+  std::mt19937 rng(42);
+  for (int round = 0; round < 20; ++round) {
+    DuplicateTracker t;
+    uint64_t write = 0;
+    std::vector<int> order(12);
+    std::iota(order.begin(), order.end(), 0);
+    if (round == 0)
+      std::reverse(order.begin(), order.end());
+    else
+      std::shuffle(order.begin(), order.end(), rng);
+    WriteBatches(t, order, write);
+    EXPECT_TRUE(t.ranges().empty()) << "round " << round;
+    // Every written time is still known as written.
+    for (int b = 0; b < 12; ++b) EXPECT_TRUE(t.Observe(7, (b * 50 + 25) * 10, ++write)) << b;
+  }
+}
+
+TEST(DuplicateTracker, LiveDataAndInterleavedSlicesFlagNothing) {
+  DuplicateTracker t;
+  uint64_t write = 0;
+  // Live: one point per series per write, 1000 series, steady cadence with jitter.
+  for (int64_t step = 0; step < 2000; ++step)
+    for (uint64_t s = 0; s < 1000; ++s)
+      ASSERT_FALSE(t.Observe(s, step * 10'000 + static_cast<int64_t>(s % 7) * 100, ++write));
+  // Four clients each backfilling their own slice in order, their writes interleaved.
+  for (int b = 0; b < 10; ++b)
+    for (int client = 0; client < 4; ++client) {
+      ++write;
+      for (int i = 0; i < 20; ++i)
+        ASSERT_FALSE(t.Observe(5000, -1'000'000 * (client + 1) + (b * 20 + i) * 10, write));
+    }
+  EXPECT_TRUE(t.ranges().empty());
+}
+
+TEST(DuplicateTracker, EveryWrittenPointIsFlaggedWhenWrittenAgain) {
+  // Whatever the order, no repeat goes unnoticed (the merging at read time relies on it).
+  std::mt19937 rng(7);
+  for (int round = 0; round < 50; ++round) {
+    DuplicateTracker t;
+    std::vector<int64_t> times;
+    uint64_t write = 0;
+    for (int i = 0; i < 300; ++i) {
+      if (rng() % 5 == 0) ++write;
+      int64_t time = static_cast<int64_t>(rng() % 100'000) * (rng() % 3 == 0 ? 1000 : 1);
+      if (std::find(times.begin(), times.end(), time) != times.end()) continue;
+      t.Observe(3, time, write);
+      times.push_back(time);
+    }
+    for (int64_t time : times) {
+      t.Observe(3, time, ++write);  // true only when the ranges grew
+      EXPECT_TRUE(t.ranges().Overlaps(time, time)) << round << " " << time;
+    }
+  }
+}
+
+TEST(DuplicateTracker, AfterARestartPersistedTimesMayRepeat) {
+  DuplicateTracker t;
+  t.Restore({{5, 6}}, {{900, 1000}, {5000, 5000}});
+  EXPECT_TRUE(t.Observe(7, 1000, 1));
+  EXPECT_FALSE(t.Observe(7, 1001, 1));  // outside the persisted files' spans
+  EXPECT_FALSE(t.Observe(8, 899, 1));
+  EXPECT_TRUE(t.Observe(8, 5000, 1));
+  EXPECT_EQ(t.ranges().ranges(), (std::vector<TimeRange>{{5, 6}, {1000, 1000}, {5000, 5000}}));
+}
+
+TEST(SeriesHash, TagOrderDoesNotMatterButKeysAndValuesDo) {
+  using lineproto::Tag;
+  std::vector<Tag> ab{{"a", "1"}, {"b", "2"}}, ba{{"b", "2"}, {"a", "1"}},
+      swapped{{"a", "2"}, {"b", "1"}};
+  std::vector<Tag> one{{"a", "1"}};
+  EXPECT_EQ(SeriesHash(ab.data(), 2), SeriesHash(ba.data(), 2));
+  EXPECT_NE(SeriesHash(ab.data(), 2), SeriesHash(swapped.data(), 2));
+  EXPECT_NE(SeriesHash(ab.data(), 2), SeriesHash(one.data(), 1));
+  EXPECT_NE(SeriesHash(one.data(), 1), SeriesHash(nullptr, 0));
+}
+
+}  // namespace
+}  // namespace riffle::buffer
