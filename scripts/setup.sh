@@ -8,6 +8,8 @@ APT_PACKAGES=(g++ cmake ninja-build make pkg-config libboost-dev pybind11-dev py
   python3-venv python3-pip nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libzstd-dev
   zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev python3-pytest python3-requests curl
   clang libclang-rt-14-dev libssl-dev
+  # InfluxDB 1.x clients the end-to-end tests drive: the influx CLI and python-influxdb.
+  influxdb-client python3-influxdb
   # Python libraries the published influxdb3_plugins import, as Debian ships them: plugins see
   # the system site-packages, so these run unmodified.
   python3-numpy python3-pandas python3-scipy python3-psutil python3-pint python3-httpx

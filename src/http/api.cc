@@ -75,12 +75,13 @@ void Api::Handle(Request&& req, Reply reply) {
   if (auto denied = Unauthorized(req)) return wrapped(std::move(*denied));
   // Request bodies: identity or gzip only, and never more than the configured size.
   std::string encoding = req.Header("content-encoding");
-  if (encoding == "gzip") {
+  // python-influxdb with gzip=True marks every request gzip, bodiless GETs too.
+  if (encoding == "gzip" && !req.body.empty()) {
     std::string plain;
     Status st = GunzipInto(req.body, max_request_bytes_, &plain);
     if (!st.ok()) return wrapped(Response::Error(HttpStatusFor(st), st.message()));
     req.body = std::move(plain);
-  } else if (!encoding.empty() && encoding != "identity") {
+  } else if (!encoding.empty() && encoding != "identity" && encoding != "gzip") {
     return wrapped(Response::Error(400, "unsupported Content-Encoding '" + encoding + "': expected gzip or identity"));
   }
 
@@ -109,7 +110,21 @@ void Api::Handle(Request&& req, Reply reply) {
   for (const auto& [prefix, handler] : routes_)
     if (!prefix.empty() && prefix.back() == '/' && p.compare(0, prefix.size(), prefix) == 0)
       return handler(std::move(req), wrapped);
-  wrapped(Response::Text(404, "Not found"));
+  wrapped(NotFound(m, p));
+}
+
+// InfluxDB 3 answers 404 for an unknown path and for a known path with another method; the
+// body says which methods the path takes.
+Response Api::NotFound(const std::string& method, const std::string& path) {
+  static const std::map<std::string, std::string> kMethods = {
+      {"/api/v3/write_lp", "POST"}, {"/api/v2/write", "POST"},          {"/write", "POST"},
+      {"/api/v3/query_sql", "GET or POST"}, {"/api/v3/query_influxql", "GET or POST"},
+      {"/query", "GET or POST"},    {"/health", "GET"},                  {"/api/v1/health", "GET"},
+      {"/ping", "GET or POST"}};
+  auto it = kMethods.find(path);
+  if (it != kMethods.end())
+    return Response::Error(404, "not found: " + path + " takes " + it->second + ", not " + method);
+  return Response::Error(404, "not found: no route for " + method + " " + path);
 }
 
 std::optional<Response> Api::Unauthorized(const Request& req) const {
@@ -181,7 +196,9 @@ void Api::HandleWrite(Request& req, Reply reply, int api_version) {
       wr.database += "/" + *rp;
   }
   const std::string* precision = req.Param("precision");
-  auto parsed_precision = lineproto::ParsePrecision(precision ? *precision : (api_version == 3 ? "auto" : "ns"));
+  // An empty precision= (the influx 1.x CLI sends it with -precision rfc3339) is the default.
+  bool given = precision && !precision->empty();
+  auto parsed_precision = lineproto::ParsePrecision(given ? *precision : (api_version == 3 ? "auto" : "ns"));
   if (!parsed_precision.ok()) return reply(WriteError(api_version, 400, parsed_precision.status().message(), nullptr));
   wr.precision = *parsed_precision;
   auto accept_partial = BoolParam(req, "accept_partial", api_version == 3);

@@ -45,6 +45,7 @@ class Api {
   void SetAuth(AuthOptions options) { auth_ = std::move(options); }
 
  private:
+  static Response NotFound(const std::string& method, const std::string& path);
   void HandleWrite(Request& req, Reply reply, int api_version);
   void HandleQuery(Request& req, Reply reply);
   // InfluxQL (influxql_routes.cc): /api/v3/query_influxql in the query_sql formats, with an

@@ -51,7 +51,7 @@ void Api::HandleDatabase(Request& req, Reply reply) {
     if (!db) return reply(Response::Error(400, "missing query parameter 'db'"));
     return reply(FromStatus(catalog_->DeleteDatabase(*db)));
   }
-  if (req.method != "POST" && req.method != "PUT") return reply(Response::Text(404, "Not found"));
+  if (req.method != "POST" && req.method != "PUT") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
   auto body = ParseJsonBody(req);
   if (!body.ok()) return reply(FromStatus(body.status()));
   const json& j = (*body)->value;
@@ -70,7 +70,7 @@ void Api::HandleTable(Request& req, Reply reply) {
     if (!db || !table) return reply(Response::Error(400, "missing query parameter 'db' or 'table'"));
     return reply(FromStatus(catalog_->DeleteTable(*db, *table)));
   }
-  if (req.method != "POST") return reply(Response::Text(404, "Not found"));
+  if (req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
   auto body = ParseJsonBody(req);
   if (!body.ok()) return reply(FromStatus(body.status()));
   const json& j = (*body)->value;

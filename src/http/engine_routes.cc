@@ -49,7 +49,7 @@ void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine) {
       bool force = j.contains("force") && j["force"].is_boolean() && j["force"].get<bool>();
       return reply(FromStatus(engine->DeleteTrigger(db, name, force)));
     }
-    if (req.method != "POST") return reply(Response::Text(404, "Not found"));
+    if (req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
     catalog::Trigger t;
     t.database = StringField(j, "db");
     t.plugin_filename = StringField(j, "plugin_filename");
@@ -100,7 +100,7 @@ void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine) {
   for (bool enable : {true, false}) {
     api.AddRoute(std::string("/api/v3/configure/processing_engine_trigger/") + (enable ? "enable" : "disable"),
                  [engine, enable](Request&& req, Reply reply) {
-                   if (req.method != "POST") return reply(Response::Text(404, "Not found"));
+                   if (req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
                    auto params = ParamsOf(req);
                    if (!params.ok()) return reply(FromStatus(params.status()));
                    std::string db = StringField(*params, "db"), name = StringField(*params, "trigger_name");
@@ -109,7 +109,7 @@ void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine) {
                  });
   }
   api.AddRoute("/api/v3/configure/plugin_environment/install_packages", [engine](Request&& req, Reply reply) {
-    if (req.method != "POST") return reply(Response::Text(404, "Not found"));
+    if (req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
     auto params = ParamsOf(req);
     if (!params.ok()) return reply(FromStatus(params.status()));
     std::vector<std::string> packages;
@@ -118,7 +118,7 @@ void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine) {
     reply(FromStatus(engine->InstallPackages(packages)));
   });
   api.AddRoute("/api/v3/configure/plugin_environment/install_requirements", [engine](Request&& req, Reply reply) {
-    if (req.method != "POST") return reply(Response::Text(404, "Not found"));
+    if (req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
     auto params = ParamsOf(req);
     if (!params.ok()) return reply(FromStatus(params.status()));
     std::string path = StringField(*params, "requirements_location");
@@ -127,7 +127,7 @@ void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine) {
   });
   for (const char* kind : {"wal", "schedule", "request"}) {
     api.AddRoute(std::string("/api/v3/plugin_test/") + kind, [engine, kind = std::string(kind)](Request&& req, Reply reply) {
-      if (req.method != "POST") return reply(Response::Text(404, "Not found"));
+      if (req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
       auto body = ParseJsonBody(req);
       if (!body.ok()) return reply(FromStatus(body.status()));
       auto done = [reply](Result<json> r) {
@@ -140,12 +140,12 @@ void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine) {
     });
   }
   api.AddRoute("/metrics", [engine](Request&& req, Reply reply) {
-    if (req.method != "GET") return reply(Response::Text(404, "Not found"));
+    if (req.method != "GET") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
     Response r{200, "text/plain; version=0.0.4; charset=utf-8", engine->Metrics(), {}};
     reply(std::move(r));
   });
   api.AddRoute("/api/v3/engine/", [engine](Request&& req, Reply reply) {
-    if (req.method != "GET" && req.method != "POST") return reply(Response::Text(404, "Not found"));
+    if (req.method != "GET" && req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
     std::string path = req.path.substr(std::string("/api/v3/engine/").size());
     engine->HandleRequest(path, req.query, req.headers, std::move(req.body), [reply](plugin::HttpReply r) {
       Response resp{r.status, "", std::move(r.body), {}};

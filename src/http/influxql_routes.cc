@@ -14,6 +14,17 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
+// The SQL an InfluxQL statement was translated into is Riffle's business, not the user's: a
+// DuckDB error keeps its first lines and loses the "LINE 1: <generated SQL>" context.
+Result<query::QueryResult> WithoutGeneratedSql(Result<query::QueryResult> result) {
+  if (result.ok()) return result;
+  std::string message = result.status().message();
+  size_t line = message.find("\nLINE ");
+  if (line != std::string::npos) message.erase(line);
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  return Status(result.status().code(), "error executing InfluxQL statement: " + message);
+}
+
 // 1.x clients read times as RFC 3339 with a zone, or as integers in the `epoch` unit.
 json TimeJson(int64_t ns, int64_t epoch_divisor) {
   if (epoch_divisor > 0) return ns / epoch_divisor;
@@ -65,7 +76,7 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
   if (!divisor.ok()) return reply(Response::Error(400, divisor.status().message()));
   auto state = catalog_->State();
   auto run_sql = [&](const std::string& database, const std::string& sql) {
-    return engine_->Query(*state, database, sql, {});
+    return WithoutGeneratedSql(engine_->Query(*state, database, sql, {}));
   };
   json results = json::array();
   auto statements = influxql::SplitStatements(q);
@@ -122,10 +133,10 @@ void Api::HandleInfluxQL(Request& req, Reply reply) {
   if (statements.size() != 1)
     return reply(Response::Error(400, "InfluxQL: expected exactly one statement, found " +
                                           std::to_string(statements.size())));
-  auto out = influxql::Execute(statements[0], *state, parsed->db,
-                               [&](const std::string& database, const std::string& sql) {
-                                 return engine_->Query(*state, database, sql, {});
-                               });
+  auto out = influxql::Execute(
+      statements[0], *state, parsed->db, [&](const std::string& database, const std::string& sql) {
+        return WithoutGeneratedSql(engine_->Query(*state, database, sql, {}));
+      });
   if (!out.ok()) return reply(Response::Error(HttpStatusFor(out.status()), out.status().message()));
   query::QueryResult table;
   table.column_names = {"iox::measurement"};

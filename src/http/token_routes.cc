@@ -44,17 +44,17 @@ void RegisterTokenRoutes(Api& api, auth::TokenStore* tokens, bool without_auth) 
   };
   api.AddRoute("/api/v3/configure/token/admin", [tokens, disabled](Request&& req, Reply reply) {
     if (disabled(reply)) return;
-    if (req.method != "POST") return reply(Response::Text(404, "Not found"));
+    if (req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
     reply(Created(tokens->CreateAdmin()));
   });
   api.AddRoute("/api/v3/configure/token/admin/regenerate", [tokens, disabled](Request&& req, Reply reply) {
     if (disabled(reply)) return;
-    if (req.method != "POST") return reply(Response::Text(404, "Not found"));
+    if (req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
     reply(Created(tokens->RegenerateAdmin()));
   });
   api.AddRoute("/api/v3/configure/token/named_admin", [tokens, disabled](Request&& req, Reply reply) {
     if (disabled(reply)) return;
-    if (req.method != "POST") return reply(Response::Text(404, "Not found"));
+    if (req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
     auto body = ParseJsonBody(req);
     if (!body.ok()) return reply(Response::Error(HttpStatusFor(body.status()), body.status().message()));
     const json& j = (*body)->value;
@@ -79,7 +79,7 @@ void RegisterTokenRoutes(Api& api, auth::TokenStore* tokens, bool without_auth) 
       }
       return reply(Response::Json(200, list.dump()));
     }
-    if (req.method != "DELETE") return reply(Response::Text(404, "Not found"));
+    if (req.method != "DELETE") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
     const std::string* name = req.Param("token_name");
     if (!name) return reply(Response::Error(400, "missing query parameter 'token_name'"));
     Status st = tokens->Delete(*name);

@@ -112,6 +112,7 @@ Result<ShowTail> ParseShowTail(const std::vector<Token>& tokens, size_t pos) {
   if (pos < where_end) {
     if (!tokens[pos].IsKeyword("WHERE"))
       return Unexpected(tokens[pos], "WHERE, LIMIT, OFFSET or the end");
+    RIFFLE_RETURN_IF_ERROR(CheckCondition(tokens, pos + 1, where_end));
     RIFFLE_ASSIGN_OR_RETURN(tail.where, TranslateExpression(tokens, pos + 1, where_end));
   }
   for (size_t i = where_end; i < end; i += 2) {

@@ -80,6 +80,144 @@ Result<Source> ParseSource(const std::vector<Token>& tokens, size_t* pos) {
   return s;
 }
 
+namespace {
+
+// Recursive descent over InfluxQL's condition grammar: the translation above maps tokens one
+// by one, so a statement that does not parse must be refused here, before any SQL exists.
+class ConditionCheck {
+ public:
+  ConditionCheck(const std::vector<Token>& tokens, size_t begin, size_t end)
+      : t_(tokens), i_(begin), end_(end) {}
+
+  Status Run() {
+    RIFFLE_RETURN_IF_ERROR(Or());
+    if (!AtEnd()) return Found("an operator, AND, OR or the end of the condition");
+    return Status::Ok();
+  }
+
+ private:
+  bool AtEnd() const { return i_ >= end_ || t_[i_].type == TokenType::kEnd; }
+  bool Op(std::string_view op) const { return !AtEnd() && t_[i_].Is(TokenType::kOp, op); }
+  bool Keyword(std::string_view kw) const { return !AtEnd() && t_[i_].IsKeyword(kw); }
+  Status Found(const std::string& expected) const {
+    std::string found = AtEnd() ? "EOF" : t_[i_].text;
+    return ParseError("found " + found + ", expected " + expected);
+  }
+
+  Status Or() {
+    RIFFLE_RETURN_IF_ERROR(And());
+    while (Keyword("OR")) {
+      ++i_;
+      RIFFLE_RETURN_IF_ERROR(And());
+    }
+    return Status::Ok();
+  }
+  Status And() {
+    RIFFLE_RETURN_IF_ERROR(Unary());
+    while (Keyword("AND")) {
+      ++i_;
+      RIFFLE_RETURN_IF_ERROR(Unary());
+    }
+    return Status::Ok();
+  }
+  Status Unary() {
+    if (Keyword("NOT")) {
+      ++i_;
+      return Unary();
+    }
+    RIFFLE_RETURN_IF_ERROR(Additive());
+    if (Keyword("IS")) {
+      ++i_;
+      if (Keyword("NOT")) ++i_;
+      if (!Keyword("NULL")) return Found("NULL");
+      ++i_;
+      return Status::Ok();
+    }
+    if (Op("=~") || Op("!~")) {
+      ++i_;
+      if (AtEnd() || t_[i_].type != TokenType::kRegex) return Found("a regular expression");
+      ++i_;
+      return Status::Ok();
+    }
+    for (std::string_view op : {"=", "!=", "<>", "<", "<=", ">", ">="})
+      if (Op(op)) {
+        ++i_;
+        return Additive();
+      }
+    return Status::Ok();
+  }
+  Status Additive() {
+    RIFFLE_RETURN_IF_ERROR(Term());
+    while (Op("+") || Op("-") || Op("*") || Op("/") || Op("%")) {
+      ++i_;
+      RIFFLE_RETURN_IF_ERROR(Term());
+    }
+    return Status::Ok();
+  }
+  Status Term() {
+    const char* kOperand = "identifier, string, number, bool";
+    if (AtEnd()) return Found(kOperand);
+    const Token& tok = t_[i_];
+    if (Op("(")) {
+      ++i_;
+      RIFFLE_RETURN_IF_ERROR(Or());
+      if (!Op(")")) return Found(")");
+      ++i_;
+      return Status::Ok();
+    }
+    if (Op("-") || Op("+")) {
+      ++i_;
+      return Term();
+    }
+    if (Op("*")) {  // count(*)
+      ++i_;
+      return Status::Ok();
+    }
+    switch (tok.type) {
+      case TokenType::kIdent:
+        if (tok.IsKeyword("AND") || tok.IsKeyword("OR")) return Found(kOperand);
+        [[fallthrough]];
+      case TokenType::kQuotedIdent:
+        ++i_;
+        if (Op("(")) {
+          ++i_;
+          if (!Op(")")) {
+            RIFFLE_RETURN_IF_ERROR(Or());
+            while (Op(",")) {
+              ++i_;
+              RIFFLE_RETURN_IF_ERROR(Or());
+            }
+          }
+          if (!Op(")")) return Found(")");
+          ++i_;
+        }
+        if (Op("::")) {
+          ++i_;
+          if (AtEnd() || t_[i_].type != TokenType::kIdent)
+            return Found("a type (field, tag, float, integer, string)");
+          ++i_;
+        }
+        return Status::Ok();
+      case TokenType::kString:
+      case TokenType::kNumber:
+      case TokenType::kDuration:
+        ++i_;
+        return Status::Ok();
+      default:
+        return Found(kOperand);
+    }
+  }
+
+  const std::vector<Token>& t_;
+  size_t i_, end_;
+};
+
+}  // namespace
+
+Status CheckCondition(const std::vector<Token>& tokens, size_t begin, size_t end) {
+  return ConditionCheck(tokens, begin, end).Run();
+}
+
 Result<std::string> TranslateExpression(const std::vector<Token>& tokens, size_t begin, size_t end,
                                         const std::set<std::string>* columns) {
   // A name the measurement does not have reads as null, as a missing field does in InfluxQL.

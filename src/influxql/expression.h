@@ -32,6 +32,9 @@ Result<Source> ParseSource(const std::vector<Token>& tokens, size_t* pos);
 
 // SQL for an InfluxQL expression (WHERE conditions, field arithmetic). With `columns`, names
 // the measurement lacks read as NULL.
+// A WHERE condition (tokens [begin, end)) that does not parse as InfluxQL is an error naming
+// what was found and what was expected.
+Status CheckCondition(const std::vector<Token>& tokens, size_t begin, size_t end);
 Result<std::string> TranslateExpression(const std::vector<Token>& tokens, size_t begin, size_t end,
                                         const std::set<std::string>* columns = nullptr);
 

@@ -329,6 +329,7 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
   std::string where;
   if (clause.count("where")) {
     size_t w = clause["where"];
+    RIFFLE_RETURN_IF_ERROR(CheckCondition(tokens, w + 1, clause_end(w)));
     RIFFLE_ASSIGN_OR_RETURN(where, TranslateExpression(tokens, w + 1, clause_end(w), &known));
     where = " WHERE " + where;
   }

@@ -1,0 +1,105 @@
+"""Issue 15 (bugs 2 and 3): details that real 1.x clients and scripts trip over. An empty
+`precision=` (the influx CLI's `-precision rfc3339`), `Content-Encoding: gzip` on a bodiless
+GET (python-influxdb with gzip=True), a malformed InfluxQL statement (400 with the InfluxQL
+parse error, no generated SQL), and JSON bodies on unknown routes."""
+import subprocess
+
+import pytest
+import requests
+
+from conftest import query_rows, unique_db, write_lp
+
+
+def test_an_empty_precision_is_the_endpoints_default(server):
+    db = unique_db("prec")
+    r = requests.post(server.url + "/write", params={"db": db, "precision": ""}, data="m v=1 1700000000000000000",
+                      timeout=10)
+    assert r.status_code == 204, r.text
+    r = requests.post(server.url + "/api/v2/write", params={"bucket": db, "precision": ""},
+                      data="m v=2 1700000000000000001", timeout=10)
+    assert r.status_code == 204, r.text
+    rows = query_rows(server, db, "SELECT CAST(time AS BIGINT) AS t FROM m ORDER BY t")
+    assert rows == [{"t": 1700000000000000000}, {"t": 1700000000000000001}]
+
+
+def test_gzip_marked_requests_without_a_body_are_accepted(server):
+    db = unique_db("gz")
+    assert write_lp(server, db, "m v=1").status_code == 204
+    r = requests.get(server.url + "/query", params={"db": db, "q": "SELECT v FROM m"},
+                     headers={"Content-Encoding": "gzip"}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["results"][0]["series"][0]["values"][0][1] == 1.0
+    assert requests.get(server.url + "/ping", headers={"Content-Encoding": "gzip"}, timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("statement, found", [
+    ("SELECT v FROM m WHERE", "found EOF"),
+    ("SELECT v FROM m WHERE v >", "found EOF"),
+    ("SELECT v FROM m WHERE time > now() - 1h AND", "found EOF"),
+    ("SELECT v FROM m WHERE (v > 1", "expected )"),
+    ("SELECT v FROM m WHERE v > 1 v", "found v"),
+    ("SHOW TAG VALUES FROM m WITH KEY = host WHERE", "found EOF"),
+])
+def test_a_malformed_influxql_statement_is_a_400_with_the_parse_error(server, statement, found):
+    db = unique_db("iql")
+    assert write_lp(server, db, "m,host=a v=1").status_code == 204
+    v3 = requests.get(server.url + "/api/v3/query_influxql", params={"db": db, "q": statement}, timeout=10)
+    assert v3.status_code == 400 and found in v3.json()["error"], v3.text
+    v1 = requests.get(server.url + "/query", params={"db": db, "q": statement}, timeout=10)
+    text = v1.text
+    assert found in text and "error parsing query" in text, text
+    for leaked in ("riffle_", "ORDER BY", "LINE 1", "Parser Error"):
+        assert leaked not in v3.text and leaked not in text, (leaked, v3.text, text)
+
+
+def test_valid_conditions_still_run(server):
+    db = unique_db("iql")
+    assert write_lp(server, db, "m,host=a v=1,s=\"x\" 1\nm,host=b v=5,s=\"y\" 2", precision="s").status_code == 204
+    for condition, n in [("v > 1", 1), ("(v > 1 OR host = 'a') AND NOT v = 3", 2), ("host =~ /^a/", 1),
+                         ("v::float * 2 >= 10", 1), ("time >= 0 AND time < now()", 2), ("s != 'x'", 1),
+                         ("-v < -2", 1)]:
+        r = requests.get(server.url + "/query", params={"db": db, "q": f"SELECT v FROM m WHERE {condition}"},
+                         timeout=10)
+        series = r.json()["results"][0].get("series", [])
+        assert series and len(series[0]["values"]) == n, (condition, r.text)
+
+
+def test_an_error_from_the_translated_statement_does_not_show_its_sql(server):
+    db = unique_db("iql")
+    assert write_lp(server, db, "m v=1").status_code == 204
+    r = requests.get(server.url + "/api/v3/query_influxql", params={"db": db, "q": "SELECT v FROM m WHERE nosuchfn(v) > 1"},
+                     timeout=10)
+    assert r.status_code == 400 and "nosuchfn" in r.json()["error"], r.text
+    assert "LINE" not in r.text and "SELECT" not in r.text and "ORDER BY" not in r.text, r.text
+
+
+def test_unknown_routes_answer_json(server):
+    for method, path, hint in [("GET", "/nope", "no route for GET /nope"),
+                               ("GET", "/api/v3/write_lp", "takes POST"),
+                               ("DELETE", "/api/v3/query_sql", "takes GET or POST"),
+                               ("GET", "/api/v3/configure/table", "does not take GET")]:
+        r = requests.request(method, server.url + path, timeout=10)
+        assert r.status_code == 404 and r.headers["Content-Type"].startswith("application/json"), (path, r.text)
+        assert hint in r.json()["error"], (path, r.text)
+
+
+def test_the_influx_cli_with_rfc3339_precision_writes(server):
+    """Debian's influx 1.x CLI, as a user runs it: -precision rfc3339 sends precision=."""
+    db = unique_db("influxcli")
+    assert write_lp(server, db, "m v=0").status_code == 204
+    host, port = server.url.removeprefix("http://").split(":")
+    r = subprocess.run(["influx", "-host", host, "-port", port, "-database", db, "-precision", "rfc3339",
+                        "-execute", "INSERT m v=7 1700000000000000000"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert {"v": 7.0} in query_rows(server, db, "SELECT v FROM m")
+
+
+def test_python_influxdb_with_gzip(server):
+    """Debian's python3-influxdb with gzip=True marks every request gzip, its GETs too."""
+    from influxdb import InfluxDBClient
+    db = unique_db("pyinflux")
+    host, port = server.url.removeprefix("http://").split(":")
+    client = InfluxDBClient(host=host, port=int(port), database=db, gzip=True)
+    assert client.write_points([{"measurement": "m", "tags": {"host": "a"}, "fields": {"v": 3.5}}])
+    points = list(client.query("SELECT v FROM m WHERE host = 'a'").get_points())
+    assert [p["v"] for p in points] == [3.5]
