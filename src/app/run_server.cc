@@ -13,6 +13,8 @@
 #include "http/api.h"
 #include "http/http.h"
 #include "objstore/object_store.h"
+#include "buffer/buffer.h"
+#include "duck/database.h"
 #include "persist/persister.h"
 #include "plugin/engine.h"
 #include "query/query.h"
@@ -65,16 +67,28 @@ int RunServer(const ServerConfig& config) {
   // Queries may read only the snapshots' Parquet files, never the WAL or the catalog.
   std::string parquet_dir = persist_root.empty() ? "" : persist_root + "/" + config.node_id + "/dbs";
   if (!parquet_dir.empty()) std::filesystem::create_directories(parquet_dir, ec);
-  auto engine = query::QueryEngine::Open({.threads = 0, .scratch_dir = scratch, .persist_dir = parquet_dir});
+  // One DuckDB: the write buffer's tables in a compressed in-memory catalog, queries over them
+  // and the Parquet files; SQL may touch only the scratch and Parquet directories.
+  duck::DatabaseOptions duck_options{.threads = 0, .compressed_catalogs = {buffer::kBufferCatalog},
+                                     .allowed_directories = {}};
+  if (!scratch.empty()) duck_options.allowed_directories.push_back(scratch);
+  if (!scratch.empty() && !parquet_dir.empty()) duck_options.allowed_directories.push_back(parquet_dir);
+  auto duck = duck::Database::Open(duck_options);
+  if (!duck.ok()) {
+    std::cerr << "Error: " << duck.status().message() << "\n";
+    return 1;
+  }
+  buffer::Buffer write_buffer((*duck)->handle());
+  auto engine = query::QueryEngine::Open({.scratch_dir = scratch}, duck->get(), &write_buffer);
   if (!engine.ok()) {
     std::cerr << "Error: " << engine.status().message() << "\n";
     return 1;
   }
   query::QueryEngine* qe = engine->get();
-  if (Status st = qe->SyncSchema(*catalog.State()); !st.ok()) log::Error("schema sync: " + st.message());
+  if (Status st = write_buffer.SyncSchema(*catalog.State()); !st.ok()) log::Error("schema sync: " + st.message());
   // Before publication: a query that finds a new table in the catalog finds its view too.
-  catalog.AddPrePublishListener([qe](const catalog::CatalogState&, const catalog::CatalogState& after) {
-    if (Status st = qe->SyncSchema(after); !st.ok()) log::Error("schema sync: " + st.message());
+  catalog.AddPrePublishListener([&write_buffer](const catalog::CatalogState&, const catalog::CatalogState& after) {
+    if (Status st = write_buffer.SyncSchema(after); !st.ok()) log::Error("schema sync: " + st.message());
   });
 
   wal::Wal wal(store.get(), {config.node_id, config.wal_flush_interval, config.wal_max_write_buffer_size,
@@ -83,7 +97,7 @@ int RunServer(const ServerConfig& config) {
   persist::Persister persister({config.node_id, persist_root, config.wal_snapshot_size, config.snapshot_buffer_bytes,
                                 config.snapshotted_wal_files_to_keep, config.gen1_duration.count(), config.retention_check_interval.count(),
                                 config.compaction_min_files},
-                               store.get(), &catalog, qe, &wal);
+                               store.get(), &catalog, &write_buffer, qe, &wal);
   auto covered = persister.Load();
   if (!covered.ok()) {
     std::cerr << "Error: cannot load the snapshot manifest: " << covered.status().message() << "\n";
@@ -97,7 +111,7 @@ int RunServer(const ServerConfig& config) {
       [&](const wal::WriteOp& op) {
         auto copy = std::make_shared<wal::WriteOp>(op);
         replayed += op.batch.lines.size();
-        if (Status st = qe->Append(*catalog.State(), {copy}); !st.ok()) log::Error("WAL replay: " + st.message());
+        if (Status st = write_buffer.Append(*catalog.State(), {copy}); !st.ok()) log::Error("WAL replay: " + st.message());
       },
       *covered);
   if (!replay.ok()) {
@@ -120,7 +134,7 @@ int RunServer(const ServerConfig& config) {
     return 1;
   }
   wal.Start([&](uint64_t sequence, const std::vector<wal::WriteOpPtr>& ops) {
-    if (Status st = qe->Append(*catalog.State(), ops); !st.ok()) log::Error("buffer append: " + st.message());
+    if (Status st = write_buffer.Append(*catalog.State(), ops); !st.ok()) log::Error("buffer append: " + st.message());
     persister.AfterFlush(sequence);
     processing.OnWalFlush(ops);
   });

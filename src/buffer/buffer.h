@@ -5,6 +5,7 @@
 
 #include <duckdb.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
@@ -52,6 +53,13 @@ class Buffer {
   Status ForgetDuplicates(const catalog::Database& db, const catalog::Table& table, int64_t lo, int64_t hi);
   // The SELECT that compaction writes for `inputs` (Parquet files of `table`, oldest first).
   std::string MergeFilesSql(const catalog::Table& table, const std::vector<std::string>& inputs);
+  // Compaction: writes the rows of `inputs` (Parquet files of `table`, oldest first) into one
+  // zstd Parquet file `output`, repeated points merged, on a connection of its own (appends go
+  // on); queries are not affected until the files are published.
+  Status MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs, const std::string& output);
+  // How many times PublishParquet changed what queries read. A file dropped by publish N can
+  // go once no query that began before N runs (see query::FileReaders).
+  uint64_t PublishCount() const { return publishes_.load(); }
   int64_t MemoryBytes();
 
  private:
@@ -68,6 +76,7 @@ class Buffer {
     size_t column_count;
     std::string view_sql;  // the view as last created
   };
+  std::atomic<uint64_t> publishes_{0};
   std::mutex mu_;
   duckdb_database db_;
   duckdb_connection conn_ = nullptr;

@@ -140,6 +140,11 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
 Status Buffer::PublishParquet(const catalog::CatalogState& state,
                               const std::map<uint32_t, std::vector<PersistedFile>>& files, bool drop_frozen) {
   std::lock_guard lock(mu_);
+  // Counted once the views changed (or failed to): a query that sees the new count binds them.
+  struct CountPublish {
+    std::atomic<uint64_t>& count;
+    ~CountPublish() { count.fetch_add(1); }
+  } counted{publishes_};
   parquet_files_ = files;
   RIFFLE_RETURN_IF_ERROR(Exec(conn_, "BEGIN TRANSACTION"));
   Status st;
@@ -208,6 +213,16 @@ std::string Buffer::MergeFilesSql(const catalog::Table& table, const std::vector
   std::string in = InRangesSql(ranges);
   std::string ordered = EmptyRowsSql(table) + " UNION ALL BY NAME " + OrderedParquetSql(inputs, in);
   return all + " WHERE NOT " + in + " UNION ALL BY NAME " + MergeDuplicatesSql(table, ordered);
+}
+
+Status Buffer::MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs,
+                            const std::string& output) {
+  duckdb_connection conn = nullptr;
+  if (duckdb_connect(db_, &conn) == DuckDBError) return Status::Internal("compaction: cannot connect to DuckDB");
+  Status st = Exec(conn, "COPY (" + MergeFilesSql(table, inputs) + ") TO " + QuoteLiteral(output) +
+                             " (FORMAT parquet, COMPRESSION zstd)");
+  duckdb_disconnect(&conn);
+  return st;
 }
 
 }  // namespace riffle::buffer

@@ -94,8 +94,8 @@ Result<Manifest> Deserialize(const std::string& contents) {
 }  // namespace
 
 Persister::Persister(PersistOptions options, objstore::ObjectStore* store, catalog::Catalog* catalog,
-                     query::QueryEngine* engine, wal::Wal* wal)
-    : options_(std::move(options)), store_(store), catalog_(catalog), engine_(engine), wal_(wal) {}
+                     buffer::Buffer* buffer, query::FileReaders* readers, wal::Wal* wal)
+    : options_(std::move(options)), store_(store), catalog_(catalog), buffer_(buffer), readers_(readers), wal_(wal) {}
 
 Result<uint64_t> Persister::Load() {
   std::lock_guard lock(mu_);
@@ -114,7 +114,7 @@ Result<uint64_t> Persister::Load() {
     files_ = std::move(manifest->files);
     query::DuplicateRanges persisted;
     for (const auto& f : files_) persisted[f.table_id].push_back({f.min_time, f.max_time});
-    engine_->RestoreDuplicates(manifest->duplicates, persisted);
+    buffer_->RestoreDuplicates(manifest->duplicates, persisted);
     // Parquet files no manifest lists are leftovers of a crash mid-snapshot or mid-compaction
     // (their rows are in the WAL or in the listed files). Only when the newest manifest is the
     // one in use: after a fallback, the newer files may be the only copy of their rows.
@@ -199,7 +199,7 @@ Status Persister::Compact() {
   std::string key = NewFileKey(merged.db_id, merged.table_id, day + "/00-00", "c", output_seq);
   merged.path = key;
   std::error_code ec;
-  RIFFLE_RETURN_IF_ERROR(engine_->MergeParquet(*table, inputs, LocalPath(key)));
+  RIFFLE_RETURN_IF_ERROR(buffer_->MergeParquet(*table, inputs, LocalPath(key)));
   RIFFLE_RETURN_IF_ERROR(SyncNewFile(LocalPath(key)));
   merged.size_bytes = static_cast<int64_t>(fs::file_size(LocalPath(key), ec));
   MaybeCrash("after_compact_parquet");
@@ -234,7 +234,7 @@ Status Persister::Compact() {
     if (f.table_id == merged.table_id && f.path != merged.path && f.min_time <= day_hi && day_lo <= f.max_time)
       alone = false;
   if (alone) {
-    Status st = table_db->deleted ? Status::Ok() : engine_->ForgetDuplicates(*table_db, *table, day_lo, day_hi);
+    Status st = table_db->deleted ? Status::Ok() : buffer_->ForgetDuplicates(*table_db, *table, day_lo, day_hi);
     if (!st.ok())
       log::Warn("compaction: " + st.message());
   }
@@ -255,12 +255,12 @@ std::string Persister::NewFileKey(uint32_t db_id, uint32_t table_id, const std::
 }
 
 // Called under mu_ right after a Publish that stopped listing `key`.
-void Persister::Retire(const std::string& key) { retired_.push_back({engine_->PublishCount(), key}); }
+void Persister::Retire(const std::string& key) { retired_.push_back({buffer_->PublishCount(), key}); }
 
 void Persister::DeleteRetired() {
   std::lock_guard lock(mu_);
   if (retired_.empty()) return;
-  uint64_t oldest = engine_->OldestRunningQueryPublish();
+  uint64_t oldest = readers_->OldestRunningQueryPublish();
   std::vector<RetiredFile> kept;
   for (auto& r : retired_) {
     if (oldest < r.publish) {
@@ -277,14 +277,14 @@ Status Persister::Publish(bool drop_frozen) {
   std::map<uint32_t, std::vector<query::PersistedFile>> by_table;
   for (const auto& f : files_)
     by_table[f.table_id].push_back({f.db_id, f.table_id, LocalPath(f.path), f.rows, f.min_time, f.max_time});
-  return engine_->PublishParquet(*catalog_->State(), by_table, drop_frozen);
+  return buffer_->PublishParquet(*catalog_->State(), by_table, drop_frozen);
 }
 
 Status Persister::WriteManifest() {
   char name[40];
   std::snprintf(name, sizeof name, "%020llu.json", static_cast<unsigned long long>(manifest_sequence_ + 1));
   RIFFLE_RETURN_IF_ERROR(
-      store_->Put(options_.node_id + "/snapshots/" + name, Serialize(covered_wal_sequence_, files_, engine_->DuplicateTimeRanges())));
+      store_->Put(options_.node_id + "/snapshots/" + name, Serialize(covered_wal_sequence_, files_, buffer_->DuplicateTimeRanges())));
   if (manifest_sequence_ >= 2) {
     std::snprintf(name, sizeof name, "%020llu.json", static_cast<unsigned long long>(manifest_sequence_ - 1));
     (void)store_->Delete(options_.node_id + "/snapshots/" + name);
@@ -346,9 +346,9 @@ void Persister::AfterFlush(uint64_t wal_sequence) {
     if (snapshot_in_progress_) return;
     // As InfluxDB: snapshot once 1.5 × --wal-snapshot-size files are not yet persisted.
     bool due = 2 * (wal_sequence - covered_wal_sequence_) >= 3 * options_.snapshot_wal_files;
-    if (!due && options_.snapshot_buffer_bytes > 0) due = engine_->BufferBytes() >= options_.snapshot_buffer_bytes;
+    if (!due && options_.snapshot_buffer_bytes > 0) due = buffer_->MemoryBytes() >= options_.snapshot_buffer_bytes;
     if (!due) return;
-    auto frozen = engine_->FreezeBuffer(*catalog_->State());
+    auto frozen = buffer_->Freeze(*catalog_->State());
     if (!frozen.ok()) {
       log::Error("snapshot: cannot set the buffer aside: " + frozen.status().message());
       return;
@@ -374,7 +374,7 @@ Status Persister::PersistFrozen() {
   int64_t started = NowNanos();
   // Parquet encoding runs without the persister lock: queries of system.parquet_files and
   // catalog changes are not held up by it.
-  auto written = engine_->WriteParquet(*state, options_.gen1_ns, [&](const catalog::Database& db,
+  auto written = buffer_->WriteParquet(*state, options_.gen1_ns, [&](const catalog::Database& db,
                                                                       const catalog::Table& table, int64_t chunk_start) {
     std::string t = FormatTimestampNanos(chunk_start);  // YYYY-MM-DDTHH:MM:SS...
     return LocalPath(NewFileKey(db.id, table.id, t.substr(0, 10) + "/" + t.substr(11, 2) + "-" + t.substr(14, 2), "",

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "buffer/buffer.h"
 #include "catalog/catalog.h"
 #include "objstore/object_store.h"
 #include "query/query.h"
@@ -47,7 +48,7 @@ struct ParquetFileInfo {
 class Persister {
  public:
   Persister(PersistOptions options, objstore::ObjectStore* store, catalog::Catalog* catalog,
-            query::QueryEngine* engine, wal::Wal* wal);
+            buffer::Buffer* buffer, query::FileReaders* readers, wal::Wal* wal);
   ~Persister() { Stop(); }
 
   // Loads the newest manifest and shows its files to queries. Returns the last WAL sequence
@@ -95,7 +96,8 @@ class Persister {
   PersistOptions options_;
   objstore::ObjectStore* store_;
   catalog::Catalog* catalog_;
-  query::QueryEngine* engine_;
+  buffer::Buffer* buffer_;        // freezes, persists and publishes rows; merges files
+  query::FileReaders* readers_;   // who may still read a file that a publish dropped
   wal::Wal* wal_;
 
   std::mutex thread_mu_;  // guards the three below

@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "buffer/buffer.h"
+#include "duck/database.h"
 #include "query/casts.h"
 #include "query/query_log.h"
 #include "duck/duck.h"
@@ -58,90 +59,30 @@ const char* kCompatMacros[] = {
 
 class DuckEngine final : public QueryEngine {
  public:
-  explicit DuckEngine(EngineOptions options) : options_(std::move(options)) {}
+  DuckEngine(EngineOptions options, duck::Database* db, Buffer* buffer)
+      : options_(std::move(options)), db_(db->handle()), buffer_(buffer) {}
   ~DuckEngine() override {
-    buffer_.reset();
     for (auto& c : idle_) duckdb_disconnect(&c.conn);
-    if (db_) duckdb_close(&db_);
   }
 
+  // DataFusion's functions and casts, once for every connection.
   Status Init() {
-    duckdb_config config;
-    if (duckdb_create_config(&config) == DuckDBError) return Status::Internal("duckdb_create_config failed");
-    auto set = [&](const char* k, const std::string& v) { duckdb_set_config(config, k, v.c_str()); };
-    // User SQL must never reach the network or the file system, nor load code.
-    set("autoinstall_known_extensions", "false");
-    set("autoload_known_extensions", "false");
-    set("allow_community_extensions", "false");
-    if (options_.threads > 0) set("threads", std::to_string(options_.threads));
-    char* err = nullptr;
-    duckdb_state st = duckdb_open_ext(":memory:", &db_, config, &err);
-    duckdb_destroy_config(&config);
-    if (st == DuckDBError) {
-      std::string msg = err ? err : "?";
-      duckdb_free(err);
-      return Status::Internal("cannot open DuckDB: " + msg);
-    }
     duckdb_connection setup;
     if (duckdb_connect(db_, &setup) == DuckDBError) return Status::Internal("cannot connect to DuckDB");
-    // Queries compare TIMESTAMP_NS with now() (TIMESTAMPTZ): keep that conversion in UTC.
-    Status s = Exec(setup, "SET GLOBAL TimeZone = 'UTC'");
-    if (s.ok()) s = Exec(setup, std::string("ATTACH ':memory:' AS ") + kBufferCatalog + " (COMPRESS)");
-    // Only the scratch directory (Parquet results) is reachable; then file access is closed
-    // for good (DuckDB refuses to re-enable it).
-    if (s.ok() && !options_.scratch_dir.empty())
-      s = Exec(setup, "SET GLOBAL allowed_directories = [" + QuoteLiteral(options_.scratch_dir + "/") +
-                          (options_.persist_dir.empty() ? "" : ", " + QuoteLiteral(options_.persist_dir + "/")) + "]");
-    if (s.ok()) s = Exec(setup, "SET GLOBAL enable_external_access = false");
+    Status s;
     for (const char* m : kCompatMacros) {
       if (!s.ok()) break;
       s = Exec(setup, m);
     }
     if (s.ok()) s = RegisterCompatCasts(setup);
     duckdb_disconnect(&setup);
-    RIFFLE_RETURN_IF_ERROR(s);
-    buffer_ = std::make_unique<Buffer>(db_);
-    return Status::Ok();
+    return s;
   }
 
-  Status SyncSchema(const catalog::CatalogState& state) override { return buffer_->SyncSchema(state); }
-  Status Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops) override {
-    return buffer_->Append(state, ops);
-  }
   void SetSystemTableProvider(SystemTableProvider provider) override { system_provider_ = std::move(provider); }
-  Result<size_t> FreezeBuffer(const catalog::CatalogState& state) override { return buffer_->Freeze(state); }
-  Result<std::vector<PersistedFile>> WriteParquet(
-      const catalog::CatalogState& state, int64_t chunk_ns,
-      const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>& path_for) override {
-    return buffer_->WriteParquet(state, chunk_ns, path_for);
-  }
-  Status PublishParquet(const catalog::CatalogState& state, const std::map<uint32_t, std::vector<PersistedFile>>& files,
-                        bool drop_frozen) override {
-    Status st = buffer_->PublishParquet(state, files, drop_frozen);
-    publishes_.fetch_add(1);  // after the views changed: a query that sees the new count binds them
-    return st;
-  }
-  uint64_t PublishCount() override { return publishes_.load(); }
   uint64_t OldestRunningQueryPublish() override {
     std::lock_guard lock(running_mu_);
     return running_.empty() ? UINT64_MAX : *running_.begin();
-  }
-  int64_t BufferBytes() override { return buffer_->MemoryBytes(); }
-  Status MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs,
-                      const std::string& output) override {
-    duckdb_connection conn = nullptr;
-    if (duckdb_connect(db_, &conn) == DuckDBError) return Status::Internal("compaction: cannot connect to DuckDB");
-    Status st = Exec(conn, "COPY (" + buffer_->MergeFilesSql(table, inputs) + ") TO " + QuoteLiteral(output) +
-                               " (FORMAT parquet, COMPRESSION zstd)");
-    duckdb_disconnect(&conn);
-    return st;
-  }
-  DuplicateRanges DuplicateTimeRanges() override { return buffer_->DuplicateTimeRanges(); }
-  Status ForgetDuplicates(const catalog::Database& db, const catalog::Table& table, int64_t lo, int64_t hi) override {
-    return buffer_->ForgetDuplicates(db, table, lo, hi);
-  }
-  void RestoreDuplicates(const DuplicateRanges& ranges, const DuplicateRanges& persisted) override {
-    buffer_->RestoreDuplicates(ranges, persisted);
   }
 
   Result<std::unique_ptr<ResultStream>> QueryStream(const catalog::CatalogState& state, const std::string& db,
@@ -265,7 +206,7 @@ class DuckEngine final : public QueryEngine {
     Lease lease{this, *acquired, 0, db_name, sql, NowNanos()};
     {
       std::lock_guard lock(running_mu_);
-      lease.began = publishes_.load();
+      lease.began = buffer_->PublishCount();
       running_.insert(lease.began);
     }
     auto result = RunOn(lease.conn, state, *db, *rewritten, params, parquet_path);
@@ -464,9 +405,8 @@ class DuckEngine final : public QueryEngine {
   }
 
   EngineOptions options_;
-  duckdb_database db_ = nullptr;
-  std::unique_ptr<Buffer> buffer_;
-  std::atomic<uint64_t> publishes_{0};
+  duckdb_database db_;
+  Buffer* buffer_;
   std::mutex running_mu_;
   std::multiset<uint64_t> running_;  // the publish count each running query began at
   std::mutex pool_mu_;
@@ -485,8 +425,9 @@ Result<QueryResult> QueryEngine::Query(const catalog::CatalogState& state, const
   return Collect(**stream);
 }
 
-Result<std::unique_ptr<QueryEngine>> QueryEngine::Open(EngineOptions options) {
-  auto engine = std::make_unique<DuckEngine>(std::move(options));
+Result<std::unique_ptr<QueryEngine>> QueryEngine::Open(EngineOptions options, duck::Database* db,
+                                                       buffer::Buffer* buffer) {
+  auto engine = std::make_unique<DuckEngine>(std::move(options), db, buffer);
   RIFFLE_RETURN_IF_ERROR(engine->Init());
   return std::unique_ptr<QueryEngine>(std::move(engine));
 }

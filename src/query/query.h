@@ -1,4 +1,5 @@
-// SQL over the in-memory buffer, executed by DuckDB (the only place that includes duckdb.h).
+// query: SQL (and, through influxql/, InfluxQL) over the write buffer and its Parquet files,
+// planned and executed by DuckDB; every result a stream of columnar batches.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,13 @@
 #include "query/result_stream.h"
 #include "query/value.h"
 #include "wal/wal.h"
+
+namespace riffle::buffer {
+class Buffer;
+}
+namespace riffle::duck {
+class Database;
+}
 
 namespace riffle::query {
 
@@ -33,24 +41,29 @@ using SystemTableProvider =
     std::function<Result<VirtualTable>(const std::string& db, const std::string& table)>;
 
 struct EngineOptions {
-  int threads = 0;                 // 0 → DuckDB default (cores)
-  std::string scratch_dir;         // where parquet results are staged; must exist
-  std::string persist_dir;         // where snapshots' Parquet files live ("" = none)
+  std::string scratch_dir;  // where parquet results are staged; must exist and be allowed
+};
+
+// Which published file lists running queries may still read: a query binds a table's Parquet
+// files when it starts, so a file that a publish stops listing may be deleted only once every
+// query that began before that publish has ended.
+class FileReaders {
+ public:
+  virtual ~FileReaders() = default;
+  // The oldest buffer::Buffer::PublishCount() a running query began at (UINT64_MAX if none).
+  virtual uint64_t OldestRunningQueryPublish() = 0;
 };
 
 using buffer::DuplicateRanges;
 using buffer::PersistedFile;
 using buffer::TimeRange;
 
-class QueryEngine {
+// Runs read-only SQL over the write buffer's tables and the Parquet files they were
+// persisted to (views that the buffer keeps per table).
+class QueryEngine : public FileReaders {
  public:
-  static Result<std::unique_ptr<QueryEngine>> Open(EngineOptions options);
-  virtual ~QueryEngine() = default;
-
-  // Makes DuckDB's tables and views match the catalog (new tables, new columns, deletions).
-  virtual Status SyncSchema(const catalog::CatalogState& state) = 0;
-  // Appends the rows of `ops` (already validated against `state`) to the buffer.
-  virtual Status Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops) = 0;
+  static Result<std::unique_ptr<QueryEngine>> Open(EngineOptions options, duck::Database* db, buffer::Buffer* buffer);
+  ~QueryEngine() override = default;
 
   // Runs one read-only SQL statement against database `db`. The stream holds a connection
   // and the files the query reads until it is destroyed; errors found before the first batch
@@ -68,42 +81,6 @@ class QueryEngine {
   virtual std::string ScratchPath(const std::string& suffix) = 0;
 
   virtual void SetSystemTableProvider(SystemTableProvider provider) = 0;
-
-  // Snapshots, in three steps so that writes never wait for Parquet encoding:
-  // 1. FreezeBuffer (on the WAL flush thread, so it falls between two appends): every
-  //    non-empty table's rows are set aside (still queried); new rows go to fresh tables.
-  //    Returns how many tables were frozen. Fails while frozen rows are not yet published.
-  virtual Result<size_t> FreezeBuffer(const catalog::CatalogState& state) = 0;
-  // 2. WriteParquet (any thread): writes the frozen rows as zstd Parquet files, one per
-  //    `chunk_ns` time chunk (wider when there are many), at path_for(db, table, chunk_start).
-  virtual Result<std::vector<PersistedFile>> WriteParquet(
-      const catalog::CatalogState& state, int64_t chunk_ns,
-      const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t chunk_start)>&
-          path_for) = 0;
-  // 3. PublishParquet: atomically makes each table read its buffer plus exactly `files` (by
-  //    table id) and, with `drop_frozen`, forgets the frozen rows (they are in the files now).
-  //    Files are listed oldest first: where points repeat, a later file's values win.
-  virtual Status PublishParquet(const catalog::CatalogState& state,
-                                const std::map<uint32_t, std::vector<PersistedFile>>& files, bool drop_frozen) = 0;
-  // Compaction: writes the rows of `inputs` (Parquet files of `table`, oldest first) into one
-  // zstd Parquet file `output`, repeated points merged; queries are not affected until the
-  // files are published.
-  virtual Status MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs,
-                              const std::string& output) = 0;
-  // Where tables may hold repeated points (same series and time): saved with each snapshot
-  // manifest and restored at start-up, with the time spans of the persisted files per table
-  // (a point within one may repeat a persisted one), before the WAL is replayed.
-  virtual DuplicateRanges DuplicateTimeRanges() = 0;
-  // Compaction merged all persisted rows of `table` in [lo, hi] into one file (see Buffer).
-  virtual Status ForgetDuplicates(const catalog::Database& db, const catalog::Table& table, int64_t lo, int64_t hi) = 0;
-  virtual void RestoreDuplicates(const DuplicateRanges& ranges, const DuplicateRanges& persisted) = 0;
-  // Files a publish stops listing may still be read by queries that began before it: the
-  // publish count when a query began, and the oldest such count among running queries
-  // (UINT64_MAX when none runs). A file dropped by publish N can go once that is >= N.
-  virtual uint64_t PublishCount() = 0;
-  virtual uint64_t OldestRunningQueryPublish() = 0;
-  // Bytes held by the in-memory buffer tables.
-  virtual int64_t BufferBytes() = 0;
 };
 
 // Output formats of /api/v3/query_sql.
