@@ -12,6 +12,7 @@
 #include "auth/token_store.h"
 #include "http/api.h"
 #include "http/http.h"
+#include "objstore/local_files.h"
 #include "objstore/object_store.h"
 #include "buffer/buffer.h"
 #include "duck/database.h"
@@ -93,11 +94,13 @@ int RunServer(const ServerConfig& config) {
 
   wal::Wal wal(store.get(), {config.node_id, config.wal_flush_interval, config.wal_max_write_buffer_size,
                             config.wal_flush_bytes});
+  // Parquet files live as local files of the store (DuckDB writes and reads them there).
+  auto local_files = objstore::NewLocalFiles(store.get());
   // Start-up order: catalog → snapshot manifest (Parquet files) → only the WAL files after it.
-  persist::Persister persister({config.node_id, persist_root, config.wal_snapshot_size, config.snapshot_buffer_bytes,
+  persist::Persister persister({config.node_id, config.wal_snapshot_size, config.snapshot_buffer_bytes,
                                 config.snapshotted_wal_files_to_keep, config.gen1_duration.count(), config.retention_check_interval.count(),
                                 config.compaction_min_files},
-                               store.get(), &catalog, &write_buffer, qe, &wal);
+                               store.get(), local_files.get(), &catalog, &write_buffer, qe, &wal);
   auto covered = persister.Load();
   if (!covered.ok()) {
     std::cerr << "Error: cannot load the snapshot manifest: " << covered.status().message() << "\n";

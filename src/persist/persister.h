@@ -13,15 +13,16 @@
 //   4. delete the covered WAL files (keeping the newest --snapshotted-wal-files-to-keep).
 #pragma once
 
-#include <cstdint>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "buffer/buffer.h"
 #include "catalog/catalog.h"
+#include "objstore/local_files.h"
 #include "objstore/object_store.h"
 #include "query/query.h"
 #include "wal/wal.h"
@@ -30,13 +31,12 @@ namespace riffle::persist {
 
 struct PersistOptions {
   std::string node_id = "node0";
-  std::string root_dir;              // the file object store's root ("" disables snapshots)
-  size_t snapshot_wal_files = 600;   // snapshot after this many WAL files (--wal-snapshot-size)
+  size_t snapshot_wal_files = 600;  // snapshot after this many WAL files (--wal-snapshot-size)
   int64_t snapshot_buffer_bytes = int64_t{1} << 29;  // ... or when the buffer holds this much
-  size_t wal_files_to_keep = 300;    // --snapshotted-wal-files-to-keep
-  int64_t gen1_ns = 600'000'000'000; // --gen1-duration: the time chunk of one Parquet file
+  size_t wal_files_to_keep = 300;                    // --snapshotted-wal-files-to-keep
+  int64_t gen1_ns = 600'000'000'000;  // --gen1-duration: the time chunk of one Parquet file
   int64_t retention_check_ns = 1'800'000'000'000;  // --retention-check-interval
-  size_t compact_min_files = 8;      // --compaction-min-files: merge a closed day's files past this
+  size_t compact_min_files = 8;  // --compaction-min-files: merge a closed day's files past this
 };
 
 struct ParquetFileInfo {
@@ -47,8 +47,11 @@ struct ParquetFileInfo {
 
 class Persister {
  public:
-  Persister(PersistOptions options, objstore::ObjectStore* store, catalog::Catalog* catalog,
-            buffer::Buffer* buffer, query::FileReaders* readers, wal::Wal* wal);
+  // `files` is where DuckDB writes and reads the Parquet files (nullptr: the store keeps no
+  // files, and nothing is persisted).
+  Persister(PersistOptions options, objstore::ObjectStore* store, objstore::LocalFiles* files,
+            catalog::Catalog* catalog, buffer::Buffer* buffer, query::FileReaders* readers,
+            wal::Wal* wal);
   ~Persister() { Stop(); }
 
   // Loads the newest manifest and shows its files to queries. Returns the last WAL sequence
@@ -88,16 +91,16 @@ class Persister {
   void Retire(const std::string& key);
   void DeleteRetired();
   void BackgroundLoop();
-  std::string LocalPath(const std::string& key) const { return options_.root_dir + "/" + key; }
-  // {node}/dbs/{db}/{table}/{date_dir}/{prefix}{sequence:010}.parquet, its directory created.
-  std::string NewFileKey(uint32_t db_id, uint32_t table_id, const std::string& date_dir, const char* prefix,
-                         uint64_t sequence) const;
+  // {node}/dbs/{db}/{table}/{date_dir}/{prefix}{sequence:010}.parquet
+  std::string NewFileKey(uint32_t db_id, uint32_t table_id, const std::string& date_dir,
+                         const char* prefix, uint64_t sequence) const;
 
   PersistOptions options_;
   objstore::ObjectStore* store_;
+  objstore::LocalFiles* local_;
   catalog::Catalog* catalog_;
-  buffer::Buffer* buffer_;        // freezes, persists and publishes rows; merges files
-  query::FileReaders* readers_;   // who may still read a file that a publish dropped
+  buffer::Buffer* buffer_;       // freezes, persists and publishes rows; merges files
+  query::FileReaders* readers_;  // who may still read a file that a publish dropped
   wal::Wal* wal_;
 
   std::mutex thread_mu_;  // guards the three below
