@@ -79,7 +79,7 @@ int RunServer(const ServerConfig& config) {
     std::cerr << "Error: " << duck.status().message() << "\n";
     return 1;
   }
-  buffer::Buffer write_buffer((*duck)->handle());
+  buffer::Buffer write_buffer(duck->get());
   auto engine = query::QueryEngine::Open({.scratch_dir = scratch}, duck->get(), &write_buffer);
   if (!engine.ok()) {
     std::cerr << "Error: " << engine.status().message() << "\n";

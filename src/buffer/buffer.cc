@@ -8,56 +8,52 @@
 
 namespace riffle::buffer {
 
-using duck::DuckResult;
-using duck::Exec;
 using duck::QuoteIdent;
 using duck::QuoteLiteral;
 
 using catalog::ColumnType;
 using lineproto::FieldType;
 
-std::string SchemaRef(const std::string& schema) { return std::string(kBufferCatalog) + "." + QuoteIdent(schema); }
+std::string SchemaRef(const std::string& schema) {
+  return std::string(kBufferCatalog) + "." + QuoteIdent(schema);
+}
 std::string DbSchema(uint32_t db_id) { return "db_" + std::to_string(db_id); }
 std::string DataSchema(uint32_t db_id) { return "db_" + std::to_string(db_id) + "_data"; }
 std::string DataTable(uint32_t table_id) { return "t" + std::to_string(table_id); }
 // A table's rows being snapshotted: the data table renamed, until its Parquet files are published.
 std::string FrozenTable(uint32_t table_id) { return "t" + std::to_string(table_id) + "_frozen"; }
 
-const char* DuckTypeName(ColumnType t) {
+duck::ColumnKind ColumnKindOf(ColumnType t) {
   switch (t) {
-    case ColumnType::kTag: return "VARCHAR";
-    case ColumnType::kInt64: return "BIGINT";
-    case ColumnType::kUInt64: return "UBIGINT";
-    case ColumnType::kFloat64: return "DOUBLE";
-    case ColumnType::kString: return "VARCHAR";
-    case ColumnType::kBool: return "BOOLEAN";
-    case ColumnType::kTime: return "TIMESTAMP_NS";
+    case ColumnType::kTag:
+    case ColumnType::kString:
+      return duck::ColumnKind::kVarchar;
+    case ColumnType::kInt64:
+      return duck::ColumnKind::kBigint;
+    case ColumnType::kUInt64:
+      return duck::ColumnKind::kUBigint;
+    case ColumnType::kFloat64:
+      return duck::ColumnKind::kDouble;
+    case ColumnType::kBool:
+      return duck::ColumnKind::kBoolean;
+    case ColumnType::kTime:
+      return duck::ColumnKind::kTimestampNs;
   }
-  return "VARCHAR";
+  return duck::ColumnKind::kVarchar;
 }
+
+const char* DuckTypeName(ColumnType t) { return duck::SqlTypeName(ColumnKindOf(t)); }
 
 namespace {
 
 constexpr size_t kCheckpointRows = 1 << 20;
 
-duckdb_type DuckTypeId(ColumnType t) {
-  switch (t) {
-    case ColumnType::kTag:
-    case ColumnType::kString: return DUCKDB_TYPE_VARCHAR;
-    case ColumnType::kInt64: return DUCKDB_TYPE_BIGINT;
-    case ColumnType::kUInt64: return DUCKDB_TYPE_UBIGINT;
-    case ColumnType::kFloat64: return DUCKDB_TYPE_DOUBLE;
-    case ColumnType::kBool: return DUCKDB_TYPE_BOOLEAN;
-    case ColumnType::kTime: return DUCKDB_TYPE_TIMESTAMP_NS;
-  }
-  return DUCKDB_TYPE_VARCHAR;
-}
-
 }  // namespace
 
 std::string ColumnDefs(const catalog::Table& table) {
   std::string cols;
-  for (const auto& c : table.columns) cols += (cols.empty() ? "" : ", ") + QuoteIdent(c.name) + " " + DuckTypeName(c.type);
+  for (const auto& c : table.columns)
+    cols += (cols.empty() ? "" : ", ") + QuoteIdent(c.name) + " " + DuckTypeName(c.type);
   return cols;
 }
 
@@ -70,8 +66,9 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
   std::string cols;
   for (const auto& n : names) cols += (cols.empty() ? "" : ", ") + QuoteIdent(n);
   std::string live = SchemaRef(DataSchema(db.id)) + "." + QuoteIdent(DataTable(table.id));
-  std::string frozen =
-      frozen_.count(table.id) ? SchemaRef(DataSchema(db.id)) + "." + QuoteIdent(FrozenTable(table.id)) : "";
+  std::string frozen = frozen_.count(table.id)
+                           ? SchemaRef(DataSchema(db.id)) + "." + QuoteIdent(FrozenTable(table.id))
+                           : "";
   static const std::vector<PersistedFile> kNoFiles;
   auto files_it = parquet_files_.find(table.id);
   const auto& files = files_it == parquet_files_.end() ? kNoFiles : files_it->second;
@@ -88,9 +85,11 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
     std::string in = InRangesSql(ranges.ranges());
     // Arrival order: the files oldest first (a file holds no repeats of its own), then the
     // frozen rows, then the live ones, each in append order.
-    std::string ordered = "SELECT *, " + OrderSql("1000000", "rowid") + " FROM " + live + " WHERE " + in;
+    std::string ordered =
+        "SELECT *, " + OrderSql("1000000", "rowid") + " FROM " + live + " WHERE " + in;
     if (!frozen.empty())
-      ordered += " UNION ALL BY NAME SELECT *, " + OrderSql("999999", "rowid") + " FROM " + frozen + " WHERE " + in;
+      ordered += " UNION ALL BY NAME SELECT *, " + OrderSql("999999", "rowid") + " FROM " + frozen +
+                 " WHERE " + in;
     std::vector<std::string> overlapping;
     for (const auto& f : files)
       if (ranges.Overlaps(f.min_time, f.max_time)) overlapping.push_back(f.path);
@@ -102,17 +101,19 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
   if (db.retention_ns)
     where = " WHERE \"time\" >= make_timestamp_ns(epoch_ns(get_current_timestamp()) - " +
             std::to_string(*db.retention_ns) + ")";
-  return "CREATE OR REPLACE VIEW " + SchemaRef(DbSchema(db.id)) + "." + QuoteIdent(table.name) + " AS SELECT " +
-         cols + " FROM (" + source + ")" + where;
+  return "CREATE OR REPLACE VIEW " + SchemaRef(DbSchema(db.id)) + "." + QuoteIdent(table.name) +
+         " AS SELECT " + cols + " FROM (" + source + ")" + where;
 }
 
-Buffer::Buffer(duckdb_database db) : db_(db) {
-  if (duckdb_connect(db, &conn_) == DuckDBError) conn_ = nullptr;
+Buffer::Buffer(duck::Database* db) : db_(db) {
+  auto conn = duck::Connection::Open(*db);
+  if (conn.ok())
+    conn_ = std::move(conn).value();
+  else
+    log::Error("write buffer: " + conn.status().message());
 }
 
-Buffer::~Buffer() {
-  if (conn_) duckdb_disconnect(&conn_);
-}
+Buffer::~Buffer() = default;
 
 Status Buffer::SyncSchema(const catalog::CatalogState& state) {
   std::lock_guard lock(mu_);
@@ -123,21 +124,22 @@ Status Buffer::SyncTable(const catalog::Database& db, const catalog::Table& tabl
   auto it = tables_.find(table.id);
   std::string qualified = SchemaRef(DataSchema(db.id)) + "." + QuoteIdent(DataTable(table.id));
   if (it == tables_.end()) {
-    RIFFLE_RETURN_IF_ERROR(Exec(conn_, "CREATE TABLE IF NOT EXISTS " + qualified + " (" + ColumnDefs(table) + ")"));
+    RIFFLE_RETURN_IF_ERROR(
+        conn_.Exec("CREATE TABLE IF NOT EXISTS " + qualified + " (" + ColumnDefs(table) + ")"));
     it = tables_.emplace(table.id, TableState{db.id, table.name, table.columns.size(), ""}).first;
   }
   if (it->second.column_count < table.columns.size()) {
     for (size_t i = it->second.column_count; i < table.columns.size(); ++i) {
       const auto& c = table.columns[i];
-      RIFFLE_RETURN_IF_ERROR(Exec(conn_, "ALTER TABLE " + qualified + " ADD COLUMN " + QuoteIdent(c.name) + " " +
-                                             DuckTypeName(c.type)));
+      RIFFLE_RETURN_IF_ERROR(conn_.Exec("ALTER TABLE " + qualified + " ADD COLUMN " +
+                                        QuoteIdent(c.name) + " " + DuckTypeName(c.type)));
       it->second.column_count = i + 1;
     }
   }
   // New columns, Parquet files or a retention change all show up as a different view.
   std::string view = ViewSql(db, table);
   if (view != it->second.view_sql) {
-    RIFFLE_RETURN_IF_ERROR(Exec(conn_, view));
+    RIFFLE_RETURN_IF_ERROR(conn_.Exec(view));
     it->second.view_sql = std::move(view);
   }
   return Status::Ok();
@@ -150,15 +152,18 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
     if (db->deleted) continue;
     live_dbs.insert(db->id);
     if (!schemas_.count(db->id)) {
-      RIFFLE_RETURN_IF_ERROR(Exec(conn_, "CREATE SCHEMA IF NOT EXISTS " + SchemaRef(DbSchema(db->id))));
-      RIFFLE_RETURN_IF_ERROR(Exec(conn_, "CREATE SCHEMA IF NOT EXISTS " + SchemaRef(DataSchema(db->id))));
+      RIFFLE_RETURN_IF_ERROR(
+          conn_.Exec("CREATE SCHEMA IF NOT EXISTS " + SchemaRef(DbSchema(db->id))));
+      RIFFLE_RETURN_IF_ERROR(
+          conn_.Exec("CREATE SCHEMA IF NOT EXISTS " + SchemaRef(DataSchema(db->id))));
       schemas_.insert(db->id);
     }
     for (const auto& [tname, table] : db->tables) {
       live_tables.insert(table->id);
       // One table that cannot be synced must not stop the others.
       if (Status st = SyncTable(*db, *table); !st.ok()) {
-        log::Error("buffer: table '" + table->name + "' of database '" + db->name + "': " + st.message());
+        log::Error("buffer: table '" + table->name + "' of database '" + db->name +
+                   "': " + st.message());
         failed = st;
       }
     }
@@ -169,12 +174,12 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
       ++it;
       continue;
     }
-    (void)Exec(conn_, "DROP VIEW IF EXISTS " + SchemaRef(DbSchema(it->second.db_id)) + "." +
-                          QuoteIdent(it->second.name));
-    (void)Exec(conn_, "DROP TABLE IF EXISTS " + SchemaRef(DataSchema(it->second.db_id)) + "." +
-                          QuoteIdent(DataTable(it->first)));
-    (void)Exec(conn_, "DROP TABLE IF EXISTS " + SchemaRef(DataSchema(it->second.db_id)) + "." +
-                          QuoteIdent(FrozenTable(it->first)));
+    (void)conn_.Exec("DROP VIEW IF EXISTS " + SchemaRef(DbSchema(it->second.db_id)) + "." +
+                     QuoteIdent(it->second.name));
+    (void)conn_.Exec("DROP TABLE IF EXISTS " + SchemaRef(DataSchema(it->second.db_id)) + "." +
+                     QuoteIdent(DataTable(it->first)));
+    (void)conn_.Exec("DROP TABLE IF EXISTS " + SchemaRef(DataSchema(it->second.db_id)) + "." +
+                     QuoteIdent(FrozenTable(it->first)));
     frozen_.erase(it->first);
     parquet_files_.erase(it->first);
     duplicates_.erase(it->first);
@@ -185,8 +190,8 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
       ++it;
       continue;
     }
-    (void)Exec(conn_, "DROP SCHEMA IF EXISTS " + SchemaRef(DbSchema(*it)) + " CASCADE");
-    (void)Exec(conn_, "DROP SCHEMA IF EXISTS " + SchemaRef(DataSchema(*it)) + " CASCADE");
+    (void)conn_.Exec("DROP SCHEMA IF EXISTS " + SchemaRef(DbSchema(*it)) + " CASCADE");
+    (void)conn_.Exec("DROP SCHEMA IF EXISTS " + SchemaRef(DataSchema(*it)) + " CASCADE");
     it = schemas_.erase(it);
   }
   return failed;
@@ -238,49 +243,58 @@ Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal:
   // so memory follows the compressed size.
   if (rows_since_checkpoint_ >= kCheckpointRows) {
     rows_since_checkpoint_ = 0;
-    if (Status st = Exec(conn_, std::string("CHECKPOINT ") + kBufferCatalog); !st.ok())
+    if (Status st = conn_.Exec(std::string("CHECKPOINT ") + kBufferCatalog); !st.ok())
       log::Warn("buffer checkpoint failed: " + st.message());
   }
   return result;
 }
 
 Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& table,
-                           const std::vector<std::pair<const wal::WriteOp*, uint32_t>>& rows, bool* ranges_changed) {
+                           const std::vector<std::pair<const wal::WriteOp*, uint32_t>>& rows,
+                           bool* ranges_changed) {
   DuplicateTracker& duplicates = duplicates_[table.id];
   const wal::WriteOp* write = nullptr;  // rows of one write are contiguous here
   const size_t ncols = table.columns.size();
-  std::vector<duckdb_logical_type> types(ncols);
-  for (size_t c = 0; c < ncols; ++c) types[c] = duckdb_create_logical_type(DuckTypeId(table.columns[c].type));
-  duckdb_appender appender;
-  if (duckdb_appender_create_ext(conn_, kBufferCatalog, DataSchema(db.id).c_str(), DataTable(table.id).c_str(),
-                                 &appender) ==
-      DuckDBError) {
-    std::string err = duckdb_appender_error(appender) ? duckdb_appender_error(appender) : "?";
-    duckdb_appender_destroy(&appender);
-    for (auto& t : types) duckdb_destroy_logical_type(&t);
-    return Status::Internal("cannot create appender: " + err);
-  }
-  const size_t capacity = duckdb_vector_size();
+  std::vector<duck::ColumnKind> kinds;
+  for (const auto& c : table.columns) kinds.push_back(ColumnKindOf(c.type));
+  auto opened = duck::ChunkAppender::Open(conn_, kBufferCatalog, DataSchema(db.id),
+                                          DataTable(table.id), kinds);
+  if (!opened.ok()) return opened.status();
+  duck::ChunkAppender& appender = **opened;
+  const size_t capacity = appender.Capacity();
   const size_t time_pos = table.index.at("time");
-  std::vector<size_t> positions;  // column position per field/tag of the current line
+  std::vector<void*> data(ncols);  // the current chunk's typed column arrays
   Status status;
   for (size_t start = 0; start < rows.size() && status.ok(); start += capacity) {
     size_t count = std::min(capacity, rows.size() - start);
-    duckdb_data_chunk chunk = duckdb_create_data_chunk(types.data(), ncols);
-    std::vector<duckdb_vector> vecs(ncols);
-    std::vector<uint64_t*> validity(ncols);
+    appender.Begin(count);
     for (size_t c = 0; c < ncols; ++c) {
-      vecs[c] = duckdb_data_chunk_get_vector(chunk, c);
-      duckdb_vector_ensure_validity_writable(vecs[c]);
-      validity[c] = duckdb_vector_get_validity(vecs[c]);
-      std::memset(validity[c], 0, (count + 63) / 64 * sizeof(uint64_t));
+      switch (table.columns[c].type) {
+        case ColumnType::kFloat64:
+          data[c] = appender.Doubles(c);
+          break;
+        case ColumnType::kInt64:
+        case ColumnType::kTime:
+          data[c] = appender.Int64s(c);
+          break;
+        case ColumnType::kUInt64:
+          data[c] = appender.UInt64s(c);
+          break;
+        case ColumnType::kBool:
+          data[c] = appender.Bools(c);
+          break;
+        case ColumnType::kString:
+        case ColumnType::kTag:
+          data[c] = nullptr;
+          break;
+      }
     }
+    int64_t* times = static_cast<int64_t*>(data[time_pos]);
     for (size_t r = 0; r < count; ++r) {
       const auto& [op, line_index] = rows[start + r];
       const auto& line = op->batch.lines[line_index];
-      auto set_valid = [&](size_t c) { validity[c][r / 64] |= (uint64_t{1} << (r % 64)); };
-      static_cast<int64_t*>(duckdb_vector_get_data(vecs[time_pos]))[r] = op->times[line_index];
-      set_valid(time_pos);
+      times[r] = op->times[line_index];
+      appender.SetValid(time_pos, r);
       const auto* tags = op->batch.tags_of(line);
       if (op != write) write = op, ++writes_seen_;
       if (duplicates.Observe(SeriesHash(tags, line.tag_count), op->times[line_index], writes_seen_))
@@ -288,43 +302,41 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
       for (uint32_t t = 0; t < line.tag_count; ++t) {
         auto it = table.index.find(tags[t].key);
         if (it == table.index.end()) continue;
-        size_t c = it->second;
-        duckdb_vector_assign_string_element_len(vecs[c], r, tags[t].value.data(), tags[t].value.size());
-        set_valid(c);
+        appender.SetString(it->second, r, tags[t].value.data(), tags[t].value.size());
       }
       const auto* fields = op->batch.fields_of(line);
       for (uint32_t f = 0; f < line.field_count; ++f) {
         auto it = table.index.find(fields[f].key);
         if (it == table.index.end()) continue;
         size_t c = it->second;
-        void* data = duckdb_vector_get_data(vecs[c]);
         const auto& fv = fields[f];
         switch (table.columns[c].type) {
-          case ColumnType::kFloat64: static_cast<double*>(data)[r] = fv.f; break;
-          case ColumnType::kInt64: static_cast<int64_t*>(data)[r] = fv.i; break;
-          case ColumnType::kUInt64: static_cast<uint64_t*>(data)[r] = fv.u; break;
-          case ColumnType::kBool: static_cast<bool*>(data)[r] = fv.b; break;
+          case ColumnType::kFloat64:
+            static_cast<double*>(data[c])[r] = fv.f;
+            break;
+          case ColumnType::kInt64:
+            static_cast<int64_t*>(data[c])[r] = fv.i;
+            break;
+          case ColumnType::kUInt64:
+            static_cast<uint64_t*>(data[c])[r] = fv.u;
+            break;
+          case ColumnType::kBool:
+            static_cast<bool*>(data[c])[r] = fv.b;
+            break;
           case ColumnType::kString:
           case ColumnType::kTag:
-            duckdb_vector_assign_string_element_len(vecs[c], r, fv.s.data(), fv.s.size());
-            break;
-          case ColumnType::kTime: continue;
+            appender.SetString(c, r, fv.s.data(), fv.s.size());
+            continue;
+          case ColumnType::kTime:
+            continue;
         }
-        set_valid(c);
+        appender.SetValid(c, r);
       }
     }
-    duckdb_data_chunk_set_size(chunk, count);
-    if (duckdb_append_data_chunk(appender, chunk) == DuckDBError)
-      status = Status::Internal(std::string("append failed: ") +
-                                (duckdb_appender_error(appender) ? duckdb_appender_error(appender) : "?"));
-    duckdb_destroy_data_chunk(&chunk);
+    status = appender.Flush();
   }
-  if (duckdb_appender_close(appender) == DuckDBError && status.ok())
-    status = Status::Internal(std::string("appender close failed: ") +
-                              (duckdb_appender_error(appender) ? duckdb_appender_error(appender) : "?"));
-  duckdb_appender_destroy(&appender);
-  for (auto& t : types) duckdb_destroy_logical_type(&t);
-  return status;
+  Status closed = appender.Close();
+  return status.ok() ? closed : status;
 }
 
 DuplicateRanges Buffer::DuplicateTimeRanges() {
@@ -344,11 +356,10 @@ void Buffer::RestoreDuplicates(const DuplicateRanges& ranges, const DuplicateRan
 
 int64_t Buffer::MemoryBytes() {
   std::lock_guard lock(mu_);
-  DuckResult r;
-  if (duckdb_query(conn_, "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'",
-                   r.get()) == DuckDBError)
-    return 0;
-  return duckdb_value_int64(r.get(), 0, 0);
+  auto rows = conn_.QueryInt64s(
+      "SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory() WHERE tag = "
+      "'IN_MEMORY_TABLE'");
+  return rows.ok() && !rows->empty() ? (*rows)[0][0] : 0;
 }
 
 }  // namespace riffle::buffer

@@ -3,8 +3,6 @@
 // sorted by name, as InfluxDB 3 shows them.
 #pragma once
 
-#include <duckdb.h>
-
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -12,9 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "catalog/catalog.h"
 #include "buffer/duplicates.h"
 #include "buffer/persisted.h"
+#include "catalog/catalog.h"
+#include "duck/connection.h"
 #include "wal/wal.h"
 
 namespace riffle::buffer {
@@ -23,17 +22,18 @@ namespace riffle::buffer {
 // dictionary-encoded tags, compressed numbers), about a third of the memory and several times
 // faster to scan than an uncompressed one.
 constexpr const char* kBufferCatalog = "buffer";
-std::string SchemaRef(const std::string& schema);  // buffer."<schema>"
-std::string DbSchema(uint32_t db_id);      // db_<id>: the views users query
-std::string DataSchema(uint32_t db_id);    // db_<id>_data: the buffer tables
-std::string DataTable(uint32_t table_id);  // t<id>
-std::string FrozenTable(uint32_t table_id);  // t<id>_frozen: rows a snapshot is persisting
+std::string SchemaRef(const std::string& schema);     // buffer."<schema>"
+std::string DbSchema(uint32_t db_id);                 // db_<id>: the views users query
+std::string DataSchema(uint32_t db_id);               // db_<id>_data: the buffer tables
+std::string DataTable(uint32_t table_id);             // t<id>
+std::string FrozenTable(uint32_t table_id);           // t<id>_frozen: rows a snapshot is persisting
 std::string ColumnDefs(const catalog::Table& table);  // "name" TYPE, ... for CREATE TABLE
-const char* DuckTypeName(catalog::ColumnType t);
+duck::ColumnKind ColumnKindOf(catalog::ColumnType t);
+const char* DuckTypeName(catalog::ColumnType t);  // its SQL type name
 
 class Buffer {
  public:
-  explicit Buffer(duckdb_database db);
+  explicit Buffer(duck::Database* db);
   ~Buffer();
 
   Status SyncSchema(const catalog::CatalogState& state);
@@ -42,21 +42,25 @@ class Buffer {
   Result<size_t> Freeze(const catalog::CatalogState& state);
   Result<std::vector<PersistedFile>> WriteParquet(
       const catalog::CatalogState& state, int64_t chunk_ns,
-      const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>& path_for);
-  Status PublishParquet(const catalog::CatalogState& state, const std::map<uint32_t, std::vector<PersistedFile>>& files,
+      const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>&
+          path_for);
+  Status PublishParquet(const catalog::CatalogState& state,
+                        const std::map<uint32_t, std::vector<PersistedFile>>& files,
                         bool drop_frozen);
   // Duplicate points (see buffer/duplicates.h).
   DuplicateRanges DuplicateTimeRanges();
   void RestoreDuplicates(const DuplicateRanges& ranges, const DuplicateRanges& persisted);
   // After compaction merged every persisted row of `table` in [lo, hi] into one file: unless
   // the buffer holds rows there too, queries stop merging that span.
-  Status ForgetDuplicates(const catalog::Database& db, const catalog::Table& table, int64_t lo, int64_t hi);
+  Status ForgetDuplicates(const catalog::Database& db, const catalog::Table& table, int64_t lo,
+                          int64_t hi);
   // The SELECT that compaction writes for `inputs` (Parquet files of `table`, oldest first).
   std::string MergeFilesSql(const catalog::Table& table, const std::vector<std::string>& inputs);
   // Compaction: writes the rows of `inputs` (Parquet files of `table`, oldest first) into one
   // zstd Parquet file `output`, repeated points merged, on a connection of its own (appends go
   // on); queries are not affected until the files are published.
-  Status MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs, const std::string& output);
+  Status MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs,
+                      const std::string& output);
   // How many times PublishParquet changed what queries read. A file dropped by publish N can
   // go once no query that began before N runs (see query::FileReaders).
   uint64_t PublishCount() const { return publishes_.load(); }
@@ -68,7 +72,8 @@ class Buffer {
   // Appends and records possible duplicates; `*ranges_changed` tells whether the view must
   // now merge more of the table's rows.
   Status AppendTable(const catalog::Database& db, const catalog::Table& table,
-                     const std::vector<std::pair<const wal::WriteOp*, uint32_t>>& rows, bool* ranges_changed);
+                     const std::vector<std::pair<const wal::WriteOp*, uint32_t>>& rows,
+                     bool* ranges_changed);
 
   struct TableState {
     uint32_t db_id;
@@ -78,11 +83,11 @@ class Buffer {
   };
   std::atomic<uint64_t> publishes_{0};
   std::mutex mu_;
-  duckdb_database db_;
-  duckdb_connection conn_ = nullptr;
-  std::set<uint32_t> frozen_;                // table ids whose rows a snapshot is persisting
-  std::set<uint32_t> schemas_;               // db ids whose schemas exist
-  std::map<uint32_t, TableState> tables_;    // by table id
+  duck::Database* db_;
+  duck::Connection conn_;
+  std::set<uint32_t> frozen_;              // table ids whose rows a snapshot is persisting
+  std::set<uint32_t> schemas_;             // db ids whose schemas exist
+  std::map<uint32_t, TableState> tables_;  // by table id
   size_t rows_since_checkpoint_ = 0;
   std::map<uint32_t, std::vector<PersistedFile>> parquet_files_;  // by table id, oldest first
   std::map<uint32_t, DuplicateTracker> duplicates_;               // by table id

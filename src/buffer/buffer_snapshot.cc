@@ -8,18 +8,16 @@
 
 namespace riffle::buffer {
 
-using duck::DuckResult;
-using duck::Exec;
 using duck::QuoteIdent;
 using duck::QuoteLiteral;
 
 // A snapshot writes at most this many files per table (chunks are widened past it).
-constexpr idx_t kMaxFilesPerTable = 16;
+constexpr size_t kMaxFilesPerTable = 16;
 
 Result<size_t> Buffer::Freeze(const catalog::CatalogState& state) {
   std::lock_guard lock(mu_);
   if (!frozen_.empty()) return Status::Internal("a snapshot is already in progress");
-  RIFFLE_RETURN_IF_ERROR(Exec(conn_, "BEGIN TRANSACTION"));
+  RIFFLE_RETURN_IF_ERROR(conn_.Exec("BEGIN TRANSACTION"));
   Status st;
   std::vector<std::pair<const catalog::Database*, const catalog::Table*>> renamed;
   for (const auto& [name, db] : state.databases) {
@@ -28,16 +26,18 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& state) {
       auto it = tables_.find(table->id);
       if (it == tables_.end()) continue;
       std::string data = SchemaRef(DataSchema(db->id)) + ".";
-      DuckResult count;
-      std::string sql = "SELECT count(*) FROM " + data + QuoteIdent(DataTable(table->id));
-      if (duckdb_query(conn_, sql.c_str(), count.get()) == DuckDBError) {
-        st = Status::Internal(std::string("snapshot: ") + duckdb_result_error(count.get()));
+      auto count =
+          conn_.QueryInt64s("SELECT count(*) FROM " + data + QuoteIdent(DataTable(table->id)));
+      if (!count.ok()) {
+        st = Status::Internal("snapshot: " + count.status().message());
         break;
       }
-      if (duckdb_value_int64(count.get(), 0, 0) == 0) continue;
-      st = Exec(conn_, "ALTER TABLE " + data + QuoteIdent(DataTable(table->id)) + " RENAME TO " +
-                           QuoteIdent(FrozenTable(table->id)));
-      if (st.ok()) st = Exec(conn_, "CREATE TABLE " + data + QuoteIdent(DataTable(table->id)) + " (" + ColumnDefs(*table) + ")");
+      if ((*count)[0][0] == 0) continue;
+      st = conn_.Exec("ALTER TABLE " + data + QuoteIdent(DataTable(table->id)) + " RENAME TO " +
+                      QuoteIdent(FrozenTable(table->id)));
+      if (st.ok())
+        st = conn_.Exec("CREATE TABLE " + data + QuoteIdent(DataTable(table->id)) + " (" +
+                        ColumnDefs(*table) + ")");
       if (!st.ok()) break;
       it->second.column_count = table->columns.size();
       frozen_.insert(table->id);
@@ -48,22 +48,23 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& state) {
   for (const auto& [db, table] : renamed) {
     if (!st.ok()) break;
     std::string view = ViewSql(*db, *table);
-    st = Exec(conn_, view);
+    st = conn_.Exec(view);
     tables_[table->id].view_sql = view;
   }
   if (!st.ok()) {
-    (void)Exec(conn_, "ROLLBACK");
+    (void)conn_.Exec("ROLLBACK");
     frozen_.clear();
     for (auto& [id, t] : tables_) t.view_sql.clear();  // re-derived on the next sync
     return st;
   }
-  RIFFLE_RETURN_IF_ERROR(Exec(conn_, "COMMIT"));
+  RIFFLE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
   return frozen_.size();
 }
 
 Result<std::vector<PersistedFile>> Buffer::WriteParquet(
     const catalog::CatalogState& state, int64_t chunk_ns,
-    const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>& path_for) {
+    const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>&
+        path_for) {
   std::set<uint32_t> frozen;
   std::map<uint32_t, TimeRangeSet> duplicates;  // every frozen row was observed before the freeze
   {
@@ -74,62 +75,63 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
   }
   // Runs on its own connection without the buffer lock: appends continue into the live tables
   // while the frozen ones (which nothing else writes) are copied out.
-  duckdb_connection conn = nullptr;
-  if (duckdb_connect(db_, &conn) == DuckDBError) return Status::Internal("snapshot: cannot connect to DuckDB");
-  struct Closer {
-    duckdb_connection* c;
-    ~Closer() { duckdb_disconnect(c); }
-  } closer{&conn};
+  auto opened = duck::Connection::Open(*db_);
+  if (!opened.ok()) return Status::Internal("snapshot: " + opened.status().message());
+  duck::Connection& conn = *opened;
   std::vector<PersistedFile> out;
   for (const auto& [name, db] : state.databases) {
     if (db->deleted) continue;
     for (const auto& [tname, table] : db->tables) {
       if (!frozen.count(table->id)) continue;
-      std::string qualified = SchemaRef(DataSchema(db->id)) + "." + QuoteIdent(FrozenTable(table->id));
+      std::string qualified =
+          SchemaRef(DataSchema(db->id)) + "." + QuoteIdent(FrozenTable(table->id));
       // One file per time chunk (--gen1-duration), as InfluxDB persists; a backfill spanning
       // many chunks is written in coarser chunks so that one snapshot stays a few files.
       int64_t chunk = chunk_ns;
-      std::unique_ptr<DuckResult> stats;
+      std::vector<std::vector<int64_t>> stats;
       for (;;) {
         std::string c = std::to_string(chunk);
-        std::string sql = "SELECT (epoch_ns(\"time\") - (((epoch_ns(\"time\") % " + c + ") + " + c + ") % " + c +
-                          ")) AS chunk, count(*), epoch_ns(min(\"time\")), epoch_ns(max(\"time\")) FROM " +
-                          qualified + " GROUP BY 1 ORDER BY 1";
-        stats = std::make_unique<DuckResult>();
-        if (duckdb_query(conn, sql.c_str(), stats->get()) == DuckDBError)
-          return Status::Internal(std::string("snapshot statistics failed: ") + duckdb_result_error(stats->get()));
-        if (duckdb_row_count(stats->get()) <= kMaxFilesPerTable || chunk > INT64_MAX / 16) break;
+        std::string sql =
+            "SELECT (epoch_ns(\"time\") - (((epoch_ns(\"time\") % " + c + ") + " + c + ") % " + c +
+            ")) AS chunk, count(*), epoch_ns(min(\"time\")), epoch_ns(max(\"time\")) FROM " +
+            qualified + " GROUP BY 1 ORDER BY 1";
+        auto queried = conn.QueryInt64s(sql);
+        if (!queried.ok())
+          return Status::Internal("snapshot statistics failed: " + queried.status().message());
+        stats = std::move(queried).value();
+        if (stats.size() <= kMaxFilesPerTable || chunk > INT64_MAX / 16) break;
         chunk *= 8;
       }
-      for (idx_t row = 0; row < duckdb_row_count(stats->get()); ++row) {
+      for (const auto& row : stats) {
         PersistedFile f;
         f.db_id = db->id;
         f.table_id = table->id;
-        int64_t chunk_start = duckdb_value_int64(stats->get(), 0, row);
-        f.rows = duckdb_value_int64(stats->get(), 1, row);
-        f.min_time = duckdb_value_int64(stats->get(), 2, row);
-        f.max_time = duckdb_value_int64(stats->get(), 3, row);
+        int64_t chunk_start = row[0];
+        f.rows = row[1];
+        f.min_time = row[2];
+        f.max_time = row[3];
         f.path = path_for(*db, *table, chunk_start);
         // Rows stay in arrival order (nearly time order for live data): sorting tens of
         // millions of rows would cost seconds and gigabytes for little gain, since row groups
         // keep min/max statistics that prune by time anyway.
-        std::string in_chunk = "epoch_ns(\"time\") BETWEEN " + std::to_string(f.min_time) + " AND " +
-                               std::to_string(f.max_time);
+        std::string in_chunk = "epoch_ns(\"time\") BETWEEN " + std::to_string(f.min_time) +
+                               " AND " + std::to_string(f.max_time);
         std::string chunk_rows = "SELECT * FROM " + qualified + " WHERE " + in_chunk;
         // A file holds no repeated point: queries order files, not the rows within one.
         auto dup = duplicates.find(table->id);
         if (dup != duplicates.end() && dup->second.Overlaps(f.min_time, f.max_time)) {
           std::string in = InRangesSql(dup->second.ranges());
-          chunk_rows += " AND NOT " + in + " UNION ALL BY NAME " +
-                        MergeDuplicatesSql(*table, "SELECT *, " + OrderSql("0", "rowid") + " FROM " + qualified +
-                                                       " WHERE " + in_chunk + " AND " + in);
+          chunk_rows +=
+              " AND NOT " + in + " UNION ALL BY NAME " +
+              MergeDuplicatesSql(*table, "SELECT *, " + OrderSql("0", "rowid") + " FROM " +
+                                             qualified + " WHERE " + in_chunk + " AND " + in);
         }
-        DuckResult copied;
-        std::string sql = "COPY (" + chunk_rows + ") TO " + QuoteLiteral(f.path) + " (FORMAT parquet, COMPRESSION zstd)";
-        if (duckdb_query(conn, sql.c_str(), copied.get()) == DuckDBError)
-          return Status::Internal(std::string("snapshot: writing ") + f.path + " failed: " +
-                                  duckdb_result_error(copied.get()));
-        f.rows = duckdb_value_int64(copied.get(), 0, 0);  // after merging
+        auto copied = conn.QueryInt64s("COPY (" + chunk_rows + ") TO " + QuoteLiteral(f.path) +
+                                       " (FORMAT parquet, COMPRESSION zstd)");
+        if (!copied.ok())
+          return Status::Internal("snapshot: writing " + f.path +
+                                  " failed: " + copied.status().message());
+        f.rows = (*copied)[0][0];  // after merging
         out.push_back(std::move(f));
       }
     }
@@ -138,7 +140,8 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
 }
 
 Status Buffer::PublishParquet(const catalog::CatalogState& state,
-                              const std::map<uint32_t, std::vector<PersistedFile>>& files, bool drop_frozen) {
+                              const std::map<uint32_t, std::vector<PersistedFile>>& files,
+                              bool drop_frozen) {
   std::lock_guard lock(mu_);
   // Counted once the views changed (or failed to): a query that sees the new count binds them.
   struct CountPublish {
@@ -146,7 +149,7 @@ Status Buffer::PublishParquet(const catalog::CatalogState& state,
     ~CountPublish() { count.fetch_add(1); }
   } counted{publishes_};
   parquet_files_ = files;
-  RIFFLE_RETURN_IF_ERROR(Exec(conn_, "BEGIN TRANSACTION"));
+  RIFFLE_RETURN_IF_ERROR(conn_.Exec("BEGIN TRANSACTION"));
   Status st;
   std::set<uint32_t> dropped;
   for (const auto& [name, db] : state.databases) {
@@ -156,51 +159,54 @@ Status Buffer::PublishParquet(const catalog::CatalogState& state,
       if (it == tables_.end()) continue;
       if (drop_frozen && frozen_.count(table->id)) {
         // The frozen rows are in the files now; dropping the table gives its memory back.
-        st = Exec(conn_, "DROP TABLE IF EXISTS " + SchemaRef(DataSchema(db->id)) + "." + QuoteIdent(FrozenTable(table->id)));
+        st = conn_.Exec("DROP TABLE IF EXISTS " + SchemaRef(DataSchema(db->id)) + "." +
+                        QuoteIdent(FrozenTable(table->id)));
         dropped.insert(table->id);
         frozen_.erase(table->id);
       }
       std::string view = ViewSql(*db, *table);
-      if (st.ok()) st = Exec(conn_, view);
+      if (st.ok()) st = conn_.Exec(view);
       it->second.view_sql = view;
       if (!st.ok()) break;
     }
     if (!st.ok()) break;
   }
   if (!st.ok()) {
-    (void)Exec(conn_, "ROLLBACK");
+    (void)conn_.Exec("ROLLBACK");
     frozen_.insert(dropped.begin(), dropped.end());
     for (auto& [id, t] : tables_) t.view_sql.clear();  // re-derive views on the next sync
     return st;
   }
-  RIFFLE_RETURN_IF_ERROR(Exec(conn_, "COMMIT"));
+  RIFFLE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
   if (drop_frozen) {
     frozen_.clear();  // tables deleted meanwhile were dropped by the sync
-    (void)Exec(conn_, std::string("CHECKPOINT ") + kBufferCatalog);
+    (void)conn_.Exec(std::string("CHECKPOINT ") + kBufferCatalog);
   }
   return Status::Ok();
 }
 
-Status Buffer::ForgetDuplicates(const catalog::Database& db, const catalog::Table& table, int64_t lo, int64_t hi) {
+Status Buffer::ForgetDuplicates(const catalog::Database& db, const catalog::Table& table,
+                                int64_t lo, int64_t hi) {
   std::lock_guard lock(mu_);  // appends (and their repeat checks) wait meanwhile
   auto dup = duplicates_.find(table.id);
   if (dup == duplicates_.end() || !dup->second.ranges().Overlaps(lo, hi)) return Status::Ok();
   std::vector<std::string> sources = {DataTable(table.id)};
   if (frozen_.count(table.id)) sources.push_back(FrozenTable(table.id));
   for (const auto& name : sources) {
-    DuckResult r;
-    std::string sql = "SELECT count(*) FROM " + SchemaRef(DataSchema(db.id)) + "." + QuoteIdent(name) +
-                      " WHERE \"time\" BETWEEN make_timestamp_ns(" + std::to_string(lo) + ") AND make_timestamp_ns(" +
-                      std::to_string(hi) + ")";
-    if (duckdb_query(conn_, sql.c_str(), r.get()) == DuckDBError)
-      return Status::Internal(std::string("cannot count buffered rows: ") + duckdb_result_error(r.get()));
-    if (duckdb_value_int64(r.get(), 0, 0) != 0) return Status::Ok();
+    std::string sql = "SELECT count(*) FROM " + SchemaRef(DataSchema(db.id)) + "." +
+                      QuoteIdent(name) + " WHERE \"time\" BETWEEN make_timestamp_ns(" +
+                      std::to_string(lo) + ") AND make_timestamp_ns(" + std::to_string(hi) + ")";
+    auto count = conn_.QueryInt64s(sql);
+    if (!count.ok())
+      return Status::Internal("cannot count buffered rows: " + count.status().message());
+    if ((*count)[0][0] != 0) return Status::Ok();
   }
   if (!dup->second.Forget(lo, hi)) return Status::Ok();
   return SyncTable(db, table);  // the view without the forgotten span
 }
 
-std::string Buffer::MergeFilesSql(const catalog::Table& table, const std::vector<std::string>& inputs) {
+std::string Buffer::MergeFilesSql(const catalog::Table& table,
+                                  const std::vector<std::string>& inputs) {
   std::string all = ReadParquetSql(inputs);
   std::vector<TimeRange> ranges;
   {
@@ -209,7 +215,8 @@ std::string Buffer::MergeFilesSql(const catalog::Table& table, const std::vector
     if (dup != duplicates_.end()) ranges = dup->second.ranges().ranges();
   }
   if (ranges.empty()) return all;
-  // Inputs are oldest first and each holds no repeat of its own, so the input's position orders them.
+  // Inputs are oldest first and each holds no repeat of its own, so the input's position orders
+  // them.
   std::string in = InRangesSql(ranges);
   std::string ordered = EmptyRowsSql(table) + " UNION ALL BY NAME " + OrderedParquetSql(inputs, in);
   return all + " WHERE NOT " + in + " UNION ALL BY NAME " + MergeDuplicatesSql(table, ordered);
@@ -217,12 +224,10 @@ std::string Buffer::MergeFilesSql(const catalog::Table& table, const std::vector
 
 Status Buffer::MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs,
                             const std::string& output) {
-  duckdb_connection conn = nullptr;
-  if (duckdb_connect(db_, &conn) == DuckDBError) return Status::Internal("compaction: cannot connect to DuckDB");
-  Status st = Exec(conn, "COPY (" + MergeFilesSql(table, inputs) + ") TO " + QuoteLiteral(output) +
-                             " (FORMAT parquet, COMPRESSION zstd)");
-  duckdb_disconnect(&conn);
-  return st;
+  auto conn = duck::Connection::Open(*db_);
+  if (!conn.ok()) return Status::Internal("compaction: " + conn.status().message());
+  return conn->Exec("COPY (" + MergeFilesSql(table, inputs) + ") TO " + QuoteLiteral(output) +
+                    " (FORMAT parquet, COMPRESSION zstd)");
 }
 
 }  // namespace riffle::buffer

@@ -8,8 +8,6 @@
 
 namespace riffle::buffer {
 
-using duck::DuckResult;
-using duck::Exec;
 using duck::QuoteIdent;
 using duck::QuoteLiteral;
 

@@ -1,6 +1,6 @@
 #include "duck/database.h"
 
-#include "duck/duck.h"
+#include "duck/internal.h"
 
 namespace riffle::duck {
 

@@ -3,13 +3,13 @@
 // attached for the write buffer.
 #pragma once
 
-#include <duckdb.h>
-
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+
+struct _duckdb_database;
 
 namespace riffle::duck {
 
@@ -26,11 +26,10 @@ class Database {
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  duckdb_database handle() const { return db_; }
-
  private:
+  friend class Connection;
   Database() = default;
-  duckdb_database db_ = nullptr;
+  _duckdb_database* db_ = nullptr;
 };
 
 }  // namespace riffle::duck

@@ -2,21 +2,19 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <set>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 
-#include "common/clock.h"
 #include "buffer/buffer.h"
+#include "common/clock.h"
+#include "duck/connection.h"
 #include "duck/database.h"
-#include "query/casts.h"
-#include "query/query_log.h"
-#include "duck/duck.h"
 #include "query/query.h"
-#include "query/result_reader.h"
+#include "query/query_log.h"
 #include "query/sql_compat.h"
 
 namespace riffle::query {
@@ -24,10 +22,7 @@ namespace {
 
 using buffer::Buffer;
 using buffer::DbSchema;
-using buffer::DuckTypeName;
 using buffer::kBufferCatalog;
-using duck::DuckResult;
-using duck::Exec;
 
 // DataFusion functions that DuckDB lacks, defined once as macros in memory.main.
 const char* kCompatMacros[] = {
@@ -37,16 +32,20 @@ const char* kCompatMacros[] = {
     // now() is TIMESTAMPTZ in DuckDB; InfluxDB compares it with the zone-less time column.
     "CREATE OR REPLACE MACRO main.riffle_now() AS get_current_timestamp()::TIMESTAMP",
     "CREATE OR REPLACE MACRO main.to_timestamp_nanos(x) AS "
-    "CASE WHEN typeof(x) IN ('BIGINT','INTEGER','HUGEINT','UBIGINT') THEN make_timestamp_ns(x::BIGINT) "
+    "CASE WHEN typeof(x) IN ('BIGINT','INTEGER','HUGEINT','UBIGINT') THEN "
+    "make_timestamp_ns(x::BIGINT) "
     "ELSE x::TIMESTAMP_NS END",
     "CREATE OR REPLACE MACRO main.to_timestamp_micros(x) AS "
-    "CASE WHEN typeof(x) IN ('BIGINT','INTEGER','HUGEINT','UBIGINT') THEN make_timestamp_ns(x::BIGINT * 1000) "
+    "CASE WHEN typeof(x) IN ('BIGINT','INTEGER','HUGEINT','UBIGINT') THEN "
+    "make_timestamp_ns(x::BIGINT * 1000) "
     "ELSE x::TIMESTAMP_NS END",
     "CREATE OR REPLACE MACRO main.to_timestamp_millis(x) AS "
-    "CASE WHEN typeof(x) IN ('BIGINT','INTEGER','HUGEINT','UBIGINT') THEN make_timestamp_ns(x::BIGINT * 1000000) "
+    "CASE WHEN typeof(x) IN ('BIGINT','INTEGER','HUGEINT','UBIGINT') THEN "
+    "make_timestamp_ns(x::BIGINT * 1000000) "
     "ELSE x::TIMESTAMP_NS END",
     "CREATE OR REPLACE MACRO main.to_timestamp_seconds(x) AS "
-    "CASE WHEN typeof(x) IN ('BIGINT','INTEGER','HUGEINT','UBIGINT') THEN make_timestamp_ns(x::BIGINT * 1000000000) "
+    "CASE WHEN typeof(x) IN ('BIGINT','INTEGER','HUGEINT','UBIGINT') THEN "
+    "make_timestamp_ns(x::BIGINT * 1000000000) "
     "ELSE x::TIMESTAMP_NS END",
     "CREATE OR REPLACE MACRO main.from_unixtime(x) AS make_timestamp_ns(x::BIGINT * 1000000000)",
     // DataFusion aggregate names DuckDB spells differently.
@@ -60,38 +59,32 @@ const char* kCompatMacros[] = {
 class DuckEngine final : public QueryEngine {
  public:
   DuckEngine(EngineOptions options, duck::Database* db, Buffer* buffer)
-      : options_(std::move(options)), db_(db->handle()), buffer_(buffer) {}
-  ~DuckEngine() override {
-    for (auto& c : idle_) duckdb_disconnect(&c.conn);
-  }
+      : options_(std::move(options)), db_(db), buffer_(buffer) {}
 
   // DataFusion's functions and casts, once for every connection.
   Status Init() {
-    duckdb_connection setup;
-    if (duckdb_connect(db_, &setup) == DuckDBError) return Status::Internal("cannot connect to DuckDB");
-    Status s;
-    for (const char* m : kCompatMacros) {
-      if (!s.ok()) break;
-      s = Exec(setup, m);
-    }
-    if (s.ok()) s = RegisterCompatCasts(setup);
-    duckdb_disconnect(&setup);
-    return s;
+    RIFFLE_ASSIGN_OR_RETURN(duck::Connection setup, duck::Connection::Open(*db_));
+    for (const char* m : kCompatMacros) RIFFLE_RETURN_IF_ERROR(setup.Exec(m));
+    return duck::RegisterCompatCasts(setup);
   }
 
-  void SetSystemTableProvider(SystemTableProvider provider) override { system_provider_ = std::move(provider); }
+  void SetSystemTableProvider(SystemTableProvider provider) override {
+    system_provider_ = std::move(provider);
+  }
   uint64_t OldestRunningQueryPublish() override {
     std::lock_guard lock(running_mu_);
     return running_.empty() ? UINT64_MAX : *running_.begin();
   }
 
-  Result<std::unique_ptr<ResultStream>> QueryStream(const catalog::CatalogState& state, const std::string& db,
-                                                    const std::string& sql, const Params& params) override {
+  Result<std::unique_ptr<ResultStream>> QueryStream(const catalog::CatalogState& state,
+                                                    const std::string& db, const std::string& sql,
+                                                    const Params& params) override {
     return Start(state, db, sql, params, /*parquet_path=*/"");
   }
 
-  Status QueryParquet(const catalog::CatalogState& state, const std::string& db, const std::string& sql,
-                      const Params& params, const std::string& path) override {
+  Status QueryParquet(const catalog::CatalogState& state, const std::string& db,
+                      const std::string& sql, const Params& params,
+                      const std::string& path) override {
     auto stream = Start(state, db, sql, params, path);
     if (!stream.ok()) return stream.status();
     Batch rows_written;  // COPY answers one row: the count
@@ -109,7 +102,7 @@ class DuckEngine final : public QueryEngine {
 
  private:
   struct Conn {
-    duckdb_connection conn = nullptr;
+    std::shared_ptr<duck::Connection> conn;
     uint32_t db_id = 0;  // whose schema is on the search path
   };
 
@@ -122,13 +115,12 @@ class DuckEngine final : public QueryEngine {
         return c;
       }
     }
-    Conn c;
-    if (duckdb_connect(db_, &c.conn) == DuckDBError) return Status::Internal("cannot connect to DuckDB");
-    return c;
+    RIFFLE_ASSIGN_OR_RETURN(duck::Connection opened, duck::Connection::Open(*db_));
+    return Conn{std::make_shared<duck::Connection>(std::move(opened)), 0};
   }
   void Release(Conn c) {
     std::lock_guard lock(pool_mu_);
-    idle_.push_back(c);
+    idle_.push_back(std::move(c));
   }
 
   // Everything a running query holds, given back when its stream ends or is dropped: the
@@ -150,44 +142,31 @@ class DuckEngine final : public QueryEngine {
 
   class Stream final : public ResultStream {
    public:
-    Stream(std::unique_ptr<DuckResult> result, Lease lease)
-        : result_(std::move(result)), reader_(result_->get()), lease_(std::move(lease)) {}
+    Stream(std::unique_ptr<duck::Rows> rows, Lease lease)
+        : rows_(std::move(rows)), names_(rows_->column_names()), lease_(std::move(lease)) {}
     ~Stream() override { Finish(false); }
-    const std::vector<std::string>& column_names() const override { return reader_.names(); }
+    const std::vector<std::string>& column_names() const override { return names_; }
     Result<bool> Next(Batch* batch) override {
-      while (result_) {
-        duckdb_data_chunk chunk = duckdb_fetch_chunk(*result_->get());
-        if (!chunk) {
-          const char* err = duckdb_result_error(result_->get());
-          Status st = err ? Status::InvalidArgument(err) : Status::Ok();
-          Finish(st.ok());
-          if (!st.ok()) return st;
-          return false;
-        }
-        Status st = reader_.Read(chunk, batch);
-        duckdb_destroy_data_chunk(&chunk);
-        if (!st.ok()) {
-          Finish(false);
-          return st;
-        }
-        if (batch->rows > 0) return true;
-      }
-      return false;
+      if (!rows_) return false;
+      auto more = rows_->Next(batch);
+      if (!more.ok() || !*more) Finish(more.ok());
+      return more;
     }
 
    private:
     void Finish(bool ok) {
-      if (!result_) return;
-      result_.reset();
+      if (!rows_) return;
+      rows_.reset();
       lease_.Return(ok);
     }
-    std::unique_ptr<DuckResult> result_;
-    ChunkReader reader_;
+    std::unique_ptr<duck::Rows> rows_;
+    std::vector<std::string> names_;
     Lease lease_;
   };
 
-  Result<std::unique_ptr<ResultStream>> Start(const catalog::CatalogState& state, const std::string& db_name,
-                                              const std::string& sql, const Params& params,
+  Result<std::unique_ptr<ResultStream>> Start(const catalog::CatalogState& state,
+                                              const std::string& db_name, const std::string& sql,
+                                              const Params& params,
                                               const std::string& parquet_path) {
     const catalog::Database* db = state.FindDatabase(db_name);
     if (!db) return Status::NotFound("database not found: " + db_name);
@@ -214,81 +193,55 @@ class DuckEngine final : public QueryEngine {
       lease.Return(false);
       return result.status();
     }
-    return std::unique_ptr<ResultStream>(std::make_unique<Stream>(std::move(result).value(), std::move(lease)));
+    return std::unique_ptr<ResultStream>(
+        std::make_unique<Stream>(std::move(result).value(), std::move(lease)));
   }
 
-  Result<std::unique_ptr<DuckResult>> RunOn(Conn& conn, const catalog::CatalogState& state,
-                                            const catalog::Database& db, const RewrittenSql& rewritten,
-                                            const Params& params, const std::string& parquet_path) {
+  Result<std::unique_ptr<duck::Rows>> RunOn(Conn& conn, const catalog::CatalogState& state,
+                                            const catalog::Database& db,
+                                            const RewrittenSql& rewritten, const Params& params,
+                                            const std::string& parquet_path) {
     if (conn.db_id != db.id) {
       RIFFLE_RETURN_IF_ERROR(
-          Exec(conn.conn, "SET search_path = " + QuoteLiteral(std::string(kBufferCatalog) + "." + DbSchema(db.id) + ",memory.main")));
+          conn.conn->Exec("SET search_path = " + QuoteLiteral(std::string(kBufferCatalog) + "." +
+                                                              DbSchema(db.id) + ",memory.main")));
       conn.db_id = db.id;
     }
-    RIFFLE_RETURN_IF_ERROR(MaterializeVirtualTables(conn.conn, state, db, rewritten));
+    RIFFLE_RETURN_IF_ERROR(MaterializeVirtualTables(*conn.conn, state, db, rewritten));
 
-    // Exactly one read-only statement; everything else (SET, INSTALL, COPY, ATTACH, DDL...) is refused.
-    duckdb_extracted_statements extracted = nullptr;
-    idx_t count = duckdb_extract_statements(conn.conn, rewritten.sql.c_str(), &extracted);
-    if (count == 0) {
-      std::string err = extracted ? duckdb_extract_statements_error(extracted) : "empty query";
-      duckdb_destroy_extracted(&extracted);
-      return Status::InvalidArgument(err.empty() ? "query is empty: expected one SQL statement" : err);
-    }
-    if (count > 1) {
-      duckdb_destroy_extracted(&extracted);
-      return Status::InvalidArgument("query contains " + std::to_string(count) +
-                                     " statements: expected exactly one SELECT statement");
-    }
-    duckdb_prepared_statement stmt = nullptr;
-    if (duckdb_prepare_extracted_statement(conn.conn, extracted, 0, &stmt) == DuckDBError) {
-      std::string err = duckdb_prepare_error(stmt) ? duckdb_prepare_error(stmt) : "prepare failed";
-      duckdb_destroy_prepare(&stmt);
-      duckdb_destroy_extracted(&extracted);
-      return Status::InvalidArgument(WithoutInternalSuggestion(err));
-    }
-    duckdb_destroy_extracted(&extracted);
-    duckdb_statement_type type = duckdb_prepared_statement_type(stmt);
-    if (type != DUCKDB_STATEMENT_TYPE_SELECT && type != DUCKDB_STATEMENT_TYPE_EXPLAIN) {
-      duckdb_destroy_prepare(&stmt);
+    // Exactly one read-only statement; everything else (SET, INSTALL, COPY, ATTACH, DDL...) is
+    // refused.
+    auto stmt = conn.conn->PrepareOne(rewritten.sql);
+    if (!stmt.ok())
+      return Status::InvalidArgument(WithoutInternalSuggestion(stmt.status().message()));
+    if (!(*stmt)->IsReadOnlyQuery())
       return Status::InvalidArgument(
-          "only read-only queries are allowed: expected a SELECT statement (SHOW TABLES, EXPLAIN and "
+          "only read-only queries are allowed: expected a SELECT statement (SHOW TABLES, EXPLAIN "
+          "and "
           "information_schema queries are also accepted)");
-    }
     if (!parquet_path.empty()) {
-      // Re-prepare wrapped in COPY; the inner text is the same single SELECT we just checked.
-      duckdb_destroy_prepare(&stmt);
-      std::string copy = "COPY (\n" + rewritten.sql + "\n) TO " + QuoteLiteral(parquet_path) + " (FORMAT parquet)";
-      if (duckdb_prepare(conn.conn, copy.c_str(), &stmt) == DuckDBError) {
-        std::string err = duckdb_prepare_error(stmt) ? duckdb_prepare_error(stmt) : "prepare failed";
-        duckdb_destroy_prepare(&stmt);
-        return Status::InvalidArgument(err);
-      }
+      // Re-prepared wrapped in COPY; the inner text is the same single SELECT just checked.
+      stmt = conn.conn->PrepareOne("COPY (\n" + rewritten.sql + "\n) TO " +
+                                   QuoteLiteral(parquet_path) + " (FORMAT parquet)");
+      if (!stmt.ok()) return stmt.status();
     }
-    Status bound = BindParams(stmt, params, rewritten);
-    if (!bound.ok()) {
-      duckdb_destroy_prepare(&stmt);
-      return bound;
+    for (const auto& [name, value] : params) {
+      if (rewritten.params_used_as_tables.count(name)) continue;
+      duck::Value bound;
+      if (auto* b = std::get_if<bool>(&value))
+        bound = *b;
+      else if (auto* i = std::get_if<int64_t>(&value))
+        bound = *i;
+      else if (auto* d = std::get_if<double>(&value))
+        bound = *d;
+      else if (auto* s = std::get_if<std::string>(&value))
+        bound = *s;
+      RIFFLE_RETURN_IF_ERROR(
+          (*stmt)->Bind(name, bound).status());  // a parameter the SQL lacks is ignored
     }
     // Streaming: DuckDB produces chunks as the consumer fetches them, so memory does not grow
     // with the row count.
-    duckdb_pending_result pending = nullptr;
-    if (duckdb_pending_prepared_streaming(stmt, &pending) == DuckDBError) {
-      const char* err = pending ? duckdb_pending_error(pending) : nullptr;
-      std::string msg = err ? err : "query failed";
-      duckdb_destroy_pending(&pending);
-      duckdb_destroy_prepare(&stmt);
-      return Status::InvalidArgument(msg);
-    }
-    auto result = std::make_unique<DuckResult>();
-    duckdb_state rc = duckdb_execute_pending(pending, result->get());
-    duckdb_destroy_pending(&pending);
-    duckdb_destroy_prepare(&stmt);
-    if (rc == DuckDBError) {
-      const char* err = duckdb_result_error(result->get());
-      return Status::InvalidArgument(err ? err : "query failed");
-    }
-    return result;
+    return (*stmt)->ExecuteStreaming();
   }
 
   // DuckDB suggests near names from every schema ("Did you mean "pg_enum"?", another
@@ -299,44 +252,30 @@ class DuckEngine final : public QueryEngine {
     size_t end = err.find("\"?", at + 15);
     if (end == std::string::npos) return err;
     std::string name = err.substr(at + 15, end - (at + 15));
-    bool internal = name.rfind("pg_", 0) == 0 || name.rfind("db_", 0) == 0 || name.rfind("duckdb_", 0) == 0 ||
-                    name.rfind("riffle_", 0) == 0 || name.rfind("sqlite_", 0) == 0 || name.find('.') != std::string::npos;
+    bool internal = name.rfind("pg_", 0) == 0 || name.rfind("db_", 0) == 0 ||
+                    name.rfind("duckdb_", 0) == 0 || name.rfind("riffle_", 0) == 0 ||
+                    name.rfind("sqlite_", 0) == 0 || name.find('.') != std::string::npos;
     if (internal) err.erase(at, end + 2 - at);
     return err;
   }
 
-  static Status BindParams(duckdb_prepared_statement stmt, const Params& params, const RewrittenSql& rewritten) {
-    for (const auto& [name, value] : params) {
-      if (rewritten.params_used_as_tables.count(name)) continue;
-      idx_t index = 0;
-      if (duckdb_bind_parameter_index(stmt, &index, name.c_str()) == DuckDBError) continue;  // unused param
-      duckdb_state st = DuckDBSuccess;
-      if (std::holds_alternative<std::monostate>(value)) st = duckdb_bind_null(stmt, index);
-      else if (auto* b = std::get_if<bool>(&value)) st = duckdb_bind_boolean(stmt, index, *b);
-      else if (auto* i = std::get_if<int64_t>(&value)) st = duckdb_bind_int64(stmt, index, *i);
-      else if (auto* d = std::get_if<double>(&value)) st = duckdb_bind_double(stmt, index, *d);
-      else {
-        const auto& s = std::get<std::string>(value);
-        st = duckdb_bind_varchar_length(stmt, index, s.data(), s.size());
-      }
-      if (st == DuckDBError) return Status::InvalidArgument("cannot bind query parameter '$" + name + "'");
-    }
-    return Status::Ok();
-  }
-
-  Status MaterializeVirtualTables(duckdb_connection conn, const catalog::CatalogState& state,
+  Status MaterializeVirtualTables(duck::Connection& conn, const catalog::CatalogState& state,
                                   const catalog::Database& db, const RewrittenSql& rewritten) {
     std::vector<VirtualTable> tables;
     if (rewritten.needs_info_tables || rewritten.needs_info_columns) {
       VirtualTable t{kInfoTablesName, {}, {}};
       VirtualTable c{kInfoColumnsName, {}, {}};
       using CT = catalog::ColumnType;
-      t.columns = {{"table_catalog", CT::kString}, {"table_schema", CT::kString},
-                   {"table_name", CT::kString},    {"table_type", CT::kString}};
-      c.columns = {{"table_catalog", CT::kString}, {"table_schema", CT::kString}, {"table_name", CT::kString},
-                   {"column_name", CT::kString},   {"data_type", CT::kString},    {"is_nullable", CT::kString}};
+      t.columns = {{"table_catalog", CT::kString},
+                   {"table_schema", CT::kString},
+                   {"table_name", CT::kString},
+                   {"table_type", CT::kString}};
+      c.columns = {{"table_catalog", CT::kString}, {"table_schema", CT::kString},
+                   {"table_name", CT::kString},    {"column_name", CT::kString},
+                   {"data_type", CT::kString},     {"is_nullable", CT::kString}};
       for (const auto& [name, table] : db.tables) {
-        t.rows.push_back({std::string("public"), std::string("iox"), name, std::string("BASE TABLE")});
+        t.rows.push_back(
+            {std::string("public"), std::string("iox"), name, std::string("BASE TABLE")});
         std::vector<const catalog::Column*> cols;
         for (const auto& col : table->columns) cols.push_back(&col);
         std::sort(cols.begin(), cols.end(), [](auto* a, auto* b) { return a->name < b->name; });
@@ -347,17 +286,19 @@ class DuckEngine final : public QueryEngine {
       }
       for (const char* sys : {"processing_engine_logs", "processing_engine_triggers",
                               "processing_engine_trigger_arguments", "queries", "parquet_files"})
-        t.rows.push_back({std::string("public"), std::string("system"), std::string(sys), std::string("BASE TABLE")});
+        t.rows.push_back({std::string("public"), std::string("system"), std::string(sys),
+                          std::string("BASE TABLE")});
       for (const char* info : {"tables", "columns"})
-        t.rows.push_back({std::string("public"), std::string("information_schema"), std::string(info),
-                          std::string("VIEW")});
+        t.rows.push_back({std::string("public"), std::string("information_schema"),
+                          std::string(info), std::string("VIEW")});
       tables.push_back(std::move(t));
       tables.push_back(std::move(c));
     }
     for (const auto& name : rewritten.system_tables) {
-      Result<VirtualTable> vt = name == "queries" ? Result<VirtualTable>(query_log_.Table(db.name))
-                                : system_provider_ ? system_provider_(db.name, name)
-                                                   : Status::InvalidArgument("system table '" + name + "' not found");
+      Result<VirtualTable> vt =
+          name == "queries"  ? Result<VirtualTable>(query_log_.Table(db.name))
+          : system_provider_ ? system_provider_(db.name, name)
+                             : Status::InvalidArgument("system table '" + name + "' not found");
       if (!vt.ok()) return vt.status();
       vt->name = kSystemPrefix + name;
       tables.push_back(std::move(vt).value());
@@ -366,46 +307,14 @@ class DuckEngine final : public QueryEngine {
     return Status::Ok();
   }
 
-  static Status LoadVirtualTable(duckdb_connection conn, const VirtualTable& vt) {
-    std::string cols;
-    for (const auto& [n, t] : vt.columns) cols += (cols.empty() ? "" : ", ") + QuoteIdent(n) + " " + DuckTypeName(t);
-    RIFFLE_RETURN_IF_ERROR(Exec(conn, "CREATE OR REPLACE TEMP TABLE " + QuoteIdent(vt.name) + " (" + cols + ")"));
-    duckdb_appender app;
-    if (duckdb_appender_create(conn, "temp", vt.name.c_str(), &app) == DuckDBError) {
-      // Temp tables live in catalog "temp", schema "main".
-      duckdb_appender_destroy(&app);
-      if (duckdb_appender_create_ext(conn, "temp", "main", vt.name.c_str(), &app) == DuckDBError) {
-        duckdb_appender_destroy(&app);
-        return Status::Internal("cannot append to virtual table " + vt.name);
-      }
-    }
-    for (const auto& row : vt.rows) {
-      for (size_t i = 0; i < vt.columns.size(); ++i) {
-        const Value& v = i < row.size() ? row[i] : Value{};
-        if (std::holds_alternative<std::monostate>(v)) duckdb_append_null(app);
-        else if (auto* b = std::get_if<bool>(&v)) duckdb_append_bool(app, *b);
-        else if (auto* x = std::get_if<int64_t>(&v)) duckdb_append_int64(app, *x);
-        else if (auto* u = std::get_if<uint64_t>(&v)) duckdb_append_uint64(app, *u);
-        else if (auto* d = std::get_if<double>(&v)) duckdb_append_double(app, *d);
-        else if (auto* s = std::get_if<std::string>(&v)) duckdb_append_varchar_length(app, s->data(), s->size());
-        else {
-          duckdb_value tv = duckdb_create_timestamp_ns(duckdb_timestamp_ns{std::get<Timestamp>(v).ns});
-          duckdb_append_value(app, tv);
-          duckdb_destroy_value(&tv);
-        }
-      }
-      duckdb_appender_end_row(app);
-    }
-    Status st;
-    if (duckdb_appender_close(app) == DuckDBError)
-      st = Status::Internal(std::string("virtual table load failed: ") +
-                            (duckdb_appender_error(app) ? duckdb_appender_error(app) : "?"));
-    duckdb_appender_destroy(&app);
-    return st;
+  static Status LoadVirtualTable(duck::Connection& conn, const VirtualTable& vt) {
+    std::vector<std::pair<std::string, duck::ColumnKind>> columns;
+    for (const auto& [n, t] : vt.columns) columns.emplace_back(n, buffer::ColumnKindOf(t));
+    return conn.LoadTempTable(vt.name, columns, vt.rows);
   }
 
   EngineOptions options_;
-  duckdb_database db_;
+  duck::Database* db_;
   Buffer* buffer_;
   std::mutex running_mu_;
   std::multiset<uint64_t> running_;  // the publish count each running query began at
@@ -419,7 +328,7 @@ class DuckEngine final : public QueryEngine {
 }  // namespace
 
 Result<QueryResult> QueryEngine::Query(const catalog::CatalogState& state, const std::string& db,
-                                      const std::string& sql, const Params& params) {
+                                       const std::string& sql, const Params& params) {
   auto stream = QueryStream(state, db, sql, params);
   if (!stream.ok()) return stream.status();
   return Collect(**stream);

@@ -11,12 +11,7 @@
 
 namespace riffle::query {
 
-// Up to one DuckDB vector (2,048 rows) of a result, column by column.
-struct Batch {
-  size_t rows = 0;
-  std::vector<std::vector<Value>> columns;  // columns[c][r]
-  const Value& at(size_t row, size_t column) const { return columns[column][row]; }
-};
+using duck::Batch;  // up to 2,048 rows, column by column
 
 class ResultStream {
  public:

@@ -1,9 +1,10 @@
-#include "query/casts.h"
-
 #include <cstring>
 #include <string>
 
-namespace riffle::query {
+#include "duck/connection.h"
+#include "duck/internal.h"
+
+namespace riffle::duck {
 
 namespace {
 
@@ -48,7 +49,8 @@ Status Register(duckdb_connection conn, duckdb_type source, duckdb_cast_function
 
 }  // namespace
 
-Status RegisterCompatCasts(duckdb_connection conn) {
+Status RegisterCompatCasts(Connection& connection) {
+  duckdb_connection conn = connection.conn_;
   RIFFLE_RETURN_IF_ERROR(
       Register(conn, DUCKDB_TYPE_TIMESTAMP_NS, TimestampToNanos<1>, "TIMESTAMP_NS"));
   RIFFLE_RETURN_IF_ERROR(
@@ -57,4 +59,4 @@ Status RegisterCompatCasts(duckdb_connection conn) {
                   "TIMESTAMP WITH TIME ZONE");
 }
 
-}  // namespace riffle::query
+}  // namespace riffle::duck

@@ -1,4 +1,4 @@
-// Converts DuckDB data chunks into columnar batches of query values.
+// Internal to duck/: DuckDB data chunks converted into columnar batches of values.
 #pragma once
 
 #include <duckdb.h>
@@ -6,9 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "query/result_stream.h"
+#include "common/status.h"
+#include "duck/value.h"
 
-namespace riffle::query {
+namespace riffle::duck {
 
 class ChunkReader {
  public:
@@ -26,4 +27,4 @@ class ChunkReader {
   std::vector<duckdb_type> ids_;
 };
 
-}  // namespace riffle::query
+}  // namespace riffle::duck

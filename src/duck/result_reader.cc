@@ -1,11 +1,11 @@
-#include "query/result_reader.h"
+#include "duck/result_reader.h"
 
 #include <cmath>
 #include <cstdio>
 
 #include "common/clock.h"
 
-namespace riffle::query {
+namespace riffle::duck {
 namespace {
 
 std::string TypeName(duckdb_logical_type t) {
@@ -188,4 +188,4 @@ Status ChunkReader::Read(duckdb_data_chunk chunk, Batch* out) const {
   return Status::Ok();
 }
 
-}  // namespace riffle::query
+}  // namespace riffle::duck

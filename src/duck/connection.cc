@@ -1,0 +1,345 @@
+#include "duck/connection.h"
+
+#include <cstring>
+
+#include "duck/internal.h"
+#include "duck/result_reader.h"
+
+namespace riffle::duck {
+
+const char* SqlTypeName(ColumnKind kind) {
+  switch (kind) {
+    case ColumnKind::kVarchar:
+      return "VARCHAR";
+    case ColumnKind::kBigint:
+      return "BIGINT";
+    case ColumnKind::kUBigint:
+      return "UBIGINT";
+    case ColumnKind::kDouble:
+      return "DOUBLE";
+    case ColumnKind::kBoolean:
+      return "BOOLEAN";
+    case ColumnKind::kTimestampNs:
+      return "TIMESTAMP_NS";
+  }
+  return "VARCHAR";
+}
+
+namespace {
+
+duckdb_type TypeId(ColumnKind kind) {
+  switch (kind) {
+    case ColumnKind::kVarchar:
+      return DUCKDB_TYPE_VARCHAR;
+    case ColumnKind::kBigint:
+      return DUCKDB_TYPE_BIGINT;
+    case ColumnKind::kUBigint:
+      return DUCKDB_TYPE_UBIGINT;
+    case ColumnKind::kDouble:
+      return DUCKDB_TYPE_DOUBLE;
+    case ColumnKind::kBoolean:
+      return DUCKDB_TYPE_BOOLEAN;
+    case ColumnKind::kTimestampNs:
+      return DUCKDB_TYPE_TIMESTAMP_NS;
+  }
+  return DUCKDB_TYPE_VARCHAR;
+}
+
+// A streaming result: the rows are produced as they are fetched.
+class StreamingRows final : public Rows {
+ public:
+  explicit StreamingRows(std::unique_ptr<DuckResult> result)
+      : result_(std::move(result)), reader_(result_->get()) {}
+  const std::vector<std::string>& column_names() const override { return reader_.names(); }
+  Result<bool> Next(Batch* batch) override {
+    while (!done_) {
+      duckdb_data_chunk chunk = duckdb_fetch_chunk(*result_->get());
+      if (!chunk) {
+        done_ = true;
+        const char* err = duckdb_result_error(result_->get());
+        if (err) return Status::InvalidArgument(err);
+        return false;
+      }
+      Status st = reader_.Read(chunk, batch);
+      duckdb_destroy_data_chunk(&chunk);
+      if (!st.ok()) {
+        done_ = true;
+        return st;
+      }
+      if (batch->rows > 0) return true;
+    }
+    return false;
+  }
+
+ private:
+  std::unique_ptr<DuckResult> result_;
+  ChunkReader reader_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+Result<Connection> Connection::Open(Database& db) {
+  Connection c;
+  if (duckdb_connect(db.db_, &c.conn_) == DuckDBError)
+    return Status::Internal("cannot connect to DuckDB");
+  return c;
+}
+
+Connection::~Connection() {
+  if (conn_) duckdb_disconnect(&conn_);
+}
+
+Connection& Connection::operator=(Connection&& other) noexcept {
+  if (this != &other) {
+    if (conn_) duckdb_disconnect(&conn_);
+    conn_ = other.conn_;
+    other.conn_ = nullptr;
+  }
+  return *this;
+}
+
+Status Connection::Exec(const std::string& sql) { return duck::Exec(conn_, sql); }
+
+Result<std::vector<std::vector<int64_t>>> Connection::QueryInt64s(const std::string& sql) {
+  DuckResult r;
+  if (duckdb_query(conn_, sql.c_str(), r.get()) == DuckDBError) {
+    const char* err = duckdb_result_error(r.get());
+    return Status::Internal("internal SQL failed: " + std::string(err ? err : "?") + " [" + sql +
+                            "]");
+  }
+  std::vector<std::vector<int64_t>> rows(duckdb_row_count(r.get()),
+                                         std::vector<int64_t>(duckdb_column_count(r.get())));
+  for (idx_t row = 0; row < rows.size(); ++row)
+    for (idx_t col = 0; col < rows[row].size(); ++col)
+      rows[row][col] = duckdb_value_int64(r.get(), col, row);
+  return rows;
+}
+
+Result<std::unique_ptr<Statement>> Connection::PrepareOne(const std::string& sql) {
+  duckdb_extracted_statements extracted = nullptr;
+  idx_t count = duckdb_extract_statements(conn_, sql.c_str(), &extracted);
+  if (count == 0) {
+    std::string err = extracted ? duckdb_extract_statements_error(extracted) : "";
+    duckdb_destroy_extracted(&extracted);
+    return Status::InvalidArgument(err.empty() ? "query is empty: expected one SQL statement"
+                                               : err);
+  }
+  if (count > 1) {
+    duckdb_destroy_extracted(&extracted);
+    return Status::InvalidArgument("query contains " + std::to_string(count) +
+                                   " statements: expected exactly one SELECT statement");
+  }
+  duckdb_prepared_statement stmt = nullptr;
+  duckdb_state st = duckdb_prepare_extracted_statement(conn_, extracted, 0, &stmt);
+  duckdb_destroy_extracted(&extracted);
+  if (st == DuckDBError) {
+    std::string err = duckdb_prepare_error(stmt) ? duckdb_prepare_error(stmt) : "prepare failed";
+    duckdb_destroy_prepare(&stmt);
+    return Status::InvalidArgument(err);
+  }
+  return std::unique_ptr<Statement>(new Statement(stmt));
+}
+
+Status Connection::LoadTempTable(const std::string& name,
+                                 const std::vector<std::pair<std::string, ColumnKind>>& columns,
+                                 const std::vector<std::vector<Value>>& rows) {
+  std::string cols;
+  for (const auto& [n, k] : columns)
+    cols += (cols.empty() ? "" : ", ") + QuoteIdent(n) + " " + SqlTypeName(k);
+  RIFFLE_RETURN_IF_ERROR(
+      Exec("CREATE OR REPLACE TEMP TABLE " + QuoteIdent(name) + " (" + cols + ")"));
+  duckdb_appender app;
+  // Temp tables live in catalog "temp", schema "main".
+  if (duckdb_appender_create_ext(conn_, "temp", "main", name.c_str(), &app) == DuckDBError) {
+    duckdb_appender_destroy(&app);
+    return Status::Internal("cannot append to temporary table " + name);
+  }
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < columns.size(); ++i) {
+      const Value& v = i < row.size() ? row[i] : Value{};
+      if (std::holds_alternative<std::monostate>(v))
+        duckdb_append_null(app);
+      else if (auto* b = std::get_if<bool>(&v))
+        duckdb_append_bool(app, *b);
+      else if (auto* x = std::get_if<int64_t>(&v))
+        duckdb_append_int64(app, *x);
+      else if (auto* u = std::get_if<uint64_t>(&v))
+        duckdb_append_uint64(app, *u);
+      else if (auto* d = std::get_if<double>(&v))
+        duckdb_append_double(app, *d);
+      else if (auto* s = std::get_if<std::string>(&v))
+        duckdb_append_varchar_length(app, s->data(), s->size());
+      else {
+        duckdb_value tv =
+            duckdb_create_timestamp_ns(duckdb_timestamp_ns{std::get<Timestamp>(v).ns});
+        duckdb_append_value(app, tv);
+        duckdb_destroy_value(&tv);
+      }
+    }
+    duckdb_appender_end_row(app);
+  }
+  Status st;
+  if (duckdb_appender_close(app) == DuckDBError)
+    st = Status::Internal(std::string("temporary table load failed: ") +
+                          (duckdb_appender_error(app) ? duckdb_appender_error(app) : "?"));
+  duckdb_appender_destroy(&app);
+  return st;
+}
+
+Statement::~Statement() {
+  duckdb_prepared_statement stmt = stmt_;
+  duckdb_destroy_prepare(&stmt);
+}
+
+bool Statement::IsReadOnlyQuery() const {
+  duckdb_statement_type type = duckdb_prepared_statement_type(stmt_);
+  return type == DUCKDB_STATEMENT_TYPE_SELECT || type == DUCKDB_STATEMENT_TYPE_EXPLAIN;
+}
+
+Result<bool> Statement::Bind(const std::string& name, const Value& value) {
+  idx_t index = 0;
+  if (duckdb_bind_parameter_index(stmt_, &index, name.c_str()) == DuckDBError) return false;
+  duckdb_state st;
+  if (std::holds_alternative<std::monostate>(value))
+    st = duckdb_bind_null(stmt_, index);
+  else if (auto* b = std::get_if<bool>(&value))
+    st = duckdb_bind_boolean(stmt_, index, *b);
+  else if (auto* i = std::get_if<int64_t>(&value))
+    st = duckdb_bind_int64(stmt_, index, *i);
+  else if (auto* u = std::get_if<uint64_t>(&value))
+    st = duckdb_bind_uint64(stmt_, index, *u);
+  else if (auto* d = std::get_if<double>(&value))
+    st = duckdb_bind_double(stmt_, index, *d);
+  else if (auto* s = std::get_if<std::string>(&value))
+    st = duckdb_bind_varchar_length(stmt_, index, s->data(), s->size());
+  else {
+    duckdb_value tv =
+        duckdb_create_timestamp_ns(duckdb_timestamp_ns{std::get<Timestamp>(value).ns});
+    st = duckdb_bind_value(stmt_, index, tv);
+    duckdb_destroy_value(&tv);
+  }
+  if (st == DuckDBError)
+    return Status::InvalidArgument("cannot bind query parameter '$" + name + "'");
+  return true;
+}
+
+Result<std::unique_ptr<Rows>> Statement::ExecuteStreaming() {
+  duckdb_pending_result pending = nullptr;
+  if (duckdb_pending_prepared_streaming(stmt_, &pending) == DuckDBError) {
+    const char* err = pending ? duckdb_pending_error(pending) : nullptr;
+    std::string msg = err ? err : "query failed";
+    duckdb_destroy_pending(&pending);
+    return Status::InvalidArgument(msg);
+  }
+  auto result = std::make_unique<DuckResult>();
+  duckdb_state rc = duckdb_execute_pending(pending, result->get());
+  duckdb_destroy_pending(&pending);
+  if (rc == DuckDBError) {
+    const char* err = duckdb_result_error(result->get());
+    return Status::InvalidArgument(err ? err : "query failed");
+  }
+  return std::unique_ptr<Rows>(std::make_unique<StreamingRows>(std::move(result)));
+}
+
+Result<std::unique_ptr<ChunkAppender>> ChunkAppender::Open(Connection& conn,
+                                                           const std::string& catalog,
+                                                           const std::string& schema,
+                                                           const std::string& table,
+                                                           const std::vector<ColumnKind>& columns) {
+  std::unique_ptr<ChunkAppender> a(new ChunkAppender());
+  duckdb_appender appender = nullptr;
+  if (duckdb_appender_create_ext(conn.conn_, catalog.c_str(), schema.c_str(), table.c_str(),
+                                 &appender) == DuckDBError) {
+    std::string err = duckdb_appender_error(appender) ? duckdb_appender_error(appender) : "?";
+    duckdb_appender_destroy(&appender);
+    return Status::Internal("cannot create appender: " + err);
+  }
+  a->appender_ = appender;
+  a->kinds_ = columns;
+  for (ColumnKind k : columns) a->types_.push_back(duckdb_create_logical_type(TypeId(k)));
+  return a;
+}
+
+ChunkAppender::~ChunkAppender() {
+  if (chunk_) {
+    duckdb_data_chunk chunk = chunk_;
+    duckdb_destroy_data_chunk(&chunk);
+  }
+  if (appender_) {
+    duckdb_appender appender = appender_;
+    if (!closed_) duckdb_appender_close(appender);
+    duckdb_appender_destroy(&appender);
+  }
+  for (void*& t : types_) {
+    auto type = static_cast<duckdb_logical_type>(t);
+    duckdb_destroy_logical_type(&type);
+  }
+}
+
+size_t ChunkAppender::Capacity() const { return duckdb_vector_size(); }
+
+void ChunkAppender::Begin(size_t rows) {
+  if (chunk_) {
+    duckdb_data_chunk chunk = chunk_;
+    duckdb_destroy_data_chunk(&chunk);
+  }
+  std::vector<duckdb_logical_type> types;
+  for (void* t : types_) types.push_back(static_cast<duckdb_logical_type>(t));
+  chunk_ = duckdb_create_data_chunk(types.data(), types.size());
+  rows_ = rows;
+  vectors_.resize(types.size());
+  validity_.resize(types.size());
+  for (size_t c = 0; c < types.size(); ++c) {
+    duckdb_vector vec = duckdb_data_chunk_get_vector(chunk_, c);
+    duckdb_vector_ensure_validity_writable(vec);
+    vectors_[c] = vec;
+    validity_[c] = duckdb_vector_get_validity(vec);
+    std::memset(validity_[c], 0, (rows + 63) / 64 * sizeof(uint64_t));
+  }
+}
+
+int64_t* ChunkAppender::Int64s(size_t column) {
+  return static_cast<int64_t*>(
+      duckdb_vector_get_data(static_cast<duckdb_vector>(vectors_[column])));
+}
+uint64_t* ChunkAppender::UInt64s(size_t column) {
+  return static_cast<uint64_t*>(
+      duckdb_vector_get_data(static_cast<duckdb_vector>(vectors_[column])));
+}
+double* ChunkAppender::Doubles(size_t column) {
+  return static_cast<double*>(duckdb_vector_get_data(static_cast<duckdb_vector>(vectors_[column])));
+}
+bool* ChunkAppender::Bools(size_t column) {
+  return static_cast<bool*>(duckdb_vector_get_data(static_cast<duckdb_vector>(vectors_[column])));
+}
+
+void ChunkAppender::SetString(size_t column, size_t row, const char* data, size_t size) {
+  duckdb_vector_assign_string_element_len(static_cast<duckdb_vector>(vectors_[column]), row, data,
+                                          size);
+  SetValid(column, row);
+}
+
+Status ChunkAppender::Flush() {
+  duckdb_data_chunk_set_size(chunk_, rows_);
+  Status st;
+  if (duckdb_append_data_chunk(appender_, chunk_) == DuckDBError)
+    st = Status::Internal(std::string("append failed: ") + (duckdb_appender_error(appender_)
+                                                                ? duckdb_appender_error(appender_)
+                                                                : "?"));
+  duckdb_data_chunk chunk = chunk_;
+  duckdb_destroy_data_chunk(&chunk);
+  chunk_ = nullptr;
+  return st;
+}
+
+Status ChunkAppender::Close() {
+  closed_ = true;
+  if (duckdb_appender_close(appender_) == DuckDBError)
+    return Status::Internal(
+        std::string("appender close failed: ") +
+        (duckdb_appender_error(appender_) ? duckdb_appender_error(appender_) : "?"));
+  return Status::Ok();
+}
+
+}  // namespace riffle::duck

@@ -1,0 +1,116 @@
+// duck::Connection and what runs on it: internal statements, one checked user statement with
+// bound parameters and a streaming result, bulk appends of whole chunks, and temporary tables.
+// The only way the buffer and query components talk to DuckDB; duckdb.h stays inside duck/.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "duck/database.h"
+#include "duck/value.h"
+
+struct _duckdb_connection;
+struct _duckdb_prepared_statement;
+struct _duckdb_appender;
+struct _duckdb_data_chunk;
+
+namespace riffle::duck {
+
+class Rows;
+class Statement;
+
+class Connection {
+ public:
+  static Result<Connection> Open(Database& db);
+  Connection() = default;
+  ~Connection();
+  Connection(Connection&& other) noexcept : conn_(other.conn_) { other.conn_ = nullptr; }
+  Connection& operator=(Connection&& other) noexcept;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // SQL that Riffle generated itself: a failure is an internal error naming the SQL.
+  Status Exec(const std::string& sql);
+  // Every row of an internal query whose cells are all integers (NULL reads as 0).
+  Result<std::vector<std::vector<int64_t>>> QueryInt64s(const std::string& sql);
+  // Exactly one statement of user SQL, prepared; an empty text or several statements are
+  // errors that say so.
+  Result<std::unique_ptr<Statement>> PrepareOne(const std::string& sql);
+  // Replaces temporary table `name` with `rows` (a system or information_schema table).
+  Status LoadTempTable(const std::string& name,
+                       const std::vector<std::pair<std::string, ColumnKind>>& columns,
+                       const std::vector<std::vector<Value>>& rows);
+
+ private:
+  friend class ChunkAppender;
+  friend Status RegisterCompatCasts(Connection& conn);
+  _duckdb_connection* conn_ = nullptr;
+};
+
+class Statement {
+ public:
+  ~Statement();
+  // SELECT or EXPLAIN: the only statements user SQL may run.
+  bool IsReadOnlyQuery() const;
+  // Binds `$name`; false when the statement has no such parameter.
+  Result<bool> Bind(const std::string& name, const Value& value);
+  // Runs the statement; DuckDB produces the rows as Rows::Next asks for them.
+  Result<std::unique_ptr<Rows>> ExecuteStreaming();
+
+ private:
+  friend class Connection;
+  explicit Statement(_duckdb_prepared_statement* stmt) : stmt_(stmt) {}
+  _duckdb_prepared_statement* stmt_;
+};
+
+// A running statement's result. Destroy it before the connection runs anything else.
+class Rows {
+ public:
+  virtual ~Rows() = default;
+  virtual const std::vector<std::string>& column_names() const = 0;
+  // The next batch; false at the end. An error DuckDB raises while producing rows ends it.
+  virtual Result<bool> Next(Batch* batch) = 0;
+};
+
+// Appends rows to one table a chunk at a time: Begin(n) gives n rows, every cell NULL; the
+// typed column pointers are written directly and SetValid marks a cell as set; Flush appends.
+class ChunkAppender {
+ public:
+  static Result<std::unique_ptr<ChunkAppender>> Open(Connection& conn, const std::string& catalog,
+                                                     const std::string& schema,
+                                                     const std::string& table,
+                                                     const std::vector<ColumnKind>& columns);
+  ~ChunkAppender();
+  size_t Capacity() const;  // most rows in one chunk
+  void Begin(size_t rows);
+  int64_t* Int64s(size_t column);  // kBigint and kTimestampNs
+  uint64_t* UInt64s(size_t column);
+  double* Doubles(size_t column);
+  bool* Bools(size_t column);
+  void SetString(size_t column, size_t row, const char* data, size_t size);  // also marks it valid
+  void SetValid(size_t column, size_t row) {
+    validity_[column][row / 64] |= uint64_t{1} << (row % 64);
+  }
+  Status Flush();
+  Status Close();
+
+ private:
+  ChunkAppender() = default;
+  _duckdb_appender* appender_ = nullptr;
+  std::vector<ColumnKind> kinds_;
+  std::vector<void*> types_;  // duckdb_logical_type
+  _duckdb_data_chunk* chunk_ = nullptr;
+  std::vector<void*> vectors_;  // duckdb_vector of the current chunk
+  std::vector<uint64_t*> validity_;
+  size_t rows_ = 0;
+  bool closed_ = false;
+};
+
+// Casts DataFusion has and DuckDB lacks (CAST(<timestamp> AS BIGINT) gives nanoseconds since
+// the epoch), registered on the connection's database.
+Status RegisterCompatCasts(Connection& conn);
+
+}  // namespace riffle::duck
