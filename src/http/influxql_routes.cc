@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "http/api.h"
+#include "http/influxql_body.h"
 #include "influxql/influxql.h"
 
 namespace riffle::http {
@@ -16,13 +17,21 @@ namespace {
 
 // The SQL an InfluxQL statement was translated into is Riffle's business, not the user's: a
 // DuckDB error keeps its first lines and loses the "LINE 1: <generated SQL>" context.
-Result<query::QueryResult> WithoutGeneratedSql(Result<query::QueryResult> result) {
-  if (result.ok()) return result;
-  std::string message = result.status().message();
+Status CleanError(const Status& st) {
+  if (st.ok() || st.message().rfind("error parsing query", 0) == 0 ||
+      st.code() != Code::kInvalidArgument)
+    return st;
+  std::string message = st.message();
   size_t line = message.find("\nLINE ");
   if (line != std::string::npos) message.erase(line);
   while (!message.empty() && message.back() == '\n') message.pop_back();
-  return Status(result.status().code(), "error executing InfluxQL statement: " + message);
+  return Status(st.code(), "error executing InfluxQL statement: " + message);
+}
+
+template <typename T>
+Result<T> WithoutGeneratedSql(Result<T> result) {
+  if (result.ok()) return result;
+  return CleanError(result.status());
 }
 
 // 1.x clients read times as RFC 3339 with a zone, or as integers in the `epoch` unit.
@@ -81,8 +90,41 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
   json results = json::array();
   auto statements = influxql::SplitStatements(q);
   if (statements.empty()) return reply(Response::Error(400, "error parsing query: empty query"));
+  bool pretty = param("pretty") == "true";
   for (size_t i = 0; i < statements.size(); ++i) {
     json r = {{"statement_id", i}};
+    // The last statement, when it is a SELECT, streams its series as they come (earlier ones
+    // and SHOW statements are small, or must be whole before the next one runs).
+    if (i + 1 == statements.size() && !pretty && influxql::IsSelect(statements[i])) {
+      auto series = influxql::ExecuteStreaming(statements[i], *state, db,
+                                               [&](const std::string& d, const std::string& sql) {
+                                                 return engine_->QueryStream(*state, d, sql, {});
+                                               });
+      Status st = series.ok() ? Status::Ok() : CleanError(series.status());
+      std::shared_ptr<InfluxQLV1Body> body;
+      if (st.ok()) {
+        std::string prefix = "{\"results\":[";
+        for (const auto& earlier : results)
+          prefix += earlier.dump(-1, ' ', false, json::error_handler_t::replace) + ",";
+        int64_t div = *divisor;
+        body = std::make_shared<InfluxQLV1Body>(
+            std::move(prefix), i, std::move(series).value(),
+            [div](const query::Value& v) {
+              return ValueJson(v, div).dump(-1, ' ', false, json::error_handler_t::replace);
+            },
+            CleanError);
+        st = body->Prime();
+      }
+      if (st.ok()) {
+        Response response = Response::Json(200, "");
+        response.stream = std::move(body);
+        return reply(std::move(response));
+      }
+      if (IsParseError(st)) return reply(Response::Error(400, st.message()));
+      r["error"] = st.message();
+      results.push_back(std::move(r));
+      break;
+    }
     auto out = influxql::Execute(statements[i], *state, db, run_sql);
     if (!out.ok()) {
       if (IsParseError(out.status())) return reply(Response::Error(400, out.status().message()));
@@ -113,9 +155,8 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
     }
     results.push_back(std::move(r));
   }
-  std::string pretty = param("pretty");
   json body = {{"results", std::move(results)}};
-  reply(Response::Json(200, pretty == "true" ? body.dump(4) : body.dump()));
+  reply(Response::Json(200, pretty ? body.dump(4) : body.dump()));
 }
 
 void Api::HandleInfluxQL(Request& req, Reply reply) {
@@ -133,25 +174,21 @@ void Api::HandleInfluxQL(Request& req, Reply reply) {
   if (statements.size() != 1)
     return reply(Response::Error(400, "InfluxQL: expected exactly one statement, found " +
                                           std::to_string(statements.size())));
-  auto out = influxql::Execute(
+  auto series = influxql::ExecuteStreaming(
       statements[0], *state, parsed->db, [&](const std::string& database, const std::string& sql) {
-        return WithoutGeneratedSql(engine_->Query(*state, database, sql, {}));
+        return engine_->QueryStream(*state, database, sql, {});
       });
-  if (!out.ok()) return reply(Response::Error(HttpStatusFor(out.status()), out.status().message()));
-  query::QueryResult table;
-  table.column_names = {"iox::measurement"};
-  if (!out->series.empty()) {
-    for (const auto& [k, v] : out->series[0].tags) table.column_names.push_back(k);
-    for (const auto& c : out->series[0].columns) table.column_names.push_back(c);
+  if (!series.ok()) {
+    Status st = CleanError(series.status());
+    return reply(Response::Error(HttpStatusFor(st), st.message()));
   }
-  for (const auto& s : out->series)
-    for (const auto& row : s.values) {
-      std::vector<query::Value> r = {s.name};
-      for (const auto& [k, v] : s.tags) r.emplace_back(v);
-      r.insert(r.end(), row.begin(), row.end());
-      table.rows.push_back(std::move(r));
-    }
-  reply(Response{200, query::ContentType(*format), query::Render(table, *format), {}});
+  auto body = std::make_shared<InfluxQLTableBody>(std::move(series).value(),
+                                                  query::MakeEncoder(*format), CleanError);
+  if (Status st = body->Prime(); !st.ok())
+    return reply(Response::Error(HttpStatusFor(st), st.message()));
+  Response response{200, query::ContentType(*format), "", {}};
+  response.stream = std::move(body);
+  reply(std::move(response));
 }
 
 }  // namespace riffle::http

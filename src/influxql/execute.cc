@@ -163,18 +163,11 @@ bool HasMatchingRow(const catalog::Table& table, const std::string& where, const
 Result<StatementResult> RunSelect(const std::vector<Token>& tokens,
                                   const catalog::CatalogState& state, const std::string& request_db,
                                   const SqlRunner& run_sql) {
-  RIFFLE_ASSIGN_OR_RETURN(Source source, SelectSource(tokens));
-  std::string db_name = source.db.empty() ? request_db : source.db;
-  if (!source.db.empty() && !request_db.empty() && source.db != request_db)
-    return Status::InvalidArgument("the statement's database '" + source.db +
-                                   "' differs from the request's '" + request_db + "'");
-  const catalog::Database* db = state.FindDatabase(db_name);
-  if (!db) return Status::NotFound("database not found: " + db_name);
+  RIFFLE_ASSIGN_OR_RETURN(PlannedSelect planned, PlanSelect(tokens, state, request_db));
   StatementResult out;
-  const catalog::Table* table = db->FindTable(source.measurement);
-  if (!table) return out;  // InfluxQL: no such measurement, no series
-  RIFFLE_ASSIGN_OR_RETURN(SelectPlan plan, TranslateSelect(tokens, *table));
-  RIFFLE_ASSIGN_OR_RETURN(query::QueryResult rows, run_sql(db_name, plan.sql));
+  if (!planned.table) return out;  // InfluxQL: no such measurement, no series
+  const SelectPlan& plan = planned.plan;
+  RIFFLE_ASSIGN_OR_RETURN(query::QueryResult rows, run_sql(planned.db, plan.sql));
   size_t ntags = plan.group_tags.size();
   size_t ncols = rows.column_names.size() - ntags;
   std::vector<std::string> columns(rows.column_names.begin(),
@@ -186,7 +179,7 @@ Result<StatementResult> RunSelect(const std::vector<Token>& tokens,
       tags.emplace_back(plan.group_tags[i], s ? *s : "");
     }
     if (out.series.empty() || out.series.back().tags != tags)
-      out.series.push_back(Series{table->name, tags, columns, {}});
+      out.series.push_back(Series{planned.table->name, tags, columns, {}});
     row.resize(ncols);
     out.series.back().values.push_back(std::move(row));
   }
@@ -379,6 +372,22 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens,
 }
 
 }  // namespace
+
+Result<PlannedSelect> PlanSelect(const std::vector<Token>& tokens, const catalog::CatalogState& state,
+                                 const std::string& request_db) {
+  RIFFLE_ASSIGN_OR_RETURN(Source source, SelectSource(tokens));
+  PlannedSelect out;
+  out.db = source.db.empty() ? request_db : source.db;
+  if (!source.db.empty() && !request_db.empty() && source.db != request_db)
+    return Status::InvalidArgument("the statement's database '" + source.db + "' differs from the request's '" +
+                                   request_db + "'");
+  const catalog::Database* db = state.FindDatabase(out.db);
+  if (!db) return Status::NotFound("database not found: " + out.db);
+  out.table = db->FindTable(source.measurement);
+  if (!out.table) return out;
+  RIFFLE_ASSIGN_OR_RETURN(out.plan, TranslateSelect(tokens, *out.table));
+  return out;
+}
 
 Result<StatementResult> Execute(const std::string& statement, const catalog::CatalogState& state,
                                 const std::string& db, const SqlRunner& run_sql) {

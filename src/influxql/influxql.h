@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,5 +43,23 @@ using SqlRunner =
     std::function<Result<query::QueryResult>(const std::string& db, const std::string& sql)>;
 Result<StatementResult> Execute(const std::string& statement, const catalog::CatalogState& state,
                                 const std::string& db, const SqlRunner& run_sql);
+
+// Whether a statement is a SELECT (its rows can stream).
+bool IsSelect(const std::string& statement);
+
+// A statement's series as they come: a SELECT's rows are read from the query engine's stream
+// batch by batch (SHOW statements are small and computed whole).
+class SeriesStream {
+ public:
+  virtual ~SeriesStream() = default;
+  // The next rows: `*piece` gets their series (name, tags, columns) and values; `*continues`
+  // says that they extend the series of the previous call. False at the end.
+  virtual Result<bool> Next(Series* piece, bool* continues) = 0;
+};
+using SqlStreamer = std::function<Result<std::unique_ptr<query::ResultStream>>(const std::string& db,
+                                                                                const std::string& sql)>;
+Result<std::unique_ptr<SeriesStream>> ExecuteStreaming(const std::string& statement,
+                                                       const catalog::CatalogState& state, const std::string& db,
+                                                       const SqlStreamer& stream_sql);
 
 }  // namespace riffle::influxql

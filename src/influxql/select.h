@@ -23,4 +23,13 @@ struct SelectPlan {
 Result<Source> SelectSource(const std::vector<Token>& tokens);
 Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catalog::Table& table);
 
+// A SELECT's database, table (null: no such measurement, no series) and SQL.
+struct PlannedSelect {
+  std::string db;
+  const catalog::Table* table = nullptr;
+  SelectPlan plan;
+};
+Result<PlannedSelect> PlanSelect(const std::vector<Token>& tokens, const catalog::CatalogState& state,
+                                 const std::string& request_db);
+
 }  // namespace riffle::influxql

@@ -103,3 +103,40 @@ def test_an_error_before_any_row_is_still_a_400(server):
     r = requests.get(server.url + "/api/v3/query_sql",
                      params={"db": db, "q": "SELECT error('at once') AS x FROM m"}, timeout=10)
     assert r.status_code == 400 and "at once" in r.json()["error"]
+
+
+def test_influxql_series_stream_and_match_the_whole_answer(server):
+    """/query streams the last SELECT's series (1.x JSON), split where the GROUP BY tags change,
+    also across DuckDB's 2,048-row batches; pretty=true is built whole: both say the same."""
+    db = unique_db("stream")
+    lines = [f"cpu,host=h{h} v={i}i {1_700_000_000 + i}" for h in range(3) for i in range(3000)]
+    assert write_lp(server, db, "\n".join(lines), precision="s").status_code == 204
+    q = "SHOW MEASUREMENTS; SELECT v FROM cpu GROUP BY host"
+    streamed = requests.get(server.url + "/query", params={"db": db, "q": q}, timeout=60)
+    assert streamed.status_code == 200 and streamed.headers.get("Transfer-Encoding") == "chunked"
+    whole = requests.get(server.url + "/query", params={"db": db, "q": q, "pretty": "true"}, timeout=60)
+    assert whole.headers.get("Transfer-Encoding") != "chunked"
+    assert streamed.json() == whole.json()
+    results = streamed.json()["results"]
+    assert results[0]["series"][0]["values"] == [["cpu"]]
+    series = results[1]["series"]
+    assert [s["tags"] for s in series] == [{"host": "h0"}, {"host": "h1"}, {"host": "h2"}]
+    assert all(len(s["values"]) == 3000 and s["columns"] == ["time", "v"] for s in series)
+    assert series[2]["values"][-1][1] == 2999
+    # No series: the statement has no "series" key, as InfluxDB 1.x answers.
+    empty = requests.get(server.url + "/query", params={"db": db, "q": "SELECT v FROM cpu WHERE v < 0"}, timeout=10)
+    assert empty.json() == {"results": [{"statement_id": 0}]}
+
+
+def test_influxql_v3_endpoint_streams_in_every_format(server):
+    db = unique_db("stream")
+    lines = [f"cpu,host=h{h} v={i}i {1_700_000_000 + i}" for h in range(2) for i in range(2500)]
+    assert write_lp(server, db, "\n".join(lines), precision="s").status_code == 204
+    q = "SELECT v FROM cpu GROUP BY host"
+    r = requests.get(server.url + "/api/v3/query_influxql", params={"db": db, "q": q, "format": "csv"}, timeout=60)
+    assert r.status_code == 200 and r.headers.get("Transfer-Encoding") == "chunked"
+    rows = r.text.splitlines()
+    assert rows[0] == "iox::measurement,host,time,v" and len(rows) == 5001
+    assert rows[1].startswith("cpu,h0,") and rows[-1].startswith("cpu,h1,") and rows[-1].endswith(",2499")
+    j = requests.get(server.url + "/api/v3/query_influxql", params={"db": db, "q": q}, timeout=60).json()
+    assert len(j) == 5000 and j[0]["iox::measurement"] == "cpu" and j[0]["host"] == "h0"

@@ -1,0 +1,115 @@
+// InfluxQL results as a stream of series pieces (see SeriesStream in influxql.h).
+#include "influxql/influxql.h"
+#include "influxql/lexer.h"
+#include "influxql/select.h"
+
+namespace riffle::influxql {
+namespace {
+
+// A SELECT's rows come ordered by their GROUP BY tags, so a series ends where the tags change.
+class SelectStream final : public SeriesStream {
+ public:
+  SelectStream(std::unique_ptr<query::ResultStream> rows, std::string name,
+               std::vector<std::string> group_tags)
+      : rows_(std::move(rows)), name_(std::move(name)), group_tags_(std::move(group_tags)) {
+    const auto& names = rows_->column_names();
+    ncols_ = names.size() - group_tags_.size();
+    columns_.assign(names.begin(), names.begin() + static_cast<long>(ncols_));
+  }
+
+  Result<bool> Next(Series* piece, bool* continues) override {
+    while (pos_ >= batch_.rows) {
+      if (!rows_) return false;
+      auto more = rows_->Next(&batch_);
+      if (!more.ok()) return more.status();
+      if (!*more) {
+        rows_.reset();
+        return false;
+      }
+      pos_ = 0;
+    }
+    auto tags = TagsAt(pos_);
+    *continues = started_ && tags == current_;
+    started_ = true;
+    current_ = tags;
+    piece->name = name_;
+    piece->tags = std::move(tags);
+    piece->columns = columns_;
+    piece->values.clear();
+    for (; pos_ < batch_.rows && (piece->values.empty() || TagsAt(pos_) == current_); ++pos_) {
+      std::vector<query::Value> row(ncols_);
+      for (size_t c = 0; c < ncols_; ++c) row[c] = std::move(batch_.columns[c][pos_]);
+      piece->values.push_back(std::move(row));
+    }
+    return true;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> TagsAt(size_t row) const {
+    std::vector<std::pair<std::string, std::string>> tags;
+    for (size_t i = 0; i < group_tags_.size(); ++i) {
+      const auto* s = std::get_if<std::string>(&batch_.at(row, ncols_ + i));
+      tags.emplace_back(group_tags_[i], s ? *s : "");
+    }
+    return tags;
+  }
+
+  std::unique_ptr<query::ResultStream> rows_;
+  std::string name_;
+  std::vector<std::string> group_tags_, columns_;
+  size_t ncols_ = 0;
+  query::Batch batch_;
+  size_t pos_ = 0;
+  bool started_ = false;
+  std::vector<std::pair<std::string, std::string>> current_;
+};
+
+// Series computed whole (SHOW statements), handed out one at a time.
+class WholeStream final : public SeriesStream {
+ public:
+  explicit WholeStream(StatementResult result) : result_(std::move(result)) {}
+  Result<bool> Next(Series* piece, bool* continues) override {
+    if (next_ >= result_.series.size()) return false;
+    *piece = std::move(result_.series[next_++]);
+    *continues = false;
+    return true;
+  }
+
+ private:
+  StatementResult result_;
+  size_t next_ = 0;
+};
+
+}  // namespace
+
+bool IsSelect(const std::string& statement) {
+  auto tokens = Lex(statement);
+  return tokens.ok() && !tokens->empty() && (*tokens)[0].IsKeyword("SELECT");
+}
+
+Result<std::unique_ptr<SeriesStream>> ExecuteStreaming(const std::string& statement,
+                                                       const catalog::CatalogState& state,
+                                                       const std::string& db,
+                                                       const SqlStreamer& stream_sql) {
+  RIFFLE_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lex(statement));
+  if (tokens[0].IsKeyword("SELECT")) {
+    RIFFLE_ASSIGN_OR_RETURN(PlannedSelect planned, PlanSelect(tokens, state, db));
+    if (!planned.table)
+      return std::unique_ptr<SeriesStream>(std::make_unique<WholeStream>(StatementResult{}));
+    RIFFLE_ASSIGN_OR_RETURN(std::unique_ptr<query::ResultStream> rows,
+                            stream_sql(planned.db, planned.plan.sql));
+    return std::unique_ptr<SeriesStream>(std::make_unique<SelectStream>(
+        std::move(rows), planned.table->name, planned.plan.group_tags));
+  }
+  auto whole =
+      Execute(statement, state, db,
+              [&](const std::string& d, const std::string& sql) -> Result<query::QueryResult> {
+                auto rows = stream_sql(d, sql);
+                if (!rows.ok()) return rows.status();
+                return query::Collect(**rows);
+              });
+  if (!whole.ok()) return whole.status();
+  return std::unique_ptr<SeriesStream>(std::make_unique<WholeStream>(std::move(whole).value()));
+}
+
+}  // namespace riffle::influxql
