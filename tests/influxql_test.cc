@@ -51,6 +51,23 @@ TEST(InfluxQLLexer, DurationsNumbersRegexesAndQuotes) {
   EXPECT_FALSE(Lex("SELECT 10xyz FROM m").ok());
 }
 
+TEST(InfluxQLLexer, BoundParametersBecomeLiteralTokens) {
+  auto params = ParseBoundParams(R"({"h": "it's", "n": -2.5, "b": true})");
+  ASSERT_TRUE(params.ok()) << params.status().message();
+  auto t = Lex("SELECT v FROM m WHERE host = $h AND v > $n AND ok = $b", &*params);
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  std::vector<std::string> texts;
+  for (const auto& tok : *t) texts.push_back(tok.text);
+  EXPECT_EQ(texts,
+            (std::vector<std::string>{"SELECT", "v", "FROM", "m", "WHERE", "host", "=", "it's",
+                                      "AND", "v", ">", "-", "2.5", "AND", "ok", "=", "true", ""}));
+  EXPECT_EQ((*t)[7].type, TokenType::kString);
+  EXPECT_FALSE(Lex("SELECT v FROM m WHERE host = $missing", &*params).ok());
+  EXPECT_FALSE(Lex("SELECT v FROM m WHERE host = $h").ok());  // no parameters given
+  EXPECT_FALSE(ParseBoundParams(R"({"x": [1]})").ok());
+  EXPECT_FALSE(ParseBoundParams("not json").ok());
+}
+
 TEST(InfluxQLSelect, RawSelectListsTimeThenSortedColumns) {
   EXPECT_EQ(Sql("SELECT * FROM \"cpu\" ORDER BY time DESC LIMIT 1"),
             "SELECT \"time\" AS \"time\", \"host\" AS \"host\", \"n\" AS \"n\", \"region\" AS "

@@ -83,6 +83,13 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
   if (q.empty()) return reply(Response::Error(400, "missing required parameter \"q\""));
   auto divisor = EpochDivisor(param("epoch"));
   if (!divisor.ok()) return reply(Response::Error(400, divisor.status().message()));
+  // InfluxDB 1.x bound parameters: params={"name": value} for $name in the statements.
+  std::map<std::string, std::string> bound;
+  if (std::string p = param("params"); !p.empty()) {
+    auto parsed = influxql::ParseBoundParams(p);
+    if (!parsed.ok()) return reply(Response::Error(400, parsed.status().message()));
+    bound = std::move(parsed).value();
+  }
   auto state = catalog_->State();
   auto run_sql = [&](const std::string& database, const std::string& sql) {
     return WithoutGeneratedSql(engine_->Query(*state, database, sql, {}));
@@ -96,10 +103,12 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
     // The last statement, when it is a SELECT, streams its series as they come (earlier ones
     // and SHOW statements are small, or must be whole before the next one runs).
     if (i + 1 == statements.size() && !pretty && influxql::IsSelect(statements[i])) {
-      auto series = influxql::ExecuteStreaming(statements[i], *state, db,
-                                               [&](const std::string& d, const std::string& sql) {
-                                                 return engine_->QueryStream(*state, d, sql, {});
-                                               });
+      auto series = influxql::ExecuteStreaming(
+          statements[i], *state, db,
+          [&](const std::string& d, const std::string& sql) {
+            return engine_->QueryStream(*state, d, sql, {});
+          },
+          &bound);
       Status st = series.ok() ? Status::Ok() : CleanError(series.status());
       std::shared_ptr<InfluxQLV1Body> body;
       if (st.ok()) {
@@ -125,7 +134,7 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
       results.push_back(std::move(r));
       break;
     }
-    auto out = influxql::Execute(statements[i], *state, db, run_sql);
+    auto out = influxql::Execute(statements[i], *state, db, run_sql, &bound);
     if (!out.ok()) {
       if (IsParseError(out.status())) return reply(Response::Error(400, out.status().message()));
       r["error"] = out.status().message();

@@ -390,8 +390,9 @@ Result<PlannedSelect> PlanSelect(const std::vector<Token>& tokens, const catalog
 }
 
 Result<StatementResult> Execute(const std::string& statement, const catalog::CatalogState& state,
-                                const std::string& db, const SqlRunner& run_sql) {
-  RIFFLE_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lex(statement));
+                                const std::string& db, const SqlRunner& run_sql,
+                                const std::map<std::string, std::string>* params) {
+  RIFFLE_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lex(statement, params));
   if (tokens[0].IsKeyword("SELECT")) return RunSelect(tokens, state, db, run_sql);
   if (tokens[0].IsKeyword("SHOW")) return RunShow(tokens, state, db, run_sql);
   if (tokens[0].type == TokenType::kEnd)

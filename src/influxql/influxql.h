@@ -41,11 +41,16 @@ struct StatementResult {
 // measurement, db.rp.m). `run_sql(db, sql)` executes generated SQL.
 using SqlRunner =
     std::function<Result<query::QueryResult>(const std::string& db, const std::string& sql)>;
+// `params`: the request's bound parameters ($name), if any.
 Result<StatementResult> Execute(const std::string& statement, const catalog::CatalogState& state,
-                                const std::string& db, const SqlRunner& run_sql);
+                                const std::string& db, const SqlRunner& run_sql,
+                                const std::map<std::string, std::string>* params = nullptr);
 
 // Whether a statement is a SELECT (its rows can stream).
 bool IsSelect(const std::string& statement);
+
+// The 1.x `params` JSON object ({"name": "text" | number | bool}) as bound parameters.
+Result<std::map<std::string, std::string>> ParseBoundParams(const std::string& json_text);
 
 // A statement's series as they come: a SELECT's rows are read from the query engine's stream
 // batch by batch (SHOW statements are small and computed whole).
@@ -60,6 +65,7 @@ using SqlStreamer = std::function<Result<std::unique_ptr<query::ResultStream>>(c
                                                                                 const std::string& sql)>;
 Result<std::unique_ptr<SeriesStream>> ExecuteStreaming(const std::string& statement,
                                                        const catalog::CatalogState& state, const std::string& db,
-                                                       const SqlStreamer& stream_sql);
+                                                       const SqlStreamer& stream_sql,
+                                                       const std::map<std::string, std::string>* params = nullptr);
 
 }  // namespace riffle::influxql

@@ -62,7 +62,7 @@ Result<int64_t> ParseCount(std::string_view text, std::string_view what) {
   return v;
 }
 
-Result<std::vector<Token>> Lex(const std::string& text) {
+Result<std::vector<Token>> Lex(const std::string& text, const BoundParams* params) {
   std::vector<Token> out;
   size_t i = 0;
   while (i < text.size()) {
@@ -73,6 +73,19 @@ Result<std::vector<Token>> Lex(const std::string& text) {
     }
     if (c == '-' && i + 1 < text.size() && text[i + 1] == '-') {  // comment to end of line
       while (i < text.size() && text[i] != '\n') ++i;
+      continue;
+    }
+    if (c == '$' && params && i + 1 < text.size() && IdentStart(text[i + 1])) {
+      size_t start = ++i;
+      while (i < text.size() && IdentChar(text[i])) ++i;
+      std::string name = text.substr(start, i - start);
+      auto it = params->find(name);
+      if (it == params->end())
+        return Status::InvalidArgument("error parsing query: missing parameter: " + name);
+      // The value's own tokens: a quoted string, a number (maybe negative) or a boolean.
+      RIFFLE_ASSIGN_OR_RETURN(std::vector<Token> bound, Lex(it->second));
+      for (auto& b : bound)
+        if (b.type != TokenType::kEnd) out.push_back(std::move(b));
       continue;
     }
     Token t{TokenType::kOp, ""};

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,12 @@ struct Token {
   bool IsKeyword(std::string_view upper) const;    // a bare identifier equal to it (any case)
 };
 
-Result<std::vector<Token>> Lex(const std::string& text);
+// Bound parameters of a request (InfluxDB 1.x `params`): $name → the InfluxQL literal it stands
+// for ('text', 1.5, true), lexed in its place.
+using BoundParams = std::map<std::string, std::string>;
+
+// `params` null: a `$` is an error like any unexpected character.
+Result<std::vector<Token>> Lex(const std::string& text, const BoundParams* params = nullptr);
 
 // A non-negative whole number that fits int64 (LIMIT, OFFSET, duration magnitudes).
 Result<int64_t> ParseCount(std::string_view text, std::string_view what);

@@ -1,4 +1,7 @@
 // InfluxQL results as a stream of series pieces (see SeriesStream in influxql.h).
+#include <cctype>
+#include <nlohmann/json.hpp>
+
 #include "influxql/influxql.h"
 #include "influxql/lexer.h"
 #include "influxql/select.h"
@@ -82,16 +85,41 @@ class WholeStream final : public SeriesStream {
 
 }  // namespace
 
-bool IsSelect(const std::string& statement) {
-  auto tokens = Lex(statement);
-  return tokens.ok() && !tokens->empty() && (*tokens)[0].IsKeyword("SELECT");
+Result<std::map<std::string, std::string>> ParseBoundParams(const std::string& json_text) {
+  std::map<std::string, std::string> out;
+  nlohmann::json j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object())
+    return Status::InvalidArgument("error parsing query parameters: expected a JSON object");
+  for (const auto& [name, value] : j.items()) {
+    if (value.is_string()) {
+      std::string quoted = "'";
+      for (char c : value.get<std::string>()) {
+        if (c == '\'' || c == '\\') quoted += '\\';
+        quoted += c;
+      }
+      out[name] = quoted + "'";
+    } else if (value.is_number() || value.is_boolean()) {
+      out[name] = value.dump();
+    } else {
+      return Status::InvalidArgument("error parsing query parameters: $" + name +
+                                     " must be a string, a number or a boolean");
+    }
+  }
+  return out;
 }
 
-Result<std::unique_ptr<SeriesStream>> ExecuteStreaming(const std::string& statement,
-                                                       const catalog::CatalogState& state,
-                                                       const std::string& db,
-                                                       const SqlStreamer& stream_sql) {
-  RIFFLE_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lex(statement));
+bool IsSelect(const std::string& statement) {
+  size_t i = statement.find_first_not_of(" \t\r\n");
+  if (i == std::string::npos || statement.size() - i < 6) return false;
+  for (size_t k = 0; k < 6; ++k)
+    if (std::tolower(static_cast<unsigned char>(statement[i + k])) != "select"[k]) return false;
+  return statement.size() - i == 6 || !std::isalnum(static_cast<unsigned char>(statement[i + 6]));
+}
+
+Result<std::unique_ptr<SeriesStream>> ExecuteStreaming(
+    const std::string& statement, const catalog::CatalogState& state, const std::string& db,
+    const SqlStreamer& stream_sql, const std::map<std::string, std::string>* params) {
+  RIFFLE_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lex(statement, params));
   if (tokens[0].IsKeyword("SELECT")) {
     RIFFLE_ASSIGN_OR_RETURN(PlannedSelect planned, PlanSelect(tokens, state, db));
     if (!planned.table)

@@ -103,3 +103,34 @@ def test_python_influxdb_with_gzip(server):
     assert client.write_points([{"measurement": "m", "tags": {"host": "a"}, "fields": {"v": 3.5}}])
     points = list(client.query("SELECT v FROM m WHERE host = 'a'").get_points())
     assert [p["v"] for p in points] == [3.5]
+
+
+def test_influxql_bound_parameters(server):
+    """InfluxDB 1.x `params`: $name in a statement takes the JSON value, as a literal (never as
+    InfluxQL text: a quote in a string stays inside the string)."""
+    import json
+    db = unique_db("params")
+    body = "m,host=a v=1 1\nm,host=a v=5 2\nm,host=it's v=7 3\nm,host=b v=9 4"
+    assert write_lp(server, db, body, precision="s").status_code == 204
+
+    def values(q, params):
+        r = requests.get(server.url + "/query", params={"db": db, "q": q, "params": json.dumps(params)}, timeout=10)
+        assert r.status_code == 200, r.text
+        series = r.json()["results"][0].get("series", [])
+        return [row[1] for row in series[0]["values"]] if series else []
+
+    assert values("SELECT v FROM m WHERE host = $h AND v > $n", {"h": "a", "n": 2}) == [5.0]
+    assert values("SELECT v FROM m WHERE host = $h", {"h": "it's"}) == [7.0]
+    assert values("SELECT v FROM m WHERE v > $n", {"n": -1.5}) == [1.0, 5.0, 7.0, 9.0]
+    assert values("SELECT v FROM m WHERE host = $h", {"h": "x' OR host = 'b"}) == []
+    r = requests.get(server.url + "/query", params={"db": db, "q": "SELECT v FROM m WHERE host = $nope",
+                                                    "params": "{}"}, timeout=10)
+    assert r.status_code == 400 and "missing parameter: nope" in r.text
+    r = requests.get(server.url + "/query", params={"db": db, "q": "SELECT v FROM m", "params": "[1]"}, timeout=10)
+    assert r.status_code == 400 and "JSON object" in r.text
+    # python-influxdb's bind_params sends exactly this.
+    from influxdb import InfluxDBClient
+    host, port = server.url.removeprefix("http://").split(":")
+    client = InfluxDBClient(host=host, port=int(port), database=db)
+    points = client.query("SELECT v FROM m WHERE host = $h", bind_params={"h": "b"}).get_points()
+    assert [p["v"] for p in points] == [9.0]
