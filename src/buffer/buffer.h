@@ -1,6 +1,6 @@
-// The in-memory buffer: one DuckDB table per Influx table (columns in catalog order, in
-// schema db_<id>_data), and a view per table in schema db_<id> that lists the columns
-// sorted by name, as InfluxDB 3 shows them.
+// buffer: the write buffer (InfluxDB 3's write_buffer). One DuckDB table per Influx table
+// (columns in catalog order, in schema db_<id>_data), and a view per table in schema db_<id>
+// that lists the columns sorted by name, as InfluxDB 3 shows them.
 #pragma once
 
 #include <atomic>

@@ -134,7 +134,8 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
       results.push_back(std::move(r));
       break;
     }
-    auto out = influxql::Execute(statements[i], *state, db, run_sql, &bound);
+    auto out = influxql::Execute(statements[i], *state, db, run_sql, &bound, catalog_);
+    state = catalog_->State();  // a management statement changed it for the next ones
     if (!out.ok()) {
       if (IsParseError(out.status())) return reply(Response::Error(400, out.status().message()));
       r["error"] = out.status().message();
@@ -184,9 +185,11 @@ void Api::HandleInfluxQL(Request& req, Reply reply) {
     return reply(Response::Error(400, "InfluxQL: expected exactly one statement, found " +
                                           std::to_string(statements.size())));
   auto series = influxql::ExecuteStreaming(
-      statements[0], *state, parsed->db, [&](const std::string& database, const std::string& sql) {
+      statements[0], *state, parsed->db,
+      [&](const std::string& database, const std::string& sql) {
         return engine_->QueryStream(*state, database, sql, {});
-      });
+      },
+      nullptr, catalog_);
   if (!series.ok()) {
     Status st = CleanError(series.status());
     return reply(Response::Error(HttpStatusFor(st), st.message()));

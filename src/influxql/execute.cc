@@ -5,6 +5,7 @@
 #include "common/text.h"
 #include "influxql/influxql.h"
 #include "influxql/lexer.h"
+#include "influxql/manage.h"
 #include "influxql/select.h"
 #include "query/sql_compat.h"
 
@@ -201,11 +202,22 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens,
   }
   if (what == "retention") {
     if (!tokens[pos + 1].IsKeyword("POLICIES")) return Unexpected(tokens[pos + 1], "POLICIES");
-    out.series.push_back(Series{
-        "",
-        {},
-        {"name", "duration", "shardGroupDuration", "replicaN", "default"},
-        {{std::string("autogen"), std::string("0s"), std::string("168h0m0s"), int64_t{1}, true}}});
+    // One policy, autogen, whose duration is the database's retention period (0s: forever).
+    std::string rp_db = request_db;
+    if (tokens[pos + 2].IsKeyword("ON") && IsName(tokens[pos + 3])) rp_db = tokens[pos + 3].text;
+    const catalog::Database* d = state.FindDatabase(rp_db);
+    int64_t ns = d && d->retention_ns ? *d->retention_ns : 0;
+    std::string duration = "0s";
+    if (ns > 0) {
+      int64_t secs = ns / 1'000'000'000;
+      duration = std::to_string(secs / 3600) + "h" + std::to_string(secs / 60 % 60) + "m" +
+                 std::to_string(secs % 60) + "s";
+    }
+    out.series.push_back(
+        Series{"",
+               {},
+               {"name", "duration", "shardGroupDuration", "replicaN", "default"},
+               {{std::string("autogen"), duration, std::string("168h0m0s"), int64_t{1}, true}}});
     return out;
   }
   // The rest read one database: ON db, or the request's.
@@ -373,14 +385,15 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens,
 
 }  // namespace
 
-Result<PlannedSelect> PlanSelect(const std::vector<Token>& tokens, const catalog::CatalogState& state,
+Result<PlannedSelect> PlanSelect(const std::vector<Token>& tokens,
+                                 const catalog::CatalogState& state,
                                  const std::string& request_db) {
   RIFFLE_ASSIGN_OR_RETURN(Source source, SelectSource(tokens));
   PlannedSelect out;
   out.db = source.db.empty() ? request_db : source.db;
   if (!source.db.empty() && !request_db.empty() && source.db != request_db)
-    return Status::InvalidArgument("the statement's database '" + source.db + "' differs from the request's '" +
-                                   request_db + "'");
+    return Status::InvalidArgument("the statement's database '" + source.db +
+                                   "' differs from the request's '" + request_db + "'");
   const catalog::Database* db = state.FindDatabase(out.db);
   if (!db) return Status::NotFound("database not found: " + out.db);
   out.table = db->FindTable(source.measurement);
@@ -391,14 +404,17 @@ Result<PlannedSelect> PlanSelect(const std::vector<Token>& tokens, const catalog
 
 Result<StatementResult> Execute(const std::string& statement, const catalog::CatalogState& state,
                                 const std::string& db, const SqlRunner& run_sql,
-                                const std::map<std::string, std::string>* params) {
+                                const std::map<std::string, std::string>* params,
+                                catalog::Catalog* catalog) {
   RIFFLE_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lex(statement, params));
+  if (IsManagement(tokens)) return RunManagement(tokens, db, catalog);
   if (tokens[0].IsKeyword("SELECT")) return RunSelect(tokens, state, db, run_sql);
   if (tokens[0].IsKeyword("SHOW")) return RunShow(tokens, state, db, run_sql);
   if (tokens[0].type == TokenType::kEnd)
     return Status::InvalidArgument("error parsing query: empty query");
-  return Status::Unimplemented("InfluxQL: " + tokens[0].text +
-                               " statements are not supported (supported: SELECT and SHOW)");
+  return Status::Unimplemented(
+      "InfluxQL: " + tokens[0].text +
+      " statements are not supported (supported: SELECT, SHOW, CREATE, ALTER and DROP)");
 }
 
 }  // namespace riffle::influxql

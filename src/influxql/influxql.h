@@ -41,10 +41,13 @@ struct StatementResult {
 // measurement, db.rp.m). `run_sql(db, sql)` executes generated SQL.
 using SqlRunner =
     std::function<Result<query::QueryResult>(const std::string& db, const std::string& sql)>;
-// `params`: the request's bound parameters ($name), if any.
+// `params`: the request's bound parameters ($name), if any. `catalog`: where management
+// statements (CREATE|DROP DATABASE, DROP MEASUREMENT, CREATE|ALTER|DROP RETENTION POLICY) act;
+// null refuses them.
 Result<StatementResult> Execute(const std::string& statement, const catalog::CatalogState& state,
                                 const std::string& db, const SqlRunner& run_sql,
-                                const std::map<std::string, std::string>* params = nullptr);
+                                const std::map<std::string, std::string>* params = nullptr,
+                                catalog::Catalog* catalog = nullptr);
 
 // Whether a statement is a SELECT (its rows can stream).
 bool IsSelect(const std::string& statement);
@@ -66,6 +69,7 @@ using SqlStreamer = std::function<Result<std::unique_ptr<query::ResultStream>>(c
 Result<std::unique_ptr<SeriesStream>> ExecuteStreaming(const std::string& statement,
                                                        const catalog::CatalogState& state, const std::string& db,
                                                        const SqlStreamer& stream_sql,
-                                                       const std::map<std::string, std::string>* params = nullptr);
+                                                       const std::map<std::string, std::string>* params = nullptr,
+                                                       catalog::Catalog* catalog = nullptr);
 
 }  // namespace riffle::influxql

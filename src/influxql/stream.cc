@@ -118,7 +118,8 @@ bool IsSelect(const std::string& statement) {
 
 Result<std::unique_ptr<SeriesStream>> ExecuteStreaming(
     const std::string& statement, const catalog::CatalogState& state, const std::string& db,
-    const SqlStreamer& stream_sql, const std::map<std::string, std::string>* params) {
+    const SqlStreamer& stream_sql, const std::map<std::string, std::string>* params,
+    catalog::Catalog* catalog) {
   RIFFLE_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lex(statement, params));
   if (tokens[0].IsKeyword("SELECT")) {
     RIFFLE_ASSIGN_OR_RETURN(PlannedSelect planned, PlanSelect(tokens, state, db));
@@ -129,13 +130,14 @@ Result<std::unique_ptr<SeriesStream>> ExecuteStreaming(
     return std::unique_ptr<SeriesStream>(std::make_unique<SelectStream>(
         std::move(rows), planned.table->name, planned.plan.group_tags));
   }
-  auto whole =
-      Execute(statement, state, db,
-              [&](const std::string& d, const std::string& sql) -> Result<query::QueryResult> {
-                auto rows = stream_sql(d, sql);
-                if (!rows.ok()) return rows.status();
-                return query::Collect(**rows);
-              });
+  auto whole = Execute(
+      statement, state, db,
+      [&](const std::string& d, const std::string& sql) -> Result<query::QueryResult> {
+        auto rows = stream_sql(d, sql);
+        if (!rows.ok()) return rows.status();
+        return query::Collect(**rows);
+      },
+      params, catalog);
   if (!whole.ok()) return whole.status();
   return std::unique_ptr<SeriesStream>(std::make_unique<WholeStream>(std::move(whole).value()));
 }

@@ -1,5 +1,6 @@
-// Snapshots: moves the in-memory buffer to Parquet files in the object store's directory,
-// records them in a manifest, and then retires the WAL files they cover.
+// persist: snapshots, compaction, retention and the Parquet file lifecycle. A snapshot moves
+// the in-memory buffer to Parquet files, records them in a manifest, then retires the WAL files
+// they cover.
 //
 // Order (no crash window where acknowledged data is in neither place):
 //   0. on the WAL flush thread, between two appends: the buffer's rows are frozen (set aside,

@@ -134,3 +134,52 @@ def test_influxql_bound_parameters(server):
     client = InfluxDBClient(host=host, port=int(port), database=db)
     points = client.query("SELECT v FROM m WHERE host = $h", bind_params={"h": "b"}).get_points()
     assert [p["v"] for p in points] == [9.0]
+
+
+def test_influxql_management_statements(server):
+    """CREATE|DROP DATABASE, DROP MEASUREMENT and the retention-policy statements act on the
+    catalog (a database has one retention period); SHOW USERS lists none; others say what is
+    not supported. Run as the influx 1.x CLI runs them."""
+    db = unique_db("manage")
+
+    def q(statement, **extra):
+        return requests.post(server.url + "/query", data={"q": statement, **extra}, timeout=10)
+
+    def databases():
+        return [r["iox::database"] for r in
+                requests.get(server.url + "/api/v3/configure/database", params={"format": "json"}, timeout=10).json()]
+
+    def retention():
+        series = q(f"SHOW RETENTION POLICIES ON {db}").json()["results"][0]["series"][0]
+        assert series["columns"][:2] == ["name", "duration"]
+        return series["values"][0][1]
+
+    r = q(f'CREATE DATABASE "{db}" WITH DURATION 30d')
+    assert r.status_code == 200 and r.json() == {"results": [{"statement_id": 0}]}, r.text
+    assert db in databases() and retention() == "720h0m0s"
+    assert q(f"CREATE DATABASE {db}").json() == {"results": [{"statement_id": 0}]}  # exists: not an error
+    assert write_lp(server, db, "gone v=1\nkept v=2").status_code == 204
+    assert q("DROP MEASUREMENT gone", db=db).json() == {"results": [{"statement_id": 0}]}
+    tables = [t["table_name"] for t in query_rows(server, db, "SHOW TABLES") if t["table_schema"] == "iox"]
+    assert tables == ["kept"]
+    q(f"ALTER RETENTION POLICY autogen ON {db} DURATION 7d DEFAULT")
+    week = retention()
+    q(f"CREATE RETENTION POLICY two ON {db} DURATION 2d REPLICATION 1 SHARD DURATION 1h DEFAULT")
+    two_days = retention()
+    q(f"DROP RETENTION POLICY two ON {db}")
+    assert (week, two_days, retention()) == ("168h0m0s", "48h0m0s", "0s")
+    users = q("SHOW USERS").json()["results"][0]
+    assert users["series"][0]["columns"] == ["user", "admin"] and "values" not in users["series"][0] or \
+        users["series"][0]["values"] == []
+    err = q("DROP SERIES FROM kept", db=db).json()["results"][0]["error"]
+    assert "DROP SERIES is not supported" in err
+    assert q("CREATE DATABASE").status_code == 400  # does not parse
+    assert q(f"DROP DATABASE {db}").json() == {"results": [{"statement_id": 0}]}
+    assert db not in databases()
+    # The influx 1.x CLI, verbatim.
+    other = unique_db("manage")
+    host, port = server.url.removeprefix("http://").split(":")
+    out = subprocess.run(["influx", "-host", host, "-port", port, "-execute", f"CREATE DATABASE {other}"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert other in databases()

@@ -95,7 +95,7 @@ def test_aggregates_group_by_time_and_tags(server):
 def test_errors_are_clear(server):
     db = seed(server)
     assert v1(server, "SELECT * FROM cpu", "nope")[0]["error"] == "database not found: nope"
-    assert "not supported" in v1(server, "DROP MEASUREMENT cpu", db)[0]["error"]
+    assert "not supported" in v1(server, "DROP SERIES FROM cpu", db)[0]["error"]  # DROP MEASUREMENT works now
     assert "mixing aggregate" in v1(server, "SELECT mean(usage), usage FROM cpu", db)[0]["error"]
     r = requests.get(server.url + "/query", params={"db": db, "q": "SELECT 'open FROM cpu"}, timeout=30)
     assert r.status_code == 400 and "error parsing query" in r.json()["error"]

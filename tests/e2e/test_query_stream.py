@@ -140,3 +140,20 @@ def test_influxql_v3_endpoint_streams_in_every_format(server):
     assert rows[1].startswith("cpu,h0,") and rows[-1].startswith("cpu,h1,") and rows[-1].endswith(",2499")
     j = requests.get(server.url + "/api/v3/query_influxql", params={"db": db, "q": q}, timeout=60).json()
     assert len(j) == 5000 and j[0]["iox::measurement"] == "cpu" and j[0]["host"] == "h0"
+
+
+def test_a_client_that_goes_away_stops_its_query(server):
+    """A consumer can interrupt the stream: when the client disconnects, the server's next write
+    fails, the stream is dropped, and DuckDB stops producing rows (the query ends and is
+    recorded in system.queries long before its 50M rows could have been produced)."""
+    db = unique_db("stream")
+    assert write_lp(server, db, "m v=1").status_code == 204
+    sql = "SELECT i, 'marker-gone' AS m FROM range(50000000) t(i)"
+    host, port = server.url.removeprefix("http://").split(":")
+    path = "/api/v3/query_sql?" + requests.compat.urlencode({"db": db, "q": sql, "format": "csv"})
+    s = socket.create_connection((host, int(port)), timeout=30)
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert b"200" in s.recv(1 << 16)[:20]
+    s.close()
+    assert wait_for(lambda: finished_queries(server, db, "marker-gone"), timeout=20)
+    assert query_rows(server, db, "SELECT v FROM m") == [{"v": 1.0}]
