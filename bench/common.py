@@ -4,6 +4,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import tempfile
 import time
 import urllib.request
@@ -106,3 +107,12 @@ bind-address = "127.0.0.1:{free_port()}"
         except subprocess.TimeoutExpired:
             self.proc.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_concurrently(worker, clients):
+    """Runs `worker` in `clients` threads at once and waits for all of them."""
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

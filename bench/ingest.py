@@ -11,7 +11,7 @@ import threading
 import time
 from urllib.parse import urlparse
 
-from common import Influx1, Riffle, peak_rss_mb
+from common import Influx1, Riffle, peak_rss_mb, run_concurrently
 
 TAGS = ["hostname", "region", "datacenter", "rack", "os", "arch", "team", "service", "service_version",
         "service_environment"]
@@ -66,12 +66,8 @@ def run_clients(url, path, batches, clients):
                 errors.append(resp.status)
         conn.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
     start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_concurrently(worker, clients)
     elapsed = time.perf_counter() - start
     if errors:
         raise RuntimeError(f"{len(errors)} failed requests, e.g. HTTP {errors[0]}")

@@ -13,7 +13,7 @@ import threading
 import time
 from urllib.parse import urlparse
 
-from common import Riffle, peak_rss_mb
+from common import Riffle, peak_rss_mb, run_concurrently
 from ingest import make_batches
 
 
@@ -39,11 +39,7 @@ def load(url, rows, clients=8, chunk=1_000_000):
                 assert r.status == 204, r.status
             conn.close()
 
-        threads = [threading.Thread(target=worker) for _ in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_concurrently(worker, clients)
         done += n
 
 

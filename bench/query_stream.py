@@ -42,7 +42,7 @@ from urllib.parse import urlparse
 import requests
 
 import common
-from common import REPO, Riffle
+from common import REPO, Riffle, run_concurrently
 from ingest import make_batches
 
 DB = "bench"
@@ -220,11 +220,7 @@ def load(url, data, rows, clients):
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_concurrently(worker, clients)
     if errors:
         raise RuntimeError(f"{len(errors)} failed writes, e.g. {errors[0]}")
 
