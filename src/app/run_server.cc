@@ -7,15 +7,16 @@
 #include <iostream>
 
 #include "app/server_config.h"
+#include "auth/token_store.h"
+#include "buffer/buffer.h"
 #include "catalog/catalog.h"
 #include "common/log.h"
-#include "auth/token_store.h"
+#include "common/metrics.h"
+#include "duck/database.h"
 #include "http/api.h"
 #include "http/http.h"
 #include "objstore/local_files.h"
 #include "objstore/object_store.h"
-#include "buffer/buffer.h"
-#include "duck/database.h"
 #include "persist/persister.h"
 #include "plugin/engine.h"
 #include "query/query.h"
@@ -43,15 +44,18 @@ int RunServer(const ServerConfig& config) {
   if (config.object_store == "file") {
     std::filesystem::create_directories(config.data_dir, ec);
     if (ec) {
-      std::cerr << "Error: cannot create --data-dir " << config.data_dir << ": " << ec.message() << "\n";
+      std::cerr << "Error: cannot create --data-dir " << config.data_dir << ": " << ec.message()
+                << "\n";
       return 1;
     }
-    persist_root = std::filesystem::weakly_canonical(std::filesystem::absolute(config.data_dir)).string();
+    persist_root =
+        std::filesystem::weakly_canonical(std::filesystem::absolute(config.data_dir)).string();
     store = objstore::NewFileStore(persist_root);
     scratch = std::filesystem::absolute(config.data_dir).string() + "/.tmp";
   } else {
     store = objstore::NewMemoryStore();
-    scratch = std::filesystem::temp_directory_path().string() + "/riffle-" + std::to_string(::getpid());
+    scratch =
+        std::filesystem::temp_directory_path().string() + "/riffle-" + std::to_string(::getpid());
   }
   std::filesystem::create_directories(scratch, ec);
 
@@ -66,14 +70,16 @@ int RunServer(const ServerConfig& config) {
     return 1;
   }
   // Queries may read only the snapshots' Parquet files, never the WAL or the catalog.
-  std::string parquet_dir = persist_root.empty() ? "" : persist_root + "/" + config.node_id + "/dbs";
+  std::string parquet_dir =
+      persist_root.empty() ? "" : persist_root + "/" + config.node_id + "/dbs";
   if (!parquet_dir.empty()) std::filesystem::create_directories(parquet_dir, ec);
   // One DuckDB: the write buffer's tables in a compressed in-memory catalog, queries over them
   // and the Parquet files; SQL may touch only the scratch and Parquet directories.
-  duck::DatabaseOptions duck_options{.threads = 0, .compressed_catalogs = {buffer::kBufferCatalog},
-                                     .allowed_directories = {}};
+  duck::DatabaseOptions duck_options{
+      .threads = 0, .compressed_catalogs = {buffer::kBufferCatalog}, .allowed_directories = {}};
   if (!scratch.empty()) duck_options.allowed_directories.push_back(scratch);
-  if (!scratch.empty() && !parquet_dir.empty()) duck_options.allowed_directories.push_back(parquet_dir);
+  if (!scratch.empty() && !parquet_dir.empty())
+    duck_options.allowed_directories.push_back(parquet_dir);
   auto duck = duck::Database::Open(duck_options);
   if (!duck.ok()) {
     std::cerr << "Error: " << duck.status().message() << "\n";
@@ -86,35 +92,41 @@ int RunServer(const ServerConfig& config) {
     return 1;
   }
   query::QueryEngine* qe = engine->get();
-  if (Status st = write_buffer.SyncSchema(*catalog.State()); !st.ok()) log::Error("schema sync: " + st.message());
+  if (Status st = write_buffer.SyncSchema(*catalog.State()); !st.ok())
+    log::Error("schema sync: " + st.message());
   // Before publication: a query that finds a new table in the catalog finds its view too.
-  catalog.AddPrePublishListener([&write_buffer](const catalog::CatalogState&, const catalog::CatalogState& after) {
-    if (Status st = write_buffer.SyncSchema(after); !st.ok()) log::Error("schema sync: " + st.message());
-  });
+  catalog.AddPrePublishListener(
+      [&write_buffer](const catalog::CatalogState&, const catalog::CatalogState& after) {
+        if (Status st = write_buffer.SyncSchema(after); !st.ok())
+          log::Error("schema sync: " + st.message());
+      });
 
-  wal::Wal wal(store.get(), {config.node_id, config.wal_flush_interval, config.wal_max_write_buffer_size,
-                            config.wal_flush_bytes});
+  wal::Wal wal(store.get(), {config.node_id, config.wal_flush_interval,
+                             config.wal_max_write_buffer_size, config.wal_flush_bytes});
   // Parquet files live as local files of the store (DuckDB writes and reads them there).
   auto local_files = objstore::NewLocalFiles(store.get());
   // Start-up order: catalog → snapshot manifest (Parquet files) → only the WAL files after it.
-  persist::Persister persister({config.node_id, config.wal_snapshot_size, config.snapshot_buffer_bytes,
-                                config.snapshotted_wal_files_to_keep, config.gen1_duration.count(), config.retention_check_interval.count(),
-                                config.compaction_min_files},
-                               store.get(), local_files.get(), &catalog, &write_buffer, qe, &wal);
+  persist::Persister persister(
+      {config.node_id, config.wal_snapshot_size, config.snapshot_buffer_bytes,
+       config.snapshotted_wal_files_to_keep, config.gen1_duration.count(),
+       config.retention_check_interval.count(), config.compaction_min_files},
+      store.get(), local_files.get(), &catalog, &write_buffer, qe, &wal);
   auto covered = persister.Load();
   if (!covered.ok()) {
     std::cerr << "Error: cannot load the snapshot manifest: " << covered.status().message() << "\n";
     return 1;
   }
   catalog.AddListener([&persister](const catalog::CatalogState&, const catalog::CatalogState&) {
-    if (Status st = persister.Prune(/*expired=*/false); !st.ok()) log::Error("pruning Parquet files: " + st.message());
+    if (Status st = persister.Prune(/*expired=*/false); !st.ok())
+      log::Error("pruning Parquet files: " + st.message());
   });
   size_t replayed = 0;
   Status replay = wal.Replay(
       [&](const wal::WriteOp& op) {
         auto copy = std::make_shared<wal::WriteOp>(op);
         replayed += op.batch.lines.size();
-        if (Status st = write_buffer.Append(*catalog.State(), {copy}); !st.ok()) log::Error("WAL replay: " + st.message());
+        if (Status st = write_buffer.Append(*catalog.State(), {copy}); !st.ok())
+          log::Error("WAL replay: " + st.message());
       },
       *covered);
   if (!replay.ok()) {
@@ -127,17 +139,37 @@ int RunServer(const ServerConfig& config) {
   engine_options.plugin_dir = config.plugin_dir;
   engine_options.plugin_repo = config.plugin_repo;
   plugin::ProcessingEngine processing(engine_options, &catalog, &writer, qe);
-  qe->SetSystemTableProvider([&processing, &persister](const std::string& db, const std::string& table) {
-    if (table == "parquet_files") return persister.ParquetFilesTable(db);
-    return processing.SystemTable(db, table);
+  // Gauges read when /metrics is scraped.
+  metrics::AddCollector([&write_buffer, &persister, &catalog](std::string* out) {
+    metrics::Gauge("riffle_buffer_bytes", "Bytes held by the in-memory write buffer",
+                   {{"", static_cast<double>(write_buffer.MemoryBytes())}}, out);
+    auto state = catalog.State();
+    std::vector<std::pair<std::string, double>> files, bytes;
+    for (const auto& [db_id, totals] : persister.FilesPerDatabase()) {
+      std::string name = std::to_string(db_id);
+      for (const auto& [n, db] : state->databases)
+        if (db->id == db_id) name = n;
+      files.emplace_back(name, static_cast<double>(totals.first));
+      bytes.emplace_back(name, static_cast<double>(totals.second));
+    }
+    metrics::Gauge("riffle_parquet_files", "Parquet files persisted, by database", files, out,
+                   "db");
+    metrics::Gauge("riffle_parquet_bytes", "Bytes of Parquet files persisted, by database", bytes,
+                   out, "db");
   });
+  qe->SetSystemTableProvider(
+      [&processing, &persister](const std::string& db, const std::string& table) {
+        if (table == "parquet_files") return persister.ParquetFilesTable(db);
+        return processing.SystemTable(db, table);
+      });
   // Replayed WAL is not re-delivered to plugins; triggers start after replay.
   if (Status st = processing.Start(); !st.ok()) {
     std::cerr << "Error: cannot start the processing engine: " << st.message() << "\n";
     return 1;
   }
   wal.Start([&](uint64_t sequence, const std::vector<wal::WriteOpPtr>& ops) {
-    if (Status st = write_buffer.Append(*catalog.State(), ops); !st.ok()) log::Error("buffer append: " + st.message());
+    if (Status st = write_buffer.Append(*catalog.State(), ops); !st.ok())
+      log::Error("buffer append: " + st.message());
     persister.AfterFlush(sequence);
     processing.OnWalFlush(ops);
   });
@@ -151,23 +183,28 @@ int RunServer(const ServerConfig& config) {
   http::Api api(&catalog, &writer, qe, config.max_http_request_size);
   http::RegisterEngineRoutes(api, &processing);
   http::RegisterTokenRoutes(api, &tokens, config.without_auth);
-  api.SetAuth({&tokens, config.without_auth, config.disable_authz,
-               [&processing](const std::string& path) { return processing.IsPublicRequestPath(path); }});
+  api.SetAuth(
+      {&tokens, config.without_auth, config.disable_authz,
+       [&processing](const std::string& path) { return processing.IsPublicRequestPath(path); }});
   if (config.without_auth)
     log::Warn("started --without-auth: every request is accepted and token endpoints are disabled");
   else if (tokens.Empty())
-    log::Warn("no token exists yet, so requests are accepted without one; `influxdb3 create token --admin` turns "
-              "authentication on");
+    log::Warn(
+        "no token exists yet, so requests are accepted without one; `influxdb3 create token "
+        "--admin` turns "
+        "authentication on");
   http::Server server({config.http_bind, config.max_http_request_size, config.http_threads},
-                      [&api](http::Request&& req, http::Reply reply) { api.Handle(std::move(req), std::move(reply)); });
+                      [&api](http::Request&& req, http::Reply reply) {
+                        api.Handle(std::move(req), std::move(reply));
+                      });
   if (Status st = server.Start(); !st.ok()) {
     std::cerr << "Error: " << st.message() << "\n";
     wal.Stop();
     return 1;
   }
   log::Info("Riffle (influxdb3-compatible) listening on " + config.http_bind + " (port " +
-            std::to_string(server.port()) + "), node " + config.node_id + ", object store " + config.object_store +
-            (config.object_store == "file" ? " at " + config.data_dir : ""));
+            std::to_string(server.port()) + "), node " + config.node_id + ", object store " +
+            config.object_store + (config.object_store == "file" ? " at " + config.data_dir : ""));
 
   int sig = 0;
   sigwait(&signals, &sig);

@@ -1,10 +1,12 @@
 #include "http/api.h"
 
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "http/json_body.h"
 #include "http/query_body.h"
 
@@ -12,22 +14,44 @@ namespace riffle::http {
 
 using nlohmann::json;
 
+void CountQuery(const char* language, const Status& outcome,
+                std::chrono::steady_clock::time_point started) {
+  auto& m = metrics::Server();
+  m.queries.With({language, outcome.ok() ? "ok" : "error"}).Add();
+  if (outcome.ok())
+    m.query_duration.With({language})
+        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
 int HttpStatusFor(const Status& st) {
   switch (st.code()) {
-    case Code::kOk: return 200;
-    case Code::kInvalidArgument: return 400;
-    case Code::kNotFound: return 404;
-    case Code::kAlreadyExists: return 409;
-    case Code::kConflict: return 400;
-    case Code::kLimitExceeded: return 422;
-    case Code::kTooLarge: return 413;
-    case Code::kUnsupportedMedia: return 415;
-    case Code::kUnauthenticated: return 401;
-    case Code::kForbidden: return 403;
-    case Code::kUnavailable: return 503;
-    case Code::kUnimplemented: return 405;
+    case Code::kOk:
+      return 200;
+    case Code::kInvalidArgument:
+      return 400;
+    case Code::kNotFound:
+      return 404;
+    case Code::kAlreadyExists:
+      return 409;
+    case Code::kConflict:
+      return 400;
+    case Code::kLimitExceeded:
+      return 422;
+    case Code::kTooLarge:
+      return 413;
+    case Code::kUnsupportedMedia:
+      return 415;
+    case Code::kUnauthenticated:
+      return 401;
+    case Code::kForbidden:
+      return 403;
+    case Code::kUnavailable:
+      return 503;
+    case Code::kUnimplemented:
+      return 405;
     case Code::kIOError:
-    case Code::kInternal: return 500;
+    case Code::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -36,7 +60,8 @@ Result<std::shared_ptr<JsonBody>> ParseJsonBody(const Request& req) {
   std::string ct = req.Header("content-type");
   std::string base = ct.substr(0, ct.find(';'));
   while (!base.empty() && base.back() == ' ') base.pop_back();
-  bool is_json = base == "application/json" || (base.size() > 5 && base.compare(base.size() - 5, 5, "+json") == 0);
+  bool is_json = base == "application/json" ||
+                 (base.size() > 5 && base.compare(base.size() - 5, 5, "+json") == 0);
   if (!is_json)
     return Status(Code::kUnsupportedMedia, "unacceptable content-type, expected: application/json");
   auto out = std::make_shared<JsonBody>();
@@ -45,30 +70,57 @@ Result<std::shared_ptr<JsonBody>> ParseJsonBody(const Request& req) {
   } catch (const std::exception& e) {
     return Status::InvalidArgument(std::string("serde json error: ") + e.what());
   }
-  if (!out->value.is_object()) return Status::InvalidArgument("serde json error: expected a JSON object");
+  if (!out->value.is_object())
+    return Status::InvalidArgument("serde json error: expected a JSON object");
   return out;
 }
 
-Api::Api(catalog::Catalog* catalog, write::Writer* writer, query::QueryEngine* engine, size_t max_request_bytes)
+Api::Api(catalog::Catalog* catalog, write::Writer* writer, query::QueryEngine* engine,
+         size_t max_request_bytes)
     : catalog_(catalog), writer_(writer), engine_(engine), max_request_bytes_(max_request_bytes) {
   std::random_device rd;
   char id[40];
-  std::snprintf(id, sizeof id, "%08x-%04x-4%03x-b%03x-%08x%04x", rd(), rd() & 0xffff, rd() & 0xfff, rd() & 0xfff,
-                rd(), rd() & 0xffff);
+  std::snprintf(id, sizeof id, "%08x-%04x-4%03x-b%03x-%08x%04x", rd(), rd() & 0xffff, rd() & 0xfff,
+                rd() & 0xfff, rd(), rd() & 0xffff);
   process_id_ = id;
 }
 
 void Api::AddRoute(const std::string& path, Handler handler) { routes_[path] = std::move(handler); }
 
+// The route label of a request: a known path, engine paths as one, anything else "other"
+// (a label per unknown path would let any client grow /metrics without bound).
+std::string Api::RouteLabel(const std::string& path) const {
+  static const std::set<std::string> kFixed = {"/api/v3/write_lp",
+                                               "/api/v2/write",
+                                               "/write",
+                                               "/api/v3/query_sql",
+                                               "/api/v3/query_influxql",
+                                               "/query",
+                                               "/health",
+                                               "/api/v1/health",
+                                               "/ping",
+                                               "/api/v3/configure/database",
+                                               "/api/v3/configure/table"};
+  if (kFixed.count(path) || routes_.count(path)) return path;
+  if (path.rfind("/api/v3/engine/", 0) == 0) return "/api/v3/engine/*";
+  return "other";
+}
+
 void Api::Handle(Request&& req, Reply reply) {
-  // Every response carries the CORS header InfluxDB 3 sends on success.
-  Reply wrapped = [reply = std::move(reply)](Response r) {
+  // Every response carries the CORS header InfluxDB 3 sends on success, and is counted.
+  auto started = std::chrono::steady_clock::now();
+  Reply wrapped = [reply = std::move(reply), route = RouteLabel(req.path), started](Response r) {
     if (r.status < 400) r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+    auto& m = metrics::Server();
+    m.http_requests.With({route, std::to_string(r.status)}).Add();
+    m.http_duration.With({route}).Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     reply(std::move(r));
   };
   if (req.method == "OPTIONS") {
     Response r = Response::Empty(204);
-    r.headers = {{"Access-Control-Allow-Methods", "*"}, {"Access-Control-Allow-Headers", "*"},
+    r.headers = {{"Access-Control-Allow-Methods", "*"},
+                 {"Access-Control-Allow-Headers", "*"},
                  {"Access-Control-Max-Age", "86400"}};
     return wrapped(std::move(r));
   }
@@ -82,12 +134,14 @@ void Api::Handle(Request&& req, Reply reply) {
     if (!st.ok()) return wrapped(Response::Error(HttpStatusFor(st), st.message()));
     req.body = std::move(plain);
   } else if (!encoding.empty() && encoding != "identity" && encoding != "gzip") {
-    return wrapped(Response::Error(400, "unsupported Content-Encoding '" + encoding + "': expected gzip or identity"));
+    return wrapped(Response::Error(
+        400, "unsupported Content-Encoding '" + encoding + "': expected gzip or identity"));
   }
 
   const std::string& p = req.path;
   const std::string& m = req.method;
-  if ((p == "/health" || p == "/api/v1/health") && m == "GET") return wrapped(Response::Text(200, "OK"));
+  if ((p == "/health" || p == "/api/v1/health") && m == "GET")
+    return wrapped(Response::Text(200, "OK"));
   if (p == "/ping" && (m == "GET" || m == "POST")) {
     Response r = Response::Json(200, json({{"product_name", "InfluxDB 3 Core"},
                                            {"version", "3.10.0-riffle"},
@@ -101,7 +155,8 @@ void Api::Handle(Request&& req, Reply reply) {
   if (m == "POST" && p == "/api/v2/write") return HandleWrite(req, wrapped, 2);
   if (m == "POST" && p == "/write") return HandleWrite(req, wrapped, 1);
   if ((m == "GET" || m == "POST") && p == "/api/v3/query_sql") return HandleQuery(req, wrapped);
-  if ((m == "GET" || m == "POST") && p == "/api/v3/query_influxql") return HandleInfluxQL(req, wrapped);
+  if ((m == "GET" || m == "POST") && p == "/api/v3/query_influxql")
+    return HandleInfluxQL(req, wrapped);
   if ((m == "GET" || m == "POST") && p == "/query") return HandleQueryV1(req, wrapped);
   if (p == "/api/v3/configure/database") return HandleDatabase(req, wrapped);
   if (p == "/api/v3/configure/table") return HandleTable(req, wrapped);
@@ -117,9 +172,14 @@ void Api::Handle(Request&& req, Reply reply) {
 // body says which methods the path takes.
 Response Api::NotFound(const std::string& method, const std::string& path) {
   static const std::map<std::string, std::string> kMethods = {
-      {"/api/v3/write_lp", "POST"}, {"/api/v2/write", "POST"},          {"/write", "POST"},
-      {"/api/v3/query_sql", "GET or POST"}, {"/api/v3/query_influxql", "GET or POST"},
-      {"/query", "GET or POST"},    {"/health", "GET"},                  {"/api/v1/health", "GET"},
+      {"/api/v3/write_lp", "POST"},
+      {"/api/v2/write", "POST"},
+      {"/write", "POST"},
+      {"/api/v3/query_sql", "GET or POST"},
+      {"/api/v3/query_influxql", "GET or POST"},
+      {"/query", "GET or POST"},
+      {"/health", "GET"},
+      {"/api/v1/health", "GET"},
       {"/ping", "GET or POST"}};
   auto it = kMethods.find(path);
   if (it != kMethods.end())
@@ -152,7 +212,8 @@ Result<bool> BoolParam(const Request& req, const std::string& name, bool fallbac
   if (!v) return fallback;
   if (*v == "true" || v->empty()) return true;
   if (*v == "false") return false;
-  return Status::InvalidArgument("invalid value '" + *v + "' for query parameter '" + name + "': expected true or false");
+  return Status::InvalidArgument("invalid value '" + *v + "' for query parameter '" + name +
+                                 "': expected true or false");
 }
 
 json LineErrorJson(const lineproto::LineError& e) {
@@ -166,14 +227,18 @@ json LineErrorJson(const lineproto::LineError& e) {
 
 Response WriteError(int api_version, int status, const std::string& message, const json* data) {
   if (api_version == 2) {
-    static const std::map<int, std::string> kCodes = {{400, "invalid"}, {401, "unauthorized"}, {403, "forbidden"},
-                                                      {404, "not found"}, {413, "request too large"}};
+    static const std::map<int, std::string> kCodes = {{400, "invalid"},
+                                                      {401, "unauthorized"},
+                                                      {403, "forbidden"},
+                                                      {404, "not found"},
+                                                      {413, "request too large"}};
     auto it = kCodes.find(status);
     std::string full = message;
     if (data) full += ": " + data->dump(-1, ' ', false, json::error_handler_t::replace);
-    return Response::Json(status, json({{"code", it == kCodes.end() ? "internal error" : it->second},
-                                        {"message", full}})
-                                      .dump(-1, ' ', false, json::error_handler_t::replace));
+    return Response::Json(
+        status,
+        json({{"code", it == kCodes.end() ? "internal error" : it->second}, {"message", full}})
+            .dump(-1, ' ', false, json::error_handler_t::replace));
   }
   json body = {{"error", message}};
   if (data) body["data"] = *data;
@@ -186,31 +251,43 @@ void Api::HandleWrite(Request& req, Reply reply, int api_version) {
   write::WriteRequest wr;
   const std::string* db = req.Param(api_version == 2 ? "bucket" : "db");
   if (!db) {
-    return reply(WriteError(api_version, 400,
-                            std::string("missing query parameter '") + (api_version == 2 ? "bucket" : "db") + "'",
-                            nullptr));
+    return reply(WriteError(
+        api_version, 400,
+        std::string("missing query parameter '") + (api_version == 2 ? "bucket" : "db") + "'",
+        nullptr));
   }
   wr.database = *db;
   if (api_version == 1) {
-    if (const std::string* rp = req.Param("rp"); rp && !rp->empty() && *rp != "autogen" && *rp != "default")
+    if (const std::string* rp = req.Param("rp");
+        rp && !rp->empty() && *rp != "autogen" && *rp != "default")
       wr.database += "/" + *rp;
   }
   const std::string* precision = req.Param("precision");
   // An empty precision= (the influx 1.x CLI sends it with -precision rfc3339) is the default.
   bool given = precision && !precision->empty();
-  auto parsed_precision = lineproto::ParsePrecision(given ? *precision : (api_version == 3 ? "auto" : "ns"));
-  if (!parsed_precision.ok()) return reply(WriteError(api_version, 400, parsed_precision.status().message(), nullptr));
+  auto parsed_precision =
+      lineproto::ParsePrecision(given ? *precision : (api_version == 3 ? "auto" : "ns"));
+  if (!parsed_precision.ok())
+    return reply(WriteError(api_version, 400, parsed_precision.status().message(), nullptr));
   wr.precision = *parsed_precision;
   auto accept_partial = BoolParam(req, "accept_partial", api_version == 3);
   auto no_sync = BoolParam(req, "no_sync", false);
-  if (!accept_partial.ok()) return reply(WriteError(api_version, 400, accept_partial.status().message(), nullptr));
-  if (!no_sync.ok()) return reply(WriteError(api_version, 400, no_sync.status().message(), nullptr));
+  if (!accept_partial.ok())
+    return reply(WriteError(api_version, 400, accept_partial.status().message(), nullptr));
+  if (!no_sync.ok())
+    return reply(WriteError(api_version, 400, no_sync.status().message(), nullptr));
   wr.accept_partial = *accept_partial;
   wr.no_sync = *no_sync;
   wr.body = std::move(req.body);
-  writer_->Write(std::move(wr), [reply, api_version](write::WriteOutcome out) {
+  metrics::Server().bytes_written.With({wr.database}).Add(wr.body.size());
+  writer_->Write(std::move(wr), [reply, api_version,
+                                 database = wr.database](write::WriteOutcome out) {
+    auto& m = metrics::Server();
+    if (out.lines_written) m.lines_written.With({database}).Add(out.lines_written);
+    if (!out.errors.empty()) m.lines_rejected.With({database}).Add(out.errors.size());
     if (out.status.ok() && out.errors.empty()) return reply(Response::Empty(204));
-    if (!out.errors.empty() && (out.status.ok() || out.status.message() == "partial write of line protocol occurred")) {
+    if (!out.errors.empty() &&
+        (out.status.ok() || out.status.message() == "partial write of line protocol occurred")) {
       json data = json::array();
       bool limit = false;
       for (const auto& e : out.errors) {
@@ -218,7 +295,8 @@ void Api::HandleWrite(Request& req, Reply reply, int api_version) {
         limit |= e.message.rfind("Update to schema would exceed number of", 0) == 0 ||
                  e.message.rfind("Adding a new database would exceed limit of", 0) == 0;
       }
-      return reply(WriteError(api_version, limit ? 422 : 400, "partial write of line protocol occurred", &data));
+      return reply(WriteError(api_version, limit ? 422 : 400,
+                              "partial write of line protocol occurred", &data));
     }
     if (!out.errors.empty() && out.status.message() == "line protocol parsing error") {
       json data = LineErrorJson(out.errors.front());
@@ -231,16 +309,24 @@ void Api::HandleWrite(Request& req, Reply reply, int api_version) {
 Result<Api::QueryRequest> Api::ParseQueryRequest(const Request& req) {
   QueryRequest out;
   auto add_param = [&](const std::string& name, const json& v) -> Status {
-    if (v.is_null()) out.params.emplace_back(name, std::monostate{});
-    else if (v.is_boolean()) out.params.emplace_back(name, v.get<bool>());
-    else if (v.is_number_integer()) out.params.emplace_back(name, v.get<int64_t>());
-    else if (v.is_number()) out.params.emplace_back(name, v.get<double>());
-    else if (v.is_string()) out.params.emplace_back(name, v.get<std::string>());
-    else return Status::InvalidArgument("query parameter '" + name + "' must be a string, number, boolean or null");
+    if (v.is_null())
+      out.params.emplace_back(name, std::monostate{});
+    else if (v.is_boolean())
+      out.params.emplace_back(name, v.get<bool>());
+    else if (v.is_number_integer())
+      out.params.emplace_back(name, v.get<int64_t>());
+    else if (v.is_number())
+      out.params.emplace_back(name, v.get<double>());
+    else if (v.is_string())
+      out.params.emplace_back(name, v.get<std::string>());
+    else
+      return Status::InvalidArgument("query parameter '" + name +
+                                     "' must be a string, number, boolean or null");
     return Status::Ok();
   };
   auto add_params = [&](const json& obj) -> Status {
-    if (!obj.is_object()) return Status::InvalidArgument("'params' must be a JSON object of name → value");
+    if (!obj.is_object())
+      return Status::InvalidArgument("'params' must be a JSON object of name → value");
     for (const auto& [k, v] : obj.items()) RIFFLE_RETURN_IF_ERROR(add_param(k, v));
     return Status::Ok();
   };
@@ -252,17 +338,20 @@ Result<Api::QueryRequest> Api::ParseQueryRequest(const Request& req) {
       try {
         RIFFLE_RETURN_IF_ERROR(add_params(json::parse(*v)));
       } catch (const std::exception& e) {
-        return Status::InvalidArgument(std::string("invalid 'params': expected a JSON object: ") + e.what());
+        return Status::InvalidArgument(std::string("invalid 'params': expected a JSON object: ") +
+                                       e.what());
       }
     }
   } else {
     try {
       json body = json::parse(req.body);
-      if (!body.is_object()) return Status::InvalidArgument("request body must be a JSON object with 'db' and 'q'");
+      if (!body.is_object())
+        return Status::InvalidArgument("request body must be a JSON object with 'db' and 'q'");
       if (body.contains("db") && body["db"].is_string()) out.db = body["db"];
       if (body.contains("q") && body["q"].is_string()) out.q = body["q"];
       if (body.contains("format") && body["format"].is_string()) out.format = body["format"];
-      if (body.contains("params") && !body["params"].is_null()) RIFFLE_RETURN_IF_ERROR(add_params(body["params"]));
+      if (body.contains("params") && !body["params"].is_null())
+        RIFFLE_RETURN_IF_ERROR(add_params(body["params"]));
     } catch (const std::exception& e) {
       return Status::InvalidArgument(std::string("serde json error: ") + e.what());
     }
@@ -274,11 +363,16 @@ Result<Api::QueryRequest> Api::ParseQueryRequest(const Request& req) {
     if (accept.empty() || accept.find("application/json") != std::string::npos ||
         accept.find("*/*") != std::string::npos || accept.find("text/html") != std::string::npos)
       out.format = "json";
-    else if (accept.find("text/csv") != std::string::npos) out.format = "csv";
-    else if (accept.find("text/plain") != std::string::npos) out.format = "pretty";
-    else if (accept.find("application/vnd.apache.parquet") != std::string::npos) out.format = "parquet";
-    else if (accept.find("application/jsonl") != std::string::npos) out.format = "jsonl";
-    else return Status::InvalidArgument("invalid mime type (" + accept + ")");
+    else if (accept.find("text/csv") != std::string::npos)
+      out.format = "csv";
+    else if (accept.find("text/plain") != std::string::npos)
+      out.format = "pretty";
+    else if (accept.find("application/vnd.apache.parquet") != std::string::npos)
+      out.format = "parquet";
+    else if (accept.find("application/jsonl") != std::string::npos)
+      out.format = "jsonl";
+    else
+      return Status::InvalidArgument("invalid mime type (" + accept + ")");
   }
   return out;
 }
@@ -293,7 +387,8 @@ void Api::HandleQuery(Request& req, Reply reply) {
   auto format = query::ParseFormat(format_name);
   if (!format.ok()) return reply(Response::Error(400, format.status().message()));
   auto state = catalog_->State();
-  if (!state->FindDatabase(db)) return reply(Response::Error(404, "query error: database not found: " + db));
+  if (!state->FindDatabase(db))
+    return reply(Response::Error(404, "query error: database not found: " + db));
   if (*format == query::Format::kParquet) {
     std::string path = engine_->ScratchPath(".parquet");
     Status st = engine_->QueryParquet(*state, db, sql, params, path);
@@ -302,15 +397,22 @@ void Api::HandleQuery(Request& req, Reply reply) {
       std::error_code ec;
       std::filesystem::remove(path, ec);
     }
-    if (!body.ok()) return reply(Response::Error(HttpStatusFor(body.status()), body.status().message()));
+    if (!body.ok())
+      return reply(Response::Error(HttpStatusFor(body.status()), body.status().message()));
     Response r{200, query::ContentType(*format), "", {}};
     r.stream = std::move(body).value();
     return reply(std::move(r));
   }
+  auto started = std::chrono::steady_clock::now();
   auto result = engine_->QueryStream(*state, db, sql, params);
-  if (!result.ok()) return reply(Response::Error(HttpStatusFor(result.status()), result.status().message()));
-  auto body = std::make_shared<EncodedResultBody>(std::move(result).value(), query::MakeEncoder(*format));
-  Status first = body->Prime();
+  Status first = result.ok() ? Status::Ok() : result.status();
+  std::shared_ptr<EncodedResultBody> body;
+  if (first.ok()) {
+    body =
+        std::make_shared<EncodedResultBody>(std::move(result).value(), query::MakeEncoder(*format));
+    first = body->Prime();
+  }
+  CountQuery("sql", first, started);
   if (!first.ok()) return reply(Response::Error(HttpStatusFor(first), first.message()));
   Response r{200, query::ContentType(*format), "", {}};
   r.stream = std::move(body);

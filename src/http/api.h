@@ -1,6 +1,7 @@
 // The InfluxDB 3 HTTP API: routes requests to the write path, queries and the catalog.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -15,6 +16,9 @@
 #include "write/writer.h"
 
 namespace riffle::http {
+
+// Counts a query in /metrics by language and outcome, with its time to the first batch.
+void CountQuery(const char* language, const Status& outcome, std::chrono::steady_clock::time_point started);
 
 // Maps a Status to the HTTP status InfluxDB 3 uses for it.
 int HttpStatusFor(const Status& st);
@@ -46,6 +50,7 @@ class Api {
 
  private:
   static Response NotFound(const std::string& method, const std::string& path);
+  std::string RouteLabel(const std::string& path) const;
   void HandleWrite(Request& req, Reply reply, int api_version);
   void HandleQuery(Request& req, Reply reply);
   // InfluxQL (influxql_routes.cc): /api/v3/query_influxql in the query_sql formats, with an

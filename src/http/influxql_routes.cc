@@ -94,9 +94,15 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
   auto run_sql = [&](const std::string& database, const std::string& sql) {
     return WithoutGeneratedSql(engine_->Query(*state, database, sql, {}));
   };
+  auto started = std::chrono::steady_clock::now();
+  Reply counted = [reply, started](Response r) {
+    bool ok = r.status == 200 && (r.stream || r.body.find("\"error\"") == std::string::npos);
+    CountQuery("influxql", ok ? Status::Ok() : Status::InvalidArgument("failed"), started);
+    reply(std::move(r));
+  };
   json results = json::array();
   auto statements = influxql::SplitStatements(q);
-  if (statements.empty()) return reply(Response::Error(400, "error parsing query: empty query"));
+  if (statements.empty()) return counted(Response::Error(400, "error parsing query: empty query"));
   bool pretty = param("pretty") == "true";
   for (size_t i = 0; i < statements.size(); ++i) {
     json r = {{"statement_id", i}};
@@ -127,9 +133,9 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
       if (st.ok()) {
         Response response = Response::Json(200, "");
         response.stream = std::move(body);
-        return reply(std::move(response));
+        return counted(std::move(response));
       }
-      if (IsParseError(st)) return reply(Response::Error(400, st.message()));
+      if (IsParseError(st)) return counted(Response::Error(400, st.message()));
       r["error"] = st.message();
       results.push_back(std::move(r));
       break;
@@ -137,7 +143,7 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
     auto out = influxql::Execute(statements[i], *state, db, run_sql, &bound, catalog_);
     state = catalog_->State();  // a management statement changed it for the next ones
     if (!out.ok()) {
-      if (IsParseError(out.status())) return reply(Response::Error(400, out.status().message()));
+      if (IsParseError(out.status())) return counted(Response::Error(400, out.status().message()));
       r["error"] = out.status().message();
       results.push_back(std::move(r));
       continue;
@@ -166,7 +172,7 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
     results.push_back(std::move(r));
   }
   json body = {{"results", std::move(results)}};
-  reply(Response::Json(200, pretty ? body.dump(4) : body.dump()));
+  counted(Response::Json(200, pretty ? body.dump(4) : body.dump()));
 }
 
 void Api::HandleInfluxQL(Request& req, Reply reply) {
@@ -184,6 +190,7 @@ void Api::HandleInfluxQL(Request& req, Reply reply) {
   if (statements.size() != 1)
     return reply(Response::Error(400, "InfluxQL: expected exactly one statement, found " +
                                           std::to_string(statements.size())));
+  auto started = std::chrono::steady_clock::now();
   auto series = influxql::ExecuteStreaming(
       statements[0], *state, parsed->db,
       [&](const std::string& database, const std::string& sql) {
@@ -192,12 +199,14 @@ void Api::HandleInfluxQL(Request& req, Reply reply) {
       nullptr, catalog_);
   if (!series.ok()) {
     Status st = CleanError(series.status());
+    CountQuery("influxql", st, started);
     return reply(Response::Error(HttpStatusFor(st), st.message()));
   }
   auto body = std::make_shared<InfluxQLTableBody>(std::move(series).value(),
                                                   query::MakeEncoder(*format), CleanError);
-  if (Status st = body->Prime(); !st.ok())
-    return reply(Response::Error(HttpStatusFor(st), st.message()));
+  Status first = body->Prime();
+  CountQuery("influxql", first, started);
+  if (!first.ok()) return reply(Response::Error(HttpStatusFor(first), first.message()));
   Response response{200, query::ContentType(*format), "", {}};
   response.stream = std::move(body);
   reply(std::move(response));

@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "persist/manifest.h"
 #include "persist/persister.h"
 
@@ -49,6 +50,7 @@ Status Persister::Compact() {
     output_seq = manifest_sequence_ + 1;
   }
   if (group.empty()) return Status::Ok();
+  int64_t started = NowNanos();
   const catalog::Database* table_db = nullptr;
   const catalog::Table* table = nullptr;
   auto state = catalog_->State();
@@ -119,6 +121,8 @@ Status Persister::Compact() {
                                   : buffer_->ForgetDuplicates(*table_db, *table, day_lo, day_hi);
     if (!st.ok()) log::Warn("compaction: " + st.message());
   }
+  metrics::Server().compaction_duration.With({}).Observe(static_cast<double>(NowNanos() - started) /
+                                                         1e9);
   log::Info("compaction: merged " + std::to_string(group.size()) + " Parquet files (" +
             std::to_string(merged.rows) + " rows of " + day + ") into " + merged.path);
   return Status::Ok();

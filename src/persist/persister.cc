@@ -160,6 +160,16 @@ void Persister::AfterFlush(uint64_t wal_sequence) {
   thread_cv_.notify_all();
 }
 
+std::map<uint32_t, std::pair<int64_t, int64_t>> Persister::FilesPerDatabase() {
+  std::lock_guard lock(mu_);
+  std::map<uint32_t, std::pair<int64_t, int64_t>> out;
+  for (const auto& f : files_) {
+    out[f.db_id].first += 1;
+    out[f.db_id].second += f.size_bytes;
+  }
+  return out;
+}
+
 Result<query::VirtualTable> Persister::ParquetFilesTable(const std::string& db_name) {
   using CT = catalog::ColumnType;
   query::VirtualTable vt;

@@ -16,6 +16,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -80,6 +81,8 @@ class Persister {
   // change can be undone until the next check).
   Status Prune(bool expired);
 
+  // Parquet files and bytes by database id (for /metrics).
+  std::map<uint32_t, std::pair<int64_t, int64_t>> FilesPerDatabase();
   // system.parquet_files for one database.
   Result<query::VirtualTable> ParquetFilesTable(const std::string& db);
 

@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "persist/manifest.h"
 #include "persist/persister.h"
 
@@ -65,6 +66,8 @@ Status Persister::PersistFrozen() {
   wal_->DeleteThrough(wal_sequence, options_.wal_files_to_keep);
   int64_t rows = 0;
   for (const auto& a : added) rows += a.rows;
+  metrics::Server().snapshot_duration.With({}).Observe(static_cast<double>(NowNanos() - started) /
+                                                       1e9);
   log::Info("snapshot: " + std::to_string(rows) + " rows in " + std::to_string(added.size()) +
             " Parquet files, WAL up to " + std::to_string(wal_sequence) + " persisted in " +
             std::to_string((NowNanos() - started) / 1000000) + " ms (writes went on meanwhile)");

@@ -1,9 +1,11 @@
 #include "wal/wal.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 #include "common/log.h"
+#include "common/metrics.h"
 
 namespace riffle::wal {
 
@@ -54,7 +56,8 @@ void Wal::DeleteThrough(uint64_t through, size_t keep) {
   if (covered.size() <= keep) return;
   covered.resize(covered.size() - keep);  // keys are sorted: drop the oldest
   for (const auto& key : covered)
-    if (Status st = store_->Delete(key); !st.ok()) log::Warn("cannot delete WAL file " + key + ": " + st.message());
+    if (Status st = store_->Delete(key); !st.ok())
+      log::Warn("cannot delete WAL file " + key + ": " + st.message());
 }
 
 void Wal::Start(FlushListener listener) {
@@ -125,6 +128,7 @@ void Wal::FlushOnce() {
   }
   if (ops.empty()) return;
   uint64_t seq = next_sequence_;
+  auto started = std::chrono::steady_clock::now();
   std::string file = EncodeWalFile(seq, ops);
   Status st;
   // Transient object-store errors are retried briefly; after that the writers get the error
@@ -135,11 +139,20 @@ void Wal::FlushOnce() {
     if (st.code() == Code::kAlreadyExists) {
       // After a failed attempt the file may be ours (written, then the directory sync failed).
       auto existing = store_->Get(FilePath(seq));
-      if (attempt > 0 && existing.ok() && *existing == file) st = Status::Ok();
-      else ++next_sequence_;  // another process wrote it: never overwrite its data
+      if (attempt > 0 && existing.ok() && *existing == file)
+        st = Status::Ok();
+      else
+        ++next_sequence_;  // another process wrote it: never overwrite its data
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto& m = metrics::Server();
+  m.wal_flushes.With({st.ok() ? "ok" : "error"}).Add();
+  if (st.ok()) {
+    m.wal_flush_bytes.With({}).Add(file.size());
+    m.wal_flush_duration.With({}).Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
   if (!st.ok()) {
     log::Error("WAL flush failed: " + st.message());
