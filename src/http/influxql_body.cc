@@ -10,15 +10,33 @@ std::string JsonString(const std::string& s) {
 }
 }  // namespace
 
-Status InfluxQLTableBody::Prime() {
-  bool continues = false;
-  auto more = series_->Next(&piece_, &continues);
+Status PrimedSeries::Prime() {
+  auto more = series_->Next(&piece_, &pending_continues_);
   if (!more.ok()) return clean_(more.status());
   pending_ = *more;
-  columns_ = {"iox::measurement"};
+  return Status::Ok();
+}
+
+Result<const influxql::Series*> PrimedSeries::Next(bool* continues) {
   if (pending_) {
-    for (const auto& [k, v] : piece_.tags) columns_.push_back(k);
-    for (const auto& c : piece_.columns) columns_.push_back(c);
+    pending_ = false;
+    *continues = pending_continues_;
+    return &piece_;
+  }
+  if (!series_) return nullptr;
+  auto more = series_->Next(&piece_, continues);
+  if (!more.ok()) return clean_(more.status());
+  if (*more) return &piece_;
+  series_.reset();
+  return nullptr;
+}
+
+Status InfluxQLTableBody::Prime() {
+  RIFFLE_RETURN_IF_ERROR(series_.Prime());
+  columns_ = {"iox::measurement"};
+  if (const influxql::Series* first = series_.first()) {
+    for (const auto& [k, v] : first->tags) columns_.push_back(k);
+    for (const auto& c : first->columns) columns_.push_back(c);
   }
   return Status::Ok();
 }
@@ -39,33 +57,20 @@ void InfluxQLTableBody::Add(const influxql::Series& piece, std::string* out) {
 }
 
 Result<bool> InfluxQLTableBody::Next(std::string* out) {
+  if (ended_) return false;
   if (!begun_) {
     begun_ = true;
     encoder_->Begin(columns_, out);
   }
-  if (pending_) {
-    pending_ = false;
-    Add(piece_, out);
-    return true;
-  }
-  if (!series_) return false;
   bool continues = false;
-  auto more = series_->Next(&piece_, &continues);
-  if (!more.ok()) return clean_(more.status());
-  if (*more) {
-    Add(piece_, out);
+  RIFFLE_ASSIGN_OR_RETURN(const influxql::Series* piece, series_.Next(&continues));
+  if (piece) {
+    Add(*piece, out);
     return true;
   }
-  series_.reset();
+  ended_ = true;
   encoder_->End(out);
   return false;
-}
-
-Status InfluxQLV1Body::Prime() {
-  auto more = series_->Next(&piece_, &pending_continues_);
-  if (!more.ok()) return clean_(more.status());
-  pending_ = *more;
-  return Status::Ok();
 }
 
 void InfluxQLV1Body::Open(const influxql::Series& s, std::string* out) {
@@ -99,26 +104,19 @@ void InfluxQLV1Body::Rows(const influxql::Series& s, std::string* out) {
 }
 
 Result<bool> InfluxQLV1Body::Next(std::string* out) {
+  if (ended_) return false;
   if (!begun_) {
     begun_ = true;
     *out += prefix_ + "{\"statement_id\":" + std::to_string(statement_id_);
   }
-  if (pending_) {
-    pending_ = false;
-    if (!pending_continues_) Open(piece_, out);
-    Rows(piece_, out);
-    return true;
-  }
-  if (!series_) return false;
   bool continues = false;
-  auto more = series_->Next(&piece_, &continues);
-  if (!more.ok()) return clean_(more.status());
-  if (*more) {
-    if (!continues) Open(piece_, out);
-    Rows(piece_, out);
+  RIFFLE_ASSIGN_OR_RETURN(const influxql::Series* piece, series_.Next(&continues));
+  if (piece) {
+    if (!continues) Open(*piece, out);
+    Rows(*piece, out);
     return true;
   }
-  series_.reset();
+  ended_ = true;
   *out += any_series_ ? "]}]}]}" : "}]}";
   return false;
 }

@@ -15,23 +15,39 @@ namespace riffle::http {
 // Cleans an error for the user (no generated SQL); applied to every error a body meets.
 using ErrorCleaner = std::function<Status(const Status&)>;
 
+// A series stream whose first piece is read ahead (Prime), so that its errors come before the
+// response starts; Next hands that piece out first, then reads on. Errors are cleaned.
+class PrimedSeries {
+ public:
+  PrimedSeries(std::unique_ptr<influxql::SeriesStream> series, ErrorCleaner clean)
+      : series_(std::move(series)), clean_(std::move(clean)) {}
+  Status Prime();
+  const influxql::Series* first() const { return pending_ ? &piece_ : nullptr; }
+  // The next piece, or null at the end; `*continues`: it extends the previous piece's series.
+  Result<const influxql::Series*> Next(bool* continues);
+
+ private:
+  std::unique_ptr<influxql::SeriesStream> series_;  // released once exhausted
+  ErrorCleaner clean_;
+  influxql::Series piece_;
+  bool pending_ = false, pending_continues_ = false;
+};
+
 // iox::measurement, the GROUP BY tags and the columns, one row per value row.
 class InfluxQLTableBody final : public BodyStream {
  public:
   InfluxQLTableBody(std::unique_ptr<influxql::SeriesStream> series,
                     std::unique_ptr<query::Encoder> encoder, ErrorCleaner clean)
-      : series_(std::move(series)), encoder_(std::move(encoder)), clean_(std::move(clean)) {}
+      : series_(std::move(series), std::move(clean)), encoder_(std::move(encoder)) {}
   // Reads the first series piece: errors before any byte is sent still get a status.
   Status Prime();
   Result<bool> Next(std::string* out) override;
 
  private:
   void Add(const influxql::Series& piece, std::string* out);
-  std::unique_ptr<influxql::SeriesStream> series_;
+  PrimedSeries series_;
   std::unique_ptr<query::Encoder> encoder_;
-  ErrorCleaner clean_;
-  influxql::Series piece_;
-  bool pending_ = false, begun_ = false;
+  bool begun_ = false, ended_ = false;
   std::vector<std::string> columns_;
 };
 
@@ -45,10 +61,9 @@ class InfluxQLV1Body final : public BodyStream {
                  ErrorCleaner clean)
       : prefix_(std::move(prefix)),
         statement_id_(statement_id),
-        series_(std::move(series)),
-        value_json_(std::move(value_json)),
-        clean_(std::move(clean)) {}
-  Status Prime();
+        series_(std::move(series), std::move(clean)),
+        value_json_(std::move(value_json)) {}
+  Status Prime() { return series_.Prime(); }
   Result<bool> Next(std::string* out) override;
 
  private:
@@ -56,12 +71,9 @@ class InfluxQLV1Body final : public BodyStream {
   void Rows(const influxql::Series& s, std::string* out);
   std::string prefix_;
   size_t statement_id_;
-  std::unique_ptr<influxql::SeriesStream> series_;
+  PrimedSeries series_;
   ValueToJson value_json_;
-  ErrorCleaner clean_;
-  influxql::Series piece_;
-  bool pending_ = false, pending_continues_ = false, begun_ = false, any_series_ = false,
-       first_row_ = true;
+  bool begun_ = false, ended_ = false, any_series_ = false, first_row_ = true;
 };
 
 }  // namespace riffle::http
