@@ -9,9 +9,8 @@
 #include <filesystem>
 
 namespace riffle::metrics {
-namespace {
 
-std::string Escape(const std::string& v) {
+std::string EscapeLabel(const std::string& v) {
   std::string out;
   for (char c : v) {
     if (c == '\\' || c == '"') out += '\\';
@@ -24,6 +23,8 @@ std::string Escape(const std::string& v) {
   return out;
 }
 
+namespace {
+
 std::string Number(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[40];
@@ -34,7 +35,7 @@ std::string Number(double v) {
 std::string Labels(const std::vector<std::string>& names, const std::vector<std::string>& values) {
   std::string out;
   for (size_t i = 0; i < names.size() && i < values.size(); ++i)
-    out += (out.empty() ? "" : ",") + names[i] + "=\"" + Escape(values[i]) + "\"";
+    out += (out.empty() ? "" : ",") + names[i] + "=\"" + EscapeLabel(values[i]) + "\"";
   return out;
 }
 
@@ -153,7 +154,8 @@ void Gauge(const std::string& name, const std::string& help,
            const std::string& label_name) {
   *out += "# HELP " + name + " " + help + "\n# TYPE " + name + " gauge\n";
   for (const auto& [label, value] : labelled_values)
-    *out += name + (label_name.empty() ? "" : "{" + label_name + "=\"" + Escape(label) + "\"}") +
+    *out += name +
+            (label_name.empty() ? "" : "{" + label_name + "=\"" + EscapeLabel(label) + "\"}") +
             " " + Number(value) + "\n";
 }
 

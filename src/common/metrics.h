@@ -90,6 +90,9 @@ void AddCollector(std::function<void(std::string* out)> collector);
 // Every family, every collector, and the process metrics (RSS, CPU, open files, start time).
 std::string Render();
 
+// A label value escaped for the Prometheus text format (\\, \" and \n).
+std::string EscapeLabel(const std::string& value);
+
 // A gauge line with its HELP and TYPE, for collectors.
 void Gauge(const std::string& name, const std::string& help,
            const std::vector<std::pair<std::string, double>>& labelled_values, std::string* out,

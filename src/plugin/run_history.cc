@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "common/metrics.h"
+
 namespace riffle::plugin {
 
 void RunHistory::Record(RunRecord run) {
@@ -27,38 +29,27 @@ void RunHistory::Forget(const std::string& database, const std::string& trigger)
 query::VirtualTable RunHistory::Table(const std::string& database) const {
   using CT = catalog::ColumnType;
   query::VirtualTable vt;
-  vt.columns = {{"trigger_name", CT::kString}, {"kind", CT::kString},       {"start_time", CT::kTime},
-                {"end_time", CT::kTime},       {"duration_ns", CT::kInt64}, {"outcome", CT::kString},
-                {"error", CT::kString},        {"rows_in", CT::kInt64},     {"lines_written", CT::kInt64},
-                {"attempt", CT::kInt64}};
+  vt.columns = {{"trigger_name", CT::kString}, {"kind", CT::kString},
+                {"start_time", CT::kTime},     {"end_time", CT::kTime},
+                {"duration_ns", CT::kInt64},   {"outcome", CT::kString},
+                {"error", CT::kString},        {"rows_in", CT::kInt64},
+                {"lines_written", CT::kInt64}, {"attempt", CT::kInt64}};
   std::lock_guard lock(mu_);
   for (const auto& r : runs_) {
     if (r.database != database) continue;
     vt.rows.push_back({r.trigger, r.kind, query::Timestamp{r.start_ns}, query::Timestamp{r.end_ns},
                        r.end_ns - r.start_ns, r.outcome,
-                       r.error.empty() ? query::Value{} : query::Value{r.error}, r.rows_in, r.lines_written,
-                       int64_t{r.attempt}});
+                       r.error.empty() ? query::Value{} : query::Value{r.error}, r.rows_in,
+                       r.lines_written, int64_t{r.attempt}});
   }
   return vt;
 }
 
 namespace {
 
-std::string Label(const std::string& value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
 std::string TriggerLabels(const std::pair<std::string, std::string>& key) {
-  return "database=\"" + Label(key.first) + "\",trigger=\"" + Label(key.second) + "\"";
+  return "database=\"" + metrics::EscapeLabel(key.first) + "\",trigger=\"" +
+         metrics::EscapeLabel(key.second) + "\"";
 }
 
 std::string Number(double v) {
@@ -76,27 +67,31 @@ std::string RunHistory::Prometheus() const {
   out += "# TYPE riffle_plugin_runs_total counter\n";
   for (const auto& [key, s] : series_)
     for (const auto& [outcome, n] : s.outcomes)
-      out += "riffle_plugin_runs_total{" + TriggerLabels(key) + ",outcome=\"" + Label(outcome) + "\"} " +
-             std::to_string(n) + "\n";
+      out += "riffle_plugin_runs_total{" + TriggerLabels(key) + ",outcome=\"" +
+             metrics::EscapeLabel(outcome) + "\"} " + std::to_string(n) + "\n";
   out += "# HELP riffle_plugin_run_duration_seconds Plugin run latency.\n";
   out += "# TYPE riffle_plugin_run_duration_seconds histogram\n";
   for (const auto& [key, s] : series_) {
     std::string labels = TriggerLabels(key);
     for (size_t i = 0; i < kBuckets.size(); ++i)
-      out += "riffle_plugin_run_duration_seconds_bucket{" + labels + ",le=\"" + Number(kBuckets[i]) + "\"} " +
-             std::to_string(s.buckets[i]) + "\n";
-    out += "riffle_plugin_run_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(s.count) + "\n";
+      out += "riffle_plugin_run_duration_seconds_bucket{" + labels + ",le=\"" +
+             Number(kBuckets[i]) + "\"} " + std::to_string(s.buckets[i]) + "\n";
+    out += "riffle_plugin_run_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} " +
+           std::to_string(s.count) + "\n";
     out += "riffle_plugin_run_duration_seconds_sum{" + labels + "} " + Number(s.sum_seconds) + "\n";
-    out += "riffle_plugin_run_duration_seconds_count{" + labels + "} " + std::to_string(s.count) + "\n";
+    out += "riffle_plugin_run_duration_seconds_count{" + labels + "} " + std::to_string(s.count) +
+           "\n";
   }
   out += "# HELP riffle_plugin_rows_in_total WAL rows handed to plugins.\n";
   out += "# TYPE riffle_plugin_rows_in_total counter\n";
   for (const auto& [key, s] : series_)
-    out += "riffle_plugin_rows_in_total{" + TriggerLabels(key) + "} " + std::to_string(s.rows_in) + "\n";
+    out += "riffle_plugin_rows_in_total{" + TriggerLabels(key) + "} " + std::to_string(s.rows_in) +
+           "\n";
   out += "# HELP riffle_plugin_lines_written_total Lines written by plugins.\n";
   out += "# TYPE riffle_plugin_lines_written_total counter\n";
   for (const auto& [key, s] : series_)
-    out += "riffle_plugin_lines_written_total{" + TriggerLabels(key) + "} " + std::to_string(s.lines_written) + "\n";
+    out += "riffle_plugin_lines_written_total{" + TriggerLabels(key) + "} " +
+           std::to_string(s.lines_written) + "\n";
   return out;
 }
 
