@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "objstore/local_files.h"
 
@@ -35,6 +38,33 @@ TEST(LocalFiles, FileStoreObjectsAreTheFilesThemselves) {
   files->Discard("node/dbs/1/2/g.parquet");
   EXPECT_FALSE(fs::exists(*abandoned));
   EXPECT_FALSE(files->Commit("node/dbs/1/2/g.parquet").ok());
+  fs::remove_all(root);
+}
+
+// Listing while objects are written (each a temporary file renamed into place) must neither
+// throw nor list the temporary files: a file that vanishes mid-walk once ended the server.
+TEST(FileStore, ListingWhileFilesAreWrittenNeverFails) {
+  fs::path root =
+      fs::temp_directory_path() / ("riffle-objstore-list-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root);
+  auto store = NewFileStore(root.string());
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop.load(); ++i)
+      (void)store->Put("node/wal/" + std::to_string(i % 50) + ".wal", "data");
+  });
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  size_t listings = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    auto keys = store->List("node/wal/");
+    ASSERT_TRUE(keys.ok()) << keys.status().message();
+    for (const auto& k : *keys) ASSERT_EQ(k.find(".tmp."), std::string::npos) << k;
+    ++listings;
+  }
+  stop = true;
+  writer.join();
+  EXPECT_GT(listings, 0u);
   fs::remove_all(root);
 }
 

@@ -5,9 +5,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
-#include <string_view>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 
 #include "objstore/object_store.h"
 
@@ -96,15 +96,19 @@ class FileStore final : public ObjectStore {
 
   Result<std::vector<std::string>> List(const std::string& prefix) override {
     // Walk only the deepest directory named by the prefix.
-    std::string dir_part = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/'));
+    std::string dir_part =
+        prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/'));
     fs::path start = root_ / dir_part;
     std::vector<std::string> keys;
     std::error_code ec;
     if (!fs::exists(start, ec)) return keys;
-    for (auto it = fs::recursive_directory_iterator(start, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-      if (!it->is_regular_file()) continue;
-      std::string key = fs::relative(it->path(), root_).generic_string();
+    for (auto it = fs::recursive_directory_iterator(start, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      // Files come and go while the walk runs (a temporary file renamed into place): nothing
+      // here may touch the file system again or throw; the key is derived lexically.
+      std::error_code type_ec;
+      if (!it->is_regular_file(type_ec)) continue;
+      std::string key = it->path().lexically_relative(root_).generic_string();
       if (key.find(".tmp.") != std::string::npos) continue;  // in-flight writes
       if (key.compare(0, prefix.size(), prefix) == 0) keys.push_back(std::move(key));
     }
@@ -119,11 +123,15 @@ class FileStore final : public ObjectStore {
   Status PutImpl(const std::string& path, std::string_view data, bool if_absent) {
     fs::path target = root_ / path;
     if (InjectedDiskFull())
-      return Status::IOError("cannot write " + target.string() + ": No space left on device (injected fault)");
+      return Status::IOError("cannot write " + target.string() +
+                             ": No space left on device (injected fault)");
     std::error_code ec;
     fs::create_directories(target.parent_path(), ec);
-    if (ec) return Status::IOError("cannot create directory " + target.parent_path().string() + ": " + ec.message());
-    if (if_absent && fs::exists(target)) return Status::AlreadyExists("object already exists: " + path);
+    if (ec)
+      return Status::IOError("cannot create directory " + target.parent_path().string() + ": " +
+                             ec.message());
+    if (if_absent && fs::exists(target))
+      return Status::AlreadyExists("object already exists: " + path);
     fs::path tmp = target;
     tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter_.fetch_add(1));
     if (Status st = WriteFileDurably(tmp, data); !st.ok()) {
