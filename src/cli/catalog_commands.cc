@@ -118,6 +118,7 @@ void RegisterClientCommands(CLI::App& app, std::function<int()>* action) {
   RegisterCatalogCommands(app, action);
   RegisterTriggerCommands(app, action);
   RegisterSystemCommands(app, action);
+  RegisterPluginFileCommands(app, action);
 }
 
 }  // namespace riffle::cli

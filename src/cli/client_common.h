@@ -13,13 +13,21 @@ int Fail(const std::string& message);
 Result<std::string> ReadFile(const std::string& path);
 std::string ReadAll(std::istream& in);
 // Performs a request; prints `success_message` on 2xx, the server's error otherwise.
-int Call(const ClientOptions& opts, const std::string& method, const std::string& path, const std::string& body,
-         const std::string& content_type, const std::string& success_message, std::string* out_body = nullptr);
-void AddCommonOptions(CLI::App* cmd, ClientOptions* opts, std::string* database, bool database_required);
+int Call(const ClientOptions& opts, const std::string& method, const std::string& path,
+         const std::string& body, const std::string& content_type,
+         const std::string& success_message, std::string* out_body = nullptr);
+void AddCommonOptions(CLI::App* cmd, ClientOptions* opts, std::string* database,
+                      bool database_required);
 
 void RegisterDataCommands(CLI::App& app, std::function<int()>* action);
 void RegisterCatalogCommands(CLI::App& app, std::function<int()>* action);
 void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action);
 void RegisterSystemCommands(CLI::App& app, std::function<int()>* action);
+void RegisterPluginFileCommands(CLI::App& app,
+                                std::function<int()>* action);  // after System ("update")
+// Uploads a local plugin file or directory (POST /api/v3/plugins/files); returns the name the
+// server knows it by (the file name, or the directory name).
+Result<std::string> UploadPlugin(const ClientOptions& opts, const std::string& database,
+                                 const std::string& local);
 
 }  // namespace riffle::cli

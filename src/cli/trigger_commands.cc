@@ -16,11 +16,12 @@ namespace {
 
 struct TriggerArgs {
   ClientOptions opts;
-  std::string database, name, plugin_filename, spec, error_behavior = "log", lp, lp_file, schedule, cache_name,
-      requirements, run_timeout, body, body_file;
+  std::string database, name, plugin_filename, spec, error_behavior = "log", lp, lp_file, schedule,
+                                                     cache_name, requirements, run_timeout, body,
+                                                     body_file;
   std::vector<std::string> arguments, packages, query_params, headers;
-  bool disabled = false, run_async = false, force = false, public_endpoint = false;
-  int max_retries = -1;  // -1: the server's default
+  bool disabled = false, run_async = false, force = false, public_endpoint = false, upload = false;
+  int max_retries = -1;    // -1: the server's default
   int64_t queue_size = 0;  // 0: the server's default
 };
 
@@ -30,7 +31,8 @@ Result<json> KeyValues(const std::vector<std::string>& items) {
   for (const auto& item : items) {
     size_t eq = item.find('=');
     if (eq == std::string::npos)
-      return Status::InvalidArgument("invalid argument '" + item + "': must be formatted as \"key=value\"");
+      return Status::InvalidArgument("invalid argument '" + item +
+                                     "': must be formatted as \"key=value\"");
     out[item.substr(0, eq)] = item.substr(eq + 1);
   }
   return out;
@@ -63,38 +65,60 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
   CLI::App* show = app.get_subcommand("show");
   CLI::App* del = app.get_subcommand("delete");
 
-  CLI::App* create_trigger = create->add_subcommand("trigger", "Create a processing-engine trigger");
+  CLI::App* create_trigger =
+      create->add_subcommand("trigger", "Create a processing-engine trigger");
   AddCommonOptions(create_trigger, &a->opts, &a->database, true);
   create_trigger->add_option("trigger_name", a->name, "name of the trigger")->required();
-  create_trigger->add_option("--plugin-filename,--path", a->plugin_filename,
-                             "plugin file or directory, relative to the server's --plugin-dir, or gh:PATH")
+  create_trigger
+      ->add_option("--plugin-filename,--path", a->plugin_filename,
+                   "plugin file or directory, relative to the server's --plugin-dir, or gh:PATH")
       ->required();
-  create_trigger->add_option("--trigger-spec", a->spec,
-                             "table:NAME | all_tables | every:DURATION | cron:EXPR | path:NAME | request:NAME")
+  create_trigger
+      ->add_option(
+          "--trigger-spec", a->spec,
+          "table:NAME | all_tables | every:DURATION | cron:EXPR | path:NAME | request:NAME")
       ->required();
-  create_trigger->add_option("--trigger-arguments", a->arguments, "key=value pairs passed to the plugin as args")
-      ->delimiter(',')->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  create_trigger
+      ->add_option("--trigger-arguments", a->arguments,
+                   "key=value pairs passed to the plugin as args")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  create_trigger->add_flag(
+      "--upload", a->upload,
+      "upload the local file or directory given by --path to the server's plugin dir first");
   create_trigger->add_flag("--disabled", a->disabled, "create the trigger disabled");
   create_trigger->add_flag("--run-asynchronous", a->run_async, "let runs of this trigger overlap");
   create_trigger->add_option("--error-behavior", a->error_behavior, "log, retry or disable")
       ->check(CLI::IsMember({"log", "retry", "disable"}));
   create_trigger->add_flag("--public", a->public_endpoint,
                            "Riffle: serve this request trigger without authentication");
-  create_trigger->add_option("--run-timeout", a->run_timeout,
-                             "Riffle: interrupt a run after this long (e.g. 30s); the error behavior applies");
-  create_trigger->add_option("--queue-size", a->queue_size,
-                             "Riffle: events a slow trigger may have pending before new ones are dropped (default 1000)")
+  create_trigger->add_option(
+      "--run-timeout", a->run_timeout,
+      "Riffle: interrupt a run after this long (e.g. 30s); the error behavior applies");
+  create_trigger
+      ->add_option("--queue-size", a->queue_size,
+                   "Riffle: events a slow trigger may have pending before new ones are dropped "
+                   "(default 1000)")
       ->check(CLI::Range(1, 1000000));
-  create_trigger->add_option("--max-retries", a->max_retries,
-                             "Riffle: with --error-behavior retry, attempts after the first failure (default 3)")
+  create_trigger
+      ->add_option(
+          "--max-retries", a->max_retries,
+          "Riffle: with --error-behavior retry, attempts after the first failure (default 3)")
       ->check(CLI::Range(0, 100));
   create_trigger->callback([a, action] {
     *action = [a] {
+      if (a->upload) {
+        auto uploaded = UploadPlugin(a->opts, a->database, a->plugin_filename);
+        if (!uploaded.ok()) return Fail(uploaded.status().message());
+        a->plugin_filename = *uploaded;
+      }
       json body = {{"db", a->database},
                    {"plugin_filename", a->plugin_filename},
                    {"trigger_name", a->name},
                    {"trigger_specification", a->spec},
-                   {"trigger_settings", {{"run_async", a->run_async}, {"error_behavior", a->error_behavior}}},
+                   {"trigger_settings",
+                    {{"run_async", a->run_async}, {"error_behavior", a->error_behavior}}},
                    {"disabled", a->disabled}};
       if (!a->run_timeout.empty()) body["trigger_settings"]["run_timeout"] = a->run_timeout;
       if (a->public_endpoint) body["trigger_settings"]["public"] = true;
@@ -107,21 +131,24 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
       } else {
         body["trigger_arguments"] = nullptr;
       }
-      return Call(a->opts, "POST", "/api/v3/configure/processing_engine_trigger", body.dump(), "application/json",
-                  "Trigger " + a->name + " created successfully");
+      return Call(a->opts, "POST", "/api/v3/configure/processing_engine_trigger", body.dump(),
+                  "application/json", "Trigger " + a->name + " created successfully");
     };
   });
 
   for (bool enable : {true, false}) {
-    CLI::App* group = app.add_subcommand(enable ? "enable" : "disable", enable ? "Enable a resource" : "Disable a resource");
+    CLI::App* group = app.add_subcommand(enable ? "enable" : "disable",
+                                         enable ? "Enable a resource" : "Disable a resource");
     group->require_subcommand(1);
-    CLI::App* cmd = group->add_subcommand("trigger", enable ? "Enable a trigger" : "Disable a trigger");
+    CLI::App* cmd =
+        group->add_subcommand("trigger", enable ? "Enable a trigger" : "Disable a trigger");
     AddCommonOptions(cmd, &a->opts, &a->database, true);
     cmd->add_option("trigger_name", a->name, "name of the trigger")->required();
     cmd->callback([a, action, enable] {
       *action = [a, enable] {
-        std::string path = std::string("/api/v3/configure/processing_engine_trigger/") + (enable ? "enable" : "disable") +
-                           "?db=" + UrlEncode(a->database) + "&trigger_name=" + UrlEncode(a->name);
+        std::string path = std::string("/api/v3/configure/processing_engine_trigger/") +
+                           (enable ? "enable" : "disable") + "?db=" + UrlEncode(a->database) +
+                           "&trigger_name=" + UrlEncode(a->name);
         return Call(a->opts, "POST", path, "", "",
                     "Trigger " + a->name + (enable ? " enabled" : " disabled") + " successfully");
       };
@@ -135,8 +162,8 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
   del_trigger->callback([a, action] {
     *action = [a] {
       json body = {{"db", a->database}, {"trigger_name", a->name}, {"force", a->force}};
-      return Call(a->opts, "DELETE", "/api/v3/configure/processing_engine_trigger", body.dump(), "application/json",
-                  "Trigger " + a->name + " deleted successfully");
+      return Call(a->opts, "DELETE", "/api/v3/configure/processing_engine_trigger", body.dump(),
+                  "application/json", "Trigger " + a->name + " deleted successfully");
     };
   });
 
@@ -144,23 +171,32 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
   AddCommonOptions(show_triggers, &a->opts, &a->database, true);
   show_triggers->callback([a, action] {
     *action = [a] {
-      json body = {{"db", a->database}, {"q", "SELECT * FROM system.processing_engine_triggers ORDER BY trigger_name"},
+      json body = {{"db", a->database},
+                   {"q", "SELECT * FROM system.processing_engine_triggers ORDER BY trigger_name"},
                    {"format", "pretty"}};
       std::string out;
-      int rc = Call(a->opts, "POST", "/api/v3/query_sql", body.dump(), "application/json", "", &out);
+      int rc =
+          Call(a->opts, "POST", "/api/v3/query_sql", body.dump(), "application/json", "", &out);
       if (rc == 0) std::cout << out;
       return rc;
     };
   });
 
-  CLI::App* test = app.add_subcommand("test", "Dry-run a plugin on the server without writing anything");
+  CLI::App* test =
+      app.add_subcommand("test", "Dry-run a plugin on the server without writing anything");
   test->require_subcommand(1);
   CLI::App* test_wal = test->add_subcommand("wal_plugin", "Run a WAL plugin on line protocol");
   AddCommonOptions(test_wal, &a->opts, &a->database, true);
-  test_wal->add_option("filename", a->plugin_filename, "plugin file, relative to the server's --plugin-dir")->required();
+  test_wal
+      ->add_option("filename", a->plugin_filename,
+                   "plugin file, relative to the server's --plugin-dir")
+      ->required();
   test_wal->add_option("--lp", a->lp, "line protocol to feed the plugin");
   test_wal->add_option("--file", a->lp_file, "file of line protocol to feed the plugin");
-  test_wal->add_option("--input-arguments", a->arguments, "key=value pairs passed as args")->delimiter(',')->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  test_wal->add_option("--input-arguments", a->arguments, "key=value pairs passed as args")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   test_wal->add_option("--cache-name", a->cache_name, "cache namespace for the test run");
   test_wal->callback([a, action] {
     *action = [a] {
@@ -174,21 +210,32 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
       json body = {{"filename", a->plugin_filename}, {"database", a->database}, {"input_lp", lp}};
       if (Status st = AddDryRunInputs(*a, &body); !st.ok()) return Fail(st.message());
       std::string out;
-      int rc = Call(a->opts, "POST", "/api/v3/plugin_test/wal", body.dump(), "application/json", "", &out);
+      int rc = Call(a->opts, "POST", "/api/v3/plugin_test/wal", body.dump(), "application/json", "",
+                    &out);
       return rc == 0 ? PrintJson(out) : rc;
     };
   });
-  CLI::App* test_request = test->add_subcommand("request_plugin", "Run a request plugin once on a given request");
+  CLI::App* test_request =
+      test->add_subcommand("request_plugin", "Run a request plugin once on a given request");
   AddCommonOptions(test_request, &a->opts, &a->database, true);
-  test_request->add_option("filename", a->plugin_filename, "plugin file, relative to the server's --plugin-dir")
+  test_request
+      ->add_option("filename", a->plugin_filename,
+                   "plugin file, relative to the server's --plugin-dir")
       ->required();
-  test_request->add_option("--query-parameters", a->query_params, "key=value pairs of the query string")
-      ->delimiter(',')->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  test_request
+      ->add_option("--query-parameters", a->query_params, "key=value pairs of the query string")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   test_request->add_option("--header", a->headers, "a request header as Name=value (repeatable)")
-      ->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   test_request->add_option("--body", a->body, "the request body");
   test_request->add_option("--body-file", a->body_file, "read the request body from FILE");
-  test_request->add_option("--input-arguments", a->arguments, "key=value pairs passed as args")->delimiter(',')->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  test_request->add_option("--input-arguments", a->arguments, "key=value pairs passed as args")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   test_request->add_option("--cache-name", a->cache_name, "cache namespace for the test run");
   test_request->callback([a, action] {
     *action = [a] {
@@ -206,16 +253,22 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
       body["headers"] = *headers;
       if (Status st = AddDryRunInputs(*a, &body); !st.ok()) return Fail(st.message());
       std::string out;
-      int rc = Call(a->opts, "POST", "/api/v3/plugin_test/request", body.dump(), "application/json", "", &out);
+      int rc = Call(a->opts, "POST", "/api/v3/plugin_test/request", body.dump(), "application/json",
+                    "", &out);
       return rc == 0 ? PrintJson(out) : rc;
     };
   });
   CLI::App* test_schedule = test->add_subcommand("schedule_plugin", "Run a schedule plugin once");
   AddCommonOptions(test_schedule, &a->opts, &a->database, true);
-  test_schedule->add_option("filename", a->plugin_filename, "plugin file, relative to the server's --plugin-dir")
+  test_schedule
+      ->add_option("filename", a->plugin_filename,
+                   "plugin file, relative to the server's --plugin-dir")
       ->required();
   test_schedule->add_option("--schedule", a->schedule, "cron expression (default: every second)");
-  test_schedule->add_option("--input-arguments", a->arguments, "key=value pairs passed as args")->delimiter(',')->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  test_schedule->add_option("--input-arguments", a->arguments, "key=value pairs passed as args")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   test_schedule->add_option("--cache-name", a->cache_name, "cache namespace for the test run");
   test_schedule->callback([a, action] {
     *action = [a] {
@@ -223,26 +276,30 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
       if (!a->schedule.empty()) body["schedule"] = a->schedule;
       if (Status st = AddDryRunInputs(*a, &body); !st.ok()) return Fail(st.message());
       std::string out;
-      int rc = Call(a->opts, "POST", "/api/v3/plugin_test/schedule", body.dump(), "application/json", "", &out);
+      int rc = Call(a->opts, "POST", "/api/v3/plugin_test/schedule", body.dump(),
+                    "application/json", "", &out);
       return rc == 0 ? PrintJson(out) : rc;
     };
   });
 
-  CLI::App* install = app.add_subcommand("install", "Install Python packages for plugins (into <plugin-dir>/.venv)");
+  CLI::App* install = app.add_subcommand(
+      "install", "Install Python packages for plugins (into <plugin-dir>/.venv)");
   install->require_subcommand(1);
-  CLI::App* install_pkg = install->add_subcommand("package", "Install packages with pip on the server");
+  CLI::App* install_pkg =
+      install->add_subcommand("package", "Install packages with pip on the server");
   AddCommonOptions(install_pkg, &a->opts, nullptr, false);
   install_pkg->add_option("packages", a->packages, "package names or paths to wheels");
   install_pkg->add_option("-r,--requirements", a->requirements, "a requirements file");
-  CLI::App* install_req = install->add_subcommand("requirements", "Install a requirements file with pip on the server");
+  CLI::App* install_req =
+      install->add_subcommand("requirements", "Install a requirements file with pip on the server");
   AddCommonOptions(install_req, &a->opts, nullptr, false);
   install_req->add_option("file", a->requirements, "requirements file")->required();
   auto run_install = [a] {
     if (!a->requirements.empty()) {
       std::string abs = std::filesystem::absolute(a->requirements).string();
       json body = {{"requirements_location", abs}};
-      return Call(a->opts, "POST", "/api/v3/configure/plugin_environment/install_requirements", body.dump(),
-                  "application/json", "Requirements installed successfully");
+      return Call(a->opts, "POST", "/api/v3/configure/plugin_environment/install_requirements",
+                  body.dump(), "application/json", "Requirements installed successfully");
     }
     if (a->packages.empty()) return Fail("no packages given: expected package names or -r FILE");
     json packages = json::array();
@@ -253,8 +310,8 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action) {
       packages.push_back(local ? std::filesystem::absolute(p).string() : p);
     }
     json body = {{"packages", packages}};
-    return Call(a->opts, "POST", "/api/v3/configure/plugin_environment/install_packages", body.dump(),
-                "application/json", "Packages installed successfully");
+    return Call(a->opts, "POST", "/api/v3/configure/plugin_environment/install_packages",
+                body.dump(), "application/json", "Packages installed successfully");
   };
   install_pkg->callback([action, run_install] { *action = run_install; });
   install_req->callback([action, run_install] { *action = run_install; });

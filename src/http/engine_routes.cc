@@ -126,6 +126,39 @@ void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine) {
                    reply(FromStatus(engine->SetTriggerEnabled(db, name, enable)));
                  });
   }
+  // Plugin files (InfluxDB 3.6+): POST writes a file into --plugin-dir, PUT replaces the code
+  // of the trigger named by plugin_name; PUT .../directory replaces a directory plugin whole.
+  api.AddRoute("/api/v3/plugins/files", [engine](Request&& req, Reply reply) {
+    if (req.method != "POST" && req.method != "PUT")
+      return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
+    auto body = ParseJsonBody(req);
+    if (!body.ok()) return reply(FromStatus(body.status()));
+    const json& j = (*body)->value;
+    if (!j.contains("content") || !j["content"].is_string())
+      return reply(Response::Error(400, "'content' is required: the plugin file's text"));
+    std::string name = StringField(j, "plugin_name");
+    if (req.method == "POST") return reply(FromStatus(engine->SavePluginFile(name, j["content"])));
+    auto db = engine->UpdateTriggerPlugin(name, j["content"]);
+    reply(FromStatus(db.status()));
+  });
+  api.AddRoute("/api/v3/plugins/directory", [engine](Request&& req, Reply reply) {
+    if (req.method != "PUT")
+      return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
+    auto body = ParseJsonBody(req);
+    if (!body.ok()) return reply(FromStatus(body.status()));
+    const json& j = (*body)->value;
+    std::vector<std::pair<std::string, std::string>> files;
+    if (j.contains("files") && j["files"].is_array())
+      for (const auto& f : j["files"]) {
+        if (!f.is_object() || !f.contains("relative_path") || !f["relative_path"].is_string() ||
+            !f.contains("content") || !f["content"].is_string())
+          return reply(Response::Error(
+              400, "each of 'files' must be {\"relative_path\": …, \"content\": …}"));
+        files.emplace_back(f["relative_path"], f["content"]);
+      }
+    auto db = engine->ReplaceTriggerPluginDirectory(StringField(j, "plugin_name"), files);
+    reply(FromStatus(db.status()));
+  });
   api.AddRoute("/api/v3/configure/plugin_environment/install_packages", [engine](Request&& req,
                                                                                  Reply reply) {
     if (req.method != "POST")

@@ -2,20 +2,19 @@
 // embedded Python VM, and keeps their logs.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <condition_variable>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "catalog/catalog.h"
-#include "plugin/run_history.h"
 #include "common/status.h"
+#include "plugin/run_history.h"
 #include "query/query.h"
 #include "wal/wal.h"
 #include "write/writer.h"
@@ -64,16 +63,30 @@ class ProcessingEngine {
   bool IsPublicRequestPath(const std::string& path);
 
   // /api/v3/engine/<path>; `reply` may run on another thread.
-  void HandleRequest(const std::string& path, const std::vector<std::pair<std::string, std::string>>& query,
+  void HandleRequest(const std::string& path,
+                     const std::vector<std::pair<std::string, std::string>>& query,
                      const std::map<std::string, std::string>& headers, std::string body,
                      std::function<void(HttpReply)> reply);
   // Dry runs (/api/v3/plugin_test/{wal,schedule}); `reply` gets the JSON response or an error.
-  void TestWalPlugin(const nlohmann::json& request, std::function<void(Result<nlohmann::json>)> reply);
-  void TestSchedulePlugin(const nlohmann::json& request, std::function<void(Result<nlohmann::json>)> reply);
+  void TestWalPlugin(const nlohmann::json& request,
+                     std::function<void(Result<nlohmann::json>)> reply);
+  void TestSchedulePlugin(const nlohmann::json& request,
+                          std::function<void(Result<nlohmann::json>)> reply);
   // Riffle: /api/v3/plugin_test/request — process_request with the given query parameters,
   // headers and body; returns the HTTP response it would give, its logs and would-be writes.
-  void TestRequestPlugin(const nlohmann::json& request, std::function<void(Result<nlohmann::json>)> reply);
+  void TestRequestPlugin(const nlohmann::json& request,
+                         std::function<void(Result<nlohmann::json>)> reply);
 
+  // Plugin files over the API (plugin_files.cc). SavePluginFile writes `name` (a file, or
+  // "dir/file.py") into --plugin-dir; UpdateTriggerPlugin replaces the code of the trigger named
+  // `trigger_name` (a directory plugin's __init__.py); ReplaceTriggerPluginDirectory swaps its
+  // directory for `files` (relative path → content) at once. Both return the trigger's database.
+  Status SavePluginFile(const std::string& name, const std::string& content);
+  Result<std::string> UpdateTriggerPlugin(const std::string& trigger_name,
+                                          const std::string& content);
+  Result<std::string> ReplaceTriggerPluginDirectory(
+      const std::string& trigger_name,
+      const std::vector<std::pair<std::string, std::string>>& files);
   Status InstallPackages(const std::vector<std::string>& packages);
   Status InstallRequirements(const std::string& requirements_file);
 
@@ -93,6 +106,8 @@ class ProcessingEngine {
   void StopTrigger(const std::string& db, const std::string& name);
   Status WriteLines(const std::string& db, const std::string& lp, bool no_sync);
   Status EnsureVenv();
+  // The database and the local path of the plugin of the trigger named `trigger_name`.
+  Result<std::pair<std::string, std::string>> TriggerPluginPath(const std::string& trigger_name);
 
   struct LogEntry {
     int64_t time_ns;
@@ -106,8 +121,9 @@ class ProcessingEngine {
   bool python_ready_ = false;
 
   std::mutex runners_mu_;
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<TriggerRunner>> runners_;  // (db, name)
-  std::map<std::string, std::shared_ptr<TriggerRunner>> request_routes_;                  // path → runner
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<TriggerRunner>>
+      runners_;                                                           // (db, name)
+  std::map<std::string, std::shared_ptr<TriggerRunner>> request_routes_;  // path → runner
 
   RunHistory runs_;
   std::thread watchdog_;  // interrupts runs past their --run-timeout

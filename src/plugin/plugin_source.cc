@@ -33,7 +33,8 @@ Result<std::string> Fetch(const std::string& url) {
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_cleanup(curl);
   if (rc != CURLE_OK)
-    return Status::NotFound("error fetching plugin from repository: " + std::string(curl_easy_strerror(rc)) + " " + url);
+    return Status::NotFound("error fetching plugin from repository: " +
+                            std::string(curl_easy_strerror(rc)) + " " + url);
   if (status < 200 || status >= 300)
     return Status::NotFound("error fetching plugin from repository: " + std::to_string(status) +
                             (status == 404 ? " Not Found " : " ") + url);
@@ -58,11 +59,13 @@ int64_t MtimeNanos(const fs::path& p) {
 
 Result<std::string> ResolveLocalPath(const std::string& plugin_dir, const std::string& filename) {
   if (plugin_dir.empty())
-    return Status::InvalidArgument("Plugin error: reading plugin file: Node not configured with plugin directory");
+    return Status::InvalidArgument(
+        "Plugin error: reading plugin file: Node not configured with plugin directory");
   for (unsigned char c : filename)
     if (c < 0x20 || c == 0x7f)
-      return Status::InvalidArgument("plugin filename contains a control character: expected a file name such as "
-                                     "'my_plugin.py'");
+      return Status::InvalidArgument(
+          "plugin filename contains a control character: expected a file name such as "
+          "'my_plugin.py'");
   std::string name = filename;
   while (name.size() > 1 && name.back() == '/') name.pop_back();
   fs::path rel(name);
@@ -77,11 +80,13 @@ Result<std::string> ResolveLocalPath(const std::string& plugin_dir, const std::s
   fs::path root = fs::weakly_canonical(fs::path(plugin_dir), ec);
   fs::path full = fs::weakly_canonical(root / rel, ec);  // resolves symlinks of the existing prefix
   auto r = root.string(), f = full.string();
-  if (f.compare(0, r.size(), r) != 0 || (f.size() > r.size() && f[r.size()] != '/')) return traversal();
+  if (f.compare(0, r.size(), r) != 0 || (f.size() > r.size() && f[r.size()] != '/'))
+    return traversal();
   return (root / rel).string();
 }
 
-Result<python::PluginCode> LoadPluginCode(const PluginLocation& where, const std::string& filename) {
+Result<python::PluginCode> LoadPluginCode(const PluginLocation& where,
+                                          const std::string& filename) {
   python::PluginCode code;
   code.filename = filename;
   if (filename.rfind("gh:", 0) == 0) {
@@ -98,12 +103,22 @@ Result<python::PluginCode> LoadPluginCode(const PluginLocation& where, const std
   fs::path p(*path);
   code.path = fs::absolute(p).string();
   std::error_code ec;
-  if (!fs::exists(p, ec)) return Status::NotFound("Plugin error: reading plugin file: Plugin not found: " + p.string());
+  if (!fs::exists(p, ec))
+    return Status::NotFound("Plugin error: reading plugin file: Plugin not found: " + p.string());
   if (fs::is_directory(p, ec)) {
     if (!fs::exists(p / "__init__.py", ec))
-      return Status::InvalidArgument("Multi-file plugin directory must contain __init__.py: " + p.string());
+      return Status::InvalidArgument("Multi-file plugin directory must contain __init__.py: " +
+                                     p.string());
     code.package_dir = p.parent_path().string();
     code.package = p.filename().string();
+    // Any change to its .py files (an edit, an upload) gives the package a new version, and the
+    // runtime imports it afresh.
+    for (auto it = fs::recursive_directory_iterator(p, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_regular_file() && it->path().extension() == ".py")
+        code.version = code.version * 31 + MtimeNanos(it->path()) +
+                       static_cast<int64_t>(std::hash<std::string>{}(it->path().string())) +
+                       static_cast<int64_t>(it->file_size(ec));
     return code;
   }
   auto text = ReadText(p);

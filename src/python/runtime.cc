@@ -51,13 +51,29 @@ py::object LoadFunction(const PluginCode& code, const char* name, const char* si
     path.insert(0, py::str(code.package_dir));
     py::object module;
     try {
+      // A package whose files changed since it was imported is imported afresh.
+      static std::map<std::string, int64_t> imported;  // package dir/name → version (GIL held)
+      std::string key = code.package_dir + "/" + code.package;
+      auto seen = imported.find(key);
+      if (seen != imported.end() && seen->second != code.version) {
+        py::dict modules = sys.attr("modules");
+        std::vector<std::string> stale;
+        for (auto item : modules) {
+          std::string name = py::str(item.first);
+          if (name == code.package || name.rfind(code.package + ".", 0) == 0) stale.push_back(name);
+        }
+        for (const auto& name : stale) modules.attr("pop")(name, py::none());
+        py::module_::import("importlib").attr("invalidate_caches")();
+      }
+      imported[key] = code.version;
       module = py::module_::import("importlib").attr("import_module")(code.package);
     } catch (py::error_already_set& e) {
       path.attr("remove")(py::str(code.package_dir));
       std::string msg = py::str(e.value()).cast<std::string>();
       std::string type = py::str(e.type().attr("__name__")).cast<std::string>();
-      throw std::runtime_error("Failed to import plugin module '" + code.package + "': " + type + ": " + msg +
-                               "\nHint: Check for syntax errors or missing dependencies in Python files.");
+      throw std::runtime_error(
+          "Failed to import plugin module '" + code.package + "': " + type + ": " + msg +
+          "\nHint: Check for syntax errors or missing dependencies in Python files.");
     }
     path.attr("remove")(py::str(code.package_dir));
     if (py::hasattr(module, name)) fn = module.attr(name);
@@ -65,7 +81,8 @@ py::object LoadFunction(const PluginCode& code, const char* name, const char* si
     auto& cache = CodeCache();
     auto it = cache.find(code.filename);
     if (it == cache.end() || it->second.version != code.version) {
-      py::object compiled = py::module_::import("builtins").attr("compile")(code.source, code.filename, "exec");
+      py::object compiled =
+          py::module_::import("builtins").attr("compile")(code.source, code.filename, "exec");
       cache[code.filename] = {code.version, compiled};
       it = cache.find(code.filename);
     }
@@ -80,8 +97,9 @@ py::object LoadFunction(const PluginCode& code, const char* name, const char* si
     if (globals.contains(name)) fn = globals[name];
   }
   if (!fn || fn.is_none())
-    throw std::runtime_error(std::string("the ") + name + " function is not present in the plugin. Should be defined as: " +
-                             signature);
+    throw std::runtime_error(
+        std::string("the ") + name +
+        " function is not present in the plugin. Should be defined as: " + signature);
   return fn;
 }
 
@@ -96,7 +114,8 @@ template <typename Body>
 CallOutcome Run(const CallContext& ctx, Body body) {
   CallOutcome out;
   if (!g_initialized) {
-    out.status = Status::Unavailable("the processing engine is not running: start the server with --plugin-dir");
+    out.status = Status::Unavailable(
+        "the processing engine is not running: start the server with --plugin-dir");
     return out;
   }
   py::gil_scoped_acquire gil;
@@ -165,9 +184,11 @@ ThreadScope::~ThreadScope() {
   PyGILState_Release(static_cast<PyGILState_STATE>(gil_state_));
 }
 
-CallOutcome CallProcessWrites(const PluginCode& code, const CallContext& ctx, const std::vector<TableRows>& tables) {
+CallOutcome CallProcessWrites(const PluginCode& code, const CallContext& ctx,
+                              const std::vector<TableRows>& tables) {
   return Run(ctx, [&](py::object& api, CallOutcome&) {
-    py::object fn = LoadFunction(code, "process_writes", "process_writes(influxdb3_local, table_batches, args=None)");
+    py::object fn = LoadFunction(code, "process_writes",
+                                 "process_writes(influxdb3_local, table_batches, args=None)");
     py::list batches;
     py::str k_table("table_name"), k_rows("rows"), k_time("time");
     for (const auto& t : tables) {
@@ -177,17 +198,28 @@ CallOutcome CallProcessWrites(const PluginCode& code, const CallContext& ctx, co
         py::dict row;
         const auto* tags = op->batch.tags_of(line);
         for (uint32_t i = 0; i < line.tag_count; ++i)
-          row[py::str(tags[i].key.data(), tags[i].key.size())] = py::str(tags[i].value.data(), tags[i].value.size());
+          row[py::str(tags[i].key.data(), tags[i].key.size())] =
+              py::str(tags[i].value.data(), tags[i].value.size());
         const auto* fields = op->batch.fields_of(line);
         for (uint32_t i = 0; i < line.field_count; ++i) {
           const auto& f = fields[i];
           py::str key(f.key.data(), f.key.size());
           switch (f.type) {
-            case lineproto::FieldType::kFloat: row[key] = py::float_(f.f); break;
-            case lineproto::FieldType::kInteger: row[key] = py::int_(f.i); break;
-            case lineproto::FieldType::kUInteger: row[key] = py::int_(f.u); break;
-            case lineproto::FieldType::kBoolean: row[key] = py::bool_(f.b); break;
-            case lineproto::FieldType::kString: row[key] = py::str(f.s.data(), f.s.size()); break;
+            case lineproto::FieldType::kFloat:
+              row[key] = py::float_(f.f);
+              break;
+            case lineproto::FieldType::kInteger:
+              row[key] = py::int_(f.i);
+              break;
+            case lineproto::FieldType::kUInteger:
+              row[key] = py::int_(f.u);
+              break;
+            case lineproto::FieldType::kBoolean:
+              row[key] = py::bool_(f.b);
+              break;
+            case lineproto::FieldType::kString:
+              row[key] = py::str(f.s.data(), f.s.size());
+              break;
           }
         }
         row[k_time] = py::int_(op->times[index]);
@@ -202,7 +234,8 @@ CallOutcome CallProcessWrites(const PluginCode& code, const CallContext& ctx, co
   });
 }
 
-CallOutcome CallScheduled(const PluginCode& code, const CallContext& ctx, int64_t scheduled_unix_seconds) {
+CallOutcome CallScheduled(const PluginCode& code, const CallContext& ctx,
+                          int64_t scheduled_unix_seconds) {
   return Run(ctx, [&](py::object& api, CallOutcome&) {
     py::object fn = LoadFunction(code, "process_scheduled_call",
                                  "process_scheduled_call(influxdb3_local, call_time, args=None)");
@@ -210,20 +243,23 @@ CallOutcome CallScheduled(const PluginCode& code, const CallContext& ctx, int64_
     // local zone, which is UTC in its containers): the published plugins do
     // call_time.replace(tzinfo=timezone.utc), which is then right whatever TZ the server has.
     py::module_ datetime = py::module_::import("datetime");
-    py::object call_time = datetime.attr("datetime")
-                               .attr("fromtimestamp")(scheduled_unix_seconds, datetime.attr("timezone").attr("utc"))
-                               .attr("replace")(py::arg("tzinfo") = py::none());
+    py::object call_time =
+        datetime.attr("datetime")
+            .attr("fromtimestamp")(scheduled_unix_seconds, datetime.attr("timezone").attr("utc"))
+            .attr("replace")(py::arg("tzinfo") = py::none());
     fn(api, call_time, ArgsObject(ctx));
   });
 }
 
 CallOutcome CallRequest(const PluginCode& code, const CallContext& ctx,
                         const std::vector<std::pair<std::string, std::string>>& query_params,
-                        const std::map<std::string, std::string>& headers, const std::string& body) {
+                        const std::map<std::string, std::string>& headers,
+                        const std::string& body) {
   return Run(ctx, [&](py::object& api, CallOutcome& out) {
-    py::object fn = LoadFunction(code, "process_request",
-                                 "process_request(influxdb3_local, query_parameters, request_headers, "
-                                 "request_body, args=None) -> Tuple[str, Optional[Dict[str, str]]]");
+    py::object fn =
+        LoadFunction(code, "process_request",
+                     "process_request(influxdb3_local, query_parameters, request_headers, "
+                     "request_body, args=None) -> Tuple[str, Optional[Dict[str, str]]]");
     py::dict params, hdrs;
     for (const auto& [k, v] : query_params) params[py::str(k)] = py::str(v);
     for (const auto& [k, v] : headers)
@@ -233,7 +269,8 @@ CallOutcome CallRequest(const PluginCode& code, const CallContext& ctx,
     out.http_status = converted[0].cast<int>();
     out.http_body = converted[1].cast<std::string>();
     for (auto item : converted[2].cast<py::dict>())
-      out.http_headers.emplace_back(item.first.cast<std::string>(), item.second.cast<std::string>());
+      out.http_headers.emplace_back(item.first.cast<std::string>(),
+                                    item.second.cast<std::string>());
   });
 }
 
