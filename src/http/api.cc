@@ -89,19 +89,29 @@ void Api::AddRoute(const std::string& path, Handler handler) { routes_[path] = s
 
 // The route label of a request: a known path, engine paths as one, anything else "other"
 // (a label per unknown path would let any client grow /metrics without bound).
+namespace {
+
+// The routes Handle() serves itself, with the methods each takes (for the 404 body).
+const std::map<std::string, std::string>& FixedRoutes() {
+  static const std::map<std::string, std::string> kRoutes = {
+      {"/api/v3/write_lp", "POST"},
+      {"/api/v2/write", "POST"},
+      {"/write", "POST"},
+      {"/api/v3/query_sql", "GET or POST"},
+      {"/api/v3/query_influxql", "GET or POST"},
+      {"/query", "GET or POST"},
+      {"/health", "GET"},
+      {"/api/v1/health", "GET"},
+      {"/ping", "GET or POST"},
+      {"/api/v3/configure/database", "GET, POST, PUT or DELETE"},
+      {"/api/v3/configure/table", "POST or DELETE"}};
+  return kRoutes;
+}
+
+}  // namespace
+
 std::string Api::RouteLabel(const std::string& path) const {
-  static const std::set<std::string> kFixed = {"/api/v3/write_lp",
-                                               "/api/v2/write",
-                                               "/write",
-                                               "/api/v3/query_sql",
-                                               "/api/v3/query_influxql",
-                                               "/query",
-                                               "/health",
-                                               "/api/v1/health",
-                                               "/ping",
-                                               "/api/v3/configure/database",
-                                               "/api/v3/configure/table"};
-  if (kFixed.count(path) || routes_.count(path)) return path;
+  if (FixedRoutes().count(path) || routes_.count(path)) return path;
   if (path.rfind("/api/v3/engine/", 0) == 0) return "/api/v3/engine/*";
   return "other";
 }
@@ -171,18 +181,8 @@ void Api::Handle(Request&& req, Reply reply) {
 // InfluxDB 3 answers 404 for an unknown path and for a known path with another method; the
 // body says which methods the path takes.
 Response Api::NotFound(const std::string& method, const std::string& path) {
-  static const std::map<std::string, std::string> kMethods = {
-      {"/api/v3/write_lp", "POST"},
-      {"/api/v2/write", "POST"},
-      {"/write", "POST"},
-      {"/api/v3/query_sql", "GET or POST"},
-      {"/api/v3/query_influxql", "GET or POST"},
-      {"/query", "GET or POST"},
-      {"/health", "GET"},
-      {"/api/v1/health", "GET"},
-      {"/ping", "GET or POST"}};
-  auto it = kMethods.find(path);
-  if (it != kMethods.end())
+  auto it = FixedRoutes().find(path);
+  if (it != FixedRoutes().end())
     return Response::Error(404, "not found: " + path + " takes " + it->second + ", not " + method);
   return Response::Error(404, "not found: no route for " + method + " " + path);
 }
@@ -392,11 +392,12 @@ void Api::HandleQuery(Request& req, Reply reply) {
   if (*format == query::Format::kParquet) {
     std::string path = engine_->ScratchPath(".parquet");
     Status st = engine_->QueryParquet(*state, db, sql, params, path);
-    auto body = st.ok() ? FileBody(path) : Result<std::shared_ptr<BodyStream>>(st);
     if (!st.ok()) {
       std::error_code ec;
       std::filesystem::remove(path, ec);
+      return reply(Response::Error(HttpStatusFor(st), st.message()));
     }
+    auto body = FileBody(path);  // removes the file's name
     if (!body.ok())
       return reply(Response::Error(HttpStatusFor(body.status()), body.status().message()));
     Response r{200, query::ContentType(*format), "", {}};
