@@ -95,8 +95,10 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
     return WithoutGeneratedSql(engine_->Query(*state, database, sql, {}));
   };
   auto started = std::chrono::steady_clock::now();
-  Reply counted = [reply, started](Response r) {
-    bool ok = r.status == 200 && (r.stream || r.body.find("\"error\"") == std::string::npos);
+  bool statement_failed = false;  // a statement's error sits in its result, under a 200
+  // Called before this function returns, so the reference to statement_failed stays valid.
+  Reply counted = [reply, started, &statement_failed](Response r) {
+    bool ok = r.status == 200 && !statement_failed;
     CountQuery("influxql", ok ? Status::Ok() : Status::InvalidArgument("failed"), started);
     reply(std::move(r));
   };
@@ -136,6 +138,7 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
         return counted(std::move(response));
       }
       if (IsParseError(st)) return counted(Response::Error(400, st.message()));
+      statement_failed = true;
       r["error"] = st.message();
       results.push_back(std::move(r));
       break;
@@ -144,6 +147,7 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
     state = catalog_->State();  // a management statement changed it for the next ones
     if (!out.ok()) {
       if (IsParseError(out.status())) return counted(Response::Error(400, out.status().message()));
+      statement_failed = true;
       r["error"] = out.status().message();
       results.push_back(std::move(r));
       continue;

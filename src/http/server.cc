@@ -135,7 +135,7 @@ class Session : public std::enable_shared_from_this<Session> {
       auto next = body->Next(&chunk_);
       if (!next.ok()) {
         log::Error("query failed while its response was being sent: " + next.status().message());
-        chunk_ += "\n{\"error\":" + ErrorJsonString(next.status().message()) + "}\n";
+        chunk_ += "\n" + Response::Error(500, next.status().message()).body + "\n";
         auto self = shared_from_this();
         net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)),
                          [self](beast::error_code, size_t) { self->Abort(); });
@@ -154,16 +154,6 @@ class Session : public std::enable_shared_from_this<Session> {
     };
     if (chunk_.empty()) return after({}, 0);
     net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)), std::move(after));
-  }
-
-  static std::string ErrorJsonString(const std::string& message) {
-    std::string out = "\"";
-    for (char c : message) {
-      if (c == '"' || c == '\\') out += '\\';
-      if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-      out += c;
-    }
-    return out + "\"";
   }
 
   // Ends the connection without the terminating chunk: the client sees a truncated body.
