@@ -407,6 +407,12 @@ Result<StatementResult> Execute(const std::string& statement, const catalog::Cat
                                 const std::map<std::string, std::string>* params,
                                 catalog::Catalog* catalog) {
   RIFFLE_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lex(statement, params));
+  return ExecuteTokens(tokens, state, db, run_sql, catalog);
+}
+
+Result<StatementResult> ExecuteTokens(const std::vector<Token>& tokens,
+                                      const catalog::CatalogState& state, const std::string& db,
+                                      const SqlRunner& run_sql, catalog::Catalog* catalog) {
   if (IsManagement(tokens)) return RunManagement(tokens, db, catalog);
   if (tokens[0].IsKeyword("SELECT")) return RunSelect(tokens, state, db, run_sql);
   if (tokens[0].IsKeyword("SHOW")) return RunShow(tokens, state, db, run_sql);

@@ -7,6 +7,7 @@
 #include "catalog/catalog.h"
 #include "common/status.h"
 #include "influxql/expression.h"
+#include "influxql/influxql.h"
 #include "influxql/lexer.h"
 
 namespace riffle::influxql {
@@ -29,7 +30,12 @@ struct PlannedSelect {
   const catalog::Table* table = nullptr;
   SelectPlan plan;
 };
-Result<PlannedSelect> PlanSelect(const std::vector<Token>& tokens, const catalog::CatalogState& state,
-                                 const std::string& request_db);
+// Execute() on a statement already lexed (bound parameters applied).
+Result<StatementResult> ExecuteTokens(const std::vector<Token>& tokens,
+                                      const catalog::CatalogState& state, const std::string& db,
+                                      const SqlRunner& run_sql, catalog::Catalog* catalog);
+
+Result<PlannedSelect> PlanSelect(const std::vector<Token>& tokens,
+                                 const catalog::CatalogState& state, const std::string& request_db);
 
 }  // namespace riffle::influxql

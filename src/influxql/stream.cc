@@ -130,14 +130,14 @@ Result<std::unique_ptr<SeriesStream>> ExecuteStreaming(
     return std::unique_ptr<SeriesStream>(std::make_unique<SelectStream>(
         std::move(rows), planned.table->name, planned.plan.group_tags));
   }
-  auto whole = Execute(
-      statement, state, db,
+  auto whole = ExecuteTokens(
+      tokens, state, db,
       [&](const std::string& d, const std::string& sql) -> Result<query::QueryResult> {
         auto rows = stream_sql(d, sql);
         if (!rows.ok()) return rows.status();
         return query::Collect(**rows);
       },
-      params, catalog);
+      catalog);
   if (!whole.ok()) return whole.status();
   return std::unique_ptr<SeriesStream>(std::make_unique<WholeStream>(std::move(whole).value()));
 }
