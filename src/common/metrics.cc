@@ -110,7 +110,9 @@ void Histogram::Render(const std::string& name, const std::string& labels, std::
 
 template <typename Metric>
 Family<Metric>::Family(std::string name, std::string help, std::vector<std::string> label_names)
-    : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)) {}
+    : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)) {
+  AddCollector([this](std::string* out) { Render(out); });
+}
 
 template <typename Metric>
 Metric& Family<Metric>::With(const std::vector<std::string>& label_values) {
@@ -161,19 +163,7 @@ void Gauge(const std::string& name, const std::string& help,
 
 std::string Render() {
   std::string out;
-  ServerMetrics& m = Server();
-  m.http_requests.Render(&out);
-  m.http_duration.Render(&out);
-  m.lines_written.Render(&out);
-  m.bytes_written.Render(&out);
-  m.lines_rejected.Render(&out);
-  m.wal_flush_duration.Render(&out);
-  m.wal_flush_bytes.Render(&out);
-  m.wal_flushes.Render(&out);
-  m.snapshot_duration.Render(&out);
-  m.compaction_duration.Render(&out);
-  m.queries.Render(&out);
-  m.query_duration.Render(&out);
+  Server();  // its families register themselves when it is first built
   {
     std::lock_guard lock(collectors_mu);
     for (const auto& c : Collectors()) c(&out);

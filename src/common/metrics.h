@@ -38,7 +38,8 @@ class Histogram {
   std::atomic<uint64_t> sum_ns_{0};
 };
 
-// A metric family: one series per label values, created on first use and kept for good.
+// A metric family: one series per label values, created on first use and kept for good. A
+// family registers itself with Render() when built, so it must live as long as the process.
 template <typename Metric>
 class Family {
  public:
