@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "duck/database.h"
+#include "flight/flight.h"
 #include "http/api.h"
 #include "http/http.h"
 #include "objstore/local_files.h"
@@ -193,7 +194,15 @@ int RunServer(const ServerConfig& config) {
         "no token exists yet, so requests are accepted without one; `influxdb3 create token "
         "--admin` turns "
         "authentication on");
-  http::Server server({config.http_bind, config.max_http_request_size, config.http_threads},
+  // Arrow Flight on the same port: the HTTP server hands gRPC connections over.
+  auto flight_server = flight::FlightServer::Start({&catalog, qe, &tokens, config.without_auth});
+  if (!flight_server.ok()) {
+    std::cerr << "Error: " << flight_server.status().message() << "\n";
+    return 1;
+  }
+  flight::FlightServer* flight = flight_server->get();
+  http::Server server({config.http_bind, config.max_http_request_size, config.http_threads,
+                       [flight](int fd) { flight->Adopt(fd); }},
                       [&api](http::Request&& req, http::Reply reply) {
                         api.Handle(std::move(req), std::move(reply));
                       });
@@ -210,6 +219,7 @@ int RunServer(const ServerConfig& config) {
   sigwait(&signals, &sig);
   log::Info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
   server.Stop();
+  flight->Stop();
   processing.Stop();
   persister.Stop();
   wal.Stop();

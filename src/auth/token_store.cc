@@ -209,4 +209,19 @@ Status Authenticate(const TokenStore& tokens, const std::string& authorization, 
                                  "': expected Bearer, Token or Basic");
 }
 
+std::optional<std::string> TokenOf(const std::string& authorization) {
+  size_t space = authorization.find(' ');
+  if (space == std::string::npos) return std::nullopt;
+  std::string scheme = AsciiLower(authorization.substr(0, space));
+  size_t start = authorization.find_first_not_of(' ', space);
+  if (start == std::string::npos) return std::nullopt;
+  std::string credential = authorization.substr(start);
+  if (scheme == "bearer" || scheme == "token") return credential;
+  if (scheme != "basic") return std::nullopt;
+  auto decoded = Base64Decode(credential);
+  size_t colon = decoded ? decoded->find(':') : std::string::npos;
+  if (colon == std::string::npos) return std::nullopt;
+  return decoded->substr(colon + 1);
+}
+
 }  // namespace riffle::auth

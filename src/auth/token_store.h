@@ -66,5 +66,7 @@ std::string Sha512Hex(std::string_view data);
 // where the endpoint accepts it. Unauthenticated when missing or unknown, InvalidArgument when
 // the header is malformed.
 Status Authenticate(const TokenStore& tokens, const std::string& authorization, const std::string* query_token);
+// The token an Authorization header carries (the password of Basic credentials), if any.
+std::optional<std::string> TokenOf(const std::string& authorization);
 
 }  // namespace riffle::auth

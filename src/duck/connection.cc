@@ -71,10 +71,66 @@ class StreamingRows final : public Rows {
     return false;
   }
 
+  Status ArrowSchemaOf(ArrowSchema* out) override {
+    duckdb_result* result = result_->get();
+    idx_t n = duckdb_column_count(result);
+    std::vector<duckdb_logical_type> types(n);
+    std::vector<const char*> names(n);
+    for (idx_t i = 0; i < n; ++i) {
+      types[i] = duckdb_column_logical_type(result, i);
+      names[i] = reader_.names()[i].c_str();
+    }
+    duckdb_arrow_options options = duckdb_result_get_arrow_options(result);
+    duckdb_error_data err = duckdb_to_arrow_schema(options, types.data(), names.data(), n, out);
+    duckdb_destroy_arrow_options(&options);
+    for (auto& t : types) duckdb_destroy_logical_type(&t);
+    return TakeError(err, "cannot describe the result as an Arrow schema");
+  }
+
+  Result<bool> NextArrow(ArrowArray* out) override {
+    while (!done_) {
+      duckdb_data_chunk chunk = duckdb_fetch_chunk(*result_->get());
+      if (!chunk) {
+        done_ = true;
+        const char* err = duckdb_result_error(result_->get());
+        if (err) return Status::InvalidArgument(err);
+        return false;
+      }
+      if (duckdb_data_chunk_get_size(chunk) == 0) {
+        duckdb_destroy_data_chunk(&chunk);
+        continue;
+      }
+      if (!arrow_options_) arrow_options_ = duckdb_result_get_arrow_options(result_->get());
+      duckdb_error_data err = duckdb_data_chunk_to_arrow(arrow_options_, chunk, out);
+      duckdb_destroy_data_chunk(&chunk);
+      Status st = TakeError(err, "cannot convert a result chunk to Arrow");
+      if (!st.ok()) {
+        done_ = true;
+        return st;
+      }
+      return true;
+    }
+    return false;
+  }
+
+  ~StreamingRows() override {
+    if (arrow_options_) duckdb_destroy_arrow_options(&arrow_options_);
+  }
+
  private:
+  static Status TakeError(duckdb_error_data err, const std::string& context) {
+    if (!err) return Status::Ok();
+    Status st = Status::Ok();
+    if (duckdb_error_data_has_error(err))
+      st = Status::Internal(context + ": " + duckdb_error_data_message(err));
+    duckdb_destroy_error_data(&err);
+    return st;
+  }
+
   std::unique_ptr<DuckResult> result_;
   ChunkReader reader_;
   bool done_ = false;
+  duckdb_arrow_options arrow_options_ = nullptr;
 };
 
 }  // namespace
@@ -139,6 +195,10 @@ Result<std::unique_ptr<Statement>> Connection::PrepareOne(const std::string& sql
     return Status::InvalidArgument(err);
   }
   return std::unique_ptr<Statement>(new Statement(stmt));
+}
+
+void Connection::Interrupt() {
+  if (conn_) duckdb_interrupt(conn_);
 }
 
 Status Connection::LoadTempTable(const std::string& name,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "duck/arrow_c.h"
 #include "duck/database.h"
 #include "duck/value.h"
 
@@ -43,6 +44,9 @@ class Connection {
   Status LoadTempTable(const std::string& name,
                        const std::vector<std::pair<std::string, ColumnKind>>& columns,
                        const std::vector<std::vector<Value>>& rows);
+  // Stops the statement running on this connection (from any thread): its next fetch fails
+  // with an "Interrupted" error.
+  void Interrupt();
 
  private:
   friend class ChunkAppender;
@@ -73,6 +77,12 @@ class Rows {
   virtual const std::vector<std::string>& column_names() const = 0;
   // The next batch; false at the end. An error DuckDB raises while producing rows ends it.
   virtual Result<bool> Next(Batch* batch) = 0;
+  // The same rows in the Arrow C data interface, for consumers that send Arrow on: the schema
+  // is a struct with one child per column (named as column_names()), and each NextArrow fills
+  // `out` with the next chunk as a struct array (released by the caller). Use either Next or
+  // NextArrow on one result, not both.
+  virtual Status ArrowSchemaOf(ArrowSchema* out) = 0;
+  virtual Result<bool> NextArrow(ArrowArray* out) = 0;
 };
 
 // Appends rows to one table a chunk at a time: Begin(n) gives n rows, every cell NULL; the

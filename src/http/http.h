@@ -55,6 +55,9 @@ struct ServerOptions {
   std::string bind = "0.0.0.0:8181";
   size_t max_request_bytes = 10 * 1024 * 1024;
   int threads = 2;
+  // When set, connections that open with the HTTP/2 preface (gRPC clients) are handed over as
+  // a non-blocking socket descriptor that the callee owns; all others are served as HTTP/1.1.
+  std::function<void(int fd)> adopt_grpc;
 };
 
 class Server {

@@ -1,12 +1,15 @@
 // Boost.Beast HTTP/1.1 server: async sessions on a small thread pool. Handlers answer
 // through a Reply callback, possibly later and from another thread (writes answer after
 // the WAL flush), so no I/O thread ever blocks waiting for durability.
+#include <fcntl.h>
+
 #include <atomic>
 #include <utility>  // boost 1.74 asio needs std::exchange declared first
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 #include "common/log.h"
@@ -179,6 +182,59 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
+// The first bytes of a connection decide who serves it: the HTTP/2 prior-knowledge preface that
+// every gRPC client sends goes to gRPC (Arrow Flight), anything else to the HTTP/1.1 session.
+// The bytes are peeked, not read, so whichever side serves the connection reads them itself.
+class ProtocolSniffer : public std::enable_shared_from_this<ProtocolSniffer> {
+ public:
+  static constexpr std::string_view kPreface{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"};
+
+  ProtocolSniffer(tcp::socket socket, const ServerOptions& options, const Handler& handler)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), options_(options), handler_(handler) {}
+
+  void Start() { Wait(); }
+
+ private:
+  void Wait() {
+    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;  // closed before sending anything
+      self->Peek();
+    });
+  }
+
+  void Peek() {
+    char bytes[kPreface.size()];
+    beast::error_code ec;
+    size_t n = socket_.receive(net::buffer(bytes), tcp::socket::message_peek, ec);
+    if (ec || n == 0) return;  // the peer closed: nothing to serve
+    if (std::string_view(bytes, n) != kPreface.substr(0, n)) return ServeHttp();
+    if (n == kPreface.size()) return ServeGrpc();
+    // A preface split across packets: the bytes stay queued, so waiting for readability would
+    // return at once; poll briefly instead, and give up on a peer that stalls mid-preface.
+    if (++polls_ > 2000) return;
+    timer_.expires_after(std::chrono::milliseconds(1));
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->Peek();
+    });
+  }
+
+  void ServeHttp() { std::make_shared<Session>(std::move(socket_), options_, handler_)->Start(); }
+
+  void ServeGrpc() {
+    beast::error_code ec;
+    int fd = socket_.release(ec);  // gRPC owns and closes the descriptor from here on
+    if (ec) return;
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    options_.adopt_grpc(fd);
+  }
+
+  tcp::socket socket_;
+  net::steady_timer timer_;
+  const ServerOptions& options_;
+  const Handler& handler_;
+  int polls_ = 0;
+};
+
 struct Server::Impl {
   ServerOptions options;
   Handler handler;
@@ -191,7 +247,10 @@ struct Server::Impl {
     acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session>(std::move(socket), options, handler)->Start();
+        if (options.adopt_grpc)
+          std::make_shared<ProtocolSniffer>(std::move(socket), options, handler)->Start();
+        else
+          std::make_shared<Session>(std::move(socket), options, handler)->Start();
       }
       if (acceptor->is_open()) Accept();
     });

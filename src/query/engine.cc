@@ -152,13 +152,31 @@ class DuckEngine final : public QueryEngine {
       if (!more.ok() || !*more) Finish(more.ok());
       return more;
     }
+    Status ArrowSchemaOf(ArrowSchema* out) override {
+      if (!rows_) return Status::InvalidArgument("the result has already ended");
+      return rows_->ArrowSchemaOf(out);
+    }
+    Result<bool> NextArrow(ArrowArray* out) override {
+      if (!rows_) return false;
+      auto more = rows_->NextArrow(out);
+      if (!more.ok() || !*more) Finish(more.ok());
+      return more;
+    }
+    void Interrupt() override {
+      // Under the lock, so the connection is never interrupted once it went back to the pool
+      // and runs someone else's query.
+      std::lock_guard lock(finish_mu_);
+      if (rows_) lease_.conn.conn->Interrupt();
+    }
 
    private:
     void Finish(bool ok) {
+      std::lock_guard lock(finish_mu_);
       if (!rows_) return;
       rows_.reset();
       lease_.Return(ok);
     }
+    std::mutex finish_mu_;
     std::unique_ptr<duck::Rows> rows_;
     std::vector<std::string> names_;
     Lease lease_;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "duck/arrow_c.h"
 #include "query/value.h"
 
 namespace riffle::query {
@@ -20,6 +21,19 @@ class ResultStream {
   // Fills `batch` with the next rows; returns false once the result is exhausted. An error
   // raised while the query runs (after earlier batches were returned) ends the stream.
   virtual Result<bool> Next(Batch* batch) = 0;
+  // The same rows in the Arrow C data interface, for outputs that send Arrow on (Flight): a
+  // struct schema with one child per column, then each batch as a struct array that the caller
+  // releases. Use either Next or NextArrow on one stream. Streams that DuckDB does not produce
+  // directly answer Unimplemented.
+  virtual Status ArrowSchemaOf(ArrowSchema* out) {
+    return Status::Unimplemented("this result has no Arrow form");
+  }
+  virtual Result<bool> NextArrow(ArrowArray* out) {
+    return Status::Unimplemented("this result has no Arrow form");
+  }
+  // Stops the query from another thread (the client went away or its deadline passed): the
+  // next Next or NextArrow fails. Harmless once the stream has ended.
+  virtual void Interrupt() {}
 };
 
 // Reads a stream to its end into rows (for callers that need the whole result at once).

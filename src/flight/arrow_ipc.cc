@@ -1,0 +1,310 @@
+// Arrow IPC messages from Arrow C data arrays. The body layout follows the columnar format's
+// "Buffer layout" per type; flatbuffer headers come from our Schema.fbs/Message.fbs.
+#include "flight/arrow_ipc.h"
+
+#include <Message_generated.h>
+#include <Schema_generated.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+namespace riffle::flight {
+namespace {
+
+namespace fb = riffle::arrowfb;
+
+enum class Layout { kNull, kBits, kFixed, kUtf8 /* int32 offsets + data */, kLargeUtf8 /* int64 offsets */, kNarrowInt128 };
+
+struct TypeInfo {
+  Layout layout = Layout::kFixed;
+  int width = 0;  // bytes per value for kFixed
+};
+
+bool StartsWith(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+// What buffers a format's arrays have, or an error for formats Flight results do not carry.
+Result<TypeInfo> InfoOf(const std::string& f) {
+  if (f == "n") return TypeInfo{Layout::kNull, 0};
+  if (f == "b") return TypeInfo{Layout::kBits, 0};
+  if (f == "c" || f == "C") return TypeInfo{Layout::kFixed, 1};
+  if (f == "s" || f == "S" || f == "e") return TypeInfo{Layout::kFixed, 2};
+  if (f == "i" || f == "I" || f == "f" || f == "tdD" || f == "tts" || f == "ttm")
+    return TypeInfo{Layout::kFixed, 4};
+  if (f == "l" || f == "L" || f == "g" || f == "tdm" || f == "ttu" || f == "ttn" || StartsWith(f, "ts"))
+    return TypeInfo{Layout::kFixed, 8};
+  if (f == "u" || f == "z") return TypeInfo{Layout::kUtf8, 0};
+  if (f == "U" || f == "Z") return TypeInfo{Layout::kLargeUtf8, 0};
+  // DuckDB's HUGEINT (SUM of BIGINT) exports as Decimal128(38, 0); InfluxDB answers Int64.
+  if (f == "d:38,0") return TypeInfo{Layout::kNarrowInt128, 0};
+  if (StartsWith(f, "d:")) return TypeInfo{Layout::kFixed, 16};
+  return Status::InvalidArgument("type with Arrow format '" + f + "'");
+}
+
+fb::TimeUnit UnitOf(char c) {
+  switch (c) {
+    case 's': return fb::TimeUnit::SECOND;
+    case 'm': return fb::TimeUnit::MILLISECOND;
+    case 'u': return fb::TimeUnit::MICROSECOND;
+    default: return fb::TimeUnit::NANOSECOND;
+  }
+}
+
+// The flatbuffer Type union member for a format (already checked by InfoOf).
+std::pair<fb::Type, flatbuffers::Offset<void>> TypeOf(flatbuffers::FlatBufferBuilder& b, const std::string& f) {
+  auto integer = [&](int bits, bool is_signed) {
+    return std::make_pair(fb::Type::Int, fb::CreateInt(b, bits, is_signed).Union());
+  };
+  if (f == "n") return {fb::Type::Null, fb::CreateNull(b).Union()};
+  if (f == "b") return {fb::Type::Bool, fb::CreateBool(b).Union()};
+  if (f == "c") return integer(8, true);
+  if (f == "C") return integer(8, false);
+  if (f == "s") return integer(16, true);
+  if (f == "S") return integer(16, false);
+  if (f == "i") return integer(32, true);
+  if (f == "I") return integer(32, false);
+  if (f == "l" || f == "d:38,0") return integer(64, true);
+  if (f == "L") return integer(64, false);
+  if (f == "e") return {fb::Type::FloatingPoint, fb::CreateFloatingPoint(b, fb::Precision::HALF).Union()};
+  if (f == "f") return {fb::Type::FloatingPoint, fb::CreateFloatingPoint(b, fb::Precision::SINGLE).Union()};
+  if (f == "g") return {fb::Type::FloatingPoint, fb::CreateFloatingPoint(b, fb::Precision::DOUBLE).Union()};
+  if (f == "u") return {fb::Type::Utf8, fb::CreateUtf8(b).Union()};
+  if (f == "U") return {fb::Type::LargeUtf8, fb::CreateLargeUtf8(b).Union()};
+  if (f == "z") return {fb::Type::Binary, fb::CreateBinary(b).Union()};
+  if (f == "Z") return {fb::Type::LargeBinary, fb::CreateLargeBinary(b).Union()};
+  if (f == "tdD") return {fb::Type::Date, fb::CreateDate(b, fb::DateUnit::DAY).Union()};
+  if (f == "tdm") return {fb::Type::Date, fb::CreateDate(b, fb::DateUnit::MILLISECOND).Union()};
+  if (f == "tts" || f == "ttm")
+    return {fb::Type::Time, fb::CreateTime(b, UnitOf(f[2]), 32).Union()};
+  if (f == "ttu" || f == "ttn")
+    return {fb::Type::Time, fb::CreateTime(b, UnitOf(f[2]), 64).Union()};
+  if (StartsWith(f, "ts")) {  // tsn:<timezone>
+    std::string zone = f.size() > 4 ? f.substr(4) : "";
+    auto tz = zone.empty() ? flatbuffers::Offset<flatbuffers::String>() : b.CreateString(zone);
+    return {fb::Type::Timestamp, fb::CreateTimestamp(b, UnitOf(f[2]), tz).Union()};
+  }
+  // d:precision,scale[,bitwidth]
+  int precision = 0, scale = 0, bits = 128;
+  std::sscanf(f.c_str() + 2, "%d,%d,%d", &precision, &scale, &bits);
+  return {fb::Type::Decimal, fb::CreateDecimal(b, precision, scale, bits).Union()};
+}
+
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::KeyValue>>> KeyValuesOf(
+    flatbuffers::FlatBufferBuilder& b, const KeyValues& kvs) {
+  if (kvs.empty()) return 0;
+  std::vector<flatbuffers::Offset<fb::KeyValue>> out;
+  for (const auto& [k, v] : kvs) out.push_back(fb::CreateKeyValue(b, b.CreateString(k), b.CreateString(v)));
+  return b.CreateVector(out);
+}
+
+std::string Finish(flatbuffers::FlatBufferBuilder& b, fb::MessageHeader type, flatbuffers::Offset<void> header,
+                   int64_t body_length) {
+  b.Finish(fb::CreateMessage(b, fb::MetadataVersion::V5, type, header, body_length));
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+
+// The body under construction: buffers appended in order, each padded to 8 bytes.
+class Body {
+ public:
+  explicit Body(std::string* out) : out_(out) {}
+  // Appends `n` bytes (zeroed when `data` is null) and returns where they start.
+  char* Append(const void* data, size_t n) {
+    size_t at = out_->size();
+    size_t padded = (n + 7) & ~size_t{7};
+    out_->resize(at + padded);
+    char* dst = out_->data() + at;
+    if (data && n) std::memcpy(dst, data, n);
+    if (!data) std::memset(dst, 0, n);
+    std::memset(dst + n, 0, padded - n);
+    buffers_.emplace_back(static_cast<int64_t>(at), static_cast<int64_t>(n));
+    return dst;
+  }
+  void Empty() { buffers_.emplace_back(static_cast<int64_t>(out_->size()), 0); }
+  std::vector<fb::Buffer>& buffers() { return buffers_; }
+
+ private:
+  std::string* out_;
+  std::vector<fb::Buffer> buffers_;
+};
+
+// Copies `n` bits starting at bit `from` of `src` into a zeroed `dst` from bit 0.
+void CopyBits(const uint8_t* src, int64_t from, int64_t n, uint8_t* dst) {
+  if (from % 8 == 0) {
+    std::memcpy(dst, src + from / 8, static_cast<size_t>((n + 7) / 8));
+    if (n % 8) dst[n / 8] &= static_cast<uint8_t>((1u << (n % 8)) - 1);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i)
+    if (src[(from + i) / 8] >> ((from + i) % 8) & 1) dst[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+}
+
+int64_t CountZeros(const uint8_t* bits, int64_t n) {
+  int64_t ones = 0;
+  int64_t whole = n / 8;
+  int64_t i = 0;
+  for (; i + 8 <= whole; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, bits + i, 8);
+    ones += std::popcount(w);
+  }
+  for (; i < whole; ++i) ones += std::popcount(static_cast<unsigned>(bits[i]));
+  for (int64_t bit = whole * 8; bit < n; ++bit) ones += bits[bit / 8] >> (bit % 8) & 1;
+  return n - ones;
+}
+
+// Appends one column's slice: validity, then the type's buffers. Returns its null count.
+Result<int64_t> AppendColumn(const TypeInfo& info, const ArrowArray& a, int64_t start, int64_t n, Body& body) {
+  if (info.layout == Layout::kNull) return n;  // the Null type has no buffers
+  int64_t nulls = 0;
+  const auto* validity = static_cast<const uint8_t*>(a.buffers[0]);
+  if (a.null_count != 0 && validity) {
+    auto* dst = reinterpret_cast<uint8_t*>(body.Append(nullptr, static_cast<size_t>((n + 7) / 8)));
+    CopyBits(validity, start, n, dst);
+    nulls = CountZeros(dst, n);
+  } else {
+    body.Empty();
+  }
+  switch (info.layout) {
+    case Layout::kBits: {
+      auto* dst = reinterpret_cast<uint8_t*>(body.Append(nullptr, static_cast<size_t>((n + 7) / 8)));
+      CopyBits(static_cast<const uint8_t*>(a.buffers[1]), start, n, dst);
+      break;
+    }
+    case Layout::kFixed:
+      body.Append(static_cast<const char*>(a.buffers[1]) + start * info.width, static_cast<size_t>(n * info.width));
+      break;
+    case Layout::kNarrowInt128: {
+      auto* dst = reinterpret_cast<int64_t*>(body.Append(nullptr, static_cast<size_t>(n) * 8));
+      const auto* src = static_cast<const uint64_t*>(a.buffers[1]) + start * 2;
+      for (int64_t i = 0; i < n; ++i) {
+        uint64_t lo = src[2 * i], hi = src[2 * i + 1];
+        bool valid = !validity || a.null_count == 0 || (validity[(start + i) / 8] >> ((start + i) % 8) & 1);
+        if (valid && hi != (static_cast<int64_t>(lo) < 0 ? ~uint64_t{0} : 0))
+          return Status::InvalidArgument("a 128-bit integer result does not fit in Int64: CAST it to DOUBLE");
+        dst[i] = static_cast<int64_t>(lo);
+      }
+      break;
+    }
+    case Layout::kUtf8: {
+      const auto* offsets = static_cast<const int32_t*>(a.buffers[1]) + start;
+      auto* dst = reinterpret_cast<int32_t*>(body.Append(nullptr, static_cast<size_t>(n + 1) * 4));
+      for (int64_t i = 0; i <= n; ++i) dst[i] = offsets[i] - offsets[0];
+      body.Append(static_cast<const char*>(a.buffers[2]) + offsets[0], static_cast<size_t>(offsets[n] - offsets[0]));
+      break;
+    }
+    case Layout::kLargeUtf8: {
+      const auto* offsets = static_cast<const int64_t*>(a.buffers[1]) + start;
+      auto* dst = reinterpret_cast<int64_t*>(body.Append(nullptr, static_cast<size_t>(n + 1) * 8));
+      for (int64_t i = 0; i <= n; ++i) dst[i] = offsets[i] - offsets[0];
+      body.Append(static_cast<const char*>(a.buffers[2]) + offsets[0], static_cast<size_t>(offsets[n] - offsets[0]));
+      break;
+    }
+    case Layout::kNull:
+      break;
+  }
+  return nulls;
+}
+
+}  // namespace
+
+Result<std::vector<WireColumn>> ColumnsOf(const ArrowSchema& schema) {
+  std::vector<WireColumn> out;
+  for (int64_t i = 0; i < schema.n_children; ++i) {
+    const ArrowSchema& child = *schema.children[i];
+    WireColumn c{child.name ? child.name : "", child.format ? child.format : "", {},
+                 (child.flags & ARROW_FLAG_NULLABLE) != 0};
+    if (child.dictionary || child.n_children > 0 || !InfoOf(c.format).ok())
+      return Status::InvalidArgument("column '" + c.name + "' has a type that Flight results do not carry yet (Arrow format '" +
+                                     c.format + "'): CAST it to VARCHAR, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP");
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+IpcMessage SchemaMessage(const std::vector<WireColumn>& columns, const KeyValues& metadata) {
+  flatbuffers::FlatBufferBuilder b(1024);
+  std::vector<flatbuffers::Offset<fb::Field>> fields;
+  for (const auto& c : columns) {
+    auto name = b.CreateString(c.name);
+    auto [type, type_offset] = TypeOf(b, c.format);
+    auto meta = KeyValuesOf(b, c.metadata);
+    fields.push_back(fb::CreateField(b, name, c.nullable, type, type_offset, 0, 0, meta));
+  }
+  auto schema = fb::CreateSchema(b, fb::Endianness::Little, b.CreateVector(fields), KeyValuesOf(b, metadata));
+  return {Finish(b, fb::MessageHeader::Schema, schema.Union(), 0), ""};
+}
+
+Result<IpcMessage> RecordBatchMessage(const std::vector<WireColumn>& columns, const ArrowArray& array, int64_t begin,
+                                      int64_t end) {
+  IpcMessage msg;
+  Body body(&msg.body);
+  std::vector<fb::FieldNode> nodes;
+  int64_t n = end - begin;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    auto info = InfoOf(columns[c].format);
+    if (!info.ok()) return info.status();
+    const ArrowArray& child = *array.children[c];
+    auto nulls = AppendColumn(*info, child, array.offset + child.offset + begin, n, body);
+    if (!nulls.ok()) return Status::InvalidArgument("column '" + columns[c].name + "': " + nulls.status().message());
+    nodes.emplace_back(n, *nulls);
+  }
+  flatbuffers::FlatBufferBuilder b(256 + columns.size() * 48);
+  auto batch = fb::CreateRecordBatch(b, n, b.CreateVectorOfStructs(nodes), b.CreateVectorOfStructs(body.buffers()));
+  msg.header = Finish(b, fb::MessageHeader::RecordBatch, batch.Union(), static_cast<int64_t>(msg.body.size()));
+  return msg;
+}
+
+std::vector<std::pair<int64_t, int64_t>> SplitRows(const std::vector<WireColumn>& columns, const ArrowArray& array,
+                                                   size_t target_bytes) {
+  int64_t rows = array.length;
+  size_t fixed_per_row = 0;
+  size_t variable = 0;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    auto info = InfoOf(columns[c].format);
+    if (!info.ok()) continue;
+    const ArrowArray& child = *array.children[c];
+    int64_t start = array.offset + child.offset;
+    switch (info->layout) {
+      case Layout::kFixed: fixed_per_row += info->width; break;
+      case Layout::kNarrowInt128: fixed_per_row += 8; break;
+      case Layout::kUtf8: {
+        const auto* off = static_cast<const int32_t*>(child.buffers[1]) + start;
+        fixed_per_row += 4;
+        variable += static_cast<size_t>(off[rows] - off[0]);
+        break;
+      }
+      case Layout::kLargeUtf8: {
+        const auto* off = static_cast<const int64_t*>(child.buffers[1]) + start;
+        fixed_per_row += 8;
+        variable += static_cast<size_t>(off[rows] - off[0]);
+        break;
+      }
+      default: break;
+    }
+  }
+  size_t total = fixed_per_row * static_cast<size_t>(rows) + variable;
+  std::vector<std::pair<int64_t, int64_t>> out;
+  if (total <= target_bytes || rows <= 8) {
+    out.emplace_back(0, rows);
+    return out;
+  }
+  int64_t pieces = static_cast<int64_t>((total + target_bytes - 1) / target_bytes);
+  int64_t step = std::max<int64_t>(8, ((rows + pieces - 1) / pieces + 7) / 8 * 8);
+  for (int64_t at = 0; at < rows; at += step) out.emplace_back(at, std::min(rows, at + step));
+  return out;
+}
+
+std::string Encapsulate(const IpcMessage& message) {
+  std::string out;
+  size_t padded = (message.header.size() + 7) & ~size_t{7};
+  uint32_t marker = 0xFFFFFFFF;
+  int32_t length = static_cast<int32_t>(padded);
+  out.append(reinterpret_cast<const char*>(&marker), 4);
+  out.append(reinterpret_cast<const char*>(&length), 4);
+  out.append(message.header);
+  out.append(padded - message.header.size(), '\0');
+  out.append(message.body);
+  return out;
+}
+
+}  // namespace riffle::flight

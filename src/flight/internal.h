@@ -1,0 +1,89 @@
+// Internal to flight/: where results come from and how they are sent.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "flight.grpc.pb.h"
+#include "flight/arrow_ipc.h"
+#include "flight/flight.h"
+#include "flight/value_arrays.h"
+#include "query/query.h"
+
+namespace riffle::flight {
+
+namespace pb = arrow::flight::protocol;
+
+// A result as Arrow arrays: its columns, then chunks until null.
+class ArrowSource {
+ public:
+  virtual ~ArrowSource() = default;
+  virtual const std::vector<WireColumn>& columns() const = 0;
+  // The next chunk (valid until the next call), or null at the end.
+  virtual Result<const ArrowArray*> Next() = 0;
+  // Stops the query from another thread.
+  virtual void Interrupt() {}
+};
+
+// A SQL query's DuckDB result, exported chunk by chunk.
+Result<std::unique_ptr<ArrowSource>> SqlSource(std::unique_ptr<query::ResultStream> stream,
+                                               const catalog::Database& db, const std::string& sql);
+// An InfluxQL statement's rows: iox::measurement, the GROUP BY tags, then its columns.
+using StatePtr = std::shared_ptr<const catalog::CatalogState>;
+Result<std::unique_ptr<ArrowSource>> InfluxQLSource(query::QueryEngine& engine, StatePtr state,
+                                                    const catalog::Database& db, const std::string& text,
+                                                    const std::string& params_json);
+// Rows that are already whole (Flight SQL metadata).
+std::unique_ptr<ArrowSource> TableSource(std::vector<WireColumn> columns, std::vector<std::vector<query::Value>> rows);
+
+// iox::column::type metadata for columns that are a table's columns, as InfluxDB 3 marks them
+// (the clients' queryPoints tells tags from fields by it).
+void AnnotateColumns(const catalog::Database& db, const std::string& query_text, std::vector<WireColumn>* columns);
+
+// A query that a ticket names.
+struct QueryTicket {
+  std::string database;
+  std::string query;
+  bool influxql = false;
+  std::string params_json = "{}";  // {"name": value}
+  std::string flightsql_command;   // a Flight SQL metadata command (serialized Any) instead
+};
+Result<QueryTicket> ParseTicket(const std::string& bytes);
+std::string EncodeTicket(const QueryTicket& t);
+
+// Status mapping: Riffle → gRPC (NotFound → NOT_FOUND, InvalidArgument → INVALID_ARGUMENT, …).
+grpc::Status ToGrpc(const Status& st);
+
+// Whether the call may proceed: UNAUTHENTICATED without a valid token once auth is on.
+grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& ctx);
+
+// The value of a request header, "" if absent.
+std::string Header(const grpc::ServerContext& ctx, const std::string& name);
+
+// Runs `open` and streams what it returns to the client: Schema, then RecordBatches no larger
+// than ~2 MiB each, until the end, the client's cancel or deadline (which interrupt the query).
+grpc::Status SendStream(grpc::ServerContext* ctx, grpc::ServerWriter<pb::FlightData>* writer, ArrowSource& source);
+
+// Flight SQL (flight_sql.cc).
+class FlightSql {
+ public:
+  explicit FlightSql(const FlightOptions& options) : options_(options) {}
+  grpc::Status GetFlightInfo(grpc::ServerContext* ctx, const pb::FlightDescriptor& descriptor, pb::FlightInfo* out);
+  // The rows of a metadata command named by a ticket.
+  Result<std::unique_ptr<ArrowSource>> Metadata(const std::string& database, const std::string& command);
+  grpc::Status DoAction(grpc::ServerContext* ctx, const pb::Action& action, grpc::ServerWriter<pb::Result>* writer);
+  grpc::Status DoPut(grpc::ServerContext* ctx, grpc::ServerReaderWriter<pb::PutResult, pb::FlightData>* stream);
+
+ private:
+  const FlightOptions& options_;
+};
+
+// Opens the source a ticket names.
+Result<std::unique_ptr<ArrowSource>> OpenTicket(const FlightOptions& options, const QueryTicket& ticket);
+
+}  // namespace riffle::flight

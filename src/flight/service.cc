@@ -1,0 +1,260 @@
+// The Flight service: DoGet streams a ticket's result; Handshake, GetFlightInfo, DoAction and
+// DoPut serve Flight SQL. Calls run on gRPC's synchronous threads, so a slow client blocks its
+// own Write (HTTP/2 flow control) and nothing else.
+#include <condition_variable>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <unistd.h>
+#include <grpcpp/server_posix.h>
+#include <atomic>
+
+#include "auth/token_store.h"
+#include "catalog/catalog.h"
+#include "common/log.h"
+#include "flight/internal.h"
+
+namespace riffle::flight {
+namespace {
+
+// Batches above this are split: gRPC clients refuse messages over 4 MiB unless configured.
+constexpr size_t kTargetMessageBytes = 2 << 20;
+
+// Interrupts a source's query once the client cancels or its deadline passes, so no CPU is
+// spent on a result nobody will read.
+class CancelWatch {
+ public:
+  CancelWatch(grpc::ServerContext* ctx, ArrowSource* source) : ctx_(ctx), source_(source) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~CancelWatch() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  bool fired() const { return fired_; }
+  bool deadline_passed() const { return deadline_passed_; }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(20));
+      if (stop_) return;
+      bool late = std::chrono::system_clock::now() > ctx_->deadline();
+      if (late || ctx_->IsCancelled()) {
+        deadline_passed_ = late;
+        fired_ = true;
+        source_->Interrupt();
+        return;
+      }
+    }
+  }
+  grpc::ServerContext* ctx_;
+  ArrowSource* source_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::atomic<bool> fired_{false}, deadline_passed_{false};
+  std::thread thread_;
+};
+
+Result<query::Params> ParamsOf(const std::string& params_json) {
+  query::Params out;
+  auto j = nlohmann::json::parse(params_json, nullptr, false);
+  if (!j.is_object()) return Status::InvalidArgument("invalid \"params\": expected a JSON object of name → value");
+  for (const auto& [name, v] : j.items()) {
+    if (v.is_null()) out.emplace_back(name, std::monostate{});
+    else if (v.is_boolean()) out.emplace_back(name, v.get<bool>());
+    else if (v.is_number_integer()) out.emplace_back(name, v.get<int64_t>());
+    else if (v.is_number()) out.emplace_back(name, v.get<double>());
+    else if (v.is_string()) out.emplace_back(name, v.get<std::string>());
+    else return Status::InvalidArgument("query parameter '" + name + "' must be a string, number, boolean or null");
+  }
+  return out;
+}
+
+class Service final : public pb::FlightService::Service {
+ public:
+  explicit Service(FlightOptions options) : options_(std::move(options)), sql_(options_) {}
+
+  grpc::Status Handshake(grpc::ServerContext* ctx,
+                         grpc::ServerReaderWriter<pb::HandshakeResponse, pb::HandshakeRequest>* stream) override {
+    if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
+    // JDBC and Grafana's Go client authenticate here and then send the returned header.
+    if (auto token = auth::TokenOf(Header(*ctx, "authorization")))
+      ctx->AddInitialMetadata("authorization", "Bearer " + *token);
+    pb::HandshakeRequest request;
+    if (stream->Read(&request)) {
+      pb::HandshakeResponse response;
+      response.set_protocol_version(request.protocol_version());
+      response.set_payload(request.payload());
+      stream->Write(response);
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status DoGet(grpc::ServerContext* ctx, const pb::Ticket* ticket,
+                     grpc::ServerWriter<pb::FlightData>* writer) override {
+    if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
+    auto parsed = ParseTicket(ticket->ticket());
+    if (!parsed.ok()) return ToGrpc(parsed.status());
+    auto source = OpenTicket(options_, *parsed);
+    if (!source.ok()) return ToGrpc(source.status());
+    return SendStream(ctx, writer, **source);
+  }
+
+  grpc::Status GetFlightInfo(grpc::ServerContext* ctx, const pb::FlightDescriptor* descriptor,
+                             pb::FlightInfo* info) override {
+    if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
+    return sql_.GetFlightInfo(ctx, *descriptor, info);
+  }
+
+  grpc::Status DoAction(grpc::ServerContext* ctx, const pb::Action* action,
+                        grpc::ServerWriter<pb::Result>* writer) override {
+    if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
+    return sql_.DoAction(ctx, *action, writer);
+  }
+
+  grpc::Status DoPut(grpc::ServerContext* ctx,
+                     grpc::ServerReaderWriter<pb::PutResult, pb::FlightData>* stream) override {
+    if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
+    return sql_.DoPut(ctx, stream);
+  }
+
+ private:
+  FlightOptions options_;
+  FlightSql sql_;
+};
+
+class GrpcFlightServer final : public FlightServer {
+ public:
+  explicit GrpcFlightServer(FlightOptions options) : service_(std::move(options)) {}
+
+  Status Start(int max_threads) {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service_);
+    grpc::ResourceQuota quota("flight");
+    quota.SetMaxThreads(max_threads);
+    builder.SetResourceQuota(quota);
+    // A client that vanished without closing must not hold a call (and its query) forever.
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
+    builder.SetMaxReceiveMessageSize(64 << 20);
+    server_ = builder.BuildAndStart();
+    if (!server_) return Status::Internal("cannot start the gRPC (Arrow Flight) server");
+    return Status::Ok();
+  }
+
+  void Adopt(int fd) override {
+    std::lock_guard lock(mu_);
+    if (stopped_) {
+      ::close(fd);
+      return;
+    }
+    grpc::AddInsecureChannelFromFd(server_.get(), fd);
+  }
+
+  void Stop() override {
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) return;
+      stopped_ = true;
+    }
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server_->Wait();
+  }
+
+  ~GrpcFlightServer() override { Stop(); }
+
+ private:
+  Service service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::mutex mu_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+std::string Header(const grpc::ServerContext& ctx, const std::string& name) {
+  const auto& md = ctx.client_metadata();
+  auto it = md.find(name);
+  if (it == md.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+grpc::Status ToGrpc(const Status& st) {
+  if (st.ok()) return grpc::Status::OK;
+  std::string message = st.message();
+  if (message.size() > 2000) message.resize(2000);
+  switch (st.code()) {
+    case Code::kInvalidArgument: return {grpc::StatusCode::INVALID_ARGUMENT, message};
+    case Code::kNotFound: return {grpc::StatusCode::NOT_FOUND, message};
+    case Code::kAlreadyExists:
+    case Code::kConflict: return {grpc::StatusCode::ALREADY_EXISTS, message};
+    case Code::kLimitExceeded:
+    case Code::kTooLarge: return {grpc::StatusCode::RESOURCE_EXHAUSTED, message};
+    case Code::kUnauthenticated: return {grpc::StatusCode::UNAUTHENTICATED, message};
+    case Code::kUnimplemented: return {grpc::StatusCode::UNIMPLEMENTED, message};
+    case Code::kUnavailable: return {grpc::StatusCode::UNAVAILABLE, message};
+    default: return {grpc::StatusCode::INTERNAL, message};
+  }
+}
+
+grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& ctx) {
+  if (options.without_auth || !options.tokens || options.tokens->Empty()) return grpc::Status::OK;
+  Status st = auth::Authenticate(*options.tokens, Header(ctx, "authorization"), nullptr);
+  if (st.ok()) return grpc::Status::OK;
+  return {grpc::StatusCode::UNAUTHENTICATED, st.message()};
+}
+
+Result<std::unique_ptr<ArrowSource>> OpenTicket(const FlightOptions& options, const QueryTicket& ticket) {
+  if (!ticket.flightsql_command.empty()) return FlightSql(options).Metadata(ticket.database, ticket.flightsql_command);
+  auto state = options.catalog->State();
+  const catalog::Database* db = state->FindDatabase(ticket.database);
+  if (!db) return Status::NotFound("database not found: " + ticket.database);
+  if (ticket.influxql) return InfluxQLSource(*options.engine, state, *db, ticket.query, ticket.params_json);
+  RIFFLE_ASSIGN_OR_RETURN(query::Params params, ParamsOf(ticket.params_json));
+  RIFFLE_ASSIGN_OR_RETURN(auto stream, options.engine->QueryStream(*state, ticket.database, ticket.query, params));
+  return SqlSource(std::move(stream), *db, ticket.query);
+}
+
+grpc::Status SendStream(grpc::ServerContext* ctx, grpc::ServerWriter<pb::FlightData>* writer, ArrowSource& source) {
+  CancelWatch watch(ctx, &source);
+  const auto& columns = source.columns();
+  IpcMessage schema = SchemaMessage(columns);
+  pb::FlightData data;
+  data.set_data_header(std::move(schema.header));
+  if (!writer->Write(data)) return {grpc::StatusCode::CANCELLED, "the client went away"};
+  for (;;) {
+    auto chunk = source.Next();
+    if (!chunk.ok()) {
+      if (watch.fired())
+        return watch.deadline_passed() ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "query deadline exceeded")
+                                       : grpc::Status(grpc::StatusCode::CANCELLED, "query cancelled by the client");
+      return ToGrpc(chunk.status());
+    }
+    const ArrowArray* array = *chunk;
+    if (!array) return grpc::Status::OK;
+    for (auto [begin, end] : SplitRows(columns, *array, kTargetMessageBytes)) {
+      auto message = RecordBatchMessage(columns, *array, begin, end);
+      if (!message.ok()) return ToGrpc(message.status());
+      data.Clear();
+      data.set_data_header(std::move(message->header));
+      data.set_data_body(std::move(message->body));
+      if (!writer->Write(data)) return {grpc::StatusCode::CANCELLED, "the client went away"};
+    }
+  }
+}
+
+Result<std::unique_ptr<FlightServer>> FlightServer::Start(FlightOptions options) {
+  int threads = options.max_threads;
+  auto server = std::make_unique<GrpcFlightServer>(std::move(options));
+  RIFFLE_RETURN_IF_ERROR(server->Start(threads));
+  return std::unique_ptr<FlightServer>(std::move(server));
+}
+
+}  // namespace riffle::flight
