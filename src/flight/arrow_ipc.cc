@@ -127,15 +127,21 @@ class Body {
   std::vector<fb::Buffer> buffers_;
 };
 
-// Copies `n` bits starting at bit `from` of `src` into a zeroed `dst` from bit 0.
-void CopyBits(const uint8_t* src, int64_t from, int64_t n, uint8_t* dst) {
-  if (from % 8 == 0) {
-    std::memcpy(dst, src + from / 8, static_cast<size_t>((n + 7) / 8));
-    if (n % 8) dst[n / 8] &= static_cast<uint8_t>((1u << (n % 8)) - 1);
+// Copies `n` bits from bit `from` of `src` to bit `to` of `dst` (whose bits there are zero).
+void CopyBits(const uint8_t* src, int64_t from, int64_t n, uint8_t* dst, int64_t to) {
+  if (n <= 0) return;
+  if (from % 8 == 0 && to % 8 == 0) {
+    int64_t whole = n / 8;
+    std::memcpy(dst + to / 8, src + from / 8, static_cast<size_t>(whole));
+    if (n % 8) dst[(to + n) / 8] |= static_cast<uint8_t>(src[(from + n) / 8] & ((1u << (n % 8)) - 1));
     return;
   }
   for (int64_t i = 0; i < n; ++i)
-    if (src[(from + i) / 8] >> ((from + i) % 8) & 1) dst[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+    if (src[(from + i) / 8] >> ((from + i) % 8) & 1) dst[(to + i) / 8] |= static_cast<uint8_t>(1u << ((to + i) % 8));
+}
+
+void SetBits(uint8_t* dst, int64_t to, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[(to + i) / 8] |= static_cast<uint8_t>(1u << ((to + i) % 8));
 }
 
 int64_t CountZeros(const uint8_t* bits, int64_t n) {
@@ -152,14 +158,30 @@ int64_t CountZeros(const uint8_t* bits, int64_t n) {
   return n - ones;
 }
 
-// Appends one column's slice: validity, then the type's buffers. Returns its null count.
-Result<int64_t> AppendColumn(const TypeInfo& info, const ArrowArray& a, int64_t start, int64_t n, Body& body) {
+// One column of one slice: its array and the first row in that array's own coordinates.
+struct Part {
+  const ArrowArray* a;
+  int64_t start, n;
+  const uint8_t* validity() const {
+    return a->null_count != 0 ? static_cast<const uint8_t*>(a->buffers[0]) : nullptr;
+  }
+};
+
+// Appends one column: validity, then the type's buffers, concatenated over the parts. Returns
+// its null count.
+Result<int64_t> AppendColumn(const TypeInfo& info, const std::vector<Part>& parts, int64_t n, Body& body) {
   if (info.layout == Layout::kNull) return n;  // the Null type has no buffers
   int64_t nulls = 0;
-  const auto* validity = static_cast<const uint8_t*>(a.buffers[0]);
-  if (a.null_count != 0 && validity) {
+  bool any_validity = false;
+  for (const auto& p : parts) any_validity |= p.validity() != nullptr;
+  if (any_validity) {
     auto* dst = reinterpret_cast<uint8_t*>(body.Append(nullptr, static_cast<size_t>((n + 7) / 8)));
-    CopyBits(validity, start, n, dst);
+    int64_t at = 0;
+    for (const auto& p : parts) {
+      if (const uint8_t* v = p.validity()) CopyBits(v, p.start, p.n, dst, at);
+      else SetBits(dst, at, p.n);
+      at += p.n;
+    }
     nulls = CountZeros(dst, n);
   } else {
     body.Empty();
@@ -167,36 +189,68 @@ Result<int64_t> AppendColumn(const TypeInfo& info, const ArrowArray& a, int64_t 
   switch (info.layout) {
     case Layout::kBits: {
       auto* dst = reinterpret_cast<uint8_t*>(body.Append(nullptr, static_cast<size_t>((n + 7) / 8)));
-      CopyBits(static_cast<const uint8_t*>(a.buffers[1]), start, n, dst);
-      break;
-    }
-    case Layout::kFixed:
-      body.Append(static_cast<const char*>(a.buffers[1]) + start * info.width, static_cast<size_t>(n * info.width));
-      break;
-    case Layout::kNarrowInt128: {
-      auto* dst = reinterpret_cast<int64_t*>(body.Append(nullptr, static_cast<size_t>(n) * 8));
-      const auto* src = static_cast<const uint64_t*>(a.buffers[1]) + start * 2;
-      for (int64_t i = 0; i < n; ++i) {
-        uint64_t lo = src[2 * i], hi = src[2 * i + 1];
-        bool valid = !validity || a.null_count == 0 || (validity[(start + i) / 8] >> ((start + i) % 8) & 1);
-        if (valid && hi != (static_cast<int64_t>(lo) < 0 ? ~uint64_t{0} : 0))
-          return Status::InvalidArgument("a 128-bit integer result does not fit in Int64: CAST it to DOUBLE");
-        dst[i] = static_cast<int64_t>(lo);
+      int64_t at = 0;
+      for (const auto& p : parts) {
+        CopyBits(static_cast<const uint8_t*>(p.a->buffers[1]), p.start, p.n, dst, at);
+        at += p.n;
       }
       break;
     }
-    case Layout::kUtf8: {
-      const auto* offsets = static_cast<const int32_t*>(a.buffers[1]) + start;
-      auto* dst = reinterpret_cast<int32_t*>(body.Append(nullptr, static_cast<size_t>(n + 1) * 4));
-      for (int64_t i = 0; i <= n; ++i) dst[i] = offsets[i] - offsets[0];
-      body.Append(static_cast<const char*>(a.buffers[2]) + offsets[0], static_cast<size_t>(offsets[n] - offsets[0]));
+    case Layout::kFixed: {
+      char* dst = body.Append(nullptr, static_cast<size_t>(n * info.width));
+      for (const auto& p : parts) {
+        size_t bytes = static_cast<size_t>(p.n * info.width);
+        std::memcpy(dst, static_cast<const char*>(p.a->buffers[1]) + p.start * info.width, bytes);
+        dst += bytes;
+      }
       break;
     }
+    case Layout::kNarrowInt128: {
+      auto* dst = reinterpret_cast<int64_t*>(body.Append(nullptr, static_cast<size_t>(n) * 8));
+      for (const auto& p : parts) {
+        const auto* src = static_cast<const uint64_t*>(p.a->buffers[1]) + p.start * 2;
+        const uint8_t* validity = p.validity();
+        for (int64_t i = 0; i < p.n; ++i) {
+          uint64_t lo = src[2 * i], hi = src[2 * i + 1];
+          bool valid = !validity || (validity[(p.start + i) / 8] >> ((p.start + i) % 8) & 1);
+          if (valid && hi != (static_cast<int64_t>(lo) < 0 ? ~uint64_t{0} : 0))
+            return Status::InvalidArgument("a 128-bit integer result does not fit in Int64: CAST it to DOUBLE");
+          *dst++ = static_cast<int64_t>(lo);
+        }
+      }
+      break;
+    }
+    case Layout::kUtf8:
     case Layout::kLargeUtf8: {
-      const auto* offsets = static_cast<const int64_t*>(a.buffers[1]) + start;
-      auto* dst = reinterpret_cast<int64_t*>(body.Append(nullptr, static_cast<size_t>(n + 1) * 8));
-      for (int64_t i = 0; i <= n; ++i) dst[i] = offsets[i] - offsets[0];
-      body.Append(static_cast<const char*>(a.buffers[2]) + offsets[0], static_cast<size_t>(offsets[n] - offsets[0]));
+      bool large = info.layout == Layout::kLargeUtf8;
+      auto offset_at = [large](const Part& p, int64_t i) -> int64_t {
+        return large ? static_cast<const int64_t*>(p.a->buffers[1])[p.start + i]
+                     : static_cast<const int32_t*>(p.a->buffers[1])[p.start + i];
+      };
+      char* raw = body.Append(nullptr, static_cast<size_t>(n + 1) * (large ? 8 : 4));
+      int64_t base = 0, row = 0;
+      for (const auto& p : parts) {
+        int64_t first = offset_at(p, 0);
+        if (large) {
+          auto* dst = reinterpret_cast<int64_t*>(raw);
+          for (int64_t i = 0; i < p.n; ++i) dst[row + i] = base + offset_at(p, i) - first;
+        } else {
+          auto* dst = reinterpret_cast<int32_t*>(raw);
+          const auto* src = static_cast<const int32_t*>(p.a->buffers[1]) + p.start;
+          int32_t shift = static_cast<int32_t>(base - first);
+          for (int64_t i = 0; i < p.n; ++i) dst[row + i] = src[i] + shift;
+        }
+        base += offset_at(p, p.n) - first;
+        row += p.n;
+      }
+      if (large) reinterpret_cast<int64_t*>(raw)[n] = base;
+      else reinterpret_cast<int32_t*>(raw)[n] = static_cast<int32_t>(base);
+      char* dst = body.Append(nullptr, static_cast<size_t>(base));
+      for (const auto& p : parts) {
+        int64_t first = offset_at(p, 0), last = offset_at(p, p.n);
+        std::memcpy(dst, static_cast<const char*>(p.a->buffers[2]) + first, static_cast<size_t>(last - first));
+        dst += last - first;
+      }
       break;
     }
     case Layout::kNull:
@@ -234,17 +288,27 @@ IpcMessage SchemaMessage(const std::vector<WireColumn>& columns, const KeyValues
   return {Finish(b, fb::MessageHeader::Schema, schema.Union(), 0), ""};
 }
 
-Result<IpcMessage> RecordBatchMessage(const std::vector<WireColumn>& columns, const ArrowArray& array, int64_t begin,
-                                      int64_t end) {
+Result<IpcMessage> RecordBatchMessage(const std::vector<WireColumn>& columns, const std::vector<Slice>& slices) {
   IpcMessage msg;
+  int64_t n = 0;
+  size_t estimate = 64 * columns.size();
+  for (const auto& sl : slices) {
+    n += sl.end - sl.begin;
+    estimate += EncodedBytes(columns, *sl.array, sl.begin, sl.end) + columns.size() * 8 * 4;
+  }
+  msg.body.reserve(estimate);
   Body body(&msg.body);
   std::vector<fb::FieldNode> nodes;
-  int64_t n = end - begin;
+  std::vector<Part> parts;
   for (size_t c = 0; c < columns.size(); ++c) {
     auto info = InfoOf(columns[c].format);
     if (!info.ok()) return info.status();
-    const ArrowArray& child = *array.children[c];
-    auto nulls = AppendColumn(*info, child, array.offset + child.offset + begin, n, body);
+    parts.clear();
+    for (const auto& sl : slices) {
+      const ArrowArray& child = *sl.array->children[c];
+      parts.push_back({&child, sl.array->offset + child.offset + sl.begin, sl.end - sl.begin});
+    }
+    auto nulls = AppendColumn(*info, parts, n, body);
     if (!nulls.ok()) return Status::InvalidArgument("column '" + columns[c].name + "': " + nulls.status().message());
     nodes.emplace_back(n, *nulls);
   }
@@ -254,44 +318,33 @@ Result<IpcMessage> RecordBatchMessage(const std::vector<WireColumn>& columns, co
   return msg;
 }
 
-std::vector<std::pair<int64_t, int64_t>> SplitRows(const std::vector<WireColumn>& columns, const ArrowArray& array,
-                                                   size_t target_bytes) {
-  int64_t rows = array.length;
-  size_t fixed_per_row = 0;
-  size_t variable = 0;
+size_t EncodedBytes(const std::vector<WireColumn>& columns, const ArrowArray& array, int64_t begin, int64_t end) {
+  size_t rows = static_cast<size_t>(end - begin);
+  size_t total = 0;
   for (size_t c = 0; c < columns.size(); ++c) {
     auto info = InfoOf(columns[c].format);
     if (!info.ok()) continue;
     const ArrowArray& child = *array.children[c];
-    int64_t start = array.offset + child.offset;
+    int64_t start = array.offset + child.offset + begin;
+    total += rows / 8 + 1;  // validity
     switch (info->layout) {
-      case Layout::kFixed: fixed_per_row += info->width; break;
-      case Layout::kNarrowInt128: fixed_per_row += 8; break;
+      case Layout::kFixed: total += info->width * rows; break;
+      case Layout::kNarrowInt128: total += 8 * rows; break;
+      case Layout::kBits: total += rows / 8 + 1; break;
       case Layout::kUtf8: {
         const auto* off = static_cast<const int32_t*>(child.buffers[1]) + start;
-        fixed_per_row += 4;
-        variable += static_cast<size_t>(off[rows] - off[0]);
+        total += 4 * (rows + 1) + static_cast<size_t>(off[rows] - off[0]);
         break;
       }
       case Layout::kLargeUtf8: {
         const auto* off = static_cast<const int64_t*>(child.buffers[1]) + start;
-        fixed_per_row += 8;
-        variable += static_cast<size_t>(off[rows] - off[0]);
+        total += 8 * (rows + 1) + static_cast<size_t>(off[rows] - off[0]);
         break;
       }
-      default: break;
+      case Layout::kNull: break;
     }
   }
-  size_t total = fixed_per_row * static_cast<size_t>(rows) + variable;
-  std::vector<std::pair<int64_t, int64_t>> out;
-  if (total <= target_bytes || rows <= 8) {
-    out.emplace_back(0, rows);
-    return out;
-  }
-  int64_t pieces = static_cast<int64_t>((total + target_bytes - 1) / target_bytes);
-  int64_t step = std::max<int64_t>(8, ((rows + pieces - 1) / pieces + 7) / 8 * 8);
-  for (int64_t at = 0; at < rows; at += step) out.emplace_back(at, std::min(rows, at + step));
-  return out;
+  return total;
 }
 
 std::string Encapsulate(const IpcMessage& message) {

@@ -36,15 +36,19 @@ struct IpcMessage {
 // The Schema message; `metadata` goes in the schema's own custom_metadata.
 IpcMessage SchemaMessage(const std::vector<WireColumn>& columns, const KeyValues& metadata = {});
 
-// A RecordBatch message of rows [begin, end) of `array`, a struct array with one child per
-// column. `begin` must be a multiple of 8 so bitmaps copy whole bytes.
-Result<IpcMessage> RecordBatchMessage(const std::vector<WireColumn>& columns, const ArrowArray& array,
-                                      int64_t begin, int64_t end);
+// Rows [begin, end) of `array`, a struct array with one child per column.
+struct Slice {
+  const ArrowArray* array;
+  int64_t begin, end;
+};
 
-// Row ranges of `array` whose encoded bodies stay near `target_bytes` (gRPC clients refuse
-// messages over 4 MiB by default); every range but the last is a multiple of 8 rows long.
-std::vector<std::pair<int64_t, int64_t>> SplitRows(const std::vector<WireColumn>& columns, const ArrowArray& array,
-                                                   size_t target_bytes);
+// One RecordBatch message of the slices' rows, in order (several DuckDB chunks become one
+// message: fewer, larger messages are cheaper for both ends).
+Result<IpcMessage> RecordBatchMessage(const std::vector<WireColumn>& columns, const std::vector<Slice>& slices);
+
+// The body bytes that rows [begin, end) of `array` take, roughly (fixed widths and strings).
+size_t EncodedBytes(const std::vector<WireColumn>& columns, const ArrowArray& array, int64_t begin, int64_t end);
+
 
 // The encapsulated form of a message (continuation marker, length, header, padding, body) that
 // FlightInfo.schema and the Flight SQL schema fields carry.

@@ -24,8 +24,11 @@ class ArrowSource {
  public:
   virtual ~ArrowSource() = default;
   virtual const std::vector<WireColumn>& columns() const = 0;
-  // The next chunk (valid until the next call), or null at the end.
-  virtual Result<const ArrowArray*> Next() = 0;
+  // Fills `out` with the next chunk; false at the end.
+  virtual Result<bool> Next(duck::OwnedArrowArray* out) = 0;
+  // Whether a chunk stays valid after the next call (DuckDB's chunks own their memory), so
+  // several can be sent as one message.
+  virtual bool KeepsChunks() const { return false; }
   // Stops the query from another thread.
   virtual void Interrupt() {}
 };
@@ -65,8 +68,9 @@ grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& 
 // The value of a request header, "" if absent.
 std::string Header(const grpc::ServerContext& ctx, const std::string& name);
 
-// Runs `open` and streams what it returns to the client: Schema, then RecordBatches no larger
-// than ~2 MiB each, until the end, the client's cancel or deadline (which interrupt the query).
+// Streams a source to the client: Schema, then RecordBatches of about 1 MiB each, encoded on a
+// second thread while gRPC sends the previous one, until the end, the client's cancel or its
+// deadline (which interrupt the query).
 grpc::Status SendStream(grpc::ServerContext* ctx, grpc::ServerWriter<pb::FlightData>* writer, ArrowSource& source);
 
 // Flight SQL (flight_sql.cc).

@@ -1,10 +1,8 @@
 // The Flight service: DoGet streams a ticket's result; Handshake, GetFlightInfo, DoAction and
 // DoPut serve Flight SQL. Calls run on gRPC's synchronous threads, so a slow client blocks its
 // own Write (HTTP/2 flow control) and nothing else.
-#include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
 #include <unistd.h>
 #include <grpcpp/server_posix.h>
 #include <atomic>
@@ -16,51 +14,6 @@
 
 namespace riffle::flight {
 namespace {
-
-// Batches above this are split: gRPC clients refuse messages over 4 MiB unless configured.
-constexpr size_t kTargetMessageBytes = 2 << 20;
-
-// Interrupts a source's query once the client cancels or its deadline passes, so no CPU is
-// spent on a result nobody will read.
-class CancelWatch {
- public:
-  CancelWatch(grpc::ServerContext* ctx, ArrowSource* source) : ctx_(ctx), source_(source) {
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~CancelWatch() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  bool fired() const { return fired_; }
-  bool deadline_passed() const { return deadline_passed_; }
-
- private:
-  void Run() {
-    std::unique_lock lock(mu_);
-    while (!stop_) {
-      cv_.wait_for(lock, std::chrono::milliseconds(20));
-      if (stop_) return;
-      bool late = std::chrono::system_clock::now() > ctx_->deadline();
-      if (late || ctx_->IsCancelled()) {
-        deadline_passed_ = late;
-        fired_ = true;
-        source_->Interrupt();
-        return;
-      }
-    }
-  }
-  grpc::ServerContext* ctx_;
-  ArrowSource* source_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::atomic<bool> fired_{false}, deadline_passed_{false};
-  std::thread thread_;
-};
 
 Result<query::Params> ParamsOf(const std::string& params_json) {
   query::Params out;
@@ -220,34 +173,6 @@ Result<std::unique_ptr<ArrowSource>> OpenTicket(const FlightOptions& options, co
   RIFFLE_ASSIGN_OR_RETURN(query::Params params, ParamsOf(ticket.params_json));
   RIFFLE_ASSIGN_OR_RETURN(auto stream, options.engine->QueryStream(*state, ticket.database, ticket.query, params));
   return SqlSource(std::move(stream), *db, ticket.query);
-}
-
-grpc::Status SendStream(grpc::ServerContext* ctx, grpc::ServerWriter<pb::FlightData>* writer, ArrowSource& source) {
-  CancelWatch watch(ctx, &source);
-  const auto& columns = source.columns();
-  IpcMessage schema = SchemaMessage(columns);
-  pb::FlightData data;
-  data.set_data_header(std::move(schema.header));
-  if (!writer->Write(data)) return {grpc::StatusCode::CANCELLED, "the client went away"};
-  for (;;) {
-    auto chunk = source.Next();
-    if (!chunk.ok()) {
-      if (watch.fired())
-        return watch.deadline_passed() ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "query deadline exceeded")
-                                       : grpc::Status(grpc::StatusCode::CANCELLED, "query cancelled by the client");
-      return ToGrpc(chunk.status());
-    }
-    const ArrowArray* array = *chunk;
-    if (!array) return grpc::Status::OK;
-    for (auto [begin, end] : SplitRows(columns, *array, kTargetMessageBytes)) {
-      auto message = RecordBatchMessage(columns, *array, begin, end);
-      if (!message.ok()) return ToGrpc(message.status());
-      data.Clear();
-      data.set_data_header(std::move(message->header));
-      data.set_data_body(std::move(message->body));
-      if (!writer->Write(data)) return {grpc::StatusCode::CANCELLED, "the client went away"};
-    }
-  }
 }
 
 Result<std::unique_ptr<FlightServer>> FlightServer::Start(FlightOptions options) {

@@ -13,19 +13,26 @@ class DuckSource final : public ArrowSource {
   DuckSource(std::unique_ptr<query::ResultStream> stream, std::vector<WireColumn> columns)
       : stream_(std::move(stream)), columns_(std::move(columns)) {}
   const std::vector<WireColumn>& columns() const override { return columns_; }
-  Result<const ArrowArray*> Next() override {
-    chunk_.Reset();
-    RIFFLE_ASSIGN_OR_RETURN(bool more, stream_->NextArrow(chunk_.get()));
-    if (!more) return static_cast<const ArrowArray*>(nullptr);
-    return &*chunk_;
+  Result<bool> Next(duck::OwnedArrowArray* out) override {
+    out->Reset();
+    return stream_->NextArrow(out->get());
   }
+  bool KeepsChunks() const override { return true; }
   void Interrupt() override { stream_->Interrupt(); }
 
  private:
   std::unique_ptr<query::ResultStream> stream_;
   std::vector<WireColumn> columns_;
-  duck::OwnedArrowArray chunk_;
 };
+
+// A view of arrays that ValueArrays owns: releasing it frees nothing.
+void NoRelease(ArrowArray* a) { a->release = nullptr; }
+bool View(const ArrowArray& array, duck::OwnedArrowArray* out) {
+  out->Reset();
+  *out->get() = array;
+  out->get()->release = NoRelease;
+  return true;
+}
 
 class WholeSource final : public ArrowSource {
  public:
@@ -34,10 +41,10 @@ class WholeSource final : public ArrowSource {
     for (const auto& r : rows) arrays_.AddRow(r);
   }
   const std::vector<WireColumn>& columns() const override { return columns_; }
-  Result<const ArrowArray*> Next() override {
-    if (done_ || arrays_.rows() == 0) return static_cast<const ArrowArray*>(nullptr);
+  Result<bool> Next(duck::OwnedArrowArray* out) override {
+    if (done_ || arrays_.rows() == 0) return false;
     done_ = true;
-    return &arrays_.Array();
+    return View(arrays_.Array(), out);
   }
   static std::vector<std::string> Formats(const std::vector<WireColumn>& columns) {
     std::vector<std::string> out;
@@ -92,7 +99,7 @@ class SeriesSource final : public ArrowSource {
 
   const std::vector<WireColumn>& columns() const override { return columns_; }
 
-  Result<const ArrowArray*> Next() override {
+  Result<bool> Next(duck::OwnedArrowArray* out) override {
     arrays_->Clear();
     // Pieces are gathered up to a few thousand rows, so small series share a batch.
     while (arrays_->rows() < 4096) {
@@ -118,8 +125,8 @@ class SeriesSource final : public ArrowSource {
       }
       pending_ = false;
     }
-    if (arrays_->rows() == 0) return static_cast<const ArrowArray*>(nullptr);
-    return &arrays_->Array();
+    if (arrays_->rows() == 0) return false;
+    return View(arrays_->Array(), out);
   }
 
  private:
