@@ -14,7 +14,17 @@ namespace {
 
 namespace fb = riffle::arrowfb;
 
-enum class Layout { kNull, kBits, kFixed, kUtf8 /* int32 offsets + data */, kLargeUtf8 /* int64 offsets */, kNarrowInt128 };
+enum class Layout {
+  kNull,
+  kBits,
+  kFixed,
+  kUtf8,       // int32 offsets + data
+  kLargeUtf8,  // int64 offsets + data
+  kNarrowInt128,
+  kList,        // int32 offsets into one child (lists and maps)
+  kStruct,      // validity only; children share the rows
+  kDenseUnion,  // type ids + int32 offsets, no validity; children sent whole
+};
 
 struct TypeInfo {
   Layout layout = Layout::kFixed;
@@ -38,6 +48,9 @@ Result<TypeInfo> InfoOf(const std::string& f) {
   // DuckDB's HUGEINT (SUM of BIGINT) exports as Decimal128(38, 0); InfluxDB answers Int64.
   if (f == "d:38,0") return TypeInfo{Layout::kNarrowInt128, 0};
   if (StartsWith(f, "d:")) return TypeInfo{Layout::kFixed, 16};
+  if (f == "+l" || f == "+m") return TypeInfo{Layout::kList, 0};
+  if (f == "+s") return TypeInfo{Layout::kStruct, 0};
+  if (StartsWith(f, "+ud:")) return TypeInfo{Layout::kDenseUnion, 0};
   return Status::InvalidArgument("type with Arrow format '" + f + "'");
 }
 
@@ -56,6 +69,18 @@ std::pair<fb::Type, flatbuffers::Offset<void>> TypeOf(flatbuffers::FlatBufferBui
     return std::make_pair(fb::Type::Int, fb::CreateInt(b, bits, is_signed).Union());
   };
   if (f == "n") return {fb::Type::Null, fb::CreateNull(b).Union()};
+  if (f == "+l") return {fb::Type::List, fb::CreateList(b).Union()};
+  if (f == "+m") return {fb::Type::Map, fb::CreateMap(b, false).Union()};
+  if (f == "+s") return {fb::Type::Struct_, fb::CreateStruct_(b).Union()};
+  if (StartsWith(f, "+ud:")) {
+    std::vector<int32_t> ids;
+    for (size_t at = 4; at < f.size();) {
+      size_t comma = f.find(',', at);
+      ids.push_back(std::stoi(f.substr(at, comma == std::string::npos ? std::string::npos : comma - at)));
+      at = comma == std::string::npos ? f.size() : comma + 1;
+    }
+    return {fb::Type::Union, fb::CreateUnion(b, fb::UnionMode::Dense, b.CreateVector(ids)).Union()};
+  }
   if (f == "b") return {fb::Type::Bool, fb::CreateBool(b).Union()};
   if (f == "c") return integer(8, true);
   if (f == "C") return integer(8, false);
@@ -167,10 +192,27 @@ struct Part {
   }
 };
 
-// Appends one column: validity, then the type's buffers, concatenated over the parts. Returns
-// its null count.
-Result<int64_t> AppendColumn(const TypeInfo& info, const std::vector<Part>& parts, int64_t n, Body& body) {
+Status AppendColumn(const WireColumn& column, const std::vector<Part>& parts, int64_t n, Body& body,
+                    std::vector<fb::FieldNode>& nodes);
+
+// The buffers of one column, concatenated over the parts: validity, then its type's buffers.
+// Returns its null count. Children (of nested types) follow in AppendColumn.
+Result<int64_t> AppendBuffers(const TypeInfo& info, const std::vector<Part>& parts, int64_t n, Body& body) {
   if (info.layout == Layout::kNull) return n;  // the Null type has no buffers
+  if (info.layout == Layout::kDenseUnion) {
+    // No validity bitmap; type ids and offsets as they are (children go whole).
+    char* ids = body.Append(nullptr, static_cast<size_t>(n));
+    for (const auto& p : parts) {
+      std::memcpy(ids, static_cast<const int8_t*>(p.a->buffers[0]) + p.start, static_cast<size_t>(p.n));
+      ids += p.n;
+    }
+    char* offsets = body.Append(nullptr, static_cast<size_t>(n) * 4);
+    for (const auto& p : parts) {
+      std::memcpy(offsets, static_cast<const int32_t*>(p.a->buffers[1]) + p.start, static_cast<size_t>(p.n) * 4);
+      offsets += p.n * 4;
+    }
+    return int64_t{0};
+  }
   int64_t nulls = 0;
   bool any_validity = false;
   for (const auto& p : parts) any_validity |= p.validity() != nullptr;
@@ -253,23 +295,85 @@ Result<int64_t> AppendColumn(const TypeInfo& info, const std::vector<Part>& part
       }
       break;
     }
+    case Layout::kList: {
+      auto* dst = reinterpret_cast<int32_t*>(body.Append(nullptr, static_cast<size_t>(n + 1) * 4));
+      int32_t base = 0;
+      int64_t row = 0;
+      for (const auto& p : parts) {
+        const auto* src = static_cast<const int32_t*>(p.a->buffers[1]) + p.start;
+        for (int64_t i = 0; i < p.n; ++i) dst[row + i] = base + src[i] - src[0];
+        base += src[p.n] - src[0];
+        row += p.n;
+      }
+      dst[n] = base;
+      break;
+    }
+    case Layout::kStruct:
+    case Layout::kDenseUnion:
     case Layout::kNull:
       break;
   }
   return nulls;
 }
 
+Status AppendColumn(const WireColumn& column, const std::vector<Part>& parts, int64_t n, Body& body,
+                    std::vector<fb::FieldNode>& nodes) {
+  RIFFLE_ASSIGN_OR_RETURN(TypeInfo info, InfoOf(column.format));
+  size_t node = nodes.size();
+  nodes.emplace_back(n, 0);
+  RIFFLE_ASSIGN_OR_RETURN(int64_t nulls, AppendBuffers(info, parts, n, body));
+  nodes[node] = fb::FieldNode(n, nulls);
+  for (size_t c = 0; c < column.children.size(); ++c) {
+    std::vector<Part> child_parts;
+    int64_t child_rows = 0;
+    for (const auto& p : parts) {
+      const ArrowArray* child = p.a->children[c];
+      Part cp{child, child->offset, child->length};  // a union's children go whole
+      if (info.layout == Layout::kList) {
+        const auto* off = static_cast<const int32_t*>(p.a->buffers[1]) + p.start;
+        cp = {child, child->offset + off[0], off[p.n] - off[0]};
+      } else if (info.layout == Layout::kStruct) {
+        cp = {child, child->offset + p.start - p.a->offset, p.n};
+      }
+      child_rows += cp.n;
+      child_parts.push_back(cp);
+    }
+    RIFFLE_RETURN_IF_ERROR(AppendColumn(column.children[c], child_parts, child_rows, body, nodes));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+namespace {
+Result<WireColumn> ColumnOf(const ArrowSchema& s) {
+  WireColumn c{s.name ? s.name : "", s.format ? s.format : "", {}, (s.flags & ARROW_FLAG_NULLABLE) != 0, {}};
+  bool nested = c.format.rfind("+", 0) == 0;
+  if (s.dictionary || (!nested && s.n_children > 0) || !InfoOf(c.format).ok())
+    return Status::InvalidArgument("column '" + c.name + "' has a type that Flight results do not carry yet (Arrow format '" +
+                                   c.format + "'): CAST it to VARCHAR, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP");
+  for (int64_t i = 0; i < s.n_children; ++i) {
+    RIFFLE_ASSIGN_OR_RETURN(WireColumn child, ColumnOf(*s.children[i]));
+    c.children.push_back(std::move(child));
+  }
+  return c;
+}
+
+flatbuffers::Offset<fb::Field> FieldOf(flatbuffers::FlatBufferBuilder& b, const WireColumn& c) {
+  std::vector<flatbuffers::Offset<fb::Field>> children;
+  for (const auto& child : c.children) children.push_back(FieldOf(b, child));
+  auto name = b.CreateString(c.name);
+  auto [type, type_offset] = TypeOf(b, c.format);
+  auto meta = KeyValuesOf(b, c.metadata);
+  auto kids = children.empty() ? 0 : b.CreateVector(children);
+  return fb::CreateField(b, name, c.nullable, type, type_offset, 0, kids, meta);
+}
 }  // namespace
 
 Result<std::vector<WireColumn>> ColumnsOf(const ArrowSchema& schema) {
   std::vector<WireColumn> out;
   for (int64_t i = 0; i < schema.n_children; ++i) {
-    const ArrowSchema& child = *schema.children[i];
-    WireColumn c{child.name ? child.name : "", child.format ? child.format : "", {},
-                 (child.flags & ARROW_FLAG_NULLABLE) != 0};
-    if (child.dictionary || child.n_children > 0 || !InfoOf(c.format).ok())
-      return Status::InvalidArgument("column '" + c.name + "' has a type that Flight results do not carry yet (Arrow format '" +
-                                     c.format + "'): CAST it to VARCHAR, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP");
+    RIFFLE_ASSIGN_OR_RETURN(WireColumn c, ColumnOf(*schema.children[i]));
     out.push_back(std::move(c));
   }
   return out;
@@ -278,12 +382,7 @@ Result<std::vector<WireColumn>> ColumnsOf(const ArrowSchema& schema) {
 IpcMessage SchemaMessage(const std::vector<WireColumn>& columns, const KeyValues& metadata) {
   flatbuffers::FlatBufferBuilder b(1024);
   std::vector<flatbuffers::Offset<fb::Field>> fields;
-  for (const auto& c : columns) {
-    auto name = b.CreateString(c.name);
-    auto [type, type_offset] = TypeOf(b, c.format);
-    auto meta = KeyValuesOf(b, c.metadata);
-    fields.push_back(fb::CreateField(b, name, c.nullable, type, type_offset, 0, 0, meta));
-  }
+  for (const auto& c : columns) fields.push_back(FieldOf(b, c));
   auto schema = fb::CreateSchema(b, fb::Endianness::Little, b.CreateVector(fields), KeyValuesOf(b, metadata));
   return {Finish(b, fb::MessageHeader::Schema, schema.Union(), 0), ""};
 }
@@ -301,16 +400,13 @@ Result<IpcMessage> RecordBatchMessage(const std::vector<WireColumn>& columns, co
   std::vector<fb::FieldNode> nodes;
   std::vector<Part> parts;
   for (size_t c = 0; c < columns.size(); ++c) {
-    auto info = InfoOf(columns[c].format);
-    if (!info.ok()) return info.status();
     parts.clear();
     for (const auto& sl : slices) {
       const ArrowArray& child = *sl.array->children[c];
       parts.push_back({&child, sl.array->offset + child.offset + sl.begin, sl.end - sl.begin});
     }
-    auto nulls = AppendColumn(*info, parts, n, body);
-    if (!nulls.ok()) return Status::InvalidArgument("column '" + columns[c].name + "': " + nulls.status().message());
-    nodes.emplace_back(n, *nulls);
+    Status st = AppendColumn(columns[c], parts, n, body, nodes);
+    if (!st.ok()) return Status::InvalidArgument("column '" + columns[c].name + "': " + st.message());
   }
   flatbuffers::FlatBufferBuilder b(256 + columns.size() * 48);
   auto batch = fb::CreateRecordBatch(b, n, b.CreateVectorOfStructs(nodes), b.CreateVectorOfStructs(body.buffers()));
@@ -341,7 +437,7 @@ size_t EncodedBytes(const std::vector<WireColumn>& columns, const ArrowArray& ar
         total += 8 * (rows + 1) + static_cast<size_t>(off[rows] - off[0]);
         break;
       }
-      case Layout::kNull: break;
+      default: total += 16 * rows; break;  // nested: a rough guess
     }
   }
   return total;

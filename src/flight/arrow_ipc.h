@@ -21,6 +21,7 @@ struct WireColumn {
   std::string format;  // the Arrow C data interface format of its arrays, e.g. "tsn:", "u"
   KeyValues metadata;  // the field's custom_metadata (iox::column::type)
   bool nullable = true;
+  std::vector<WireColumn> children;  // of lists, maps, structs and dense unions
 };
 
 // The columns of an exported struct schema (one child per column); an error names a column

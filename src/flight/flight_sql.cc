@@ -95,6 +95,8 @@ Result<Prepared> DecodeHandle(const std::string& bytes) {
 Result<std::unique_ptr<ArrowSource>> FlightSql::Metadata(const std::string& database, const std::string& command) {
   google::protobuf::Any any;
   if (!any.ParseFromString(command)) return Status::InvalidArgument("invalid Flight SQL command in ticket");
+  if (sql::CommandGetSqlInfo c; Unpack(any, &c))  // about the server, not a database
+    return SqlInfo(std::vector<uint32_t>(c.info().begin(), c.info().end()));
   auto state = options_.catalog->State();
   const catalog::Database* db = state->FindDatabase(database);
   if (!db) return Status::NotFound("database not found: " + database);

@@ -44,6 +44,9 @@ Result<std::unique_ptr<ArrowSource>> InfluxQLSource(query::QueryEngine& engine, 
 // Rows that are already whole (Flight SQL metadata).
 std::unique_ptr<ArrowSource> TableSource(std::vector<WireColumn> columns, std::vector<std::vector<query::Value>> rows);
 
+// The Flight SQL server description (CommandGetSqlInfo), all of it when `wanted` is empty.
+std::unique_ptr<ArrowSource> SqlInfo(const std::vector<uint32_t>& wanted);
+
 // iox::column::type metadata for columns that are a table's columns, as InfluxDB 3 marks them
 // (the clients' queryPoints tells tags from fields by it).
 void AnnotateColumns(const catalog::Database& db, const std::string& query_text, std::vector<WireColumn>* columns);
