@@ -83,6 +83,8 @@ struct ServerMetrics {
   HistogramFamily query_duration{"riffle_query_duration_seconds",
                                  "Time from a query's arrival to its first batch of rows",
                                  {"language"}};
+  CounterFamily flight_calls{
+      "riffle_flight_calls_total", "Arrow Flight calls by method and gRPC status", {"method", "code"}};
 };
 ServerMetrics& Server();
 

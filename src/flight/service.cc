@@ -10,6 +10,7 @@
 #include "auth/token_store.h"
 #include "catalog/catalog.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "flight/internal.h"
 
 namespace riffle::flight {
@@ -36,6 +37,11 @@ class Service final : public pb::FlightService::Service {
 
   grpc::Status Handshake(grpc::ServerContext* ctx,
                          grpc::ServerReaderWriter<pb::HandshakeResponse, pb::HandshakeRequest>* stream) override {
+    return Counted("Handshake", [&] { return Shake(ctx, stream); });
+  }
+
+  grpc::Status Shake(grpc::ServerContext* ctx,
+                     grpc::ServerReaderWriter<pb::HandshakeResponse, pb::HandshakeRequest>* stream) {
     if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
     // JDBC and Grafana's Go client authenticate here and then send the returned header.
     if (auto token = auth::TokenOf(Header(*ctx, "authorization")))
@@ -52,33 +58,74 @@ class Service final : public pb::FlightService::Service {
 
   grpc::Status DoGet(grpc::ServerContext* ctx, const pb::Ticket* ticket,
                      grpc::ServerWriter<pb::FlightData>* writer) override {
-    if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
-    auto parsed = ParseTicket(ticket->ticket());
-    if (!parsed.ok()) return ToGrpc(parsed.status());
-    auto source = OpenTicket(options_, *parsed);
-    if (!source.ok()) return ToGrpc(source.status());
-    return SendStream(ctx, writer, **source);
+    return Counted("DoGet", [&] { return Get(ctx, *ticket, writer); });
   }
 
   grpc::Status GetFlightInfo(grpc::ServerContext* ctx, const pb::FlightDescriptor* descriptor,
                              pb::FlightInfo* info) override {
-    if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
-    return sql_.GetFlightInfo(ctx, *descriptor, info);
+    return Counted("GetFlightInfo", [&] {
+      if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
+      return sql_.GetFlightInfo(ctx, *descriptor, info);
+    });
   }
 
   grpc::Status DoAction(grpc::ServerContext* ctx, const pb::Action* action,
                         grpc::ServerWriter<pb::Result>* writer) override {
-    if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
-    return sql_.DoAction(ctx, *action, writer);
+    return Counted("DoAction", [&] {
+      if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
+      return sql_.DoAction(ctx, *action, writer);
+    });
   }
 
   grpc::Status DoPut(grpc::ServerContext* ctx,
                      grpc::ServerReaderWriter<pb::PutResult, pb::FlightData>* stream) override {
-    if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
-    return sql_.DoPut(ctx, stream);
+    return Counted("DoPut", [&] {
+      if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
+      return sql_.DoPut(ctx, stream);
+    });
   }
 
  private:
+  grpc::Status Get(grpc::ServerContext* ctx, const pb::Ticket& ticket, grpc::ServerWriter<pb::FlightData>* writer) {
+    if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
+    auto parsed = ParseTicket(ticket.ticket());
+    if (!parsed.ok()) return ToGrpc(parsed.status());
+    auto started = std::chrono::steady_clock::now();
+    const char* language = parsed->influxql ? "influxql" : "sql";
+    auto source = OpenTicket(options_, *parsed);
+    auto& m = metrics::Server();
+    if (parsed->flightsql_command.empty()) {
+      m.queries.With({language, source.ok() ? "ok" : "error"}).Add();
+      if (source.ok())
+        m.query_duration.With({language})
+            .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+    if (!source.ok()) return ToGrpc(source.status());
+    return SendStream(ctx, writer, **source);
+  }
+
+  template <typename Call>
+  static grpc::Status Counted(const char* method, Call call) {
+    grpc::Status st = call();
+    metrics::Server().flight_calls.With({method, GrpcCodeName(st.error_code())}).Add();
+    return st;
+  }
+
+  static const char* GrpcCodeName(grpc::StatusCode code) {
+    switch (code) {
+      case grpc::StatusCode::OK: return "OK";
+      case grpc::StatusCode::CANCELLED: return "CANCELLED";
+      case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+      case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+      case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+      case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+      case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+      case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+      case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+      default: return "INTERNAL";
+    }
+  }
+
   FlightOptions options_;
   FlightSql sql_;
 };
