@@ -8,6 +8,11 @@ APT_PACKAGES=(g++ cmake ninja-build make pkg-config libboost-dev pybind11-dev py
   python3-venv python3-pip nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libzstd-dev
   zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev python3-pytest python3-requests curl
   clang libclang-rt-14-dev libssl-dev
+  # Arrow Flight over gRPC: protoc + the gRPC C++ plugin and library, flatc for the Arrow IPC
+  # flatbuffers; node runs the official JavaScript client in the end-to-end tests, python3-grpcio
+  # sends hand-made Flight calls.
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler flatbuffers-compiler
+  libflatbuffers-dev python3-grpcio
   # InfluxDB 1.x clients the end-to-end tests drive: the influx CLI and python-influxdb.
   influxdb-client python3-influxdb
   # Python libraries the published influxdb3_plugins import, as Debian ships them: plugins see
@@ -19,7 +24,8 @@ missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# npm may come from Node.js rather than Debian; install Debian's only when none is on PATH.
+# node and npm may come from Node.js rather than Debian; install Debian's only when none is on PATH.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
@@ -45,4 +51,17 @@ if [ ! -f "$DUCK_DIR/include/duckdb.h" ] || [ ! -f "$DUCK_DIR/lib/libduckdb.so" 
   mkdir -p "$tmp/lib" && tar xzf "$tmp/$LIB_TGZ" -C "$tmp/lib" package/libduckdb.so
   cp "$tmp/lib/package/libduckdb.so" "$DUCK_DIR/lib/"
   rm -rf "$tmp"
+fi
+
+# The npm packages the Flight end-to-end tests and bench/flight.py run with node (the official
+# influxdb3 JavaScript client, grpc-js, proto-loader, apache-arrow), pinned by
+# tests/e2e/flight/package-lock.json and installed into build/node/node_modules.
+NODE_DIR=build/node
+CLIENT_PKG=$NODE_DIR/node_modules/@influxdata/influxdb3-client/package.json
+if ! { [ -f "$CLIENT_PKG" ] && grep -q '"version": "2.1.0"' "$CLIENT_PKG" &&
+       cmp -s tests/e2e/flight/package-lock.json "$NODE_DIR/package-lock.json"; }; then
+  echo "setup: installing the Flight test packages from npm into $NODE_DIR"
+  mkdir -p "$NODE_DIR"
+  cp tests/e2e/flight/package.json tests/e2e/flight/package-lock.json "$NODE_DIR/"
+  npm ci --prefix "$NODE_DIR" --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
 fi

@@ -3,6 +3,8 @@
 // prepared statements are stateless (the handle carries the query and its bound parameters).
 #include <google/protobuf/any.pb.h>
 
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
 #include "flight/internal.h"
@@ -74,6 +76,29 @@ json ValueToJson(const query::Value& v) {
   if (auto* s = std::get_if<std::string>(&v)) return *s;
   if (auto* t = std::get_if<query::Timestamp>(&v)) return t->ns;
   return nullptr;
+}
+
+// Every $name and $1 a query mentions (outside quotes), bound to null.
+json NullParams(const std::string& sql) {
+  json out = json::object();
+  char quote = 0;
+  for (size_t i = 0; i < sql.size(); ++i) {
+    char c = sql[i];
+    if (quote) {
+      if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '\'' || c == '"') {
+      quote = c;
+      continue;
+    }
+    if (c != '$') continue;
+    size_t end = i + 1;
+    while (end < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[end])) || sql[end] == '_')) ++end;
+    if (end > i + 1) out[sql.substr(i + 1, end - i - 1)] = nullptr;
+    i = end - 1;
+  }
+  return out;
 }
 
 // A prepared statement's handle: the query and, after DoPut, its parameter values.
@@ -193,17 +218,12 @@ grpc::Status FlightSql::DoAction(grpc::ServerContext* ctx, const pb::Action& act
     if (!database.ok()) return ToGrpc(database.status());
     sql::ActionCreatePreparedStatementResult result;
     result.set_prepared_statement_handle(EncodeHandle({request.query(), json::object()}));
-    // The result's schema when the query plans without its parameters; a query with
-    // parameters reports its schema once they are bound (GetFlightInfo).
-    QueryTicket ticket{*database, request.query(), false, "{}", ""};
+    // The result's schema, planned with every $parameter bound to NULL (their values come
+    // later, through DoPut).
+    QueryTicket ticket{*database, request.query(), false, NullParams(request.query()).dump(), ""};
     auto source = OpenTicket(options_, ticket);
-    if (source.ok()) {
-      result.set_dataset_schema(Encapsulate(SchemaMessage((*source)->columns())));
-    } else if (source.status().code() == Code::kNotFound) {
-      return ToGrpc(source.status());
-    } else if (source.status().message().find("arameter") == std::string::npos) {
-      return ToGrpc(source.status());
-    }
+    if (!source.ok()) return ToGrpc(source.status());
+    result.set_dataset_schema(Encapsulate(SchemaMessage((*source)->columns())));
     pb::Result out;
     out.set_body(PackResult(result));
     writer->Write(out);

@@ -3,7 +3,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,9 +33,9 @@ class ArrowSource {
   // Whether a chunk stays valid after the next call (DuckDB's chunks own their memory), so
   // several can be sent as one message.
   virtual bool KeepsChunks() const { return false; }
-  // Stops the query from another thread.
-  virtual void Interrupt() {}
 };
+
+using CancelPtr = std::shared_ptr<query::Cancellation>;
 
 // A SQL query's DuckDB result, exported chunk by chunk.
 Result<std::unique_ptr<ArrowSource>> SqlSource(std::unique_ptr<query::ResultStream> stream,
@@ -40,7 +44,7 @@ Result<std::unique_ptr<ArrowSource>> SqlSource(std::unique_ptr<query::ResultStre
 using StatePtr = std::shared_ptr<const catalog::CatalogState>;
 Result<std::unique_ptr<ArrowSource>> InfluxQLSource(query::QueryEngine& engine, StatePtr state,
                                                     const catalog::Database& db, const std::string& text,
-                                                    const std::string& params_json);
+                                                    const std::string& params_json, CancelPtr cancel);
 // Rows that are already whole (Flight SQL metadata).
 std::unique_ptr<ArrowSource> TableSource(std::vector<WireColumn> columns, std::vector<std::vector<query::Value>> rows);
 
@@ -71,10 +75,30 @@ grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& 
 // The value of a request header, "" if absent.
 std::string Header(const grpc::ServerContext& ctx, const std::string& name);
 
-// Streams a source to the client: Schema, then RecordBatches of about 1 MiB each, encoded on a
-// second thread while gRPC sends the previous one, until the end, the client's cancel or its
-// deadline (which interrupt the query).
-grpc::Status SendStream(grpc::ServerContext* ctx, grpc::ServerWriter<pb::FlightData>* writer, ArrowSource& source);
+// Streams a source to the client: Schema, then RecordBatches of about 192 KiB each, encoded on
+// a second thread while gRPC sends the previous one. A client gone mid-stream cancels the query.
+grpc::Status SendStream(grpc::ServerWriter<pb::FlightData>* writer, ArrowSource& source, query::Cancellation& cancel);
+
+// Watches a call from before its query starts to its end: once the client cancels or the
+// deadline (grpc-timeout) passes, the query is cancelled, so DuckDB stops working for nobody.
+class CallWatch {
+ public:
+  CallWatch(grpc::ServerContext* ctx, CancelPtr cancel);
+  ~CallWatch();
+  // The call's outcome: `st`, unless the watch stopped the query (then CANCELLED or
+  // DEADLINE_EXCEEDED, whatever error the interrupted query gave).
+  grpc::Status Outcome(grpc::Status st) const;
+
+ private:
+  void Run();
+  grpc::ServerContext* ctx_;
+  CancelPtr cancel_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::atomic<int> fired_{0};  // 1 cancelled by the client, 2 deadline
+  std::thread thread_;
+};
 
 // Flight SQL (flight_sql.cc).
 class FlightSql {
@@ -90,7 +114,8 @@ class FlightSql {
   const FlightOptions& options_;
 };
 
-// Opens the source a ticket names.
-Result<std::unique_ptr<ArrowSource>> OpenTicket(const FlightOptions& options, const QueryTicket& ticket);
+// Opens the source a ticket names; `cancel` (optional) can stop its query.
+Result<std::unique_ptr<ArrowSource>> OpenTicket(const FlightOptions& options, const QueryTicket& ticket,
+                                                CancelPtr cancel = nullptr);
 
 }  // namespace riffle::flight

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "flight/internal.h"
@@ -19,7 +20,8 @@ constexpr size_t kQueuedMessages = 2;
 
 class Pipeline {
  public:
-  Pipeline(ArrowSource& source) : source_(source), columns_(source.columns()) {}
+  Pipeline(ArrowSource& source, query::Cancellation& cancel)
+      : source_(source), cancel_(cancel), columns_(source.columns()) {}
   ~Pipeline() {
     Stop();
     if (thread_.joinable()) thread_.join();
@@ -27,28 +29,15 @@ class Pipeline {
 
   void Start() { thread_ = std::thread([this] { Produce(); }); }
 
-  // The next message, or nullopt at the end (then `status()` tells how it ended). Waits in
-  // short steps so that `still_wanted` (cancel, deadline) is checked while DuckDB works.
-  template <typename Check>
-  std::optional<IpcMessage> Pop(Check still_wanted) {
+  // The next message, or nullopt at the end (then `status()` tells how it ended).
+  std::optional<IpcMessage> Pop() {
     std::unique_lock lock(mu_);
-    for (;;) {
-      if (!queue_.empty()) {
-        IpcMessage m = std::move(queue_.front());
-        queue_.pop_front();
-        space_.notify_one();
-        return m;
-      }
-      if (done_) return std::nullopt;
-      ready_.wait_for(lock, std::chrono::milliseconds(20));
-      if (queue_.empty() && !done_ && !still_wanted()) {
-        stop_ = true;
-        lock.unlock();
-        source_.Interrupt();
-        lock.lock();
-        space_.notify_all();
-      }
-    }
+    ready_.wait(lock, [&] { return !queue_.empty() || done_; });
+    if (queue_.empty()) return std::nullopt;
+    IpcMessage m = std::move(queue_.front());
+    queue_.pop_front();
+    space_.notify_one();
+    return m;
   }
 
   // Ends production early (the client went away); DuckDB is interrupted.
@@ -59,7 +48,7 @@ class Pipeline {
       stop_ = true;
     }
     space_.notify_all();
-    source_.Interrupt();
+    cancel_.Cancel();
   }
 
   Status status() {
@@ -125,6 +114,7 @@ class Pipeline {
   }
 
   ArrowSource& source_;
+  query::Cancellation& cancel_;
   const std::vector<WireColumn>& columns_;
   std::mutex mu_;
   std::condition_variable ready_, space_;
@@ -136,21 +126,14 @@ class Pipeline {
 
 }  // namespace
 
-grpc::Status SendStream(grpc::ServerContext* ctx, grpc::ServerWriter<pb::FlightData>* writer, ArrowSource& source) {
+grpc::Status SendStream(grpc::ServerWriter<pb::FlightData>* writer, ArrowSource& source, query::Cancellation& cancel) {
   pb::FlightData data;
   IpcMessage schema = SchemaMessage(source.columns());
   data.set_data_header(std::move(schema.header));
   if (!writer->Write(data)) return {grpc::StatusCode::CANCELLED, "the client went away"};
-
-  bool cancelled = false, late = false;
-  auto still_wanted = [&] {
-    late = std::chrono::system_clock::now() > ctx->deadline();
-    cancelled = ctx->IsCancelled();
-    return !late && !cancelled;
-  };
-  Pipeline pipeline(source);
+  Pipeline pipeline(source, cancel);
   pipeline.Start();
-  while (auto message = pipeline.Pop(still_wanted)) {
+  while (auto message = pipeline.Pop()) {
     data.Clear();
     data.set_data_header(std::move(message->header));
     data.set_data_body(std::move(message->body));
@@ -159,9 +142,43 @@ grpc::Status SendStream(grpc::ServerContext* ctx, grpc::ServerWriter<pb::FlightD
       return {grpc::StatusCode::CANCELLED, "the client went away"};
     }
   }
-  if (late) return {grpc::StatusCode::DEADLINE_EXCEEDED, "the query's deadline (grpc-timeout) passed"};
-  if (cancelled) return {grpc::StatusCode::CANCELLED, "the query was cancelled by the client"};
   return ToGrpc(pipeline.status());
+}
+
+CallWatch::CallWatch(grpc::ServerContext* ctx, CancelPtr cancel) : ctx_(ctx), cancel_(std::move(cancel)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+CallWatch::~CallWatch() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void CallWatch::Run() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, std::chrono::milliseconds(20));
+    if (stop_) return;
+    bool late = std::chrono::system_clock::now() > ctx_->deadline();
+    if (late || ctx_->IsCancelled()) {
+      fired_ = late ? 2 : 1;
+      cancel_->Cancel();
+      return;
+    }
+  }
+}
+
+grpc::Status CallWatch::Outcome(grpc::Status st) const {
+  if (st.ok()) return st;
+  switch (fired_.load()) {
+    case 1: return {grpc::StatusCode::CANCELLED, "the query was cancelled by the client"};
+    case 2: return {grpc::StatusCode::DEADLINE_EXCEEDED, "the query's deadline (grpc-timeout) passed"};
+    default: return st;
+  }
 }
 
 }  // namespace riffle::flight

@@ -92,7 +92,9 @@ class Service final : public pb::FlightService::Service {
     if (!parsed.ok()) return ToGrpc(parsed.status());
     auto started = std::chrono::steady_clock::now();
     const char* language = parsed->influxql ? "influxql" : "sql";
-    auto source = OpenTicket(options_, *parsed);
+    auto cancel = std::make_shared<query::Cancellation>();
+    CallWatch watch(ctx, cancel);
+    auto source = OpenTicket(options_, *parsed, cancel);
     auto& m = metrics::Server();
     if (parsed->flightsql_command.empty()) {
       m.queries.With({language, source.ok() ? "ok" : "error"}).Add();
@@ -100,8 +102,8 @@ class Service final : public pb::FlightService::Service {
         m.query_duration.With({language})
             .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
-    if (!source.ok()) return ToGrpc(source.status());
-    return SendStream(ctx, writer, **source);
+    if (!source.ok()) return watch.Outcome(ToGrpc(source.status()));
+    return watch.Outcome(SendStream(writer, **source, *cancel));
   }
 
   template <typename Call>
@@ -200,6 +202,7 @@ grpc::Status ToGrpc(const Status& st) {
     case Code::kUnauthenticated: return {grpc::StatusCode::UNAUTHENTICATED, message};
     case Code::kUnimplemented: return {grpc::StatusCode::UNIMPLEMENTED, message};
     case Code::kUnavailable: return {grpc::StatusCode::UNAVAILABLE, message};
+    case Code::kCancelled: return {grpc::StatusCode::CANCELLED, message};
     default: return {grpc::StatusCode::INTERNAL, message};
   }
 }
@@ -211,14 +214,22 @@ grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& 
   return {grpc::StatusCode::UNAUTHENTICATED, st.message()};
 }
 
-Result<std::unique_ptr<ArrowSource>> OpenTicket(const FlightOptions& options, const QueryTicket& ticket) {
+Result<std::unique_ptr<ArrowSource>> OpenTicket(const FlightOptions& options, const QueryTicket& ticket,
+                                                CancelPtr cancel) {
   if (!ticket.flightsql_command.empty()) return FlightSql(options).Metadata(ticket.database, ticket.flightsql_command);
   auto state = options.catalog->State();
   const catalog::Database* db = state->FindDatabase(ticket.database);
   if (!db) return Status::NotFound("database not found: " + ticket.database);
-  if (ticket.influxql) return InfluxQLSource(*options.engine, state, *db, ticket.query, ticket.params_json);
+  if (ticket.influxql) {
+    auto source = InfluxQLSource(*options.engine, state, *db, ticket.query, ticket.params_json, cancel);
+    // A statement InfluxQL does not have is the client's error, as InfluxDB 3 answers it.
+    if (!source.ok() && source.status().code() == Code::kUnimplemented)
+      return Status::InvalidArgument(source.status().message());
+    return source;
+  }
   RIFFLE_ASSIGN_OR_RETURN(query::Params params, ParamsOf(ticket.params_json));
-  RIFFLE_ASSIGN_OR_RETURN(auto stream, options.engine->QueryStream(*state, ticket.database, ticket.query, params));
+  RIFFLE_ASSIGN_OR_RETURN(auto stream,
+                          options.engine->QueryStream(*state, ticket.database, ticket.query, params, cancel));
   return SqlSource(std::move(stream), *db, ticket.query);
 }
 

@@ -1,8 +1,6 @@
 // Where Flight results come from: DuckDB's Arrow export for SQL, series pieces for InfluxQL,
 // whole rows for Flight SQL metadata; and the iox::column::type marks on their columns.
 #include <cctype>
-#include <mutex>
-#include <set>
 
 #include "flight/internal.h"
 #include "influxql/influxql.h"
@@ -20,7 +18,6 @@ class DuckSource final : public ArrowSource {
     return stream_->NextArrow(out->get());
   }
   bool KeepsChunks() const override { return true; }
-  void Interrupt() override { stream_->Interrupt(); }
 
  private:
   std::unique_ptr<query::ResultStream> stream_;
@@ -60,53 +57,12 @@ class WholeSource final : public ArrowSource {
   bool done_ = false;
 };
 
-// The DuckDB streams an InfluxQL statement has open, so a cancel can interrupt them.
-class OpenStreams {
- public:
-  void Interrupt() {
-    std::lock_guard lock(mu_);
-    interrupted_ = true;
-    for (auto* s : open_) s->Interrupt();
-  }
-  // Wraps a new stream so that it is registered while it lives.
-  std::unique_ptr<query::ResultStream> Track(std::unique_ptr<query::ResultStream> inner,
-                                             const std::shared_ptr<OpenStreams>& self) {
-    return std::make_unique<Tracked>(std::move(inner), self);
-  }
-
- private:
-  class Tracked final : public query::ResultStream {
-   public:
-    Tracked(std::unique_ptr<query::ResultStream> inner, std::shared_ptr<OpenStreams> owner)
-        : inner_(std::move(inner)), owner_(std::move(owner)) {
-      std::lock_guard lock(owner_->mu_);
-      owner_->open_.insert(inner_.get());
-      if (owner_->interrupted_) inner_->Interrupt();
-    }
-    ~Tracked() override {
-      std::lock_guard lock(owner_->mu_);
-      owner_->open_.erase(inner_.get());
-    }
-    const std::vector<std::string>& column_names() const override { return inner_->column_names(); }
-    Result<bool> Next(query::Batch* batch) override { return inner_->Next(batch); }
-    void Interrupt() override { inner_->Interrupt(); }
-
-   private:
-    std::unique_ptr<query::ResultStream> inner_;
-    std::shared_ptr<OpenStreams> owner_;
-  };
-  std::mutex mu_;
-  std::set<query::ResultStream*> open_;
-  bool interrupted_ = false;
-};
-
 // InfluxQL's series as one table, as InfluxDB 3 answers InfluxQL over Flight: iox::measurement,
 // the GROUP BY tags, then the statement's columns. Column types come from the first piece.
 class SeriesSource final : public ArrowSource {
  public:
-  SeriesSource(std::unique_ptr<influxql::SeriesStream> series, StatePtr state, std::shared_ptr<OpenStreams> open)
-      : state_(std::move(state)), open_(std::move(open)), series_(std::move(series)) {}
-  void Interrupt() override { open_->Interrupt(); }
+  SeriesSource(std::unique_ptr<influxql::SeriesStream> series, StatePtr state)
+      : state_(std::move(state)), series_(std::move(series)) {}
 
   Status Prime(const catalog::Database& db) {
     bool continues = false;
@@ -174,7 +130,6 @@ class SeriesSource final : public ArrowSource {
 
  private:
   StatePtr state_;  // the catalog the statement was planned against, kept for its stream
-  std::shared_ptr<OpenStreams> open_;
   std::unique_ptr<influxql::SeriesStream> series_;
   influxql::Series piece_;
   bool pending_ = false, done_ = false;
@@ -258,24 +213,21 @@ Result<std::unique_ptr<ArrowSource>> SqlSource(std::unique_ptr<query::ResultStre
 
 Result<std::unique_ptr<ArrowSource>> InfluxQLSource(query::QueryEngine& engine, StatePtr state_ptr,
                                                     const catalog::Database& db, const std::string& text,
-                                                    const std::string& params_json) {
+                                                    const std::string& params_json, CancelPtr cancel) {
   const catalog::CatalogState& state = *state_ptr;
   auto statements = influxql::SplitStatements(text);
   if (statements.size() != 1)
     return Status::InvalidArgument("InfluxQL: expected exactly one statement, found " +
                                    std::to_string(statements.size()));
   RIFFLE_ASSIGN_OR_RETURN(auto params, influxql::ParseBoundParams(params_json));
-  auto open = std::make_shared<OpenStreams>();
   auto series = influxql::ExecuteStreaming(
       statements[0], state, db.name,
-      [state_ptr, &engine, open](const std::string& database,
-                                 const std::string& sql) -> Result<std::unique_ptr<query::ResultStream>> {
-        RIFFLE_ASSIGN_OR_RETURN(auto stream, engine.QueryStream(*state_ptr, database, sql, {}));
-        return open->Track(std::move(stream), open);
+      [state_ptr, &engine, cancel](const std::string& database, const std::string& sql) {
+        return engine.QueryStream(*state_ptr, database, sql, {}, cancel);
       },
       &params);
   if (!series.ok()) return series.status();
-  auto source = std::make_unique<SeriesSource>(std::move(series).value(), state_ptr, open);
+  auto source = std::make_unique<SeriesSource>(std::move(series).value(), state_ptr);
   RIFFLE_RETURN_IF_ERROR(source->Prime(db));
   return std::unique_ptr<ArrowSource>(std::move(source));
 }

@@ -47,6 +47,8 @@ int HttpStatusFor(const Status& st) {
       return 403;
     case Code::kUnavailable:
       return 503;
+    case Code::kCancelled:
+      return 499;
     case Code::kUnimplemented:
       return 405;
     case Code::kIOError:

@@ -78,14 +78,15 @@ class DuckEngine final : public QueryEngine {
 
   Result<std::unique_ptr<ResultStream>> QueryStream(const catalog::CatalogState& state,
                                                     const std::string& db, const std::string& sql,
-                                                    const Params& params) override {
-    return Start(state, db, sql, params, /*parquet_path=*/"");
+                                                    const Params& params,
+                                                    std::shared_ptr<Cancellation> cancel) override {
+    return Start(state, db, sql, params, /*parquet_path=*/"", std::move(cancel));
   }
 
   Status QueryParquet(const catalog::CatalogState& state, const std::string& db,
                       const std::string& sql, const Params& params,
                       const std::string& path) override {
-    auto stream = Start(state, db, sql, params, path);
+    auto stream = Start(state, db, sql, params, path, nullptr);
     if (!stream.ok()) return stream.status();
     Batch rows_written;  // COPY answers one row: the count
     for (;;) {
@@ -132,7 +133,10 @@ class DuckEngine final : public QueryEngine {
     uint64_t began;
     std::string db, sql;
     int64_t started;
+    std::shared_ptr<Cancellation> cancel;
     void Return(bool ok) {
+      // Detached before the connection can run someone else's statement.
+      if (cancel) cancel->Detach(conn.conn.get());
       engine->Release(conn);
       engine->query_log_.Record(db, sql, started, NowNanos() - started, ok);
       std::lock_guard lock(engine->running_mu_);
@@ -162,21 +166,12 @@ class DuckEngine final : public QueryEngine {
       if (!more.ok() || !*more) Finish(more.ok());
       return more;
     }
-    void Interrupt() override {
-      // Under the lock, so the connection is never interrupted once it went back to the pool
-      // and runs someone else's query.
-      std::lock_guard lock(finish_mu_);
-      if (rows_) lease_.conn.conn->Interrupt();
-    }
-
    private:
     void Finish(bool ok) {
-      std::lock_guard lock(finish_mu_);
       if (!rows_) return;
       rows_.reset();
       lease_.Return(ok);
     }
-    std::mutex finish_mu_;
     std::unique_ptr<duck::Rows> rows_;
     std::vector<std::string> names_;
     Lease lease_;
@@ -185,7 +180,8 @@ class DuckEngine final : public QueryEngine {
   Result<std::unique_ptr<ResultStream>> Start(const catalog::CatalogState& state,
                                               const std::string& db_name, const std::string& sql,
                                               const Params& params,
-                                              const std::string& parquet_path) {
+                                              const std::string& parquet_path,
+                                              std::shared_ptr<Cancellation> cancel) {
     const catalog::Database* db = state.FindDatabase(db_name);
     if (!db) return Status::NotFound("database not found: " + db_name);
     auto rewritten = RewriteSql(sql, [&](const std::string& name, std::string* value) {
@@ -200,11 +196,20 @@ class DuckEngine final : public QueryEngine {
     auto acquired = Acquire();
     if (!acquired.ok()) return acquired.status();
     // Registered before the views are bound, so the files they list outlive this query.
-    Lease lease{this, *acquired, 0, db_name, sql, NowNanos()};
+    Lease lease{this, *acquired, 0, db_name, sql, NowNanos(), nullptr};
     {
       std::lock_guard lock(running_mu_);
       lease.began = buffer_->PublishCount();
       running_.insert(lease.began);
+    }
+    if (cancel) {
+      if (!cancel->Attach(lease.conn.conn.get())) {
+        Release(lease.conn);
+        std::lock_guard lock(running_mu_);
+        running_.erase(running_.find(lease.began));
+        return Status::Cancelled("the query was cancelled");
+      }
+      lease.cancel = std::move(cancel);
     }
     auto result = RunOn(lease.conn, state, *db, *rewritten, params, parquet_path);
     if (!result.ok()) {
@@ -344,6 +349,29 @@ class DuckEngine final : public QueryEngine {
 };
 
 }  // namespace
+
+void Cancellation::Cancel() {
+  std::lock_guard lock(mu_);
+  cancelled_ = true;
+  for (auto* conn : running_) conn->Interrupt();
+}
+
+bool Cancellation::cancelled() const {
+  std::lock_guard lock(mu_);
+  return cancelled_;
+}
+
+bool Cancellation::Attach(duck::Connection* conn) {
+  std::lock_guard lock(mu_);
+  if (cancelled_) return false;
+  running_.insert(conn);
+  return true;
+}
+
+void Cancellation::Detach(duck::Connection* conn) {
+  std::lock_guard lock(mu_);
+  running_.erase(conn);
+}
 
 Result<QueryResult> QueryEngine::Query(const catalog::CatalogState& state, const std::string& db,
                                        const std::string& sql, const Params& params) {

@@ -6,6 +6,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -21,6 +23,7 @@ namespace riffle::buffer {
 class Buffer;
 }
 namespace riffle::duck {
+class Connection;
 class Database;
 }
 
@@ -39,6 +42,23 @@ struct VirtualTable {
 // Provides system tables for a database on demand (name without the "system." prefix).
 using SystemTableProvider =
     std::function<Result<VirtualTable>(const std::string& db, const std::string& table)>;
+
+// Lets another thread stop one query (a Flight client that cancelled or whose deadline passed):
+// a statement running now is interrupted inside DuckDB, one that would start later fails at once.
+// Every statement the query runs (InfluxQL may run several) is covered.
+class Cancellation {
+ public:
+  void Cancel();
+  bool cancelled() const;
+  // The engine's side: a connection is attached while a statement of this query runs on it.
+  bool Attach(duck::Connection* conn);  // false when already cancelled
+  void Detach(duck::Connection* conn);
+
+ private:
+  mutable std::mutex mu_;
+  bool cancelled_ = false;
+  std::set<duck::Connection*> running_;
+};
 
 struct EngineOptions {
   std::string scratch_dir;  // where parquet results are staged; must exist and be allowed
@@ -68,8 +88,10 @@ class QueryEngine : public FileReaders {
   // Runs one read-only SQL statement against database `db`. The stream holds a connection
   // and the files the query reads until it is destroyed; errors found before the first batch
   // (parsing, binding, planning) are returned here.
+  // `cancel`, when given, can stop it from another thread.
   virtual Result<std::unique_ptr<ResultStream>> QueryStream(const catalog::CatalogState& state, const std::string& db,
-                                                            const std::string& sql, const Params& params) = 0;
+                                                            const std::string& sql, const Params& params,
+                                                            std::shared_ptr<Cancellation> cancel = nullptr) = 0;
   // Same, read whole.
   Result<QueryResult> Query(const catalog::CatalogState& state, const std::string& db, const std::string& sql,
                             const Params& params);

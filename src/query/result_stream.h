@@ -31,9 +31,6 @@ class ResultStream {
   virtual Result<bool> NextArrow(ArrowArray* out) {
     return Status::Unimplemented("this result has no Arrow form");
   }
-  // Stops the query from another thread (the client went away or its deadline passed): the
-  // next Next or NextArrow fails. Harmless once the stream has ended.
-  virtual void Interrupt() {}
 };
 
 // Reads a stream to its end into rows (for callers that need the whole result at once).
