@@ -27,7 +27,7 @@ Result<std::string> DatabaseOf(const grpc::ServerContext& ctx) {
       "no 'database' header in request: Flight SQL calls name their database in the 'database' gRPC metadata header");
 }
 
-WireColumn Utf8(const std::string& name, bool nullable = true) { return {name, "u", {}, nullable}; }
+WireColumn Utf8(const std::string& name, bool nullable = true) { return {name, "u", {}, nullable, {}}; }
 
 // SQL LIKE patterns as the Flight SQL filters use them: % any run, _ one character.
 bool Like(const std::string& text, const std::string& pattern, size_t t = 0, size_t p = 0) {
@@ -142,7 +142,7 @@ Result<std::unique_ptr<ArrowSource>> FlightSql::Metadata(const std::string& data
   if (sql::CommandGetTables c; Unpack(any, &c)) {
     std::vector<WireColumn> columns = {Utf8("catalog_name"), Utf8("db_schema_name"), Utf8("table_name", false),
                                        Utf8("table_type", false)};
-    if (c.include_schema()) columns.push_back({"table_schema", "z", {}, false});
+    if (c.include_schema()) columns.push_back({"table_schema", "z", {}, false, {}});
     Rows rows;
     for (const auto& t : AllTables(*db)) {
       if (c.has_catalog() && c.catalog() != kCatalog) continue;
@@ -166,7 +166,7 @@ Result<std::unique_ptr<ArrowSource>> FlightSql::Metadata(const std::string& data
   }
   if (sql::CommandGetPrimaryKeys c; Unpack(any, &c)) {
     return TableSource({Utf8("catalog_name"), Utf8("db_schema_name"), Utf8("table_name", false),
-                        Utf8("column_name", false), {"key_name", "u", {}, true}, {"key_sequence", "i", {}, false}},
+                        Utf8("column_name", false), {"key_name", "u", {}, true, {}}, {"key_sequence", "i", {}, false, {}}},
                        {});
   }
   return Status::Unimplemented("Flight SQL command " + any.type_url() + " is not supported");

@@ -2,6 +2,11 @@
 #pragma once
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
+#include <grpcpp/impl/rpc_service_method.h>
+#include <grpcpp/impl/service_type.h>
+#include <grpcpp/support/method_handler.h>
+#include <grpcpp/support/sync_stream.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -13,10 +18,11 @@
 #include <vector>
 
 #include "catalog/catalog.h"
-#include "flight.grpc.pb.h"
+#include "flight.pb.h"
 #include "flight/arrow_ipc.h"
 #include "flight/flight.h"
 #include "flight/value_arrays.h"
+#include "flight/wire_flight_data.h"
 #include "query/query.h"
 
 namespace riffle::flight {
@@ -77,7 +83,7 @@ std::string Header(const grpc::ServerContext& ctx, const std::string& name);
 
 // Streams a source to the client: Schema, then RecordBatches of about 192 KiB each, encoded on
 // a second thread while gRPC sends the previous one. A client gone mid-stream cancels the query.
-grpc::Status SendStream(grpc::ServerWriter<pb::FlightData>* writer, ArrowSource& source, query::Cancellation& cancel);
+grpc::Status SendStream(grpc::ServerWriter<WireFlightData>* writer, ArrowSource& source, query::Cancellation& cancel);
 
 // Watches a call from before its query starts to its end: once the client cancels or the
 // deadline (grpc-timeout) passes, the query is cancelled, so DuckDB stops working for nobody.

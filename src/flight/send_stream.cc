@@ -126,18 +126,14 @@ class Pipeline {
 
 }  // namespace
 
-grpc::Status SendStream(grpc::ServerWriter<pb::FlightData>* writer, ArrowSource& source, query::Cancellation& cancel) {
-  pb::FlightData data;
+grpc::Status SendStream(grpc::ServerWriter<WireFlightData>* writer, ArrowSource& source, query::Cancellation& cancel) {
   IpcMessage schema = SchemaMessage(source.columns());
-  data.set_data_header(std::move(schema.header));
-  if (!writer->Write(data)) return {grpc::StatusCode::CANCELLED, "the client went away"};
+  if (!writer->Write(WireFlightData{std::move(schema.header), ""}))
+    return {grpc::StatusCode::CANCELLED, "the client went away"};
   Pipeline pipeline(source, cancel);
   pipeline.Start();
   while (auto message = pipeline.Pop()) {
-    data.Clear();
-    data.set_data_header(std::move(message->header));
-    data.set_data_body(std::move(message->body));
-    if (!writer->Write(data)) {
+    if (!writer->Write(WireFlightData{std::move(message->header), std::move(message->body)})) {
       pipeline.Stop();
       return {grpc::StatusCode::CANCELLED, "the client went away"};
     }

@@ -31,12 +31,56 @@ Result<query::Params> ParamsOf(const std::string& params_json) {
   return out;
 }
 
-class Service final : public pb::FlightService::Service {
+// arrow.flight.protocol.FlightService, registered by hand (the generated service would make
+// DoGet write protobuf FlightData, whose bodies protobuf copies): GetSchema, ListFlights,
+// ListActions, DoExchange and PollFlightInfo are not registered, so gRPC answers UNIMPLEMENTED.
+class Service final : public grpc::Service {
  public:
-  explicit Service(FlightOptions options) : options_(std::move(options)), sql_(options_) {}
+  explicit Service(FlightOptions options) : options_(std::move(options)), sql_(options_) {
+    using grpc::internal::RpcMethod;
+    using grpc::internal::RpcServiceMethod;
+    const std::string prefix = "/arrow.flight.protocol.FlightService/";
+    auto add = [&](const char* name, RpcMethod::RpcType type, grpc::internal::MethodHandler* handler) {
+      paths_.push_back(prefix + name);
+      AddMethod(new RpcServiceMethod(paths_.back().c_str(), type, handler));
+    };
+    paths_.reserve(5);  // RpcServiceMethod keeps the name's pointer
+    add("Handshake", RpcMethod::BIDI_STREAMING,
+        new grpc::internal::BidiStreamingHandler<Service, pb::HandshakeRequest, pb::HandshakeResponse>(
+            [](Service* s, grpc::ServerContext* ctx,
+               grpc::ServerReaderWriter<pb::HandshakeResponse, pb::HandshakeRequest>* stream) {
+              return s->Handshake(ctx, stream);
+            },
+            this));
+    add("GetFlightInfo", RpcMethod::NORMAL_RPC,
+        new grpc::internal::RpcMethodHandler<Service, pb::FlightDescriptor, pb::FlightInfo,
+                                             grpc::protobuf::MessageLite, grpc::protobuf::MessageLite>(
+            [](Service* s, grpc::ServerContext* ctx, const pb::FlightDescriptor* d, pb::FlightInfo* info) {
+              return s->GetFlightInfo(ctx, d, info);
+            },
+            this));
+    add("DoGet", RpcMethod::SERVER_STREAMING,
+        new grpc::internal::ServerStreamingHandler<Service, pb::Ticket, WireFlightData>(
+            [](Service* s, grpc::ServerContext* ctx, const pb::Ticket* t, grpc::ServerWriter<WireFlightData>* w) {
+              return s->DoGet(ctx, t, w);
+            },
+            this));
+    add("DoPut", RpcMethod::BIDI_STREAMING,
+        new grpc::internal::BidiStreamingHandler<Service, pb::FlightData, pb::PutResult>(
+            [](Service* s, grpc::ServerContext* ctx, grpc::ServerReaderWriter<pb::PutResult, pb::FlightData>* stream) {
+              return s->DoPut(ctx, stream);
+            },
+            this));
+    add("DoAction", RpcMethod::SERVER_STREAMING,
+        new grpc::internal::ServerStreamingHandler<Service, pb::Action, pb::Result>(
+            [](Service* s, grpc::ServerContext* ctx, const pb::Action* a, grpc::ServerWriter<pb::Result>* w) {
+              return s->DoAction(ctx, a, w);
+            },
+            this));
+  }
 
   grpc::Status Handshake(grpc::ServerContext* ctx,
-                         grpc::ServerReaderWriter<pb::HandshakeResponse, pb::HandshakeRequest>* stream) override {
+                         grpc::ServerReaderWriter<pb::HandshakeResponse, pb::HandshakeRequest>* stream) {
     return Counted("Handshake", [&] { return Shake(ctx, stream); });
   }
 
@@ -56,13 +100,12 @@ class Service final : public pb::FlightService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status DoGet(grpc::ServerContext* ctx, const pb::Ticket* ticket,
-                     grpc::ServerWriter<pb::FlightData>* writer) override {
+  grpc::Status DoGet(grpc::ServerContext* ctx, const pb::Ticket* ticket, grpc::ServerWriter<WireFlightData>* writer) {
     return Counted("DoGet", [&] { return Get(ctx, *ticket, writer); });
   }
 
   grpc::Status GetFlightInfo(grpc::ServerContext* ctx, const pb::FlightDescriptor* descriptor,
-                             pb::FlightInfo* info) override {
+                             pb::FlightInfo* info) {
     return Counted("GetFlightInfo", [&] {
       if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
       return sql_.GetFlightInfo(ctx, *descriptor, info);
@@ -70,7 +113,7 @@ class Service final : public pb::FlightService::Service {
   }
 
   grpc::Status DoAction(grpc::ServerContext* ctx, const pb::Action* action,
-                        grpc::ServerWriter<pb::Result>* writer) override {
+                        grpc::ServerWriter<pb::Result>* writer) {
     return Counted("DoAction", [&] {
       if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
       return sql_.DoAction(ctx, *action, writer);
@@ -78,7 +121,7 @@ class Service final : public pb::FlightService::Service {
   }
 
   grpc::Status DoPut(grpc::ServerContext* ctx,
-                     grpc::ServerReaderWriter<pb::PutResult, pb::FlightData>* stream) override {
+                     grpc::ServerReaderWriter<pb::PutResult, pb::FlightData>* stream) {
     return Counted("DoPut", [&] {
       if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
       return sql_.DoPut(ctx, stream);
@@ -86,7 +129,7 @@ class Service final : public pb::FlightService::Service {
   }
 
  private:
-  grpc::Status Get(grpc::ServerContext* ctx, const pb::Ticket& ticket, grpc::ServerWriter<pb::FlightData>* writer) {
+  grpc::Status Get(grpc::ServerContext* ctx, const pb::Ticket& ticket, grpc::ServerWriter<WireFlightData>* writer) {
     if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
     auto parsed = ParseTicket(ticket.ticket());
     if (!parsed.ok()) return ToGrpc(parsed.status());
@@ -130,6 +173,7 @@ class Service final : public pb::FlightService::Service {
 
   FlightOptions options_;
   FlightSql sql_;
+  std::vector<std::string> paths_;
 };
 
 class GrpcFlightServer final : public FlightServer {

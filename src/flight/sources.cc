@@ -85,7 +85,7 @@ class SeriesSource final : public ArrowSource {
       names.push_back("time");
       formats.push_back("tsn:");
     }
-    for (size_t i = 0; i < names.size(); ++i) columns_.push_back(WireColumn{names[i], formats[i], {}, true});
+    for (size_t i = 0; i < names.size(); ++i) columns_.push_back(WireColumn{names[i], formats[i], {}, true, {}});
     // Marks come from the measurement's table when the statement reads one.
     if (pending_) {
       for (size_t i = 1; i <= piece_.tags.size(); ++i)
