@@ -1,5 +1,6 @@
 #include "duck/connection.h"
 
+#include <array>
 #include <cstring>
 
 #include "duck/internal.h"
@@ -45,11 +46,99 @@ duckdb_type TypeId(ColumnKind kind) {
   return DUCKDB_TYPE_VARCHAR;
 }
 
+static_assert(sizeof(VectorString) == sizeof(duckdb_string_t), "VectorString mirrors duckdb_string_t");
+
+// The Arrow format of a column whose DuckDB vectors can be sent as they are (see VectorFormats).
+const char* VectorFormatOf(duckdb_type t) {
+  switch (t) {
+    case DUCKDB_TYPE_BOOLEAN: return "duck:bool";
+    case DUCKDB_TYPE_TINYINT: return "c";
+    case DUCKDB_TYPE_SMALLINT: return "s";
+    case DUCKDB_TYPE_INTEGER: return "i";
+    case DUCKDB_TYPE_BIGINT: return "l";
+    case DUCKDB_TYPE_UTINYINT: return "C";
+    case DUCKDB_TYPE_USMALLINT: return "S";
+    case DUCKDB_TYPE_UINTEGER: return "I";
+    case DUCKDB_TYPE_UBIGINT: return "L";
+    case DUCKDB_TYPE_FLOAT: return "f";
+    case DUCKDB_TYPE_DOUBLE: return "g";
+    case DUCKDB_TYPE_DATE: return "tdD";
+    case DUCKDB_TYPE_TIMESTAMP: return "tsu:";
+    case DUCKDB_TYPE_TIMESTAMP_NS: return "tsn:";
+    case DUCKDB_TYPE_TIMESTAMP_MS: return "tsm:";
+    case DUCKDB_TYPE_TIMESTAMP_S: return "tss:";
+    case DUCKDB_TYPE_HUGEINT: return "d:38,0";
+    case DUCKDB_TYPE_VARCHAR: return "duck:varchar";
+    default: return nullptr;
+  }
+}
+
+// A chunk lent out as a struct ArrowArray over its vectors; freed by the array's release.
+struct LentChunk {
+  duckdb_data_chunk chunk = nullptr;
+  std::vector<ArrowArray> columns;
+  std::vector<ArrowArray*> column_ptrs;
+  std::vector<std::array<const void*, 2>> buffers;
+  const void* struct_buffer[1] = {nullptr};
+
+  static void Release(ArrowArray* a) {
+    auto* lent = static_cast<LentChunk*>(a->private_data);
+    duckdb_destroy_data_chunk(&lent->chunk);
+    delete lent;
+    a->release = nullptr;
+  }
+  static void ReleaseChild(ArrowArray* a) { a->release = nullptr; }
+};
+
 // A streaming result: the rows are produced as they are fetched.
 class StreamingRows final : public Rows {
  public:
   explicit StreamingRows(std::unique_ptr<DuckResult> result)
-      : result_(std::move(result)), reader_(result_->get()) {}
+      : result_(std::move(result)), reader_(result_->get()) {
+    std::vector<std::string> formats;
+    for (idx_t c = 0; c < duckdb_column_count(result_->get()); ++c) {
+      const char* f = VectorFormatOf(duckdb_column_type(result_->get(), c));
+      if (!f) return;
+      formats.emplace_back(f);
+    }
+    vector_formats_ = std::move(formats);
+  }
+  const std::optional<std::vector<std::string>>& VectorFormats() const override { return vector_formats_; }
+
+  Result<bool> NextVectors(ArrowArray* out) override {
+    if (!vector_formats_) return Status::Internal("NextVectors on a result with other column types");
+    while (!done_) {
+      duckdb_data_chunk chunk = duckdb_fetch_chunk(*result_->get());
+      if (!chunk) {
+        done_ = true;
+        const char* err = duckdb_result_error(result_->get());
+        if (err) return Status::InvalidArgument(err);
+        return false;
+      }
+      idx_t rows = duckdb_data_chunk_get_size(chunk);
+      if (rows == 0) {
+        duckdb_destroy_data_chunk(&chunk);
+        continue;
+      }
+      auto* lent = new LentChunk();
+      lent->chunk = chunk;
+      size_t n = vector_formats_->size();
+      lent->columns.resize(n);
+      lent->buffers.resize(n);
+      for (size_t c = 0; c < n; ++c) {
+        duckdb_vector v = duckdb_data_chunk_get_vector(chunk, c);
+        const uint64_t* validity = duckdb_vector_get_validity(v);
+        lent->buffers[c] = {validity, duckdb_vector_get_data(v)};
+        lent->columns[c] = ArrowArray{static_cast<int64_t>(rows), validity ? -1 : 0, 0, 2, 0,
+                                      lent->buffers[c].data(), nullptr, nullptr, LentChunk::ReleaseChild, nullptr};
+        lent->column_ptrs.push_back(&lent->columns[c]);
+      }
+      *out = ArrowArray{static_cast<int64_t>(rows), 0, 0, 1, static_cast<int64_t>(n), lent->struct_buffer,
+                        lent->column_ptrs.data(), nullptr, LentChunk::Release, lent};
+      return true;
+    }
+    return false;
+  }
   const std::vector<std::string>& column_names() const override { return reader_.names(); }
   Result<bool> Next(Batch* batch) override {
     while (!done_) {
@@ -131,6 +220,7 @@ class StreamingRows final : public Rows {
   ChunkReader reader_;
   bool done_ = false;
   duckdb_arrow_options arrow_options_ = nullptr;
+  std::optional<std::vector<std::string>> vector_formats_;
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,26 @@ class Rows {
   // NextArrow on one result, not both.
   virtual Status ArrowSchemaOf(ArrowSchema* out) = 0;
   virtual Result<bool> NextArrow(ArrowArray* out) = 0;
+  // DuckDB's own vectors, unconverted, for results whose every column is laid out as Arrow's
+  // (integers, floats, DATE, TIMESTAMP*, HUGEINT as Decimal128) or nearly: VARCHAR is an array
+  // of VectorString, BOOLEAN a byte per value. VectorFormats() gives each column's Arrow format,
+  // with those two as "duck:varchar" and "duck:bool", or nothing when another type is present.
+  // NextVectors fills `out` with a struct array whose children point into the chunk (validity:
+  // DuckDB's mask, bit per row LSB first, or null when all valid; null_count -1 = not counted);
+  // releasing it frees the chunk.
+  virtual const std::optional<std::vector<std::string>>& VectorFormats() const = 0;
+  virtual Result<bool> NextVectors(ArrowArray* out) = 0;
+};
+
+// A VARCHAR value in a DuckDB vector (duckdb_string_t's layout): up to 12 bytes inline after
+// the length, longer ones behind a pointer.
+struct VectorString {
+  uint32_t length;
+  char prefix[4];
+  const char* ptr;
+  const char* data() const {
+    return length <= 12 ? reinterpret_cast<const char*>(this) + sizeof(uint32_t) : ptr;
+  }
 };
 
 // Appends rows to one table a chunk at a time: Begin(n) gives n rows, every cell NULL; the

@@ -2,8 +2,12 @@
 // "Buffer layout" per type; flatbuffer headers come from our Schema.fbs/Message.fbs.
 #include "flight/arrow_ipc.h"
 
+#include "duck/connection.h"
+
 #include <Message_generated.h>
 #include <Schema_generated.h>
+
+#include <climits>
 
 #include <algorithm>
 #include <bit>
@@ -24,6 +28,8 @@ enum class Layout {
   kList,        // int32 offsets into one child (lists and maps)
   kStruct,      // validity only; children share the rows
   kDenseUnion,  // type ids + int32 offsets, no validity; children sent whole
+  kDuckStrings,  // DuckDB VARCHAR vectors (duck::VectorString), sent as Utf8
+  kDuckBools,    // DuckDB BOOLEAN vectors (a byte per value), sent as Bool
 };
 
 struct TypeInfo {
@@ -35,6 +41,8 @@ bool StartsWith(const std::string& s, const char* prefix) { return s.rfind(prefi
 
 // What buffers a format's arrays have, or an error for formats Flight results do not carry.
 Result<TypeInfo> InfoOf(const std::string& f) {
+  if (f == "duck:varchar") return TypeInfo{Layout::kDuckStrings, 0};
+  if (f == "duck:bool") return TypeInfo{Layout::kDuckBools, 0};
   if (f == "n") return TypeInfo{Layout::kNull, 0};
   if (f == "b") return TypeInfo{Layout::kBits, 0};
   if (f == "c" || f == "C") return TypeInfo{Layout::kFixed, 1};
@@ -64,7 +72,8 @@ fb::TimeUnit UnitOf(char c) {
 }
 
 // The flatbuffer Type union member for a format (already checked by InfoOf).
-std::pair<fb::Type, flatbuffers::Offset<void>> TypeOf(flatbuffers::FlatBufferBuilder& b, const std::string& f) {
+std::pair<fb::Type, flatbuffers::Offset<void>> TypeOf(flatbuffers::FlatBufferBuilder& b, const std::string& format) {
+  const std::string f = WireFormat(format);
   auto integer = [&](int bits, bool is_signed) {
     return std::make_pair(fb::Type::Int, fb::CreateInt(b, bits, is_signed).Union());
   };
@@ -308,6 +317,42 @@ Result<int64_t> AppendBuffers(const TypeInfo& info, const std::vector<Part>& par
       dst[n] = base;
       break;
     }
+    case Layout::kDuckBools: {
+      auto* dst = reinterpret_cast<uint8_t*>(body.Append(nullptr, static_cast<size_t>((n + 7) / 8)));
+      int64_t at = 0;
+      for (const auto& p : parts) {
+        const auto* src = static_cast<const uint8_t*>(p.a->buffers[1]) + p.start;
+        for (int64_t i = 0; i < p.n; ++i, ++at)
+          if (src[i]) dst[at / 8] |= static_cast<uint8_t>(1u << (at % 8));
+      }
+      break;
+    }
+    case Layout::kDuckStrings: {
+      // Offsets first (a NULL's reference may hold anything: it counts as empty), then the bytes.
+      auto* offsets = reinterpret_cast<int32_t*>(body.Append(nullptr, static_cast<size_t>(n + 1) * 4));
+      int64_t total = 0, row = 0;
+      for (const auto& p : parts) {
+        const auto* strings = static_cast<const duck::VectorString*>(p.a->buffers[1]) + p.start;
+        const uint8_t* validity = p.validity();
+        for (int64_t i = 0; i < p.n; ++i) {
+          offsets[row++] = static_cast<int32_t>(total);
+          if (!validity || (validity[(p.start + i) / 8] >> ((p.start + i) % 8) & 1)) total += strings[i].length;
+        }
+      }
+      offsets[n] = static_cast<int32_t>(total);
+      if (total > INT32_MAX) return Status::InvalidArgument("more than 2 GiB of strings in one batch");
+      char* dst = body.Append(nullptr, static_cast<size_t>(total));
+      for (const auto& p : parts) {
+        const auto* strings = static_cast<const duck::VectorString*>(p.a->buffers[1]) + p.start;
+        const uint8_t* validity = p.validity();
+        for (int64_t i = 0; i < p.n; ++i) {
+          if (validity && !(validity[(p.start + i) / 8] >> ((p.start + i) % 8) & 1)) continue;
+          std::memcpy(dst, strings[i].data(), strings[i].length);
+          dst += strings[i].length;
+        }
+      }
+      break;
+    }
     case Layout::kStruct:
     case Layout::kDenseUnion:
     case Layout::kNull:
@@ -344,6 +389,12 @@ Status AppendColumn(const WireColumn& column, const std::vector<Part>& parts, in
 }
 
 }  // namespace
+
+const char* WireFormat(const std::string& format) {
+  if (format == "duck:varchar") return "u";
+  if (format == "duck:bool") return "b";
+  return format.c_str();
+}
 
 namespace {
 Result<WireColumn> ColumnOf(const ArrowSchema& s) {
@@ -435,6 +486,13 @@ size_t EncodedBytes(const std::vector<WireColumn>& columns, const ArrowArray& ar
       case Layout::kLargeUtf8: {
         const auto* off = static_cast<const int64_t*>(child.buffers[1]) + start;
         total += 8 * (rows + 1) + static_cast<size_t>(off[rows] - off[0]);
+        break;
+      }
+      case Layout::kDuckBools: total += rows / 8 + 1; break;
+      case Layout::kDuckStrings: {
+        const auto* strings = static_cast<const duck::VectorString*>(child.buffers[1]) + start;
+        total += 4 * (rows + 1);
+        for (size_t i = 0; i < rows; ++i) total += strings[i].length;  // NULLs counted too: an estimate
         break;
       }
       default: total += 16 * rows; break;  // nested: a rough guess

@@ -24,6 +24,10 @@ struct WireColumn {
   std::vector<WireColumn> children;  // of lists, maps, structs and dense unions
 };
 
+// The Arrow format a column goes on the wire as: its own, except DuckDB's raw vector layouts
+// "duck:varchar" (Utf8) and "duck:bool" (Bool).
+const char* WireFormat(const std::string& format);
+
 // The columns of an exported struct schema (one child per column); an error names a column
 // whose type Flight results cannot carry.
 Result<std::vector<WireColumn>> ColumnsOf(const ArrowSchema& schema);

@@ -8,20 +8,23 @@
 namespace riffle::flight {
 namespace {
 
+// DuckDB's chunks: its own vectors when every column allows (no conversion at all), else
+// DuckDB's Arrow export.
 class DuckSource final : public ArrowSource {
  public:
-  DuckSource(std::unique_ptr<query::ResultStream> stream, std::vector<WireColumn> columns)
-      : stream_(std::move(stream)), columns_(std::move(columns)) {}
+  DuckSource(std::unique_ptr<query::ResultStream> stream, std::vector<WireColumn> columns, bool vectors)
+      : stream_(std::move(stream)), columns_(std::move(columns)), vectors_(vectors) {}
   const std::vector<WireColumn>& columns() const override { return columns_; }
   Result<bool> Next(duck::OwnedArrowArray* out) override {
     out->Reset();
-    return stream_->NextArrow(out->get());
+    return vectors_ ? stream_->NextVectors(out->get()) : stream_->NextArrow(out->get());
   }
   bool KeepsChunks() const override { return true; }
 
  private:
   std::unique_ptr<query::ResultStream> stream_;
   std::vector<WireColumn> columns_;
+  bool vectors_;
 };
 
 // A view of arrays that ValueArrays owns: releasing it frees nothing.
@@ -194,7 +197,7 @@ void AnnotateColumns(const catalog::Database& db, const std::string& query_text,
     if (!c.metadata.empty()) continue;
     for (const auto* t : tables) {
       const catalog::Column* col = t->Find(c.name);
-      if (col && c.format == FormatOfColumn(col->type)) {
+      if (col && std::string(WireFormat(c.format)) == FormatOfColumn(col->type)) {
         c.metadata = {{"iox::column::type", MarkOf(col->type)}};
         break;
       }
@@ -207,8 +210,16 @@ Result<std::unique_ptr<ArrowSource>> SqlSource(std::unique_ptr<query::ResultStre
   duck::OwnedArrowSchema schema;
   RIFFLE_RETURN_IF_ERROR(stream->ArrowSchemaOf(schema.get()));
   RIFFLE_ASSIGN_OR_RETURN(std::vector<WireColumn> columns, ColumnsOf(*schema));
+  // DuckDB's vectors go out as they are when each column's layout is Arrow's (or nearly).
+  bool vectors = false;
+  if (const auto& formats = stream->VectorFormats(); formats && formats->size() == columns.size()) {
+    vectors = true;
+    for (size_t i = 0; i < columns.size(); ++i) vectors &= columns[i].format == WireFormat((*formats)[i]);
+    if (vectors)
+      for (size_t i = 0; i < columns.size(); ++i) columns[i].format = (*formats)[i];
+  }
   AnnotateColumns(db, sql, &columns);
-  return std::unique_ptr<ArrowSource>(std::make_unique<DuckSource>(std::move(stream), std::move(columns)));
+  return std::unique_ptr<ArrowSource>(std::make_unique<DuckSource>(std::move(stream), std::move(columns), vectors));
 }
 
 Result<std::unique_ptr<ArrowSource>> InfluxQLSource(query::QueryEngine& engine, StatePtr state_ptr,

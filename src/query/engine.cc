@@ -147,7 +147,10 @@ class DuckEngine final : public QueryEngine {
   class Stream final : public ResultStream {
    public:
     Stream(std::unique_ptr<duck::Rows> rows, Lease lease)
-        : rows_(std::move(rows)), names_(rows_->column_names()), lease_(std::move(lease)) {}
+        : rows_(std::move(rows)),
+          names_(rows_->column_names()),
+          vector_formats_(rows_->VectorFormats()),
+          lease_(std::move(lease)) {}
     ~Stream() override { Finish(false); }
     const std::vector<std::string>& column_names() const override { return names_; }
     Result<bool> Next(Batch* batch) override {
@@ -166,6 +169,13 @@ class DuckEngine final : public QueryEngine {
       if (!more.ok() || !*more) Finish(more.ok());
       return more;
     }
+    const std::optional<std::vector<std::string>>& VectorFormats() const override { return vector_formats_; }
+    Result<bool> NextVectors(ArrowArray* out) override {
+      if (!rows_) return false;
+      auto more = rows_->NextVectors(out);
+      if (!more.ok() || !*more) Finish(more.ok());
+      return more;
+    }
    private:
     void Finish(bool ok) {
       if (!rows_) return;
@@ -174,6 +184,7 @@ class DuckEngine final : public QueryEngine {
     }
     std::unique_ptr<duck::Rows> rows_;
     std::vector<std::string> names_;
+    std::optional<std::vector<std::string>> vector_formats_;
     Lease lease_;
   };
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,15 @@ class ResultStream {
   }
   virtual Result<bool> NextArrow(ArrowArray* out) {
     return Status::Unimplemented("this result has no Arrow form");
+  }
+  // DuckDB's vectors lent as Arrow-like arrays, for results of simple column types (see
+  // duck::Rows::VectorFormats): the fastest way out for encoders that read them directly.
+  virtual const std::optional<std::vector<std::string>>& VectorFormats() const {
+    static const std::optional<std::vector<std::string>> none;
+    return none;
+  }
+  virtual Result<bool> NextVectors(ArrowArray* out) {
+    return Status::Unimplemented("this result has no vector form");
   }
 };
 
