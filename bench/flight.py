@@ -1,8 +1,11 @@
 """Arrow Flight vs HTTP for large results: `SELECT * FROM cpu` over N TSBS cpu-only rows (bench/
 query_stream.py's data and server), read
 
-  flight-lean     bench/flight_count.cjs: grpc-js DoGet, FlightData kept as raw bytes, only each IPC
-                  message header decoded (RecordBatch row counts); the transport's own speed
+  flight-native   bench/flight_grpc_count.py: gRPC's C core (python3-grpcio), FlightData as raw bytes,
+                  only each IPC message header read (RecordBatch row counts): what a native client
+                  (pyarrow, Go, Java, Grafana) gets
+  flight-lean     bench/flight_count.cjs: the same reader on grpc-js, whose HTTP/2 costs more CPU than
+                  the server spends producing the stream
   flight-batches  the official @influxdata/influxdb3-client 2.1.0 (tests/e2e/flight/client.cjs, mode
                   batches): its Flight + apache-arrow decoding of every RecordBatch, no per-row objects
   flight-rows     the official client's query(): one JS object per row, counted and dropped (what an
@@ -34,7 +37,8 @@ from query_stream import (DB, QUERY, Data, RssSampler, load, log, log_tail, meas
 NODE_MODULES = REPO / "build" / "node" / "node_modules"
 LEAN = REPO / "bench" / "flight_count.cjs"
 CLIENT = REPO / "tests" / "e2e" / "flight" / "client.cjs"
-METHODS = ["flight-lean", "flight-batches", "flight-rows", "http-json", "http-csv"]
+NATIVE = REPO / "bench" / "flight_grpc_count.py"
+METHODS = ["flight-native", "flight-lean", "flight-batches", "flight-rows", "http-json", "http-csv"]
 
 
 def node(script, arg):
@@ -49,14 +53,27 @@ def node(script, arg):
     return out
 
 
+def native(arg):
+    p = subprocess.run(["/usr/bin/python3", str(NATIVE), json.dumps(arg)], capture_output=True, text=True,
+                       timeout=3600)
+    lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"{NATIVE.name} exit {p.returncode}: {p.stdout[-500:]} {p.stderr[-500:]}")
+    out = json.loads(lines[-1])
+    if "error" in out:
+        raise RuntimeError(f"{NATIVE.name}: {out['error']}")
+    return out
+
+
 def measure_flight(url, pid, method):
     sampler = RssSampler(pid)
     before = sampler.read_kb()
     sampler.start()
     wall = time.perf_counter()
     try:
-        if method == "flight-lean":
-            out = node(LEAN, {"host": url, "database": DB, "sql": QUERY})
+        if method in ("flight-lean", "flight-native"):
+            job = {"host": url, "database": DB, "sql": QUERY}
+            out = node(LEAN, job) if method == "flight-lean" else native(job)
             nbytes, rows, ttfb = out["bytes"], out["rows"], out["ttfb_ms"]
             extra = f"{out['batches']:,} batches in {out['messages']:,} FlightData"
         else:
