@@ -9,6 +9,7 @@
 #include "app/server_config.h"
 #include "auth/token_store.h"
 #include "buffer/buffer.h"
+#include "cache/cache.h"
 #include "catalog/catalog.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -158,11 +159,22 @@ int RunServer(const ServerConfig& config) {
     metrics::Gauge("riffle_parquet_bytes", "Bytes of Parquet files persisted, by database", bytes,
                    out, "db");
   });
+  cache::Caches caches;  // last value and distinct value caches, filled by every WAL flush
+  catalog.AddListener([&caches](const catalog::CatalogState&, const catalog::CatalogState& after) {
+    caches.Prune(after);  // a dropped cache, table or database takes its values with it
+  });
   qe->SetSystemTableProvider(
-      [&processing, &persister](const std::string& db, const std::string& table) {
+      [&processing, &persister, &caches, &catalog](const std::string& db,
+                                                   const std::string& table) -> Result<query::VirtualTable> {
         if (table == "parquet_files") return persister.ParquetFilesTable(db);
+        if (table == "last_caches" || table == "distinct_caches")
+          return caches.SystemTable(*catalog.State(), db, table == "last_caches");
         return processing.SystemTable(db, table);
       });
+  qe->SetCacheTableProvider([&caches](const catalog::CatalogState& state, const std::string& db, bool last,
+                                      const std::string& table, const std::string& name) {
+    return caches.Table(state, db, last, table, name);
+  });
   // Replayed WAL is not re-delivered to plugins; triggers start after replay.
   if (Status st = processing.Start(); !st.ok()) {
     std::cerr << "Error: cannot start the processing engine: " << st.message() << "\n";
@@ -171,10 +183,19 @@ int RunServer(const ServerConfig& config) {
   wal.Start([&](uint64_t sequence, const std::vector<wal::WriteOpPtr>& ops) {
     if (Status st = write_buffer.Append(*catalog.State(), ops); !st.ok())
       log::Error("buffer append: " + st.message());
+    caches.Apply(*catalog.State(), ops);
     persister.AfterFlush(sequence);
     processing.OnWalFlush(ops);
   });
   persister.Start();
+  // The caches start warm: every cache the catalog defines is filled from the rows already stored.
+  {
+    auto state = catalog.State();
+    for (const auto& [name, db] : state->databases)
+      if (!db->deleted && (!db->last_caches.empty() || !db->distinct_caches.empty()))
+        if (Status st = caches.Warm(*state, *qe, name); !st.ok())
+          log::Warn("cannot warm the caches of database " + name + ": " + st.message());
+  }
 
   auth::TokenStore tokens(store.get(), config.node_id);
   if (Status st = tokens.Load(); !st.ok()) {
@@ -184,6 +205,7 @@ int RunServer(const ServerConfig& config) {
   http::Api api(&catalog, &writer, qe, config.max_http_request_size);
   http::RegisterEngineRoutes(api, &processing);
   http::RegisterTokenRoutes(api, &tokens, config.without_auth);
+  http::RegisterCacheRoutes(api, &catalog, &caches, qe);
   api.SetAuth(
       {&tokens, config.without_auth, config.disable_authz,
        [&processing](const std::string& path) { return processing.IsPublicRequestPath(path); }});

@@ -192,15 +192,15 @@ Status Catalog::Mutate(const Mutation& mutation) {
   return Status::Ok();
 }
 
-namespace {
-
-// Copy-on-write helpers: clone the database/table being changed.
+// Copy-on-write helper: clone the database being changed.
 std::shared_ptr<Database> MutableDb(CatalogState& s, const std::string& name) {
   auto it = s.databases.find(name);
   auto copy = std::make_shared<Database>(*it->second);
   it->second = copy;
   return copy;
 }
+
+namespace {
 
 Status AddDatabase(CatalogState& s, const std::string& name, const Limits& limits,
                    std::optional<int64_t> retention_ns) {
@@ -374,7 +374,11 @@ Status Catalog::DeleteTable(const std::string& db_name, const std::string& table
     const Database* db = s.FindDatabase(db_name);
     if (!db) return Status::NotFound("Database not found: " + db_name);
     if (!db->FindTable(table)) return Status::NotFound("Table not found: " + table);
-    MutableDb(s, db_name)->tables.erase(table);
+    auto changed = MutableDb(s, db_name);
+    changed->tables.erase(table);
+    // Its caches go with it.
+    std::erase_if(changed->last_caches, [&](const auto& kv) { return kv.second.table == table; });
+    std::erase_if(changed->distinct_caches, [&](const auto& kv) { return kv.second.table == table; });
     return Status::Ok();
   });
 }

@@ -70,6 +70,25 @@ struct Trigger {
   bool disabled = false;
 };
 
+// A last value cache (InfluxDB 3's LVC): the newest `count` rows of each distinct key.
+struct LastCache {
+  std::string name;
+  std::string table;
+  std::vector<std::string> key_columns;
+  std::vector<std::string> value_columns;  // empty: every column that is not a key (time too)
+  uint64_t count = 1;                       // 1..10
+  uint64_t ttl_seconds = 4 * 3600;
+};
+
+// A distinct value cache: the distinct combinations of tag/string columns seen lately.
+struct DistinctCache {
+  std::string name;
+  std::string table;
+  std::vector<std::string> columns;
+  uint64_t max_cardinality = 100'000;
+  uint64_t max_age_seconds = 24 * 3600;
+};
+
 struct Database {
   uint32_t id = 0;
   std::string name;
@@ -77,6 +96,8 @@ struct Database {
   std::optional<int64_t> retention_ns;
   std::map<std::string, std::shared_ptr<const Table>, std::less<>> tables;  // by name
   std::map<std::string, Trigger> triggers;                     // by name
+  std::map<std::string, LastCache> last_caches;                // by name
+  std::map<std::string, DistinctCache> distinct_caches;        // by name
 
   const Table* FindTable(std::string_view name) const;
   // A table whose name differs from `name` only in letter case, if any (see FindOtherCase).
@@ -142,6 +163,13 @@ class Catalog {
                      const std::vector<std::string>& tags,
                      const std::vector<std::pair<std::string, ColumnType>>& fields);
   Status DeleteTable(const std::string& db, const std::string& table);
+
+  // Caches (catalog/caches.cc): defaults filled in and checked against the table as InfluxDB 3
+  // does; the stored definition is returned.
+  Result<LastCache> CreateLastCache(const std::string& db, LastCache spec);
+  Status DeleteLastCache(const std::string& db, const std::string& table, const std::string& name);
+  Result<DistinctCache> CreateDistinctCache(const std::string& db, DistinctCache spec);
+  Status DeleteDistinctCache(const std::string& db, const std::string& table, const std::string& name);
 
   Status CreateTrigger(Trigger trigger);
   Status SetTriggerDisabled(const std::string& db, const std::string& name, bool disabled);

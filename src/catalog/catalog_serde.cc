@@ -44,6 +44,28 @@ Trigger TriggerFromJson(const json& j) {
   return t;
 }
 
+json LastCacheToJson(const LastCache& c) {
+  return {{"name", c.name},       {"table", c.table}, {"key_columns", c.key_columns},
+          {"value_columns", c.value_columns}, {"count", c.count}, {"ttl_seconds", c.ttl_seconds}};
+}
+
+LastCache LastCacheFromJson(const json& j) {
+  return {j.at("name"), j.at("table"), j.at("key_columns"), j.at("value_columns"), j.at("count"),
+          j.at("ttl_seconds")};
+}
+
+json DistinctCacheToJson(const DistinctCache& c) {
+  return {{"name", c.name},
+          {"table", c.table},
+          {"columns", c.columns},
+          {"max_cardinality", c.max_cardinality},
+          {"max_age_seconds", c.max_age_seconds}};
+}
+
+DistinctCache DistinctCacheFromJson(const json& j) {
+  return {j.at("name"), j.at("table"), j.at("columns"), j.at("max_cardinality"), j.at("max_age_seconds")};
+}
+
 }  // namespace
 
 std::string SerializeCatalog(const CatalogState& state) {
@@ -61,6 +83,14 @@ std::string SerializeCatalog(const CatalogState& state) {
     json d = {{"id", db->id},         {"name", db->name},     {"deleted", db->deleted},
               {"tables", tables},     {"triggers", triggers}};
     if (db->retention_ns) d["retention_ns"] = *db->retention_ns;
+    if (!db->last_caches.empty()) {
+      d["last_caches"] = json::array();
+      for (const auto& [n, c] : db->last_caches) d["last_caches"].push_back(LastCacheToJson(c));
+    }
+    if (!db->distinct_caches.empty()) {
+      d["distinct_caches"] = json::array();
+      for (const auto& [n, c] : db->distinct_caches) d["distinct_caches"].push_back(DistinctCacheToJson(c));
+    }
     dbs.push_back(d);
   }
   json root = {{"version", state.version},
@@ -104,6 +134,16 @@ Result<CatalogState> DeserializeCatalog(const std::string& contents) {
         Trigger trig = TriggerFromJson(tj);
         db->triggers[trig.name] = std::move(trig);
       }
+      if (d.contains("last_caches"))
+        for (const auto& cj : d["last_caches"]) {
+          LastCache c = LastCacheFromJson(cj);
+          db->last_caches[c.name] = std::move(c);
+        }
+      if (d.contains("distinct_caches"))
+        for (const auto& cj : d["distinct_caches"]) {
+          DistinctCache c = DistinctCacheFromJson(cj);
+          db->distinct_caches[c.name] = std::move(c);
+        }
       state.databases[db->name] = db;
     }
     return state;

@@ -83,10 +83,15 @@ class Api {
 namespace riffle::plugin {
 class ProcessingEngine;
 }
+namespace riffle::cache {
+class Caches;
+}
 
 namespace riffle::http {
 // Adds the processing-engine routes (triggers, dry runs, installs, /api/v3/engine/*) to `api`.
 void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine);
+// Adds /api/v3/configure/last_cache and /api/v3/configure/distinct_cache.
+void RegisterCacheRoutes(Api& api, catalog::Catalog* catalog, cache::Caches* caches, query::QueryEngine* engine);
 // Adds /api/v3/configure/token* (405 when the server runs --without-auth).
 void RegisterTokenRoutes(Api& api, auth::TokenStore* tokens, bool without_auth);
 }  // namespace riffle::http

@@ -71,6 +71,7 @@ class DuckEngine final : public QueryEngine {
   void SetSystemTableProvider(SystemTableProvider provider) override {
     system_provider_ = std::move(provider);
   }
+  void SetCacheTableProvider(CacheTableProvider provider) override { cache_provider_ = std::move(provider); }
   uint64_t OldestRunningQueryPublish() override {
     std::lock_guard lock(running_mu_);
     return running_.empty() ? UINT64_MAX : *running_.begin();
@@ -319,7 +320,8 @@ class DuckEngine final : public QueryEngine {
                             std::string(col->type == CT::kTime ? "NO" : "YES")});
       }
       for (const char* sys : {"processing_engine_logs", "processing_engine_triggers",
-                              "processing_engine_trigger_arguments", "queries", "parquet_files"})
+                              "processing_engine_trigger_arguments", "queries", "parquet_files", "last_caches",
+                              "distinct_caches"})
         t.rows.push_back({std::string("public"), std::string("system"), std::string(sys),
                           std::string("BASE TABLE")});
       for (const char* info : {"tables", "columns"})
@@ -336,6 +338,12 @@ class DuckEngine final : public QueryEngine {
       if (!vt.ok()) return vt.status();
       vt->name = kSystemPrefix + name;
       tables.push_back(std::move(vt).value());
+    }
+    for (const auto& call : rewritten.cache_calls) {
+      if (!cache_provider_) return Status::InvalidArgument("caches are not available here");
+      RIFFLE_ASSIGN_OR_RETURN(VirtualTable vt, cache_provider_(state, db.name, call.last, call.table, call.name));
+      vt.name = call.temp_name;
+      tables.push_back(std::move(vt));
     }
     for (const auto& vt : tables) RIFFLE_RETURN_IF_ERROR(LoadVirtualTable(conn, vt));
     return Status::Ok();
@@ -356,6 +364,7 @@ class DuckEngine final : public QueryEngine {
   std::vector<Conn> idle_;
   std::atomic<uint64_t> counter_{0};
   SystemTableProvider system_provider_;
+  CacheTableProvider cache_provider_;
   QueryLog query_log_;
 };
 

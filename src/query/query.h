@@ -42,6 +42,10 @@ struct VirtualTable {
 // Provides system tables for a database on demand (name without the "system." prefix).
 using SystemTableProvider =
     std::function<Result<VirtualTable>(const std::string& db, const std::string& table)>;
+// Provides the rows of last_cache(table[, name]) (`last`) or distinct_cache(table[, name]).
+using CacheTableProvider = std::function<Result<VirtualTable>(const catalog::CatalogState& state, const std::string& db,
+                                                              bool last, const std::string& table,
+                                                              const std::string& name)>;
 
 // Lets another thread stop one query (a Flight client that cancelled or whose deadline passed):
 // a statement running now is interrupted inside DuckDB, one that would start later fails at once.
@@ -103,6 +107,7 @@ class QueryEngine : public FileReaders {
   virtual std::string ScratchPath(const std::string& suffix) = 0;
 
   virtual void SetSystemTableProvider(SystemTableProvider provider) = 0;
+  virtual void SetCacheTableProvider(CacheTableProvider provider) = 0;
 };
 
 // Output formats of /api/v3/query_sql.

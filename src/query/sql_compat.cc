@@ -197,6 +197,29 @@ Result<RewrittenSql> RewriteSql(const std::string& sql,
       size_t open = Skip(toks, i + 1);
       if (open < toks.size() && IsChar(sql, toks[open], '(')) {
         size_t close = MatchingParen(sql, toks, open);
+        if (close < toks.size() && (t.text == "last_cache" || t.text == "distinct_cache")) {
+          // last_cache('table'[, 'name']): string literals only, as InfluxDB 3 takes them.
+          size_t a = Skip(toks, open + 1);
+          size_t after_a = a < close ? Skip(toks, a + 1) : close;
+          CacheCall call;
+          call.last = t.text == "last_cache";
+          bool ok = a < close && toks[a].kind == TokKind::kString;
+          if (ok) call.table = toks[a].text;
+          if (ok && after_a < close) {
+            size_t b = Skip(toks, after_a + 1);
+            ok = IsChar(sql, toks[after_a], ',') && b < close && toks[b].kind == TokKind::kString &&
+                 Skip(toks, b + 1) == close;
+            if (ok) call.name = toks[b].text;
+          }
+          if (!ok)
+            return Status::InvalidArgument(t.text + "() takes the table name and optionally the cache name as string "
+                                           "literals, e.g. " + t.text + "('cpu') or " + t.text + "('cpu', 'my_cache')");
+          call.temp_name = kCachePrefix + std::to_string(out.cache_calls.size());
+          replace(t.begin, toks[close].end, "temp.main." + QuoteIdent(call.temp_name));
+          out.cache_calls.push_back(std::move(call));
+          i = close;
+          continue;
+        }
         if (close < toks.size() && (t.text == "first_value" || t.text == "last_value")) {
           // DataFusion's ordered aggregate first_value(x ORDER BY t); the window function
           // (… OVER (…)) is DuckDB's too and stays.

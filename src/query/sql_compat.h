@@ -10,6 +10,8 @@
 //   FROM $p / JOIN $p                   → the string parameter p as a quoted identifier
 //   first_value|last_value(x ORDER BY t) → first|last(x ORDER BY t) (not when … OVER (…))
 //   arrow_cast(x, 'Int64')              → CAST(x AS BIGINT) (Arrow type names)
+//   last_cache('t'[, 'name']), distinct_cache('t'[, 'name'])
+//                                       → a per-query table of the cache's rows
 // Functions DataFusion has and DuckDB lacks (date_bin, ...) are macros (see engine setup).
 #pragma once
 
@@ -23,12 +25,19 @@
 
 namespace riffle::query {
 
+// A last_cache(...) or distinct_cache(...) call and the temporary table that stands for it.
+struct CacheCall {
+  bool last = true;
+  std::string table, name, temp_name;
+};
+
 struct RewrittenSql {
   std::string sql;
   bool needs_info_tables = false;
   bool needs_info_columns = false;
   std::set<std::string> system_tables;            // names without "system."
   std::set<std::string> params_used_as_tables;    // consumed; not bound as values
+  std::vector<CacheCall> cache_calls;
 };
 
 // `table_param` resolves a parameter name to its string value (for FROM $p); returns false
@@ -42,5 +51,6 @@ using duck::QuoteLiteral;
 constexpr const char* kInfoTablesName = "riffle_information_schema_tables";
 constexpr const char* kInfoColumnsName = "riffle_information_schema_columns";
 constexpr const char* kSystemPrefix = "riffle_system_";
+constexpr const char* kCachePrefix = "riffle_cache_";
 
 }  // namespace riffle::query
