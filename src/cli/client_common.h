@@ -22,6 +22,7 @@ void AddCommonOptions(CLI::App* cmd, ClientOptions* opts, std::string* database,
 void RegisterDataCommands(CLI::App& app, std::function<int()>* action);
 void RegisterCatalogCommands(CLI::App& app, std::function<int()>* action);
 void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action);
+void RegisterCacheCommands(CLI::App& app, std::function<int()>* action);  // after Catalog
 void RegisterSystemCommands(CLI::App& app, std::function<int()>* action);
 void RegisterPluginFileCommands(CLI::App& app,
                                 std::function<int()>* action);  // after System ("update")
