@@ -8,3 +8,4 @@ cd "$(dirname "$0")/.."
 /usr/bin/python3 bench/query_stream.py
 /usr/bin/python3 bench/engine.py
 /usr/bin/python3 bench/flight.py
+/usr/bin/python3 bench/caches.py
