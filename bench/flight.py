@@ -41,9 +41,11 @@ NATIVE = REPO / "bench" / "flight_grpc_count.py"
 METHODS = ["flight-native", "flight-lean", "flight-batches", "flight-rows", "http-json", "http-csv"]
 
 
-def node(script, arg):
+def run_reader(interpreter, script, arg):
+    """Runs a reader script with its job as argv[1]; its last JSON line, or an error."""
     env = {**os.environ, "NODE_PATH": str(NODE_MODULES)}
-    p = subprocess.run(["node", str(script), json.dumps(arg)], capture_output=True, text=True, env=env, timeout=3600)
+    p = subprocess.run([interpreter, str(script), json.dumps(arg)], capture_output=True, text=True, env=env,
+                       timeout=3600)
     lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
     if not lines:
         raise RuntimeError(f"{script.name} exit {p.returncode}: {p.stdout[-500:]} {p.stderr[-500:]}")
@@ -53,16 +55,12 @@ def node(script, arg):
     return out
 
 
+def node(script, arg):
+    return run_reader("node", script, arg)
+
+
 def native(arg):
-    p = subprocess.run(["/usr/bin/python3", str(NATIVE), json.dumps(arg)], capture_output=True, text=True,
-                       timeout=3600)
-    lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        raise RuntimeError(f"{NATIVE.name} exit {p.returncode}: {p.stdout[-500:]} {p.stderr[-500:]}")
-    out = json.loads(lines[-1])
-    if "error" in out:
-        raise RuntimeError(f"{NATIVE.name}: {out['error']}")
-    return out
+    return run_reader("/usr/bin/python3", NATIVE, arg)
 
 
 def measure_flight(url, pid, method):
