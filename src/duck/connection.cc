@@ -107,57 +107,38 @@ class StreamingRows final : public Rows {
 
   Result<bool> NextVectors(ArrowArray* out) override {
     if (!vector_formats_) return Status::Internal("NextVectors on a result with other column types");
-    while (!done_) {
-      duckdb_data_chunk chunk = duckdb_fetch_chunk(*result_->get());
-      if (!chunk) {
-        done_ = true;
-        const char* err = duckdb_result_error(result_->get());
-        if (err) return Status::InvalidArgument(err);
-        return false;
-      }
-      idx_t rows = duckdb_data_chunk_get_size(chunk);
-      if (rows == 0) {
-        duckdb_destroy_data_chunk(&chunk);
-        continue;
-      }
-      auto* lent = new LentChunk();
-      lent->chunk = chunk;
-      size_t n = vector_formats_->size();
-      lent->columns.resize(n);
-      lent->buffers.resize(n);
-      for (size_t c = 0; c < n; ++c) {
-        duckdb_vector v = duckdb_data_chunk_get_vector(chunk, c);
-        const uint64_t* validity = duckdb_vector_get_validity(v);
-        lent->buffers[c] = {validity, duckdb_vector_get_data(v)};
-        lent->columns[c] = ArrowArray{static_cast<int64_t>(rows), validity ? -1 : 0, 0, 2, 0,
-                                      lent->buffers[c].data(), nullptr, nullptr, LentChunk::ReleaseChild, nullptr};
-        lent->column_ptrs.push_back(&lent->columns[c]);
-      }
-      *out = ArrowArray{static_cast<int64_t>(rows), 0, 0, 1, static_cast<int64_t>(n), lent->struct_buffer,
-                        lent->column_ptrs.data(), nullptr, LentChunk::Release, lent};
-      return true;
+    RIFFLE_ASSIGN_OR_RETURN(duckdb_data_chunk chunk, FetchRows());
+    if (!chunk) return false;
+    idx_t rows = duckdb_data_chunk_get_size(chunk);
+    auto* lent = new LentChunk();
+    lent->chunk = chunk;
+    size_t n = vector_formats_->size();
+    lent->columns.resize(n);
+    lent->buffers.resize(n);
+    for (size_t c = 0; c < n; ++c) {
+      duckdb_vector v = duckdb_data_chunk_get_vector(chunk, c);
+      const uint64_t* validity = duckdb_vector_get_validity(v);
+      lent->buffers[c] = {validity, duckdb_vector_get_data(v)};
+      lent->columns[c] = ArrowArray{static_cast<int64_t>(rows), validity ? -1 : 0, 0, 2, 0,
+                                    lent->buffers[c].data(), nullptr, nullptr, LentChunk::ReleaseChild, nullptr};
+      lent->column_ptrs.push_back(&lent->columns[c]);
     }
-    return false;
+    *out = ArrowArray{static_cast<int64_t>(rows), 0, 0, 1, static_cast<int64_t>(n), lent->struct_buffer,
+                      lent->column_ptrs.data(), nullptr, LentChunk::Release, lent};
+    return true;
   }
+
   const std::vector<std::string>& column_names() const override { return reader_.names(); }
   Result<bool> Next(Batch* batch) override {
-    while (!done_) {
-      duckdb_data_chunk chunk = duckdb_fetch_chunk(*result_->get());
-      if (!chunk) {
-        done_ = true;
-        const char* err = duckdb_result_error(result_->get());
-        if (err) return Status::InvalidArgument(err);
-        return false;
-      }
-      Status st = reader_.Read(chunk, batch);
-      duckdb_destroy_data_chunk(&chunk);
-      if (!st.ok()) {
-        done_ = true;
-        return st;
-      }
-      if (batch->rows > 0) return true;
+    RIFFLE_ASSIGN_OR_RETURN(duckdb_data_chunk chunk, FetchRows());
+    if (!chunk) return false;
+    Status st = reader_.Read(chunk, batch);
+    duckdb_destroy_data_chunk(&chunk);
+    if (!st.ok()) {
+      done_ = true;
+      return st;
     }
-    return false;
+    return true;
   }
 
   Status ArrowSchemaOf(ArrowSchema* out) override {
@@ -177,29 +158,17 @@ class StreamingRows final : public Rows {
   }
 
   Result<bool> NextArrow(ArrowArray* out) override {
-    while (!done_) {
-      duckdb_data_chunk chunk = duckdb_fetch_chunk(*result_->get());
-      if (!chunk) {
-        done_ = true;
-        const char* err = duckdb_result_error(result_->get());
-        if (err) return Status::InvalidArgument(err);
-        return false;
-      }
-      if (duckdb_data_chunk_get_size(chunk) == 0) {
-        duckdb_destroy_data_chunk(&chunk);
-        continue;
-      }
-      if (!arrow_options_) arrow_options_ = duckdb_result_get_arrow_options(result_->get());
-      duckdb_error_data err = duckdb_data_chunk_to_arrow(arrow_options_, chunk, out);
-      duckdb_destroy_data_chunk(&chunk);
-      Status st = TakeError(err, "cannot convert a result chunk to Arrow");
-      if (!st.ok()) {
-        done_ = true;
-        return st;
-      }
-      return true;
+    RIFFLE_ASSIGN_OR_RETURN(duckdb_data_chunk chunk, FetchRows());
+    if (!chunk) return false;
+    if (!arrow_options_) arrow_options_ = duckdb_result_get_arrow_options(result_->get());
+    duckdb_error_data err = duckdb_data_chunk_to_arrow(arrow_options_, chunk, out);
+    duckdb_destroy_data_chunk(&chunk);
+    Status st = TakeError(err, "cannot convert a result chunk to Arrow");
+    if (!st.ok()) {
+      done_ = true;
+      return st;
     }
-    return false;
+    return true;
   }
 
   ~StreamingRows() override {
@@ -207,6 +176,23 @@ class StreamingRows final : public Rows {
   }
 
  private:
+  // The next chunk with rows (empty ones are skipped), or null at the end; an error DuckDB
+  // raised while producing rows ends the result.
+  Result<duckdb_data_chunk> FetchRows() {
+    while (!done_) {
+      duckdb_data_chunk chunk = duckdb_fetch_chunk(*result_->get());
+      if (!chunk) {
+        done_ = true;
+        const char* err = duckdb_result_error(result_->get());
+        if (err) return Status::InvalidArgument(err);
+        return static_cast<duckdb_data_chunk>(nullptr);
+      }
+      if (duckdb_data_chunk_get_size(chunk) > 0) return chunk;
+      duckdb_destroy_data_chunk(&chunk);
+    }
+    return static_cast<duckdb_data_chunk>(nullptr);
+  }
+
   static Status TakeError(duckdb_error_data err, const std::string& context) {
     if (!err) return Status::Ok();
     Status st = Status::Ok();

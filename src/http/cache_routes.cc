@@ -1,5 +1,7 @@
 // /api/v3/configure/last_cache and /api/v3/configure/distinct_cache (COMPAT.md §6.5): create a
 // cache (201 with its definition, warmed from stored rows first) or delete one (200).
+#include <array>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "cache/cache.h"
@@ -53,82 +55,72 @@ Result<std::array<std::string, 3>> Target(const Request& req) {
   return out;
 }
 
+// A cache route: POST creates through `create` (which returns the stored definition as JSON
+// and the cache's name), warms the new cache and answers 201; DELETE removes one.
+using CreateCache = std::function<Result<std::pair<json, std::string>>(const std::string& db, const json& body)>;
+
+void AddCacheRoute(Api& api, const std::string& path, bool last, catalog::Catalog* catalog, cache::Caches* caches,
+                   query::QueryEngine* engine, CreateCache create) {
+  api.AddRoute(path, [=](Request&& req, Reply reply) {
+    if (req.method == "DELETE") {
+      auto t = Target(req);
+      if (!t.ok()) return reply(Failed(t.status()));
+      Status st = last ? catalog->DeleteLastCache((*t)[0], (*t)[1], (*t)[2])
+                       : catalog->DeleteDistinctCache((*t)[0], (*t)[1], (*t)[2]);
+      if (!st.ok()) return reply(Failed(st));
+      caches->Prune(*catalog->State());
+      return reply(Response::Empty(200));
+    }
+    if (req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " takes POST or DELETE"));
+    auto body = ParseJsonBody(req);
+    if (!body.ok()) return reply(Failed(body.status()));
+    const json& j = (*body)->value;
+    std::string db = Text(j, "db");
+    if (db.empty() || Text(j, "table").empty()) return reply(Response::Error(400, "expected 'db' and 'table'"));
+    auto made = create(db, j);
+    if (!made.ok()) return reply(Failed(made.status()));
+    if (Status st = caches->Warm(*catalog->State(), *engine, db, {made->second}); !st.ok()) return reply(Failed(st));
+    reply(Response::Json(201, made->first.dump()));
+  });
+}
+
 }  // namespace
 
 void RegisterCacheRoutes(Api& api, catalog::Catalog* catalog, cache::Caches* caches, query::QueryEngine* engine) {
-  api.AddRoute("/api/v3/configure/last_cache", [=](Request&& req, Reply reply) {
-    if (req.method == "DELETE") {
-      auto t = Target(req);
-      if (!t.ok()) return reply(Failed(t.status()));
-      Status st = catalog->DeleteLastCache((*t)[0], (*t)[1], (*t)[2]);
-      if (!st.ok()) return reply(Failed(st));
-      caches->Prune(*catalog->State());
-      return reply(Response::Empty(200));
-    }
-    if (req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " takes POST or DELETE"));
-    auto body = ParseJsonBody(req);
-    if (!body.ok()) return reply(Failed(body.status()));
-    const json& j = (*body)->value;
-    catalog::LastCache spec;
-    spec.table = Text(j, "table");
-    spec.name = Text(j, "name");
-    std::string db = Text(j, "db");
-    if (db.empty() || spec.table.empty()) return reply(Response::Error(400, "expected 'db' and 'table'"));
-    auto keys = Names(j, "key_columns");
-    auto values = Names(j, "value_columns");
-    auto count = Count(j, "count", 1);
-    auto ttl = Count(j, "ttl", 4 * 3600);
-    for (const Status* st : {&keys.status(), &values.status(), &count.status(), &ttl.status()})
-      if (!st->ok()) return reply(Failed(*st));
-    spec.key_columns = *keys;
-    spec.value_columns = *values;
-    spec.count = *count;
-    spec.ttl_seconds = *ttl;
-    auto made = catalog->CreateLastCache(db, spec);
-    if (!made.ok()) return reply(Failed(made.status()));
-    if (Status st = caches->Warm(*catalog->State(), *engine, db, {made->name}); !st.ok())
-      return reply(Failed(st));
-    json out = {{"table", made->table},     {"name", made->name},   {"key_columns", made->key_columns},
-                {"value_columns", made->value_columns}, {"count", made->count}, {"ttl", made->ttl_seconds}};
-    reply(Response::Json(201, out.dump()));
-  });
-  api.AddRoute("/api/v3/configure/distinct_cache", [=](Request&& req, Reply reply) {
-    if (req.method == "DELETE") {
-      auto t = Target(req);
-      if (!t.ok()) return reply(Failed(t.status()));
-      Status st = catalog->DeleteDistinctCache((*t)[0], (*t)[1], (*t)[2]);
-      if (!st.ok()) return reply(Failed(st));
-      caches->Prune(*catalog->State());
-      return reply(Response::Empty(200));
-    }
-    if (req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " takes POST or DELETE"));
-    auto body = ParseJsonBody(req);
-    if (!body.ok()) return reply(Failed(body.status()));
-    const json& j = (*body)->value;
-    catalog::DistinctCache spec;
-    spec.table = Text(j, "table");
-    spec.name = Text(j, "name");
-    std::string db = Text(j, "db");
-    if (db.empty() || spec.table.empty()) return reply(Response::Error(400, "expected 'db' and 'table'"));
-    auto columns = Names(j, "columns");
-    auto max_cardinality = Count(j, "max_cardinality", 100'000);
-    auto max_age = Count(j, "max_age", 24 * 3600);
-    for (const Status* st : {&columns.status(), &max_cardinality.status(), &max_age.status()})
-      if (!st->ok()) return reply(Failed(*st));
-    spec.columns = *columns;
-    spec.max_cardinality = *max_cardinality;
-    spec.max_age_seconds = *max_age;
-    auto made = catalog->CreateDistinctCache(db, spec);
-    if (!made.ok()) return reply(Failed(made.status()));
-    if (Status st = caches->Warm(*catalog->State(), *engine, db, {made->name}); !st.ok())
-      return reply(Failed(st));
-    json out = {{"table", made->table},
-                {"name", made->name},
-                {"columns", made->columns},
-                {"max_cardinality", made->max_cardinality},
-                {"max_age", made->max_age_seconds}};
-    reply(Response::Json(201, out.dump()));
-  });
+  AddCacheRoute(api, "/api/v3/configure/last_cache", true, catalog, caches, engine,
+                [catalog](const std::string& db, const json& j) -> Result<std::pair<json, std::string>> {
+                  catalog::LastCache spec;
+                  spec.table = Text(j, "table");
+                  spec.name = Text(j, "name");
+                  RIFFLE_ASSIGN_OR_RETURN(spec.key_columns, Names(j, "key_columns"));
+                  RIFFLE_ASSIGN_OR_RETURN(spec.value_columns, Names(j, "value_columns"));
+                  RIFFLE_ASSIGN_OR_RETURN(spec.count, Count(j, "count", 1));
+                  RIFFLE_ASSIGN_OR_RETURN(spec.ttl_seconds, Count(j, "ttl", 4 * 3600));
+                  RIFFLE_ASSIGN_OR_RETURN(catalog::LastCache made, catalog->CreateLastCache(db, spec));
+                  json out = {{"table", made.table},
+                              {"name", made.name},
+                              {"key_columns", made.key_columns},
+                              {"value_columns", made.value_columns},
+                              {"count", made.count},
+                              {"ttl", made.ttl_seconds}};
+                  return std::make_pair(out, made.name);
+                });
+  AddCacheRoute(api, "/api/v3/configure/distinct_cache", false, catalog, caches, engine,
+                [catalog](const std::string& db, const json& j) -> Result<std::pair<json, std::string>> {
+                  catalog::DistinctCache spec;
+                  spec.table = Text(j, "table");
+                  spec.name = Text(j, "name");
+                  RIFFLE_ASSIGN_OR_RETURN(spec.columns, Names(j, "columns"));
+                  RIFFLE_ASSIGN_OR_RETURN(spec.max_cardinality, Count(j, "max_cardinality", 100'000));
+                  RIFFLE_ASSIGN_OR_RETURN(spec.max_age_seconds, Count(j, "max_age", 24 * 3600));
+                  RIFFLE_ASSIGN_OR_RETURN(catalog::DistinctCache made, catalog->CreateDistinctCache(db, spec));
+                  json out = {{"table", made.table},
+                              {"name", made.name},
+                              {"columns", made.columns},
+                              {"max_cardinality", made.max_cardinality},
+                              {"max_age", made.max_age_seconds}};
+                  return std::make_pair(out, made.name);
+                });
 }
 
 }  // namespace riffle::http
