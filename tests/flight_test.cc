@@ -51,7 +51,8 @@ TEST(ArrowIpc, SchemaCarriesTypesNullabilityAndMetadata) {
   ASSERT_EQ(fields->Get(0)->type_type(), fb::Type::Timestamp);
   EXPECT_EQ(fields->Get(0)->type_as_Timestamp()->unit(), fb::TimeUnit::NANOSECOND);
   EXPECT_EQ(fields->Get(0)->type_as_Timestamp()->timezone(), nullptr);
-  EXPECT_EQ(fields->Get(0)->custom_metadata()->Get(0)->value()->str(), "iox::column_type::timestamp");
+  EXPECT_EQ(fields->Get(0)->custom_metadata()->Get(0)->value()->str(),
+            "iox::column_type::timestamp");
   EXPECT_EQ(fields->Get(1)->type_type(), fb::Type::Utf8);
   EXPECT_EQ(fields->Get(1)->custom_metadata()->Get(0)->key()->str(), "iox::column::type");
   EXPECT_EQ(fields->Get(2)->type_as_Int()->bit_width(), 64);
@@ -84,11 +85,13 @@ TEST(ArrowIpc, SlicesOfSeveralChunksConcatenate) {
     if (i >= 3) expect.push_back(row);
   }
   for (int i = 0; i < 7; ++i) {
-    std::vector<Value> row = {Value("x" + std::to_string(i)), Value(int64_t{100 + i}), i == 5 ? Value() : Value(true)};
+    std::vector<Value> row = {Value("x" + std::to_string(i)), Value(int64_t{100 + i}),
+                              i == 5 ? Value() : Value(true)};
     b.AddRow(row);
     expect.push_back(row);
   }
-  std::vector<WireColumn> cols = {{"s", "u", {}, true, {}}, {"n", "l", {}, true, {}}, {"f", "b", {}, true, {}}};
+  std::vector<WireColumn> cols = {
+      {"s", "u", {}, true, {}}, {"n", "l", {}, true, {}}, {"f", "b", {}, true, {}}};
   const ArrowArray& aa = a.Array();
   const ArrowArray& ba = b.Array();
   auto msg = RecordBatchMessage(cols, {{&aa, 3, 13}, {&ba, 0, 7}});
@@ -99,13 +102,16 @@ TEST(ArrowIpc, SlicesOfSeveralChunksConcatenate) {
   ASSERT_EQ(rb->length(), 17);
   EXPECT_EQ(m->body_length(), static_cast<int64_t>(msg->body.size()));
   ASSERT_EQ(rb->nodes()->size(), 3u);
-  ASSERT_EQ(rb->buffers()->size(), 7u);  // utf8: validity, offsets, data; int64 and bool: validity, values
+  ASSERT_EQ(rb->buffers()->size(),
+            7u);  // utf8: validity, offsets, data; int64 and bool: validity, values
   auto buf = [&](int i) {
     const fb::Buffer* b = rb->buffers()->Get(static_cast<flatbuffers::uoffset_t>(i));
     EXPECT_EQ(b->offset() % 8, 0);
     return std::string_view(msg->body.data() + b->offset(), static_cast<size_t>(b->length()));
   };
-  auto bit = [](std::string_view bits, size_t i) { return bits.empty() || (bits[i / 8] >> (i % 8) & 1); };
+  auto bit = [](std::string_view bits, size_t i) {
+    return bits.empty() || (bits[i / 8] >> (i % 8) & 1);
+  };
   int64_t null_strings = 0, null_ints = 0, null_bools = 0;
   for (size_t r = 0; r < expect.size(); ++r) {
     const auto& row = expect[r];
@@ -161,7 +167,9 @@ TEST(ArrowIpc, UnsupportedTypesAreNamed) {
 TEST(ArrowIpc, ParameterRowReadsBack) {
   ValueArrays p({"u", "l", "g", "b"});
   p.AddRow({Value(std::string("host-a")), Value(int64_t{-7}), Value(2.5), Value(true)});
-  std::vector<WireColumn> cols = {{"host", "u", {}, true, {}}, {"$n", "l", {}, true, {}}, {"x", "g", {}, true, {}},
+  std::vector<WireColumn> cols = {{"host", "u", {}, true, {}},
+                                  {"$n", "l", {}, true, {}},
+                                  {"x", "g", {}, true, {}},
                                   {"ok", "b", {}, true, {}}};
   auto batch = RecordBatchMessage(cols, {{&p.Array(), 0, 1}});
   ASSERT_TRUE(batch.ok());
@@ -180,7 +188,8 @@ TEST(ArrowIpc, ParameterRowReadsBack) {
 }
 
 TEST(Ticket, ParsesWhatClientsSend) {
-  auto t = ParseTicket(R"({"database":"db","sql_query":"SELECT 1","query_type":"influxql","params":{"a":1}})");
+  auto t = ParseTicket(
+      R"({"database":"db","sql_query":"SELECT 1","query_type":"influxql","params":{"a":1}})");
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->database, "db");
   EXPECT_TRUE(t->influxql);
@@ -204,7 +213,8 @@ TEST(Ticket, ErrorsSayWhatWasExpected) {
   EXPECT_NE(no_query.status().message().find("sql_query"), std::string::npos);
   auto bad_type = ParseTicket(R"({"database":"db","sql_query":"x","query_type":"flux"})");
   ASSERT_FALSE(bad_type.ok());
-  EXPECT_NE(bad_type.status().message().find("Expected 'sql' or 'influxql', got 'flux'"), std::string::npos);
+  EXPECT_NE(bad_type.status().message().find("Expected 'sql' or 'influxql', got 'flux'"),
+            std::string::npos);
   EXPECT_FALSE(ParseTicket(R"({"database":"db","sql_query":"x","params":[1]})").ok());
 }
 

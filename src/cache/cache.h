@@ -32,10 +32,11 @@ class Caches {
               const std::vector<std::string>& names = {});
   // The rows of last_cache(table[, name]) (`last`) or distinct_cache(table[, name]) in `db`;
   // `name` may be empty when the table has exactly one cache of that kind.
-  Result<query::VirtualTable> Table(const catalog::CatalogState& state, const std::string& db, bool last,
-                                    const std::string& table, const std::string& name);
+  Result<query::VirtualTable> Table(const catalog::CatalogState& state, const std::string& db,
+                                    bool last, const std::string& table, const std::string& name);
   // system.last_caches / system.distinct_caches of `db`.
-  query::VirtualTable SystemTable(const catalog::CatalogState& state, const std::string& db, bool last);
+  query::VirtualTable SystemTable(const catalog::CatalogState& state, const std::string& db,
+                                  bool last);
   // Forgets the values of caches the catalog no longer defines.
   void Prune(const catalog::CatalogState& state);
 
@@ -57,9 +58,10 @@ class Caches {
   };
   using Key = std::pair<uint32_t, std::string>;  // database id, cache name
 
-  void AddLast(LastState& s, const catalog::LastCache& def, std::vector<query::Value> key, LastRow row);
-  void AddDistinct(DistinctState& s, const catalog::DistinctCache& def, std::vector<std::string> values,
-                   int64_t now);
+  void AddLast(LastState& s, const catalog::LastCache& def, std::vector<query::Value> key,
+               LastRow row);
+  void AddDistinct(DistinctState& s, const catalog::DistinctCache& def,
+                   std::vector<std::string> values, int64_t now);
 
   std::mutex mu_;
   std::map<Key, LastState> last_;

@@ -17,27 +17,38 @@ using query::Value;
 std::string Encode(const Value& v) {
   std::string body;
   char tag = 'n';
-  if (auto* s = std::get_if<std::string>(&v)) tag = 's', body = *s;
-  else if (auto* i = std::get_if<int64_t>(&v)) tag = 'i', body = std::to_string(*i);
-  else if (auto* u = std::get_if<uint64_t>(&v)) tag = 'u', body = std::to_string(*u);
-  else if (auto* b = std::get_if<bool>(&v)) tag = 'b', body = *b ? "1" : "0";
-  else if (auto* d = std::get_if<double>(&v)) tag = 'f', body = std::to_string(*d);
+  if (auto* s = std::get_if<std::string>(&v))
+    tag = 's', body = *s;
+  else if (auto* i = std::get_if<int64_t>(&v))
+    tag = 'i', body = std::to_string(*i);
+  else if (auto* u = std::get_if<uint64_t>(&v))
+    tag = 'u', body = std::to_string(*u);
+  else if (auto* b = std::get_if<bool>(&v))
+    tag = 'b', body = *b ? "1" : "0";
+  else if (auto* d = std::get_if<double>(&v))
+    tag = 'f', body = std::to_string(*d);
   return tag + std::to_string(body.size()) + ":" + body;
 }
 
 Value FieldValue(const lineproto::Field& f) {
   switch (f.type) {
-    case lineproto::FieldType::kFloat: return f.f;
-    case lineproto::FieldType::kInteger: return f.i;
-    case lineproto::FieldType::kUInteger: return f.u;
-    case lineproto::FieldType::kString: return std::string(f.s);
-    case lineproto::FieldType::kBoolean: return f.b;
+    case lineproto::FieldType::kFloat:
+      return f.f;
+    case lineproto::FieldType::kInteger:
+      return f.i;
+    case lineproto::FieldType::kUInteger:
+      return f.u;
+    case lineproto::FieldType::kString:
+      return std::string(f.s);
+    case lineproto::FieldType::kBoolean:
+      return f.b;
   }
   return std::monostate{};
 }
 
 // The value of column `name` in a line: a tag, else a field, else NULL.
-Value ColumnValue(const lineproto::ParsedBatch& batch, const lineproto::Line& line, std::string_view name) {
+Value ColumnValue(const lineproto::ParsedBatch& batch, const lineproto::Line& line,
+                  std::string_view name) {
   const auto* tags = batch.tags_of(line);
   for (uint32_t t = 0; t < line.tag_count; ++t)
     if (tags[t].key == name) return std::string(tags[t].value);
@@ -58,7 +69,8 @@ std::string List(const std::vector<std::string>& names) {
 }
 
 // The value columns a last cache returns: its own list, or every non-key column; time last.
-std::vector<const catalog::Column*> ValueColumns(const catalog::Table& t, const catalog::LastCache& def) {
+std::vector<const catalog::Column*> ValueColumns(const catalog::Table& t,
+                                                 const catalog::LastCache& def) {
   std::vector<const catalog::Column*> out;
   for (const auto& c : t.columns) {
     if (c.type == ColumnType::kTime || Contains(def.key_columns, c.name)) continue;
@@ -69,12 +81,13 @@ std::vector<const catalog::Column*> ValueColumns(const catalog::Table& t, const 
 }
 
 template <typename Def>
-Result<const Def*> Resolve(const std::map<std::string, Def>& defs, const char* kind, const std::string& table,
-                           const std::string& name) {
+Result<const Def*> Resolve(const std::map<std::string, Def>& defs, const char* kind,
+                           const std::string& table, const std::string& name) {
   if (!name.empty()) {
     auto it = defs.find(name);
     if (it == defs.end() || it->second.table != table)
-      return Status::NotFound(std::string(kind) + " cache '" + name + "' not found on table '" + table + "'");
+      return Status::NotFound(std::string(kind) + " cache '" + name + "' not found on table '" +
+                              table + "'");
     return &it->second;
   }
   const Def* only = nullptr;
@@ -84,38 +97,46 @@ Result<const Def*> Resolve(const std::map<std::string, Def>& defs, const char* k
       only = &d;
       names.push_back(n);
     }
-  if (names.empty()) return Status::NotFound(std::string("no ") + kind + " cache on table '" + table + "'");
+  if (names.empty())
+    return Status::NotFound(std::string("no ") + kind + " cache on table '" + table + "'");
   if (names.size() > 1)
-    return Status::InvalidArgument("table '" + table + "' has several " + kind + " caches " + List(names) +
-                                   ": name one as " + kind + "_cache('" + table + "', 'name')");
+    return Status::InvalidArgument("table '" + table + "' has several " + kind + " caches " +
+                                   List(names) + ": name one as " + kind + "_cache('" + table +
+                                   "', 'name')");
   return only;
 }
 
 }  // namespace
 
-void Caches::AddLast(LastState& s, const catalog::LastCache& def, std::vector<Value> key, LastRow row) {
+void Caches::AddLast(LastState& s, const catalog::LastCache& def, std::vector<Value> key,
+                     LastRow row) {
   std::string encoded;
   for (const auto& v : key) encoded += Encode(v);
   LastEntry& e = s.entries[encoded];
   if (e.key.empty()) e.key = std::move(key);
-  auto same = std::find_if(e.rows.begin(), e.rows.end(), [&](const LastRow& r) { return r.time == row.time; });
+  auto same = std::find_if(e.rows.begin(), e.rows.end(),
+                           [&](const LastRow& r) { return r.time == row.time; });
   if (same != e.rows.end()) {  // the same point again: its newer values win, as in storage
     for (auto& [n, v] : row.values) {
-      auto it = std::find_if(same->values.begin(), same->values.end(), [&](const auto& p) { return p.first == n; });
-      if (it != same->values.end()) it->second = std::move(v);
-      else same->values.emplace_back(n, std::move(v));
+      auto it = std::find_if(same->values.begin(), same->values.end(),
+                             [&](const auto& p) { return p.first == n; });
+      if (it != same->values.end())
+        it->second = std::move(v);
+      else
+        same->values.emplace_back(n, std::move(v));
     }
     same->seen_ns = row.seen_ns;
     return;
   }
-  auto at = std::find_if(e.rows.begin(), e.rows.end(), [&](const LastRow& r) { return r.time < row.time; });
+  auto at = std::find_if(e.rows.begin(), e.rows.end(),
+                         [&](const LastRow& r) { return r.time < row.time; });
   if (at == e.rows.end() && e.rows.size() >= def.count) return;  // older than everything kept
   e.rows.insert(at, std::move(row));
   if (e.rows.size() > def.count) e.rows.resize(def.count);
 }
 
-void Caches::AddDistinct(DistinctState& s, const catalog::DistinctCache& def, std::vector<std::string> values,
-                         int64_t now) {
+void Caches::AddDistinct(DistinctState& s, const catalog::DistinctCache& def,
+                         std::vector<std::string> values, int64_t now) {
   s.seen[std::move(values)] = now;
   if (s.seen.size() <= def.max_cardinality) return;
   auto oldest = std::min_element(s.seen.begin(), s.seen.end(),
@@ -164,8 +185,8 @@ void Caches::Apply(const catalog::CatalogState& state, const std::vector<wal::Wr
   }
 }
 
-Status Caches::Warm(const catalog::CatalogState& state, query::QueryEngine& engine, const std::string& db_name,
-                    const std::vector<std::string>& names) {
+Status Caches::Warm(const catalog::CatalogState& state, query::QueryEngine& engine,
+                    const std::string& db_name, const std::vector<std::string>& names) {
   const catalog::Database* db = state.FindDatabase(db_name);
   if (!db) return Status::NotFound("database not found: " + db_name);
   auto wanted = [&](const std::string& n) { return names.empty() || Contains(names, n); };
@@ -174,10 +195,11 @@ Status Caches::Warm(const catalog::CatalogState& state, query::QueryEngine& engi
     if (!wanted(name) || !db->FindTable(def.table)) continue;
     std::string keys;
     for (const auto& k : def.key_columns) keys += (keys.empty() ? "" : ", ") + duck::QuoteIdent(k);
-    std::string sql = "SELECT * FROM " + duck::QuoteIdent(def.table) + " WHERE time > now() - INTERVAL '" +
-                      std::to_string(def.ttl_seconds) + " seconds' QUALIFY row_number() OVER (" +
-                      (keys.empty() ? "" : "PARTITION BY " + keys + " ") + "ORDER BY time DESC) <= " +
-                      std::to_string(def.count);
+    std::string sql = "SELECT * FROM " + duck::QuoteIdent(def.table) +
+                      " WHERE time > now() - INTERVAL '" + std::to_string(def.ttl_seconds) +
+                      " seconds' QUALIFY row_number() OVER (" +
+                      (keys.empty() ? "" : "PARTITION BY " + keys + " ") +
+                      "ORDER BY time DESC) <= " + std::to_string(def.count);
     RIFFLE_ASSIGN_OR_RETURN(query::QueryResult rows, engine.Query(state, db_name, sql, {}));
     std::lock_guard lock(mu_);
     LastState& s = last_[{db->id, name}];
@@ -192,7 +214,8 @@ Status Caches::Warm(const catalog::CatalogState& state, query::QueryEngine& engi
         const std::string& col = rows.column_names[c];
         if (col == "time") {
           if (auto* t = std::get_if<query::Timestamp>(&r[c])) row.time = t->ns;
-        } else if (!Contains(def.key_columns, col) && !std::holds_alternative<std::monostate>(r[c]) &&
+        } else if (!Contains(def.key_columns, col) &&
+                   !std::holds_alternative<std::monostate>(r[c]) &&
                    (def.value_columns.empty() || Contains(def.value_columns, col))) {
           row.values.emplace_back(col, r[c]);
         }
@@ -205,8 +228,8 @@ Status Caches::Warm(const catalog::CatalogState& state, query::QueryEngine& engi
     std::string cols;
     for (const auto& c : def.columns) cols += (cols.empty() ? "" : ", ") + duck::QuoteIdent(c);
     std::string sql = "SELECT DISTINCT " + cols + " FROM " + duck::QuoteIdent(def.table) +
-                      " WHERE time > now() - INTERVAL '" + std::to_string(def.max_age_seconds) + " seconds' LIMIT " +
-                      std::to_string(def.max_cardinality);
+                      " WHERE time > now() - INTERVAL '" + std::to_string(def.max_age_seconds) +
+                      " seconds' LIMIT " + std::to_string(def.max_cardinality);
     RIFFLE_ASSIGN_OR_RETURN(query::QueryResult rows, engine.Query(state, db_name, sql, {}));
     std::lock_guard lock(mu_);
     DistinctState& s = distinct_[{db->id, name}];
@@ -222,17 +245,20 @@ Status Caches::Warm(const catalog::CatalogState& state, query::QueryEngine& engi
   return Status::Ok();
 }
 
-Result<query::VirtualTable> Caches::Table(const catalog::CatalogState& state, const std::string& db_name, bool last,
+Result<query::VirtualTable> Caches::Table(const catalog::CatalogState& state,
+                                          const std::string& db_name, bool last,
                                           const std::string& table_name, const std::string& name) {
   const catalog::Database* db = state.FindDatabase(db_name);
   if (!db) return Status::NotFound("database not found: " + db_name);
   const catalog::Table* table = db->FindTable(table_name);
-  if (!table) return Status::NotFound("table '" + table_name + "' not found in database '" + db_name + "'");
+  if (!table)
+    return Status::NotFound("table '" + table_name + "' not found in database '" + db_name + "'");
   query::VirtualTable out;
   int64_t now = NowNanos();
   std::lock_guard lock(mu_);
   if (last) {
-    RIFFLE_ASSIGN_OR_RETURN(const catalog::LastCache* def, Resolve(db->last_caches, "last", table_name, name));
+    RIFFLE_ASSIGN_OR_RETURN(const catalog::LastCache* def,
+                            Resolve(db->last_caches, "last", table_name, name));
     std::vector<const catalog::Column*> values = ValueColumns(*table, *def);
     for (const auto& k : def->key_columns) {
       const catalog::Column* c = table->Find(k);
@@ -251,7 +277,8 @@ Result<query::VirtualTable> Caches::Table(const catalog::CatalogState& state, co
             cells.push_back(query::Timestamp{row.time});
             continue;
           }
-          auto v = std::find_if(row.values.begin(), row.values.end(), [&](const auto& p) { return p.first == c->name; });
+          auto v = std::find_if(row.values.begin(), row.values.end(),
+                                [&](const auto& p) { return p.first == c->name; });
           cells.push_back(v == row.values.end() ? Value() : v->second);
         }
         out.rows.push_back(std::move(cells));
@@ -274,19 +301,24 @@ Result<query::VirtualTable> Caches::Table(const catalog::CatalogState& state, co
   return out;
 }
 
-query::VirtualTable Caches::SystemTable(const catalog::CatalogState& state, const std::string& db_name, bool last) {
+query::VirtualTable Caches::SystemTable(const catalog::CatalogState& state,
+                                        const std::string& db_name, bool last) {
   query::VirtualTable out;
   const catalog::Database* db = state.FindDatabase(db_name);
   if (last) {
-    out.columns = {{"table", ColumnType::kString},       {"name", ColumnType::kString},
-                   {"key_column_names", ColumnType::kString}, {"value_column_names", ColumnType::kString},
-                   {"count", ColumnType::kUInt64},       {"ttl", ColumnType::kUInt64}};
+    out.columns = {{"table", ColumnType::kString},
+                   {"name", ColumnType::kString},
+                   {"key_column_names", ColumnType::kString},
+                   {"value_column_names", ColumnType::kString},
+                   {"count", ColumnType::kUInt64},
+                   {"ttl", ColumnType::kUInt64}};
     if (db)
       for (const auto& [n, c] : db->last_caches) {
         std::vector<std::string> values = c.value_columns;
         if (const catalog::Table* t = db->FindTable(c.table); t && values.empty())
           for (const auto* col : ValueColumns(*t, c)) values.push_back(col->name);
-        out.rows.push_back({c.table, c.name, List(c.key_columns), List(values), c.count, c.ttl_seconds});
+        out.rows.push_back(
+            {c.table, c.name, List(c.key_columns), List(values), c.count, c.ttl_seconds});
       }
     return out;
   }

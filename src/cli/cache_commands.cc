@@ -23,12 +23,14 @@ struct CacheArgs {
 Result<uint64_t> Seconds(const std::string& text, const char* flag) {
   auto d = schedule::ParseHumanDuration(text);
   if (!d.ok() || d->count() <= 0)
-    return Status::InvalidArgument(std::string("invalid ") + flag + " '" + text +
-                                   "': expected a duration such as 10s, 30m, 4h, 1d or \"4 hours\"");
+    return Status::InvalidArgument(
+        std::string("invalid ") + flag + " '" + text +
+        "': expected a duration such as 10s, 30m, 4h, 1d or \"4 hours\"");
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(*d).count());
 }
 
-CLI::Option* ListOption(CLI::App* cmd, const char* flags, std::vector<std::string>* into, const char* help) {
+CLI::Option* ListOption(CLI::App* cmd, const char* flags, std::vector<std::string>* into,
+                        const char* help) {
   return cmd->add_option(flags, *into, help)
       ->delimiter(',')
       ->allow_extra_args(false)
@@ -45,8 +47,10 @@ void RegisterCacheCommands(CLI::App& app, std::function<int()>* action) {
   CLI::App* create_last = create->add_subcommand("last_cache", "Create a last value cache");
   AddCommonOptions(create_last, &a->opts, &a->database, true);
   create_last->add_option("-t,--table", a->table, "table to cache")->required();
-  ListOption(create_last, "--key-columns", &a->key_columns, "key columns (default: the table's tags)");
-  ListOption(create_last, "--value-columns", &a->value_columns, "value columns (default: every other column)");
+  ListOption(create_last, "--key-columns", &a->key_columns,
+             "key columns (default: the table's tags)");
+  ListOption(create_last, "--value-columns", &a->value_columns,
+             "value columns (default: every other column)");
   create_last->add_option("--count", a->count, "values kept per key, 1 to 10 (default 1)");
   create_last->add_option("--ttl", a->ttl, "how long a value stays, e.g. \"4 hours\" (default 4h)");
   create_last->add_option("name", a->name, "cache name (default <table>_<keys>_last_cache)");
@@ -62,22 +66,30 @@ void RegisterCacheCommands(CLI::App& app, std::function<int()>* action) {
         body["ttl"] = *s;
       }
       std::string out;
-      int rc = Call(a->opts, "POST", "/api/v3/configure/last_cache", body.dump(), "application/json", "", &out);
+      int rc = Call(a->opts, "POST", "/api/v3/configure/last_cache", body.dump(),
+                    "application/json", "", &out);
       if (rc == 0) std::cout << "new cache created: " << out << "\n";
       return rc;
     };
   });
 
-  CLI::App* create_distinct = create->add_subcommand("distinct_cache", "Create a distinct value cache");
+  CLI::App* create_distinct =
+      create->add_subcommand("distinct_cache", "Create a distinct value cache");
   AddCommonOptions(create_distinct, &a->opts, &a->database, true);
   create_distinct->add_option("-t,--table", a->table, "table to cache")->required();
-  ListOption(create_distinct, "--columns", &a->columns, "tag or string columns, in order")->required();
-  create_distinct->add_option("--max-cardinality", a->max_cardinality, "most distinct values kept (default 100000)");
-  create_distinct->add_option("--max-age", a->max_age, "how long a value stays, e.g. 1d (default 1d)");
-  create_distinct->add_option("name", a->name, "cache name (default <table>_<columns>_distinct_cache)");
+  ListOption(create_distinct, "--columns", &a->columns, "tag or string columns, in order")
+      ->required();
+  create_distinct->add_option("--max-cardinality", a->max_cardinality,
+                              "most distinct values kept (default 100000)");
+  create_distinct->add_option("--max-age", a->max_age,
+                              "how long a value stays, e.g. 1d (default 1d)");
+  create_distinct->add_option("name", a->name,
+                              "cache name (default <table>_<columns>_distinct_cache)");
   create_distinct->callback([a, action] {
     *action = [a] {
-      json body = {{"db", a->database}, {"table", a->table}, {"columns", a->columns},
+      json body = {{"db", a->database},
+                   {"table", a->table},
+                   {"columns", a->columns},
                    {"max_cardinality", a->max_cardinality}};
       if (!a->name.empty()) body["name"] = a->name;
       if (!a->max_age.empty()) {
@@ -86,7 +98,8 @@ void RegisterCacheCommands(CLI::App& app, std::function<int()>* action) {
         body["max_age"] = *s;
       }
       std::string out;
-      int rc = Call(a->opts, "POST", "/api/v3/configure/distinct_cache", body.dump(), "application/json", "", &out);
+      int rc = Call(a->opts, "POST", "/api/v3/configure/distinct_cache", body.dump(),
+                    "application/json", "", &out);
       if (rc == 0) std::cout << "new cache created: " << out << "\n";
       return rc;
     };
@@ -94,14 +107,16 @@ void RegisterCacheCommands(CLI::App& app, std::function<int()>* action) {
 
   for (bool last : {true, false}) {
     const char* kind = last ? "last_cache" : "distinct_cache";
-    CLI::App* d = del->add_subcommand(kind, last ? "Delete a last value cache" : "Delete a distinct value cache");
+    CLI::App* d = del->add_subcommand(
+        kind, last ? "Delete a last value cache" : "Delete a distinct value cache");
     AddCommonOptions(d, &a->opts, &a->database, true);
     d->add_option("-t,--table", a->table, "the cache's table")->required();
     d->add_option("name", a->name, "cache name")->required();
     d->callback([a, action, kind, last] {
       *action = [a, kind, last] {
         json body = {{"db", a->database}, {"table", a->table}, {"name", a->name}};
-        return Call(a->opts, "DELETE", std::string("/api/v3/configure/") + kind, body.dump(), "application/json",
+        return Call(a->opts, "DELETE", std::string("/api/v3/configure/") + kind, body.dump(),
+                    "application/json",
                     std::string(last ? "last" : "distinct") + " cache deleted successfully");
       };
     });

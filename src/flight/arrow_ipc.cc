@@ -2,16 +2,15 @@
 // "Buffer layout" per type; flatbuffer headers come from our Schema.fbs/Message.fbs.
 #include "flight/arrow_ipc.h"
 
-#include "duck/connection.h"
-
 #include <Message_generated.h>
 #include <Schema_generated.h>
 
-#include <climits>
-
 #include <algorithm>
 #include <bit>
+#include <climits>
 #include <cstring>
+
+#include "duck/connection.h"
 
 namespace riffle::flight {
 namespace {
@@ -25,9 +24,9 @@ enum class Layout {
   kUtf8,       // int32 offsets + data
   kLargeUtf8,  // int64 offsets + data
   kNarrowInt128,
-  kList,        // int32 offsets into one child (lists and maps)
-  kStruct,      // validity only; children share the rows
-  kDenseUnion,  // type ids + int32 offsets, no validity; children sent whole
+  kList,         // int32 offsets into one child (lists and maps)
+  kStruct,       // validity only; children share the rows
+  kDenseUnion,   // type ids + int32 offsets, no validity; children sent whole
   kDuckStrings,  // DuckDB VARCHAR vectors (duck::VectorString), sent as Utf8
   kDuckBools,    // DuckDB BOOLEAN vectors (a byte per value), sent as Bool
 };
@@ -49,7 +48,8 @@ Result<TypeInfo> InfoOf(const std::string& f) {
   if (f == "s" || f == "S" || f == "e") return TypeInfo{Layout::kFixed, 2};
   if (f == "i" || f == "I" || f == "f" || f == "tdD" || f == "tts" || f == "ttm")
     return TypeInfo{Layout::kFixed, 4};
-  if (f == "l" || f == "L" || f == "g" || f == "tdm" || f == "ttu" || f == "ttn" || StartsWith(f, "ts"))
+  if (f == "l" || f == "L" || f == "g" || f == "tdm" || f == "ttu" || f == "ttn" ||
+      StartsWith(f, "ts"))
     return TypeInfo{Layout::kFixed, 8};
   if (f == "u" || f == "z") return TypeInfo{Layout::kUtf8, 0};
   if (f == "U" || f == "Z") return TypeInfo{Layout::kLargeUtf8, 0};
@@ -64,15 +64,20 @@ Result<TypeInfo> InfoOf(const std::string& f) {
 
 fb::TimeUnit UnitOf(char c) {
   switch (c) {
-    case 's': return fb::TimeUnit::SECOND;
-    case 'm': return fb::TimeUnit::MILLISECOND;
-    case 'u': return fb::TimeUnit::MICROSECOND;
-    default: return fb::TimeUnit::NANOSECOND;
+    case 's':
+      return fb::TimeUnit::SECOND;
+    case 'm':
+      return fb::TimeUnit::MILLISECOND;
+    case 'u':
+      return fb::TimeUnit::MICROSECOND;
+    default:
+      return fb::TimeUnit::NANOSECOND;
   }
 }
 
 // The flatbuffer Type union member for a format (already checked by InfoOf).
-std::pair<fb::Type, flatbuffers::Offset<void>> TypeOf(flatbuffers::FlatBufferBuilder& b, const std::string& format) {
+std::pair<fb::Type, flatbuffers::Offset<void>> TypeOf(flatbuffers::FlatBufferBuilder& b,
+                                                      const std::string& format) {
   const std::string f = WireFormat(format);
   auto integer = [&](int bits, bool is_signed) {
     return std::make_pair(fb::Type::Int, fb::CreateInt(b, bits, is_signed).Union());
@@ -85,7 +90,8 @@ std::pair<fb::Type, flatbuffers::Offset<void>> TypeOf(flatbuffers::FlatBufferBui
     std::vector<int32_t> ids;
     for (size_t at = 4; at < f.size();) {
       size_t comma = f.find(',', at);
-      ids.push_back(std::stoi(f.substr(at, comma == std::string::npos ? std::string::npos : comma - at)));
+      ids.push_back(
+          std::stoi(f.substr(at, comma == std::string::npos ? std::string::npos : comma - at)));
       at = comma == std::string::npos ? f.size() : comma + 1;
     }
     return {fb::Type::Union, fb::CreateUnion(b, fb::UnionMode::Dense, b.CreateVector(ids)).Union()};
@@ -99,9 +105,12 @@ std::pair<fb::Type, flatbuffers::Offset<void>> TypeOf(flatbuffers::FlatBufferBui
   if (f == "I") return integer(32, false);
   if (f == "l" || f == "d:38,0") return integer(64, true);
   if (f == "L") return integer(64, false);
-  if (f == "e") return {fb::Type::FloatingPoint, fb::CreateFloatingPoint(b, fb::Precision::HALF).Union()};
-  if (f == "f") return {fb::Type::FloatingPoint, fb::CreateFloatingPoint(b, fb::Precision::SINGLE).Union()};
-  if (f == "g") return {fb::Type::FloatingPoint, fb::CreateFloatingPoint(b, fb::Precision::DOUBLE).Union()};
+  if (f == "e")
+    return {fb::Type::FloatingPoint, fb::CreateFloatingPoint(b, fb::Precision::HALF).Union()};
+  if (f == "f")
+    return {fb::Type::FloatingPoint, fb::CreateFloatingPoint(b, fb::Precision::SINGLE).Union()};
+  if (f == "g")
+    return {fb::Type::FloatingPoint, fb::CreateFloatingPoint(b, fb::Precision::DOUBLE).Union()};
   if (f == "u") return {fb::Type::Utf8, fb::CreateUtf8(b).Union()};
   if (f == "U") return {fb::Type::LargeUtf8, fb::CreateLargeUtf8(b).Union()};
   if (f == "z") return {fb::Type::Binary, fb::CreateBinary(b).Union()};
@@ -127,12 +136,13 @@ flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::KeyValue>>> KeyV
     flatbuffers::FlatBufferBuilder& b, const KeyValues& kvs) {
   if (kvs.empty()) return 0;
   std::vector<flatbuffers::Offset<fb::KeyValue>> out;
-  for (const auto& [k, v] : kvs) out.push_back(fb::CreateKeyValue(b, b.CreateString(k), b.CreateString(v)));
+  for (const auto& [k, v] : kvs)
+    out.push_back(fb::CreateKeyValue(b, b.CreateString(k), b.CreateString(v)));
   return b.CreateVector(out);
 }
 
-std::string Finish(flatbuffers::FlatBufferBuilder& b, fb::MessageHeader type, flatbuffers::Offset<void> header,
-                   int64_t body_length) {
+std::string Finish(flatbuffers::FlatBufferBuilder& b, fb::MessageHeader type,
+                   flatbuffers::Offset<void> header, int64_t body_length) {
   b.Finish(fb::CreateMessage(b, fb::MetadataVersion::V5, type, header, body_length));
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
@@ -167,11 +177,13 @@ void CopyBits(const uint8_t* src, int64_t from, int64_t n, uint8_t* dst, int64_t
   if (from % 8 == 0 && to % 8 == 0) {
     int64_t whole = n / 8;
     std::memcpy(dst + to / 8, src + from / 8, static_cast<size_t>(whole));
-    if (n % 8) dst[(to + n) / 8] |= static_cast<uint8_t>(src[(from + n) / 8] & ((1u << (n % 8)) - 1));
+    if (n % 8)
+      dst[(to + n) / 8] |= static_cast<uint8_t>(src[(from + n) / 8] & ((1u << (n % 8)) - 1));
     return;
   }
   for (int64_t i = 0; i < n; ++i)
-    if (src[(from + i) / 8] >> ((from + i) % 8) & 1) dst[(to + i) / 8] |= static_cast<uint8_t>(1u << ((to + i) % 8));
+    if (src[(from + i) / 8] >> ((from + i) % 8) & 1)
+      dst[(to + i) / 8] |= static_cast<uint8_t>(1u << ((to + i) % 8));
 }
 
 void SetBits(uint8_t* dst, int64_t to, int64_t n) {
@@ -206,18 +218,21 @@ Status AppendColumn(const WireColumn& column, const std::vector<Part>& parts, in
 
 // The buffers of one column, concatenated over the parts: validity, then its type's buffers.
 // Returns its null count. Children (of nested types) follow in AppendColumn.
-Result<int64_t> AppendBuffers(const TypeInfo& info, const std::vector<Part>& parts, int64_t n, Body& body) {
+Result<int64_t> AppendBuffers(const TypeInfo& info, const std::vector<Part>& parts, int64_t n,
+                              Body& body) {
   if (info.layout == Layout::kNull) return n;  // the Null type has no buffers
   if (info.layout == Layout::kDenseUnion) {
     // No validity bitmap; type ids and offsets as they are (children go whole).
     char* ids = body.Append(nullptr, static_cast<size_t>(n));
     for (const auto& p : parts) {
-      std::memcpy(ids, static_cast<const int8_t*>(p.a->buffers[0]) + p.start, static_cast<size_t>(p.n));
+      std::memcpy(ids, static_cast<const int8_t*>(p.a->buffers[0]) + p.start,
+                  static_cast<size_t>(p.n));
       ids += p.n;
     }
     char* offsets = body.Append(nullptr, static_cast<size_t>(n) * 4);
     for (const auto& p : parts) {
-      std::memcpy(offsets, static_cast<const int32_t*>(p.a->buffers[1]) + p.start, static_cast<size_t>(p.n) * 4);
+      std::memcpy(offsets, static_cast<const int32_t*>(p.a->buffers[1]) + p.start,
+                  static_cast<size_t>(p.n) * 4);
       offsets += p.n * 4;
     }
     return int64_t{0};
@@ -229,8 +244,10 @@ Result<int64_t> AppendBuffers(const TypeInfo& info, const std::vector<Part>& par
     auto* dst = reinterpret_cast<uint8_t*>(body.Append(nullptr, static_cast<size_t>((n + 7) / 8)));
     int64_t at = 0;
     for (const auto& p : parts) {
-      if (const uint8_t* v = p.validity()) CopyBits(v, p.start, p.n, dst, at);
-      else SetBits(dst, at, p.n);
+      if (const uint8_t* v = p.validity())
+        CopyBits(v, p.start, p.n, dst, at);
+      else
+        SetBits(dst, at, p.n);
       at += p.n;
     }
     nulls = CountZeros(dst, n);
@@ -239,7 +256,8 @@ Result<int64_t> AppendBuffers(const TypeInfo& info, const std::vector<Part>& par
   }
   switch (info.layout) {
     case Layout::kBits: {
-      auto* dst = reinterpret_cast<uint8_t*>(body.Append(nullptr, static_cast<size_t>((n + 7) / 8)));
+      auto* dst =
+          reinterpret_cast<uint8_t*>(body.Append(nullptr, static_cast<size_t>((n + 7) / 8)));
       int64_t at = 0;
       for (const auto& p : parts) {
         CopyBits(static_cast<const uint8_t*>(p.a->buffers[1]), p.start, p.n, dst, at);
@@ -265,7 +283,8 @@ Result<int64_t> AppendBuffers(const TypeInfo& info, const std::vector<Part>& par
           uint64_t lo = src[2 * i], hi = src[2 * i + 1];
           bool valid = !validity || (validity[(p.start + i) / 8] >> ((p.start + i) % 8) & 1);
           if (valid && hi != (static_cast<int64_t>(lo) < 0 ? ~uint64_t{0} : 0))
-            return Status::InvalidArgument("a 128-bit integer result does not fit in Int64: CAST it to DOUBLE");
+            return Status::InvalidArgument(
+                "a 128-bit integer result does not fit in Int64: CAST it to DOUBLE");
           *dst++ = static_cast<int64_t>(lo);
         }
       }
@@ -294,12 +313,15 @@ Result<int64_t> AppendBuffers(const TypeInfo& info, const std::vector<Part>& par
         base += offset_at(p, p.n) - first;
         row += p.n;
       }
-      if (large) reinterpret_cast<int64_t*>(raw)[n] = base;
-      else reinterpret_cast<int32_t*>(raw)[n] = static_cast<int32_t>(base);
+      if (large)
+        reinterpret_cast<int64_t*>(raw)[n] = base;
+      else
+        reinterpret_cast<int32_t*>(raw)[n] = static_cast<int32_t>(base);
       char* dst = body.Append(nullptr, static_cast<size_t>(base));
       for (const auto& p : parts) {
         int64_t first = offset_at(p, 0), last = offset_at(p, p.n);
-        std::memcpy(dst, static_cast<const char*>(p.a->buffers[2]) + first, static_cast<size_t>(last - first));
+        std::memcpy(dst, static_cast<const char*>(p.a->buffers[2]) + first,
+                    static_cast<size_t>(last - first));
         dst += last - first;
       }
       break;
@@ -318,7 +340,8 @@ Result<int64_t> AppendBuffers(const TypeInfo& info, const std::vector<Part>& par
       break;
     }
     case Layout::kDuckBools: {
-      auto* dst = reinterpret_cast<uint8_t*>(body.Append(nullptr, static_cast<size_t>((n + 7) / 8)));
+      auto* dst =
+          reinterpret_cast<uint8_t*>(body.Append(nullptr, static_cast<size_t>((n + 7) / 8)));
       int64_t at = 0;
       for (const auto& p : parts) {
         const auto* src = static_cast<const uint8_t*>(p.a->buffers[1]) + p.start;
@@ -329,18 +352,21 @@ Result<int64_t> AppendBuffers(const TypeInfo& info, const std::vector<Part>& par
     }
     case Layout::kDuckStrings: {
       // Offsets first (a NULL's reference may hold anything: it counts as empty), then the bytes.
-      auto* offsets = reinterpret_cast<int32_t*>(body.Append(nullptr, static_cast<size_t>(n + 1) * 4));
+      auto* offsets =
+          reinterpret_cast<int32_t*>(body.Append(nullptr, static_cast<size_t>(n + 1) * 4));
       int64_t total = 0, row = 0;
       for (const auto& p : parts) {
         const auto* strings = static_cast<const duck::VectorString*>(p.a->buffers[1]) + p.start;
         const uint8_t* validity = p.validity();
         for (int64_t i = 0; i < p.n; ++i) {
           offsets[row++] = static_cast<int32_t>(total);
-          if (!validity || (validity[(p.start + i) / 8] >> ((p.start + i) % 8) & 1)) total += strings[i].length;
+          if (!validity || (validity[(p.start + i) / 8] >> ((p.start + i) % 8) & 1))
+            total += strings[i].length;
         }
       }
       offsets[n] = static_cast<int32_t>(total);
-      if (total > INT32_MAX) return Status::InvalidArgument("more than 2 GiB of strings in one batch");
+      if (total > INT32_MAX)
+        return Status::InvalidArgument("more than 2 GiB of strings in one batch");
       char* dst = body.Append(nullptr, static_cast<size_t>(total));
       for (const auto& p : parts) {
         const auto* strings = static_cast<const duck::VectorString*>(p.a->buffers[1]) + p.start;
@@ -398,11 +424,13 @@ const char* WireFormat(const std::string& format) {
 
 namespace {
 Result<WireColumn> ColumnOf(const ArrowSchema& s) {
-  WireColumn c{s.name ? s.name : "", s.format ? s.format : "", {}, (s.flags & ARROW_FLAG_NULLABLE) != 0, {}};
+  WireColumn c{
+      s.name ? s.name : "", s.format ? s.format : "", {}, (s.flags & ARROW_FLAG_NULLABLE) != 0, {}};
   bool nested = c.format.rfind("+", 0) == 0;
   if (s.dictionary || (!nested && s.n_children > 0) || !InfoOf(c.format).ok())
-    return Status::InvalidArgument("column '" + c.name + "' has a type that Flight results do not carry yet (Arrow format '" +
-                                   c.format + "'): CAST it to VARCHAR, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP");
+    return Status::InvalidArgument(
+        "column '" + c.name + "' has a type that Flight results do not carry yet (Arrow format '" +
+        c.format + "'): CAST it to VARCHAR, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP");
   for (int64_t i = 0; i < s.n_children; ++i) {
     RIFFLE_ASSIGN_OR_RETURN(WireColumn child, ColumnOf(*s.children[i]));
     c.children.push_back(std::move(child));
@@ -434,11 +462,13 @@ IpcMessage SchemaMessage(const std::vector<WireColumn>& columns, const KeyValues
   flatbuffers::FlatBufferBuilder b(1024);
   std::vector<flatbuffers::Offset<fb::Field>> fields;
   for (const auto& c : columns) fields.push_back(FieldOf(b, c));
-  auto schema = fb::CreateSchema(b, fb::Endianness::Little, b.CreateVector(fields), KeyValuesOf(b, metadata));
+  auto schema =
+      fb::CreateSchema(b, fb::Endianness::Little, b.CreateVector(fields), KeyValuesOf(b, metadata));
   return {Finish(b, fb::MessageHeader::Schema, schema.Union(), 0), ""};
 }
 
-Result<IpcMessage> RecordBatchMessage(const std::vector<WireColumn>& columns, const std::vector<Slice>& slices) {
+Result<IpcMessage> RecordBatchMessage(const std::vector<WireColumn>& columns,
+                                      const std::vector<Slice>& slices) {
   IpcMessage msg;
   int64_t n = 0;
   size_t estimate = 64 * columns.size();
@@ -457,15 +487,19 @@ Result<IpcMessage> RecordBatchMessage(const std::vector<WireColumn>& columns, co
       parts.push_back({&child, sl.array->offset + child.offset + sl.begin, sl.end - sl.begin});
     }
     Status st = AppendColumn(columns[c], parts, n, body, nodes);
-    if (!st.ok()) return Status::InvalidArgument("column '" + columns[c].name + "': " + st.message());
+    if (!st.ok())
+      return Status::InvalidArgument("column '" + columns[c].name + "': " + st.message());
   }
   flatbuffers::FlatBufferBuilder b(256 + columns.size() * 48);
-  auto batch = fb::CreateRecordBatch(b, n, b.CreateVectorOfStructs(nodes), b.CreateVectorOfStructs(body.buffers()));
-  msg.header = Finish(b, fb::MessageHeader::RecordBatch, batch.Union(), static_cast<int64_t>(msg.body.size()));
+  auto batch = fb::CreateRecordBatch(b, n, b.CreateVectorOfStructs(nodes),
+                                     b.CreateVectorOfStructs(body.buffers()));
+  msg.header = Finish(b, fb::MessageHeader::RecordBatch, batch.Union(),
+                      static_cast<int64_t>(msg.body.size()));
   return msg;
 }
 
-size_t EncodedBytes(const std::vector<WireColumn>& columns, const ArrowArray& array, int64_t begin, int64_t end) {
+size_t EncodedBytes(const std::vector<WireColumn>& columns, const ArrowArray& array, int64_t begin,
+                    int64_t end) {
   size_t rows = static_cast<size_t>(end - begin);
   size_t total = 0;
   for (size_t c = 0; c < columns.size(); ++c) {
@@ -475,9 +509,15 @@ size_t EncodedBytes(const std::vector<WireColumn>& columns, const ArrowArray& ar
     int64_t start = array.offset + child.offset + begin;
     total += rows / 8 + 1;  // validity
     switch (info->layout) {
-      case Layout::kFixed: total += info->width * rows; break;
-      case Layout::kNarrowInt128: total += 8 * rows; break;
-      case Layout::kBits: total += rows / 8 + 1; break;
+      case Layout::kFixed:
+        total += info->width * rows;
+        break;
+      case Layout::kNarrowInt128:
+        total += 8 * rows;
+        break;
+      case Layout::kBits:
+        total += rows / 8 + 1;
+        break;
       case Layout::kUtf8: {
         const auto* off = static_cast<const int32_t*>(child.buffers[1]) + start;
         total += 4 * (rows + 1) + static_cast<size_t>(off[rows] - off[0]);
@@ -488,14 +528,19 @@ size_t EncodedBytes(const std::vector<WireColumn>& columns, const ArrowArray& ar
         total += 8 * (rows + 1) + static_cast<size_t>(off[rows] - off[0]);
         break;
       }
-      case Layout::kDuckBools: total += rows / 8 + 1; break;
+      case Layout::kDuckBools:
+        total += rows / 8 + 1;
+        break;
       case Layout::kDuckStrings: {
         const auto* strings = static_cast<const duck::VectorString*>(child.buffers[1]) + start;
         total += 4 * (rows + 1);
-        for (size_t i = 0; i < rows; ++i) total += strings[i].length;  // NULLs counted too: an estimate
+        for (size_t i = 0; i < rows; ++i)
+          total += strings[i].length;  // NULLs counted too: an estimate
         break;
       }
-      default: total += 16 * rows; break;  // nested: a rough guess
+      default:
+        total += 16 * rows;
+        break;  // nested: a rough guess
     }
   }
   return total;

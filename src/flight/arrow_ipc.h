@@ -49,11 +49,12 @@ struct Slice {
 
 // One RecordBatch message of the slices' rows, in order (several DuckDB chunks become one
 // message: fewer, larger messages are cheaper for both ends).
-Result<IpcMessage> RecordBatchMessage(const std::vector<WireColumn>& columns, const std::vector<Slice>& slices);
+Result<IpcMessage> RecordBatchMessage(const std::vector<WireColumn>& columns,
+                                      const std::vector<Slice>& slices);
 
 // The body bytes that rows [begin, end) of `array` take, roughly (fixed widths and strings).
-size_t EncodedBytes(const std::vector<WireColumn>& columns, const ArrowArray& array, int64_t begin, int64_t end);
-
+size_t EncodedBytes(const std::vector<WireColumn>& columns, const ArrowArray& array, int64_t begin,
+                    int64_t end);
 
 // The encapsulated form of a message (continuation marker, length, header, padding, body) that
 // FlightInfo.schema and the Flight SQL schema fields carry.

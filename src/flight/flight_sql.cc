@@ -4,7 +4,6 @@
 #include <google/protobuf/any.pb.h>
 
 #include <cctype>
-
 #include <nlohmann/json.hpp>
 
 #include "flight/internal.h"
@@ -24,10 +23,13 @@ Result<std::string> DatabaseOf(const grpc::ServerContext& ctx) {
     if (!v.empty()) return v;
   }
   return Status::InvalidArgument(
-      "no 'database' header in request: Flight SQL calls name their database in the 'database' gRPC metadata header");
+      "no 'database' header in request: Flight SQL calls name their database in the 'database' "
+      "gRPC metadata header");
 }
 
-WireColumn Utf8(const std::string& name, bool nullable = true) { return {name, "u", {}, nullable, {}}; }
+WireColumn Utf8(const std::string& name, bool nullable = true) {
+  return {name, "u", {}, nullable, {}};
+}
 
 // SQL LIKE patterns as the Flight SQL filters use them: % any run, _ one character.
 bool Like(const std::string& text, const std::string& pattern, size_t t = 0, size_t p = 0) {
@@ -37,7 +39,8 @@ bool Like(const std::string& text, const std::string& pattern, size_t t = 0, siz
       if (Like(text, pattern, k, p + 1)) return true;
     return false;
   }
-  if (t < text.size() && (pattern[p] == '_' || pattern[p] == text[t])) return Like(text, pattern, t + 1, p + 1);
+  if (t < text.size() && (pattern[p] == '_' || pattern[p] == text[t]))
+    return Like(text, pattern, t + 1, p + 1);
   return false;
 }
 
@@ -50,10 +53,12 @@ struct TableRow {
 std::vector<TableRow> AllTables(const catalog::Database& db) {
   std::vector<TableRow> out;
   for (const auto& [name, t] : db.tables) out.push_back({"iox", name, "BASE TABLE"});
-  for (const char* sys : {"processing_engine_logs", "processing_engine_triggers", "processing_engine_trigger_arguments",
-                          "queries", "parquet_files", "last_caches", "distinct_caches"})
+  for (const char* sys : {"processing_engine_logs", "processing_engine_triggers",
+                          "processing_engine_trigger_arguments", "queries", "parquet_files",
+                          "last_caches", "distinct_caches"})
     out.push_back({"system", sys, "BASE TABLE"});
-  for (const char* info : {"tables", "columns"}) out.push_back({"information_schema", info, "VIEW"});
+  for (const char* info : {"tables", "columns"})
+    out.push_back({"information_schema", info, "VIEW"});
   return out;
 }
 
@@ -94,7 +99,9 @@ json NullParams(const std::string& sql) {
     }
     if (c != '$') continue;
     size_t end = i + 1;
-    while (end < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[end])) || sql[end] == '_')) ++end;
+    while (end < sql.size() &&
+           (std::isalnum(static_cast<unsigned char>(sql[end])) || sql[end] == '_'))
+      ++end;
     if (end > i + 1) out[sql.substr(i + 1, end - i - 1)] = nullptr;
     i = end - 1;
   }
@@ -106,20 +113,25 @@ struct Prepared {
   std::string query;
   json params = json::object();
 };
-std::string EncodeHandle(const Prepared& p) { return json{{"query", p.query}, {"params", p.params}}.dump(); }
+std::string EncodeHandle(const Prepared& p) {
+  return json{{"query", p.query}, {"params", p.params}}.dump();
+}
 Result<Prepared> DecodeHandle(const std::string& bytes) {
   json j = json::parse(bytes, nullptr, false);
   if (!j.is_object() || !j.contains("query") || !j["query"].is_string())
-    return Status::InvalidArgument("invalid prepared statement handle: expected one that CreatePreparedStatement returned");
+    return Status::InvalidArgument(
+        "invalid prepared statement handle: expected one that CreatePreparedStatement returned");
   Prepared p{j["query"].get<std::string>(), j.value("params", json::object())};
   return p;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<ArrowSource>> FlightSql::Metadata(const std::string& database, const std::string& command) {
+Result<std::unique_ptr<ArrowSource>> FlightSql::Metadata(const std::string& database,
+                                                         const std::string& command) {
   google::protobuf::Any any;
-  if (!any.ParseFromString(command)) return Status::InvalidArgument("invalid Flight SQL command in ticket");
+  if (!any.ParseFromString(command))
+    return Status::InvalidArgument("invalid Flight SQL command in ticket");
   if (sql::CommandGetSqlInfo c; Unpack(any, &c))  // about the server, not a database
     return SqlInfo(std::vector<uint32_t>(c.info().begin(), c.info().end()));
   auto state = options_.catalog->State();
@@ -138,26 +150,31 @@ Result<std::unique_ptr<ArrowSource>> FlightSql::Metadata(const std::string& data
     return TableSource({Utf8("catalog_name"), Utf8("db_schema_name", false)}, std::move(rows));
   }
   if (sql::CommandGetTableTypes c; Unpack(any, &c))
-    return TableSource({Utf8("table_type", false)}, Rows{{std::string("BASE TABLE")}, {std::string("VIEW")}});
+    return TableSource({Utf8("table_type", false)},
+                       Rows{{std::string("BASE TABLE")}, {std::string("VIEW")}});
   if (sql::CommandGetTables c; Unpack(any, &c)) {
-    std::vector<WireColumn> columns = {Utf8("catalog_name"), Utf8("db_schema_name"), Utf8("table_name", false),
-                                       Utf8("table_type", false)};
+    std::vector<WireColumn> columns = {Utf8("catalog_name"), Utf8("db_schema_name"),
+                                       Utf8("table_name", false), Utf8("table_type", false)};
     if (c.include_schema()) columns.push_back({"table_schema", "z", {}, false, {}});
     Rows rows;
     for (const auto& t : AllTables(*db)) {
       if (c.has_catalog() && c.catalog() != kCatalog) continue;
-      if (c.has_db_schema_filter_pattern() && !Like(t.schema, c.db_schema_filter_pattern())) continue;
-      if (c.has_table_name_filter_pattern() && !Like(t.name, c.table_name_filter_pattern())) continue;
-      if (c.table_types_size() > 0 &&
-          std::find(c.table_types().begin(), c.table_types().end(), t.type) == c.table_types().end())
+      if (c.has_db_schema_filter_pattern() && !Like(t.schema, c.db_schema_filter_pattern()))
+        continue;
+      if (c.has_table_name_filter_pattern() && !Like(t.name, c.table_name_filter_pattern()))
+        continue;
+      if (c.table_types_size() > 0 && std::find(c.table_types().begin(), c.table_types().end(),
+                                                t.type) == c.table_types().end())
         continue;
       std::vector<query::Value> row = {std::string(kCatalog), t.schema, t.name, t.type};
       if (c.include_schema()) {
         // The table's columns as a query of it would return them.
         std::string qualified = (t.schema == "iox" ? "" : t.schema + ".") + "\"" + t.name + "\"";
-        auto stream = options_.engine->QueryStream(*state, database, "SELECT * FROM " + qualified + " LIMIT 0", {});
+        auto stream = options_.engine->QueryStream(*state, database,
+                                                   "SELECT * FROM " + qualified + " LIMIT 0", {});
         if (!stream.ok()) return stream.status();
-        RIFFLE_ASSIGN_OR_RETURN(auto source, SqlSource(std::move(stream).value(), *db, "\"" + t.name + "\""));
+        RIFFLE_ASSIGN_OR_RETURN(auto source,
+                                SqlSource(std::move(stream).value(), *db, "\"" + t.name + "\""));
         row.push_back(Encapsulate(SchemaMessage(source->columns())));
       }
       rows.push_back(std::move(row));
@@ -165,20 +182,26 @@ Result<std::unique_ptr<ArrowSource>> FlightSql::Metadata(const std::string& data
     return TableSource(std::move(columns), std::move(rows));
   }
   if (sql::CommandGetPrimaryKeys c; Unpack(any, &c)) {
-    return TableSource({Utf8("catalog_name"), Utf8("db_schema_name"), Utf8("table_name", false),
-                        Utf8("column_name", false), {"key_name", "u", {}, true, {}}, {"key_sequence", "i", {}, false, {}}},
+    return TableSource({Utf8("catalog_name"),
+                        Utf8("db_schema_name"),
+                        Utf8("table_name", false),
+                        Utf8("column_name", false),
+                        {"key_name", "u", {}, true, {}},
+                        {"key_sequence", "i", {}, false, {}}},
                        {});
   }
   return Status::Unimplemented("Flight SQL command " + any.type_url() + " is not supported");
 }
 
-grpc::Status FlightSql::GetFlightInfo(grpc::ServerContext* ctx, const pb::FlightDescriptor& descriptor,
-                                      pb::FlightInfo* out) {
+grpc::Status FlightSql::GetFlightInfo(grpc::ServerContext* ctx,
+                                      const pb::FlightDescriptor& descriptor, pb::FlightInfo* out) {
   if (descriptor.type() != pb::FlightDescriptor::CMD)
-    return {grpc::StatusCode::UNIMPLEMENTED, "GetFlightInfo takes a Flight SQL command (descriptor type CMD)"};
+    return {grpc::StatusCode::UNIMPLEMENTED,
+            "GetFlightInfo takes a Flight SQL command (descriptor type CMD)"};
   google::protobuf::Any any;
   if (!any.ParseFromString(descriptor.cmd()))
-    return {grpc::StatusCode::INVALID_ARGUMENT, "the descriptor's cmd is not a Flight SQL command (google.protobuf.Any)"};
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "the descriptor's cmd is not a Flight SQL command (google.protobuf.Any)"};
   auto database = DatabaseOf(*ctx);
   if (!database.ok()) return ToGrpc(database.status());
   QueryTicket ticket;
@@ -209,11 +232,13 @@ grpc::Status FlightSql::DoAction(grpc::ServerContext* ctx, const pb::Action& act
                                  grpc::ServerWriter<pb::Result>* writer) {
   google::protobuf::Any any;
   if (!any.ParseFromString(action.body()))
-    return {grpc::StatusCode::INVALID_ARGUMENT, "the action body is not a Flight SQL request (google.protobuf.Any)"};
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "the action body is not a Flight SQL request (google.protobuf.Any)"};
   if (action.type() == "CreatePreparedStatement") {
     sql::ActionCreatePreparedStatementRequest request;
     if (!Unpack(any, &request))
-      return {grpc::StatusCode::INVALID_ARGUMENT, "CreatePreparedStatement expects ActionCreatePreparedStatementRequest"};
+      return {grpc::StatusCode::INVALID_ARGUMENT,
+              "CreatePreparedStatement expects ActionCreatePreparedStatementRequest"};
     auto database = DatabaseOf(*ctx);
     if (!database.ok()) return ToGrpc(database.status());
     sql::ActionCreatePreparedStatementResult result;
@@ -232,22 +257,26 @@ grpc::Status FlightSql::DoAction(grpc::ServerContext* ctx, const pb::Action& act
   if (action.type() == "ClosePreparedStatement") {
     sql::ActionClosePreparedStatementRequest request;
     if (!Unpack(any, &request))
-      return {grpc::StatusCode::INVALID_ARGUMENT, "ClosePreparedStatement expects ActionClosePreparedStatementRequest"};
+      return {grpc::StatusCode::INVALID_ARGUMENT,
+              "ClosePreparedStatement expects ActionClosePreparedStatementRequest"};
     return grpc::Status::OK;  // handles hold no server state
   }
   return {grpc::StatusCode::UNIMPLEMENTED,
-          "action '" + action.type() + "' is not supported: expected CreatePreparedStatement or ClosePreparedStatement"};
+          "action '" + action.type() +
+              "' is not supported: expected CreatePreparedStatement or ClosePreparedStatement"};
 }
 
 grpc::Status FlightSql::DoPut(grpc::ServerContext* ctx,
                               grpc::ServerReaderWriter<pb::PutResult, pb::FlightData>* stream) {
   pb::FlightData data;
-  if (!stream->Read(&data)) return {grpc::StatusCode::INVALID_ARGUMENT, "DoPut: no FlightData received"};
+  if (!stream->Read(&data))
+    return {grpc::StatusCode::INVALID_ARGUMENT, "DoPut: no FlightData received"};
   google::protobuf::Any any;
   sql::CommandPreparedStatementQuery command;
   if (!any.ParseFromString(data.flight_descriptor().cmd()) || !Unpack(any, &command))
     return {grpc::StatusCode::INVALID_ARGUMENT,
-            "DoPut binds a prepared statement's parameters: expected a descriptor with CommandPreparedStatementQuery "
+            "DoPut binds a prepared statement's parameters: expected a descriptor with "
+            "CommandPreparedStatementQuery "
             "(Riffle does not take writes over Flight; use /api/v3/write_lp)"};
   auto prepared = DecodeHandle(command.prepared_statement_handle());
   if (!prepared.ok()) return ToGrpc(prepared.status());

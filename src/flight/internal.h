@@ -11,10 +11,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <map>
-#include <mutex>
-#include <thread>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "catalog/catalog.h"
@@ -49,17 +49,21 @@ Result<std::unique_ptr<ArrowSource>> SqlSource(std::unique_ptr<query::ResultStre
 // An InfluxQL statement's rows: iox::measurement, the GROUP BY tags, then its columns.
 using StatePtr = std::shared_ptr<const catalog::CatalogState>;
 Result<std::unique_ptr<ArrowSource>> InfluxQLSource(query::QueryEngine& engine, StatePtr state,
-                                                    const catalog::Database& db, const std::string& text,
-                                                    const std::string& params_json, CancelPtr cancel);
+                                                    const catalog::Database& db,
+                                                    const std::string& text,
+                                                    const std::string& params_json,
+                                                    CancelPtr cancel);
 // Rows that are already whole (Flight SQL metadata).
-std::unique_ptr<ArrowSource> TableSource(std::vector<WireColumn> columns, std::vector<std::vector<query::Value>> rows);
+std::unique_ptr<ArrowSource> TableSource(std::vector<WireColumn> columns,
+                                         std::vector<std::vector<query::Value>> rows);
 
 // The Flight SQL server description (CommandGetSqlInfo), all of it when `wanted` is empty.
 std::unique_ptr<ArrowSource> SqlInfo(const std::vector<uint32_t>& wanted);
 
 // iox::column::type metadata for columns that are a table's columns, as InfluxDB 3 marks them
 // (the clients' queryPoints tells tags from fields by it).
-void AnnotateColumns(const catalog::Database& db, const std::string& query_text, std::vector<WireColumn>* columns);
+void AnnotateColumns(const catalog::Database& db, const std::string& query_text,
+                     std::vector<WireColumn>* columns);
 
 // A query that a ticket names.
 struct QueryTicket {
@@ -83,7 +87,8 @@ std::string Header(const grpc::ServerContext& ctx, const std::string& name);
 
 // Streams a source to the client: Schema, then RecordBatches of about 192 KiB each, encoded on
 // a second thread while gRPC sends the previous one. A client gone mid-stream cancels the query.
-grpc::Status SendStream(grpc::ServerWriter<WireFlightData>* writer, ArrowSource& source, query::Cancellation& cancel);
+grpc::Status SendStream(grpc::ServerWriter<WireFlightData>* writer, ArrowSource& source,
+                        query::Cancellation& cancel);
 
 // Watches a call from before its query starts to its end: once the client cancels or the
 // deadline (grpc-timeout) passes, the query is cancelled, so DuckDB stops working for nobody.
@@ -110,18 +115,23 @@ class CallWatch {
 class FlightSql {
  public:
   explicit FlightSql(const FlightOptions& options) : options_(options) {}
-  grpc::Status GetFlightInfo(grpc::ServerContext* ctx, const pb::FlightDescriptor& descriptor, pb::FlightInfo* out);
+  grpc::Status GetFlightInfo(grpc::ServerContext* ctx, const pb::FlightDescriptor& descriptor,
+                             pb::FlightInfo* out);
   // The rows of a metadata command named by a ticket.
-  Result<std::unique_ptr<ArrowSource>> Metadata(const std::string& database, const std::string& command);
-  grpc::Status DoAction(grpc::ServerContext* ctx, const pb::Action& action, grpc::ServerWriter<pb::Result>* writer);
-  grpc::Status DoPut(grpc::ServerContext* ctx, grpc::ServerReaderWriter<pb::PutResult, pb::FlightData>* stream);
+  Result<std::unique_ptr<ArrowSource>> Metadata(const std::string& database,
+                                                const std::string& command);
+  grpc::Status DoAction(grpc::ServerContext* ctx, const pb::Action& action,
+                        grpc::ServerWriter<pb::Result>* writer);
+  grpc::Status DoPut(grpc::ServerContext* ctx,
+                     grpc::ServerReaderWriter<pb::PutResult, pb::FlightData>* stream);
 
  private:
   const FlightOptions& options_;
 };
 
 // Opens the source a ticket names; `cancel` (optional) can stop its query.
-Result<std::unique_ptr<ArrowSource>> OpenTicket(const FlightOptions& options, const QueryTicket& ticket,
+Result<std::unique_ptr<ArrowSource>> OpenTicket(const FlightOptions& options,
+                                                const QueryTicket& ticket,
                                                 CancelPtr cancel = nullptr);
 
 }  // namespace riffle::flight

@@ -18,15 +18,19 @@ const fb::Message* Parse(const std::string& header) {
 // Buffers of one field in the batch's pre-order buffer list.
 int BufferCount(fb::Type t) {
   switch (t) {
-    case fb::Type::Null: return 0;
+    case fb::Type::Null:
+      return 0;
     case fb::Type::Utf8:
-    case fb::Type::Binary: return 3;
-    default: return 2;
+    case fb::Type::Binary:
+      return 3;
+    default:
+      return 2;
   }
 }
 }  // namespace
 
-Result<std::vector<std::pair<std::string, query::Value>>> ReadFirstRow(const std::vector<IpcInput>& messages) {
+Result<std::vector<std::pair<std::string, query::Value>>> ReadFirstRow(
+    const std::vector<IpcInput>& messages) {
   const fb::Schema* schema = nullptr;
   for (const auto& m : messages) {
     const fb::Message* msg = m.header.empty() ? nullptr : Parse(m.header);
@@ -39,7 +43,8 @@ Result<std::vector<std::pair<std::string, query::Value>>> ReadFirstRow(const std
       continue;
     }
     if (msg->header_type() != fb::MessageHeader::RecordBatch) continue;
-    if (!schema || !schema->fields()) return Status::InvalidArgument("parameters: a RecordBatch came before its Schema");
+    if (!schema || !schema->fields())
+      return Status::InvalidArgument("parameters: a RecordBatch came before its Schema");
     const fb::RecordBatch* batch = msg->header_as_RecordBatch();
     std::vector<std::pair<std::string, query::Value>> out;
     if (!batch || batch->length() < 1) return out;
@@ -57,12 +62,15 @@ Result<std::vector<std::pair<std::string, query::Value>>> ReadFirstRow(const std
       std::string name = field->name() ? field->name()->str() : "";
       if (!name.empty() && name[0] == '$') name.erase(0, 1);
       if (field->dictionary())
-        return Status::InvalidArgument("parameters: field '" + name +
-                                       "' is dictionary-encoded: send parameter values as plain Utf8");
+        return Status::InvalidArgument(
+            "parameters: field '" + name +
+            "' is dictionary-encoded: send parameter values as plain Utf8");
       fb::Type type = field->type_type();
       size_t first = next;
       next += BufferCount(type);
-      const fb::Buffer* vb = buffers && first < buffers->size() ? buffers->Get(static_cast<flatbuffers::uoffset_t>(first)) : nullptr;
+      const fb::Buffer* vb = buffers && first < buffers->size()
+                                 ? buffers->Get(static_cast<flatbuffers::uoffset_t>(first))
+                                 : nullptr;
       const char* validity = vb && vb->length() > 0 ? buffer(first, 1) : nullptr;
       if (validity && !(validity[0] & 1)) {
         out.emplace_back(name, std::monostate{});
@@ -78,13 +86,29 @@ Result<std::vector<std::pair<std::string, query::Value>>> ReadFirstRow(const std
           int64_t v = 0;
           uint64_t u = 0;
           switch (bytes) {
-            case 1: v = t->is_signed() ? int8_t(d[0]) : uint8_t(d[0]); break;
-            case 2: { int16_t x; std::memcpy(&x, d, 2); v = t->is_signed() ? x : uint16_t(x); break; }
-            case 4: { int32_t x; std::memcpy(&x, d, 4); v = t->is_signed() ? x : uint32_t(x); break; }
-            default: std::memcpy(&u, d, 8); v = static_cast<int64_t>(u);
+            case 1:
+              v = t->is_signed() ? int8_t(d[0]) : uint8_t(d[0]);
+              break;
+            case 2: {
+              int16_t x;
+              std::memcpy(&x, d, 2);
+              v = t->is_signed() ? x : uint16_t(x);
+              break;
+            }
+            case 4: {
+              int32_t x;
+              std::memcpy(&x, d, 4);
+              v = t->is_signed() ? x : uint32_t(x);
+              break;
+            }
+            default:
+              std::memcpy(&u, d, 8);
+              v = static_cast<int64_t>(u);
           }
-          if (bytes == 8 && !t->is_signed()) out.emplace_back(name, u);
-          else out.emplace_back(name, v);
+          if (bytes == 8 && !t->is_signed())
+            out.emplace_back(name, u);
+          else
+            out.emplace_back(name, v);
           break;
         }
         case fb::Type::FloatingPoint: {
@@ -114,7 +138,9 @@ Result<std::vector<std::pair<std::string, query::Value>>> ReadFirstRow(const std
           int64_t x;
           std::memcpy(&x, d, 8);
           static const int64_t scale[] = {1'000'000'000, 1'000'000, 1'000, 1};
-          out.emplace_back(name, query::Timestamp{x * scale[static_cast<int>(field->type_as_Timestamp()->unit())]});
+          out.emplace_back(
+              name,
+              query::Timestamp{x * scale[static_cast<int>(field->type_as_Timestamp()->unit())]});
           break;
         }
         case fb::Type::Utf8:
@@ -133,14 +159,16 @@ Result<std::vector<std::pair<std::string, query::Value>>> ReadFirstRow(const std
           out.emplace_back(name, std::monostate{});
           break;
         default:
-          return Status::InvalidArgument("parameters: field '" + name +
-                                         "' has a type Riffle does not bind (expected integer, float, "
-                                         "boolean, string or timestamp)");
+          return Status::InvalidArgument(
+              "parameters: field '" + name +
+              "' has a type Riffle does not bind (expected integer, float, "
+              "boolean, string or timestamp)");
       }
     }
     return out;
   }
-  return Status::InvalidArgument("parameters: expected an Arrow IPC Schema and a RecordBatch of one row");
+  return Status::InvalidArgument(
+      "parameters: expected an Arrow IPC Schema and a RecordBatch of one row");
 }
 
 }  // namespace riffle::flight

@@ -18,6 +18,7 @@ struct IpcInput {
 
 // The first row of the stream as (field name, value) pairs. Columns of Int8..Int64, UInt8..UInt64,
 // Float32/64, Utf8, Bool and Timestamp are read; any other type is an error naming the field.
-Result<std::vector<std::pair<std::string, query::Value>>> ReadFirstRow(const std::vector<IpcInput>& messages);
+Result<std::vector<std::pair<std::string, query::Value>>> ReadFirstRow(
+    const std::vector<IpcInput>& messages);
 
 }  // namespace riffle::flight

@@ -27,7 +27,9 @@ class Pipeline {
     if (thread_.joinable()) thread_.join();
   }
 
-  void Start() { thread_ = std::thread([this] { Produce(); }); }
+  void Start() {
+    thread_ = std::thread([this] { Produce(); });
+  }
 
   // The next message, or nullopt at the end (then `status()` tells how it ended).
   std::optional<IpcMessage> Pop() {
@@ -87,11 +89,13 @@ class Pipeline {
       if (pending_bytes + bytes > kTargetMessageBytes) RIFFLE_RETURN_IF_ERROR(flush());
       if (bytes > kTargetMessageBytes && array.length > 8) {
         // Wide rows: this chunk alone becomes several messages of whole bytes of bitmap.
-        int64_t pieces = static_cast<int64_t>((bytes + kTargetMessageBytes - 1) / kTargetMessageBytes);
+        int64_t pieces =
+            static_cast<int64_t>((bytes + kTargetMessageBytes - 1) / kTargetMessageBytes);
         int64_t step = std::max<int64_t>(8, ((array.length + pieces - 1) / pieces + 7) / 8 * 8);
         for (int64_t at = 0; at < array.length; at += step) {
-          RIFFLE_ASSIGN_OR_RETURN(IpcMessage m,
-                                  RecordBatchMessage(columns_, {{&array, at, std::min(array.length, at + step)}}));
+          RIFFLE_ASSIGN_OR_RETURN(
+              IpcMessage m,
+              RecordBatchMessage(columns_, {{&array, at, std::min(array.length, at + step)}}));
           RIFFLE_RETURN_IF_ERROR(Push(std::move(m)));
         }
         continue;
@@ -126,7 +130,8 @@ class Pipeline {
 
 }  // namespace
 
-grpc::Status SendStream(grpc::ServerWriter<WireFlightData>* writer, ArrowSource& source, query::Cancellation& cancel) {
+grpc::Status SendStream(grpc::ServerWriter<WireFlightData>* writer, ArrowSource& source,
+                        query::Cancellation& cancel) {
   IpcMessage schema = SchemaMessage(source.columns());
   if (!writer->Write(WireFlightData{std::move(schema.header), ""}))
     return {grpc::StatusCode::CANCELLED, "the client went away"};
@@ -141,7 +146,8 @@ grpc::Status SendStream(grpc::ServerWriter<WireFlightData>* writer, ArrowSource&
   return ToGrpc(pipeline.status());
 }
 
-CallWatch::CallWatch(grpc::ServerContext* ctx, CancelPtr cancel) : ctx_(ctx), cancel_(std::move(cancel)) {
+CallWatch::CallWatch(grpc::ServerContext* ctx, CancelPtr cancel)
+    : ctx_(ctx), cancel_(std::move(cancel)) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -171,9 +177,12 @@ void CallWatch::Run() {
 grpc::Status CallWatch::Outcome(grpc::Status st) const {
   if (st.ok()) return st;
   switch (fired_.load()) {
-    case 1: return {grpc::StatusCode::CANCELLED, "the query was cancelled by the client"};
-    case 2: return {grpc::StatusCode::DEADLINE_EXCEEDED, "the query's deadline (grpc-timeout) passed"};
-    default: return st;
+    case 1:
+      return {grpc::StatusCode::CANCELLED, "the query was cancelled by the client"};
+    case 2:
+      return {grpc::StatusCode::DEADLINE_EXCEEDED, "the query's deadline (grpc-timeout) passed"};
+    default:
+      return st;
   }
 }
 

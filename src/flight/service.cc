@@ -1,11 +1,12 @@
 // The Flight service: DoGet streams a ticket's result; Handshake, GetFlightInfo, DoAction and
 // DoPut serve Flight SQL. Calls run on gRPC's synchronous threads, so a slow client blocks its
 // own Write (HTTP/2 flow control) and nothing else.
+#include <grpcpp/server_posix.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
-#include <grpcpp/server_posix.h>
-#include <atomic>
 
 #include "auth/token_store.h"
 #include "catalog/catalog.h"
@@ -19,14 +20,22 @@ namespace {
 Result<query::Params> ParamsOf(const std::string& params_json) {
   query::Params out;
   auto j = nlohmann::json::parse(params_json, nullptr, false);
-  if (!j.is_object()) return Status::InvalidArgument("invalid \"params\": expected a JSON object of name → value");
+  if (!j.is_object())
+    return Status::InvalidArgument("invalid \"params\": expected a JSON object of name → value");
   for (const auto& [name, v] : j.items()) {
-    if (v.is_null()) out.emplace_back(name, std::monostate{});
-    else if (v.is_boolean()) out.emplace_back(name, v.get<bool>());
-    else if (v.is_number_integer()) out.emplace_back(name, v.get<int64_t>());
-    else if (v.is_number()) out.emplace_back(name, v.get<double>());
-    else if (v.is_string()) out.emplace_back(name, v.get<std::string>());
-    else return Status::InvalidArgument("query parameter '" + name + "' must be a string, number, boolean or null");
+    if (v.is_null())
+      out.emplace_back(name, std::monostate{});
+    else if (v.is_boolean())
+      out.emplace_back(name, v.get<bool>());
+    else if (v.is_number_integer())
+      out.emplace_back(name, v.get<int64_t>());
+    else if (v.is_number())
+      out.emplace_back(name, v.get<double>());
+    else if (v.is_string())
+      out.emplace_back(name, v.get<std::string>());
+    else
+      return Status::InvalidArgument("query parameter '" + name +
+                                     "' must be a string, number, boolean or null");
   }
   return out;
 }
@@ -40,13 +49,15 @@ class Service final : public grpc::Service {
     using grpc::internal::RpcMethod;
     using grpc::internal::RpcServiceMethod;
     const std::string prefix = "/arrow.flight.protocol.FlightService/";
-    auto add = [&](const char* name, RpcMethod::RpcType type, grpc::internal::MethodHandler* handler) {
+    auto add = [&](const char* name, RpcMethod::RpcType type,
+                   grpc::internal::MethodHandler* handler) {
       paths_.push_back(prefix + name);
       AddMethod(new RpcServiceMethod(paths_.back().c_str(), type, handler));
     };
     paths_.reserve(5);  // RpcServiceMethod keeps the name's pointer
     add("Handshake", RpcMethod::BIDI_STREAMING,
-        new grpc::internal::BidiStreamingHandler<Service, pb::HandshakeRequest, pb::HandshakeResponse>(
+        new grpc::internal::BidiStreamingHandler<Service, pb::HandshakeRequest,
+                                                 pb::HandshakeResponse>(
             [](Service* s, grpc::ServerContext* ctx,
                grpc::ServerReaderWriter<pb::HandshakeResponse, pb::HandshakeRequest>* stream) {
               return s->Handshake(ctx, stream);
@@ -54,38 +65,39 @@ class Service final : public grpc::Service {
             this));
     add("GetFlightInfo", RpcMethod::NORMAL_RPC,
         new grpc::internal::RpcMethodHandler<Service, pb::FlightDescriptor, pb::FlightInfo,
-                                             grpc::protobuf::MessageLite, grpc::protobuf::MessageLite>(
-            [](Service* s, grpc::ServerContext* ctx, const pb::FlightDescriptor* d, pb::FlightInfo* info) {
-              return s->GetFlightInfo(ctx, d, info);
-            },
+                                             grpc::protobuf::MessageLite,
+                                             grpc::protobuf::MessageLite>(
+            [](Service* s, grpc::ServerContext* ctx, const pb::FlightDescriptor* d,
+               pb::FlightInfo* info) { return s->GetFlightInfo(ctx, d, info); },
             this));
     add("DoGet", RpcMethod::SERVER_STREAMING,
         new grpc::internal::ServerStreamingHandler<Service, pb::Ticket, WireFlightData>(
-            [](Service* s, grpc::ServerContext* ctx, const pb::Ticket* t, grpc::ServerWriter<WireFlightData>* w) {
-              return s->DoGet(ctx, t, w);
-            },
+            [](Service* s, grpc::ServerContext* ctx, const pb::Ticket* t,
+               grpc::ServerWriter<WireFlightData>* w) { return s->DoGet(ctx, t, w); },
             this));
     add("DoPut", RpcMethod::BIDI_STREAMING,
         new grpc::internal::BidiStreamingHandler<Service, pb::FlightData, pb::PutResult>(
-            [](Service* s, grpc::ServerContext* ctx, grpc::ServerReaderWriter<pb::PutResult, pb::FlightData>* stream) {
+            [](Service* s, grpc::ServerContext* ctx,
+               grpc::ServerReaderWriter<pb::PutResult, pb::FlightData>* stream) {
               return s->DoPut(ctx, stream);
             },
             this));
     add("DoAction", RpcMethod::SERVER_STREAMING,
         new grpc::internal::ServerStreamingHandler<Service, pb::Action, pb::Result>(
-            [](Service* s, grpc::ServerContext* ctx, const pb::Action* a, grpc::ServerWriter<pb::Result>* w) {
-              return s->DoAction(ctx, a, w);
-            },
+            [](Service* s, grpc::ServerContext* ctx, const pb::Action* a,
+               grpc::ServerWriter<pb::Result>* w) { return s->DoAction(ctx, a, w); },
             this));
   }
 
-  grpc::Status Handshake(grpc::ServerContext* ctx,
-                         grpc::ServerReaderWriter<pb::HandshakeResponse, pb::HandshakeRequest>* stream) {
+  grpc::Status Handshake(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<pb::HandshakeResponse, pb::HandshakeRequest>* stream) {
     return Counted("Handshake", [&] { return Shake(ctx, stream); });
   }
 
-  grpc::Status Shake(grpc::ServerContext* ctx,
-                     grpc::ServerReaderWriter<pb::HandshakeResponse, pb::HandshakeRequest>* stream) {
+  grpc::Status Shake(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<pb::HandshakeResponse, pb::HandshakeRequest>* stream) {
     if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
     // JDBC and Grafana's Go client authenticate here and then send the returned header.
     if (auto token = auth::TokenOf(Header(*ctx, "authorization")))
@@ -100,7 +112,8 @@ class Service final : public grpc::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status DoGet(grpc::ServerContext* ctx, const pb::Ticket* ticket, grpc::ServerWriter<WireFlightData>* writer) {
+  grpc::Status DoGet(grpc::ServerContext* ctx, const pb::Ticket* ticket,
+                     grpc::ServerWriter<WireFlightData>* writer) {
     return Counted("DoGet", [&] { return Get(ctx, *ticket, writer); });
   }
 
@@ -129,7 +142,8 @@ class Service final : public grpc::Service {
   }
 
  private:
-  grpc::Status Get(grpc::ServerContext* ctx, const pb::Ticket& ticket, grpc::ServerWriter<WireFlightData>* writer) {
+  grpc::Status Get(grpc::ServerContext* ctx, const pb::Ticket& ticket,
+                   grpc::ServerWriter<WireFlightData>* writer) {
     if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
     auto parsed = ParseTicket(ticket.ticket());
     if (!parsed.ok()) return ToGrpc(parsed.status());
@@ -143,7 +157,8 @@ class Service final : public grpc::Service {
       m.queries.With({language, source.ok() ? "ok" : "error"}).Add();
       if (source.ok())
         m.query_duration.With({language})
-            .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+            .Observe(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
     if (!source.ok()) return watch.Outcome(ToGrpc(source.status()));
     return watch.Outcome(SendStream(writer, **source, *cancel));
@@ -158,16 +173,26 @@ class Service final : public grpc::Service {
 
   static const char* GrpcCodeName(grpc::StatusCode code) {
     switch (code) {
-      case grpc::StatusCode::OK: return "OK";
-      case grpc::StatusCode::CANCELLED: return "CANCELLED";
-      case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-      case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-      case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-      case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
-      case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-      case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-      case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-      default: return "INTERNAL";
+      case grpc::StatusCode::OK:
+        return "OK";
+      case grpc::StatusCode::CANCELLED:
+        return "CANCELLED";
+      case grpc::StatusCode::INVALID_ARGUMENT:
+        return "INVALID_ARGUMENT";
+      case grpc::StatusCode::DEADLINE_EXCEEDED:
+        return "DEADLINE_EXCEEDED";
+      case grpc::StatusCode::NOT_FOUND:
+        return "NOT_FOUND";
+      case grpc::StatusCode::UNAUTHENTICATED:
+        return "UNAUTHENTICATED";
+      case grpc::StatusCode::UNIMPLEMENTED:
+        return "UNIMPLEMENTED";
+      case grpc::StatusCode::RESOURCE_EXHAUSTED:
+        return "RESOURCE_EXHAUSTED";
+      case grpc::StatusCode::UNAVAILABLE:
+        return "UNAVAILABLE";
+      default:
+        return "INTERNAL";
     }
   }
 
@@ -237,17 +262,26 @@ grpc::Status ToGrpc(const Status& st) {
   std::string message = st.message();
   if (message.size() > 2000) message.resize(2000);
   switch (st.code()) {
-    case Code::kInvalidArgument: return {grpc::StatusCode::INVALID_ARGUMENT, message};
-    case Code::kNotFound: return {grpc::StatusCode::NOT_FOUND, message};
+    case Code::kInvalidArgument:
+      return {grpc::StatusCode::INVALID_ARGUMENT, message};
+    case Code::kNotFound:
+      return {grpc::StatusCode::NOT_FOUND, message};
     case Code::kAlreadyExists:
-    case Code::kConflict: return {grpc::StatusCode::ALREADY_EXISTS, message};
+    case Code::kConflict:
+      return {grpc::StatusCode::ALREADY_EXISTS, message};
     case Code::kLimitExceeded:
-    case Code::kTooLarge: return {grpc::StatusCode::RESOURCE_EXHAUSTED, message};
-    case Code::kUnauthenticated: return {grpc::StatusCode::UNAUTHENTICATED, message};
-    case Code::kUnimplemented: return {grpc::StatusCode::UNIMPLEMENTED, message};
-    case Code::kUnavailable: return {grpc::StatusCode::UNAVAILABLE, message};
-    case Code::kCancelled: return {grpc::StatusCode::CANCELLED, message};
-    default: return {grpc::StatusCode::INTERNAL, message};
+    case Code::kTooLarge:
+      return {grpc::StatusCode::RESOURCE_EXHAUSTED, message};
+    case Code::kUnauthenticated:
+      return {grpc::StatusCode::UNAUTHENTICATED, message};
+    case Code::kUnimplemented:
+      return {grpc::StatusCode::UNIMPLEMENTED, message};
+    case Code::kUnavailable:
+      return {grpc::StatusCode::UNAVAILABLE, message};
+    case Code::kCancelled:
+      return {grpc::StatusCode::CANCELLED, message};
+    default:
+      return {grpc::StatusCode::INTERNAL, message};
   }
 }
 
@@ -258,22 +292,24 @@ grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& 
   return {grpc::StatusCode::UNAUTHENTICATED, st.message()};
 }
 
-Result<std::unique_ptr<ArrowSource>> OpenTicket(const FlightOptions& options, const QueryTicket& ticket,
-                                                CancelPtr cancel) {
-  if (!ticket.flightsql_command.empty()) return FlightSql(options).Metadata(ticket.database, ticket.flightsql_command);
+Result<std::unique_ptr<ArrowSource>> OpenTicket(const FlightOptions& options,
+                                                const QueryTicket& ticket, CancelPtr cancel) {
+  if (!ticket.flightsql_command.empty())
+    return FlightSql(options).Metadata(ticket.database, ticket.flightsql_command);
   auto state = options.catalog->State();
   const catalog::Database* db = state->FindDatabase(ticket.database);
   if (!db) return Status::NotFound("database not found: " + ticket.database);
   if (ticket.influxql) {
-    auto source = InfluxQLSource(*options.engine, state, *db, ticket.query, ticket.params_json, cancel);
+    auto source =
+        InfluxQLSource(*options.engine, state, *db, ticket.query, ticket.params_json, cancel);
     // A statement InfluxQL does not have is the client's error, as InfluxDB 3 answers it.
     if (!source.ok() && source.status().code() == Code::kUnimplemented)
       return Status::InvalidArgument(source.status().message());
     return source;
   }
   RIFFLE_ASSIGN_OR_RETURN(query::Params params, ParamsOf(ticket.params_json));
-  RIFFLE_ASSIGN_OR_RETURN(auto stream,
-                          options.engine->QueryStream(*state, ticket.database, ticket.query, params, cancel));
+  RIFFLE_ASSIGN_OR_RETURN(auto stream, options.engine->QueryStream(*state, ticket.database,
+                                                                   ticket.query, params, cancel));
   return SqlSource(std::move(stream), *db, ticket.query);
 }
 

@@ -12,7 +12,8 @@ namespace {
 // DuckDB's Arrow export.
 class DuckSource final : public ArrowSource {
  public:
-  DuckSource(std::unique_ptr<query::ResultStream> stream, std::vector<WireColumn> columns, bool vectors)
+  DuckSource(std::unique_ptr<query::ResultStream> stream, std::vector<WireColumn> columns,
+             bool vectors)
       : stream_(std::move(stream)), columns_(std::move(columns)), vectors_(vectors) {}
   const std::vector<WireColumn>& columns() const override { return columns_; }
   Result<bool> Next(duck::OwnedArrowArray* out) override {
@@ -88,7 +89,8 @@ class SeriesSource final : public ArrowSource {
       names.push_back("time");
       formats.push_back("tsn:");
     }
-    for (size_t i = 0; i < names.size(); ++i) columns_.push_back(WireColumn{names[i], formats[i], {}, true, {}});
+    for (size_t i = 0; i < names.size(); ++i)
+      columns_.push_back(WireColumn{names[i], formats[i], {}, true, {}});
     // Marks come from the measurement's table when the statement reads one.
     if (pending_) {
       for (size_t i = 1; i <= piece_.tags.size(); ++i)
@@ -144,12 +146,18 @@ const char* FormatOfColumn(catalog::ColumnType t) {
   using CT = catalog::ColumnType;
   switch (t) {
     case CT::kTag:
-    case CT::kString: return "u";
-    case CT::kInt64: return "l";
-    case CT::kUInt64: return "L";
-    case CT::kFloat64: return "g";
-    case CT::kBool: return "b";
-    case CT::kTime: return "tsn:";
+    case CT::kString:
+      return "u";
+    case CT::kInt64:
+      return "l";
+    case CT::kUInt64:
+      return "L";
+    case CT::kFloat64:
+      return "g";
+    case CT::kBool:
+      return "b";
+    case CT::kTime:
+      return "tsn:";
   }
   return "";
 }
@@ -157,13 +165,20 @@ const char* FormatOfColumn(catalog::ColumnType t) {
 const char* MarkOf(catalog::ColumnType t) {
   using CT = catalog::ColumnType;
   switch (t) {
-    case CT::kTag: return "iox::column_type::tag";
-    case CT::kString: return "iox::column_type::field::string";
-    case CT::kInt64: return "iox::column_type::field::integer";
-    case CT::kUInt64: return "iox::column_type::field::uinteger";
-    case CT::kFloat64: return "iox::column_type::field::float";
-    case CT::kBool: return "iox::column_type::field::boolean";
-    case CT::kTime: return "iox::column_type::timestamp";
+    case CT::kTag:
+      return "iox::column_type::tag";
+    case CT::kString:
+      return "iox::column_type::field::string";
+    case CT::kInt64:
+      return "iox::column_type::field::integer";
+    case CT::kUInt64:
+      return "iox::column_type::field::uinteger";
+    case CT::kFloat64:
+      return "iox::column_type::field::float";
+    case CT::kBool:
+      return "iox::column_type::field::boolean";
+    case CT::kTime:
+      return "iox::column_type::timestamp";
   }
   return "";
 }
@@ -188,7 +203,8 @@ bool Mentions(const std::string& text_lower, const std::string& name) {
 
 }  // namespace
 
-void AnnotateColumns(const catalog::Database& db, const std::string& query_text, std::vector<WireColumn>* columns) {
+void AnnotateColumns(const catalog::Database& db, const std::string& query_text,
+                     std::vector<WireColumn>* columns) {
   std::string text = Lower(query_text);
   std::vector<const catalog::Table*> tables;
   for (const auto& [name, table] : db.tables)
@@ -206,7 +222,8 @@ void AnnotateColumns(const catalog::Database& db, const std::string& query_text,
 }
 
 Result<std::unique_ptr<ArrowSource>> SqlSource(std::unique_ptr<query::ResultStream> stream,
-                                               const catalog::Database& db, const std::string& sql) {
+                                               const catalog::Database& db,
+                                               const std::string& sql) {
   duck::OwnedArrowSchema schema;
   RIFFLE_RETURN_IF_ERROR(stream->ArrowSchemaOf(schema.get()));
   RIFFLE_ASSIGN_OR_RETURN(std::vector<WireColumn> columns, ColumnsOf(*schema));
@@ -214,17 +231,21 @@ Result<std::unique_ptr<ArrowSource>> SqlSource(std::unique_ptr<query::ResultStre
   bool vectors = false;
   if (const auto& formats = stream->VectorFormats(); formats && formats->size() == columns.size()) {
     vectors = true;
-    for (size_t i = 0; i < columns.size(); ++i) vectors &= columns[i].format == WireFormat((*formats)[i]);
+    for (size_t i = 0; i < columns.size(); ++i)
+      vectors &= columns[i].format == WireFormat((*formats)[i]);
     if (vectors)
       for (size_t i = 0; i < columns.size(); ++i) columns[i].format = (*formats)[i];
   }
   AnnotateColumns(db, sql, &columns);
-  return std::unique_ptr<ArrowSource>(std::make_unique<DuckSource>(std::move(stream), std::move(columns), vectors));
+  return std::unique_ptr<ArrowSource>(
+      std::make_unique<DuckSource>(std::move(stream), std::move(columns), vectors));
 }
 
 Result<std::unique_ptr<ArrowSource>> InfluxQLSource(query::QueryEngine& engine, StatePtr state_ptr,
-                                                    const catalog::Database& db, const std::string& text,
-                                                    const std::string& params_json, CancelPtr cancel) {
+                                                    const catalog::Database& db,
+                                                    const std::string& text,
+                                                    const std::string& params_json,
+                                                    CancelPtr cancel) {
   const catalog::CatalogState& state = *state_ptr;
   auto statements = influxql::SplitStatements(text);
   if (statements.size() != 1)
@@ -243,7 +264,8 @@ Result<std::unique_ptr<ArrowSource>> InfluxQLSource(query::QueryEngine& engine, 
   return std::unique_ptr<ArrowSource>(std::move(source));
 }
 
-std::unique_ptr<ArrowSource> TableSource(std::vector<WireColumn> columns, std::vector<std::vector<query::Value>> rows) {
+std::unique_ptr<ArrowSource> TableSource(std::vector<WireColumn> columns,
+                                         std::vector<std::vector<query::Value>> rows) {
   return std::make_unique<WholeSource>(std::move(columns), std::move(rows));
 }
 

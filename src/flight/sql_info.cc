@@ -20,8 +20,16 @@ struct Node {
   ArrowArray array{};
   void Finish(int64_t length, int n_buffers) {
     for (int i = 0; i < 3; ++i) buffers[i] = bytes[i].empty() ? nullptr : bytes[i].data();
-    array = ArrowArray{length, 0, 0, n_buffers, static_cast<int64_t>(children.size()), buffers,
-                       children.empty() ? nullptr : children.data(), nullptr, NoRelease, nullptr};
+    array = ArrowArray{length,
+                       0,
+                       0,
+                       n_buffers,
+                       static_cast<int64_t>(children.size()),
+                       buffers,
+                       children.empty() ? nullptr : children.data(),
+                       nullptr,
+                       NoRelease,
+                       nullptr};
   }
   template <typename T>
   void Put(int buffer, T value) {
@@ -39,26 +47,27 @@ struct Info {
 
 const std::vector<Info>& AllInfo() {
   static const std::vector<Info> info = {
-      {0, 0, "Riffle"},           // FLIGHT_SQL_SERVER_NAME
-      {1, 0, "3.10.0-riffle"},    // FLIGHT_SQL_SERVER_VERSION
-      {2, 0, "1.3"},              // FLIGHT_SQL_SERVER_ARROW_VERSION (the IPC format)
-      {3, 1, "", 1},              // FLIGHT_SQL_SERVER_READ_ONLY
-      {4, 1, "", 1},              // FLIGHT_SQL_SERVER_SQL
-      {5, 1, "", 0},              // FLIGHT_SQL_SERVER_SUBSTRAIT
-      {8, 3, "", 0},              // FLIGHT_SQL_SERVER_TRANSACTION: none
-      {9, 1, "", 0},              // FLIGHT_SQL_SERVER_CANCEL
-      {500, 1, "", 0},            // SQL_DDL_CATALOG
-      {501, 1, "", 0},            // SQL_DDL_SCHEMA
-      {502, 1, "", 0},            // SQL_DDL_TABLE
-      {503, 2, "", 1},            // SQL_IDENTIFIER_CASE: case-insensitive
-      {504, 0, "\""},             // SQL_IDENTIFIER_QUOTE_CHAR
-      {505, 2, "", 1},            // SQL_QUOTED_IDENTIFIER_CASE: case-insensitive
-      {507, 2, "", 2},            // SQL_NULL_ORDERING: nulls sorted at the end
+      {0, 0, "Riffle"},         // FLIGHT_SQL_SERVER_NAME
+      {1, 0, "3.10.0-riffle"},  // FLIGHT_SQL_SERVER_VERSION
+      {2, 0, "1.3"},            // FLIGHT_SQL_SERVER_ARROW_VERSION (the IPC format)
+      {3, 1, "", 1},            // FLIGHT_SQL_SERVER_READ_ONLY
+      {4, 1, "", 1},            // FLIGHT_SQL_SERVER_SQL
+      {5, 1, "", 0},            // FLIGHT_SQL_SERVER_SUBSTRAIT
+      {8, 3, "", 0},            // FLIGHT_SQL_SERVER_TRANSACTION: none
+      {9, 1, "", 0},            // FLIGHT_SQL_SERVER_CANCEL
+      {500, 1, "", 0},          // SQL_DDL_CATALOG
+      {501, 1, "", 0},          // SQL_DDL_SCHEMA
+      {502, 1, "", 0},          // SQL_DDL_TABLE
+      {503, 2, "", 1},          // SQL_IDENTIFIER_CASE: case-insensitive
+      {504, 0, "\""},           // SQL_IDENTIFIER_QUOTE_CHAR
+      {505, 2, "", 1},          // SQL_QUOTED_IDENTIFIER_CASE: case-insensitive
+      {507, 2, "", 2},          // SQL_NULL_ORDERING: nulls sorted at the end
   };
   return info;
 }
 
-WireColumn Col(std::string name, std::string format, bool nullable, std::vector<WireColumn> children = {}) {
+WireColumn Col(std::string name, std::string format, bool nullable,
+               std::vector<WireColumn> children = {}) {
   return WireColumn{std::move(name), std::move(format), {}, nullable, std::move(children)};
 }
 
@@ -67,14 +76,17 @@ class SqlInfoSource final : public ArrowSource {
   explicit SqlInfoSource(const std::vector<uint32_t>& wanted) {
     columns_ = {Col("info_name", "I", false),
                 Col("value", "+ud:0,1,2,3,4,5", false,
-                    {Col("string_value", "u", true), Col("bool_value", "b", true), Col("bigint_value", "l", true),
-                     Col("int32_bitmask", "i", true), Col("string_list", "+l", true, {Col("item", "u", true)}),
+                    {Col("string_value", "u", true), Col("bool_value", "b", true),
+                     Col("bigint_value", "l", true), Col("int32_bitmask", "i", true),
+                     Col("string_list", "+l", true, {Col("item", "u", true)}),
                      Col("int32_to_int32_list_map", "+m", true,
                          {Col("entries", "+s", false,
-                              {Col("key", "i", false), Col("value", "+l", true, {Col("item", "i", true)})})})})};
+                              {Col("key", "i", false),
+                               Col("value", "+l", true, {Col("item", "i", true)})})})})};
     std::vector<Info> rows;
     for (const auto& i : AllInfo())
-      if (wanted.empty() || std::find(wanted.begin(), wanted.end(), i.id) != wanted.end()) rows.push_back(i);
+      if (wanted.empty() || std::find(wanted.begin(), wanted.end(), i.id) != wanted.end())
+        rows.push_back(i);
     int32_t counts[4] = {0, 0, 0, 0};
     strings_.Put<int32_t>(1, 0);
     for (const auto& r : rows) {
@@ -92,8 +104,12 @@ class SqlInfoSource final : public ArrowSource {
           if (r.number) bools_.bytes[1][bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
           break;
         }
-        case 2: bigints_.Put<int64_t>(1, r.number); break;
-        default: bitmasks_.Put<int32_t>(1, static_cast<int32_t>(r.number)); break;
+        case 2:
+          bigints_.Put<int64_t>(1, r.number);
+          break;
+        default:
+          bitmasks_.Put<int32_t>(1, static_cast<int32_t>(r.number));
+          break;
       }
     }
     // Empty lists and maps still carry their one offset.
@@ -116,7 +132,8 @@ class SqlInfoSource final : public ArrowSource {
     map_entries_.Finish(0, 1);
     map_.children = {&map_entries_.array};
     map_.Finish(0, 2);
-    union_.children = {&strings_.array, &bools_.array, &bigints_.array, &bitmasks_.array, &list_.array, &map_.array};
+    union_.children = {&strings_.array,  &bools_.array, &bigints_.array,
+                       &bitmasks_.array, &list_.array,  &map_.array};
     union_.Finish(static_cast<int64_t>(rows.size()), 2);
     names_.Finish(static_cast<int64_t>(rows.size()), 2);
     top_.children = {&names_.array, &union_.array};
@@ -134,8 +151,8 @@ class SqlInfoSource final : public ArrowSource {
 
  private:
   std::vector<WireColumn> columns_;
-  Node names_, union_, strings_, bools_, bigints_, bitmasks_, list_, list_item_, map_, map_entries_, map_key_,
-      map_value_, map_value_item_, top_;
+  Node names_, union_, strings_, bools_, bigints_, bitmasks_, list_, list_item_, map_, map_entries_,
+      map_key_, map_value_, map_value_item_, top_;
   bool sent_ = false;
 };
 

@@ -8,7 +8,8 @@ namespace riffle::flight {
 namespace {
 
 const char* kExpected =
-    "expected UTF-8 JSON {\"database\": \"...\", \"sql_query\": \"...\", \"query_type\": \"sql\" | \"influxql\", "
+    "expected UTF-8 JSON {\"database\": \"...\", \"sql_query\": \"...\", \"query_type\": \"sql\" | "
+    "\"influxql\", "
     "\"params\": {...}}";
 
 std::string Hex(const std::string& bytes) {
@@ -51,21 +52,24 @@ Result<QueryTicket> ParseTicket(const std::string& bytes) {
     RIFFLE_ASSIGN_OR_RETURN(t.flightsql_command, Unhex(j["flightsql_command"].get<std::string>()));
     return t;
   }
-  if (t.database.empty()) return Status::InvalidArgument(std::string("invalid ticket: no \"database\": ") + kExpected);
+  if (t.database.empty())
+    return Status::InvalidArgument(std::string("invalid ticket: no \"database\": ") + kExpected);
   if (!j.contains("sql_query") || !j["sql_query"].is_string())
     return Status::InvalidArgument(std::string("invalid ticket: no \"sql_query\": ") + kExpected);
   t.query = j["sql_query"].get<std::string>();
   if (j.contains("query_type") && !j["query_type"].is_null()) {
-    std::string type = j["query_type"].is_string() ? j["query_type"].get<std::string>() : j["query_type"].dump();
+    std::string type =
+        j["query_type"].is_string() ? j["query_type"].get<std::string>() : j["query_type"].dump();
     if (type == "influxql")
       t.influxql = true;
     else if (type != "sql")
-      return Status::InvalidArgument("invalid ticket: unknown query type. Expected 'sql' or 'influxql', got '" +
-                                     type + "'");
+      return Status::InvalidArgument(
+          "invalid ticket: unknown query type. Expected 'sql' or 'influxql', got '" + type + "'");
   }
   if (j.contains("params") && !j["params"].is_null()) {
     if (!j["params"].is_object())
-      return Status::InvalidArgument("invalid ticket: \"params\" must be a JSON object of name → value");
+      return Status::InvalidArgument(
+          "invalid ticket: \"params\" must be a JSON object of name → value");
     t.params_json = j["params"].dump();
   }
   return t;

@@ -19,13 +19,20 @@ std::string Text(const query::Value& v) {
 
 const char* FormatOfValue(const query::Value& v) {
   switch (v.index()) {
-    case 1: return "b";
-    case 2: return "l";
-    case 3: return "L";
-    case 4: return "g";
-    case 5: return "u";
-    case 6: return "tsn:";
-    default: return nullptr;
+    case 1:
+      return "b";
+    case 2:
+      return "l";
+    case 3:
+      return "L";
+    case 4:
+      return "g";
+    case 5:
+      return "u";
+    case 6:
+      return "tsn:";
+    default:
+      return nullptr;
   }
 }
 
@@ -39,15 +46,20 @@ void ValueArrays::Add(Column& c, const std::string& format, const query::Value& 
   const char* own = FormatOfValue(v);
   bool is_string = format == "u" || format == "z";
   bool valid = own && (format == own || is_string || (format == "i" && v.index() == 2));
-  if (valid) c.validity[row / 8] |= static_cast<uint8_t>(1u << (row % 8));
-  else ++c.nulls;
-  auto put = [&](const auto& value) { c.data.append(reinterpret_cast<const char*>(&value), sizeof(value)); };
+  if (valid)
+    c.validity[row / 8] |= static_cast<uint8_t>(1u << (row % 8));
+  else
+    ++c.nulls;
+  auto put = [&](const auto& value) {
+    c.data.append(reinterpret_cast<const char*>(&value), sizeof(value));
+  };
   if (is_string) {
     if (valid) c.data += Text(v);
     c.offsets.push_back(static_cast<int32_t>(c.data.size()));
   } else if (format == "b") {
     if (c.data.size() * 8 <= row) c.data.push_back(0);
-    if (valid && std::get<bool>(v)) c.data[row / 8] = static_cast<char>(c.data[row / 8] | (1 << (row % 8)));
+    if (valid && std::get<bool>(v))
+      c.data[row / 8] = static_cast<char>(c.data[row / 8] | (1 << (row % 8)));
   } else if (format == "i") {
     put(valid ? static_cast<int32_t>(std::get<int64_t>(v)) : int32_t{0});
   } else if (format == "l") {
@@ -75,12 +87,28 @@ const ArrowArray& ValueArrays::Array() {
     c.buffers[0] = c.validity.data();
     c.buffers[1] = is_string ? static_cast<const void*>(c.offsets.data()) : c.data.data();
     c.buffers[2] = is_string ? c.data.data() : nullptr;
-    c.array = ArrowArray{static_cast<int64_t>(rows_), c.nulls, 0, is_string ? 3 : 2, 0, c.buffers, nullptr,
-                         nullptr, NoRelease, nullptr};
+    c.array = ArrowArray{static_cast<int64_t>(rows_),
+                         c.nulls,
+                         0,
+                         is_string ? 3 : 2,
+                         0,
+                         c.buffers,
+                         nullptr,
+                         nullptr,
+                         NoRelease,
+                         nullptr};
     children_.push_back(&c.array);
   }
-  struct_ = ArrowArray{static_cast<int64_t>(rows_), 0, 0, 1, static_cast<int64_t>(children_.size()),
-                       struct_buffers_, children_.data(), nullptr, NoRelease, nullptr};
+  struct_ = ArrowArray{static_cast<int64_t>(rows_),
+                       0,
+                       0,
+                       1,
+                       static_cast<int64_t>(children_.size()),
+                       struct_buffers_,
+                       children_.data(),
+                       nullptr,
+                       NoRelease,
+                       nullptr};
   return struct_;
 }
 

@@ -3,8 +3,8 @@
 // owns, and frames the two fields (data_header = 2, data_body = 1000) by hand.
 #pragma once
 
-#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/impl/serialization_traits.h>
+#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/slice.h>
 
 #include <string>
@@ -12,8 +12,8 @@
 namespace riffle::flight {
 
 struct WireFlightData {
-  std::string header;         // the IPC Message flatbuffer
-  mutable std::string body;   // its buffers; taken (moved out) when gRPC serializes the message
+  std::string header;        // the IPC Message flatbuffer
+  mutable std::string body;  // its buffers; taken (moved out) when gRPC serializes the message
 };
 
 }  // namespace riffle::flight
@@ -23,7 +23,8 @@ namespace grpc {
 template <>
 class SerializationTraits<riffle::flight::WireFlightData, void> {
  public:
-  static Status Serialize(const riffle::flight::WireFlightData& m, ByteBuffer* buffer, bool* own_buffer) {
+  static Status Serialize(const riffle::flight::WireFlightData& m, ByteBuffer* buffer,
+                          bool* own_buffer) {
     std::string framing;
     framing.reserve(m.header.size() + 16);
     framing += '\x12';  // field 2, length-delimited
@@ -37,7 +38,9 @@ class SerializationTraits<riffle::flight::WireFlightData, void> {
       Varint(m.body.size(), &framing);
       auto* body = new std::string(std::move(m.body));
       Slice slices[2] = {Slice(framing),
-                         Slice(body->data(), body->size(), [](void* p) { delete static_cast<std::string*>(p); }, body)};
+                         Slice(
+                             body->data(), body->size(),
+                             [](void* p) { delete static_cast<std::string*>(p); }, body)};
       *buffer = ByteBuffer(slices, 2);
     }
     *own_buffer = true;

@@ -20,9 +20,11 @@ Response Failed(const Status& st) { return Response::Error(HttpStatusFor(st), st
 Result<std::vector<std::string>> Names(const json& j, const char* key) {
   std::vector<std::string> out;
   if (!j.contains(key) || j[key].is_null()) return out;
-  if (!j[key].is_array()) return Status::InvalidArgument(std::string("'") + key + "' must be an array of column names");
+  if (!j[key].is_array())
+    return Status::InvalidArgument(std::string("'") + key + "' must be an array of column names");
   for (const auto& v : j[key]) {
-    if (!v.is_string()) return Status::InvalidArgument(std::string("'") + key + "' must be an array of column names");
+    if (!v.is_string())
+      return Status::InvalidArgument(std::string("'") + key + "' must be an array of column names");
     out.push_back(v.get<std::string>());
   }
   return out;
@@ -57,10 +59,11 @@ Result<std::array<std::string, 3>> Target(const Request& req) {
 
 // A cache route: POST creates through `create` (which returns the stored definition as JSON
 // and the cache's name), warms the new cache and answers 201; DELETE removes one.
-using CreateCache = std::function<Result<std::pair<json, std::string>>(const std::string& db, const json& body)>;
+using CreateCache =
+    std::function<Result<std::pair<json, std::string>>(const std::string& db, const json& body)>;
 
-void AddCacheRoute(Api& api, const std::string& path, bool last, catalog::Catalog* catalog, cache::Caches* caches,
-                   query::QueryEngine* engine, CreateCache create) {
+void AddCacheRoute(Api& api, const std::string& path, bool last, catalog::Catalog* catalog,
+                   cache::Caches* caches, query::QueryEngine* engine, CreateCache create) {
   api.AddRoute(path, [=](Request&& req, Reply reply) {
     if (req.method == "DELETE") {
       auto t = Target(req);
@@ -71,56 +74,63 @@ void AddCacheRoute(Api& api, const std::string& path, bool last, catalog::Catalo
       caches->Prune(*catalog->State());
       return reply(Response::Empty(200));
     }
-    if (req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " takes POST or DELETE"));
+    if (req.method != "POST")
+      return reply(Response::Error(404, "not found: " + req.path + " takes POST or DELETE"));
     auto body = ParseJsonBody(req);
     if (!body.ok()) return reply(Failed(body.status()));
     const json& j = (*body)->value;
     std::string db = Text(j, "db");
-    if (db.empty() || Text(j, "table").empty()) return reply(Response::Error(400, "expected 'db' and 'table'"));
+    if (db.empty() || Text(j, "table").empty())
+      return reply(Response::Error(400, "expected 'db' and 'table'"));
     auto made = create(db, j);
     if (!made.ok()) return reply(Failed(made.status()));
-    if (Status st = caches->Warm(*catalog->State(), *engine, db, {made->second}); !st.ok()) return reply(Failed(st));
+    if (Status st = caches->Warm(*catalog->State(), *engine, db, {made->second}); !st.ok())
+      return reply(Failed(st));
     reply(Response::Json(201, made->first.dump()));
   });
 }
 
 }  // namespace
 
-void RegisterCacheRoutes(Api& api, catalog::Catalog* catalog, cache::Caches* caches, query::QueryEngine* engine) {
-  AddCacheRoute(api, "/api/v3/configure/last_cache", true, catalog, caches, engine,
-                [catalog](const std::string& db, const json& j) -> Result<std::pair<json, std::string>> {
-                  catalog::LastCache spec;
-                  spec.table = Text(j, "table");
-                  spec.name = Text(j, "name");
-                  RIFFLE_ASSIGN_OR_RETURN(spec.key_columns, Names(j, "key_columns"));
-                  RIFFLE_ASSIGN_OR_RETURN(spec.value_columns, Names(j, "value_columns"));
-                  RIFFLE_ASSIGN_OR_RETURN(spec.count, Count(j, "count", 1));
-                  RIFFLE_ASSIGN_OR_RETURN(spec.ttl_seconds, Count(j, "ttl", 4 * 3600));
-                  RIFFLE_ASSIGN_OR_RETURN(catalog::LastCache made, catalog->CreateLastCache(db, spec));
-                  json out = {{"table", made.table},
-                              {"name", made.name},
-                              {"key_columns", made.key_columns},
-                              {"value_columns", made.value_columns},
-                              {"count", made.count},
-                              {"ttl", made.ttl_seconds}};
-                  return std::make_pair(out, made.name);
-                });
-  AddCacheRoute(api, "/api/v3/configure/distinct_cache", false, catalog, caches, engine,
-                [catalog](const std::string& db, const json& j) -> Result<std::pair<json, std::string>> {
-                  catalog::DistinctCache spec;
-                  spec.table = Text(j, "table");
-                  spec.name = Text(j, "name");
-                  RIFFLE_ASSIGN_OR_RETURN(spec.columns, Names(j, "columns"));
-                  RIFFLE_ASSIGN_OR_RETURN(spec.max_cardinality, Count(j, "max_cardinality", 100'000));
-                  RIFFLE_ASSIGN_OR_RETURN(spec.max_age_seconds, Count(j, "max_age", 24 * 3600));
-                  RIFFLE_ASSIGN_OR_RETURN(catalog::DistinctCache made, catalog->CreateDistinctCache(db, spec));
-                  json out = {{"table", made.table},
-                              {"name", made.name},
-                              {"columns", made.columns},
-                              {"max_cardinality", made.max_cardinality},
-                              {"max_age", made.max_age_seconds}};
-                  return std::make_pair(out, made.name);
-                });
+void RegisterCacheRoutes(Api& api, catalog::Catalog* catalog, cache::Caches* caches,
+                         query::QueryEngine* engine) {
+  AddCacheRoute(
+      api, "/api/v3/configure/last_cache", true, catalog, caches, engine,
+      [catalog](const std::string& db, const json& j) -> Result<std::pair<json, std::string>> {
+        catalog::LastCache spec;
+        spec.table = Text(j, "table");
+        spec.name = Text(j, "name");
+        RIFFLE_ASSIGN_OR_RETURN(spec.key_columns, Names(j, "key_columns"));
+        RIFFLE_ASSIGN_OR_RETURN(spec.value_columns, Names(j, "value_columns"));
+        RIFFLE_ASSIGN_OR_RETURN(spec.count, Count(j, "count", 1));
+        RIFFLE_ASSIGN_OR_RETURN(spec.ttl_seconds, Count(j, "ttl", 4 * 3600));
+        RIFFLE_ASSIGN_OR_RETURN(catalog::LastCache made, catalog->CreateLastCache(db, spec));
+        json out = {{"table", made.table},
+                    {"name", made.name},
+                    {"key_columns", made.key_columns},
+                    {"value_columns", made.value_columns},
+                    {"count", made.count},
+                    {"ttl", made.ttl_seconds}};
+        return std::make_pair(out, made.name);
+      });
+  AddCacheRoute(
+      api, "/api/v3/configure/distinct_cache", false, catalog, caches, engine,
+      [catalog](const std::string& db, const json& j) -> Result<std::pair<json, std::string>> {
+        catalog::DistinctCache spec;
+        spec.table = Text(j, "table");
+        spec.name = Text(j, "name");
+        RIFFLE_ASSIGN_OR_RETURN(spec.columns, Names(j, "columns"));
+        RIFFLE_ASSIGN_OR_RETURN(spec.max_cardinality, Count(j, "max_cardinality", 100'000));
+        RIFFLE_ASSIGN_OR_RETURN(spec.max_age_seconds, Count(j, "max_age", 24 * 3600));
+        RIFFLE_ASSIGN_OR_RETURN(catalog::DistinctCache made,
+                                catalog->CreateDistinctCache(db, spec));
+        json out = {{"table", made.table},
+                    {"name", made.name},
+                    {"columns", made.columns},
+                    {"max_cardinality", made.max_cardinality},
+                    {"max_age", made.max_age_seconds}};
+        return std::make_pair(out, made.name);
+      });
 }
 
 }  // namespace riffle::http
