@@ -88,7 +88,9 @@ int RunServer(const ServerConfig& config) {
     return 1;
   }
   buffer::Buffer write_buffer(duck->get());
-  auto engine = query::QueryEngine::Open({.scratch_dir = scratch}, duck->get(), &write_buffer);
+  auto engine = query::QueryEngine::Open(
+      {.scratch_dir = scratch, .query_timeout = config.query_timeout, .query_timeout_text = config.query_timeout_text},
+      duck->get(), &write_buffer);
   if (!engine.ok()) {
     std::cerr << "Error: " << engine.status().message() << "\n";
     return 1;

@@ -39,6 +39,7 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   auto gen1 = std::make_shared<std::string>("10m");
   auto disable_authz = std::make_shared<std::vector<std::string>>();
   auto retention_check = std::make_shared<std::string>("30m");
+  auto query_timeout = std::make_shared<std::string>();
   auto mem_threshold = std::make_shared<std::string>("536870912");
   auto node_from_env = std::make_shared<std::string>();
   auto ignored = std::make_shared<std::vector<std::string>>(32);
@@ -92,13 +93,17 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
       ->envname("INFLUXDB3_COMPACTION_MIN_FILES")->check(CLI::Range(2, 1000000));
   serve->add_option("--gen1-duration", *gen1, "time chunk of one Parquet file (1m, 5m, 10m, ...)")
       ->envname("INFLUXDB3_GEN1_DURATION");
+  serve->add_option("--query-timeout", *query_timeout,
+                    "end a query that runs longer (e.g. 30s, 5m; default: no limit) with an error naming the limit")
+      ->envname("INFLUXDB3_QUERY_TIMEOUT");
   // Accepted for compatibility with InfluxDB 3 command lines; not used by Riffle yet.
   int i = 0;
   for (const char* name : {"--exec-mem-pool-bytes", "--log-filter", "--virtual-env-location", "--package-manager",
                            "--query-log-size", "--max-concurrent-queries",
                            "--bucket"})
     serve->add_option(name, (*ignored)[i++], "accepted for compatibility");
-  serve->callback([cfg, flush, gen1, mem_threshold, retention_check, disable_authz, node_from_env, action] {
+  serve->callback([cfg, flush, gen1, mem_threshold, retention_check, query_timeout, disable_authz, node_from_env,
+                   action] {
     if (cfg->node_id.empty() && !node_from_env->empty()) {
       const char* v = std::getenv(node_from_env->c_str());
       if (!v || !*v) throw CLI::ValidationError("--node-id-from-env", "environment variable " + *node_from_env + " is not set");
@@ -114,6 +119,12 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
       throw CLI::ValidationError("--gen1-duration", "must be at least 1m, e.g. 10m");
     cfg->disable_authz.insert(disable_authz->begin(), disable_authz->end());
     cfg->retention_check_interval = DurationFlag("--retention-check-interval", *retention_check);
+    if (!query_timeout->empty()) {
+      cfg->query_timeout =
+          std::chrono::duration_cast<std::chrono::milliseconds>(DurationFlag("--query-timeout", *query_timeout));
+      if (cfg->query_timeout.count() < 1) throw CLI::ValidationError("--query-timeout", "must be at least 1ms, e.g. 30s");
+      cfg->query_timeout_text = *query_timeout;
+    }
     auto threshold = ParseMemoryAmount(*mem_threshold);
     if (!threshold) throw CLI::ValidationError("--force-snapshot-mem-threshold",
                                                "expected bytes (e.g. 536870912) or a percentage of RAM (e.g. 25%), got '" +

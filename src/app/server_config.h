@@ -26,6 +26,8 @@ struct ServerConfig {
   size_t compaction_min_files = 8;
   int64_t snapshot_buffer_bytes = int64_t{1} << 29;
   int http_threads = 4;
+  std::chrono::milliseconds query_timeout{0};  // 0: no limit
+  std::string query_timeout_text;              // as given, for the error message
   bool without_auth = false;
   std::set<std::string> disable_authz;  // health, ping, metrics, ready, pprof
   size_t max_databases = 100, max_tables = 4000, max_columns_per_table = 500;

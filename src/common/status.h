@@ -25,6 +25,7 @@ enum class Code {
   kUnavailable,       // 503
   kUnimplemented,     // 405
   kCancelled,         // 499: the client stopped waiting (cancel, deadline)
+  kTimeout,           // 408: a server limit on the time an operation may take (--query-timeout)
 };
 
 class [[nodiscard]] Status {
@@ -44,6 +45,7 @@ class [[nodiscard]] Status {
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status Unimplemented(std::string m) { return {Code::kUnimplemented, std::move(m)}; }
   static Status Cancelled(std::string m) { return {Code::kCancelled, std::move(m)}; }
+  static Status Timeout(std::string m) { return {Code::kTimeout, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

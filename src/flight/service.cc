@@ -278,6 +278,8 @@ grpc::Status ToGrpc(const Status& st) {
       return {grpc::StatusCode::UNIMPLEMENTED, message};
     case Code::kUnavailable:
       return {grpc::StatusCode::UNAVAILABLE, message};
+    case Code::kTimeout:
+      return {grpc::StatusCode::DEADLINE_EXCEEDED, message};
     case Code::kCancelled:
       return {grpc::StatusCode::CANCELLED, message};
     default:

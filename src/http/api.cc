@@ -49,6 +49,8 @@ int HttpStatusFor(const Status& st) {
       return 503;
     case Code::kCancelled:
       return 499;
+    case Code::kTimeout:
+      return 408;
     case Code::kUnimplemented:
       return 405;
     case Code::kIOError:

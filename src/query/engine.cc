@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -56,10 +58,27 @@ const char* kCompatMacros[] = {
     "CREATE OR REPLACE MACRO main.regexp_like(s, p) AS regexp_matches(s, p)",
 };
 
+// The reason a stopped statement failed, when it was stopped for one (not a client's cancel).
+Status Explained(const Cancellation* cancel, const Status& st) {
+  if (!cancel) return st;
+  std::string reason = cancel->reason();
+  return reason.empty() ? st : Status::Timeout(reason);
+}
+
 class DuckEngine final : public QueryEngine {
  public:
   DuckEngine(EngineOptions options, duck::Database* db, Buffer* buffer)
-      : options_(std::move(options)), db_(db), buffer_(buffer) {}
+      : options_(std::move(options)), db_(db), buffer_(buffer) {
+    if (options_.query_timeout.count() > 0) watchdog_ = std::thread([this] { RunWatchdog(); });
+  }
+  ~DuckEngine() override {
+    {
+      std::lock_guard lock(watch_mu_);
+      stop_watchdog_ = true;
+    }
+    watch_cv_.notify_all();
+    if (watchdog_.joinable()) watchdog_.join();
+  }
 
   // DataFusion's functions and casts, once for every connection.
   Status Init() {
@@ -156,9 +175,7 @@ class DuckEngine final : public QueryEngine {
     const std::vector<std::string>& column_names() const override { return names_; }
     Result<bool> Next(Batch* batch) override {
       if (!rows_) return false;
-      auto more = rows_->Next(batch);
-      if (!more.ok() || !*more) Finish(more.ok());
-      return more;
+      return Ended(rows_->Next(batch));
     }
     Status ArrowSchemaOf(ArrowSchema* out) override {
       if (!rows_) return Status::InvalidArgument("the result has already ended");
@@ -166,18 +183,22 @@ class DuckEngine final : public QueryEngine {
     }
     Result<bool> NextArrow(ArrowArray* out) override {
       if (!rows_) return false;
-      auto more = rows_->NextArrow(out);
-      if (!more.ok() || !*more) Finish(more.ok());
-      return more;
+      return Ended(rows_->NextArrow(out));
     }
     const std::optional<std::vector<std::string>>& VectorFormats() const override { return vector_formats_; }
     Result<bool> NextVectors(ArrowArray* out) override {
       if (!rows_) return false;
-      auto more = rows_->NextVectors(out);
-      if (!more.ok() || !*more) Finish(more.ok());
-      return more;
+      return Ended(rows_->NextVectors(out));
     }
    private:
+    // Ends the stream after its last batch or an error; an interrupted statement's error becomes
+    // the reason it was stopped (the query timeout).
+    Result<bool> Ended(Result<bool> more) {
+      if (more.ok() && *more) return more;
+      if (!more.ok()) more = Explained(lease_.cancel.get(), more.status());
+      Finish(more.ok());
+      return more;
+    }
     void Finish(bool ok) {
       if (!rows_) return;
       rows_.reset();
@@ -214,6 +235,10 @@ class DuckEngine final : public QueryEngine {
       lease.began = buffer_->PublishCount();
       running_.insert(lease.began);
     }
+    if (options_.query_timeout.count() > 0) {
+      if (!cancel) cancel = std::make_shared<Cancellation>();
+      Watch(cancel);
+    }
     if (cancel) {
       if (!cancel->Attach(lease.conn.conn.get())) {
         Release(lease.conn);
@@ -225,8 +250,9 @@ class DuckEngine final : public QueryEngine {
     }
     auto result = RunOn(lease.conn, state, *db, *rewritten, params, parquet_path);
     if (!result.ok()) {
+      Status st = Explained(lease.cancel.get(), result.status());
       lease.Return(false);
-      return result.status();
+      return st;
     }
     return std::unique_ptr<ResultStream>(
         std::make_unique<Stream>(std::move(result).value(), std::move(lease)));
@@ -355,9 +381,39 @@ class DuckEngine final : public QueryEngine {
     return conn.LoadTempTable(vt.name, columns, vt.rows);
   }
 
+  // --query-timeout: each query's deadline; the watchdog cancels the ones that pass theirs.
+  void Watch(const std::shared_ptr<Cancellation>& cancel) {
+    std::lock_guard lock(watch_mu_);
+    deadlines_.emplace(std::chrono::steady_clock::now() + options_.query_timeout, cancel);
+    watch_cv_.notify_all();
+  }
+  void RunWatchdog() {
+    std::unique_lock lock(watch_mu_);
+    while (!stop_watchdog_) {
+      if (deadlines_.empty()) {
+        watch_cv_.wait(lock);
+        continue;
+      }
+      auto first = deadlines_.begin();
+      if (watch_cv_.wait_until(lock, first->first) != std::cv_status::timeout) continue;
+      auto now = std::chrono::steady_clock::now();
+      while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+        if (auto c = deadlines_.begin()->second.lock())
+          c->Cancel("query exceeded --query-timeout of " + options_.query_timeout_text +
+                    ": it was stopped; narrow it (a time range, LIMIT) or raise the limit");
+        deadlines_.erase(deadlines_.begin());
+      }
+    }
+  }
+
   EngineOptions options_;
   duck::Database* db_;
   Buffer* buffer_;
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  std::multimap<std::chrono::steady_clock::time_point, std::weak_ptr<Cancellation>> deadlines_;
+  bool stop_watchdog_ = false;
+  std::thread watchdog_;
   std::mutex running_mu_;
   std::multiset<uint64_t> running_;  // the publish count each running query began at
   std::mutex pool_mu_;
@@ -370,10 +426,16 @@ class DuckEngine final : public QueryEngine {
 
 }  // namespace
 
-void Cancellation::Cancel() {
+void Cancellation::Cancel(std::string reason) {
   std::lock_guard lock(mu_);
+  if (!cancelled_) reason_ = std::move(reason);
   cancelled_ = true;
   for (auto* conn : running_) conn->Interrupt();
+}
+
+std::string Cancellation::reason() const {
+  std::lock_guard lock(mu_);
+  return reason_;
 }
 
 bool Cancellation::cancelled() const {

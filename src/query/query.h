@@ -2,6 +2,7 @@
 // planned and executed by DuckDB; every result a stream of columnar batches.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -52,8 +53,10 @@ using CacheTableProvider = std::function<Result<VirtualTable>(const catalog::Cat
 // Every statement the query runs (InfluxQL may run several) is covered.
 class Cancellation {
  public:
-  void Cancel();
+  // `reason`, when given, replaces the interrupted statement's error (e.g. the query timeout).
+  void Cancel(std::string reason = "");
   bool cancelled() const;
+  std::string reason() const;
   // The engine's side: a connection is attached while a statement of this query runs on it.
   bool Attach(duck::Connection* conn);  // false when already cancelled
   void Detach(duck::Connection* conn);
@@ -61,11 +64,15 @@ class Cancellation {
  private:
   mutable std::mutex mu_;
   bool cancelled_ = false;
+  std::string reason_;
   std::set<duck::Connection*> running_;
 };
 
 struct EngineOptions {
   std::string scratch_dir;  // where parquet results are staged; must exist and be allowed
+  // A query running longer is interrupted with a Timeout error naming the limit (0: none).
+  std::chrono::milliseconds query_timeout{0};
+  std::string query_timeout_text;  // the limit as the operator wrote it, e.g. "30s"
 };
 
 // Which published file lists running queries may still read: a query binds a table's Parquet

@@ -1,0 +1,50 @@
+"""Issue 14, item 2 (in part): `serve --query-timeout` ends a query that runs too long, inside
+DuckDB, with an error naming the limit: over HTTP (408) and Arrow Flight (DEADLINE_EXCEEDED)."""
+import json
+import subprocess
+import time
+
+import grpc
+import requests
+
+from conftest import BINARY, query, query_rows, unique_db, wait_for, write_lp
+
+SLOW = "SELECT count(*) AS n FROM range(100000000000) t(i) WHERE i % 7 = {marker}"
+
+
+def test_a_query_over_the_timeout_is_stopped_with_an_error_naming_the_limit(fresh_server):
+    server = fresh_server.start(["--query-timeout", "1s"])
+    db = unique_db()
+    assert write_lp(server, db, "m v=1").status_code == 204
+    started = time.time()
+    r = query(server, db, SLOW.format(marker=3))
+    assert r.status_code == 408, r.text
+    assert "--query-timeout of 1s" in r.json()["error"]
+    assert time.time() - started < 10
+    # Stopped in DuckDB: it is recorded as ended (failed), and quick queries still answer.
+    ended = wait_for(lambda: query_rows(
+        server, db, "SELECT success, running FROM system.queries WHERE query_text LIKE '%i % 7 = 3%' AND NOT running"))
+    assert ended and ended[0]["success"] is False, ended
+    assert query_rows(server, db, "SELECT v FROM m") == [{"v": 1.0}]
+
+
+def test_a_flight_query_over_the_timeout_is_deadline_exceeded(fresh_server):
+    server = fresh_server.start(["--query-timeout", "1s"])
+    db = unique_db()
+    assert write_lp(server, db, "m v=1").status_code == 204
+    ticket = json.dumps({"database": db, "sql_query": SLOW.format(marker=4)}).encode()
+    with grpc.insecure_channel(server.url.removeprefix("http://")) as channel:
+        doget = channel.unary_stream("/arrow.flight.protocol.FlightService/DoGet",
+                                     request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        try:
+            list(doget(b"\x0a" + bytes([len(ticket)]) + ticket, timeout=60))
+            raise AssertionError("the query was not stopped")
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e
+            assert "--query-timeout of 1s" in e.details()
+
+
+def test_a_bad_query_timeout_is_refused():
+    p = subprocess.run([BINARY, "serve", "--node-id", "n", "--object-store", "memory", "--query-timeout", "soon"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0 and "--query-timeout" in p.stderr, p.stderr
