@@ -23,6 +23,12 @@ void CountQuery(const char* language, const Status& outcome,
         .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
+std::shared_ptr<query::Cancellation> CancelOnHangup(const Request& req) {
+  auto cancel = std::make_shared<query::Cancellation>();
+  if (req.client) req.client->OnGone([cancel] { cancel->Cancel(); });
+  return cancel;
+}
+
 int HttpStatusFor(const Status& st) {
   switch (st.code()) {
     case Code::kOk:
@@ -409,7 +415,7 @@ void Api::HandleQuery(Request& req, Reply reply) {
     return reply(std::move(r));
   }
   auto started = std::chrono::steady_clock::now();
-  auto result = engine_->QueryStream(*state, db, sql, params);
+  auto result = engine_->QueryStream(*state, db, sql, params, CancelOnHangup(req));
   Status first = result.ok() ? Status::Ok() : result.status();
   std::shared_ptr<EncodedResultBody> body;
   if (first.ok()) {

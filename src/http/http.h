@@ -4,12 +4,27 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 
 namespace riffle::http {
+
+// Tells a handler that its client hung up while the request was still being handled, so that
+// long work (a query) can stop instead of running for nobody.
+class ClientWatch {
+ public:
+  // Runs `f` once the client is gone (at once if it already is).
+  void OnGone(std::function<void()> f);
+  void Gone();  // the server's side
+
+ private:
+  std::mutex mu_;
+  bool gone_ = false;
+  std::function<void()> on_gone_;
+};
 
 struct Request {
   std::string method;  // "GET", "POST", ...
@@ -18,6 +33,7 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   std::map<std::string, std::string> headers;             // names lower-cased
   std::string body;                                       // already gunzipped
+  std::shared_ptr<ClientWatch> client;                    // null when not served over a socket
 
   // Last value of a query parameter, if present.
   const std::string* Param(const std::string& name) const;

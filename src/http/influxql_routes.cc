@@ -113,8 +113,8 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
     if (i + 1 == statements.size() && !pretty && influxql::IsSelect(statements[i])) {
       auto series = influxql::ExecuteStreaming(
           statements[i], *state, db,
-          [&](const std::string& d, const std::string& sql) {
-            return engine_->QueryStream(*state, d, sql, {});
+          [&, cancel = CancelOnHangup(req)](const std::string& d, const std::string& sql) {
+            return engine_->QueryStream(*state, d, sql, {}, cancel);
           },
           &bound);
       Status st = series.ok() ? Status::Ok() : CleanError(series.status());
@@ -197,8 +197,8 @@ void Api::HandleInfluxQL(Request& req, Reply reply) {
   auto started = std::chrono::steady_clock::now();
   auto series = influxql::ExecuteStreaming(
       statements[0], *state, parsed->db,
-      [&](const std::string& database, const std::string& sql) {
-        return engine_->QueryStream(*state, database, sql, {});
+      [&, cancel = CancelOnHangup(req)](const std::string& database, const std::string& sql) {
+        return engine_->QueryStream(*state, database, sql, {}, cancel);
       },
       nullptr, catalog_);
   if (!series.ok()) {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "http/hangup_watcher.h"
 #include "http/http.h"
 
 namespace riffle::http {
@@ -26,17 +27,24 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const ServerOptions& options, const Handler& handler)
-      : stream_(std::move(socket)), options_(options), handler_(handler) {
+  Session(tcp::socket socket, const ServerOptions& options, const Handler& handler, HangupWatcher& hangups)
+      : stream_(std::move(socket)), options_(options), handler_(handler), hangups_(hangups) {
     buffer_.reserve(1 << 20);  // a small default buffer makes large bodies many times slower
   }
+  ~Session() { Unwatch(); }
 
   void Start() {
     net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Read, shared_from_this()));
   }
 
  private:
+  void Unwatch() {
+    if (watch_id_) hangups_.Unwatch(watch_id_);
+    watch_id_ = 0;
+  }
+
   void Read() {
+    Unwatch();  // the previous response is complete
     parser_.emplace();
     parser_->body_limit(options_.max_request_bytes);
     parser_->header_limit(64 * 1024);
@@ -77,6 +85,9 @@ class Session : public std::enable_shared_from_this<Session> {
       req.headers[name] = std::string(field.value());
     }
     req.body = std::move(msg.body());
+    // Until the response is complete, a client that hangs up is told to the handler.
+    req.client = std::make_shared<ClientWatch>();
+    watch_id_ = hangups_.Watch(stream_.socket().native_handle(), req.client);
     auto self = shared_from_this();
     auto replied = std::make_shared<std::atomic<bool>>(false);
     Reply reply = [self, replied](Response response) {
@@ -176,6 +187,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   const ServerOptions& options_;
   const Handler& handler_;
+  HangupWatcher& hangups_;
+  uint64_t watch_id_ = 0;
   bool keep_alive_ = true;
   std::string chunk_;  // the chunk being written
 };
@@ -189,8 +202,12 @@ class ProtocolSniffer : public std::enable_shared_from_this<ProtocolSniffer> {
  public:
   static constexpr std::string_view kPreface{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"};
 
-  ProtocolSniffer(tcp::socket socket, const ServerOptions& options, const Handler& handler)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), options_(options), handler_(handler) {}
+  ProtocolSniffer(tcp::socket socket, const ServerOptions& options, const Handler& handler, HangupWatcher& hangups)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        options_(options),
+        handler_(handler),
+        hangups_(hangups) {}
 
   void Start() { Wait(); }
 
@@ -218,7 +235,7 @@ class ProtocolSniffer : public std::enable_shared_from_this<ProtocolSniffer> {
     });
   }
 
-  void ServeHttp() { std::make_shared<Session>(std::move(socket_), options_, handler_)->Start(); }
+  void ServeHttp() { std::make_shared<Session>(std::move(socket_), options_, handler_, hangups_)->Start(); }
 
   void ServeGrpc() {
     beast::error_code ec;
@@ -232,12 +249,14 @@ class ProtocolSniffer : public std::enable_shared_from_this<ProtocolSniffer> {
   net::steady_timer timer_;
   const ServerOptions& options_;
   const Handler& handler_;
+  HangupWatcher& hangups_;
   int polls_ = 0;
 };
 
 struct Server::Impl {
   ServerOptions options;
   Handler handler;
+  HangupWatcher hangups;
   net::io_context ioc;
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
@@ -248,9 +267,9 @@ struct Server::Impl {
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
         if (options.adopt_grpc)
-          std::make_shared<ProtocolSniffer>(std::move(socket), options, handler)->Start();
+          std::make_shared<ProtocolSniffer>(std::move(socket), options, handler, hangups)->Start();
         else
-          std::make_shared<Session>(std::move(socket), options, handler)->Start();
+          std::make_shared<Session>(std::move(socket), options, handler, hangups)->Start();
       }
       if (acceptor->is_open()) Accept();
     });

@@ -1,5 +1,6 @@
-"""Issue 14, item 2 (in part): `serve --query-timeout` ends a query that runs too long, inside
-DuckDB, with an error naming the limit: over HTTP (408) and Arrow Flight (DEADLINE_EXCEEDED)."""
+"""Issue 14, item 2 (in part): queries cannot hog the server. A query whose HTTP client hangs up
+is interrupted inside DuckDB; `serve --query-timeout` ends a query that runs too long with an
+error naming the limit, over HTTP (408) and Arrow Flight (DEADLINE_EXCEEDED)."""
 import json
 import subprocess
 import time
@@ -48,3 +49,21 @@ def test_a_bad_query_timeout_is_refused():
     p = subprocess.run([BINARY, "serve", "--node-id", "n", "--object-store", "memory", "--query-timeout", "soon"],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode != 0 and "--query-timeout" in p.stderr, p.stderr
+
+
+def test_a_query_whose_client_hangs_up_is_stopped(server):
+    db = unique_db()
+    assert write_lp(server, db, "m v=1").status_code == 204
+    sql = SLOW.format(marker=6)
+    started = time.time()
+    try:
+        requests.get(server.url + "/api/v3/query_sql", params={"db": db, "q": sql}, timeout=1)
+        raise AssertionError("the query answered")
+    except requests.exceptions.ReadTimeout:
+        pass  # the client gives up and closes its connection
+    ended = wait_for(lambda: query_rows(
+        server, db, "SELECT success, end2end_duration FROM system.queries WHERE query_text LIKE '%i % 7 = 6%' "
+                    "AND NOT running"), timeout=15)
+    assert ended and ended[0]["success"] is False, ended
+    # Stopped about when the client left, not hours later.
+    assert ended[0]["end2end_duration"] < 5_000_000_000 and time.time() - started < 20, ended
