@@ -154,11 +154,12 @@ class DuckEngine final : public QueryEngine {
     std::string db, sql;
     int64_t started;
     std::shared_ptr<Cancellation> cancel;
+    uint64_t log_id = 0;  // its system.queries entry
     void Return(bool ok) {
       // Detached before the connection can run someone else's statement.
       if (cancel) cancel->Detach(conn.conn.get());
       engine->Release(conn);
-      engine->query_log_.Record(db, sql, started, NowNanos() - started, ok);
+      engine->query_log_.End(log_id, NowNanos() - started, ok, cancel && cancel->cancelled());
       std::lock_guard lock(engine->running_mu_);
       engine->running_.erase(engine->running_.find(began));
     }
@@ -229,7 +230,8 @@ class DuckEngine final : public QueryEngine {
     auto acquired = Acquire();
     if (!acquired.ok()) return acquired.status();
     // Registered before the views are bound, so the files they list outlive this query.
-    Lease lease{this, *acquired, 0, db_name, sql, NowNanos(), nullptr};
+    Lease lease{this, *acquired, 0, db_name, sql, NowNanos(), nullptr, 0};
+    lease.log_id = query_log_.Begin(db_name, sql, lease.started);
     {
       std::lock_guard lock(running_mu_);
       lease.began = buffer_->PublishCount();
@@ -240,13 +242,11 @@ class DuckEngine final : public QueryEngine {
       Watch(cancel);
     }
     if (cancel) {
+      lease.cancel = cancel;
       if (!cancel->Attach(lease.conn.conn.get())) {
-        Release(lease.conn);
-        std::lock_guard lock(running_mu_);
-        running_.erase(running_.find(lease.began));
+        lease.Return(false);
         return Status::Cancelled("the query was cancelled");
       }
-      lease.cancel = std::move(cancel);
     }
     auto result = RunOn(lease.conn, state, *db, *rewritten, params, parquet_path);
     if (!result.ok()) {

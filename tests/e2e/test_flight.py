@@ -124,7 +124,7 @@ def rss_kb(pid):
 
 
 def finished_queries(server, db, marker):
-    return [r for r in query_rows(server, db, "SELECT query_text, success, phase FROM system.queries")
+    return [r for r in query_rows(server, db, "SELECT query_text, success, phase FROM system.queries WHERE NOT running")
             if marker in r["query_text"]]
 
 

@@ -67,3 +67,28 @@ def test_a_query_whose_client_hangs_up_is_stopped(server):
     assert ended and ended[0]["success"] is False, ended
     # Stopped about when the client left, not hours later.
     assert ended[0]["end2end_duration"] < 5_000_000_000 and time.time() - started < 20, ended
+
+
+def test_running_queries_are_listed_and_cancelled_ones_marked(server):
+    db = unique_db()
+    assert write_lp(server, db, "m v=1").status_code == 204
+    sql = SLOW.format(marker=2)
+    done = {}
+
+    def slow():
+        try:
+            requests.get(server.url + "/api/v3/query_sql", params={"db": db, "q": sql}, timeout=2)
+        except requests.exceptions.ReadTimeout:
+            done["left"] = True
+
+    import threading
+    t = threading.Thread(target=slow)
+    t.start()
+    running = wait_for(lambda: query_rows(
+        server, db, "SELECT phase, running FROM system.queries WHERE running AND query_text = $q", params={"q": sql}))
+    assert running == [{"phase": "executing", "running": True}], running
+    t.join()
+    ended = wait_for(lambda: query_rows(
+        server, db, "SELECT cancelled, success FROM system.queries WHERE NOT running AND query_text = $q",
+        params={"q": sql}), timeout=15)
+    assert ended == [{"cancelled": True, "success": False}], ended

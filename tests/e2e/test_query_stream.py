@@ -18,7 +18,7 @@ def load(server, db, rows=ROWS):
 
 
 def finished_queries(server, db, marker):
-    rows = query_rows(server, db, "SELECT query_text FROM system.queries")
+    rows = query_rows(server, db, "SELECT query_text FROM system.queries WHERE NOT running")
     return [r for r in rows if marker in r["query_text"]]
 
 
