@@ -82,6 +82,10 @@ int RunServer(const ServerConfig& config) {
   if (!scratch.empty()) duck_options.allowed_directories.push_back(scratch);
   if (!scratch.empty() && !parquet_dir.empty())
     duck_options.allowed_directories.push_back(parquet_dir);
+  if (config.exec_mem_pool_bytes > 0) {
+    duck_options.memory_limit_bytes = config.exec_mem_pool_bytes;
+    duck_options.spill_directory = scratch + "/spill";
+  }
   auto duck = duck::Database::Open(duck_options);
   if (!duck.ok()) {
     std::cerr << "Error: " << duck.status().message() << "\n";

@@ -40,6 +40,7 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   auto disable_authz = std::make_shared<std::vector<std::string>>();
   auto retention_check = std::make_shared<std::string>("30m");
   auto query_timeout = std::make_shared<std::string>();
+  auto exec_mem = std::make_shared<std::string>();
   auto mem_threshold = std::make_shared<std::string>("536870912");
   auto node_from_env = std::make_shared<std::string>();
   auto ignored = std::make_shared<std::vector<std::string>>(32);
@@ -96,14 +97,18 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   serve->add_option("--query-timeout", *query_timeout,
                     "end a query that runs longer (e.g. 30s, 5m; default: no limit) with an error naming the limit")
       ->envname("INFLUXDB3_QUERY_TIMEOUT");
+  serve->add_option("--exec-mem-pool-bytes", *exec_mem,
+                    "memory queries may use: bytes or a percentage of RAM (e.g. 20%); past it they spill to disk "
+                    "(default: DuckDB's, 80% of RAM)")
+      ->envname("INFLUXDB3_EXEC_MEM_POOL_BYTES");
   // Accepted for compatibility with InfluxDB 3 command lines; not used by Riffle yet.
   int i = 0;
-  for (const char* name : {"--exec-mem-pool-bytes", "--log-filter", "--virtual-env-location", "--package-manager",
+  for (const char* name : {"--log-filter", "--virtual-env-location", "--package-manager",
                            "--query-log-size", "--max-concurrent-queries",
                            "--bucket"})
     serve->add_option(name, (*ignored)[i++], "accepted for compatibility");
-  serve->callback([cfg, flush, gen1, mem_threshold, retention_check, query_timeout, disable_authz, node_from_env,
-                   action] {
+  serve->callback([cfg, flush, gen1, mem_threshold, retention_check, query_timeout, exec_mem, disable_authz,
+                   node_from_env, action] {
     if (cfg->node_id.empty() && !node_from_env->empty()) {
       const char* v = std::getenv(node_from_env->c_str());
       if (!v || !*v) throw CLI::ValidationError("--node-id-from-env", "environment variable " + *node_from_env + " is not set");
@@ -130,6 +135,13 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
                                                "expected bytes (e.g. 536870912) or a percentage of RAM (e.g. 25%), got '" +
                                                    *mem_threshold + "'");
     cfg->snapshot_buffer_bytes = *threshold;
+    if (!exec_mem->empty()) {
+      auto bytes = ParseMemoryAmount(*exec_mem);
+      if (!bytes || *bytes < (16 << 20))
+        throw CLI::ValidationError("--exec-mem-pool-bytes", "expected at least 16 MiB in bytes (e.g. 8589934592) or a "
+                                                            "percentage of RAM (e.g. 20%), got '" + *exec_mem + "'");
+      cfg->exec_mem_pool_bytes = *bytes;
+    }
     if (cfg->object_store == "file" && cfg->data_dir.empty()) {
       const char* home = std::getenv("HOME");
       cfg->data_dir = std::string(home ? home : ".") + "/.influxdb3";

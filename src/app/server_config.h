@@ -28,6 +28,7 @@ struct ServerConfig {
   int http_threads = 4;
   std::chrono::milliseconds query_timeout{0};  // 0: no limit
   std::string query_timeout_text;              // as given, for the error message
+  int64_t exec_mem_pool_bytes = 0;             // DuckDB's memory limit (0: its default)
   bool without_auth = false;
   std::set<std::string> disable_authz;  // health, ping, metrics, ready, pprof
   size_t max_databases = 100, max_tables = 4000, max_columns_per_table = 500;

@@ -1,5 +1,7 @@
 #include "duck/database.h"
 
+#include <algorithm>
+
 #include "duck/internal.h"
 
 namespace riffle::duck {
@@ -15,6 +17,11 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
   set("autoload_known_extensions", "false");
   set("allow_community_extensions", "false");
   if (options.threads > 0) set("threads", std::to_string(options.threads));
+  // A memory limit makes big sorts, joins and aggregates spill to disk (or fail with an
+  // out-of-memory error) instead of growing the process without bound.
+  if (options.memory_limit_bytes > 0)
+    set("memory_limit", std::to_string(std::max<int64_t>(1, options.memory_limit_bytes / 1024)) + "KiB");
+  if (!options.spill_directory.empty()) set("temp_directory", options.spill_directory);
   char* err = nullptr;
   duckdb_state st = duckdb_open_ext(":memory:", &db->db_, config, &err);
   duckdb_destroy_config(&config);

@@ -17,6 +17,8 @@ struct DatabaseOptions {
   int threads = 0;                               // 0: DuckDB's default (the cores)
   std::vector<std::string> compressed_catalogs;  // in-memory catalogs to ATTACH ... (COMPRESS)
   std::vector<std::string> allowed_directories;  // the only directories SQL may read or write
+  int64_t memory_limit_bytes = 0;                // 0: DuckDB's default (80% of RAM)
+  std::string spill_directory;                   // where operators over the limit spill
 };
 
 class Database {

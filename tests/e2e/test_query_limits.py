@@ -2,6 +2,7 @@
 is interrupted inside DuckDB; `serve --query-timeout` ends a query that runs too long with an
 error naming the limit, over HTTP (408) and Arrow Flight (DEADLINE_EXCEEDED)."""
 import json
+import os
 import subprocess
 import time
 
@@ -92,3 +93,26 @@ def test_running_queries_are_listed_and_cancelled_ones_marked(server):
         server, db, "SELECT cancelled, success FROM system.queries WHERE NOT running AND query_text = $q",
         params={"q": sql}), timeout=15)
     assert ended == [{"cancelled": True, "success": False}], ended
+
+
+def test_exec_mem_pool_bytes_makes_big_sorts_spill(fresh_server):
+    """--exec-mem-pool-bytes is DuckDB's memory limit: a sort of ~300 MB of strings spills to
+    disk and answers, instead of growing the process (435 MB peak without the limit)."""
+    server = fresh_server.start(["--exec-mem-pool-bytes", "67108864"])
+    db = unique_db()
+    assert write_lp(server, db, "m v=1").status_code == 204
+    assert query_rows(server, db, "SELECT current_setting('memory_limit') AS m") == [{"m": "64.0 MiB"}]
+    rows = query_rows(server, db, "SELECT count(*) AS n, max(s) AS top FROM (SELECT i, md5(i::VARCHAR) || "
+                                  "'xxxxxxxxxxxxxxxxxxxxxxxxxx' AS s FROM range(4000000) t(i) ORDER BY s)")
+    assert rows == [{"n": 4000000, "top": "fffffe98d0963d27015c198262d97221xxxxxxxxxxxxxxxxxxxxxxxxxx"}]
+    if not os.environ.get("ASAN_OPTIONS"):  # ASan's shadow memory would dwarf the figure
+        peak_kb = int(next(line.split()[1] for line in open(f"/proc/{server.proc.pid}/status")
+                           if line.startswith("VmHWM:")))
+        assert peak_kb < 300_000, peak_kb
+    assert query_rows(server, db, "SELECT v FROM m") == [{"v": 1.0}]
+
+
+def test_a_bad_exec_mem_pool_is_refused():
+    p = subprocess.run([BINARY, "serve", "--node-id", "n", "--object-store", "memory", "--exec-mem-pool-bytes", "lots"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0 and "--exec-mem-pool-bytes" in p.stderr, p.stderr
