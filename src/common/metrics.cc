@@ -172,4 +172,12 @@ std::string Render() {
   return out;
 }
 
+void CountQuery(const char* language, bool ok, std::chrono::steady_clock::time_point started) {
+  auto& m = Server();
+  m.queries.With({language, ok ? "ok" : "error"}).Add();
+  if (ok)
+    m.query_duration.With({language})
+        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
 }  // namespace riffle::metrics

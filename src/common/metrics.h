@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -87,6 +88,9 @@ struct ServerMetrics {
       "riffle_flight_calls_total", "Arrow Flight calls by method and gRPC status", {"method", "code"}};
 };
 ServerMetrics& Server();
+
+// Counts a query (HTTP or Flight) by language and outcome, with its time to the first batch.
+void CountQuery(const char* language, bool ok, std::chrono::steady_clock::time_point started);
 
 // Adds Prometheus text computed when /metrics is read (gauges).
 void AddCollector(std::function<void(std::string* out)> collector);

@@ -53,9 +53,7 @@ struct TableRow {
 std::vector<TableRow> AllTables(const catalog::Database& db) {
   std::vector<TableRow> out;
   for (const auto& [name, t] : db.tables) out.push_back({"iox", name, "BASE TABLE"});
-  for (const char* sys : {"processing_engine_logs", "processing_engine_triggers",
-                          "processing_engine_trigger_arguments", "queries", "parquet_files",
-                          "last_caches", "distinct_caches"})
+  for (const char* sys : query::kSystemTableNames)
     out.push_back({"system", sys, "BASE TABLE"});
   for (const char* info : {"tables", "columns"})
     out.push_back({"information_schema", info, "VIEW"});

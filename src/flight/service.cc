@@ -13,32 +13,10 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "flight/internal.h"
+#include "query/params_json.h"
 
 namespace riffle::flight {
 namespace {
-
-Result<query::Params> ParamsOf(const std::string& params_json) {
-  query::Params out;
-  auto j = nlohmann::json::parse(params_json, nullptr, false);
-  if (!j.is_object())
-    return Status::InvalidArgument("invalid \"params\": expected a JSON object of name → value");
-  for (const auto& [name, v] : j.items()) {
-    if (v.is_null())
-      out.emplace_back(name, std::monostate{});
-    else if (v.is_boolean())
-      out.emplace_back(name, v.get<bool>());
-    else if (v.is_number_integer())
-      out.emplace_back(name, v.get<int64_t>());
-    else if (v.is_number())
-      out.emplace_back(name, v.get<double>());
-    else if (v.is_string())
-      out.emplace_back(name, v.get<std::string>());
-    else
-      return Status::InvalidArgument("query parameter '" + name +
-                                     "' must be a string, number, boolean or null");
-  }
-  return out;
-}
 
 // arrow.flight.protocol.FlightService, registered by hand (the generated service would make
 // DoGet write protobuf FlightData, whose bodies protobuf copies): GetSchema, ListFlights,
@@ -152,14 +130,7 @@ class Service final : public grpc::Service {
     auto cancel = std::make_shared<query::Cancellation>();
     CallWatch watch(ctx, cancel);
     auto source = OpenTicket(options_, *parsed, cancel);
-    auto& m = metrics::Server();
-    if (parsed->flightsql_command.empty()) {
-      m.queries.With({language, source.ok() ? "ok" : "error"}).Add();
-      if (source.ok())
-        m.query_duration.With({language})
-            .Observe(
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    }
+    if (parsed->flightsql_command.empty()) metrics::CountQuery(language, source.ok(), started);
     if (!source.ok()) return watch.Outcome(ToGrpc(source.status()));
     return watch.Outcome(SendStream(writer, **source, *cancel));
   }
@@ -309,7 +280,8 @@ Result<std::unique_ptr<ArrowSource>> OpenTicket(const FlightOptions& options,
       return Status::InvalidArgument(source.status().message());
     return source;
   }
-  RIFFLE_ASSIGN_OR_RETURN(query::Params params, ParamsOf(ticket.params_json));
+  RIFFLE_ASSIGN_OR_RETURN(query::Params params,
+                          query::ParamsFromJson(nlohmann::json::parse(ticket.params_json, nullptr, false)));
   RIFFLE_ASSIGN_OR_RETURN(auto stream, options.engine->QueryStream(*state, ticket.database,
                                                                    ticket.query, params, cancel));
   return SqlSource(std::move(stream), *db, ticket.query);

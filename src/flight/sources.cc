@@ -2,6 +2,7 @@
 // whole rows for Flight SQL metadata; and the iox::column::type marks on their columns.
 #include <cctype>
 
+#include "common/text.h"
 #include "flight/internal.h"
 #include "influxql/influxql.h"
 
@@ -183,16 +184,11 @@ const char* MarkOf(catalog::ColumnType t) {
   return "";
 }
 
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 bool IsIdent(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
 // Whether `name` appears in `text` as a whole identifier (case-insensitively).
 bool Mentions(const std::string& text_lower, const std::string& name) {
-  std::string n = Lower(name);
+  std::string n = AsciiLower(name);
   for (size_t at = text_lower.find(n); at != std::string::npos; at = text_lower.find(n, at + 1)) {
     bool before = at == 0 || !IsIdent(text_lower[at - 1]);
     bool after = at + n.size() >= text_lower.size() || !IsIdent(text_lower[at + n.size()]);
@@ -205,7 +201,7 @@ bool Mentions(const std::string& text_lower, const std::string& name) {
 
 void AnnotateColumns(const catalog::Database& db, const std::string& query_text,
                      std::vector<WireColumn>* columns) {
-  std::string text = Lower(query_text);
+  std::string text = AsciiLower(query_text);
   std::vector<const catalog::Table*> tables;
   for (const auto& [name, table] : db.tables)
     if (Mentions(text, name)) tables.push_back(table.get());

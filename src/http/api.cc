@@ -9,19 +9,11 @@
 #include "common/metrics.h"
 #include "http/json_body.h"
 #include "http/query_body.h"
+#include "query/params_json.h"
 
 namespace riffle::http {
 
 using nlohmann::json;
-
-void CountQuery(const char* language, const Status& outcome,
-                std::chrono::steady_clock::time_point started) {
-  auto& m = metrics::Server();
-  m.queries.With({language, outcome.ok() ? "ok" : "error"}).Add();
-  if (outcome.ok())
-    m.query_duration.With({language})
-        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-}
 
 std::shared_ptr<query::Cancellation> CancelOnHangup(const Request& req) {
   auto cancel = std::make_shared<query::Cancellation>();
@@ -318,26 +310,9 @@ void Api::HandleWrite(Request& req, Reply reply, int api_version) {
 
 Result<Api::QueryRequest> Api::ParseQueryRequest(const Request& req) {
   QueryRequest out;
-  auto add_param = [&](const std::string& name, const json& v) -> Status {
-    if (v.is_null())
-      out.params.emplace_back(name, std::monostate{});
-    else if (v.is_boolean())
-      out.params.emplace_back(name, v.get<bool>());
-    else if (v.is_number_integer())
-      out.params.emplace_back(name, v.get<int64_t>());
-    else if (v.is_number())
-      out.params.emplace_back(name, v.get<double>());
-    else if (v.is_string())
-      out.params.emplace_back(name, v.get<std::string>());
-    else
-      return Status::InvalidArgument("query parameter '" + name +
-                                     "' must be a string, number, boolean or null");
-    return Status::Ok();
-  };
   auto add_params = [&](const json& obj) -> Status {
-    if (!obj.is_object())
-      return Status::InvalidArgument("'params' must be a JSON object of name → value");
-    for (const auto& [k, v] : obj.items()) RIFFLE_RETURN_IF_ERROR(add_param(k, v));
+    RIFFLE_ASSIGN_OR_RETURN(query::Params params, query::ParamsFromJson(obj));
+    out.params.insert(out.params.end(), params.begin(), params.end());
     return Status::Ok();
   };
   if (req.method == "GET") {
@@ -423,7 +398,7 @@ void Api::HandleQuery(Request& req, Reply reply) {
         std::make_shared<EncodedResultBody>(std::move(result).value(), query::MakeEncoder(*format));
     first = body->Prime();
   }
-  CountQuery("sql", first, started);
+  metrics::CountQuery("sql", first.ok(), started);
   if (!first.ok()) return reply(Response::Error(HttpStatusFor(first), first.message()));
   Response r{200, query::ContentType(*format), "", {}};
   r.stream = std::move(body);

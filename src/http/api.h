@@ -17,9 +17,6 @@
 
 namespace riffle::http {
 
-// Counts a query in /metrics by language and outcome, with its time to the first batch.
-void CountQuery(const char* language, const Status& outcome, std::chrono::steady_clock::time_point started);
-
 // A cancellation for the request's query that fires when its client hangs up before the
 // response is complete, so DuckDB stops working for nobody.
 std::shared_ptr<query::Cancellation> CancelOnHangup(const Request& req);

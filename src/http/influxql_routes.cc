@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "http/api.h"
 #include "http/influxql_body.h"
 #include "influxql/influxql.h"
@@ -99,7 +100,7 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
   // Called before this function returns, so the reference to statement_failed stays valid.
   Reply counted = [reply, started, &statement_failed](Response r) {
     bool ok = r.status == 200 && !statement_failed;
-    CountQuery("influxql", ok ? Status::Ok() : Status::InvalidArgument("failed"), started);
+    metrics::CountQuery("influxql", ok, started);
     reply(std::move(r));
   };
   json results = json::array();
@@ -203,13 +204,13 @@ void Api::HandleInfluxQL(Request& req, Reply reply) {
       nullptr, catalog_);
   if (!series.ok()) {
     Status st = CleanError(series.status());
-    CountQuery("influxql", st, started);
+    metrics::CountQuery("influxql", st.ok(), started);
     return reply(Response::Error(HttpStatusFor(st), st.message()));
   }
   auto body = std::make_shared<InfluxQLTableBody>(std::move(series).value(),
                                                   query::MakeEncoder(*format), CleanError);
   Status first = body->Prime();
-  CountQuery("influxql", first, started);
+  metrics::CountQuery("influxql", first.ok(), started);
   if (!first.ok()) return reply(Response::Error(HttpStatusFor(first), first.message()));
   Response response{200, query::ContentType(*format), "", {}};
   response.stream = std::move(body);

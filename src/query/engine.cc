@@ -345,9 +345,7 @@ class DuckEngine final : public QueryEngine {
                             std::string(catalog::InfluxDataTypeName(col->type)),
                             std::string(col->type == CT::kTime ? "NO" : "YES")});
       }
-      for (const char* sys : {"processing_engine_logs", "processing_engine_triggers",
-                              "processing_engine_trigger_arguments", "queries", "parquet_files", "last_caches",
-                              "distinct_caches"})
+      for (const char* sys : kSystemTableNames)
         t.rows.push_back({std::string("public"), std::string("system"), std::string(sys),
                           std::string("BASE TABLE")});
       for (const char* info : {"tables", "columns"})

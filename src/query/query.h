@@ -40,6 +40,11 @@ struct VirtualTable {
   std::vector<std::pair<std::string, catalog::ColumnType>> columns;  // kTime → TIMESTAMP_NS
   std::vector<std::vector<Value>> rows;
 };
+// The system.* tables every database has (information_schema and Flight SQL list them).
+inline constexpr const char* kSystemTableNames[] = {
+    "processing_engine_logs", "processing_engine_triggers", "processing_engine_trigger_arguments",
+    "queries", "parquet_files", "last_caches", "distinct_caches"};
+
 // Provides system tables for a database on demand (name without the "system." prefix).
 using SystemTableProvider =
     std::function<Result<VirtualTable>(const std::string& db, const std::string& table)>;
