@@ -11,6 +11,7 @@
 #include "buffer/buffer.h"
 #include "cache/cache.h"
 #include "catalog/catalog.h"
+#include "cluster/cluster.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "duck/database.h"
@@ -19,6 +20,7 @@
 #include "http/http.h"
 #include "objstore/local_files.h"
 #include "objstore/object_store.h"
+#include "objstore/s3_store.h"
 #include "persist/persister.h"
 #include "plugin/engine.h"
 #include "query/query.h"
@@ -41,8 +43,12 @@ int RunServer(const ServerConfig& config) {
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
   std::unique_ptr<objstore::ObjectStore> store;
-  std::string scratch, persist_root;
+  // scratch: DuckDB's temporary files; parquet_dir: where DuckDB reads (and snapshots write)
+  // Parquet files; cache_dir: local copies of a remote store's Parquet objects.
+  std::string scratch, persist_root, parquet_dir, cache_dir;
   std::error_code ec;
+  const bool clustered = !config.cluster_id.empty();
+  auto has_mode = [&config](const char* mode) { return config.modes.count(mode) > 0; };
   if (config.object_store == "file") {
     std::filesystem::create_directories(config.data_dir, ec);
     if (ec) {
@@ -54,6 +60,22 @@ int RunServer(const ServerConfig& config) {
         std::filesystem::weakly_canonical(std::filesystem::absolute(config.data_dir)).string();
     store = objstore::NewFileStore(persist_root);
     scratch = std::filesystem::absolute(config.data_dir).string() + "/.tmp";
+    // Queries may read only the snapshots' Parquet files, never the WAL or the catalog; in a
+    // cluster, those of every node.
+    parquet_dir = clustered ? persist_root : persist_root + "/" + config.node_id + "/dbs";
+  } else if (config.object_store == "s3") {
+    auto opened = objstore::NewS3Store(config.s3);
+    if (!opened.ok()) {
+      std::cerr << "Error: object store s3: " << opened.status().message() << "\n";
+      return 1;
+    }
+    store = std::move(opened).value();
+    std::string local = !config.data_dir.empty()
+                            ? config.data_dir
+                            : std::filesystem::temp_directory_path().string() + "/riffle-" + config.node_id;
+    local = std::filesystem::absolute(local).string();
+    scratch = local + "/.tmp";
+    cache_dir = parquet_dir = local + "/.cache";
   } else {
     store = objstore::NewMemoryStore();
     scratch =
@@ -61,8 +83,11 @@ int RunServer(const ServerConfig& config) {
   }
   std::filesystem::create_directories(scratch, ec);
 
-  catalog::Catalog catalog(store.get(), config.node_id,
+  // A cluster's nodes share the catalog and the tokens, under the cluster id.
+  const std::string shared_prefix = clustered ? config.cluster_id : config.node_id;
+  catalog::Catalog catalog(store.get(), shared_prefix,
                            {config.max_databases, config.max_tables, config.max_columns_per_table});
+  catalog.SetShared(clustered);
   if (Status st = catalog.Load(); !st.ok()) {
     std::cerr << "Error: cannot load the catalog: " << st.message() << "\n";
     return 1;
@@ -71,10 +96,8 @@ int RunServer(const ServerConfig& config) {
     std::cerr << "Error: cannot create the _internal database: " << st.message() << "\n";
     return 1;
   }
-  // Queries may read only the snapshots' Parquet files, never the WAL or the catalog.
-  std::string parquet_dir =
-      persist_root.empty() ? "" : persist_root + "/" + config.node_id + "/dbs";
   if (!parquet_dir.empty()) std::filesystem::create_directories(parquet_dir, ec);
+  std::unique_ptr<cluster::Follower> follower;  // a cluster node's catch-up loop (below)
   // One DuckDB: the write buffer's tables in a compressed in-memory catalog, queries over them
   // and the Parquet files; SQL may touch only the scratch and Parquet directories.
   duck::DatabaseOptions duck_options{
@@ -112,14 +135,16 @@ int RunServer(const ServerConfig& config) {
   wal::Wal wal(store.get(), {config.node_id, config.wal_flush_interval,
                              config.wal_max_write_buffer_size, config.wal_flush_bytes});
   // Parquet files live as local files of the store (DuckDB writes and reads them there).
-  auto local_files = objstore::NewLocalFiles(store.get());
+  auto local_files = objstore::NewLocalFiles(store.get(), cache_dir);
   // Start-up order: catalog → snapshot manifest (Parquet files) → only the WAL files after it.
   persist::Persister persister(
       {config.node_id, config.wal_snapshot_size, config.snapshot_buffer_bytes,
        config.snapshotted_wal_files_to_keep, config.gen1_duration.count(),
-       config.retention_check_interval.count(), config.compaction_min_files},
+       config.retention_check_interval.count(), config.compaction_min_files, has_mode("compact")},
       store.get(), local_files.get(), &catalog, &write_buffer, qe, &wal);
-  auto covered = persister.Load();
+  // A node without ingest has no data of its own: a query node's data comes from the others.
+  const bool ingest = has_mode("ingest");
+  auto covered = ingest ? persister.Load() : Result<uint64_t>(uint64_t{0});
   if (!covered.ok()) {
     std::cerr << "Error: cannot load the snapshot manifest: " << covered.status().message() << "\n";
     return 1;
@@ -143,9 +168,13 @@ int RunServer(const ServerConfig& config) {
   }
   if (replayed) log::Info("replayed " + std::to_string(replayed) + " lines from the WAL");
   write::Writer writer(&catalog, &wal);
+  if (!ingest)
+    writer.RefuseWrites("node " + config.node_id + " runs in mode " + config.modes_text +
+                        ", without ingest: send writes to an ingest node of cluster " + config.cluster_id);
   plugin::EngineOptions engine_options;
   engine_options.plugin_dir = config.plugin_dir;
   engine_options.plugin_repo = config.plugin_repo;
+  engine_options.run_triggers = has_mode("process");
   plugin::ProcessingEngine processing(engine_options, &catalog, &writer, qe);
   // Gauges read when /metrics is scraped.
   metrics::AddCollector([&write_buffer, &persister, &catalog](std::string* out) {
@@ -170,9 +199,10 @@ int RunServer(const ServerConfig& config) {
     caches.Prune(after);  // a dropped cache, table or database takes its values with it
   });
   qe->SetSystemTableProvider(
-      [&processing, &persister, &caches, &catalog](const std::string& db,
-                                                   const std::string& table) -> Result<query::VirtualTable> {
-        if (table == "parquet_files") return persister.ParquetFilesTable(db);
+      [&processing, &persister, &caches, &catalog, &follower, ingest](
+          const std::string& db, const std::string& table) -> Result<query::VirtualTable> {
+        if (table == "parquet_files")
+          return !ingest && follower ? follower->ParquetFilesTable(db) : persister.ParquetFilesTable(db);
         if (table == "last_caches" || table == "distinct_caches")
           return caches.SystemTable(*catalog.State(), db, table == "last_caches");
         return processing.SystemTable(db, table);
@@ -193,7 +223,7 @@ int RunServer(const ServerConfig& config) {
     persister.AfterFlush(sequence);
     processing.OnWalFlush(ops);
   });
-  persister.Start();
+  if (ingest) persister.Start();
   // The caches start warm: every cache the catalog defines is filled from the rows already stored.
   {
     auto state = catalog.State();
@@ -203,10 +233,27 @@ int RunServer(const ServerConfig& config) {
           log::Warn("cannot warm the caches of database " + name + ": " + st.message());
   }
 
-  auth::TokenStore tokens(store.get(), config.node_id);
+  auth::TokenStore tokens(store.get(), shared_prefix);
   if (Status st = tokens.Load(); !st.ok()) {
     std::cerr << "Error: cannot load the tokens: " << st.message() << "\n";
     return 1;
+  }
+  // A cluster node announces itself and follows the others: catalog and tokens always, and a
+  // query node without ingest serves the ingest nodes' data.
+  if (clustered) {
+    if (Status st = cluster::RegisterNode(store.get(), config.cluster_id, {config.node_id, config.modes, 0});
+        !st.ok()) {
+      std::cerr << "Error: cannot register node " << config.node_id << " in cluster " << config.cluster_id
+                << ": " << st.message() << "\n";
+      return 1;
+    }
+    follower = std::make_unique<cluster::Follower>(
+        cluster::FollowerOptions{config.cluster_id, config.node_id, config.replication_interval,
+                                 has_mode("query") && !ingest},
+        store.get(), local_files.get(), &catalog, &tokens, &write_buffer, qe);
+    if (Status st = follower->CatchUp(); !st.ok())
+      log::Warn("cluster: first catch-up with the other nodes failed (retrying): " + st.message());
+    follower->Start();
   }
   http::Api api(&catalog, &writer, qe, config.max_http_request_size);
   http::RegisterEngineRoutes(api, &processing);
@@ -236,18 +283,21 @@ int RunServer(const ServerConfig& config) {
                       });
   if (Status st = server.Start(); !st.ok()) {
     std::cerr << "Error: " << st.message() << "\n";
+    if (follower) follower->Stop();
     wal.Stop();
     return 1;
   }
   log::Info("Riffle (influxdb3-compatible) listening on " + config.http_bind + " (port " +
-            std::to_string(server.port()) + "), node " + config.node_id + ", object store " +
-            config.object_store + (config.object_store == "file" ? " at " + config.data_dir : ""));
+            std::to_string(server.port()) + "), node " + config.node_id +
+            (clustered ? " of cluster " + config.cluster_id + " (mode " + config.modes_text + ")" : "") +
+            ", object store " + store->Describe());
 
   int sig = 0;
   sigwait(&signals, &sig);
   log::Info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
   server.Stop();
   flight->Stop();
+  if (follower) follower->Stop();
   processing.Stop();
   persister.Stop();
   wal.Stop();

@@ -49,9 +49,48 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
       ->envname("INFLUXDB3_NODE_IDENTIFIER_PREFIX");
   serve->add_option("--node-id-from-env", *node_from_env, "read the node id from this environment variable")
       ->envname("INFLUXDB3_NODE_IDENTIFIER_FROM_ENV");
-  serve->add_option("--object-store", cfg->object_store, "memory or file")
+  serve->add_option("--object-store", cfg->object_store, "memory, file or s3")
       ->envname("INFLUXDB3_OBJECT_STORE")
-      ->check(CLI::IsMember({"memory", "memory-throttled", "file"}));
+      ->check(CLI::IsMember({"memory", "memory-throttled", "file", "s3"}));
+  auto request_timeout = std::make_shared<std::string>("30s");
+  auto retry_timeout = std::make_shared<std::string>("3m");
+  auto modes = std::make_shared<std::vector<std::string>>();
+  auto replication = std::make_shared<std::string>("1s");
+  serve->add_option("--bucket", cfg->s3.bucket, "bucket of the s3 object store")->envname("INFLUXDB3_BUCKET");
+  serve->add_option("--aws-access-key-id", cfg->s3.access_key_id, "S3 access key")->envname("AWS_ACCESS_KEY_ID");
+  serve->add_option("--aws-secret-access-key", cfg->s3.secret_access_key, "S3 secret key")
+      ->envname("AWS_SECRET_ACCESS_KEY");
+  serve->add_option("--aws-session-token", cfg->s3.session_token, "S3 session token (temporary credentials)")
+      ->envname("AWS_SESSION_TOKEN");
+  serve->add_option("--aws-default-region", cfg->s3.region, "S3 region (default us-east-1)")
+      ->envname("AWS_DEFAULT_REGION");
+  serve->add_option("--aws-endpoint", cfg->s3.endpoint,
+                    "S3-compatible endpoint, e.g. http://127.0.0.1:9000 (path-style requests)")
+      ->envname("AWS_ENDPOINT");
+  serve->add_flag("--aws-allow-http", cfg->s3.allow_http, "allow a plain http --aws-endpoint")->envname("AWS_ALLOW_HTTP");
+  serve->add_flag("--aws-skip-signature", cfg->s3.skip_signature, "send unsigned requests")
+      ->envname("AWS_SKIP_SIGNATURE");
+  serve->add_option("--object-store-connection-limit", cfg->s3.connection_limit,
+                    "connections to the object store at most (default 16)")
+      ->envname("INFLUXDB3_OBJECT_STORE_CONNECTION_LIMIT")->check(CLI::PositiveNumber);
+  serve->add_option("--object-store-max-retries", cfg->s3.max_retries,
+                    "retries of a failed object-store request (default 10)")
+      ->envname("INFLUXDB3_OBJECT_STORE_MAX_RETRIES")->check(CLI::NonNegativeNumber);
+  serve->add_option("--object-store-retry-timeout", *retry_timeout,
+                    "how long a failed object-store request is retried (default 3m)")
+      ->envname("INFLUXDB3_OBJECT_STORE_RETRY_TIMEOUT");
+  serve->add_option("--object-store-request-timeout", *request_timeout,
+                    "longest single object-store request (default 30s)")
+      ->envname("INFLUXDB3_OBJECT_STORE_REQUEST_TIMEOUT");
+  serve->add_option("--cluster-id", cfg->cluster_id,
+                    "cluster of nodes sharing the object store: they share its catalog and tokens")
+      ->envname("INFLUXDB3_ENTERPRISE_CLUSTER_ID");
+  serve->add_option("--mode", *modes, "what this node does: all, or a list of ingest, query, compact, process")
+      ->envname("INFLUXDB3_ENTERPRISE_MODE")->delimiter(',')->allow_extra_args(false)
+      ->check(CLI::IsMember({"all", "ingest", "query", "compact", "process"}));
+  serve->add_option("--replication-interval", *replication,
+                    "how often a query node reads the other nodes' new WAL files and snapshots (default 1s)")
+      ->envname("INFLUXDB3_REPLICATION_INTERVAL");
   serve->add_option("--data-dir", cfg->data_dir, "directory of the file object store")->envname("INFLUXDB3_DB_DIR");
   serve->add_option("--plugin-dir", cfg->plugin_dir, "directory of processing-engine plugins")
       ->envname("INFLUXDB3_PLUGIN_DIR");
@@ -104,11 +143,10 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   // Accepted for compatibility with InfluxDB 3 command lines; not used by Riffle yet.
   int i = 0;
   for (const char* name : {"--log-filter", "--virtual-env-location", "--package-manager",
-                           "--query-log-size", "--max-concurrent-queries",
-                           "--bucket"})
+                           "--query-log-size", "--max-concurrent-queries"})
     serve->add_option(name, (*ignored)[i++], "accepted for compatibility");
   serve->callback([cfg, flush, gen1, mem_threshold, retention_check, query_timeout, exec_mem, disable_authz,
-                   node_from_env, action] {
+                   node_from_env, request_timeout, retry_timeout, modes, replication, action] {
     if (cfg->node_id.empty() && !node_from_env->empty()) {
       const char* v = std::getenv(node_from_env->c_str());
       if (!v || !*v) throw CLI::ValidationError("--node-id-from-env", "environment variable " + *node_from_env + " is not set");
@@ -141,6 +179,28 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
         throw CLI::ValidationError("--exec-mem-pool-bytes", "expected at least 16 MiB in bytes (e.g. 8589934592) or a "
                                                             "percentage of RAM (e.g. 20%), got '" + *exec_mem + "'");
       cfg->exec_mem_pool_bytes = *bytes;
+    }
+    auto as_ms = [](const char* flag, const std::string& text) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(DurationFlag(flag, text));
+    };
+    cfg->s3.request_timeout = as_ms("--object-store-request-timeout", *request_timeout);
+    cfg->s3.retry_timeout = as_ms("--object-store-retry-timeout", *retry_timeout);
+    if (cfg->s3.request_timeout.count() < 1)
+      throw CLI::ValidationError("--object-store-request-timeout", "must be at least 1ms, e.g. 30s");
+    cfg->replication_interval = as_ms("--replication-interval", *replication);
+    if (cfg->replication_interval.count() < 10)
+      throw CLI::ValidationError("--replication-interval", "must be at least 10ms, e.g. 1s");
+    if (!modes->empty() && !(modes->size() == 1 && modes->front() == "all")) {
+      cfg->modes.clear();
+      cfg->modes_text.clear();
+      for (const auto& m : *modes) {
+        if (m == "all")
+          throw CLI::ValidationError("--mode", "'all' cannot be combined with other modes");
+        cfg->modes.insert(m);
+        cfg->modes_text += (cfg->modes_text.empty() ? "" : ",") + m;
+      }
+      if (cfg->cluster_id.empty())
+        throw CLI::ValidationError("--mode", "needs --cluster-id: a node with only some modes is part of a cluster");
     }
     if (cfg->object_store == "file" && cfg->data_dir.empty()) {
       const char* home = std::getenv("HOME");

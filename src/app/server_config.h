@@ -6,12 +6,22 @@
 #include <set>
 #include <string>
 
+#include "objstore/s3_store.h"
+
 namespace riffle::app {
 
 struct ServerConfig {
   std::string node_id;
   std::string object_store = "file";
   std::string data_dir;
+  objstore::S3Options s3;  // --object-store s3
+  // Enterprise's cluster: nodes sharing one bucket keep the catalog and tokens under the
+  // cluster id; empty means a single node (catalog under the node id, as Core).
+  std::string cluster_id;
+  // --mode: what this node does (ingest, query, compact, process); all of them by default.
+  std::set<std::string> modes = {"ingest", "query", "compact", "process"};
+  std::string modes_text = "all";  // as given, for messages
+  std::chrono::milliseconds replication_interval{1000};  // query nodes: how often they catch up
   std::string plugin_dir;
   std::string plugin_repo = "https://raw.githubusercontent.com/influxdata/influxdb3_plugins/main/";
   std::string http_bind = "0.0.0.0:8181";

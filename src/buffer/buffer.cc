@@ -197,16 +197,13 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
   return failed;
 }
 
-Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops) {
-  std::lock_guard lock(mu_);
-  // A table that cannot be synced is logged and its rows fail below; the others go on.
-  (void)SyncLocked(state);
+Buffer::RowsByTable Buffer::GroupByTable(const catalog::CatalogState& state,
+                                         const std::vector<wal::WriteOpPtr>& ops) {
   std::map<uint32_t, const catalog::Database*> dbs;
   for (const auto& [name, db] : state.databases)
     if (!db->deleted) dbs[db->id] = db.get();
   // Group rows by table, keeping arrival order within a table.
-  std::map<const catalog::Table*, std::vector<std::pair<const wal::WriteOp*, uint32_t>>> by_table;
-  std::map<const catalog::Table*, const catalog::Database*> table_db;
+  RowsByTable by_table;
   for (const auto& op : ops) {
     auto db_it = dbs.find(op->db_id);
     if (db_it == dbs.end()) continue;  // database deleted since the write
@@ -217,22 +214,34 @@ Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal:
       if (!last || m != last_name) {
         last = db_it->second->FindTable(m);
         last_name = m;
-        if (last) table_db[last] = db_it->second;
       }
-      if (last) by_table[last].emplace_back(op.get(), i);
+      if (last) {
+        auto& group = by_table[last];
+        group.db = db_it->second;
+        group.rows.emplace_back(op.get(), i);
+      }
     }
   }
+  return by_table;
+}
+
+Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops) {
+  std::lock_guard lock(mu_);
+  // A table that cannot be synced is logged and its rows fail below; the others go on.
+  (void)SyncLocked(state);
+  RowsByTable by_table = GroupByTable(state, ops);
   Status result;
-  for (const auto& [table, rows] : by_table) {
+  for (const auto& [table, group] : by_table) {
+    const auto& rows = group.rows;
     bool ranges_changed = false;
-    Status st = AppendTable(*table_db[table], *table, rows, &ranges_changed);
+    Status st = AppendTable(*group.db, *table, rows, &ranges_changed);
     if (!st.ok()) {
       log::Error("buffer append to table '" + table->name + "' failed: " + st.message());
       result = st;
     }
     // Before the write is acknowledged, queries must merge the repeated points it brought.
     if (ranges_changed) {
-      if (Status vs = SyncTable(*table_db[table], *table); !vs.ok()) {
+      if (Status vs = SyncTable(*group.db, *table); !vs.ok()) {
         log::Error("buffer: table '" + table->name + "': " + vs.message());
         result = vs;
       }

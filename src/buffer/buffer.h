@@ -38,6 +38,12 @@ class Buffer {
 
   Status SyncSchema(const catalog::CatalogState& state);
   Status Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops);
+  // A query node's copy of other nodes' data: every buffered row replaced by the rows of
+  // `ops`, and the Parquet files by `files`, in one transaction (a query sees the old contents
+  // or the new ones, never both). `duplicates` are the ranges the nodes' manifests recorded.
+  Status Replace(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops,
+                 const std::map<uint32_t, std::vector<PersistedFile>>& files,
+                 const DuplicateRanges& duplicates);
   // Snapshots, as QueryEngine::FreezeBuffer / WriteParquet / PublishParquet describe.
   Result<size_t> Freeze(const catalog::CatalogState& state);
   Result<std::vector<PersistedFile>> WriteParquet(
@@ -68,6 +74,13 @@ class Buffer {
 
  private:
   Status SyncLocked(const catalog::CatalogState& state);
+  struct TableRows {
+    const catalog::Database* db = nullptr;
+    std::vector<std::pair<const wal::WriteOp*, uint32_t>> rows;  // (write, line) in arrival order
+  };
+  using RowsByTable = std::map<const catalog::Table*, TableRows>;
+  static RowsByTable GroupByTable(const catalog::CatalogState& state,
+                                  const std::vector<wal::WriteOpPtr>& ops);
   Status SyncTable(const catalog::Database& db, const catalog::Table& table);
   // Appends and records possible duplicates; `*ranges_changed` tells whether the view must
   // now merge more of the table's rows.

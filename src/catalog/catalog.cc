@@ -1,5 +1,6 @@
 #include "catalog/catalog.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <ctime>
@@ -138,6 +139,7 @@ void Catalog::AddPrePublishListener(Listener listener) { pre_publish_listeners_.
 Status Catalog::Load() {
   auto keys = store_->List(prefix_);
   if (!keys.ok()) return keys.status();
+  if (!keys->empty()) newest_stored_ = VersionOf(keys->back());
   // Newest first; a torn or corrupt newest version falls back to the previous one.
   for (auto it = keys->rbegin(); it != keys->rend(); ++it) {
     auto contents = store_->Get(*it);
@@ -157,7 +159,10 @@ Status Catalog::Load() {
   std::snprintf(uuid, sizeof uuid, "%08x-%04x-4%03x-a%03x-%08x%04x", rd(), rd() & 0xffff,
                 rd() & 0xfff, rd() & 0xfff, rd(), rd() & 0xffff);
   fresh->catalog_uuid = uuid;
-  RIFFLE_RETURN_IF_ERROR(Persist(*fresh));
+  Status created = Persist(*fresh);
+  // Another node of the cluster created the catalog at the same moment: use theirs.
+  if (shared_ && created.code() == Code::kAlreadyExists) return Load();
+  RIFFLE_RETURN_IF_ERROR(created);
   std::lock_guard lock(state_mu_);
   state_ = fresh;
   return Status::Ok();
@@ -166,7 +171,10 @@ Status Catalog::Load() {
 Status Catalog::Persist(const CatalogState& state) {
   char name[32];
   std::snprintf(name, sizeof name, "%020llu.json", static_cast<unsigned long long>(state.version));
-  RIFFLE_RETURN_IF_ERROR(store_->Put(prefix_ + name, SerializeCatalog(state)));
+  std::string data = SerializeCatalog(state);
+  RIFFLE_RETURN_IF_ERROR(shared_ ? store_->PutIfAbsent(prefix_ + name, data)
+                                 : store_->Put(prefix_ + name, data));
+  newest_stored_ = std::max(newest_stored_, state.version);
   // Keep a few older versions as a fallback against a corrupt newest file.
   if (state.version >= 3) {
     std::snprintf(name, sizeof name, "%020llu.json",
@@ -176,20 +184,62 @@ Status Catalog::Persist(const CatalogState& state) {
   return Status::Ok();
 }
 
-Status Catalog::Mutate(const Mutation& mutation) {
-  std::lock_guard write_lock(write_mu_);
-  std::shared_ptr<const CatalogState> before = State();
-  auto next = std::make_shared<CatalogState>(*before);
-  RIFFLE_RETURN_IF_ERROR(mutation(*next));
-  next->version = before->version + 1;
-  RIFFLE_RETURN_IF_ERROR(Persist(*next));
+uint64_t Catalog::VersionOf(const std::string& key) const {
+  return std::strtoull(key.c_str() + prefix_.size(), nullptr, 10);
+}
+
+void Catalog::Publish(std::shared_ptr<const CatalogState> before,
+                      std::shared_ptr<const CatalogState> next) {
   for (const auto& l : pre_publish_listeners_) l(*before, *next);
   {
     std::lock_guard lock(state_mu_);
     state_ = next;
   }
   for (const auto& l : listeners_) l(*before, *next);
+}
+
+Status Catalog::Refresh() {
+  std::lock_guard write_lock(write_mu_);
+  return RefreshLocked();
+}
+
+Status Catalog::RefreshLocked() {
+  auto keys = store_->List(prefix_);
+  if (!keys.ok()) return keys.status();
+  std::shared_ptr<const CatalogState> current = State();
+  for (auto it = keys->rbegin(); it != keys->rend(); ++it) {
+    uint64_t version = VersionOf(*it);
+    newest_stored_ = std::max(newest_stored_, version);
+    if (version <= current->version) break;
+    auto contents = store_->Get(*it);
+    if (!contents.ok()) continue;  // deleted meanwhile: an older one is then current
+    auto state = DeserializeCatalog(*contents);
+    if (!state.ok()) {
+      log::Error("skipping catalog file " + *it + ": " + state.status().message());
+      continue;
+    }
+    Publish(current, std::make_shared<CatalogState>(std::move(state).value()));
+    return Status::Ok();
+  }
   return Status::Ok();
+}
+
+Status Catalog::Mutate(const Mutation& mutation) {
+  std::lock_guard write_lock(write_mu_);
+  for (int attempt = 0;; ++attempt) {
+    if (shared_) RIFFLE_RETURN_IF_ERROR(RefreshLocked());
+    std::shared_ptr<const CatalogState> before = State();
+    auto next = std::make_shared<CatalogState>(*before);
+    RIFFLE_RETURN_IF_ERROR(mutation(*next));
+    // Past a corrupt newer file too: its number is never reused.
+    next->version = std::max(before->version, newest_stored_) + 1;
+    Status st = Persist(*next);
+    // Another node wrote that version first: redo the change on top of it.
+    if (shared_ && st.code() == Code::kAlreadyExists && attempt < 20) continue;
+    RIFFLE_RETURN_IF_ERROR(st);
+    Publish(before, next);
+    return Status::Ok();
+  }
 }
 
 // Copy-on-write helper: clone the database being changed.

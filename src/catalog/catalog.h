@@ -143,6 +143,11 @@ class Catalog {
 
   // Loads the newest valid catalog version, or starts empty.
   Status Load();
+  // Several nodes write this catalog (a cluster over one bucket): every change first catches
+  // up with the newest version and is written with a create-only put, retried on a conflict.
+  void SetShared(bool shared) { shared_ = shared; }
+  // Catches up with a newer version another node wrote; listeners see the change.
+  Status Refresh();
 
   std::shared_ptr<const CatalogState> State() const;
 
@@ -187,7 +192,12 @@ class Catalog {
   Status Mutate(const Mutation& mutation);
   Status Persist(const CatalogState& state);
 
+  Status RefreshLocked();  // under write_mu_
+  void Publish(std::shared_ptr<const CatalogState> before, std::shared_ptr<const CatalogState> next);
+  uint64_t VersionOf(const std::string& key) const;
   objstore::ObjectStore* store_;
+  bool shared_ = false;
+  uint64_t newest_stored_ = 0;  // the highest version number seen in the store
   std::string prefix_;
   Limits limits_;
   mutable std::mutex state_mu_;      // guards state_ pointer swaps

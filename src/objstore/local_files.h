@@ -26,9 +26,14 @@ class LocalFiles {
   virtual Result<std::string> PathFor(const std::string& key) = 0;
   // Removes object `key` from the store (and any local copy).
   virtual Status Remove(const std::string& key) = 0;
+  // Drops the local copy of `key` but not the object (another node's file this node stopped
+  // reading); nothing for stores whose objects are the local files.
+  virtual void Forget(const std::string& key) { (void)key; }
 };
 
-// Local files of `store` (not owned); nullptr when the store keeps no files on disk (memory).
-std::unique_ptr<LocalFiles> NewLocalFiles(ObjectStore* store);
+// Local files of `store` (not owned). A file store's objects are its files; a remote store's
+// are copies under `cache_dir`: written there and uploaded at Commit, downloaded on first use.
+// nullptr when there is neither (memory store).
+std::unique_ptr<LocalFiles> NewLocalFiles(ObjectStore* store, const std::string& cache_dir = "");
 
 }  // namespace riffle::objstore

@@ -24,7 +24,16 @@ class ObjectStore {
   virtual Result<std::vector<std::string>> List(const std::string& prefix) = 0;
   // A local directory that holds the store's files, or "" for non-file stores.
   virtual std::string LocalRoot() const { return {}; }
+  // The object `path` from, or into, a local file (remote stores stream and split large ones).
+  virtual Status PutFile(const std::string& path, const std::string& local_file);
+  virtual Status GetFile(const std::string& path, const std::string& local_file);
+  // Where the store's objects are, for messages ("file:///var/lib/x", "s3://bucket").
+  virtual std::string Describe() const { return LocalRoot().empty() ? "memory" : LocalRoot(); }
 };
+
+// Reads and writes whole local files (for the defaults above and the Parquet cache).
+Result<std::string> ReadLocalFile(const std::string& local_file);
+Status WriteLocalFile(const std::string& local_file, std::string_view data);
 
 std::unique_ptr<ObjectStore> NewMemoryStore();
 std::unique_ptr<ObjectStore> NewFileStore(std::string root_dir);

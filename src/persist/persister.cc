@@ -122,7 +122,7 @@ void Persister::BackgroundLoop() {
         if (thread_cv_.wait_for(wait, std::chrono::seconds(10), [this] { return stopping_; }))
           return;
       }
-      if (Status st = Compact(); !st.ok())
+      if (Status st = options_.compact ? Compact() : Status::Ok(); !st.ok())
         log::Error("compaction failed (the files stay as they are): " + st.message());
     }
     if (std::chrono::steady_clock::now() >= next_retention_check) {
@@ -171,17 +171,21 @@ std::map<uint32_t, std::pair<int64_t, int64_t>> Persister::FilesPerDatabase() {
 }
 
 Result<query::VirtualTable> Persister::ParquetFilesTable(const std::string& db_name) {
+  std::lock_guard lock(mu_);
+  return ParquetFilesTableOf(*catalog_->State(), db_name, files_);
+}
+
+query::VirtualTable ParquetFilesTableOf(const catalog::CatalogState& state, const std::string& db_name,
+                                        const std::vector<ParquetFileInfo>& files) {
   using CT = catalog::ColumnType;
   query::VirtualTable vt;
   vt.columns = {{"table_name", CT::kString}, {"path", CT::kString},    {"size_bytes", CT::kUInt64},
                 {"row_count", CT::kUInt64},  {"min_time", CT::kInt64}, {"max_time", CT::kInt64}};
-  auto state = catalog_->State();
-  const catalog::Database* db = state->FindDatabase(db_name);
+  const catalog::Database* db = state.FindDatabase(db_name);
   if (!db) return vt;
   std::map<uint32_t, std::string> names;
   for (const auto& [tname, t] : db->tables) names[t->id] = tname;
-  std::lock_guard lock(mu_);
-  for (const auto& f : files_) {
+  for (const auto& f : files) {
     if (f.db_id != db->id || !names.count(f.table_id)) continue;
     vt.rows.push_back({names[f.table_id], f.path, static_cast<uint64_t>(f.size_bytes),
                        static_cast<uint64_t>(f.rows), f.min_time, f.max_time});

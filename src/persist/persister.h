@@ -39,6 +39,7 @@ struct PersistOptions {
   int64_t gen1_ns = 600'000'000'000;  // --gen1-duration: the time chunk of one Parquet file
   int64_t retention_check_ns = 1'800'000'000'000;  // --retention-check-interval
   size_t compact_min_files = 8;  // --compaction-min-files: merge a closed day's files past this
+  bool compact = true;           // false on a cluster node without the compact mode
 };
 
 struct ParquetFileInfo {
@@ -46,6 +47,10 @@ struct ParquetFileInfo {
   std::string path;  // object-store key
   int64_t size_bytes = 0, rows = 0, min_time = 0, max_time = 0;
 };
+
+// system.parquet_files of one database, for `files`.
+query::VirtualTable ParquetFilesTableOf(const catalog::CatalogState& state, const std::string& db,
+                                        const std::vector<ParquetFileInfo>& files);
 
 class Persister {
  public:

@@ -103,6 +103,7 @@ void ProcessingEngine::Log(const std::string& trigger, const std::string& level,
 }
 
 void ProcessingEngine::StartTrigger(const catalog::Trigger& trigger) {
+  if (!options_.run_triggers) return;
   auto spec = ParseSpec(trigger.specification);
   if (!spec.ok()) {
     Log(trigger.name, "ERROR", "failed to start trigger: " + spec.status().message());

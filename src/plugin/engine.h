@@ -28,6 +28,9 @@ struct EngineOptions {
   size_t log_capacity = 10000;
   size_t queue_capacity = 1000;  // pending WAL events / requests per trigger
   int max_retries = 3;           // error-behavior retry: attempts after the first failure
+  // False on a cluster node without the process mode: triggers are kept in the catalog but
+  // run on the nodes that have it.
+  bool run_triggers = true;
 };
 
 struct HttpReply {

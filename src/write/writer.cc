@@ -93,6 +93,7 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
     outcome.status = std::move(st);
     done(std::move(outcome));
   };
+  if (!refusal_.empty()) return fail(Status(Code::kForbidden, refusal_));
   if (Status st = catalog::ValidateDatabaseName(request.database); !st.ok()) return fail(st);
 
   auto op = std::make_shared<wal::WriteOp>();

@@ -40,7 +40,11 @@ class Writer {
   // per-line errors that a real write of `lp` to `database` would report.
   std::vector<lineproto::LineError> Check(const std::string& database, const std::string& lp) const;
 
+  // A node without the ingest mode answers every write with 403 and this reason.
+  void RefuseWrites(std::string reason) { refusal_ = std::move(reason); }
+
  private:
+  std::string refusal_;
   catalog::Catalog* catalog_;
   wal::Wal* wal_;
 };

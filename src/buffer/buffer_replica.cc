@@ -1,0 +1,70 @@
+// The buffer of a query node that serves other nodes' data (see cluster/): their unpersisted
+// WAL rows and their Parquet files, swapped as a whole when one of them snapshots.
+#include "buffer/buffer.h"
+#include "common/log.h"
+#include "duck/duck.h"
+
+namespace riffle::buffer {
+
+using duck::QuoteIdent;
+
+Status Buffer::Replace(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops,
+                       const std::map<uint32_t, std::vector<PersistedFile>>& files,
+                       const DuplicateRanges& duplicates) {
+  std::lock_guard lock(mu_);
+  struct CountPublish {
+    std::atomic<uint64_t>& count;
+    ~CountPublish() { count.fetch_add(1); }
+  } counted{publishes_};
+  (void)SyncLocked(state);
+  // Repeats are learnt again from the rows appended below; the files' spans and the ranges
+  // their manifests recorded stand for the rows no longer in memory.
+  duplicates_.clear();
+  for (const auto& [id, ranges] : duplicates) duplicates_[id].Restore(ranges, {});
+  for (const auto& [id, list] : files) {
+    std::vector<TimeRange> spans;
+    for (const auto& f : list) spans.push_back({f.min_time, f.max_time});
+    duplicates_[id].Restore({}, spans);
+  }
+  parquet_files_ = files;
+  RIFFLE_RETURN_IF_ERROR(conn_.Exec("BEGIN TRANSACTION"));
+  Status st;
+  for (const auto& [name, db] : state.databases) {
+    if (db->deleted || !st.ok()) continue;
+    for (const auto& [tname, table] : db->tables) {
+      if (!tables_.count(table->id)) continue;
+      st = conn_.Exec("DELETE FROM " + SchemaRef(DataSchema(db->id)) + "." + QuoteIdent(DataTable(table->id)));
+      if (!st.ok()) break;
+    }
+  }
+  // Appends join the open transaction.
+  RowsByTable by_table = GroupByTable(state, ops);
+  for (const auto& [table, group] : by_table) {
+    if (!st.ok()) break;
+    bool ranges_changed = false;
+    st = AppendTable(*group.db, *table, group.rows, &ranges_changed);
+  }
+  for (const auto& [name, db] : state.databases) {
+    if (db->deleted || !st.ok()) continue;
+    for (const auto& [tname, table] : db->tables) {
+      auto it = tables_.find(table->id);
+      if (it == tables_.end()) continue;
+      std::string view = ViewSql(*db, *table);
+      st = conn_.Exec(view);
+      it->second.view_sql = view;
+      if (!st.ok()) break;
+    }
+  }
+  if (!st.ok()) {
+    (void)conn_.Exec("ROLLBACK");
+    for (auto& [id, t] : tables_) t.view_sql.clear();  // re-derived on the next sync
+    return st;
+  }
+  RIFFLE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
+  rows_since_checkpoint_ = 0;
+  if (Status cp = conn_.Exec(std::string("CHECKPOINT ") + kBufferCatalog); !cp.ok())
+    log::Warn("buffer checkpoint failed: " + cp.message());
+  return Status::Ok();
+}
+
+}  // namespace riffle::buffer

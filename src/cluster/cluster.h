@@ -1,0 +1,109 @@
+// cluster: several `serve` processes over one object store (InfluxDB 3 Enterprise's
+// --cluster-id and --mode). Each node writes only its own keys ({node}/wal, {node}/snapshots,
+// {node}/dbs); the catalog and tokens live under {cluster}/ and every node writes them with
+// create-only puts. A node registers itself under {cluster}/nodes/ so the others find it.
+//
+// What is consistent and what is eventual:
+//   - a write is acknowledged by the ingest node that took it once its WAL file is in the store;
+//   - a query node reads the ingest nodes' new WAL files and snapshot manifests every
+//     --replication-interval (1 s), so it sees an acknowledged write within about two intervals;
+//   - catalog and token changes made on one node are seen by the others within an interval.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "auth/token_store.h"
+#include "buffer/buffer.h"
+#include "catalog/catalog.h"
+#include "objstore/local_files.h"
+#include "objstore/object_store.h"
+#include "persist/persister.h"
+#include "query/query.h"
+#include "wal/wal.h"
+
+namespace riffle::cluster {
+
+struct NodeInfo {
+  std::string node_id;
+  std::set<std::string> modes;  // ingest, query, compact, process
+  int64_t registered_ns = 0;
+};
+
+// {cluster}/nodes/{node}.json
+Status RegisterNode(objstore::ObjectStore* store, const std::string& cluster_id, const NodeInfo& node);
+Result<std::vector<NodeInfo>> ListNodes(objstore::ObjectStore* store, const std::string& cluster_id);
+
+struct FollowerOptions {
+  std::string cluster_id;
+  std::string node_id;
+  std::chrono::milliseconds interval{1000};
+  // A query node without ingest: serve the ingest nodes' data (their WAL and snapshots).
+  bool replicate = false;
+};
+
+// The catch-up loop of a cluster node: catalog and tokens for every node, the other nodes'
+// data for a query node.
+class Follower {
+ public:
+  Follower(FollowerOptions options, objstore::ObjectStore* store, objstore::LocalFiles* files,
+           catalog::Catalog* catalog, auth::TokenStore* tokens, buffer::Buffer* buffer,
+           query::FileReaders* readers);
+  ~Follower() { Stop(); }
+
+  // One round; Start() runs them every interval.
+  Status CatchUp();
+  void Start();
+  void Stop();
+
+  // system.parquet_files of the replicated nodes.
+  query::VirtualTable ParquetFilesTable(const std::string& db);
+
+ private:
+  // What this node holds of one ingest node.
+  struct Source {
+    std::string manifest_key;     // the newest manifest applied
+    uint64_t covered = 0;         // WAL sequences its files cover
+    uint64_t last_sequence = 0;   // newest WAL file read
+    std::vector<persist::ParquetFileInfo> files;
+    buffer::DuplicateRanges duplicates;
+    std::map<uint64_t, std::vector<wal::WriteOpPtr>> wal;  // unpersisted WAL files, by sequence
+  };
+  // Reads a node's newest manifest (true when it changed) and its WAL files past what is held.
+  Result<bool> ReadManifest(const std::string& node, Source& source);
+  Status ReadWal(const std::string& node, Source& source, std::vector<wal::WriteOpPtr>* fresh);
+  Status Rebuild();
+  void Loop();
+
+  FollowerOptions options_;
+  objstore::ObjectStore* store_;
+  objstore::LocalFiles* files_;
+  catalog::Catalog* catalog_;
+  auth::TokenStore* tokens_;
+  buffer::Buffer* buffer_;
+  query::FileReaders* readers_;
+
+  std::mutex round_mu_;  // one round at a time
+  std::mutex mu_;        // guards sources_ for system tables
+  std::map<std::string, Source> sources_;  // by node id
+  struct Retired {
+    uint64_t publish;
+    std::string key;
+  };
+  std::vector<Retired> retired_;  // local copies no view lists any more
+  std::set<std::string> held_;    // keys of the files the views list
+
+  std::mutex thread_mu_;
+  std::condition_variable thread_cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace riffle::cluster
