@@ -7,6 +7,8 @@
 #include <thread>
 
 #include "objstore/local_files.h"
+#include "objstore/s3_client.h"
+#include "objstore/s3_store.h"
 
 namespace riffle::objstore {
 namespace {
@@ -71,6 +73,90 @@ TEST(FileStore, ListingWhileFilesAreWrittenNeverFails) {
 TEST(LocalFiles, TheMemoryStoreHasNone) {
   auto store = NewMemoryStore();
   EXPECT_EQ(NewLocalFiles(store.get()), nullptr);
+}
+
+// A remote store's objects are local copies: uploaded at Commit, downloaded on first use,
+// forgotten without touching the object, removed with it.
+TEST(LocalFiles, RemoteObjectsAreCachedCopies) {
+  fs::path cache = fs::temp_directory_path() / ("riffle-cache-" + std::to_string(::getpid()));
+  fs::remove_all(cache);
+  auto store = NewMemoryStore();
+  auto files = NewLocalFiles(store.get(), cache.string());
+  ASSERT_NE(files, nullptr);
+  auto staged = files->Stage("n/dbs/1/2/a.parquet");
+  ASSERT_TRUE(staged.ok());
+  std::ofstream(*staged) << "PAR1 abc";
+  ASSERT_TRUE(files->Commit("n/dbs/1/2/a.parquet").ok());
+  EXPECT_EQ(*store->Get("n/dbs/1/2/a.parquet"), "PAR1 abc");
+  files->Forget("n/dbs/1/2/a.parquet");
+  EXPECT_FALSE(fs::exists(*staged));
+  EXPECT_TRUE(store->Get("n/dbs/1/2/a.parquet").ok());
+  auto path = files->PathFor("n/dbs/1/2/a.parquet");  // downloaded again
+  ASSERT_TRUE(path.ok()) << path.status().message();
+  std::ifstream in(*path);
+  std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(contents, "PAR1 abc");
+  EXPECT_FALSE(files->PathFor("n/dbs/1/2/missing.parquet").ok());
+  ASSERT_TRUE(files->Remove("n/dbs/1/2/a.parquet").ok());
+  EXPECT_FALSE(store->Get("n/dbs/1/2/a.parquet").ok());
+  EXPECT_FALSE(fs::exists(*path));
+  fs::remove_all(cache);
+}
+
+TEST(S3, XmlValuesAreFoundInOrderAndDecoded) {
+  std::string xml =
+      "<ListBucketResult><IsTruncated>true</IsTruncated>"
+      "<Contents><Key>a/b&amp;c</Key><Size>1</Size></Contents>"
+      "<Contents><Key>a/&lt;d&gt;&#39;</Key></Contents>"
+      "<NextContinuationToken>tok+/=</NextContinuationToken></ListBucketResult>";
+  size_t next = 0;
+  EXPECT_EQ(XmlValue(xml, "Key", 0, &next), "a/b&c");
+  EXPECT_EQ(XmlValue(xml, "Key", next, &next), "a/<d>'");
+  EXPECT_EQ(XmlValue(xml, "Key", next, &next), "");
+  EXPECT_EQ(next, std::string::npos);
+  EXPECT_EQ(XmlValue(xml, "IsTruncated"), "true");
+  EXPECT_EQ(XmlValue(xml, "NextContinuationToken"), "tok+/=");
+  EXPECT_EQ(XmlValue("<a>unclosed", "a"), "");
+}
+
+TEST(S3, UriEncodingIsSigV4s) {
+  EXPECT_EQ(UriEncode("node0/wal/00000000001.wal", true), "node0/wal/00000000001.wal");
+  EXPECT_EQ(UriEncode("a b+c=/~_-.", true), "a%20b%2Bc%3D/~_-.");
+  EXPECT_EQ(UriEncode("a/b", false), "a%2Fb");
+  EXPECT_EQ(UriEncode("\xc3\xa9", false), "%C3%A9");
+}
+
+TEST(S3, ErrorTextNamesCodeAndMessage) {
+  S3Response r{503, "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>", ""};
+  EXPECT_EQ(S3ErrorText(r), "HTTP 503 SlowDown: Please reduce your request rate.");
+  EXPECT_EQ(S3ErrorText({404, "", ""}), "HTTP 404");
+}
+
+TEST(S3, BadOptionsAreRefusedBeforeAnyRequest) {
+  S3Options o;
+  EXPECT_NE(NewS3Store(o).status().message().find("--bucket"), std::string::npos);
+  o.bucket = "b";
+  o.endpoint = "http://127.0.0.1:1";
+  EXPECT_NE(NewS3Store(o).status().message().find("--aws-allow-http"), std::string::npos);
+  o.allow_http = true;
+  EXPECT_NE(NewS3Store(o).status().message().find("--aws-access-key-id"), std::string::npos);
+  o.endpoint = "ftp://x";
+  o.access_key_id = o.secret_access_key = "k";
+  EXPECT_NE(NewS3Store(o).status().message().find("http:// or https://"), std::string::npos);
+}
+
+// Nothing listens on the endpoint: the start-up check gives up after the retries and says so.
+TEST(S3, AnUnreachableEndpointFailsAfterItsRetries) {
+  S3Options o;
+  o.bucket = "b";
+  o.endpoint = "http://127.0.0.1:1";
+  o.allow_http = true;
+  o.access_key_id = o.secret_access_key = "k";
+  o.max_retries = 2;
+  o.retry_timeout = std::chrono::milliseconds(5000);
+  auto store = NewS3Store(o);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("gave up after 3 attempts"), std::string::npos) << store.status().message();
 }
 
 }  // namespace
