@@ -211,28 +211,6 @@ int RunServer(const ServerConfig& config) {
                                       const std::string& table, const std::string& name) {
     return caches.Table(state, db, last, table, name);
   });
-  // Replayed WAL is not re-delivered to plugins; triggers start after replay.
-  if (Status st = processing.Start(); !st.ok()) {
-    std::cerr << "Error: cannot start the processing engine: " << st.message() << "\n";
-    return 1;
-  }
-  wal.Start([&](uint64_t sequence, const std::vector<wal::WriteOpPtr>& ops) {
-    if (Status st = write_buffer.Append(*catalog.State(), ops); !st.ok())
-      log::Error("buffer append: " + st.message());
-    caches.Apply(*catalog.State(), ops);
-    persister.AfterFlush(sequence);
-    processing.OnWalFlush(ops);
-  });
-  if (ingest) persister.Start();
-  // The caches start warm: every cache the catalog defines is filled from the rows already stored.
-  {
-    auto state = catalog.State();
-    for (const auto& [name, db] : state->databases)
-      if (!db->deleted && (!db->last_caches.empty() || !db->distinct_caches.empty()))
-        if (Status st = caches.Warm(*state, *qe, name); !st.ok())
-          log::Warn("cannot warm the caches of database " + name + ": " + st.message());
-  }
-
   auth::TokenStore tokens(store.get(), shared_prefix);
   if (Status st = tokens.Load(); !st.ok()) {
     std::cerr << "Error: cannot load the tokens: " << st.message() << "\n";
@@ -247,14 +225,42 @@ int RunServer(const ServerConfig& config) {
                 << ": " << st.message() << "\n";
       return 1;
     }
+    // A node without ingest that queries or processes follows the ingest nodes' writes: their
+    // rows fill its buffer (query) and caches, and reach its WAL triggers (process).
+    const bool follows_writes = !ingest && (has_mode("query") || has_mode("process"));
     follower = std::make_unique<cluster::Follower>(
-        cluster::FollowerOptions{config.cluster_id, config.node_id, config.replication_interval,
-                                 has_mode("query") && !ingest},
+        cluster::FollowerOptions{config.cluster_id, config.node_id, config.replication_interval, follows_writes},
         store.get(), local_files.get(), &catalog, &tokens, &write_buffer, qe);
+    follower->OnNewWrites([&caches, &catalog, &processing](const std::vector<wal::WriteOpPtr>& ops) {
+      caches.Apply(*catalog.State(), ops);
+      processing.OnWalFlush(ops);
+    });
     if (Status st = follower->CatchUp(); !st.ok())
       log::Warn("cluster: first catch-up with the other nodes failed (retrying): " + st.message());
-    follower->Start();
   }
+  // Replayed WAL is not re-delivered to plugins; triggers start after replay.
+  if (Status st = processing.Start(); !st.ok()) {
+    std::cerr << "Error: cannot start the processing engine: " << st.message() << "\n";
+    return 1;
+  }
+  wal.Start([&](uint64_t sequence, const std::vector<wal::WriteOpPtr>& ops) {
+    if (Status st = write_buffer.Append(*catalog.State(), ops); !st.ok())
+      log::Error("buffer append: " + st.message());
+    caches.Apply(*catalog.State(), ops);
+    persister.AfterFlush(sequence);
+    processing.OnWalFlush(ops);
+  });
+  if (ingest) persister.Start();
+  if (follower) follower->Start();
+  // The caches start warm: every cache the catalog defines is filled from the rows already stored.
+  {
+    auto state = catalog.State();
+    for (const auto& [name, db] : state->databases)
+      if (!db->deleted && (!db->last_caches.empty() || !db->distinct_caches.empty()))
+        if (Status st = caches.Warm(*state, *qe, name); !st.ok())
+          log::Warn("cannot warm the caches of database " + name + ": " + st.message());
+  }
+
   http::Api api(&catalog, &writer, qe, config.max_http_request_size);
   http::RegisterEngineRoutes(api, &processing);
   http::RegisterTokenRoutes(api, &tokens, config.without_auth);

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -58,6 +59,11 @@ class Follower {
            query::FileReaders* readers);
   ~Follower() { Stop(); }
 
+  // Called with the rows of the other nodes' WAL files as they are read (not those of the
+  // first round, which were written before this node started).
+  void OnNewWrites(std::function<void(const std::vector<wal::WriteOpPtr>&)> listener) {
+    on_new_writes_ = std::move(listener);
+  }
   // One round; Start() runs them every interval.
   Status CatchUp();
   void Start();
@@ -90,6 +96,9 @@ class Follower {
   buffer::Buffer* buffer_;
   query::FileReaders* readers_;
 
+  std::function<void(const std::vector<wal::WriteOpPtr>&)> on_new_writes_;
+  bool first_round_ = true;
+  bool pending_rebuild_ = false;  // rows were read that the buffer may not hold
   std::mutex round_mu_;  // one round at a time
   std::mutex mu_;        // guards sources_ for system tables
   std::map<std::string, Source> sources_;  // by node id

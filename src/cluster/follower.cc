@@ -63,13 +63,21 @@ Status Follower::CatchUp() {
     if (Status st = ReadWal(node.node_id, source, &fresh); !st.ok()) failed = st;
   }
   // Each WAL file was written after the catalog change its rows need: catching up with the
-  // catalog again now makes every table and column of `fresh` known.
-  if (!fresh.empty()) RIFFLE_RETURN_IF_ERROR(catalog_->Refresh());
-  if (rebuild) {
-    RIFFLE_RETURN_IF_ERROR(Rebuild());
-  } else if (!fresh.empty()) {
-    RIFFLE_RETURN_IF_ERROR(buffer_->Append(*catalog_->State(), fresh));
+  // catalog again now makes every table and column of `fresh` known. Rows read but not applied
+  // (the store or the buffer failed) are applied by a rebuild in a later round.
+  pending_rebuild_ = pending_rebuild_ || rebuild;
+  Status applied = fresh.empty() ? Status::Ok() : catalog_->Refresh();
+  if (applied.ok() && pending_rebuild_)
+    applied = Rebuild();
+  else if (applied.ok() && !fresh.empty())
+    applied = buffer_->Append(*catalog_->State(), fresh);
+  if (!applied.ok()) {
+    pending_rebuild_ = true;
+    return applied;
   }
+  pending_rebuild_ = false;
+  if (!fresh.empty() && on_new_writes_ && !first_round_) on_new_writes_(fresh);
+  first_round_ = false;
   // Local copies of files no view lists any more, once no query that may read them runs.
   uint64_t oldest = readers_->OldestRunningQueryPublish();
   std::vector<Retired> kept;
