@@ -44,22 +44,78 @@ def peak_rss_mb(pid):
 
 
 class Riffle:
-    def __init__(self, *extra):
+    """A Riffle server; `store` replaces the file object store's flags (e.g. S3rver.flags())."""
+
+    def __init__(self, *extra, store=None):
         self.dir = Path(tempfile.mkdtemp(prefix="riffle-bench-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         (self.dir / "plugins").mkdir()
         self.plugin_dir = self.dir / "plugins"
-        self.proc = subprocess.Popen(
-            [BINARY, "serve", "--node-id", "bench", "--object-store", "file", "--data-dir", str(self.dir / "data"),
-             "--plugin-dir", str(self.plugin_dir), "--http-bind", f"127.0.0.1:{self.port}", *extra],
-            stdout=subprocess.DEVNULL, stderr=open(self.dir / "server.log", "wb"))
-        wait_http(self.url + "/health")
+        store = store if store is not None else ["--object-store", "file"]
+        self.args = [BINARY, "serve", "--node-id", "bench", *store, "--data-dir", str(self.dir / "data"),
+                     "--plugin-dir", str(self.plugin_dir), "--http-bind", f"127.0.0.1:{self.port}", *extra]
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL,
+                                     stderr=open(self.dir / "server.log", "ab"))
+        wait_http(self.url + "/health", timeout=120)
+
+    def restart(self):
+        """Stops the process (queued writes are flushed) and starts it again on the same data."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        self.start()
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class S3rver:
+    """npm s3rver (installed by scripts/setup.sh into build/node) as a local S3 endpoint."""
+
+    def __init__(self):
+        self.binary = REPO / "build" / "node" / "node_modules" / ".bin" / "s3rver"
+        if not self.binary.exists():
+            raise FileNotFoundError(f"{self.binary} missing (run scripts/setup.sh)")
+        self.dir = Path(tempfile.mkdtemp(prefix="s3rver-bench-"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.buckets = 0
+        # s3rver 3.7.1 hashes continuation tokens with an algorithm OpenSSL 3 keeps in its
+        # legacy provider.
+        env = dict(os.environ, NODE_OPTIONS="--openssl-legacy-provider")
+        self.proc = subprocess.Popen(
+            [str(self.binary), "-d", str(self.dir), "-a", "127.0.0.1", "-p", str(self.port), "--silent",
+             *sum((["--configure-bucket", f"bench{i}"] for i in range(8)), [])],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("s3rver did not start")
+
+    def flags(self, bucket=None):
+        """serve flags for a fresh bucket (or `bucket`)."""
+        if bucket is None:
+            bucket = f"bench{self.buckets}"
+            self.buckets += 1
+        return ["--object-store", "s3", "--bucket", bucket, "--aws-endpoint", self.url, "--aws-allow-http",
+                "--aws-access-key-id", "S3RVER", "--aws-secret-access-key", "S3RVER"]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
         shutil.rmtree(self.dir, ignore_errors=True)

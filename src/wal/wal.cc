@@ -145,6 +145,9 @@ void Wal::FlushOnce() {
         ++next_sequence_;  // another process wrote it: never overwrite its data
       break;
     }
+    // A remote store has retried with back-off already; retrying it again would hold the
+    // writers for several times --object-store-retry-timeout.
+    if (st.code() == Code::kUnavailable) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   auto& m = metrics::Server();
