@@ -84,5 +84,21 @@ TEST(Wal, SkipsACorruptFileAndKeepsTheRest) {
   EXPECT_EQ(wal.FilePath(4), "node0/wal/00000000004.wal");
 }
 
+// Every WAL file a snapshot covered was deleted (--snapshotted-wal-files-to-keep 0): the next
+// file must not reuse a covered number, or the next replay would skip it as persisted.
+TEST(Wal, NeverReusesASequenceASnapshotCovered) {
+  auto store = objstore::NewMemoryStore();
+  Wal wal(store.get(), {"node0", std::chrono::milliseconds(10), 1000});
+  ASSERT_TRUE(wal.Replay([](const WriteOp&) {}, /*skip_through=*/7).ok());
+  wal.Start(nullptr);
+  std::promise<Status> done;
+  ASSERT_TRUE(wal.Submit(MakeOp("db", "a v=1", 1), [&](Status st) { done.set_value(st); }).ok());
+  ASSERT_TRUE(done.get_future().get().ok());
+  wal.Stop();
+  auto files = store->List("node0/wal/");
+  ASSERT_TRUE(files.ok());
+  EXPECT_EQ(*files, (std::vector<std::string>{"node0/wal/00000000008.wal"}));
+}
+
 }  // namespace
 }  // namespace riffle::wal

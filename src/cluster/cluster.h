@@ -84,7 +84,9 @@ class Follower {
   };
   // Reads a node's newest manifest (true when it changed) and its WAL files past what is held.
   Result<bool> ReadManifest(const std::string& node, Source& source);
-  Status ReadWal(const std::string& node, Source& source, std::vector<wal::WriteOpPtr>* fresh);
+  // Reads the WAL files after the newest one held, in sequence order, never past a gap that a
+  // newer manifest does not cover (`*rebuild` is set when that manifest had to be read).
+  Status ReadWal(const std::string& node, Source& source, std::vector<wal::WriteOpPtr>* fresh, bool* rebuild);
   Status Rebuild();
   void Loop();
 

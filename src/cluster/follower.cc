@@ -60,7 +60,7 @@ Status Follower::CatchUp() {
       continue;
     }
     rebuild = rebuild || *changed;
-    if (Status st = ReadWal(node.node_id, source, &fresh); !st.ok()) failed = st;
+    if (Status st = ReadWal(node.node_id, source, &fresh, &rebuild); !st.ok()) failed = st;
   }
   // Each WAL file was written after the catalog change its rows need: catching up with the
   // catalog again now makes every table and column of `fresh` known. Rows read but not applied
@@ -121,16 +121,33 @@ Result<bool> Follower::ReadManifest(const std::string& node, Source& source) {
   return false;
 }
 
-Status Follower::ReadWal(const std::string& node, Source& source, std::vector<wal::WriteOpPtr>* fresh) {
+Status Follower::ReadWal(const std::string& node, Source& source, std::vector<wal::WriteOpPtr>* fresh,
+                         bool* rebuild) {
   std::string prefix = node + "/wal/";
   auto keys = store_->List(prefix);
   if (!keys.ok()) return keys.status();
   for (const auto& key : *keys) {
     uint64_t sequence = std::strtoull(key.c_str() + prefix.size(), nullptr, 10);
     if (sequence <= source.last_sequence) continue;
+    if (sequence != source.last_sequence + 1) {
+      // The files in between are gone: the node snapshotted them and deleted them after the
+      // manifest was read. Their rows are in its newer manifest, which must come first.
+      auto changed = ReadManifest(node, source);
+      if (!changed.ok()) return changed.status();
+      *rebuild = *rebuild || *changed;
+      if (sequence <= source.last_sequence) continue;
+      if (sequence != source.last_sequence + 1) {
+        log::Warn("cluster: WAL files of node " + node + " after " + std::to_string(source.last_sequence) +
+                  " are missing and no manifest covers them yet; waiting for them");
+        return Status::Ok();
+      }
+    }
     auto contents = store_->Get(key);
-    // Gone: a snapshot covered it and its node deleted it; the next round reads that manifest.
-    if (!contents.ok()) return contents.status().code() == Code::kNotFound ? Status::Ok() : contents.status();
+    if (!contents.ok()) {
+      if (contents.status().code() != Code::kNotFound) return contents.status();
+      // Deleted since the listing: covered by a manifest the next round reads first.
+      return Status::Ok();
+    }
     uint64_t decoded_sequence = 0;
     auto ops = wal::DecodeWalFile(*contents, &decoded_sequence);
     if (!ops.ok()) {

@@ -23,6 +23,9 @@ std::string Wal::FilePath(uint64_t sequence) const {
 Status Wal::Replay(const std::function<void(const WriteOp&)>& apply, uint64_t skip_through) {
   auto keys = store_->List(options_.node_id + "/wal/");
   if (!keys.ok()) return keys.status();
+  // Numbers a snapshot covered are never reused, even when their files are all deleted
+  // (--snapshotted-wal-files-to-keep 0): a reused number would be skipped by the next replay.
+  next_sequence_ = std::max(next_sequence_, skip_through + 1);
   for (const auto& key : *keys) {
     if (key.size() < 4 || key.compare(key.size() - 4, 4, ".wal") != 0) continue;
     // The sequence comes from the name so that a corrupt file still reserves its number.
