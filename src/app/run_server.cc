@@ -83,6 +83,19 @@ int RunServer(const ServerConfig& config) {
   }
   std::filesystem::create_directories(scratch, ec);
 
+  // Nodes of a cluster write one catalog: only create-only puts keep two changes made at the
+  // same moment from overwriting each other.
+  if (clustered) {
+    auto atomic = store->CreateOnlyIsAtomic(config.cluster_id + "/nodes/" + config.node_id + ".probe");
+    if (!atomic.ok()) {
+      std::cerr << "Error: object store " << store->Describe() << ": " << atomic.status().message() << "\n";
+      return 1;
+    }
+    if (!*atomic)
+      log::Warn("object store " + store->Describe() +
+                " does not enforce create-only puts (If-None-Match: *): catalog changes made on two nodes "
+                "at the same moment can overwrite each other; make schema changes through one node");
+  }
   // A cluster's nodes share the catalog and the tokens, under the cluster id.
   const std::string shared_prefix = clustered ? config.cluster_id : config.node_id;
   catalog::Catalog catalog(store.get(), shared_prefix,

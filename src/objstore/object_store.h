@@ -27,6 +27,12 @@ class ObjectStore {
   // The object `path` from, or into, a local file (remote stores stream and split large ones).
   virtual Status PutFile(const std::string& path, const std::string& local_file);
   virtual Status GetFile(const std::string& path, const std::string& local_file);
+  // Whether PutIfAbsent is atomic between processes (several nodes writing one catalog rely
+  // on it). `probe_key` is a scratch key a store may write and delete to find out.
+  virtual Result<bool> CreateOnlyIsAtomic(const std::string& probe_key) {
+    (void)probe_key;
+    return true;
+  }
   // Where the store's objects are, for messages ("file:///var/lib/x", "s3://bucket").
   virtual std::string Describe() const { return LocalRoot().empty() ? "memory" : LocalRoot(); }
 };

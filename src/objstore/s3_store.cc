@@ -89,6 +89,21 @@ class S3Store final : public ObjectStore {
     return keys;
   }
 
+  // Two create-only PUTs of one new key: a store that enforces If-None-Match refuses the
+  // second (AWS S3 since 2024, MinIO, Ceph RGW); s3rver accepts both.
+  Result<bool> CreateOnlyIsAtomic(const std::string& probe_key) override {
+    bool atomic = false;
+    for (int i = 0; i < 2; ++i) {
+      S3Request put{.method = "PUT", .key = probe_key, .body = "probe", .headers = {"If-None-Match: *"}};
+      auto r = client_.Send(put);
+      if (!r.ok()) return r.status();
+      if (i == 0 && r->status != 200) return Failure(put, *r);
+      if (i == 1) atomic = r->status == 412 || r->status == 409;
+    }
+    (void)Delete(probe_key);
+    return atomic;
+  }
+
   Status PutFile(const std::string& path, const std::string& local_file) override {
     auto data = ReadLocalFile(local_file);
     if (!data.ok()) return data.status();
