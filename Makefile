@@ -6,7 +6,7 @@ PORT_BIND ?= 127.0.0.1:8181
 
 UNIT_TESTS := $(basename $(notdir $(wildcard tests/*_test.cc)))
 
-.PHONY: all setup build serve test unit e2e sanitize sanitize-e2e fuzz bench clean
+.PHONY: all setup build serve test unit e2e e2e-s3 test-ceph sanitize sanitize-e2e fuzz bench clean
 
 all: build
 
@@ -30,9 +30,30 @@ unit: build
 e2e: build
 	/usr/bin/python3 -m pytest -q tests/e2e
 
+# The suites that write, persist, restart and crash, again with every server on the S3 object
+# store: a fresh bucket each, on s3rver (build/node, from scripts/setup.sh) behind the tests'
+# SigV4-checking proxy, or on the S3 endpoint in RIFFLE_TEST_S3_ENDPOINT (with
+# RIFFLE_TEST_S3_ACCESS_KEY and RIFFLE_TEST_S3_SECRET_KEY, e.g. from scripts/ceph_s3.sh).
+E2E_S3 ?= tests/e2e/test_write.py tests/e2e/test_core_write.py tests/e2e/test_persistence.py \
+  tests/e2e/test_durability.py tests/e2e/test_core_durability.py tests/e2e/test_auth.py \
+  tests/e2e/test_duplicates.py tests/e2e/test_caches.py
+e2e-s3: build
+	RIFFLE_TEST_OBJECT_STORE=s3 /usr/bin/python3 -m pytest -q $(E2E_S3)
+
+# The S3 suites against a real Ceph RADOS Gateway (scripts/ceph_s3.sh installs Ceph 16 from
+# Debian and runs a one-host cluster in CEPH_S3_DIR, a fresh temporary directory by default),
+# which is torn down whatever the tests did; the exit code is pytest's (or the setup's).
+S3_SUITES ?= $(E2E_S3) tests/e2e/test_s3.py
+CEPH_S3_DIR ?= $$(mktemp -d /tmp/riffle-ceph.XXXXXX)
+test-ceph: build
+	@dir=$(CEPH_S3_DIR) && trap 'rc=$$?; scripts/ceph_s3.sh down "$$dir"; exit $$rc' EXIT && \
+	  trap 'exit 130' INT TERM HUP && \
+	  scripts/ceph_s3.sh up "$$dir" >/dev/null && . "$$dir/env" && \
+	  RIFFLE_TEST_OBJECT_STORE=s3 /usr/bin/python3 -m pytest -q $(S3_SUITES)
+
 # Sanitized unit tests and server, a short fuzz run, the unit tests, then the end-to-end suite;
 # the last line printed is pytest's summary.
-test: sanitize sanitize-e2e fuzz unit e2e
+test: sanitize sanitize-e2e fuzz unit e2e-s3 e2e
 
 # The unit tests under ASan+UBSan.
 sanitize: setup
@@ -46,7 +67,7 @@ sanitize: setup
 SANITIZE_E2E ?= tests/e2e/test_persistence.py tests/e2e/test_bad_input.py tests/e2e/test_auth.py \
   tests/e2e/test_engine_runtime.py tests/e2e/test_engine_observability.py tests/e2e/test_duplicates.py \
   tests/e2e/test_influxql.py tests/e2e/test_query_stream.py tests/e2e/test_client_details.py tests/e2e/test_metrics.py \
-  tests/e2e/test_flight.py tests/e2e/test_caches.py tests/e2e/test_query_limits.py
+  tests/e2e/test_flight.py tests/e2e/test_caches.py tests/e2e/test_query_limits.py tests/e2e/test_s3.py
 sanitize-e2e: sanitize
 	cmake --build build-asan -j $(JOBS) --target influxdb3
 	ASAN_OPTIONS=detect_leaks=0 RIFFLE_BIN=$(CURDIR)/build-asan/influxdb3 /usr/bin/python3 -m pytest -q $(SANITIZE_E2E)

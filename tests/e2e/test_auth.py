@@ -7,7 +7,7 @@ import textwrap
 
 import requests
 
-from conftest import Server, query, write_lp
+from conftest import Server, query, read_object, write_lp
 
 
 def make_token(s, *extra):
@@ -23,7 +23,7 @@ def test_tokens_turn_authentication_on_and_survive_a_restart(tmp_path):
     try:
         assert write_lp(s, "db", "m v=1").status_code == 204  # no token yet: open, as the guide expects
         token = make_token(s)
-        stored = (s.data_dir / "node0" / "tokens.json").read_text()
+        stored = read_object(s, "node0/tokens.json").decode()
         assert token not in stored and '"hash"' in stored  # only the hash is kept
         # Without a token: 401 with a JSON error, for writes, queries, configuration and the CLI.
         r = write_lp(s, "db", "m v=2")

@@ -5,7 +5,7 @@ import threading
 
 import requests
 
-from conftest import query, query_rows, wait_for, write_lp
+from conftest import object_keys, query, query_rows, read_object, wait_for, write_lp, write_object
 
 ALL_TYPES = ('full,host=a,region=r i=-1i,u=2u,f=1.5,b=true,s="x \\"q\\"" 1\n'
              'full,host=b i=3i,u=4u,f=-2.5,b=false,s="y" 2\n'
@@ -30,8 +30,8 @@ def database_names(server):
 
 
 def wal_files(server):
-    wal_dir = server.data_dir / "node0" / "wal"
-    return sorted(p for p in wal_dir.iterdir() if p.is_file()) if wal_dir.exists() else []
+    """Keys of the WAL files, oldest first (either object store)."""
+    return object_keys(server, "node0/wal/")
 
 
 def test_sigterm_restart_keeps_data(fresh_server):
@@ -141,33 +141,34 @@ def test_wal_files_are_written(fresh_server):
         assert write_lp(s, "db", f"w v={i} {i}", precision="s").status_code == 204
     files = wal_files(s)
     assert len(files) >= 3, files  # one file per flush; each acknowledged write waited for its flush
-    for f in files:
-        assert re.fullmatch(r"\d{11}\.wal", f.name), f.name
-        assert f.stat().st_size > 0
+    for key in files:
+        assert re.fullmatch(r"node0/wal/\d{11}\.wal", key), key
+        assert len(read_object(s, key)) > 0
 
 
 def damage_last_wal_and_restart(s, damage):
-    """Writes three rows with three acknowledged writes, stops, damages the newest WAL file and
-    restarts. Returns (values present, log text written by the restart, damaged file name)."""
+    """Writes three rows with three acknowledged writes, stops, damages the newest WAL file
+    (`damage(server, key)`) and restarts. Returns (values present, log text written by the
+    restart, damaged file name)."""
     for i in (1, 2, 3):
         assert write_lp(s, "db", f"w,row=r{i} v={i} {i}", precision="s").status_code == 204
     s.stop()
     files = wal_files(s)
     assert len(files) >= 3, files
     last = files[-1]
-    damage(last)
+    damage(s, last)
     log_before = len(s.log())
     s.start()  # must come up despite the damage
     present = [row["v"] for row in query_rows(s, "db", "SELECT v FROM w ORDER BY v")]
-    return present, s.log()[log_before:], last.name
+    return present, s.log()[log_before:], last.rsplit("/", 1)[1]
 
 
 def test_truncated_last_wal_file(fresh_server):
     s = fresh_server.start()
 
-    def truncate(path):
-        data = path.read_bytes()
-        path.write_bytes(data[: len(data) // 2])
+    def truncate(server, key):
+        data = read_object(server, key)
+        write_object(server, key, data[: len(data) // 2])
 
     present, log, name = damage_last_wal_and_restart(s, truncate)
     # Only the newest file is damaged; the rows of the earlier files are all there.
@@ -182,7 +183,7 @@ def test_truncated_last_wal_file(fresh_server):
 
 def test_empty_last_wal_file(fresh_server):
     s = fresh_server.start()
-    present, _, _ = damage_last_wal_and_restart(s, lambda path: path.write_bytes(b""))
+    present, _, _ = damage_last_wal_and_restart(s, lambda server, key: write_object(server, key, b""))
     assert present in ([1.0, 2.0], [1.0, 2.0, 3.0]), present
     assert write_lp(s, "db", "w,row=r4 v=4 4", precision="s").status_code == 204
     s.kill9()
@@ -193,9 +194,9 @@ def test_empty_last_wal_file(fresh_server):
 def test_garbage_last_wal_file(fresh_server):
     s = fresh_server.start()
 
-    def scribble(path):
-        size = path.stat().st_size
-        path.write_bytes(bytes((i * 37 + 11) % 256 for i in range(size)))
+    def scribble(server, key):
+        size = len(read_object(server, key))
+        write_object(server, key, bytes((i * 37 + 11) % 256 for i in range(size)))
 
     present, _, _ = damage_last_wal_and_restart(s, scribble)
     assert present in ([1.0, 2.0], [1.0, 2.0, 3.0]), present

@@ -5,9 +5,10 @@ import re
 import threading
 import time
 
+import pytest
 import requests
 
-from conftest import Server, query, query_rows, wait_for, write_lp
+from conftest import OBJECT_STORE, Server, object_exists, object_keys, query, query_rows, read_object, wait_for, write_lp
 
 # --wal-snapshot-size 2: a snapshot once 3 WAL files (1.5 × 2) are not yet persisted.
 SNAPSHOT_ARGS = ["--wal-snapshot-size", "2", "--snapshotted-wal-files-to-keep", "0", "--gen1-duration", "1m"]
@@ -24,8 +25,13 @@ def rows(server, db, table):
 
 
 def wal_files(server):
-    d = server.data_dir / "node0" / "wal"
-    return sorted(p.name for p in d.iterdir()) if d.exists() else []
+    return [k.rsplit("/", 1)[1] for k in object_keys(server, "node0/wal/")]
+
+
+def parquet_keys(server, name_prefix=""):
+    """Keys of the stored Parquet files (whose file names start with `name_prefix`)."""
+    return [k for k in object_keys(server, "node0/dbs/")
+            if k.endswith(".parquet") and k.rsplit("/", 1)[1].startswith(name_prefix)]
 
 
 def write_batches(server, db, count, start=0, table="cpu"):
@@ -53,7 +59,7 @@ def test_query_is_the_same_before_and_after_a_snapshot_and_a_restart(tmp_path):
         for f in files:
             assert f["table_name"] == "cpu" and f["row_count"] > 0 and f["min_time"] <= f["max_time"]
             assert re.fullmatch(r"node0/dbs/\d+/\d+/2023-11-14/\d\d-\d\d/\d{10}\.parquet", f["path"]), f
-            data = (s.data_dir / f["path"]).read_bytes()
+            data = read_object(s, f["path"])
             assert data[:4] == b"PAR1" and data[-4:] == b"PAR1" and len(data) == f["size_bytes"]
             assert f["max_time"] - f["min_time"] < 60 * 10**9
         assert len({f["path"].split("/")[5] for f in files}) > 1  # several 1-minute chunks
@@ -205,17 +211,17 @@ def test_delete_table_and_database_remove_their_files(tmp_path):
         write_batches(s, "keep", 2, table="b")
         write_batches(s, "gone", 4, table="c")
         assert wait_for(lambda: {f["table_name"] for f in parquet_files(s, "keep")} == {"a", "b"}), s.log()
-        gone_files = [s.data_dir / f["path"] for f in parquet_files(s, "gone")]
-        b_files = [s.data_dir / f["path"] for f in parquet_files(s, "keep") if f["table_name"] == "b"]
-        assert gone_files and b_files and all(p.exists() for p in gone_files + b_files)
+        gone_files = [f["path"] for f in parquet_files(s, "gone")]
+        b_files = [f["path"] for f in parquet_files(s, "keep") if f["table_name"] == "b"]
+        assert gone_files and b_files and all(object_exists(s, k) for k in gone_files + b_files)
         r = requests.delete(s.url + "/api/v3/configure/table", params={"db": "keep", "table": "b"}, timeout=30)
         assert r.status_code == 200, r.text
-        assert wait_for(lambda: not any(p.exists() for p in b_files))
+        assert wait_for(lambda: not any(object_exists(s, k) for k in b_files))
         assert {f["table_name"] for f in parquet_files(s, "keep")} == {"a"}
         assert len(rows(s, "keep", "a")) == 10
         r = requests.delete(s.url + "/api/v3/configure/database", params={"db": "gone"}, timeout=30)
         assert r.status_code == 200, r.text
-        assert wait_for(lambda: not any(p.exists() for p in gone_files))
+        assert wait_for(lambda: not any(object_exists(s, k) for k in gone_files))
         s.restart()
         assert len(rows(s, "keep", "a")) == 10
         assert query(s, "keep", "SELECT * FROM b").status_code in (400, 404)
@@ -250,6 +256,8 @@ def test_retention_period_hides_and_removes_expired_data(tmp_path):
         s.kill9()
 
 
+@pytest.mark.skipif(OBJECT_STORE == "s3", reason="RIFFLE_FAULT=disk_full is a hook of the file store; "
+                    "test_s3.py fails the S3 store's PUTs instead")
 def test_a_full_disk_fails_writes_clearly_and_recovers(tmp_path):
     s = Server(tmp_path, SNAPSHOT_ARGS, env={"RIFFLE_FAULT": "disk_full"}).start()
     marker = s.data_dir / "FAULT_DISK_FULL"
@@ -329,10 +337,8 @@ def test_compaction_merges_a_closed_days_files_and_queries_do_not_change(tmp_pat
         files = parquet_files(s, "db")
         assert len(files) < 3 or all("/00-00/c" in f["path"] for f in files[:1])
         assert rows(s, "db", "cpu") == before
-        on_disk = sorted(p.relative_to(s.data_dir).as_posix() for p in (s.data_dir / "node0" / "dbs").rglob("*.parquet"))
-        assert wait_for(lambda: sorted(p.relative_to(s.data_dir).as_posix()
-                                       for p in (s.data_dir / "node0" / "dbs").rglob("*.parquet"))
-                        == sorted(f["path"] for f in parquet_files(s, "db"))), on_disk
+        on_disk = parquet_keys(s)
+        assert wait_for(lambda: parquet_keys(s) == sorted(f["path"] for f in parquet_files(s, "db"))), on_disk
         s.kill9()
         s.start()
         assert rows(s, "db", "cpu") == before
@@ -345,10 +351,10 @@ def test_orphan_files_of_an_interrupted_compaction_are_removed_at_start(tmp_path
                env={"RIFFLE_FAULT": "after_compact_parquet"}).start()
     try:
         acked = write_until_the_fault(s, "after_compact_parquet", timeout=20)
-        orphan = [p for p in (s.data_dir / "node0" / "dbs").rglob("c*.parquet")]
+        orphan = parquet_keys(s, "c")
         assert orphan
         s.start()
-        assert not any(p.exists() for p in orphan)
+        assert not any(object_exists(s, k) for k in orphan)
         assert "no snapshot manifest lists it" in s.log()
         got = [r["v"] for r in query_rows(s, "db", "SELECT v FROM m ORDER BY time")]
         assert got in (acked, acked + [len(acked)]), (got, acked)
