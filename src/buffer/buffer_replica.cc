@@ -33,7 +33,8 @@ Status Buffer::Replace(const catalog::CatalogState& state, const std::vector<wal
     if (db->deleted || !st.ok()) continue;
     for (const auto& [tname, table] : db->tables) {
       if (!tables_.count(table->id)) continue;
-      st = conn_.Exec("DELETE FROM " + SchemaRef(DataSchema(db->id)) + "." + QuoteIdent(DataTable(table->id)));
+      st = conn_.Exec("DELETE FROM " + SchemaRef(DataSchema(db->id)) + "." +
+                      QuoteIdent(DataTable(table->id)));
       if (!st.ok()) break;
     }
   }

@@ -39,8 +39,10 @@ struct NodeInfo {
 };
 
 // {cluster}/nodes/{node}.json
-Status RegisterNode(objstore::ObjectStore* store, const std::string& cluster_id, const NodeInfo& node);
-Result<std::vector<NodeInfo>> ListNodes(objstore::ObjectStore* store, const std::string& cluster_id);
+Status RegisterNode(objstore::ObjectStore* store, const std::string& cluster_id,
+                    const NodeInfo& node);
+Result<std::vector<NodeInfo>> ListNodes(objstore::ObjectStore* store,
+                                        const std::string& cluster_id);
 
 struct FollowerOptions {
   std::string cluster_id;
@@ -75,9 +77,9 @@ class Follower {
  private:
   // What this node holds of one ingest node.
   struct Source {
-    std::string manifest_key;     // the newest manifest applied
-    uint64_t covered = 0;         // WAL sequences its files cover
-    uint64_t last_sequence = 0;   // newest WAL file read
+    std::string manifest_key;    // the newest manifest applied
+    uint64_t covered = 0;        // WAL sequences its files cover
+    uint64_t last_sequence = 0;  // newest WAL file read
     std::vector<persist::ParquetFileInfo> files;
     buffer::DuplicateRanges duplicates;
     std::map<uint64_t, std::vector<wal::WriteOpPtr>> wal;  // unpersisted WAL files, by sequence
@@ -86,7 +88,8 @@ class Follower {
   Result<bool> ReadManifest(const std::string& node, Source& source);
   // Reads the WAL files after the newest one held, in sequence order, never past a gap that a
   // newer manifest does not cover (`*rebuild` is set when that manifest had to be read).
-  Status ReadWal(const std::string& node, Source& source, std::vector<wal::WriteOpPtr>* fresh, bool* rebuild);
+  Status ReadWal(const std::string& node, Source& source, std::vector<wal::WriteOpPtr>* fresh,
+                 bool* rebuild);
   Status Rebuild();
   void Loop();
 
@@ -100,9 +103,9 @@ class Follower {
 
   std::function<void(const std::vector<wal::WriteOpPtr>&)> on_new_writes_;
   bool first_round_ = true;
-  bool pending_rebuild_ = false;  // rows were read that the buffer may not hold
-  std::mutex round_mu_;  // one round at a time
-  std::mutex mu_;        // guards sources_ for system tables
+  bool pending_rebuild_ = false;           // rows were read that the buffer may not hold
+  std::mutex round_mu_;                    // one round at a time
+  std::mutex mu_;                          // guards sources_ for system tables
   std::map<std::string, Source> sources_;  // by node id
   struct Retired {
     uint64_t publish;

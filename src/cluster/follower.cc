@@ -6,9 +6,9 @@
 
 namespace riffle::cluster {
 
-Follower::Follower(FollowerOptions options, objstore::ObjectStore* store, objstore::LocalFiles* files,
-                   catalog::Catalog* catalog, auth::TokenStore* tokens, buffer::Buffer* buffer,
-                   query::FileReaders* readers)
+Follower::Follower(FollowerOptions options, objstore::ObjectStore* store,
+                   objstore::LocalFiles* files, catalog::Catalog* catalog, auth::TokenStore* tokens,
+                   buffer::Buffer* buffer, query::FileReaders* readers)
     : options_(std::move(options)),
       store_(store),
       files_(files),
@@ -121,8 +121,8 @@ Result<bool> Follower::ReadManifest(const std::string& node, Source& source) {
   return false;
 }
 
-Status Follower::ReadWal(const std::string& node, Source& source, std::vector<wal::WriteOpPtr>* fresh,
-                         bool* rebuild) {
+Status Follower::ReadWal(const std::string& node, Source& source,
+                         std::vector<wal::WriteOpPtr>* fresh, bool* rebuild) {
   std::string prefix = node + "/wal/";
   auto keys = store_->List(prefix);
   if (!keys.ok()) return keys.status();
@@ -137,7 +137,8 @@ Status Follower::ReadWal(const std::string& node, Source& source, std::vector<wa
       *rebuild = *rebuild || *changed;
       if (sequence <= source.last_sequence) continue;
       if (sequence != source.last_sequence + 1) {
-        log::Warn("cluster: WAL files of node " + node + " after " + std::to_string(source.last_sequence) +
+        log::Warn("cluster: WAL files of node " + node + " after " +
+                  std::to_string(source.last_sequence) +
                   " are missing and no manifest covers them yet; waiting for them");
         return Status::Ok();
       }
@@ -170,7 +171,8 @@ Status Follower::Rebuild() {
   {
     std::lock_guard lock(mu_);
     for (const auto& [node, source] : sources_) {
-      for (const auto& [sequence, file_ops] : source.wal) ops.insert(ops.end(), file_ops.begin(), file_ops.end());
+      for (const auto& [sequence, file_ops] : source.wal)
+        ops.insert(ops.end(), file_ops.begin(), file_ops.end());
       for (const auto& f : source.files) {
         RIFFLE_ASSIGN_OR_RETURN(std::string path, files_->PathFor(f.path));
         by_table[f.table_id].push_back({f.db_id, f.table_id, path, f.rows, f.min_time, f.max_time});
@@ -193,7 +195,8 @@ query::VirtualTable Follower::ParquetFilesTable(const std::string& db) {
   std::vector<persist::ParquetFileInfo> files;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [node, source] : sources_) files.insert(files.end(), source.files.begin(), source.files.end());
+    for (const auto& [node, source] : sources_)
+      files.insert(files.end(), source.files.begin(), source.files.end());
   }
   return persist::ParquetFilesTableOf(*catalog_->State(), db, files);
 }

@@ -9,14 +9,16 @@ namespace riffle::cluster {
 
 using nlohmann::json;
 
-Status RegisterNode(objstore::ObjectStore* store, const std::string& cluster_id, const NodeInfo& node) {
+Status RegisterNode(objstore::ObjectStore* store, const std::string& cluster_id,
+                    const NodeInfo& node) {
   json j = {{"node_id", node.node_id},
             {"modes", std::vector<std::string>(node.modes.begin(), node.modes.end())},
             {"registered_ns", node.registered_ns ? node.registered_ns : NowNanos()}};
   return store->Put(cluster_id + "/nodes/" + node.node_id + ".json", j.dump());
 }
 
-Result<std::vector<NodeInfo>> ListNodes(objstore::ObjectStore* store, const std::string& cluster_id) {
+Result<std::vector<NodeInfo>> ListNodes(objstore::ObjectStore* store,
+                                        const std::string& cluster_id) {
   auto keys = store->List(cluster_id + "/nodes/");
   if (!keys.ok()) return keys.status();
   std::vector<NodeInfo> out;

@@ -37,8 +37,10 @@ size_t KeepEtag(char* data, size_t size, size_t count, void* user) {
     std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
     if (lower == kName) {
       std::string_view value = line.substr(kName.size());
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-      while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
+      while (!value.empty() &&
+             (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
         value.remove_suffix(1);
       *static_cast<std::string*>(user) = std::string(value);
     }
@@ -110,7 +112,8 @@ std::string UriEncode(std::string_view text, bool keep_slash) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slash && c == '/')) {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');
@@ -205,7 +208,8 @@ Result<S3Response> S3Client::Attempt(CURL* h, const S3Request& request) {
   if (!options_.skip_signature) {
     headers = curl_slist_append(headers, content_hash.c_str());
     if (!options_.session_token.empty())
-      headers = curl_slist_append(headers, ("x-amz-security-token: " + options_.session_token).c_str());
+      headers =
+          curl_slist_append(headers, ("x-amz-security-token: " + options_.session_token).c_str());
     curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4_.c_str());
     curl_easy_setopt(h, CURLOPT_USERNAME, options_.access_key_id.c_str());
     curl_easy_setopt(h, CURLOPT_PASSWORD, options_.secret_access_key.c_str());
@@ -216,7 +220,8 @@ Result<S3Response> S3Client::Attempt(CURL* h, const S3Request& request) {
   CURLcode rc = curl_easy_perform(h);
   curl_slist_free_all(headers);
   if (rc != CURLE_OK)
-    return Status::Unavailable(Describe(request) + ": " + (error[0] ? error : curl_easy_strerror(rc)));
+    return Status::Unavailable(Describe(request) + ": " +
+                               (error[0] ? error : curl_easy_strerror(rc)));
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
 }

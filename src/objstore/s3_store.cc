@@ -19,11 +19,12 @@ class S3Store final : public ObjectStore {
     auto r = client_.Send({.method = "HEAD"});
     if (!r.ok()) return r.status();
     if (r->status == 200) return Status::Ok();
-    std::string why = r->status == 404   ? "no such bucket"
-                      : r->status == 403 ? "access denied (check the access key, secret and the bucket's policy)"
-                                         : S3ErrorText(*r);
-    return Status::IOError("cannot use bucket '" + client_.options().bucket + "' at " + Describe() + ": HTTP " +
-                           std::to_string(r->status) + ", " + why);
+    std::string why = r->status == 404 ? "no such bucket"
+                      : r->status == 403
+                          ? "access denied (check the access key, secret and the bucket's policy)"
+                          : S3ErrorText(*r);
+    return Status::IOError("cannot use bucket '" + client_.options().bucket + "' at " + Describe() +
+                           ": HTTP " + std::to_string(r->status) + ", " + why);
   }
 
   Status Put(const std::string& path, std::string_view data) override {
@@ -94,7 +95,8 @@ class S3Store final : public ObjectStore {
   Result<bool> CreateOnlyIsAtomic(const std::string& probe_key) override {
     bool atomic = false;
     for (int i = 0; i < 2; ++i) {
-      S3Request put{.method = "PUT", .key = probe_key, .body = "probe", .headers = {"If-None-Match: *"}};
+      S3Request put{
+          .method = "PUT", .key = probe_key, .body = "probe", .headers = {"If-None-Match: *"}};
       auto r = client_.Send(put);
       if (!r.ok()) return r.status();
       if (i == 0 && r->status != 200) return Failure(put, *r);
@@ -124,7 +126,8 @@ class S3Store final : public ObjectStore {
  private:
   Status Failure(const S3Request& request, const S3Response& response) const {
     std::string text = client_.Describe(request) + ": " + S3ErrorText(response);
-    if (response.status == 403) return Status::IOError(text + " (check the access key, secret and bucket policy)");
+    if (response.status == 403)
+      return Status::IOError(text + " (check the access key, secret and bucket policy)");
     return Status::IOError(text);
   }
 
@@ -153,7 +156,8 @@ class S3Store final : public ObjectStore {
     if (!created.ok()) return created.status();
     if (created->status != 200) return Failure(create, *created);
     std::string upload_id = XmlValue(created->body, "UploadId");
-    if (upload_id.empty()) return Status::IOError(client_.Describe(create) + ": the answer has no UploadId");
+    if (upload_id.empty())
+      return Status::IOError(client_.Describe(create) + ": the answer has no UploadId");
     std::string complete = "<CompleteMultipartUpload>";
     size_t part_bytes = client_.options().multipart_part_bytes;
     Status st;
@@ -161,7 +165,8 @@ class S3Store final : public ObjectStore {
     for (size_t offset = 0; offset < data.size() && st.ok(); offset += part_bytes, ++part) {
       S3Request upload{.method = "PUT",
                        .key = path,
-                       .query = "partNumber=" + std::to_string(part) + "&uploadId=" + UriEncode(upload_id, false),
+                       .query = "partNumber=" + std::to_string(part) +
+                                "&uploadId=" + UriEncode(upload_id, false),
                        .body = data.substr(offset, part_bytes)};
       auto r = client_.Send(upload);
       if (!r.ok())
@@ -174,7 +179,9 @@ class S3Store final : public ObjectStore {
     }
     complete += "</CompleteMultipartUpload>";
     if (st.ok()) {
-      S3Request finish{.method = "POST", .key = path, .query = "uploadId=" + UriEncode(upload_id, false),
+      S3Request finish{.method = "POST",
+                       .key = path,
+                       .query = "uploadId=" + UriEncode(upload_id, false),
                        .body = complete};
       auto r = client_.Send(finish);
       // S3 may answer 200 with an error document when completing fails late.
@@ -185,7 +192,8 @@ class S3Store final : public ObjectStore {
       else
         return Status::Ok();
     }
-    (void)client_.Send({.method = "DELETE", .key = path, .query = "uploadId=" + UriEncode(upload_id, false)});
+    (void)client_.Send(
+        {.method = "DELETE", .key = path, .query = "uploadId=" + UriEncode(upload_id, false)});
     return st;
   }
 
@@ -204,14 +212,17 @@ Result<std::unique_ptr<ObjectStore>> NewS3Store(S3Options options) {
       options.endpoint.rfind("https://", 0) != 0)
     return Status::InvalidArgument("--aws-endpoint must start with http:// or https://, got '" +
                                    options.endpoint + "'");
-  if (!options.skip_signature && (options.access_key_id.empty() || options.secret_access_key.empty()))
+  if (!options.skip_signature &&
+      (options.access_key_id.empty() || options.secret_access_key.empty()))
     return Status::InvalidArgument(
-        "--object-store s3 needs --aws-access-key-id and --aws-secret-access-key (or AWS_ACCESS_KEY_ID and "
+        "--object-store s3 needs --aws-access-key-id and --aws-secret-access-key (or "
+        "AWS_ACCESS_KEY_ID and "
         "AWS_SECRET_ACCESS_KEY), or --aws-skip-signature for a public bucket");
   if (options.connection_limit < 1) options.connection_limit = 1;
   if (options.multipart_part_bytes < (5 << 20)) {
     // S3's smallest part is 5 MiB; a smaller size is only for tests against stores that allow it.
-    if (const char* test = std::getenv("RIFFLE_S3_PART_BYTES"); !test) options.multipart_part_bytes = 5 << 20;
+    if (const char* test = std::getenv("RIFFLE_S3_PART_BYTES"); !test)
+      options.multipart_part_bytes = 5 << 20;
   }
   if (const char* test = std::getenv("RIFFLE_S3_PART_BYTES"))
     options.multipart_part_bytes = std::max<size_t>(1024, std::strtoull(test, nullptr, 10));

@@ -22,8 +22,8 @@ struct S3Options {
   bool skip_signature = false;  // anonymous requests (public buckets)
   int connection_limit = 16;    // connections kept open to the store at most
   int max_retries = 10;         // a failed request is tried again at most this often ...
-  std::chrono::milliseconds retry_timeout{180'000};    // ... and for at most this long
-  std::chrono::milliseconds request_timeout{30'000};   // one attempt
+  std::chrono::milliseconds retry_timeout{180'000};   // ... and for at most this long
+  std::chrono::milliseconds request_timeout{30'000};  // one attempt
   // Objects larger than this are uploaded in parts of this size (multipart upload).
   size_t multipart_part_bytes = 8 << 20;
 };
