@@ -22,19 +22,21 @@ Status Fsync(const std::string& path, bool directory) {
                  : Status::IOError("cannot fsync " + path + ": " + std::strerror(errno));
 }
 
+// `path`, once its directory exists.
+Result<std::string> WithDirectory(std::string path) {
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  if (ec) return Status::IOError("cannot create the directory of " + path + ": " + ec.message());
+  return path;
+}
+
 // The file store's objects are files under its root: staged in place, made durable by fsync
 // of the file and of its directory entry.
 class FileStoreFiles final : public LocalFiles {
  public:
   FileStoreFiles(ObjectStore* store, std::string root) : store_(store), root_(std::move(root)) {}
 
-  Result<std::string> Stage(const std::string& key) override {
-    std::string path = Path(key);
-    std::error_code ec;
-    fs::create_directories(fs::path(path).parent_path(), ec);
-    if (ec) return Status::IOError("cannot create the directory of " + path + ": " + ec.message());
-    return path;
-  }
+  Result<std::string> Stage(const std::string& key) override { return WithDirectory(Path(key)); }
   Result<int64_t> Commit(const std::string& key) override {
     std::string path = Path(key);
     RIFFLE_RETURN_IF_ERROR(Fsync(path, false));
@@ -64,13 +66,7 @@ class CachedFiles final : public LocalFiles {
  public:
   CachedFiles(ObjectStore* store, std::string root) : store_(store), root_(std::move(root)) {}
 
-  Result<std::string> Stage(const std::string& key) override {
-    std::string path = Path(key);
-    std::error_code ec;
-    fs::create_directories(fs::path(path).parent_path(), ec);
-    if (ec) return Status::IOError("cannot create the directory of " + path + ": " + ec.message());
-    return path;
-  }
+  Result<std::string> Stage(const std::string& key) override { return WithDirectory(Path(key)); }
   // Uploaded before the manifest that lists it is written: a manifest never names an object
   // the store does not have.
   Result<int64_t> Commit(const std::string& key) override {
