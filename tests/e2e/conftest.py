@@ -49,6 +49,33 @@ def free_port():
         return s.getsockname()[1]
 
 
+def terminate(proc, timeout):
+    """SIGTERM, then SIGKILL if `proc` has not exited within `timeout` s (nothing if it has)."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_until_up(proc, url, limit, interval, request_timeout, exited):
+    """Polls GET `url` until it answers 200 (True) or `limit` s pass (False); raises
+    AssertionError(exited(returncode)) as soon as `proc` exits."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(exited(proc.returncode))
+        try:
+            if requests.get(url, timeout=request_timeout).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(interval)
+    return False
+
+
 # ---------------------------------------------------------------------------------------------
 # S3: s3rver, the session's S3 endpoint and its signature-checking proxy (all started lazily, on
 # first use, and stopped at the end of the session).
@@ -79,17 +106,9 @@ class S3rver:
         log.close()
 
     def _wait_ready(self, timeout):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"s3rver exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                if requests.get(self.endpoint + "/", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"s3rver did not answer within {timeout} s; see {self.log_path}")
+        if not wait_until_up(self.proc, self.endpoint + "/", timeout, 0.1, 1,
+                             lambda rc: f"s3rver exited with {rc}; see {self.log_path}"):
+            raise AssertionError(f"s3rver did not answer within {timeout} s; see {self.log_path}")
 
     def start(self):
         if not os.access(S3RVER_BIN, os.X_OK):
@@ -122,13 +141,7 @@ class S3rver:
 
     def stop(self):
         self._stopping = True
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, 10)
         self.proc = None
 
     def client(self):
@@ -280,8 +293,53 @@ def s3_server():
 
 
 # ---------------------------------------------------------------------------------------------
+# `influxdb3 serve` processes: `ServeProcess` is what `Server` (here) and test_cluster.py's `Node`
+# share: launching with the output in a log file, waiting for /health, stopping and killing.
 
-class Server:
+class ServeProcess:
+    """A `serve` child process: subclasses set `log_path` and `url`; `what` names it in errors."""
+    proc = None
+    what = "server"
+
+    def launch(self, args, limit, header=False, **popen_kw):
+        """Starts `args` (output appended to `log_path`; with `header`, after a line showing the
+        command) and waits up to `limit` seconds for /health to answer 200."""
+        if not os.access(BINARY, os.X_OK):
+            pytest.fail(f"no executable at {BINARY}: run `make build` or set RIFFLE_BIN", pytrace=False)
+        with open(self.log_path, "ab") as log:
+            if header:
+                log.write(f"==== {' '.join(args)}\n".encode())
+                log.flush()
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, **popen_kw)
+        self.wait_healthy(limit)
+        return self
+
+    def wait_healthy(self, limit):
+        if wait_until_up(self.proc, self.url + "/health", limit, 0.05, 0.5,
+                         lambda rc: f"{self.what} exited with {rc}:\n{self.log()}"):
+            return
+        self.kill9()  # never leave a half-started server behind
+        raise AssertionError(f"{self.what} did not become healthy within {limit} s:\n{self.log()}")
+
+    def log(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self):
+        """SIGTERM, then SIGKILL if it has not exited within 15 s."""
+        terminate(self.proc, 15)
+        self.proc = None
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Server(ServeProcess):
     def __init__(self, tmp: Path, extra_args=(), flush="100ms", env=None, object_store=None, s3=None,
                  s3_via_env=False):
         """`object_store`: "file" or "s3" (default: RIFFLE_TEST_OBJECT_STORE, else file). `s3`:
@@ -328,55 +386,17 @@ class Server:
     def start(self, extra_args=None):
         if extra_args is not None:
             self.extra_args = list(extra_args)
-        if not os.access(BINARY, os.X_OK):
-            pytest.fail(f"no executable at {BINARY}: run `make build` or set RIFFLE_BIN", pytrace=False)
         store_args, store_env = self.store_args()
         args = [BINARY, "serve", "--node-id", "node0", *store_args, "--plugin-dir", str(self.plugin_dir),
                 "--http-bind", f"127.0.0.1:{self.port}", "--wal-flush-interval", self.flush,
                 *self.extra_args]
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, **store_env, **self.env})
         # A remote store takes longer to load from (catalog, manifests, WAL replay over HTTP).
         limit = 15 if self.object_store != "s3" else 60
-        deadline = time.time() + limit
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if requests.get(self.url + "/health", timeout=0.5).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        self.kill9()  # never leave a half-started server behind
-        raise AssertionError(f"server did not become healthy within {limit} s:\n{self.log()}")
-
-    def log(self):
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def kill9(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
+        return self.launch(args, limit, env={**os.environ, **store_env, **self.env})
 
     def restart(self):
         self.stop()
         return self.start()
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
 
     def cli(self, *args, input=None, check=True, env=None):
         """Runs `influxdb3 <args> --host URL` and returns the CompletedProcess."""

@@ -1,5 +1,5 @@
 """Multi-node mode (InfluxDB 3 Enterprise's `--cluster-id` and `--mode`): several real `serve`
-processes over one S3 bucket (npm s3rver, started by this module) or over one shared file-store
+processes over one S3 bucket (the session's s3rver, conftest's `s3rver` fixture) or over one shared file-store
 directory. Ingest nodes write only under their own node id ({node}/wal, {node}/snapshots,
 {node}/dbs); the catalog, the tokens and the node registry live under the cluster id; a
 `--mode query` node serves the ingest nodes' data by reading their WAL files and snapshot
@@ -14,132 +14,22 @@ query node are checked at every observation (never more than was sent, never a r
 one missing once a later one is visible), not only at the end. Each test prints the last lines of
 every node's log at teardown (shown by pytest when the test fails)."""
 import dataclasses
-import datetime
-import hashlib
-import hmac
 import json
-import os
 import shutil
-import signal
 import subprocess
-import tempfile
 import threading
 import time
-import uuid
-import xml.etree.ElementTree as ET
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 import requests
 
-from conftest import BINARY, REPO, free_port, unique_db, wait_for
+from conftest import BINARY, ServeProcess, free_port, new_bucket, s3_proxy_for, unique_db, wait_for
+from s3_proxy import S3Client
 
-S3_KEY = "S3RVER"  # s3rver's only account: access key and secret are both S3RVER
 INTERVAL = "200ms"  # --replication-interval of every node here
 CLUSTER = "c1"
 WAIT = 20  # seconds: the deadline of every wait for replication (100 intervals)
-
-
-# ---------------------------------------------------------------------------------------------
-# s3rver and a minimal SigV4 client for looking at the bucket.
-
-def _s3rver_bin():
-    for candidate in (REPO / "build" / "node" / "node_modules" / ".bin" / "s3rver",
-                      Path("/tmp/s3t/node_modules/.bin/s3rver")):
-        if os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail("no s3rver in build/node (run scripts/setup.sh)", pytrace=False)
-
-
-def _enc(text, safe="-_.~"):
-    return quote(text, safe=safe)
-
-
-def s3_request(endpoint, method, path, query="", body=b"", ok=(200,)):
-    """A SigV4-signed request (region us-east-1, service s3) with s3rver's key."""
-    url = endpoint + path + ("?" + query if query else "")
-    parts = urlsplit(url)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-    day = amz_date[:8]
-    payload = hashlib.sha256(body).hexdigest()
-    pairs = sorted((_enc(k), _enc(v)) for k, v in parse_qsl(parts.query, keep_blank_values=True))
-    canonical_query = "&".join(f"{k}={v}" for k, v in pairs)
-    headers = {"host": parts.netloc, "x-amz-content-sha256": payload, "x-amz-date": amz_date}
-    signed = ";".join(sorted(headers))
-    canonical = "\n".join([method, _enc(parts.path, safe="/-_.~"), canonical_query,
-                           "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)), signed, payload])
-    scope = f"{day}/us-east-1/s3/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = ("AWS4" + S3_KEY).encode()
-    for part in (day, "us-east-1", "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={S3_KEY}/{scope}, SignedHeaders={signed}, "
-                                f"Signature={signature}")
-    del headers["host"]
-    r = requests.request(method, url, data=body, headers=headers, timeout=30)
-    assert r.status_code in ok, f"{method} {url}: {r.status_code} {r.text[:500]}"
-    return r
-
-
-class S3rver:
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.log_path = directory.parent / "s3rver.log"
-        self.proc = None
-
-    def start(self):
-        self.directory.mkdir(parents=True, exist_ok=True)
-        # s3rver 3.7.1 makes ListObjectsV2 continuation tokens with DES, which node 20's OpenSSL 3
-        # keeps in its legacy provider: without it every truncated listing is a 500.
-        env = {**os.environ, "NODE_OPTIONS": (os.environ.get("NODE_OPTIONS", "") + " --openssl-legacy-provider").strip()}
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([str(_s3rver_bin()), "-d", str(self.directory), "-p", str(self.port),
-                                      "-a", "127.0.0.1", "--silent", "--no-vhost-buckets",
-                                      "--configure-bucket", "riffle-cluster-probe"],
-                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-        log.close()
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"s3rver exited with {self.proc.returncode}: {self.log_path.read_text()}")
-            try:
-                if requests.get(self.endpoint + "/", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise AssertionError("s3rver did not answer within 60 s")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def create_bucket(self):
-        name = f"cluster-{os.getpid()}-{uuid.uuid4().hex[:10]}"
-        s3_request(self.endpoint, "PUT", "/" + name)
-        return name
-
-
-@pytest.fixture(scope="module")
-def cluster_s3rver():
-    """This module's own s3rver (one per module; every test makes its own bucket)."""
-    directory = Path(tempfile.mkdtemp(prefix="riffle-cluster-s3rver-"))
-    server = S3rver(directory / "buckets").start()
-    yield server
-    server.stop()
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,31 +37,31 @@ def cluster_s3rver():
 
 @dataclasses.dataclass
 class S3Store:
-    endpoint: str  # s3rver itself: what the tests list and read
+    client: S3Client  # of s3rver itself: what the tests list and read
     bucket: str
     node_endpoint: str = None  # what the nodes talk to (default: s3rver directly)
     kind = "s3"
 
+    @classmethod
+    def new(cls, s3rver, node_endpoint=None):
+        """A fresh bucket on `s3rver` (conftest's S3rver)."""
+        client = s3rver.client()
+        return cls(client, new_bucket(client, "cluster"), node_endpoint)
+
+    @property
+    def endpoint(self):
+        return self.client.endpoint
+
     def args(self, local_dir):
         return ["--object-store", "s3", "--bucket", self.bucket, "--aws-endpoint", self.node_endpoint or self.endpoint,
-                "--aws-access-key-id", S3_KEY, "--aws-secret-access-key", S3_KEY, "--aws-allow-http",
-                "--data-dir", str(local_dir)]
+                "--aws-access-key-id", self.client.access_key, "--aws-secret-access-key", self.client.secret_key,
+                "--aws-allow-http", "--data-dir", str(local_dir)]
 
     def keys(self, prefix=""):
-        out, token = [], None
-        while True:
-            query = f"list-type=2&prefix={_enc(prefix)}"
-            if token:
-                query += f"&continuation-token={_enc(token)}"
-            root = ET.fromstring(s3_request(self.endpoint, "GET", "/" + self.bucket, query).content)
-            ns = root.tag.split("}")[0] + "}" if root.tag.startswith("{") else ""
-            out += [c.findtext(f"{ns}Key") for c in root.findall(f"{ns}Contents")]
-            token = root.findtext(f"{ns}NextContinuationToken")
-            if root.findtext(f"{ns}IsTruncated") != "true" or not token:
-                return sorted(out)
+        return self.client.list_keys(self.bucket, prefix)
 
     def read(self, key):
-        return s3_request(self.endpoint, "GET", f"/{self.bucket}/{_enc(key, safe='/-_.~')}").content
+        return self.client.get_object(self.bucket, key)
 
 
 @dataclasses.dataclass
@@ -196,30 +86,29 @@ class FileStore:
 @pytest.fixture(params=["s3", "file"])
 def store(request, tmp_path):
     if request.param == "s3":
-        s3 = request.getfixturevalue("cluster_s3rver")
-        return S3Store(s3.endpoint, s3.create_bucket())
+        return S3Store.new(request.getfixturevalue("s3rver"))
     return FileStore(tmp_path / "shared")
 
 
 @pytest.fixture
-def conditional_s3_store(cluster_s3rver):
+def conditional_s3_store(s3rver):
     """The bucket behind tests/e2e/s3_proxy.py's proxy, which answers `If-None-Match: *` PUTs
     atomically (412 when the object exists), as AWS S3 does and s3rver does not."""
-    from s3_proxy import S3Proxy
-    proxy = S3Proxy(cluster_s3rver.endpoint, {S3_KEY: S3_KEY}, emulate_if_none_match=True).start()
-    yield S3Store(cluster_s3rver.endpoint, cluster_s3rver.create_bucket(), node_endpoint=proxy.url)
+    client = s3rver.client()
+    proxy = s3_proxy_for(s3rver.endpoint, client.access_key, client.secret_key, emulate_if_none_match=True)
+    yield S3Store.new(s3rver, node_endpoint=proxy.url)
     proxy.stop()
 
 
 @pytest.fixture
-def s3_store(cluster_s3rver):
-    return S3Store(cluster_s3rver.endpoint, cluster_s3rver.create_bucket())
+def s3_store(s3rver):
+    return S3Store.new(s3rver)
 
 
 # ---------------------------------------------------------------------------------------------
 # Nodes: real `influxdb3 serve` processes.
 
-class Node:
+class Node(ServeProcess):
     def __init__(self, tmp: Path, store, node_id, modes=None, extra=(), auth=False, cluster=CLUSTER):
         self.tmp = tmp
         self.store = store
@@ -234,7 +123,7 @@ class Node:
         self.log_path = tmp / f"{node_id}.log"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = None
+        self.what = f"node {node_id}"
 
     def args(self):
         args = [BINARY, "serve", "--node-id", self.node_id]
@@ -250,43 +139,7 @@ class Node:
         return args + self.extra
 
     def start(self):
-        if not os.access(BINARY, os.X_OK):
-            pytest.fail(f"no executable at {BINARY}", pytrace=False)
-        with open(self.log_path, "ab") as log:
-            log.write(f"==== {' '.join(self.args())}\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(self.args(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"node {self.node_id} exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if requests.get(self.url + "/health", timeout=0.5).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        self.kill()
-        raise AssertionError(f"node {self.node_id} did not become healthy within 60 s:\n{self.log()}")
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def log(self):
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return self.launch(self.args(), 60, header=True, stdin=subprocess.DEVNULL)
 
     def cli(self, *args, check=True):
         r = subprocess.run([BINARY, *args, "--host", self.url], capture_output=True, text=True,
@@ -348,7 +201,7 @@ def cluster(tmp_path):
 
     yield make
     for node in nodes:
-        node.kill()
+        node.kill9()
     for node in nodes:
         print(f"---- log of {node.node_id} (tail) ----\n{node.log()[-6000:]}")
 
@@ -489,21 +342,18 @@ def test_counts_are_exact_with_snapshots_every_two_wal_files(cluster, s3_store):
     _stream_and_watch([ing], q, unique_db("stream2"), ["m"], writes=40, batch=3)
 
 
-def test_no_gap_when_wal_files_are_deleted_between_the_manifest_and_the_wal_listing(cluster, cluster_s3rver):
+def test_no_gap_when_wal_files_are_deleted_between_the_manifest_and_the_wal_listing(cluster, s3rver):
     """The race the streaming tests meet by chance, made certain: the query node (behind
     tests/e2e/s3_proxy.py's proxy) has read the ingest node's manifest and is listing its WAL
     files; the listing is held while the ingest node snapshots (a new manifest) and deletes the
     WAL files it covered, and writes one more. The listing then shows only that newest file: a
     query node that reads it before the new manifest shows the newest write without the ones
     before it, which the snapshot holds."""
-    from s3_proxy import S3Proxy
-    s3rver = cluster_s3rver
-    proxy = S3Proxy(s3rver.endpoint, {S3_KEY: S3_KEY}).start()
+    direct = S3Store.new(s3rver)
+    proxy = s3_proxy_for(s3rver.endpoint, direct.client.access_key, direct.client.secret_key)
     try:
-        bucket = s3rver.create_bucket()
-        direct = S3Store(s3rver.endpoint, bucket)
         ing = cluster(direct, "ing1", "ingest", ["--wal-snapshot-size", "2", "--snapshotted-wal-files-to-keep", "0"])
-        q = cluster(S3Store(s3rver.endpoint, bucket, node_endpoint=proxy.url), "q1", "query")
+        q = cluster(dataclasses.replace(direct, node_endpoint=proxy.url), "q1", "query")
         db = unique_db("gap")
         assert_written(ing.write(db, lines("m", 0, 10)))  # A: v 0..9
         assert wait_for(lambda: q.count(db, "m") == 10, timeout=WAIT)
@@ -745,7 +595,7 @@ def _serve_refused(tmp_path, *args):
     try:
         out, err = p.communicate(timeout=30)
     except subprocess.TimeoutExpired:
-        p.kill()
+        p.kill9()
         out, err = p.communicate()
         pytest.fail(f"serve {' '.join(args)} kept running instead of refusing to start:\n{out}\n{err}")
     assert p.returncode != 0, (args, out, err)
@@ -779,7 +629,7 @@ def test_a_restarted_query_node_with_an_empty_cache_serves_everything(cluster, s
         s3_store.keys("ing1/")
     assert wait_for(lambda: q.count(db, "m") == 50, timeout=WAIT), q.count(db, "m")
     before = q.rows(db, "SELECT * FROM m ORDER BY v")
-    q.kill()
+    q.kill9()
     shutil.rmtree(q.local_dir)
     q.start()
     assert wait_for(lambda: q.count(db, "m") == 50, timeout=WAIT), (q.count(db, "m"), q.log()[-3000:])
