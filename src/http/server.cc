@@ -8,6 +8,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <future>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -306,7 +307,9 @@ Status Server::Start() {
     return Status::InvalidArgument("invalid port in --http-bind '" + bind + "': expected a number");
   }
   tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
-  auto& acc = impl_->acceptor.emplace(impl_->ioc);
+  // On a strand of its own: Stop() closes it there, never while an accept handler re-arms it on
+  // an io thread (a close from another thread raced that and crashed the server at SIGTERM).
+  auto& acc = impl_->acceptor.emplace(net::make_strand(impl_->ioc));
   acc.open(endpoint.protocol(), ec);
   if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) acc.bind(endpoint, ec);
@@ -321,7 +324,16 @@ Status Server::Start() {
 
 void Server::Stop() {
   if (!impl_) return;
-  if (impl_->acceptor && impl_->acceptor->is_open()) {
+  if (impl_->acceptor && !impl_->threads.empty()) {
+    auto closed = std::make_shared<std::promise<void>>();
+    auto done = closed->get_future();
+    net::dispatch(impl_->acceptor->get_executor(), [this, closed] {
+      beast::error_code ec;
+      impl_->acceptor->close(ec);
+      closed->set_value();
+    });
+    done.wait_for(std::chrono::seconds(5));
+  } else if (impl_->acceptor && impl_->acceptor->is_open()) {
     beast::error_code ec;
     impl_->acceptor->close(ec);
   }
