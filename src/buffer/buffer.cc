@@ -250,12 +250,43 @@ Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal:
   }
   // Appended row groups stay uncompressed until a checkpoint compresses them; do it regularly
   // so memory follows the compressed size.
-  if (rows_since_checkpoint_ >= kCheckpointRows) {
-    rows_since_checkpoint_ = 0;
-    if (Status st = conn_.Exec(std::string("CHECKPOINT ") + kBufferCatalog); !st.ok())
-      log::Warn("buffer checkpoint failed: " + st.message());
-  }
+  if (rows_since_checkpoint_ >= kCheckpointRows || checkpoint_due_) CheckpointLocked();
   return result;
+}
+
+void Buffer::BeginScan() {
+  std::unique_lock lock(scan_mu_);
+  scan_cv_.wait(lock, [this] { return !checkpointing_; });
+  ++scans_;
+}
+
+void Buffer::EndScan() {
+  std::lock_guard lock(scan_mu_);
+  --scans_;
+}
+
+// DuckDB 1.4's checkpoint takes each table's lock exclusively and waits for its readers; a
+// reader whose parallel tasks take the same table's lock again then waits behind it, and
+// neither ends (DuckDB fixed this in 1.5). So a checkpoint runs only when no scan does, and
+// scans wait for it to end; while scans run it is put off to a later append.
+void Buffer::CheckpointLocked() {
+  {
+    std::lock_guard lock(scan_mu_);
+    if (scans_ > 0) {
+      checkpoint_due_ = true;
+      return;
+    }
+    checkpointing_ = true;
+  }
+  if (Status st = conn_.Exec(std::string("CHECKPOINT ") + kBufferCatalog); !st.ok())
+    log::Warn("buffer checkpoint failed: " + st.message());
+  rows_since_checkpoint_ = 0;
+  checkpoint_due_ = false;
+  {
+    std::lock_guard lock(scan_mu_);
+    checkpointing_ = false;
+  }
+  scan_cv_.notify_all();
 }
 
 Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& table,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -72,7 +73,25 @@ class Buffer {
   uint64_t PublishCount() const { return publishes_.load(); }
   int64_t MemoryBytes();
 
+  // Every statement that scans the buffer's tables runs between these (queries, snapshots,
+  // compaction): checkpoints wait for none of them and they wait for checkpoints.
+  void BeginScan();
+  void EndScan();
+  struct ScanGuard {
+    explicit ScanGuard(Buffer* b) : buffer(b) { buffer->BeginScan(); }
+    ~ScanGuard() { buffer->EndScan(); }
+    ScanGuard(const ScanGuard&) = delete;
+    ScanGuard& operator=(const ScanGuard&) = delete;
+    Buffer* buffer;
+  };
+
  private:
+  void CheckpointLocked();  // under mu_
+  std::mutex scan_mu_;      // guards the three below
+  std::condition_variable scan_cv_;
+  int scans_ = 0;
+  bool checkpointing_ = false;
+  bool checkpoint_due_ = false;  // put off while scans ran (under mu_)
   Status SyncLocked(const catalog::CatalogState& state);
   struct TableRows {
     const catalog::Database* db = nullptr;

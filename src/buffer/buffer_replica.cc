@@ -62,9 +62,7 @@ Status Buffer::Replace(const catalog::CatalogState& state, const std::vector<wal
     return st;
   }
   RIFFLE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
-  rows_since_checkpoint_ = 0;
-  if (Status cp = conn_.Exec(std::string("CHECKPOINT ") + kBufferCatalog); !cp.ok())
-    log::Warn("buffer checkpoint failed: " + cp.message());
+  CheckpointLocked();
   return Status::Ok();
 }
 

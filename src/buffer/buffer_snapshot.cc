@@ -78,6 +78,7 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
   auto opened = duck::Connection::Open(*db_);
   if (!opened.ok()) return Status::Internal("snapshot: " + opened.status().message());
   duck::Connection& conn = *opened;
+  ScanGuard scanning(this);
   std::vector<PersistedFile> out;
   for (const auto& [name, db] : state.databases) {
     if (db->deleted) continue;
@@ -180,7 +181,7 @@ Status Buffer::PublishParquet(const catalog::CatalogState& state,
   RIFFLE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
   if (drop_frozen) {
     frozen_.clear();  // tables deleted meanwhile were dropped by the sync
-    (void)conn_.Exec(std::string("CHECKPOINT ") + kBufferCatalog);
+    CheckpointLocked();
   }
   return Status::Ok();
 }
@@ -226,6 +227,7 @@ Status Buffer::MergeParquet(const catalog::Table& table, const std::vector<std::
                             const std::string& output) {
   auto conn = duck::Connection::Open(*db_);
   if (!conn.ok()) return Status::Internal("compaction: " + conn.status().message());
+  ScanGuard scanning(this);
   return conn->Exec("COPY (" + MergeFilesSql(table, inputs) + ") TO " + QuoteLiteral(output) +
                     " (FORMAT parquet, COMPRESSION zstd)");
 }

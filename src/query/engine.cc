@@ -160,8 +160,11 @@ class DuckEngine final : public QueryEngine {
       if (cancel) cancel->Detach(conn.conn.get());
       engine->Release(conn);
       engine->query_log_.End(log_id, NowNanos() - started, ok, cancel && cancel->cancelled());
-      std::lock_guard lock(engine->running_mu_);
-      engine->running_.erase(engine->running_.find(began));
+      {
+        std::lock_guard lock(engine->running_mu_);
+        engine->running_.erase(engine->running_.find(began));
+      }
+      engine->buffer_->EndScan();
     }
   };
 
@@ -232,6 +235,7 @@ class DuckEngine final : public QueryEngine {
     // Registered before the views are bound, so the files they list outlive this query.
     Lease lease{this, *acquired, 0, db_name, sql, NowNanos(), nullptr, 0};
     lease.log_id = query_log_.Begin(db_name, sql, lease.started);
+    buffer_->BeginScan();  // after any checkpoint in progress; Return() ends it
     {
       std::lock_guard lock(running_mu_);
       lease.began = buffer_->PublishCount();
