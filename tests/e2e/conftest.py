@@ -510,6 +510,38 @@ def wait_for(predicate, timeout=10.0, interval=0.05):
     return value
 
 
+def kill9_during_writes(server, db, make_line, writers=3, at_least=30, timeout=30):
+    """Writes from `writers` threads at once (`make_line(k, i)` gives the i-th write of thread k
+    as `(value, line)`), kills the server with -9 once `at_least` writes were acknowledged, and
+    returns the values of every acknowledged write."""
+    acknowledged, lock, stop = [], threading.Lock(), threading.Event()
+
+    def writer(k):
+        i = 0
+        while not stop.is_set():
+            value, line = make_line(k, i)
+            try:
+                r = write_lp(server, db, line, precision="s")
+            except requests.RequestException:
+                return
+            if r.status_code == 204:
+                with lock:
+                    acknowledged.append(value)
+            i += 1
+
+    threads = [threading.Thread(target=writer, args=(k,), daemon=True) for k in range(writers)]
+    for t in threads:
+        t.start()
+    try:
+        assert wait_for(lambda: len(acknowledged) >= at_least, timeout=timeout), "writes were not acknowledged"
+        server.kill9()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=timeout)
+    return acknowledged
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     s = Server(tmp_path_factory.mktemp("riffle")).start()

@@ -1,11 +1,11 @@
 """Durability: acknowledged writes and the catalog survive SIGTERM, kill -9 and a damaged WAL
 (COMPAT §8.3, §8.4). Every test runs its own server (`fresh_server`)."""
 import re
-import threading
 
 import requests
 
-from conftest import object_keys, query, query_rows, read_object, wait_for, write_lp, write_object
+from conftest import (kill9_during_writes, object_keys, query, query_rows, read_object, write_lp,
+                      write_object)
 
 ALL_TYPES = ('full,host=a,region=r i=-1i,u=2u,f=1.5,b=true,s="x \\"q\\"" 1\n'
              'full,host=b i=3i,u=4u,f=-2.5,b=false,s="y" 2\n'
@@ -64,33 +64,8 @@ def test_kill9_right_after_the_ack(fresh_server):
 
 def test_kill9_while_writers_are_busy(fresh_server):
     s = fresh_server.start()
-    acknowledged = []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def writer(k):
-        i = 0
-        while not stop.is_set():
-            value = k * 1_000_000 + i
-            try:
-                r = write_lp(s, "db", f"race,writer=w{k} v={value}i {value + 1}", precision="s")
-            except requests.RequestException:
-                return
-            if r.status_code == 204:
-                with lock:
-                    acknowledged.append(value)
-            i += 1
-
-    threads = [threading.Thread(target=writer, args=(k,), daemon=True) for k in range(3)]
-    for t in threads:
-        t.start()
-    try:
-        assert wait_for(lambda: len(acknowledged) >= 30, timeout=30), "writes were not acknowledged"
-        s.kill9()
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=30)
+    acknowledged = kill9_during_writes(
+        s, "db", lambda k, i: (k * 1_000_000 + i, f"race,writer=w{k} v={k * 1_000_000 + i}i {k * 1_000_000 + i + 1}"))
     s.start()
     got = {row["v"] for row in query_rows(s, "db", "SELECT v FROM race")}
     missing = sorted(set(acknowledged) - got)

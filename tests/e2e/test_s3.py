@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from conftest import (BINARY, Server, free_port, object_exists, object_keys, query_rows, read_object, wait_for,
+from conftest import (BINARY, Server, free_port, kill9_during_writes, object_exists, object_keys, query_rows, read_object, wait_for,
                       write_lp)
 
 # Quick failures: a request is tried 3 times (2 retries) for at most 5 s, each attempt 2 s.
@@ -254,31 +254,11 @@ def test_a_snapshot_that_fails_while_the_store_is_down_is_retried(riffle, proxy)
 def test_kill9_during_writes_loses_no_acknowledged_line(riffle, proxy):
     s = riffle(SNAPSHOT).start()
     for round_ in range(2):
-        acknowledged, lock, stop = [], threading.Lock(), threading.Event()
+        def line(k, i, round_=round_):
+            v = round_ * 10_000_000 + k * 1_000_000 + i
+            return v, f"t,w=w{k} v={v}i {1_700_000_000 + v}"
 
-        def writer(k, round_=round_, acknowledged=acknowledged, lock=lock, stop=stop):
-            i = 0
-            while not stop.is_set():
-                v = round_ * 10_000_000 + k * 1_000_000 + i
-                try:
-                    r = write_lp(s, "db", f"t,w=w{k} v={v}i {1_700_000_000 + v}", precision="s")
-                except requests.RequestException:
-                    return
-                if r.status_code == 204:
-                    with lock:
-                        acknowledged.append(v)
-                i += 1
-
-        threads = [threading.Thread(target=writer, args=(k,), daemon=True) for k in range(3)]
-        for t in threads:
-            t.start()
-        try:
-            assert wait_for(lambda: len(acknowledged) >= 40, timeout=60), "writes were not acknowledged"
-            s.kill9()
-        finally:
-            stop.set()
-            for t in threads:
-                t.join(timeout=60)
+        acknowledged = kill9_during_writes(s, "db", line, at_least=40, timeout=60)
         s.start()
         got = set(values(s))
         missing = sorted(set(acknowledged) - got)
