@@ -24,7 +24,8 @@ class ObjectStore {
   virtual Result<std::vector<std::string>> List(const std::string& prefix) = 0;
   // A local directory that holds the store's files, or "" for non-file stores.
   virtual std::string LocalRoot() const { return {}; }
-  // The object `path` from, or into, a local file (remote stores stream and split large ones).
+  // The object `path` from, or into, a local file. The whole file passes through memory (Put
+  // splits a large one into parts on S3); a store that can stream overrides these.
   virtual Status PutFile(const std::string& path, const std::string& local_file);
   virtual Status GetFile(const std::string& path, const std::string& local_file);
   // Whether PutIfAbsent is atomic between processes (several nodes writing one catalog rely

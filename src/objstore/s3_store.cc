@@ -106,18 +106,6 @@ class S3Store final : public ObjectStore {
     return atomic;
   }
 
-  Status PutFile(const std::string& path, const std::string& local_file) override {
-    auto data = ReadLocalFile(local_file);
-    if (!data.ok()) return data.status();
-    return Put(path, *data);
-  }
-
-  Status GetFile(const std::string& path, const std::string& local_file) override {
-    auto data = Get(path);
-    if (!data.ok()) return data.status();
-    return WriteLocalFile(local_file, *data);
-  }
-
   std::string Describe() const override {
     const auto& o = client_.options();
     return "s3://" + o.bucket + (o.endpoint.empty() ? "" : " (" + o.endpoint + ")");
