@@ -140,17 +140,9 @@ Status Catalog::Load() {
   auto keys = store_->List(prefix_);
   if (!keys.ok()) return keys.status();
   if (!keys->empty()) newest_stored_ = VersionOf(keys->back());
-  // Newest first; a torn or corrupt newest version falls back to the previous one.
-  for (auto it = keys->rbegin(); it != keys->rend(); ++it) {
-    auto contents = store_->Get(*it);
-    if (!contents.ok()) continue;
-    auto state = DeserializeCatalog(*contents);
-    if (!state.ok()) {
-      log::Error("skipping catalog file " + *it + ": " + state.status().message());
-      continue;
-    }
+  if (auto stored = NewestValid(*keys, std::nullopt)) {
     std::lock_guard lock(state_mu_);
-    state_ = std::make_shared<CatalogState>(std::move(state).value());
+    state_ = std::move(stored);
     return Status::Ok();
   }
   auto fresh = std::make_shared<CatalogState>();
@@ -206,22 +198,27 @@ Status Catalog::Refresh() {
 Status Catalog::RefreshLocked() {
   auto keys = store_->List(prefix_);
   if (!keys.ok()) return keys.status();
+  if (!keys->empty()) newest_stored_ = std::max(newest_stored_, VersionOf(keys->back()));
   std::shared_ptr<const CatalogState> current = State();
-  for (auto it = keys->rbegin(); it != keys->rend(); ++it) {
-    uint64_t version = VersionOf(*it);
-    newest_stored_ = std::max(newest_stored_, version);
-    if (version <= current->version) break;
+  if (auto newer = NewestValid(*keys, current->version)) Publish(current, std::move(newer));
+  return Status::Ok();
+}
+
+// Newest first; a torn, corrupt or meanwhile deleted version falls back to the one before it.
+std::shared_ptr<CatalogState> Catalog::NewestValid(const std::vector<std::string>& keys,
+                                                   std::optional<uint64_t> above) const {
+  for (auto it = keys.rbegin(); it != keys.rend(); ++it) {
+    if (above && VersionOf(*it) <= *above) break;
     auto contents = store_->Get(*it);
-    if (!contents.ok()) continue;  // deleted meanwhile: an older one is then current
+    if (!contents.ok()) continue;
     auto state = DeserializeCatalog(*contents);
     if (!state.ok()) {
       log::Error("skipping catalog file " + *it + ": " + state.status().message());
       continue;
     }
-    Publish(current, std::make_shared<CatalogState>(std::move(state).value()));
-    return Status::Ok();
+    return std::make_shared<CatalogState>(std::move(state).value());
   }
-  return Status::Ok();
+  return nullptr;
 }
 
 Status Catalog::Mutate(const Mutation& mutation) {

@@ -195,6 +195,10 @@ class Catalog {
   Status RefreshLocked();  // under write_mu_
   void Publish(std::shared_ptr<const CatalogState> before, std::shared_ptr<const CatalogState> next);
   uint64_t VersionOf(const std::string& key) const;
+  // The newest catalog version among `keys` (sorted) that reads back valid, if newer than
+  // `above`; nullptr if none.
+  std::shared_ptr<CatalogState> NewestValid(const std::vector<std::string>& keys,
+                                            std::optional<uint64_t> above) const;
   objstore::ObjectStore* store_;
   bool shared_ = false;
   uint64_t newest_stored_ = 0;  // the highest version number seen in the store
