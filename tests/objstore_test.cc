@@ -75,13 +75,13 @@ TEST(LocalFiles, TheMemoryStoreHasNone) {
   EXPECT_EQ(NewLocalFiles(store.get()), nullptr);
 }
 
-// A remote store's objects are local copies: uploaded at Commit, downloaded on first use,
+// A remote store's objects are local copies: uploaded at Commit, downloaded when pinned,
 // forgotten without touching the object, removed with it.
 TEST(LocalFiles, RemoteObjectsAreCachedCopies) {
   fs::path cache = fs::temp_directory_path() / ("riffle-cache-" + std::to_string(::getpid()));
   fs::remove_all(cache);
   auto store = NewMemoryStore();
-  auto files = NewLocalFiles(store.get(), cache.string());
+  auto files = NewLocalFiles(store.get(), {cache.string()});
   ASSERT_NE(files, nullptr);
   auto staged = files->Stage("n/dbs/1/2/a.parquet");
   ASSERT_TRUE(staged.ok());
@@ -91,15 +91,60 @@ TEST(LocalFiles, RemoteObjectsAreCachedCopies) {
   files->Forget("n/dbs/1/2/a.parquet");
   EXPECT_FALSE(fs::exists(*staged));
   EXPECT_TRUE(store->Get("n/dbs/1/2/a.parquet").ok());
-  auto path = files->PathFor("n/dbs/1/2/a.parquet");  // downloaded again
+  auto path = files->PathFor("n/dbs/1/2/a.parquet");
   ASSERT_TRUE(path.ok()) << path.status().message();
-  std::ifstream in(*path);
-  std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(contents, "PAR1 abc");
-  EXPECT_FALSE(files->PathFor("n/dbs/1/2/missing.parquet").ok());
+  EXPECT_FALSE(fs::exists(*path));  // a path, not a download
+  {
+    auto pinned = files->Pin({"n/dbs/1/2/a.parquet"});  // downloaded again
+    ASSERT_TRUE(pinned.ok()) << pinned.status().message();
+    std::ifstream in(*path);
+    std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(contents, "PAR1 abc");
+  }
+  EXPECT_FALSE(files->Pin({"n/dbs/1/2/missing.parquet"}).ok());
   ASSERT_TRUE(files->Remove("n/dbs/1/2/a.parquet").ok());
   EXPECT_FALSE(store->Get("n/dbs/1/2/a.parquet").ok());
   EXPECT_FALSE(fs::exists(*path));
+  EXPECT_EQ(files->Stats()->bytes, 0);
+  fs::remove_all(cache);
+}
+
+// Past the limit the least recently used unpinned copies go; pinned ones stay even when that
+// leaves the cache over its limit, and are evicted once released.
+TEST(LocalFiles, TheCacheEvictsLeastRecentlyUsedUnpinnedCopies) {
+  fs::path cache = fs::temp_directory_path() / ("riffle-lru-" + std::to_string(::getpid()));
+  fs::remove_all(cache);
+  auto store = NewMemoryStore();
+  auto files = NewLocalFiles(store.get(), {cache.string(), 250, 0.0});
+  auto put = [&](const std::string& key) {
+    auto staged = files->Stage(key);
+    ASSERT_TRUE(staged.ok());
+    std::ofstream(*staged) << std::string(100, 'x');
+    ASSERT_TRUE(files->Commit(key).ok());
+  };
+  auto here = [&](const std::string& key) { return fs::exists(*files->PathFor(key)); };
+  put("a");
+  put("b");
+  EXPECT_TRUE(here("a") && here("b"));
+  { auto touch = files->Pin({"a"}); }  // a is now newer than b
+  put("c");                             // 300 > 250: b goes
+  EXPECT_TRUE(here("a"));
+  EXPECT_FALSE(here("b"));
+  EXPECT_TRUE(here("c"));
+  {
+    auto pinned = files->Pin({"a", "b", "c"});  // b comes back; all pinned, 300 bytes
+    ASSERT_TRUE(pinned.ok());
+    EXPECT_TRUE(here("a") && here("b") && here("c"));
+    EXPECT_EQ(files->Stats()->bytes, 300);
+  }
+  EXPECT_EQ(files->Stats()->bytes, 200);  // released: the least recently used went
+  EXPECT_EQ(files->Stats()->evictions, 2u);
+  EXPECT_EQ(files->Stats()->misses, 1u);
+  // A restarted node counts the copies it finds, and drops half-downloaded ones.
+  std::ofstream(cache / "d.part.123") << "half";
+  auto reopened = NewLocalFiles(store.get(), {cache.string(), 1000, 0.0});
+  EXPECT_EQ(reopened->Stats()->bytes, 200);
+  EXPECT_FALSE(fs::exists(cache / "d.part.123"));
   fs::remove_all(cache);
 }
 

@@ -127,7 +127,7 @@ int RunServer(const ServerConfig& config) {
     std::cerr << "Error: " << duck.status().message() << "\n";
     return 1;
   }
-  buffer::Buffer write_buffer(duck->get());
+  buffer::Buffer write_buffer(duck->get(), scratch);
   auto engine = query::QueryEngine::Open(
       {.scratch_dir = scratch, .query_timeout = config.query_timeout, .query_timeout_text = config.query_timeout_text},
       duck->get(), &write_buffer);
@@ -148,7 +148,12 @@ int RunServer(const ServerConfig& config) {
   wal::Wal wal(store.get(), {config.node_id, config.wal_flush_interval,
                              config.wal_max_write_buffer_size, config.wal_flush_bytes});
   // Parquet files live as local files of the store (DuckDB writes and reads them there).
-  auto local_files = objstore::NewLocalFiles(store.get(), cache_dir);
+  auto local_files = objstore::NewLocalFiles(
+      store.get(), {cache_dir, config.parquet_cache_bytes, config.parquet_cache_prune_fraction});
+  if (local_files && local_files->Stats())  // a cache: queries pin the files they read
+    qe->SetFilePinner([files = local_files.get()](const std::vector<std::string>& keys) {
+      return files->Pin(keys);
+    });
   // Start-up order: catalog → snapshot manifest (Parquet files) → only the WAL files after it.
   persist::Persister persister(
       {config.node_id, config.wal_snapshot_size, config.snapshot_buffer_bytes,
@@ -190,7 +195,21 @@ int RunServer(const ServerConfig& config) {
   engine_options.run_triggers = has_mode("process");
   plugin::ProcessingEngine processing(engine_options, &catalog, &writer, qe);
   // Gauges read when /metrics is scraped.
-  metrics::AddCollector([&write_buffer, &persister, &catalog](std::string* out) {
+  metrics::AddCollector([&write_buffer, &persister, &catalog, &local_files](std::string* out) {
+    if (auto cache = local_files ? local_files->Stats() : std::nullopt) {
+      metrics::Gauge("riffle_parquet_cache_bytes", "Bytes of Parquet copies in the local cache",
+                     {{"", static_cast<double>(cache->bytes)}}, out);
+      metrics::Gauge("riffle_parquet_cache_limit_bytes", "Size limit of the local Parquet cache",
+                     {{"", static_cast<double>(cache->limit_bytes)}}, out);
+      metrics::Gauge("riffle_parquet_cache_files", "Parquet copies in the local cache",
+                     {{"", static_cast<double>(cache->files)}}, out);
+      metrics::Gauge("riffle_parquet_cache_hits_total", "Parquet files a query found in the cache",
+                     {{"", static_cast<double>(cache->hits)}}, out);
+      metrics::Gauge("riffle_parquet_cache_misses_total", "Parquet files downloaded for a query",
+                     {{"", static_cast<double>(cache->misses)}}, out);
+      metrics::Gauge("riffle_parquet_cache_evictions_total", "Parquet copies evicted from the cache",
+                     {{"", static_cast<double>(cache->evictions)}}, out);
+    }
     metrics::Gauge("riffle_buffer_bytes", "Bytes held by the in-memory write buffer",
                    {{"", static_cast<double>(write_buffer.MemoryBytes())}}, out);
     auto state = catalog.State();

@@ -24,6 +24,25 @@ std::optional<int64_t> ParseMemoryAmount(const std::string& text) {
   return static_cast<int64_t>(static_cast<double>(pages) * static_cast<double>(page) * value / 100.0);
 }
 
+// InfluxDB 3's --parquet-mem-cache-size: "20%" of physical memory, "512mb", "2gb", "100kb",
+// "4096b", or a plain number of megabytes.
+std::optional<int64_t> ParseCacheSize(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!text.empty() && text.back() == '%') return ParseMemoryAmount(text);
+  int64_t unit = int64_t{1} << 20;
+  for (auto [suffix, bytes] : {std::pair<const char*, int64_t>{"gb", int64_t{1} << 30},
+                              {"mb", int64_t{1} << 20}, {"kb", int64_t{1} << 10}, {"b", 1}}) {
+    std::string s(suffix);
+    if (text.size() > s.size() && text.compare(text.size() - s.size(), s.size(), s) == 0) {
+      text.resize(text.size() - s.size());
+      unit = bytes;
+      break;
+    }
+  }
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return static_cast<int64_t>(std::stoull(text)) * unit;
+}
+
 // A duration flag's value (e.g. "10m"); a bad one is the flag's validation error.
 std::chrono::nanoseconds DurationFlag(const char* flag, const std::string& text) {
   auto d = schedule::ParseHumanDuration(text);
@@ -91,6 +110,18 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   serve->add_option("--replication-interval", *replication,
                     "how often a query node reads the other nodes' new WAL files and snapshots (default 1s)")
       ->envname("INFLUXDB3_REPLICATION_INTERVAL");
+  auto cache_size = std::make_shared<std::string>("20%");
+  auto disable_cache = std::make_shared<bool>(false);
+  serve->add_option("--parquet-mem-cache-size", *cache_size,
+                    "local copies of Parquet objects kept by an s3 node, on disk under its data dir: a percentage "
+                    "of RAM (20%), 512mb, 2gb, or megabytes (default 20%)")
+      ->envname("INFLUXDB3_PARQUET_MEM_CACHE_SIZE");
+  serve->add_option("--parquet-mem-cache-prune-percentage", cfg->parquet_cache_prune_fraction,
+                    "share of the cache freed when it is full (0..1, default 0.1)")
+      ->envname("INFLUXDB3_PARQUET_MEM_CACHE_PRUNE_PERCENTAGE")->check(CLI::Range(0.0, 1.0));
+  serve->add_flag("--disable-parquet-mem-cache", *disable_cache,
+                  "keep no Parquet copies past the queries that read them")
+      ->envname("INFLUXDB3_DISABLE_PARQUET_MEM_CACHE");
   serve->add_option("--data-dir", cfg->data_dir, "directory of the file object store")->envname("INFLUXDB3_DB_DIR");
   serve->add_option("--plugin-dir", cfg->plugin_dir, "directory of processing-engine plugins")
       ->envname("INFLUXDB3_PLUGIN_DIR");
@@ -143,10 +174,13 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   // Accepted for compatibility with InfluxDB 3 command lines; not used by Riffle yet.
   int i = 0;
   for (const char* name : {"--log-filter", "--virtual-env-location", "--package-manager",
-                           "--query-log-size", "--max-concurrent-queries"})
+                           "--query-log-size", "--max-concurrent-queries",
+                           // the cache is pruned as files are added or released, not on a timer
+                           "--parquet-mem-cache-prune-interval", "--parquet-mem-cache-query-path-duration"})
     serve->add_option(name, (*ignored)[i++], "accepted for compatibility");
   serve->callback([cfg, flush, gen1, mem_threshold, retention_check, query_timeout, exec_mem, disable_authz,
-                   node_from_env, request_timeout, retry_timeout, modes, replication, action] {
+                   node_from_env, request_timeout, retry_timeout, modes, replication, cache_size, disable_cache,
+                   action] {
     if (cfg->node_id.empty() && !node_from_env->empty()) {
       const char* v = std::getenv(node_from_env->c_str());
       if (!v || !*v) throw CLI::ValidationError("--node-id-from-env", "environment variable " + *node_from_env + " is not set");
@@ -180,6 +214,12 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
                                                             "percentage of RAM (e.g. 20%), got '" + *exec_mem + "'");
       cfg->exec_mem_pool_bytes = *bytes;
     }
+    auto cache_bytes = ParseCacheSize(*cache_size);
+    if (!cache_bytes)
+      throw CLI::ValidationError("--parquet-mem-cache-size", "expected a percentage of RAM (e.g. 20%), a size "
+                                                             "(e.g. 512mb, 2gb) or megabytes (e.g. 1024), got '" +
+                                                                 *cache_size + "'");
+    cfg->parquet_cache_bytes = *disable_cache ? 0 : *cache_bytes;
     auto as_ms = [](const char* flag, const std::string& text) {
       return std::chrono::duration_cast<std::chrono::milliseconds>(DurationFlag(flag, text));
     };

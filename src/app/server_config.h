@@ -39,6 +39,9 @@ struct ServerConfig {
   std::chrono::milliseconds query_timeout{0};  // 0: no limit
   std::string query_timeout_text;              // as given, for the error message
   int64_t exec_mem_pool_bytes = 0;             // DuckDB's memory limit (0: its default)
+  // The s3 store's local copies of Parquet objects (--parquet-mem-cache-size, on disk here).
+  int64_t parquet_cache_bytes = 0;
+  double parquet_cache_prune_fraction = 0.1;
   bool without_auth = false;
   std::set<std::string> disable_authz;  // health, ping, metrics, ready, pprof
   size_t max_databases = 100, max_tables = 4000, max_columns_per_table = 500;

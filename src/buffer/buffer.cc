@@ -1,7 +1,10 @@
 #include "buffer/buffer.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 
 #include "common/log.h"
 #include "duck/duck.h"
@@ -22,6 +25,7 @@ std::string DataSchema(uint32_t db_id) { return "db_" + std::to_string(db_id) + 
 std::string DataTable(uint32_t table_id) { return "t" + std::to_string(table_id); }
 // A table's rows being snapshotted: the data table renamed, until its Parquet files are published.
 std::string FrozenTable(uint32_t table_id) { return "t" + std::to_string(table_id) + "_frozen"; }
+std::string FilesVariable(uint32_t table_id) { return "riffle_files_" + std::to_string(table_id); }
 
 duck::ColumnKind ColumnKindOf(ColumnType t) {
   switch (t) {
@@ -74,11 +78,8 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
   const auto& files = files_it == parquet_files_.end() ? kNoFiles : files_it->second;
   std::string source = "SELECT * FROM " + live;
   if (!frozen.empty()) source += " UNION ALL BY NAME SELECT * FROM " + frozen;
-  if (!files.empty()) {
-    std::vector<std::string> paths;
-    for (const auto& f : files) paths.push_back(f.path);
-    source += " UNION ALL BY NAME " + ReadParquetSql(paths);
-  }
+  std::string file_list = "getvariable(" + QuoteLiteral(FilesVariable(table.id)) + ")";
+  if (!files.empty()) source += " UNION ALL BY NAME " + ReadParquetSql(file_list);
   auto dup = duplicates_.find(table.id);
   if (dup != duplicates_.end() && !dup->second.ranges().empty()) {
     const TimeRangeSet& ranges = dup->second.ranges();
@@ -90,10 +91,11 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
     if (!frozen.empty())
       ordered += " UNION ALL BY NAME SELECT *, " + OrderSql("999999", "rowid") + " FROM " + frozen +
                  " WHERE " + in;
-    std::vector<std::string> overlapping;
-    for (const auto& f : files)
-      if (ranges.Overlaps(f.min_time, f.max_time)) overlapping.push_back(f.path);
-    if (!overlapping.empty()) ordered += " UNION ALL BY NAME " + OrderedParquetSql(overlapping, in);
+    // All the files, not only those that overlap the ranges: the list is the connection's and
+    // the condition skips the others' row groups by their statistics.
+    bool overlapping = false;
+    for (const auto& f : files) overlapping = overlapping || ranges.Overlaps(f.min_time, f.max_time);
+    if (overlapping) ordered += " UNION ALL BY NAME " + OrderedParquetSql(file_list, in);
     source = "SELECT * FROM (" + source + ") WHERE NOT " + in + " UNION ALL BY NAME " +
              MergeDuplicatesSql(table, ordered);
   }
@@ -105,15 +107,58 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
          " AS SELECT " + cols + " FROM (" + source + ")" + where;
 }
 
-Buffer::Buffer(duck::Database* db) : db_(db) {
+Buffer::Buffer(duck::Database* db, const std::string& scratch_dir) : db_(db) {
   auto conn = duck::Connection::Open(*db);
-  if (conn.ok())
-    conn_ = std::move(conn).value();
-  else
+  if (!conn.ok()) {
     log::Error("write buffer: " + conn.status().message());
+    return;
+  }
+  conn_ = std::move(conn).value();
+  std::string dir = scratch_dir.empty() ? std::filesystem::temp_directory_path().string() : scratch_dir;
+  stub_path_ = dir + "/view-stub-" + std::to_string(::getpid()) + ".parquet";
+  // "time" because the views filter the files' rows by it.
+  Status st = conn_.Exec("COPY (SELECT NULL::TIMESTAMP_NS AS \"time\" WHERE false) TO " +
+                         QuoteLiteral(stub_path_) + " (FORMAT parquet)");
+  if (!st.ok()) log::Error("write buffer: cannot write " + stub_path_ + ": " + st.message());
 }
 
-Buffer::~Buffer() = default;
+Status Buffer::ExecView(uint32_t table_id, const std::string& sql) {
+  if (!stub_variables_.count(table_id) && sql.find(FilesVariable(table_id)) != std::string::npos) {
+    RIFFLE_RETURN_IF_ERROR(conn_.Exec("SET VARIABLE " + FilesVariable(table_id) + " = [" +
+                                      QuoteLiteral(stub_path_) + "]"));
+    stub_variables_.insert(table_id);
+  }
+  return conn_.Exec(sql);
+}
+
+std::string Buffer::FileVariablesSql(uint64_t* seen) const {
+  uint64_t now = publishes_.load();
+  if (*seen == now) return "";
+  *seen = now;
+  std::string sql;
+  for (const auto& [table_id, files] : parquet_files_) {
+    if (files.empty()) continue;
+    std::vector<std::string> paths;
+    for (const auto& f : files) paths.push_back(f.path);
+    sql += "SET VARIABLE " + FilesVariable(table_id) + " = " + PathListSql(paths) + ";\n";
+  }
+  return sql;
+}
+
+std::vector<std::string> Buffer::FileKeys(const std::set<uint32_t>& table_ids) const {
+  std::vector<std::string> keys;
+  for (uint32_t id : table_ids) {
+    auto it = parquet_files_.find(id);
+    if (it == parquet_files_.end()) continue;
+    for (const auto& f : it->second) keys.push_back(f.key.empty() ? f.path : f.key);
+  }
+  return keys;
+}
+
+Buffer::~Buffer() {
+  std::error_code ec;
+  if (!stub_path_.empty()) std::filesystem::remove(stub_path_, ec);
+}
 
 Status Buffer::SyncSchema(const catalog::CatalogState& state) {
   std::lock_guard lock(mu_);
@@ -139,7 +184,7 @@ Status Buffer::SyncTable(const catalog::Database& db, const catalog::Table& tabl
   // New columns, Parquet files or a retention change all show up as a different view.
   std::string view = ViewSql(db, table);
   if (view != it->second.view_sql) {
-    RIFFLE_RETURN_IF_ERROR(conn_.Exec(view));
+    RIFFLE_RETURN_IF_ERROR(ExecView(table.id, view));
     it->second.view_sql = std::move(view);
   }
   return Status::Ok();

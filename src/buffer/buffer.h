@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -28,13 +29,15 @@ std::string DbSchema(uint32_t db_id);                 // db_<id>: the views user
 std::string DataSchema(uint32_t db_id);               // db_<id>_data: the buffer tables
 std::string DataTable(uint32_t table_id);             // t<id>
 std::string FrozenTable(uint32_t table_id);           // t<id>_frozen: rows a snapshot is persisting
+std::string FilesVariable(uint32_t table_id);         // riffle_files_<id>: see Buffer::ReadViews
 std::string ColumnDefs(const catalog::Table& table);  // "name" TYPE, ... for CREATE TABLE
 duck::ColumnKind ColumnKindOf(catalog::ColumnType t);
 const char* DuckTypeName(catalog::ColumnType t);  // its SQL type name
 
 class Buffer {
  public:
-  explicit Buffer(duck::Database* db);
+  // `scratch_dir` holds the empty Parquet file that views are created over (see ReadViews).
+  explicit Buffer(duck::Database* db, const std::string& scratch_dir = "");
   ~Buffer();
 
   Status SyncSchema(const catalog::CatalogState& state);
@@ -68,6 +71,18 @@ class Buffer {
   // on); queries are not affected until the files are published.
   Status MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs,
                       const std::string& output);
+  // A view reads its table's Parquet files from a variable of the connection that queries it
+  // (FilesVariable), not from a list in its text: creating or replacing a view then opens no
+  // file (the buffer's connection sets the variables to an empty file), and a remote store's
+  // cache need only hold the files of the tables a running query reads. A query binds its
+  // views under this lock, which publishes take exclusively, so the lists it sets are those
+  // its views expect.
+  std::shared_lock<std::shared_mutex> ReadViews() { return std::shared_lock(views_mu_); }
+  // Under ReadViews(): the SET VARIABLE statements that give a connection which last set them
+  // at publish `*seen` the current lists ("" if they are current); `*seen` becomes current.
+  std::string FileVariablesSql(uint64_t* seen) const;
+  // Under ReadViews(): the object keys of the Parquet files of the tables `table_ids`.
+  std::vector<std::string> FileKeys(const std::set<uint32_t>& table_ids) const;
   // How many times PublishParquet changed what queries read. A file dropped by publish N can
   // go once no query that began before N runs (see query::FileReaders).
   uint64_t PublishCount() const { return publishes_.load(); }
@@ -87,6 +102,12 @@ class Buffer {
 
  private:
   void CheckpointLocked();  // under mu_
+  // Creates or replaces a view (ViewSql) on the buffer's connection, whose file variables
+  // name only the empty file.
+  Status ExecView(uint32_t table_id, const std::string& sql);
+  std::string stub_path_;             // an empty Parquet file with a "time" column
+  std::set<uint32_t> stub_variables_;  // table ids whose variable conn_ has set to it
+  std::shared_mutex views_mu_;        // see ReadViews
   std::mutex scan_mu_;      // guards the three below
   std::condition_variable scan_cv_;
   int scans_ = 0;

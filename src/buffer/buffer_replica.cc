@@ -12,6 +12,7 @@ Status Buffer::Replace(const catalog::CatalogState& state, const std::vector<wal
                        const std::map<uint32_t, std::vector<PersistedFile>>& files,
                        const DuplicateRanges& duplicates) {
   std::lock_guard lock(mu_);
+  std::unique_lock views(views_mu_);  // queries binding views wait (see ReadViews)
   struct CountPublish {
     std::atomic<uint64_t>& count;
     ~CountPublish() { count.fetch_add(1); }
@@ -51,7 +52,7 @@ Status Buffer::Replace(const catalog::CatalogState& state, const std::vector<wal
       auto it = tables_.find(table->id);
       if (it == tables_.end()) continue;
       std::string view = ViewSql(*db, *table);
-      st = conn_.Exec(view);
+      st = ExecView(table->id, view);
       it->second.view_sql = view;
       if (!st.ok()) break;
     }

@@ -48,7 +48,7 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& state) {
   for (const auto& [db, table] : renamed) {
     if (!st.ok()) break;
     std::string view = ViewSql(*db, *table);
-    st = conn_.Exec(view);
+    st = ExecView(table->id, view);
     tables_[table->id].view_sql = view;
   }
   if (!st.ok()) {
@@ -144,6 +144,7 @@ Status Buffer::PublishParquet(const catalog::CatalogState& state,
                               const std::map<uint32_t, std::vector<PersistedFile>>& files,
                               bool drop_frozen) {
   std::lock_guard lock(mu_);
+  std::unique_lock views(views_mu_);  // queries binding views wait (see ReadViews)
   // Counted once the views changed (or failed to): a query that sees the new count binds them.
   struct CountPublish {
     std::atomic<uint64_t>& count;
@@ -166,7 +167,7 @@ Status Buffer::PublishParquet(const catalog::CatalogState& state,
         frozen_.erase(table->id);
       }
       std::string view = ViewSql(*db, *table);
-      if (st.ok()) st = conn_.Exec(view);
+      if (st.ok()) st = ExecView(table->id, view);
       it->second.view_sql = view;
       if (!st.ok()) break;
     }
@@ -208,7 +209,7 @@ Status Buffer::ForgetDuplicates(const catalog::Database& db, const catalog::Tabl
 
 std::string Buffer::MergeFilesSql(const catalog::Table& table,
                                   const std::vector<std::string>& inputs) {
-  std::string all = ReadParquetSql(inputs);
+  std::string all = ReadParquetSql(PathListSql(inputs));
   std::vector<TimeRange> ranges;
   {
     std::lock_guard lock(mu_);
@@ -219,7 +220,7 @@ std::string Buffer::MergeFilesSql(const catalog::Table& table,
   // Inputs are oldest first and each holds no repeat of its own, so the input's position orders
   // them.
   std::string in = InRangesSql(ranges);
-  std::string ordered = EmptyRowsSql(table) + " UNION ALL BY NAME " + OrderedParquetSql(inputs, in);
+  std::string ordered = EmptyRowsSql(table) + " UNION ALL BY NAME " + OrderedParquetSql(PathListSql(inputs), in);
   return all + " WHERE NOT " + in + " UNION ALL BY NAME " + MergeDuplicatesSql(table, ordered);
 }
 

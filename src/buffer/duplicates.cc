@@ -202,22 +202,17 @@ std::string OrderSql(const std::string& rank, const std::string& position) {
   return "(((" + rank + ")::BIGINT << 40) | (" + position + ")) AS " + kOrderColumn;
 }
 
-namespace {
-
-std::string QuotedList(const std::vector<std::string>& paths) {
+std::string PathListSql(const std::vector<std::string>& paths) {
   std::string list;
   for (const auto& p : paths) list += (list.empty() ? "" : ", ") + QuoteLiteral(p);
   return "[" + list + "]";
 }
 
-}  // namespace
-
-std::string ReadParquetSql(const std::vector<std::string>& paths) {
-  return "SELECT * FROM read_parquet(" + QuotedList(paths) + ", union_by_name = true)";
+std::string ReadParquetSql(const std::string& list) {
+  return "SELECT * FROM read_parquet(" + list + ", union_by_name = true)";
 }
 
-std::string OrderedParquetSql(const std::vector<std::string>& paths, const std::string& condition) {
-  std::string list = QuotedList(paths);
+std::string OrderedParquetSql(const std::string& list, const std::string& condition) {
   return "SELECT * EXCLUDE (" + std::string(kFileColumn) + "), " +
          OrderSql("list_position(" + list + ", " + kFileColumn + ")", "0") + " FROM read_parquet(" + list +
          ", union_by_name = true, filename = '" + kFileColumn + "') WHERE " + condition;

@@ -93,11 +93,14 @@ std::string MergeDuplicatesSql(const catalog::Table& table, const std::string& s
 // SQL: a subquery with the table's columns and no rows, so that a UNION ALL BY NAME always has
 // every column (older Parquet files lack columns added later).
 std::string EmptyRowsSql(const catalog::Table& table);
-// SQL: every row of the Parquet files `paths` (a column missing from older files reads as NULL).
-std::string ReadParquetSql(const std::vector<std::string>& paths);
-// SQL: the rows of the Parquet files `paths` (oldest first, none holding a repeat of its own)
+// SQL: a list of paths, for the two below.
+std::string PathListSql(const std::vector<std::string>& paths);
+// SQL: every row of the Parquet files `list` (a list expression; a column missing from older
+// files reads as NULL).
+std::string ReadParquetSql(const std::string& list);
+// SQL: the rows of the Parquet files `list` (oldest first, none holding a repeat of its own)
 // that satisfy `condition`, with __riffle_order from the file's position.
-std::string OrderedParquetSql(const std::vector<std::string>& paths, const std::string& condition);
+std::string OrderedParquetSql(const std::string& list, const std::string& condition);
 constexpr const char* kOrderColumn = "__riffle_order";
 constexpr const char* kFileColumn = "__riffle_file";
 // SQL: the __riffle_order column of a merge source, from its rank among the sources (newer

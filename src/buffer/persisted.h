@@ -23,6 +23,7 @@ struct PersistedFile {
   uint32_t db_id = 0, table_id = 0;
   std::string path;  // absolute
   int64_t rows = 0, min_time = 0, max_time = 0;
+  std::string key;  // its object-store key (set once committed)
 };
 
 }  // namespace riffle::buffer

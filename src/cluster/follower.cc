@@ -104,11 +104,6 @@ Result<bool> Follower::ReadManifest(const std::string& node, Source& source) {
       log::Warn("cluster: skipping manifest " + *it + ": " + manifest.status().message());
       continue;
     }
-    // Fetched before the switch: a query never meets a file that is not here yet.
-    for (const auto& f : manifest->files) {
-      auto path = files_->PathFor(f.path);
-      if (!path.ok()) return path.status();
-    }
     std::lock_guard lock(mu_);
     source.manifest_key = *it;
     source.covered = manifest->wal_sequence;
@@ -175,7 +170,8 @@ Status Follower::Rebuild() {
         ops.insert(ops.end(), file_ops.begin(), file_ops.end());
       for (const auto& f : source.files) {
         RIFFLE_ASSIGN_OR_RETURN(std::string path, files_->PathFor(f.path));
-        by_table[f.table_id].push_back({f.db_id, f.table_id, path, f.rows, f.min_time, f.max_time});
+        by_table[f.table_id].push_back(
+            {f.db_id, f.table_id, path, f.rows, f.min_time, f.max_time, f.path});
         listed.insert(f.path);
       }
       for (const auto& [table, ranges] : source.duplicates)

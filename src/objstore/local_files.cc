@@ -5,7 +5,6 @@
 
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 
 namespace riffle::objstore {
 namespace {
@@ -59,57 +58,12 @@ class FileStoreFiles final : public LocalFiles {
   std::string root_;
 };
 
-// A remote store's objects, copied under a local directory that DuckDB reads. Every object a
-// manifest lists is kept here (queries' views name the local paths), so the copies are removed
-// only with their object; objects of other nodes arrive by download on first use.
-class CachedFiles final : public LocalFiles {
- public:
-  CachedFiles(ObjectStore* store, std::string root) : store_(store), root_(std::move(root)) {}
-
-  Result<std::string> Stage(const std::string& key) override { return WithDirectory(Path(key)); }
-  // Uploaded before the manifest that lists it is written: a manifest never names an object
-  // the store does not have.
-  Result<int64_t> Commit(const std::string& key) override {
-    std::string path = Path(key);
-    std::error_code ec;
-    auto size = fs::file_size(path, ec);
-    if (ec) return Status::IOError("cannot read the size of " + path + ": " + ec.message());
-    RIFFLE_RETURN_IF_ERROR(store_->PutFile(key, path));
-    return static_cast<int64_t>(size);
-  }
-  void Discard(const std::string& key) override {
-    std::error_code ec;
-    fs::remove(Path(key), ec);
-  }
-  Result<std::string> PathFor(const std::string& key) override {
-    std::string path = Path(key);
-    std::error_code ec;
-    if (fs::exists(path, ec)) return path;
-    std::lock_guard lock(download_mu_);  // one download of a file, not one per caller
-    if (fs::exists(path, ec)) return path;
-    RIFFLE_RETURN_IF_ERROR(store_->GetFile(key, path));
-    return path;
-  }
-  Status Remove(const std::string& key) override {
-    RIFFLE_RETURN_IF_ERROR(store_->Delete(key));
-    Discard(key);
-    return Status::Ok();
-  }
-  void Forget(const std::string& key) override { Discard(key); }
-
- private:
-  std::string Path(const std::string& key) const { return root_ + "/" + key; }
-  ObjectStore* store_;
-  std::string root_;
-  std::mutex download_mu_;
-};
-
 }  // namespace
 
-std::unique_ptr<LocalFiles> NewLocalFiles(ObjectStore* store, const std::string& cache_dir) {
+std::unique_ptr<LocalFiles> NewLocalFiles(ObjectStore* store, const CacheOptions& cache) {
   std::string root = store->LocalRoot();
   if (!root.empty()) return std::make_unique<FileStoreFiles>(store, std::move(root));
-  if (!cache_dir.empty()) return std::make_unique<CachedFiles>(store, cache_dir);
+  if (!cache.dir.empty()) return NewParquetCache(store, cache);
   return nullptr;
 }
 

@@ -60,7 +60,9 @@ Status Persister::Compact() {
   if (!table) return Status::Ok();  // deleted meanwhile; Prune removes its files
   ParquetFileInfo merged{group[0].db_id,    group[0].table_id, "", 0, 0,
                          group[0].min_time, group[0].max_time};
-  std::vector<std::string> inputs;
+  std::vector<std::string> inputs, input_keys;
+  for (const auto& f : group) input_keys.push_back(f.path);
+  RIFFLE_ASSIGN_OR_RETURN(std::shared_ptr<void> pinned, local_->Pin(input_keys));
   for (const auto& f : group) {
     RIFFLE_ASSIGN_OR_RETURN(std::string input, local_->PathFor(f.path));
     inputs.push_back(std::move(input));

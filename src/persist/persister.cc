@@ -61,7 +61,8 @@ Status Persister::Publish(bool drop_frozen) {
     auto path =
         local_ ? local_->PathFor(f.path) : Result<std::string>(Status::Internal("no local files"));
     if (!path.ok()) return path.status();
-    by_table[f.table_id].push_back({f.db_id, f.table_id, *path, f.rows, f.min_time, f.max_time});
+    by_table[f.table_id].push_back(
+        {f.db_id, f.table_id, *path, f.rows, f.min_time, f.max_time, f.path});
   }
   return buffer_->PublishParquet(*catalog_->State(), by_table, drop_frozen);
 }

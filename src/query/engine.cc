@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <sstream>
 
 #include "buffer/buffer.h"
@@ -87,6 +88,7 @@ class DuckEngine final : public QueryEngine {
     return duck::RegisterCompatCasts(setup);
   }
 
+  void SetFilePinner(FilePinner pinner) override { pinner_ = std::move(pinner); }
   void SetSystemTableProvider(SystemTableProvider provider) override {
     system_provider_ = std::move(provider);
   }
@@ -125,6 +127,7 @@ class DuckEngine final : public QueryEngine {
   struct Conn {
     std::shared_ptr<duck::Connection> conn;
     uint32_t db_id = 0;  // whose schema is on the search path
+    uint64_t files_seen = UINT64_MAX;  // the publish whose file lists it holds (Buffer::ReadViews)
   };
 
   Result<Conn> Acquire() {
@@ -155,6 +158,7 @@ class DuckEngine final : public QueryEngine {
     int64_t started;
     std::shared_ptr<Cancellation> cancel;
     uint64_t log_id = 0;  // its system.queries entry
+    std::shared_ptr<void> pinned;  // the Parquet files it reads, kept in the cache
     void Return(bool ok) {
       // Detached before the connection can run someone else's statement.
       if (cancel) cancel->Detach(conn.conn.get());
@@ -165,6 +169,7 @@ class DuckEngine final : public QueryEngine {
         engine->running_.erase(engine->running_.find(began));
       }
       engine->buffer_->EndScan();
+      pinned.reset();
     }
   };
 
@@ -252,7 +257,7 @@ class DuckEngine final : public QueryEngine {
         return Status::Cancelled("the query was cancelled");
       }
     }
-    auto result = RunOn(lease.conn, state, *db, *rewritten, params, parquet_path);
+    auto result = BindAndRun(lease, state, *db, sql, *rewritten, params, parquet_path);
     if (!result.ok()) {
       Status st = Explained(lease.cancel.get(), result.status());
       lease.Return(false);
@@ -262,18 +267,88 @@ class DuckEngine final : public QueryEngine {
         std::make_unique<Stream>(std::move(result).value(), std::move(lease)));
   }
 
-  Result<std::unique_ptr<duck::Rows>> RunOn(Conn& conn, const catalog::CatalogState& state,
-                                            const catalog::Database& db,
-                                            const RewrittenSql& rewritten, const Params& params,
-                                            const std::string& parquet_path) {
+  // Runs the statement with the files of the tables it names pinned in the cache and the
+  // connection's file lists set, under Buffer::ReadViews. Where the names in the text do not
+  // say which tables a query reads (a file of another table is missing), every table of the
+  // database is pinned and the statement run again.
+  Result<std::unique_ptr<duck::Rows>> BindAndRun(Lease& lease, const catalog::CatalogState& state,
+                                                 const catalog::Database& db, const std::string& sql,
+                                                 const RewrittenSql& rewritten, const Params& params,
+                                                 const std::string& parquet_path) {
+    Conn& conn = lease.conn;
     if (conn.db_id != db.id) {
       RIFFLE_RETURN_IF_ERROR(
           conn.conn->Exec("SET search_path = " + QuoteLiteral(std::string(kBufferCatalog) + "." +
                                                               DbSchema(db.id) + ",memory.main")));
       conn.db_id = db.id;
     }
+    // Before the views lock: system tables ask the persister, which may be publishing.
     RIFFLE_RETURN_IF_ERROR(MaterializeVirtualTables(*conn.conn, state, db, rewritten));
+    std::set<uint32_t> tables = TablesNamedIn(db, sql);
+    for (bool all = false;; all = true) {
+      if (all)
+        for (const auto& [name, t] : db.tables) tables.insert(t->id);
+      auto views = PinFiles(tables, &lease.pinned);
+      if (!views.ok()) return views.status();
+      std::string variables = buffer_->FileVariablesSql(&lease.conn.files_seen);
+      if (!variables.empty()) {
+        if (Status st = lease.conn.conn->Exec(variables); !st.ok()) {
+          lease.conn.files_seen = UINT64_MAX;
+          return st;
+        }
+      }
+      auto result = RunOn(lease.conn, state, db, rewritten, params, parquet_path);
+      if (result.ok() || all || !pinner_ ||
+          result.status().message().find("No files found that match") == std::string::npos)
+        return result;
+    }
+  }
 
+  // Tables of `db` whose name appears in `sql`, ignoring case (a superset of those it reads).
+  static std::set<uint32_t> TablesNamedIn(const catalog::Database& db, const std::string& sql) {
+    auto lower = [](std::string s) {
+      for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return s;
+    };
+    std::string text = lower(sql);
+    std::set<uint32_t> out;
+    for (const auto& [name, t] : db.tables) {
+      std::string n = lower(name);
+      std::string quoted;  // as an identifier in double quotes, quotes doubled
+      for (char c : n) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+      if (text.find(n) != std::string::npos || text.find(quoted) != std::string::npos)
+        out.insert(t->id);
+    }
+    return out;
+  }
+
+  // The files of `tables` pinned into `*pinned` (downloaded without holding up publishes) and
+  // the views lock that keeps them the files the views list.
+  Result<std::shared_lock<std::shared_mutex>> PinFiles(const std::set<uint32_t>& tables,
+                                                       std::shared_ptr<void>* pinned) {
+    if (!pinner_) return buffer_->ReadViews();
+    for (int attempt = 0;; ++attempt) {
+      uint64_t publish;
+      std::vector<std::string> keys;
+      {
+        auto views = buffer_->ReadViews();
+        publish = buffer_->PublishCount();
+        keys = buffer_->FileKeys(tables);
+        if (attempt == 3) {  // publishes keep coming: pin under the lock
+          RIFFLE_ASSIGN_OR_RETURN(*pinned, pinner_(keys));
+          return views;
+        }
+      }
+      RIFFLE_ASSIGN_OR_RETURN(*pinned, pinner_(keys));
+      auto views = buffer_->ReadViews();
+      if (buffer_->PublishCount() == publish) return views;
+    }
+  }
+
+  Result<std::unique_ptr<duck::Rows>> RunOn(Conn& conn, const catalog::CatalogState& state,
+                                            const catalog::Database& db,
+                                            const RewrittenSql& rewritten, const Params& params,
+                                            const std::string& parquet_path) {
     // Exactly one read-only statement; everything else (SET, INSTALL, COPY, ATTACH, DDL...) is
     // refused.
     auto stmt = conn.conn->PrepareOne(rewritten.sql);
@@ -417,6 +492,7 @@ class DuckEngine final : public QueryEngine {
   bool stop_watchdog_ = false;
   std::thread watchdog_;
   std::mutex running_mu_;
+  FilePinner pinner_;
   std::multiset<uint64_t> running_;  // the publish count each running query began at
   std::mutex pool_mu_;
   std::vector<Conn> idle_;

@@ -118,6 +118,10 @@ class QueryEngine : public FileReaders {
   // A new file name in the scratch directory for QueryParquet.
   virtual std::string ScratchPath(const std::string& suffix) = 0;
 
+  // A remote store's Parquet cache: keeps the files with these object keys on local disk until
+  // the returned handle is dropped. Each query pins the files of the tables it names.
+  using FilePinner = std::function<Result<std::shared_ptr<void>>(const std::vector<std::string>& keys)>;
+  virtual void SetFilePinner(FilePinner pinner) = 0;
   virtual void SetSystemTableProvider(SystemTableProvider provider) = 0;
   virtual void SetCacheTableProvider(CacheTableProvider provider) = 0;
 };
