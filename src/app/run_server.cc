@@ -111,6 +111,7 @@ int RunServer(const ServerConfig& config) {
   }
   if (!parquet_dir.empty()) std::filesystem::create_directories(parquet_dir, ec);
   std::unique_ptr<cluster::Follower> follower;  // a cluster node's catch-up loop (below)
+  std::unique_ptr<cluster::Compactor> compactor;  // a cluster's compact node (below)
   // One DuckDB: the write buffer's tables in a compressed in-memory catalog, queries over them
   // and the Parquet files; SQL may touch only the scratch and Parquet directories.
   duck::DatabaseOptions duck_options{
@@ -158,7 +159,9 @@ int RunServer(const ServerConfig& config) {
   persist::Persister persister(
       {config.node_id, config.wal_snapshot_size, config.snapshot_buffer_bytes,
        config.snapshotted_wal_files_to_keep, config.gen1_duration.count(),
-       config.retention_check_interval.count(), config.compaction_min_files, has_mode("compact")},
+       config.retention_check_interval.count(), config.compaction_min_files,
+       // A cluster's files are merged by its compactor (below) and adopted by their node.
+       has_mode("compact") && !clustered, clustered ? config.cluster_id : ""},
       store.get(), local_files.get(), &catalog, &write_buffer, qe, &wal);
   // A node without ingest has no data of its own: a query node's data comes from the others.
   const bool ingest = has_mode("ingest");
@@ -269,6 +272,11 @@ int RunServer(const ServerConfig& config) {
     });
     if (Status st = follower->CatchUp(); !st.ok())
       log::Warn("cluster: first catch-up with the other nodes failed (retrying): " + st.message());
+    if (has_mode("compact") && local_files)
+      compactor = std::make_unique<cluster::Compactor>(
+          cluster::CompactorOptions{config.cluster_id, {config.node_id, config.modes, 0, 0},
+                                    config.compaction_check_interval, config.compaction_min_files},
+          store.get(), local_files.get(), &catalog, &write_buffer);
   }
   // Replayed WAL is not re-delivered to plugins; triggers start after replay.
   if (Status st = processing.Start(); !st.ok()) {
@@ -284,6 +292,7 @@ int RunServer(const ServerConfig& config) {
   });
   if (ingest) persister.Start();
   if (follower) follower->Start();
+  if (compactor) compactor->Start();
   // The caches start warm: every cache the catalog defines is filled from the rows already stored.
   {
     auto state = catalog.State();
@@ -336,6 +345,7 @@ int RunServer(const ServerConfig& config) {
   server.Stop();
   flight->Stop();
   if (follower) follower->Stop();
+  if (compactor) compactor->Stop();
   processing.Stop();
   persister.Stop();
   wal.Stop();

@@ -159,6 +159,10 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
       ->check(CLI::IsMember({"health", "ping", "metrics", "ready", "pprof"}));
   serve->add_option("--retention-check-interval", *retention_check, "how often expired Parquet files are removed")
       ->envname("INFLUXDB3_RETENTION_CHECK_INTERVAL");
+  auto compaction_check = std::make_shared<std::string>("10s");
+  serve->add_option("--compaction-check-interval", *compaction_check,
+                    "how often a cluster's compact node looks for files to merge (default 10s)")
+      ->envname("INFLUXDB3_ENTERPRISE_COMPACTION_CHECK_INTERVAL");
   serve->add_option("--compaction-min-files", cfg->compaction_min_files,
                     "merge a table's Parquet files of one closed UTC day once there are this many")
       ->envname("INFLUXDB3_COMPACTION_MIN_FILES")->check(CLI::Range(2, 1000000));
@@ -180,7 +184,7 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
     serve->add_option(name, (*ignored)[i++], "accepted for compatibility");
   serve->callback([cfg, flush, gen1, mem_threshold, retention_check, query_timeout, exec_mem, disable_authz,
                    node_from_env, request_timeout, retry_timeout, modes, replication, cache_size, disable_cache,
-                   action] {
+                   compaction_check, action] {
     if (cfg->node_id.empty() && !node_from_env->empty()) {
       const char* v = std::getenv(node_from_env->c_str());
       if (!v || !*v) throw CLI::ValidationError("--node-id-from-env", "environment variable " + *node_from_env + " is not set");
@@ -228,6 +232,9 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
     if (cfg->s3.request_timeout.count() < 1)
       throw CLI::ValidationError("--object-store-request-timeout", "must be at least 1ms, e.g. 30s");
     cfg->replication_interval = as_ms("--replication-interval", *replication);
+    cfg->compaction_check_interval = as_ms("--compaction-check-interval", *compaction_check);
+    if (cfg->compaction_check_interval.count() < 10)
+      throw CLI::ValidationError("--compaction-check-interval", "must be at least 10ms, e.g. 10s");
     if (cfg->replication_interval.count() < 10)
       throw CLI::ValidationError("--replication-interval", "must be at least 10ms, e.g. 1s");
     if (!modes->empty() && !(modes->size() == 1 && modes->front() == "all")) {

@@ -34,6 +34,7 @@ struct ServerConfig {
   std::chrono::nanoseconds gen1_duration{std::chrono::minutes(10)};
   std::chrono::nanoseconds retention_check_interval{std::chrono::minutes(30)};
   size_t compaction_min_files = 8;
+  std::chrono::milliseconds compaction_check_interval{10000};  // a cluster's compactor
   int64_t snapshot_buffer_bytes = int64_t{1} << 29;
   int http_threads = 4;
   std::chrono::milliseconds query_timeout{0};  // 0: no limit

@@ -36,6 +36,7 @@ struct NodeInfo {
   std::string node_id;
   std::set<std::string> modes;  // ingest, query, compact, process
   int64_t registered_ns = 0;
+  int64_t heartbeat_ns = 0;  // a compact node's last check (see Compactor); 0 for the others
 };
 
 // {cluster}/nodes/{node}.json
@@ -113,6 +114,49 @@ class Follower {
   };
   std::vector<Retired> retired_;  // local copies no view lists any more
   std::set<std::string> held_;    // keys of the files the views list
+
+  std::mutex thread_mu_;
+  std::condition_variable thread_cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+struct CompactorOptions {
+  std::string cluster_id;
+  NodeInfo node;                              // this node, re-registered with each heartbeat
+  std::chrono::milliseconds interval{10000};  // --compaction-check-interval
+  size_t min_files = 8;                       // --compaction-min-files
+};
+
+// The cluster's compactor (a node with the compact mode). Every interval it records a
+// heartbeat in its node record; of the compact nodes whose heartbeat is recent, the one with
+// the smallest node id compacts and the others stand by (and take over when it stops). For
+// each ingest node with no merge waiting to be adopted, it plans one merge on the node's
+// newest manifest (persist::PlanCompaction), writes the merged file under
+// {cluster}/compacted/{node}/ and records it (persist::CompactionRecord); the ingest node
+// adopts it into its own manifest, so each manifest keeps exactly one writer.
+class Compactor {
+ public:
+  Compactor(CompactorOptions options, objstore::ObjectStore* store, objstore::LocalFiles* files,
+            catalog::Catalog* catalog, buffer::Buffer* buffer);
+  ~Compactor() { Stop(); }
+
+  // One check; Start() runs one every interval.
+  Status Round();
+  void Start();
+  void Stop();
+
+ private:
+  // Whether this node is the one that compacts now.
+  Result<bool> Active();
+  Status CompactNode(const std::string& node);
+
+  CompactorOptions options_;
+  objstore::ObjectStore* store_;
+  objstore::LocalFiles* files_;
+  catalog::Catalog* catalog_;
+  buffer::Buffer* buffer_;
+  int was_active_ = -1;  // the last answer of Active(), for its log line (-1: none yet)
 
   std::mutex thread_mu_;
   std::condition_variable thread_cv_;

@@ -13,7 +13,8 @@ Status RegisterNode(objstore::ObjectStore* store, const std::string& cluster_id,
                     const NodeInfo& node) {
   json j = {{"node_id", node.node_id},
             {"modes", std::vector<std::string>(node.modes.begin(), node.modes.end())},
-            {"registered_ns", node.registered_ns ? node.registered_ns : NowNanos()}};
+            {"registered_ns", node.registered_ns ? node.registered_ns : NowNanos()},
+            {"heartbeat_ns", node.heartbeat_ns}};
   return store->Put(cluster_id + "/nodes/" + node.node_id + ".json", j.dump());
 }
 
@@ -31,6 +32,7 @@ Result<std::vector<NodeInfo>> ListNodes(objstore::ObjectStore* store,
       node.node_id = j.at("node_id").get<std::string>();
       for (const auto& m : j.at("modes")) node.modes.insert(m.get<std::string>());
       node.registered_ns = j.value("registered_ns", int64_t{0});
+      node.heartbeat_ns = j.value("heartbeat_ns", int64_t{0});
       out.push_back(std::move(node));
     } catch (const std::exception& e) {
       log::Warn("cluster: skipping node record " + key + ": " + e.what());

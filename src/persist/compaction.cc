@@ -1,4 +1,6 @@
-// Compaction: a closed day's Parquet files of one table merged into one.
+// Compaction: a closed day's Parquet files of one table merged into one. A single node plans,
+// merges and adopts the result itself; in a cluster the compactor node plans and merges (see
+// cluster/compactor.cc) and the node that owns the files adopts the result.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -10,84 +12,109 @@
 #include "persist/persister.h"
 
 namespace riffle::persist {
+namespace {
 
-Status Persister::Compact() {
-  constexpr int64_t kDay = 86'400'000'000'000;
-  auto day_of = [](int64_t t) { return t >= 0 ? t / kDay : (t - kDay + 1) / kDay; };
-  std::vector<ParquetFileInfo> group;
-  uint32_t table_id = 0;
-  uint64_t output_seq;
-  {
-    std::lock_guard lock(mu_);
-    std::map<std::pair<uint32_t, int64_t>, std::vector<ParquetFileInfo>> by_day;
-    int64_t today = day_of(NowNanos());
-    for (const auto& f : files_) {
-      int64_t day = day_of(f.min_time);
-      if (day_of(f.max_time) != day || day >= today) continue;  // only whole, closed days
-      by_day[{f.table_id, day}].push_back(f);
-    }
-    for (auto& [key, files] : by_day) {
-      if (files.size() < std::max<size_t>(options_.compact_min_files, 2)) continue;
-      // The merged file takes the place of the newest input, so no other file of the table
-      // that covers part of that day may lie between the inputs (where points repeat, the
-      // order of files says which values are newer).
-      std::set<std::string> members;
-      for (const auto& f : files) members.insert(f.path);
-      size_t first = files_.size(), last = 0;
-      for (size_t i = 0; i < files_.size(); ++i)
-        if (members.count(files_[i].path)) first = std::min(first, i), last = i;
-      bool interleaved = false;
-      for (size_t i = first; i < last && !interleaved; ++i) {
-        const auto& f = files_[i];
-        interleaved = !members.count(f.path) && f.table_id == key.first &&
-                      day_of(f.min_time) <= key.second && key.second <= day_of(f.max_time);
-      }
-      if (interleaved) continue;
-      group = std::move(files);
-      table_id = key.first;
-      break;
-    }
-    output_seq = manifest_sequence_ + 1;
+constexpr int64_t kDay = 86'400'000'000'000;
+int64_t DayOf(int64_t t) { return t >= 0 ? t / kDay : (t - kDay + 1) / kDay; }
+
+}  // namespace
+
+std::vector<ParquetFileInfo> PlanCompaction(const std::vector<ParquetFileInfo>& files,
+                                            size_t min_files, int64_t now_ns) {
+  std::map<std::pair<uint32_t, int64_t>, std::vector<ParquetFileInfo>> by_day;
+  int64_t today = DayOf(now_ns);
+  for (const auto& f : files) {
+    int64_t day = DayOf(f.min_time);
+    if (DayOf(f.max_time) != day || day >= today) continue;  // only whole, closed days
+    by_day[{f.table_id, day}].push_back(f);
   }
-  if (group.empty()) return Status::Ok();
-  int64_t started = NowNanos();
-  const catalog::Database* table_db = nullptr;
+  for (auto& [key, group] : by_day) {
+    if (group.size() < std::max<size_t>(min_files, 2)) continue;
+    // The merged file takes the place of the newest input, so no other file of the table
+    // that covers part of that day may lie between the inputs (where points repeat, the
+    // order of files says which values are newer).
+    std::set<std::string> members;
+    for (const auto& f : group) members.insert(f.path);
+    size_t first = files.size(), last = 0;
+    for (size_t i = 0; i < files.size(); ++i)
+      if (members.count(files[i].path)) first = std::min(first, i), last = i;
+    bool interleaved = false;
+    for (size_t i = first; i < last && !interleaved; ++i) {
+      const auto& f = files[i];
+      interleaved = !members.count(f.path) && f.table_id == key.first &&
+                    DayOf(f.min_time) <= key.second && key.second <= DayOf(f.max_time);
+    }
+    if (!interleaved) return std::move(group);
+  }
+  return {};
+}
+
+Result<ParquetFileInfo> MergeFiles(const catalog::CatalogState& state, buffer::Buffer* buffer,
+                                   objstore::LocalFiles* local,
+                                   const std::vector<ParquetFileInfo>& group,
+                                   const std::string& key) {
   const catalog::Table* table = nullptr;
-  auto state = catalog_->State();
-  for (const auto& [name, db] : state->databases)
+  for (const auto& [name, db] : state.databases)
     for (const auto& [tname, t] : db->tables)
-      if (t->id == table_id) table_db = db.get(), table = t.get();
-  if (!table) return Status::Ok();  // deleted meanwhile; Prune removes its files
-  ParquetFileInfo merged{group[0].db_id,    group[0].table_id, "", 0, 0,
+      if (t->id == group.at(0).table_id) table = t.get();
+  if (!table) return Status::NotFound("the table of " + group[0].path + " was deleted");
+  ParquetFileInfo merged{group[0].db_id,    group[0].table_id, key, 0, 0,
                          group[0].min_time, group[0].max_time};
   std::vector<std::string> inputs, input_keys;
   for (const auto& f : group) input_keys.push_back(f.path);
-  RIFFLE_ASSIGN_OR_RETURN(std::shared_ptr<void> pinned, local_->Pin(input_keys));
+  RIFFLE_ASSIGN_OR_RETURN(std::shared_ptr<void> pinned, local->Pin(input_keys));
   for (const auto& f : group) {
-    RIFFLE_ASSIGN_OR_RETURN(std::string input, local_->PathFor(f.path));
+    RIFFLE_ASSIGN_OR_RETURN(std::string input, local->PathFor(f.path));
     inputs.push_back(std::move(input));
     merged.rows += f.rows;
     merged.min_time = std::min(merged.min_time, f.min_time);
     merged.max_time = std::max(merged.max_time, f.max_time);
   }
-  std::string day = FormatTimestampNanos(merged.min_time).substr(0, 10);
-  std::string key = NewFileKey(merged.db_id, merged.table_id, day + "/00-00", "c", output_seq);
-  merged.path = key;
-  RIFFLE_ASSIGN_OR_RETURN(std::string output, local_->Stage(key));
-  if (Status st = buffer_->MergeParquet(*table, inputs, output); !st.ok()) {
-    local_->Discard(key);
+  RIFFLE_ASSIGN_OR_RETURN(std::string output, local->Stage(key));
+  if (Status st = buffer->MergeParquet(*table, inputs, output); !st.ok()) {
+    local->Discard(key);
     return st;
   }
-  auto size = local_->Commit(key);
+  auto size = local->Commit(key);
   if (!size.ok()) {
-    local_->Discard(key);
+    local->Discard(key);
     return size.status();
   }
   merged.size_bytes = *size;
+  return merged;
+}
+
+Status Persister::Compact() {
+  std::vector<ParquetFileInfo> group;
+  uint64_t output_seq;
+  {
+    std::lock_guard lock(mu_);
+    group = PlanCompaction(files_, options_.compact_min_files, NowNanos());
+    output_seq = manifest_sequence_ + 1;
+  }
+  if (group.empty()) return Status::Ok();
+  int64_t started = NowNanos();
+  std::string day = FormatTimestampNanos(group[0].min_time).substr(0, 10);
+  std::string key =
+      NewFileKey(group[0].db_id, group[0].table_id, day + "/00-00", "c", output_seq);
+  auto merged = MergeFiles(*catalog_->State(), buffer_, local_, group, key);
+  if (!merged.ok() && merged.status().code() == Code::kNotFound)
+    return Status::Ok();  // deleted meanwhile; Prune removes its files
+  if (!merged.ok()) return merged.status();
   MaybeCrash("after_compact_parquet");
+  std::vector<std::string> inputs;
+  for (const auto& f : group) inputs.push_back(f.path);
+  RIFFLE_ASSIGN_OR_RETURN(bool adopted, Adopt(inputs, *merged));
+  if (adopted)
+    metrics::Server().compaction_duration.With({}).Observe(
+        static_cast<double>(NowNanos() - started) / 1e9);
+  return Status::Ok();
+}
+
+Result<bool> Persister::Adopt(const std::vector<std::string>& inputs,
+                              const ParquetFileInfo& merged) {
   std::lock_guard lock(mu_);
-  std::set<std::string> inputs_left;
-  for (const auto& f : group) inputs_left.insert(f.path);
+  std::set<std::string> inputs_left(inputs.begin(), inputs.end());
   std::vector<ParquetFileInfo> kept;
   for (const auto& f : files_) {
     if (!inputs_left.erase(f.path))
@@ -96,37 +123,84 @@ Status Persister::Compact() {
       kept.push_back(merged);  // where the newest input was
   }
   if (!inputs_left.empty()) {  // a delete or retention check took some inputs meanwhile
-    (void)local_->Remove(key);
-    return Status::Ok();
+    (void)local_->Remove(merged.path);
+    return false;
   }
   std::vector<ParquetFileInfo> previous = std::move(files_);
   files_ = std::move(kept);
   if (Status st = WriteManifest(); !st.ok()) {
     files_ = std::move(previous);
-    (void)local_->Remove(key);
+    (void)local_->Remove(merged.path);
     return st;
   }
   MaybeCrash("after_compact_manifest");
   RIFFLE_RETURN_IF_ERROR(Publish(/*drop_frozen=*/false));
-  for (const auto& f : group) Retire(f.path);
+  for (const auto& key : inputs) Retire(key);
   // The day's persisted rows are now one file with each point once: if no other file covers
   // part of the day (and the buffer holds none of it), queries need not merge it any more. The
   // next manifest records the smaller ranges.
-  int64_t day_lo = day_of(merged.min_time) * kDay, day_hi = day_lo + kDay - 1;
+  int64_t day_lo = DayOf(merged.min_time) * kDay, day_hi = day_lo + kDay - 1;
   bool alone = true;
   for (const auto& f : files_)
     if (f.table_id == merged.table_id && f.path != merged.path && f.min_time <= day_hi &&
         day_lo <= f.max_time)
       alone = false;
-  if (alone) {
-    Status st = table_db->deleted ? Status::Ok()
-                                  : buffer_->ForgetDuplicates(*table_db, *table, day_lo, day_hi);
+  auto state = catalog_->State();
+  const catalog::Database* table_db = nullptr;
+  const catalog::Table* table = nullptr;
+  for (const auto& [name, db] : state->databases)
+    for (const auto& [tname, t] : db->tables)
+      if (t->id == merged.table_id) table_db = db.get(), table = t.get();
+  if (alone && table && !table_db->deleted) {
+    Status st = buffer_->ForgetDuplicates(*table_db, *table, day_lo, day_hi);
     if (!st.ok()) log::Warn("compaction: " + st.message());
   }
-  metrics::Server().compaction_duration.With({}).Observe(static_cast<double>(NowNanos() - started) /
-                                                         1e9);
-  log::Info("compaction: merged " + std::to_string(group.size()) + " Parquet files (" +
-            std::to_string(merged.rows) + " rows of " + day + ") into " + merged.path);
+  log::Info("compaction: merged " + std::to_string(inputs.size()) + " Parquet files (" +
+            std::to_string(merged.rows) + " rows of " +
+            FormatTimestampNanos(merged.min_time).substr(0, 10) + ") into " + merged.path);
+  return true;
+}
+
+Status Persister::AdoptClusterCompactions() {
+  std::string prefix = CompactionRecordsPrefix(options_.cluster_id, options_.node_id);
+  auto keys = store_->List(prefix);
+  if (!keys.ok()) return keys.status();
+  for (const auto& key : *keys) {
+    auto contents = store_->Get(key);
+    if (!contents.ok()) {
+      if (contents.status().code() == Code::kNotFound) continue;
+      return contents.status();
+    }
+    auto record = ParseCompactionRecord(*contents);
+    if (!record.ok()) {
+      log::Warn("compaction: dropping unreadable record " + key + ": " + record.status().message());
+      RIFFLE_RETURN_IF_ERROR(store_->Delete(key));
+      continue;
+    }
+    bool listed;
+    {
+      std::lock_guard lock(mu_);
+      listed = std::any_of(files_.begin(), files_.end(),
+                           [&](const ParquetFileInfo& f) { return f.path == record->output.path; });
+    }
+    if (!listed) {  // else adopted before a crash, and only the record is left
+      // Only an output that is in the store: a compactor that stood down may have had it
+      // cleaned up by the one that took over.
+      auto there = store_->List(record->output.path);
+      if (!there.ok()) return there.status();
+      if (std::find(there->begin(), there->end(), record->output.path) == there->end()) {
+        log::Warn("compaction: " + key + " names " + record->output.path +
+                  ", which is not in the store; ignoring it");
+      } else {
+        auto adopted = Adopt(record->inputs, record->output);
+        if (!adopted.ok()) return adopted.status();
+        if (!*adopted)
+          log::Info("compaction: " + record->output.path +
+                    " not adopted: some of its inputs were deleted meanwhile");
+      }
+    }
+    RIFFLE_RETURN_IF_ERROR(store_->Delete(key));
+  }
   return Status::Ok();
 }
 

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "buffer/persisted.h"
 #include "common/status.h"
+#include "objstore/object_store.h"
 #include "persist/persister.h"
 
 namespace riffle::persist {
@@ -21,6 +23,26 @@ struct Manifest {
 std::string SerializeManifest(uint64_t wal_seq, const std::vector<ParquetFileInfo>& files,
                               const buffer::DuplicateRanges& duplicates);
 Result<Manifest> ParseManifest(const std::string& contents);
+
+// The newest manifest of `node` that reads back whole (older ones are kept as fallbacks while
+// a newer one is written); nullopt when the node has none.
+struct NamedManifest {
+  std::string key;
+  Manifest manifest;
+};
+Result<std::optional<NamedManifest>> ReadNewestManifest(objstore::ObjectStore* store,
+                                                        const std::string& node);
+
+// A cluster's compactor merged `inputs` (files of `node`'s manifest) into `output`; the node
+// that owns the files adopts it into its manifest, or deletes `output` if some input is gone.
+// Kept at {cluster}/compactions/{node}/{n}.json until the owner has done either.
+struct CompactionRecord {
+  std::vector<std::string> inputs;
+  ParquetFileInfo output;
+};
+std::string CompactionRecordsPrefix(const std::string& cluster_id, const std::string& node);
+std::string SerializeCompactionRecord(const CompactionRecord& record);
+Result<CompactionRecord> ParseCompactionRecord(const std::string& contents);
 
 // Test hook: RIFFLE_FAULT=<point> kills the process at that point of a snapshot or a
 // compaction, so the end-to-end suite can prove that no crash window loses acknowledged data.

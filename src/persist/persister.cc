@@ -100,6 +100,7 @@ void Persister::Stop() {
 void Persister::BackgroundLoop() {
   auto next_retention_check =
       std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.retention_check_ns);
+  auto next_adoption = std::chrono::steady_clock::now();
   std::unique_lock lock(thread_mu_);
   for (;;) {
     // Wakes at least every second to delete the files queries no longer read.
@@ -125,6 +126,11 @@ void Persister::BackgroundLoop() {
       }
       if (Status st = options_.compact ? Compact() : Status::Ok(); !st.ok())
         log::Error("compaction failed (the files stay as they are): " + st.message());
+    }
+    if (!options_.cluster_id.empty() && std::chrono::steady_clock::now() >= next_adoption) {
+      next_adoption = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      if (Status st = AdoptClusterCompactions(); !st.ok())
+        log::Warn("adopting the cluster compactor's merges failed (retrying): " + st.message());
     }
     if (std::chrono::steady_clock::now() >= next_retention_check) {
       next_retention_check =

@@ -39,7 +39,9 @@ struct PersistOptions {
   int64_t gen1_ns = 600'000'000'000;  // --gen1-duration: the time chunk of one Parquet file
   int64_t retention_check_ns = 1'800'000'000'000;  // --retention-check-interval
   size_t compact_min_files = 8;  // --compaction-min-files: merge a closed day's files past this
-  bool compact = true;           // false on a cluster node without the compact mode
+  bool compact = true;           // merges its own files (a node outside a cluster)
+  // In a cluster: the merges the cluster's compactor records for this node are adopted.
+  std::string cluster_id;
 };
 
 struct ParquetFileInfo {
@@ -47,6 +49,18 @@ struct ParquetFileInfo {
   std::string path;  // object-store key
   int64_t size_bytes = 0, rows = 0, min_time = 0, max_time = 0;
 };
+
+// Which files compaction merges next: the files of one table and one closed UTC day once
+// there are at least `min_files` of them, unless another file of the table that covers part
+// of that day lies between them in `files` (oldest first). Empty when there is nothing to do.
+std::vector<ParquetFileInfo> PlanCompaction(const std::vector<ParquetFileInfo>& files,
+                                            size_t min_files, int64_t now_ns);
+// Writes the rows of `group` (as PlanCompaction chose them), repeated points merged, to the
+// new object `key` through `local`, on `buffer`'s DuckDB. NotFound if the table is gone.
+Result<ParquetFileInfo> MergeFiles(const catalog::CatalogState& state, buffer::Buffer* buffer,
+                                   objstore::LocalFiles* local,
+                                   const std::vector<ParquetFileInfo>& group,
+                                   const std::string& key);
 
 // system.parquet_files of one database, for `files`.
 query::VirtualTable ParquetFilesTableOf(const catalog::CatalogState& state, const std::string& db,
@@ -81,6 +95,9 @@ class Persister {
   // manifest without the inputs → published → inputs deleted; a crash leaves at worst orphan
   // files, which start-up removes.
   Status Compact();
+  // In a cluster: adopts each merge the compactor recorded for this node (cluster_id), or
+  // deletes its output when an input is gone, then deletes the record.
+  Status AdoptClusterCompactions();
   // Drops files of deleted databases/tables and, with `expired`, of data past its retention
   // period (only the --retention-check-interval timer passes it, so a mistaken retention
   // change can be undone until the next check).
@@ -92,6 +109,9 @@ class Persister {
   Result<query::VirtualTable> ParquetFilesTable(const std::string& db);
 
  private:
+  // Puts `merged` where the newest of `inputs` was in the manifest and the views, and retires
+  // the inputs; false (and `merged` removed) when some input is no longer listed.
+  Result<bool> Adopt(const std::vector<std::string>& inputs, const ParquetFileInfo& merged);
   Status WriteManifest();
   Status Publish(bool drop_frozen);
   void RemoveOrphans();
