@@ -6,9 +6,13 @@
 // name until their result ends; views name the files only through per-connection variables),
 // so an evicted copy is never missed: the next pin downloads it again.
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include "common/log.h"
@@ -84,7 +88,7 @@ class ParquetCache final : public LocalFiles {
       pinned->cache->Unpin(pinned->keys);
       delete pinned;
     });
-    for (const auto& key : missing) RIFFLE_RETURN_IF_ERROR(Download(key));
+    RIFFLE_RETURN_IF_ERROR(DownloadAll(missing));
     return handle;
   }
 
@@ -122,19 +126,43 @@ class ParquetCache final : public LocalFiles {
 
   std::string Path(const std::string& key) const { return options_.dir + "/" + key; }
 
-  // One download at a time: two queries that need the same file wait for one copy.
+  // A few at a time: a cold query over many small files waits for the slowest of a batch, not
+  // for the sum of their round trips.
+  Status DownloadAll(const std::vector<std::string>& keys) {
+    if (keys.size() <= 1) return keys.empty() ? Status::Ok() : Download(keys[0]);
+    std::atomic<size_t> next{0};
+    std::mutex failed_mu;
+    Status failed;
+    auto work = [&] {
+      for (size_t i = next++; i < keys.size(); i = next++) {
+        Status st = Download(keys[i]);
+        std::lock_guard lock(failed_mu);
+        if (!st.ok() && failed.ok()) failed = st;
+      }
+    };
+    std::vector<std::thread> workers;
+    for (size_t i = 1; i < std::min(keys.size(), kParallelDownloads); ++i) workers.emplace_back(work);
+    work();
+    for (auto& w : workers) w.join();
+    return failed;
+  }
+
+  // Two queries that need the same file wait for one copy.
   Status Download(const std::string& key) {
-    std::lock_guard download(download_mu_);
-    {
-      std::lock_guard lock(mu_);
-      if (entries_[key].present) return Status::Ok();
-    }
+    std::unique_lock lock(mu_);
+    download_cv_.wait(lock, [&] { return !downloading_.count(key); });
+    if (entries_[key].present) return Status::Ok();
+    downloading_.insert(key);
+    lock.unlock();
     std::string path = Path(key);
-    RIFFLE_RETURN_IF_ERROR(store_->GetFile(key, path));
+    Status st = store_->GetFile(key, path);
     std::error_code ec;
-    auto size = fs::file_size(path, ec);
-    if (ec) return Status::IOError("cannot read the size of " + path + ": " + ec.message());
-    std::lock_guard lock(mu_);
+    auto size = st.ok() ? fs::file_size(path, ec) : 0;
+    if (st.ok() && ec) st = Status::IOError("cannot read the size of " + path + ": " + ec.message());
+    lock.lock();
+    downloading_.erase(key);
+    download_cv_.notify_all();
+    if (!st.ok()) return st;
     Entry& e = entries_[key];
     if (!e.present) total_ += static_cast<int64_t>(size);
     e.present = true;
@@ -211,8 +239,10 @@ class ParquetCache final : public LocalFiles {
 
   ObjectStore* store_;
   CacheOptions options_;
-  std::mutex download_mu_;
+  static constexpr size_t kParallelDownloads = 8;
   std::mutex mu_;  // guards everything below
+  std::condition_variable download_cv_;
+  std::set<std::string> downloading_;  // keys being downloaded
   std::map<std::string, Entry> entries_;  // by object key
   int64_t total_ = 0;
   uint64_t clock_ = 0;
