@@ -161,7 +161,10 @@ int RunServer(const ServerConfig& config) {
        config.snapshotted_wal_files_to_keep, config.gen1_duration.count(),
        config.retention_check_interval.count(), config.compaction_min_files,
        // A cluster's files are merged by its compactor (below) and adopted by their node.
-       has_mode("compact") && !clustered, clustered ? config.cluster_id : ""},
+       has_mode("compact") && !clustered, clustered ? config.cluster_id : "",
+       // Query nodes read a file until their next look at this node's manifest.
+       clustered ? std::max<int64_t>(300'000'000'000, 10 * std::chrono::nanoseconds(config.replication_interval).count())
+                 : 0},
       store.get(), local_files.get(), &catalog, &write_buffer, qe, &wal);
   // A node without ingest has no data of its own: a query node's data comes from the others.
   const bool ingest = has_mode("ingest");

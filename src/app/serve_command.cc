@@ -39,8 +39,11 @@ std::optional<int64_t> ParseCacheSize(std::string text) {
       break;
     }
   }
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-  return static_cast<int64_t>(std::stoull(text)) * unit;
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  int64_t count = std::stoll(text);
+  if (count > INT64_MAX / unit) return std::nullopt;  // more bytes than a disk holds
+  return count * unit;
 }
 
 // A duration flag's value (e.g. "10m"); a bad one is the flag's validation error.

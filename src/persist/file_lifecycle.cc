@@ -23,16 +23,17 @@ std::string Persister::NewFileKey(uint32_t db_id, uint32_t table_id, const std::
 
 // Called under mu_ right after a Publish that stopped listing `key`.
 void Persister::Retire(const std::string& key) {
-  retired_.push_back({buffer_->PublishCount(), key});
+  retired_.push_back({buffer_->PublishCount(), NowNanos(), key});
 }
 
 void Persister::DeleteRetired() {
   std::lock_guard lock(mu_);
   if (retired_.empty()) return;
   uint64_t oldest = readers_->OldestRunningQueryPublish();
+  int64_t grace_before = NowNanos() - options_.retired_grace_ns;
   std::vector<RetiredFile> kept;
   for (auto& r : retired_) {
-    if (oldest < r.publish) {
+    if (oldest < r.publish || r.retired_ns > grace_before) {
       kept.push_back(std::move(r));
       continue;
     }

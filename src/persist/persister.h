@@ -42,6 +42,9 @@ struct PersistOptions {
   bool compact = true;           // merges its own files (a node outside a cluster)
   // In a cluster: the merges the cluster's compactor records for this node are adopted.
   std::string cluster_id;
+  // How long a file the manifest stopped listing stays in the store at least: the other nodes
+  // of a cluster read it until they have read the new manifest (0 outside a cluster).
+  int64_t retired_grace_ns = 0;
 };
 
 struct ParquetFileInfo {
@@ -146,6 +149,7 @@ class Persister {
   std::vector<ParquetFileInfo> files_;
   struct RetiredFile {
     uint64_t publish;  // the publish count after which no new query lists it
+    int64_t retired_ns;
     std::string key;
   };
   std::vector<RetiredFile> retired_;
