@@ -6,8 +6,8 @@ endpoint), in one run.
 Prints, for each store: ingest lines/s (TSBS cpu-only, batches of 5,000 lines, synchronous
 writes: every acknowledged batch is in a WAL object), the snapshots taken meanwhile (rows, mean
 time, rows/s; --force-snapshot-mem-threshold 16 MB makes them happen), then query latency over
-the persisted data after a restart: the start (S3: every Parquet object downloaded into an
-empty local cache), the first query (cold) and the median of 10 more (warm).
+the persisted data after a restart with an empty local cache: the start, the first query (cold:
+on S3 it downloads the table's Parquet objects, eight at a time) and the median of 10 more (warm).
 """
 import argparse
 import json
