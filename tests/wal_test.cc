@@ -50,7 +50,7 @@ TEST(Wal, AcknowledgesAfterDurableFlushAndReplaysInOrder) {
   std::atomic<int> flushed_lines{0};
   {
     Wal wal(store.get(), {"node0", std::chrono::milliseconds(10), 1000});
-    ASSERT_TRUE(wal.Replay([](const WriteOp&) {}).ok());
+    ASSERT_TRUE(wal.Replay([](uint64_t, std::vector<WriteOpPtr>&&) {}).ok());
     wal.Start([&](uint64_t, const std::vector<WriteOpPtr>& ops) {
       for (const auto& op : ops) flushed_lines += static_cast<int>(op->batch.lines.size());
     });
@@ -66,8 +66,9 @@ TEST(Wal, AcknowledgesAfterDurableFlushAndReplaysInOrder) {
   EXPECT_EQ(files->size(), 2u);
   std::vector<std::string> measurements;
   Wal replay(store.get(), {"node0", std::chrono::milliseconds(10), 1000});
-  ASSERT_TRUE(replay.Replay([&](const WriteOp& op) {
-    for (const auto& l : op.batch.lines) measurements.emplace_back(l.measurement);
+  ASSERT_TRUE(replay.Replay([&](uint64_t, std::vector<WriteOpPtr>&& ops) {
+    for (const auto& op : ops)
+      for (const auto& l : op->batch.lines) measurements.emplace_back(l.measurement);
   }).ok());
   EXPECT_EQ(measurements, (std::vector<std::string>{"a", "b", "c"}));
 }
@@ -79,9 +80,36 @@ TEST(Wal, SkipsACorruptFileAndKeepsTheRest) {
   ASSERT_TRUE(store->Put("node0/wal/00000000003.wal", EncodeWalFile(3, {MakeOp("db", "c v=1", 1)})).ok());
   int ops = 0;
   Wal wal(store.get(), {"node0", std::chrono::milliseconds(10), 1000});
-  ASSERT_TRUE(wal.Replay([&](const WriteOp&) { ++ops; }).ok());
+  ASSERT_TRUE(wal.Replay([&](uint64_t, std::vector<WriteOpPtr>&& file) { ops += static_cast<int>(file.size()); }).ok());
   EXPECT_EQ(ops, 2);
   EXPECT_EQ(wal.FilePath(4), "node0/wal/00000000004.wal");
+}
+
+// Files are decoded by several threads but applied in sequence order, each once.
+TEST(Wal, ReplaysManyFilesInOrderAndCountsProgress) {
+  auto store = objstore::NewMemoryStore();
+  for (uint64_t i = 1; i <= 200; ++i) {
+    char key[40];
+    std::snprintf(key, sizeof key, "node0/wal/%011llu.wal", static_cast<unsigned long long>(i));
+    ASSERT_TRUE(store->Put(key, EncodeWalFile(i, {MakeOp("db", "m v=" + std::to_string(i), 1)})).ok());
+  }
+  Wal wal(store.get(), {"node0", std::chrono::milliseconds(10), 1000});
+  Wal::ReplayProgress progress;
+  std::vector<uint64_t> sequences;
+  std::vector<double> values;
+  ASSERT_TRUE(wal.Replay([&](uint64_t seq, std::vector<WriteOpPtr>&& ops) {
+    sequences.push_back(seq);
+    EXPECT_EQ(progress.files_done.load(), sequences.size() - 1);
+    for (const auto& op : ops) values.push_back(op->batch.fields[0].f);
+  }, /*skip_through=*/50, &progress).ok());
+  ASSERT_EQ(sequences.size(), 150u);
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    EXPECT_EQ(sequences[i], 51 + i);
+    EXPECT_EQ(values[i], static_cast<double>(51 + i));
+  }
+  EXPECT_EQ(progress.files_total.load(), 150u);
+  EXPECT_EQ(progress.files_done.load(), 150u);
+  EXPECT_EQ(wal.FilePath(201), "node0/wal/00000000201.wal");
 }
 
 // Every WAL file a snapshot covered was deleted (--snapshotted-wal-files-to-keep 0): the next
@@ -89,7 +117,7 @@ TEST(Wal, SkipsACorruptFileAndKeepsTheRest) {
 TEST(Wal, NeverReusesASequenceASnapshotCovered) {
   auto store = objstore::NewMemoryStore();
   Wal wal(store.get(), {"node0", std::chrono::milliseconds(10), 1000});
-  ASSERT_TRUE(wal.Replay([](const WriteOp&) {}, /*skip_through=*/7).ok());
+  ASSERT_TRUE(wal.Replay([](uint64_t, std::vector<WriteOpPtr>&&) {}, /*skip_through=*/7).ok());
   wal.Start(nullptr);
   std::promise<Status> done;
   ASSERT_TRUE(wal.Submit(MakeOp("db", "a v=1", 1), [&](Status st) { done.set_value(st); }).ok());

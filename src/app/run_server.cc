@@ -2,11 +2,14 @@
 // write path → HTTP API. Stops cleanly on SIGINT/SIGTERM, flushing queued writes.
 #include <malloc.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <iostream>
 
 #include "app/server_config.h"
+#include "app/startup.h"
 #include "auth/token_store.h"
 #include "buffer/buffer.h"
 #include "cache/cache.h"
@@ -21,6 +24,7 @@
 #include "objstore/local_files.h"
 #include "objstore/object_store.h"
 #include "objstore/s3_store.h"
+#include "common/clock.h"
 #include "persist/persister.h"
 #include "plugin/engine.h"
 #include "query/query.h"
@@ -157,7 +161,7 @@ int RunServer(const ServerConfig& config) {
     });
   // Start-up order: catalog → snapshot manifest (Parquet files) → only the WAL files after it.
   persist::Persister persister(
-      {config.node_id, config.wal_snapshot_size, config.snapshot_buffer_bytes,
+      {config.node_id, config.wal_snapshot_size, config.snapshot_buffer_bytes, config.snapshot_rows,
        config.snapshotted_wal_files_to_keep, config.gen1_duration.count(),
        config.retention_check_interval.count(), config.compaction_min_files,
        // A cluster's files are merged by its compactor (below) and adopted by their node.
@@ -166,8 +170,29 @@ int RunServer(const ServerConfig& config) {
        clustered ? std::max<int64_t>(300'000'000'000, 10 * std::chrono::nanoseconds(config.replication_interval).count())
                  : 0},
       store.get(), local_files.get(), &catalog, &write_buffer, qe, &wal);
+  // Listening starts now, before the snapshots are loaded and the WAL replayed: until the
+  // server is ready, /health reports the progress and every other request gets a 503.
+  StartupState startup;
+  std::atomic<http::Api*> ready_api{nullptr};
+  std::atomic<flight::FlightServer*> ready_flight{nullptr};
+  http::Server server({config.http_bind, config.max_http_request_size, config.http_threads,
+                       [&ready_flight](int fd) {
+                         if (auto* flight = ready_flight.load())
+                           flight->Adopt(fd);
+                         else
+                           ::close(fd);  // a gRPC client retries once the server is ready
+                       }},
+                      [&ready_api, &startup](http::Request&& req, http::Reply reply) {
+                        if (auto* api = ready_api.load()) return api->Handle(std::move(req), std::move(reply));
+                        reply(StartingResponse(req, startup));
+                      });
+  if (Status st = server.Start(); !st.ok()) {
+    std::cerr << "Error: " << st.message() << "\n";
+    return 1;
+  }
   // A node without ingest has no data of its own: a query node's data comes from the others.
   const bool ingest = has_mode("ingest");
+  startup.phase = "loading the snapshots";
   auto covered = ingest ? persister.Load() : Result<uint64_t>(uint64_t{0});
   if (!covered.ok()) {
     std::cerr << "Error: cannot load the snapshot manifest: " << covered.status().message() << "\n";
@@ -177,20 +202,49 @@ int RunServer(const ServerConfig& config) {
     if (Status st = persister.Prune(/*expired=*/false); !st.ok())
       log::Error("pruning Parquet files: " + st.message());
   });
-  size_t replayed = 0;
+  // Replayed rows go to the buffer in large batches: one append per few hundred thousand rows,
+  // not one per write.
+  size_t replayed = 0, replay_files = 0;
+  std::vector<wal::WriteOpPtr> replay_batch;
+  size_t replay_batch_rows = 0;
+  int64_t replay_started = NowNanos(), appending_ns = 0;
+  auto apply_replayed = [&] {
+    if (replay_batch.empty()) return;
+    int64_t t = NowNanos();
+    if (Status st = write_buffer.Append(*catalog.State(), replay_batch); !st.ok())
+      log::Error("WAL replay: " + st.message());
+    appending_ns += NowNanos() - t;
+    replay_batch.clear();
+    replay_batch_rows = 0;
+  };
+  startup.phase = "replaying the WAL";
+  int64_t replay_logged = replay_started;
   Status replay = wal.Replay(
-      [&](const wal::WriteOp& op) {
-        auto copy = std::make_shared<wal::WriteOp>(op);
-        replayed += op.batch.lines.size();
-        if (Status st = write_buffer.Append(*catalog.State(), {copy}); !st.ok())
-          log::Error("WAL replay: " + st.message());
+      [&](uint64_t, std::vector<wal::WriteOpPtr>&& ops) {
+        ++replay_files;
+        if (NowNanos() - replay_logged > 2'000'000'000) {
+          replay_logged = NowNanos();
+          log::Info("replaying the WAL: " + std::to_string(replay_files) + " of " +
+                    std::to_string(startup.replay.files_total.load()) + " files, " +
+                    std::to_string(replayed) + " lines so far");
+        }
+        for (auto& op : ops) {
+          replayed += op->batch.lines.size();
+          replay_batch_rows += op->batch.lines.size();
+          replay_batch.push_back(std::move(op));
+        }
+        if (replay_batch_rows >= 50'000) apply_replayed();
       },
-      *covered);
+      *covered, &startup.replay);
+  apply_replayed();
   if (!replay.ok()) {
     std::cerr << "Error: WAL replay failed: " << replay.message() << "\n";
     return 1;
   }
-  if (replayed) log::Info("replayed " + std::to_string(replayed) + " lines from the WAL");
+  if (replayed)
+    log::Info("replayed " + std::to_string(replayed) + " lines from " + std::to_string(replay_files) +
+              " WAL files in " + std::to_string((NowNanos() - replay_started) / 1'000'000) + " ms (" +
+              std::to_string(appending_ns / 1'000'000) + " ms appending to the buffer)");
   write::Writer writer(&catalog, &wal);
   if (!ingest)
     writer.RefuseWrites("node " + config.node_id + " runs in mode " + config.modes_text +
@@ -282,6 +336,7 @@ int RunServer(const ServerConfig& config) {
           store.get(), local_files.get(), &catalog, &write_buffer);
   }
   // Replayed WAL is not re-delivered to plugins; triggers start after replay.
+  startup.phase = "starting the processing engine";
   if (Status st = processing.Start(); !st.ok()) {
     std::cerr << "Error: cannot start the processing engine: " << st.message() << "\n";
     return 1;
@@ -297,6 +352,7 @@ int RunServer(const ServerConfig& config) {
   if (follower) follower->Start();
   if (compactor) compactor->Start();
   // The caches start warm: every cache the catalog defines is filled from the rows already stored.
+  startup.phase = "warming the last value and distinct value caches";
   {
     auto state = catalog.State();
     for (const auto& [name, db] : state->databases)
@@ -326,17 +382,8 @@ int RunServer(const ServerConfig& config) {
     return 1;
   }
   flight::FlightServer* flight = flight_server->get();
-  http::Server server({config.http_bind, config.max_http_request_size, config.http_threads,
-                       [flight](int fd) { flight->Adopt(fd); }},
-                      [&api](http::Request&& req, http::Reply reply) {
-                        api.Handle(std::move(req), std::move(reply));
-                      });
-  if (Status st = server.Start(); !st.ok()) {
-    std::cerr << "Error: " << st.message() << "\n";
-    if (follower) follower->Stop();
-    wal.Stop();
-    return 1;
-  }
+  ready_flight = flight;
+  ready_api = &api;  // serving for real from here
   log::Info("Riffle (influxdb3-compatible) listening on " + config.http_bind + " (port " +
             std::to_string(server.port()) + "), node " + config.node_id +
             (clustered ? " of cluster " + config.cluster_id + " (mode " + config.modes_text + ")" : "") +

@@ -36,6 +36,7 @@ struct ServerConfig {
   size_t compaction_min_files = 8;
   std::chrono::milliseconds compaction_check_interval{10000};  // a cluster's compactor
   int64_t snapshot_buffer_bytes = int64_t{1} << 29;
+  int64_t snapshot_rows = 1'000'000;  // --force-snapshot-rows: bounds what a restart replays
   int http_threads = 4;
   std::chrono::milliseconds query_timeout{0};  // 0: no limit
   std::string query_timeout_text;              // as given, for the error message

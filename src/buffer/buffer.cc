@@ -292,6 +292,7 @@ Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal:
       }
     }
     rows_since_checkpoint_ += rows.size();
+    unfrozen_rows_ += static_cast<int64_t>(rows.size());
   }
   // Appended row groups stay uncompressed until a checkpoint compresses them; do it regularly
   // so memory follows the compressed size.

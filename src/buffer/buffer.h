@@ -87,6 +87,8 @@ class Buffer {
   // go once no query that began before N runs (see query::FileReaders).
   uint64_t PublishCount() const { return publishes_.load(); }
   int64_t MemoryBytes();
+  // Rows appended since the last Freeze (what a restart would replay if no snapshot ran).
+  int64_t UnfrozenRows() const { return unfrozen_rows_.load(); }
 
   // Every statement that scans the buffer's tables runs between these (queries, snapshots,
   // compaction): checkpoints wait for none of them and they wait for checkpoints.
@@ -135,6 +137,7 @@ class Buffer {
     std::string view_sql;  // the view as last created
   };
   std::atomic<uint64_t> publishes_{0};
+  std::atomic<int64_t> unfrozen_rows_{0};
   std::mutex mu_;
   duck::Database* db_;
   duck::Connection conn_;

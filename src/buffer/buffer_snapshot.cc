@@ -58,6 +58,7 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& state) {
     return st;
   }
   RIFFLE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
+  unfrozen_rows_ = 0;
   return frozen_.size();
 }
 

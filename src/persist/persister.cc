@@ -151,6 +151,8 @@ void Persister::AfterFlush(uint64_t wal_sequence) {
     bool due = 2 * (wal_sequence - covered_wal_sequence_) >= 3 * options_.snapshot_wal_files;
     if (!due && options_.snapshot_buffer_bytes > 0)
       due = buffer_->MemoryBytes() >= options_.snapshot_buffer_bytes;
+    // Bounds what a restart replays: the rows no snapshot covers.
+    if (!due && options_.snapshot_rows > 0) due = buffer_->UnfrozenRows() >= options_.snapshot_rows;
     if (!due) return;
     auto frozen = buffer_->Freeze(*catalog_->State());
     if (!frozen.ok()) {

@@ -35,6 +35,7 @@ struct PersistOptions {
   std::string node_id = "node0";
   size_t snapshot_wal_files = 600;  // snapshot after this many WAL files (--wal-snapshot-size)
   int64_t snapshot_buffer_bytes = int64_t{1} << 29;  // ... or when the buffer holds this much
+  int64_t snapshot_rows = 0;  // ... or this many rows since the last snapshot (0: no limit)
   size_t wal_files_to_keep = 300;                    // --snapshotted-wal-files-to-keep
   int64_t gen1_ns = 600'000'000'000;  // --gen1-duration: the time chunk of one Parquet file
   int64_t retention_check_ns = 1'800'000'000'000;  // --retention-check-interval

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "common/log.h"
 #include "common/metrics.h"
@@ -20,31 +21,80 @@ std::string Wal::FilePath(uint64_t sequence) const {
   return options_.node_id + "/wal/" + name;
 }
 
-Status Wal::Replay(const std::function<void(const WriteOp&)>& apply, uint64_t skip_through) {
+Status Wal::Replay(const ReplayApply& apply, uint64_t skip_through, ReplayProgress* progress) {
   auto keys = store_->List(options_.node_id + "/wal/");
   if (!keys.ok()) return keys.status();
   // Numbers a snapshot covered are never reused, even when their files are all deleted
   // (--snapshotted-wal-files-to-keep 0): a reused number would be skipped by the next replay.
   next_sequence_ = std::max(next_sequence_, skip_through + 1);
+  struct File {
+    std::string key;
+    uint64_t sequence;
+    Result<std::vector<WriteOpPtr>> ops = std::vector<WriteOpPtr>();
+    bool ready = false;
+  };
+  std::vector<File> files;
   for (const auto& key : *keys) {
     if (key.size() < 4 || key.compare(key.size() - 4, 4, ".wal") != 0) continue;
     // The sequence comes from the name so that a corrupt file still reserves its number.
-    size_t slash = key.rfind('/');
-    uint64_t seq = std::strtoull(key.c_str() + slash + 1, nullptr, 10);
+    uint64_t seq = std::strtoull(key.c_str() + key.rfind('/') + 1, nullptr, 10);
     next_sequence_ = std::max(next_sequence_, seq + 1);
-    if (seq <= skip_through) continue;
-    auto contents = store_->Get(key);
-    if (!contents.ok()) {
-      log::Error("cannot read WAL file " + key + ": " + contents.status().message());
-      continue;
-    }
-    auto ops = DecodeWalFile(*contents, nullptr);
-    if (!ops.ok()) {
-      log::Error("skipping WAL file " + key + ": " + ops.status().message());
-      continue;
-    }
-    for (const auto& op : *ops) apply(*op);
+    if (seq > skip_through) files.push_back({key, seq});
   }
+  if (progress) progress->files_total = files.size();
+  // Decoding (reading the object, checking it, parsing its lines again) runs on a few threads
+  // a bounded window ahead of the caller, which applies the files in order.
+  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+  const size_t window = threads * 4;
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t next_to_decode = 0, applied = 0;
+  bool stop = false;
+  auto decoder = [&] {
+    std::unique_lock lock(mu);
+    for (;;) {
+      cv.wait(lock, [&] { return stop || (next_to_decode < files.size() && next_to_decode < applied + window); });
+      if (stop || next_to_decode >= files.size()) return;
+      File& f = files[next_to_decode++];
+      lock.unlock();
+      auto contents = store_->Get(f.key);
+      Result<std::vector<WriteOpPtr>> ops =
+          contents.ok() ? DecodeWalFile(*contents, nullptr)
+                        : Result<std::vector<WriteOpPtr>>(Status::IOError(
+                              "cannot read it: " + contents.status().message()));
+      lock.lock();
+      f.ops = std::move(ops);
+      f.ready = true;
+      cv.notify_all();
+    }
+  };
+  std::vector<std::thread> workers;
+  for (size_t i = 0; i < std::min(threads, files.size()); ++i) workers.emplace_back(decoder);
+  for (size_t i = 0; i < files.size(); ++i) {
+    Result<std::vector<WriteOpPtr>> ops = std::vector<WriteOpPtr>();
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return files[i].ready; });
+      ops = std::move(files[i].ops);
+      files[i].ops = std::vector<WriteOpPtr>();  // its memory goes with the caller's copy
+    }
+    if (!ops.ok())
+      log::Error("skipping WAL file " + files[i].key + ": " + ops.status().message());
+    else
+      apply(files[i].sequence, std::move(ops).value());
+    {
+      std::lock_guard lock(mu);
+      ++applied;
+    }
+    cv.notify_all();
+    if (progress) ++progress->files_done;
+  }
+  {
+    std::lock_guard lock(mu);
+    stop = true;
+  }
+  cv.notify_all();
+  for (auto& w : workers) w.join();
   return Status::Ok();
 }
 

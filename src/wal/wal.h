@@ -6,6 +6,7 @@
 // re-parses the raw lines, so the WAL never needs its own value encoding.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -55,9 +56,16 @@ class Wal {
   Wal(objstore::ObjectStore* store, WalOptions options);
   ~Wal();
 
-  // Replays every WAL file in order; corrupt files are logged and skipped. Sets the next
-  // sequence number. Must be called before Start().
-  Status Replay(const std::function<void(const WriteOp&)>& apply, uint64_t skip_through = 0);
+  // Replays every WAL file after `skip_through` in sequence order: files are read and decoded
+  // by a few threads ahead of `apply`, which gets each file's ops on the calling thread.
+  // Corrupt files are logged and skipped. Sets the next sequence number. Must be called before
+  // Start(). `progress`, when given, counts the files as they are applied.
+  struct ReplayProgress {
+    std::atomic<size_t> files_total{0}, files_done{0};
+  };
+  using ReplayApply = std::function<void(uint64_t sequence, std::vector<WriteOpPtr>&& ops)>;
+  Status Replay(const ReplayApply& apply, uint64_t skip_through = 0,
+                ReplayProgress* progress = nullptr);
   // Deletes WAL files with sequence ≤ `through` (their data is persisted), keeping the newest
   // `keep` of them.
   void DeleteThrough(uint64_t through, size_t keep);
