@@ -3,16 +3,19 @@ acknowledged row is queryable again, with N rows in WAL files that no snapshot c
 
     python3 bench/recovery.py [--rows 1000000,10000000] [--clients 8]
 
-For each N: ingest N TSBS cpu-only lines (batches of 5,000, every write acknowledged after its
-WAL file is durable) into a server whose snapshots are held off (--wal-snapshot-size and
---force-snapshot-mem-threshold far above N), note its peak RSS, kill -9 it, start it again and
-print: the first /health answer (any status), the first 200 from /health, the time until
-count(*) returns N, the replay rate (rows/s) next to the ingest rate, and the restarted
-process's peak RSS.
+For each N, twice: with every snapshot held off (--force-snapshot-rows 0, --wal-snapshot-size
+and --force-snapshot-mem-threshold far above N: the whole WAL is replayed), and with the
+defaults' --force-snapshot-rows (1M) bounding what is replayed. Each time: ingest N TSBS cpu-only
+lines (batches of 5,000, every write acknowledged after its WAL file is durable), note the peak
+RSS, kill -9, start again and print: the first /health answer (any status; the server listens
+before it replays), the first 200, the time until count(*) returns N, the replay rate (rows
+replayed per second of restart, from the server's log) next to the ingest rate, and the
+restarted process's peak RSS.
 """
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -50,10 +53,13 @@ def main():
     ap.add_argument("--clients", type=int, default=8)
     args = ap.parse_args()
     print(f"recovery after kill -9: TSBS cpu-only lines in the WAL (no snapshot), {args.clients} clients")
-    print(f"{'rows':>11} {'ingest rows/s':>13} {'ingest RSS MB':>13} {'first answer s':>14} {'health 200 s':>12} "
-          f"{'all rows s':>10} {'replay rows/s':>13} {'restart RSS MB':>14}")
-    for n in [int(x) for x in args.rows.split(",")]:
-        server = Riffle("--wal-snapshot-size", "1000000", "--force-snapshot-mem-threshold", "100000000000")
+    print(f"{'rows':>11} {'snapshots':>10} {'ingest rows/s':>13} {'ingest RSS MB':>13} {'first answer s':>14} "
+          f"{'health 200 s':>12} {'all rows s':>10} {'replayed':>10} {'replay rows/s':>13} {'restart RSS MB':>14}")
+    for n, mode in [(int(x), m) for x in args.rows.split(",") for m in ("held off", "by rows")]:
+        flags = ["--wal-snapshot-size", "1000000", "--force-snapshot-mem-threshold", "100000000000"]
+        if mode == "held off":
+            flags += ["--force-snapshot-rows", "0"]
+        server = Riffle(*flags)
         try:
             batches = make_batches(n, 5000)
             elapsed = run_clients(server.url, "/api/v3/write_lp?db=bench&precision=ns", batches, args.clients)
@@ -81,8 +87,12 @@ def main():
                 time.sleep(0.05)
             all_rows = time.perf_counter() - started
             rss = peak_rss_mb(server.proc.pid)
-            print(f"{n:11,} {n / elapsed:13,.0f} {ingest_rss:13.0f} {first:14.2f} {healthy:12.2f} {all_rows:10.2f} "
-                  f"{n / all_rows:13,.0f} {rss:14.0f}", flush=True)
+            found = re.findall(r"replayed (\d+) lines from \d+ WAL files in (\d+) ms",
+                               (server.dir / "server.log").read_text())
+            replayed, replay_ms = (int(found[-1][0]), int(found[-1][1])) if found else (0, 0)
+            rate = f"{replayed / (replay_ms / 1000):13,.0f}" if replay_ms else f"{'-':>13}"
+            print(f"{n:11,} {mode:>10} {n / elapsed:13,.0f} {ingest_rss:13.0f} {first:14.2f} {healthy:12.2f} "
+                  f"{all_rows:10.2f} {replayed:10,} {rate} {rss:14.0f}", flush=True)
         finally:
             server.stop()
 

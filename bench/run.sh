@@ -10,3 +10,4 @@ cd "$(dirname "$0")/.."
 /usr/bin/python3 bench/flight.py
 /usr/bin/python3 bench/caches.py
 /usr/bin/python3 bench/s3.py
+/usr/bin/python3 bench/recovery.py
