@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "app/server_config.h"
 #include "app/startup.h"
@@ -392,13 +394,24 @@ int RunServer(const ServerConfig& config) {
   int sig = 0;
   sigwait(&signals, &sig);
   log::Info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
-  server.Stop();
+  int64_t stopping_since = NowNanos();
+  // Whatever holds the shutdown up (a snapshot, a plugin, a stuck client), it ends in time:
+  // every acknowledged write is in the WAL already.
+  std::thread([timeout = config.shutdown_timeout] {
+    std::this_thread::sleep_for(timeout);
+    log::Error("shutdown took longer than --shutdown-timeout (" + std::to_string(timeout.count()) +
+               " ms): exiting now; every acknowledged write is in the WAL");
+    std::_Exit(1);
+  }).detach();
+  // Writes already read are answered first (they wait for the next WAL flush).
+  server.Stop(std::min<std::chrono::milliseconds>(config.shutdown_timeout / 2, std::chrono::seconds(10)));
   flight->Stop();
   if (follower) follower->Stop();
   if (compactor) compactor->Stop();
   processing.Stop();
   persister.Stop();
   wal.Stop();
+  log::Info("stopped in " + std::to_string((NowNanos() - stopping_since) / 1'000'000) + " ms");
   return 0;
 }
 

@@ -166,6 +166,10 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
       ->check(CLI::IsMember({"health", "ping", "metrics", "ready", "pprof"}));
   serve->add_option("--retention-check-interval", *retention_check, "how often expired Parquet files are removed")
       ->envname("INFLUXDB3_RETENTION_CHECK_INTERVAL");
+  auto shutdown_timeout = std::make_shared<std::string>("30s");
+  serve->add_option("--shutdown-timeout", *shutdown_timeout,
+                    "after SIGTERM or SIGINT, exit within this long whatever is still running (default 30s)")
+      ->envname("INFLUXDB3_SHUTDOWN_TIMEOUT");
   auto compaction_check = std::make_shared<std::string>("10s");
   serve->add_option("--compaction-check-interval", *compaction_check,
                     "how often a cluster's compact node looks for files to merge (default 10s)")
@@ -191,7 +195,7 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
     serve->add_option(name, (*ignored)[i++], "accepted for compatibility");
   serve->callback([cfg, flush, gen1, mem_threshold, retention_check, query_timeout, exec_mem, disable_authz,
                    node_from_env, request_timeout, retry_timeout, modes, replication, cache_size, disable_cache,
-                   compaction_check, action] {
+                   compaction_check, shutdown_timeout, action] {
     if (cfg->node_id.empty() && !node_from_env->empty()) {
       const char* v = std::getenv(node_from_env->c_str());
       if (!v || !*v) throw CLI::ValidationError("--node-id-from-env", "environment variable " + *node_from_env + " is not set");
@@ -240,6 +244,9 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
       throw CLI::ValidationError("--object-store-request-timeout", "must be at least 1ms, e.g. 30s");
     cfg->replication_interval = as_ms("--replication-interval", *replication);
     cfg->compaction_check_interval = as_ms("--compaction-check-interval", *compaction_check);
+    cfg->shutdown_timeout = as_ms("--shutdown-timeout", *shutdown_timeout);
+    if (cfg->shutdown_timeout.count() < 100)
+      throw CLI::ValidationError("--shutdown-timeout", "must be at least 100ms, e.g. 30s");
     if (cfg->compaction_check_interval.count() < 10)
       throw CLI::ValidationError("--compaction-check-interval", "must be at least 10ms, e.g. 10s");
     if (cfg->replication_interval.count() < 10)

@@ -39,6 +39,7 @@ struct ServerConfig {
   int64_t snapshot_rows = 1'000'000;  // --force-snapshot-rows: bounds what a restart replays
   int http_threads = 4;
   std::chrono::milliseconds query_timeout{0};  // 0: no limit
+  std::chrono::milliseconds shutdown_timeout{30000};  // SIGTERM → exit at the latest
   std::string query_timeout_text;              // as given, for the error message
   int64_t exec_mem_pool_bytes = 0;             // DuckDB's memory limit (0: its default)
   // The s3 store's local copies of Parquet objects (--parquet-mem-cache-size, on disk here).

@@ -1,6 +1,7 @@
 // HTTP front end: a Boost.Beast server and the InfluxDB 3 API routes.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -82,7 +83,9 @@ class Server {
   ~Server();
   // Binds and starts serving on background threads.
   Status Start();
-  void Stop();
+  // Stops accepting, waits up to `drain` for the requests already read to be answered, then
+  // closes every connection.
+  void Stop(std::chrono::milliseconds drain = std::chrono::milliseconds(0));
   int port() const;
 
  private:

@@ -28,11 +28,15 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const ServerOptions& options, const Handler& handler, HangupWatcher& hangups)
-      : stream_(std::move(socket)), options_(options), handler_(handler), hangups_(hangups) {
+  Session(tcp::socket socket, const ServerOptions& options, const Handler& handler, HangupWatcher& hangups,
+          std::atomic<int>& busy)
+      : stream_(std::move(socket)), options_(options), handler_(handler), hangups_(hangups), busy_(busy) {
     buffer_.reserve(1 << 20);  // a small default buffer makes large bodies many times slower
   }
-  ~Session() { Unwatch(); }
+  ~Session() {
+    Unwatch();
+    Idle();
+  }
 
   void Start() {
     net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Read, shared_from_this()));
@@ -42,6 +46,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void Unwatch() {
     if (watch_id_) hangups_.Unwatch(watch_id_);
     watch_id_ = 0;
+  }
+  // From a request read to its response written: what Server::Stop waits for.
+  void Busy() {
+    if (!busy_held_) busy_held_ = true, ++busy_;
+  }
+  void Idle() {
+    if (busy_held_) busy_held_ = false, --busy_;
   }
 
   void Read() {
@@ -56,6 +67,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == bhttp::error::end_of_stream || ec == net::error::connection_reset || ec == net::error::eof) {
       return Close();
     }
+    Busy();
     if (ec == bhttp::error::body_limit) {
       keep_alive_ = false;
       return Send(Response::Error(413, "max request size (" + std::to_string(options_.max_request_bytes) +
@@ -119,6 +131,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res->prepare_payload();
     auto self = shared_from_this();
     bhttp::async_write(stream_, *res, [self, res](beast::error_code ec, size_t) {
+      self->Idle();
       if (ec || !self->keep_alive_) return self->Close();
       self->Read();
     });
@@ -136,7 +149,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto self = shared_from_this();
     bhttp::async_write_header(stream_, *serializer,
                               [self, res, serializer, body = std::move(r.stream)](beast::error_code ec, size_t) {
-                                if (ec) return self->Close();
+                                if (ec) return self->Idle(), self->Close();
                                 self->SendChunks(body);
                               });
   }
@@ -160,9 +173,10 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     auto self = shared_from_this();
     auto after = [self, body, more](beast::error_code ec, size_t) {
-      if (ec) return self->Close();
+      if (ec) return self->Idle(), self->Close();
       if (more) return self->SendChunks(body);
       net::async_write(self->stream_, bhttp::make_chunk_last(), [self](beast::error_code ec, size_t) {
+        self->Idle();
         if (ec || !self->keep_alive_) return self->Close();
         self->Read();
       });
@@ -173,6 +187,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Ends the connection without the terminating chunk: the client sees a truncated body.
   void Abort() {
+    Idle();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
@@ -189,6 +204,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const ServerOptions& options_;
   const Handler& handler_;
   HangupWatcher& hangups_;
+  std::atomic<int>& busy_;
+  bool busy_held_ = false;
   uint64_t watch_id_ = 0;
   bool keep_alive_ = true;
   std::string chunk_;  // the chunk being written
@@ -203,12 +220,14 @@ class ProtocolSniffer : public std::enable_shared_from_this<ProtocolSniffer> {
  public:
   static constexpr std::string_view kPreface{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"};
 
-  ProtocolSniffer(tcp::socket socket, const ServerOptions& options, const Handler& handler, HangupWatcher& hangups)
+  ProtocolSniffer(tcp::socket socket, const ServerOptions& options, const Handler& handler, HangupWatcher& hangups,
+                  std::atomic<int>& busy)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
         options_(options),
         handler_(handler),
-        hangups_(hangups) {}
+        hangups_(hangups),
+        busy_(busy) {}
 
   void Start() { Wait(); }
 
@@ -236,7 +255,7 @@ class ProtocolSniffer : public std::enable_shared_from_this<ProtocolSniffer> {
     });
   }
 
-  void ServeHttp() { std::make_shared<Session>(std::move(socket_), options_, handler_, hangups_)->Start(); }
+  void ServeHttp() { std::make_shared<Session>(std::move(socket_), options_, handler_, hangups_, busy_)->Start(); }
 
   void ServeGrpc() {
     beast::error_code ec;
@@ -251,6 +270,7 @@ class ProtocolSniffer : public std::enable_shared_from_this<ProtocolSniffer> {
   const ServerOptions& options_;
   const Handler& handler_;
   HangupWatcher& hangups_;
+  std::atomic<int>& busy_;
   int polls_ = 0;
 };
 
@@ -262,15 +282,19 @@ struct Server::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
   int port = 0;
+  std::atomic<int> busy{0};  // requests read and not yet answered
+  // Keeps the io threads running while a request waits for its reply from elsewhere (a write
+  // waits for the WAL flush) with no socket operation pending, e.g. during Stop's drain.
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
 
   void Accept() {
     acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
         if (options.adopt_grpc)
-          std::make_shared<ProtocolSniffer>(std::move(socket), options, handler, hangups)->Start();
+          std::make_shared<ProtocolSniffer>(std::move(socket), options, handler, hangups, busy)->Start();
         else
-          std::make_shared<Session>(std::move(socket), options, handler, hangups)->Start();
+          std::make_shared<Session>(std::move(socket), options, handler, hangups, busy)->Start();
       }
       if (acceptor->is_open()) Accept();
     });
@@ -317,12 +341,13 @@ Status Server::Start() {
   if (ec) return Status::IOError("cannot listen on " + bind + ": " + ec.message());
   impl_->port = acc.local_endpoint().port();
   impl_->Accept();
+  impl_->work.emplace(impl_->ioc.get_executor());
   for (int i = 0; i < std::max(1, impl_->options.threads); ++i)
     impl_->threads.emplace_back([this] { impl_->ioc.run(); });
   return Status::Ok();
 }
 
-void Server::Stop() {
+void Server::Stop(std::chrono::milliseconds drain) {
   if (!impl_) return;
   if (impl_->acceptor && !impl_->threads.empty()) {
     auto closed = std::make_shared<std::promise<void>>();
@@ -337,6 +362,12 @@ void Server::Stop() {
     beast::error_code ec;
     impl_->acceptor->close(ec);
   }
+  // Requests already read are answered (a write waits for its WAL flush) unless that takes
+  // longer than `drain`.
+  auto until = std::chrono::steady_clock::now() + drain;
+  while (impl_->busy.load() > 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  impl_->work.reset();
   impl_->ioc.stop();
   for (auto& t : impl_->threads)
     if (t.joinable()) t.join();

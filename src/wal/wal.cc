@@ -45,7 +45,9 @@ Status Wal::Replay(const ReplayApply& apply, uint64_t skip_through, ReplayProgre
   // Decoding (reading the object, checking it, parsing its lines again) runs on a few threads
   // a bounded window ahead of the caller, which applies the files in order.
   const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
-  const size_t window = threads * 4;
+  // Decoded files take several times their size in memory: a short window keeps replay's
+  // peak near the ingest's.
+  const size_t window = threads + 1;
   std::mutex mu;
   std::condition_variable cv;
   size_t next_to_decode = 0, applied = 0;

@@ -1,15 +1,19 @@
-"""Starting after a crash: the server listens before it replays the WAL, /health says what it is
+"""Starting and stopping. After a crash, the server listens before it replays the WAL, /health says what it is
 doing (503 {"status": "replaying", "wal_files_left": N, ...}) and every other request, writes
 included, gets a 503 JSON error with Retry-After instead of a refused connection or an
 acknowledgement that could be lost; --force-snapshot-rows bounds how many rows a restart must
-replay. Real server processes on the file store."""
+replay. SIGTERM answers the writes already read (after their WAL flush) before it closes the
+connections, and --shutdown-timeout bounds the whole shutdown. Real server processes on the file
+store."""
 import re
+import signal
 import subprocess
+import threading
 import time
 
 import requests
 
-from conftest import BINARY, Server, query_rows, write_lp
+from conftest import BINARY, Server, create_trigger, put_plugin, query_rows, write_lp
 
 HOLD_OFF_SNAPSHOTS = ["--force-snapshot-rows", "0", "--wal-snapshot-size", "100000",
                       "--force-snapshot-mem-threshold", "10000000000"]
@@ -93,3 +97,67 @@ def test_force_snapshot_rows_refuses_a_negative_value(tmp_path):
     r = subprocess.run([BINARY, "serve", "--node-id", "n", "--object-store", "memory", "--force-snapshot-rows", "-1"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "--force-snapshot-rows" in (r.stdout + r.stderr), (r.returncode, r.stdout, r.stderr)
+
+
+def test_sigterm_answers_the_writes_in_flight_and_keeps_them(tmp_path):
+    # A 2 s flush interval: the writes below are waiting for their flush when SIGTERM arrives.
+    s = Server(tmp_path, flush="2s").start()
+    answers = []
+
+    def write(i):
+        answers.append((i, write_lp(s, "db", f"m v={i}i {i + 1}")))
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)  # read by the server, not yet flushed
+    s.proc.send_signal(signal.SIGTERM)
+    for t in threads:
+        t.join(timeout=30)
+    assert s.proc.wait(timeout=30) == 0, s.log()[-2000:]
+    assert sorted(i for i, r in answers if r.status_code == 204) == [0, 1, 2, 3, 4], \
+        [(i, r.status_code, r.text) for i, r in answers]
+    assert re.search(r"stopped in \d+ ms", s.log())
+    s.proc = None
+    s.start()
+    assert query_rows(s, "db", "SELECT v FROM m ORDER BY v") == [{"v": i} for i in range(5)]
+    s.kill9()
+
+
+def test_shutdown_timeout_ends_a_shutdown_that_hangs(tmp_path):
+    s = Server(tmp_path, ["--shutdown-timeout", "2s"]).start()
+    assert write_lp(s, "db", "m v=1i 1").status_code == 204
+    s.cli("create", "database", "eng")
+    put_plugin(s, "stuck.py", "import time\n"
+                              "def process_request(influxdb3_local, q, h, b, args=None):\n"
+                              "    time.sleep(120)\n    return {}\n")
+    create_trigger(s, "eng", "stuck", "request:stuck", "stuck.py")
+    hung = threading.Thread(target=lambda: _ignore(lambda: requests.get(s.url + "/api/v3/engine/stuck", timeout=150)))
+    hung.daemon = True
+    hung.start()
+    time.sleep(1)  # the plugin is running
+    started = time.monotonic()
+    s.proc.send_signal(signal.SIGTERM)
+    rc = s.proc.wait(timeout=60)
+    waited = time.monotonic() - started
+    assert waited < 30, waited  # far below the plugin's 120 s
+    log = s.log()
+    # Either everything stopped in time, or the timeout ended it: never a hang.
+    assert rc == 0 or (rc == 1 and "shutdown took longer than --shutdown-timeout" in log), (rc, log[-2000:])
+    s.proc = None
+    s.start()
+    assert query_rows(s, "db", "SELECT v FROM m") == [{"v": 1}]
+    s.kill9()
+
+
+def _ignore(call):
+    try:
+        call()
+    except requests.RequestException:
+        pass
+
+
+def test_shutdown_timeout_refuses_a_bad_value(tmp_path):
+    r = subprocess.run([BINARY, "serve", "--node-id", "n", "--object-store", "memory", "--shutdown-timeout", "soon"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "--shutdown-timeout" in (r.stdout + r.stderr), (r.returncode, r.stdout, r.stderr)
