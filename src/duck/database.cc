@@ -35,6 +35,11 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
     return Status::Internal("cannot connect to DuckDB");
   // Queries compare TIMESTAMP_NS with now() (TIMESTAMPTZ): keep that conversion in UTC.
   Status s = Exec(setup, "SET GLOBAL TimeZone = 'UTC'");
+  // A compressed in-memory catalog compresses appended rows at each automatic checkpoint,
+  // which DuckDB starts once 16 MB were appended; every 64 MB costs a little more memory and
+  // ingests and replays 20-40% faster (bench/recovery.py, 1M TSBS rows: 122k → 143-157k
+  // lines/s ingest, peak RSS 252 → 283 MB).
+  if (s.ok()) s = Exec(setup, "SET GLOBAL checkpoint_threshold = '64MB'");
   // In-memory compression: dictionary-encoded tags and compressed numbers, about a third of
   // the memory and several times faster to scan.
   for (const auto& name : options.compressed_catalogs)
