@@ -77,10 +77,11 @@ Result<std::optional<NamedManifest>> ReadNewestManifest(objstore::ObjectStore* s
     if (!contents.ok()) continue;  // replaced meanwhile: an older one, or the caller's next try
     auto manifest = ParseManifest(*contents);
     if (!manifest.ok()) {
-      log::Warn("skipping snapshot manifest " + *it + ": " + manifest.status().message());
+      log::Error("skipping snapshot manifest " + *it + ": " + manifest.status().message());
       continue;
     }
-    return std::optional<NamedManifest>(NamedManifest{*it, std::move(manifest).value()});
+    return std::optional<NamedManifest>(
+        NamedManifest{*it, std::move(manifest).value(), it == keys->rbegin()});
   }
   return std::optional<NamedManifest>();
 }

@@ -25,10 +25,11 @@ std::string SerializeManifest(uint64_t wal_seq, const std::vector<ParquetFileInf
 Result<Manifest> ParseManifest(const std::string& contents);
 
 // The newest manifest of `node` that reads back whole (older ones are kept as fallbacks while
-// a newer one is written); nullopt when the node has none.
+// a newer one is written; damaged ones are logged and skipped); nullopt when the node has none.
 struct NamedManifest {
   std::string key;
   Manifest manifest;
+  bool newest = true;  // false: a newer version exists but is damaged
 };
 Result<std::optional<NamedManifest>> ReadNewestManifest(objstore::ObjectStore* store,
                                                         const std::string& node);

@@ -26,27 +26,19 @@ Persister::Persister(PersistOptions options, objstore::ObjectStore* store,
 
 Result<uint64_t> Persister::Load() {
   std::lock_guard lock(mu_);
-  auto keys = store_->List(options_.node_id + "/snapshots/");
-  if (!keys.ok()) return keys.status();
-  for (auto it = keys->rbegin(); it != keys->rend(); ++it) {
-    auto contents = store_->Get(*it);
-    if (!contents.ok()) continue;
-    auto manifest = ParseManifest(*contents);
-    if (!manifest.ok()) {
-      log::Error("skipping snapshot manifest " + *it + ": " + manifest.status().message());
-      continue;
-    }
-    manifest_sequence_ = std::strtoull(it->c_str() + it->rfind('/') + 1, nullptr, 10);
-    covered_wal_sequence_ = manifest->wal_sequence;
-    files_ = std::move(manifest->files);
+  RIFFLE_ASSIGN_OR_RETURN(auto loaded, ReadNewestManifest(store_, options_.node_id));
+  if (loaded) {
+    const std::string& key = loaded->key;
+    manifest_sequence_ = std::strtoull(key.c_str() + key.rfind('/') + 1, nullptr, 10);
+    covered_wal_sequence_ = loaded->manifest.wal_sequence;
+    files_ = std::move(loaded->manifest.files);
     buffer::DuplicateRanges persisted;
     for (const auto& f : files_) persisted[f.table_id].push_back({f.min_time, f.max_time});
-    buffer_->RestoreDuplicates(manifest->duplicates, persisted);
+    buffer_->RestoreDuplicates(loaded->manifest.duplicates, persisted);
     // Parquet files no manifest lists are leftovers of a crash mid-snapshot or mid-compaction
     // (their rows are in the WAL or in the listed files). Only when the newest manifest is the
     // one in use: after a fallback, the newer files may be the only copy of their rows.
-    if (it == keys->rbegin()) RemoveOrphans();
-    break;
+    if (loaded->newest) RemoveOrphans();
   }
   RIFFLE_RETURN_IF_ERROR(Publish(/*drop_frozen=*/false));
   if (!files_.empty())
