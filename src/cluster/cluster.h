@@ -147,8 +147,9 @@ class Compactor {
   void Stop();
 
  private:
-  // Whether this node is the one that compacts now.
-  Result<bool> Active();
+  // Whether this node is the one that compacts now, among the registered `nodes` (its own
+  // heartbeat just recorded).
+  bool Active(const std::vector<NodeInfo>& nodes);
   Status CompactNode(const std::string& node);
 
   CompactorOptions options_;

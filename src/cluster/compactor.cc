@@ -49,16 +49,12 @@ void Compactor::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-Result<bool> Compactor::Active() {
-  options_.node.heartbeat_ns = NowNanos();
-  RIFFLE_RETURN_IF_ERROR(RegisterNode(store_, options_.cluster_id, options_.node));
-  auto nodes = ListNodes(store_, options_.cluster_id);
-  if (!nodes.ok()) return nodes.status();
+bool Compactor::Active(const std::vector<NodeInfo>& nodes) {
   // Recent: within three intervals (and 10 s of clock difference between machines).
   int64_t stale_before = options_.node.heartbeat_ns -
                          3 * std::chrono::nanoseconds(options_.interval).count() - 10'000'000'000;
   std::string chosen = options_.node.node_id;
-  for (const auto& n : *nodes)
+  for (const auto& n : nodes)
     if (n.modes.count("compact") && n.heartbeat_ns >= stale_before && n.node_id < chosen)
       chosen = n.node_id;
   bool active = chosen == options_.node.node_id;
@@ -70,11 +66,12 @@ Result<bool> Compactor::Active() {
 }
 
 Status Compactor::Round() {
-  RIFFLE_ASSIGN_OR_RETURN(bool active, Active());
-  if (!active) return Status::Ok();
-  RIFFLE_RETURN_IF_ERROR(catalog_->Refresh());
+  options_.node.heartbeat_ns = NowNanos();
+  RIFFLE_RETURN_IF_ERROR(RegisterNode(store_, options_.cluster_id, options_.node));
   auto nodes = ListNodes(store_, options_.cluster_id);
   if (!nodes.ok()) return nodes.status();
+  if (!Active(*nodes)) return Status::Ok();
+  RIFFLE_RETURN_IF_ERROR(catalog_->Refresh());
   Status failed;
   for (const auto& n : *nodes) {
     if (!n.modes.count("ingest")) continue;

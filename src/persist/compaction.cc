@@ -17,6 +17,15 @@ namespace {
 constexpr int64_t kDay = 86'400'000'000'000;
 int64_t DayOf(int64_t t) { return t >= 0 ? t / kDay : (t - kDay + 1) / kDay; }
 
+// The table with id `table_id` and its database; nulls when it was deleted.
+std::pair<const catalog::Database*, const catalog::Table*> TableById(
+    const catalog::CatalogState& state, uint32_t table_id) {
+  for (const auto& [name, db] : state.databases)
+    for (const auto& [tname, t] : db->tables)
+      if (t->id == table_id) return {db.get(), t.get()};
+  return {nullptr, nullptr};
+}
+
 }  // namespace
 
 std::vector<ParquetFileInfo> PlanCompaction(const std::vector<ParquetFileInfo>& files,
@@ -53,10 +62,7 @@ Result<ParquetFileInfo> MergeFiles(const catalog::CatalogState& state, buffer::B
                                    objstore::LocalFiles* local,
                                    const std::vector<ParquetFileInfo>& group,
                                    const std::string& key) {
-  const catalog::Table* table = nullptr;
-  for (const auto& [name, db] : state.databases)
-    for (const auto& [tname, t] : db->tables)
-      if (t->id == group.at(0).table_id) table = t.get();
+  const catalog::Table* table = TableById(state, group.at(0).table_id).second;
   if (!table) return Status::NotFound("the table of " + group[0].path + " was deleted");
   ParquetFileInfo merged{group[0].db_id,    group[0].table_id, key, 0, 0,
                          group[0].min_time, group[0].max_time};
@@ -146,11 +152,7 @@ Result<bool> Persister::Adopt(const std::vector<std::string>& inputs,
         day_lo <= f.max_time)
       alone = false;
   auto state = catalog_->State();
-  const catalog::Database* table_db = nullptr;
-  const catalog::Table* table = nullptr;
-  for (const auto& [name, db] : state->databases)
-    for (const auto& [tname, t] : db->tables)
-      if (t->id == merged.table_id) table_db = db.get(), table = t.get();
+  auto [table_db, table] = TableById(*state, merged.table_id);
   if (alone && table && !table_db->deleted) {
     Status st = buffer_->ForgetDuplicates(*table_db, *table, day_lo, day_hi);
     if (!st.ok()) log::Warn("compaction: " + st.message());
