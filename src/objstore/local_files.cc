@@ -21,21 +21,16 @@ Status Fsync(const std::string& path, bool directory) {
                  : Status::IOError("cannot fsync " + path + ": " + std::strerror(errno));
 }
 
-// `path`, once its directory exists.
-Result<std::string> WithDirectory(std::string path) {
-  std::error_code ec;
-  fs::create_directories(fs::path(path).parent_path(), ec);
-  if (ec) return Status::IOError("cannot create the directory of " + path + ": " + ec.message());
-  return path;
-}
-
 // The file store's objects are files under its root: staged in place, made durable by fsync
 // of the file and of its directory entry.
 class FileStoreFiles final : public LocalFiles {
  public:
   FileStoreFiles(ObjectStore* store, std::string root) : store_(store), root_(std::move(root)) {}
 
-  Result<std::string> Stage(const std::string& key) override { return WithDirectory(Path(key)); }
+  Result<std::string> Stage(const std::string& key) override {
+    RIFFLE_RETURN_IF_ERROR(CreateParentDirectories(Path(key)));
+    return Path(key);
+  }
   Result<int64_t> Commit(const std::string& key) override {
     std::string path = Path(key);
     RIFFLE_RETURN_IF_ERROR(Fsync(path, false));

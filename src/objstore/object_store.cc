@@ -37,6 +37,14 @@ Result<std::string> ReadLocalFile(const std::string& local_file) {
   return out;
 }
 
+Status CreateParentDirectories(const std::string& local_file) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(local_file).parent_path(), ec);
+  if (ec)
+    return Status::IOError("cannot create the directory of " + local_file + ": " + ec.message());
+  return Status::Ok();
+}
+
 // Written to a temporary name and renamed, so a reader never sees half a file.
 Status WriteLocalFile(const std::string& local_file, std::string_view data) {
   std::error_code ec;

@@ -41,6 +41,8 @@ class ObjectStore {
 // Reads and writes whole local files (for the defaults above and the Parquet cache).
 Result<std::string> ReadLocalFile(const std::string& local_file);
 Status WriteLocalFile(const std::string& local_file, std::string_view data);
+// Creates the directory `local_file` goes in, with its parents.
+Status CreateParentDirectories(const std::string& local_file);
 
 std::unique_ptr<ObjectStore> NewMemoryStore();
 std::unique_ptr<ObjectStore> NewFileStore(std::string root_dir);

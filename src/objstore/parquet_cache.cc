@@ -33,11 +33,8 @@ class ParquetCache final : public LocalFiles {
   }
 
   Result<std::string> Stage(const std::string& key) override {
-    std::string path = Path(key);
-    std::error_code ec;
-    fs::create_directories(fs::path(path).parent_path(), ec);
-    if (ec) return Status::IOError("cannot create the directory of " + path + ": " + ec.message());
-    return path;
+    RIFFLE_RETURN_IF_ERROR(CreateParentDirectories(Path(key)));
+    return Path(key);
   }
 
   // Uploaded before the manifest that lists it is written: a manifest never names an object
