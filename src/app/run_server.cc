@@ -17,6 +17,7 @@
 #include "cache/cache.h"
 #include "catalog/catalog.h"
 #include "cluster/cluster.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "duck/database.h"
@@ -26,7 +27,6 @@
 #include "objstore/local_files.h"
 #include "objstore/object_store.h"
 #include "objstore/s3_store.h"
-#include "common/clock.h"
 #include "persist/persister.h"
 #include "plugin/engine.h"
 #include "query/query.h"
@@ -204,8 +204,7 @@ int RunServer(const ServerConfig& config) {
     if (Status st = persister.Prune(/*expired=*/false); !st.ok())
       log::Error("pruning Parquet files: " + st.message());
   });
-  // Replayed rows go to the buffer in large batches: one append per few hundred thousand rows,
-  // not one per write.
+  // Replayed rows go to the buffer in batches of about 50,000 rows, not one append per write.
   size_t replayed = 0, replay_files = 0;
   std::vector<wal::WriteOpPtr> replay_batch;
   size_t replay_batch_rows = 0;
@@ -219,7 +218,7 @@ int RunServer(const ServerConfig& config) {
     replay_batch.clear();
     replay_batch_rows = 0;
   };
-  startup.phase = "replaying the WAL";
+  startup.phase = kReplayingPhase;
   int64_t replay_logged = replay_started;
   Status replay = wal.Replay(
       [&](uint64_t, std::vector<wal::WriteOpPtr>&& ops) {

@@ -7,7 +7,7 @@ namespace riffle::app {
 http::Response StartingResponse(const http::Request& req, const StartupState& state) {
   size_t total = state.replay.files_total.load(), done = state.replay.files_done.load();
   std::string phase = state.phase.load();
-  bool replaying = phase == "replaying the WAL";
+  bool replaying = phase == kReplayingPhase;
   const std::string& p = req.path;
   http::Response r;
   if (p == "/health" || p == "/api/v1/health" || p == "/ping") {

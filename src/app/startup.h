@@ -11,6 +11,9 @@
 
 namespace riffle::app {
 
+// The phase during which /health reports the WAL files left.
+constexpr const char* kReplayingPhase = "replaying the WAL";
+
 struct StartupState {
   std::atomic<const char*> phase{"starting"};  // what it is doing now, for /health and the log
   wal::Wal::ReplayProgress replay;  // filled by Wal::Replay

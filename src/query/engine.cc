@@ -290,14 +290,14 @@ class DuckEngine final : public QueryEngine {
         for (const auto& [name, t] : db.tables) tables.insert(t->id);
       auto views = PinFiles(tables, &lease.pinned);
       if (!views.ok()) return views.status();
-      std::string variables = buffer_->FileVariablesSql(&lease.conn.files_seen);
+      std::string variables = buffer_->FileVariablesSql(&conn.files_seen);
       if (!variables.empty()) {
-        if (Status st = lease.conn.conn->Exec(variables); !st.ok()) {
-          lease.conn.files_seen = UINT64_MAX;
+        if (Status st = conn.conn->Exec(variables); !st.ok()) {
+          conn.files_seen = UINT64_MAX;
           return st;
         }
       }
-      auto result = RunOn(lease.conn, state, db, rewritten, params, parquet_path);
+      auto result = RunOn(conn, rewritten, params, parquet_path);
       if (result.ok() || all || !pinner_ ||
           result.status().message().find("No files found that match") == std::string::npos)
         return result;
@@ -345,10 +345,10 @@ class DuckEngine final : public QueryEngine {
     }
   }
 
-  Result<std::unique_ptr<duck::Rows>> RunOn(Conn& conn, const catalog::CatalogState& state,
-                                            const catalog::Database& db,
-                                            const RewrittenSql& rewritten, const Params& params,
-                                            const std::string& parquet_path) {
+  // Prepares, checks, binds and starts the statement on `conn`, whose search path, virtual
+  // tables and file lists are set.
+  Result<std::unique_ptr<duck::Rows>> RunOn(Conn& conn, const RewrittenSql& rewritten,
+                                            const Params& params, const std::string& parquet_path) {
     // Exactly one read-only statement; everything else (SET, INSTALL, COPY, ATTACH, DDL...) is
     // refused.
     auto stmt = conn.conn->PrepareOne(rewritten.sql);
