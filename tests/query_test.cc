@@ -4,7 +4,12 @@
 #include <numeric>
 #include <random>
 
+#include <nlohmann/json.hpp>
+
+#include "duck/connection.h"
+#include "duck/database.h"
 #include "query/sql_compat.h"
+#include "query/statement_scope.h"
 
 namespace riffle::query {
 namespace {
@@ -82,6 +87,75 @@ TEST(SqlCompat, ArrowCastBecomesACastAndItsArgumentIsStillRewritten) {
 
 TEST(SqlCompat, UnterminatedLiteralIsAnError) {
   EXPECT_FALSE(RewriteSql("SELECT 'abc", nullptr).ok());
+}
+
+
+// The scope check on DuckDB's real parse trees: what a statement for database "mine" (tables
+// pub and Cpu) may name.
+class StatementScopeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = duck::Database::Open({});
+    ASSERT_TRUE(db.ok()) << db.status().message();
+    db_ = std::move(db).value();
+    auto conn = duck::Connection::Open(*db_);
+    ASSERT_TRUE(conn.ok());
+    conn_ = std::make_unique<duck::Connection>(std::move(conn).value());
+  }
+  Status Check(const std::string& sql) {
+    auto text = conn_->ParseTreeJson(WithoutExplain(sql));
+    if (!text.ok()) return text.status();
+    auto tree = nlohmann::json::parse(*text);
+    if (tree.value("error", false)) return Status::InvalidArgument(tree.value("error_message", "?"));
+    StatementScope scope{"mine", {"pub", "cpu"}, {"riffle_system_queries"}};
+    return CheckStatementScope(tree["statements"][0], scope);
+  }
+  std::unique_ptr<duck::Database> db_;
+  std::unique_ptr<duck::Connection> conn_;
+};
+
+TEST_F(StatementScopeTest, TheDatabasesOwnTablesAndHarmlessFormsPass) {
+  for (const char* ok : {"SELECT * FROM pub", "SELECT * FROM PUB JOIN Cpu USING (time)", "FROM pub",
+                         "SELECT unnest([1, 2]) AS x", "SELECT * FROM range(3)", "SELECT * FROM generate_series(1, 2)",
+                         "WITH x AS (SELECT * FROM pub) SELECT * FROM x",
+                         "WITH a AS (SELECT 1), b AS (SELECT * FROM a) SELECT * FROM b",
+                         "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT * FROM t",
+                         "SELECT (SELECT count(*) FROM pub)", "SELECT * FROM pub WHERE v IN (SELECT v FROM cpu)",
+                         "EXPLAIN SELECT * FROM pub", "EXPLAIN ANALYZE SELECT * FROM pub", "DESCRIBE pub",
+                         "SUMMARIZE pub", "VALUES (1), (2)", "SELECT * FROM temp.main.riffle_system_queries",
+                         "SELECT * FROM riffle_system_queries", "SELECT date_trunc('hour', time) FROM pub",
+                         "SELECT list_transform([1, 2], x -> x + 1)", "SELECT * FROM pub, LATERAL (SELECT 1) s"})
+    EXPECT_TRUE(Check(ok).ok()) << ok << ": " << Check(ok).message();
+}
+
+TEST_F(StatementScopeTest, AnythingOutsideTheDatabaseIsRefused) {
+  for (const char* bad : {"SELECT * FROM db_2.secret", "SELECT * FROM buffer.db_2.secret", "FROM db_2.secret",
+                          "SELECT * FROM secret", "SELECT * FROM duckdb_tables()", "SELECT * FROM duckdb_tables",
+                          "SELECT * FROM pg_tables", "SELECT * FROM pg_catalog.pg_namespace",
+                          "SELECT * FROM information_schema.schemata", "SELECT * FROM sqlite_master",
+                          "SELECT getvariable('riffle_files_1')", "SELECT current_setting('search_path')",
+                          "SELECT pg_get_viewdef(1)", "SELECT main.getvariable('x')",
+                          "SELECT * FROM read_parquet('/data/**/*.parquet')", "SELECT * FROM 'x.parquet'",
+                          "SELECT * FROM glob('/data/*')", "SELECT * FROM query('SELECT 1')",
+                          "SELECT * FROM query_table('db_2.secret')", "SELECT * FROM riffle_system_parquet_files",
+                          "WITH x AS (SELECT * FROM db_2.secret) SELECT * FROM x",
+                          "WITH duckdb_tables AS (SELECT * FROM duckdb_tables) SELECT * FROM duckdb_tables",
+                          "SELECT * FROM (WITH duckdb_views AS (SELECT 1) SELECT 1), duckdb_views",
+                          "SELECT * FROM pub UNION ALL SELECT * FROM db_2.secret",
+                          "SELECT (SELECT count(*) FROM db_2.secret)", "SELECT * FROM pub WHERE EXISTS (FROM db_2.secret)",
+                          "EXPLAIN SELECT * FROM db_2.secret", "DESCRIBE db_2.secret", "SUMMARIZE db_2.secret",
+                          "SHOW ALL TABLES", "SELECT * FROM (SHOW ALL TABLES)",
+                          "SELECT * FROM pub, LATERAL (SELECT * FROM db_2.secret) s",
+                          "SELECT list_transform([1], x -> (SELECT count(*) FROM db_2.secret))"})
+    EXPECT_FALSE(Check(bad).ok()) << bad;
+}
+
+TEST(WithoutExplain, StripsEveryExplainForm) {
+  EXPECT_EQ(WithoutExplain("EXPLAIN SELECT 1"), "SELECT 1");
+  EXPECT_EQ(WithoutExplain("  explain analyze SELECT 1"), "SELECT 1");
+  EXPECT_EQ(WithoutExplain("/* c */ EXPLAIN (FORMAT json) SELECT 1"), " SELECT 1");
+  EXPECT_EQ(WithoutExplain("SELECT explain FROM t"), "SELECT explain FROM t");
+  EXPECT_EQ(WithoutExplain("explained"), "explained");
 }
 
 }  // namespace

@@ -273,6 +273,28 @@ Result<std::unique_ptr<Statement>> Connection::PrepareOne(const std::string& sql
   return std::unique_ptr<Statement>(new Statement(stmt));
 }
 
+Result<std::string> Connection::ParseTreeJson(const std::string& sql) {
+  duckdb_prepared_statement stmt = nullptr;
+  if (duckdb_prepare(conn_, "SELECT json_serialize_sql($1::VARCHAR)", &stmt) == DuckDBError) {
+    std::string err = duckdb_prepare_error(stmt) ? duckdb_prepare_error(stmt) : "?";
+    duckdb_destroy_prepare(&stmt);
+    return Status::Internal("cannot prepare json_serialize_sql: " + err);
+  }
+  DuckResult r;
+  bool ok = duckdb_bind_varchar_length(stmt, 1, sql.data(), sql.size()) != DuckDBError &&
+            duckdb_execute_prepared(stmt, r.get()) != DuckDBError;
+  duckdb_destroy_prepare(&stmt);
+  if (!ok) {
+    const char* err = duckdb_result_error(r.get());
+    return Status::Internal("json_serialize_sql failed: " + std::string(err ? err : "?"));
+  }
+  char* text = duckdb_value_varchar(r.get(), 0, 0);
+  if (!text) return Status::Internal("json_serialize_sql returned no text");
+  std::string out(text);
+  duckdb_free(text);
+  return out;
+}
+
 void Connection::Interrupt() {
   if (conn_) duckdb_interrupt(conn_);
 }

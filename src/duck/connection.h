@@ -41,6 +41,9 @@ class Connection {
   // Exactly one statement of user SQL, prepared; an empty text or several statements are
   // errors that say so.
   Result<std::unique_ptr<Statement>> PrepareOne(const std::string& sql);
+  // DuckDB's parse tree of `sql` as JSON (json_serialize_sql): parsed, never bound, so naming a
+  // file or a table here reads nothing.
+  Result<std::string> ParseTreeJson(const std::string& sql);
   // Replaces temporary table `name` with `rows` (a system or information_schema table).
   Status LoadTempTable(const std::string& name,
                        const std::vector<std::pair<std::string, ColumnKind>>& columns,

@@ -205,6 +205,9 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens,
     // One policy, autogen, whose duration is the database's retention period (0s: forever).
     std::string rp_db = request_db;
     if (tokens[pos + 2].IsKeyword("ON") && IsName(tokens[pos + 3])) rp_db = tokens[pos + 3].text;
+    if (!request_db.empty() && rp_db != request_db)
+      return Status::InvalidArgument("the statement's database '" + rp_db + "' differs from the request's '" +
+                                     request_db + "'");
     const catalog::Database* d = state.FindDatabase(rp_db);
     int64_t ns = d && d->retention_ns ? *d->retention_ns : 0;
     std::string duration = "0s";
@@ -229,6 +232,11 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens,
         return Unexpected(tokens[pos + 1], "a database name");
       db_name = tokens[pos + 1].text;
       pos += 2;
+      // As for SELECT ... FROM db..m: a statement reads the request's database or names its own
+      // when the request has none, never another one than the request's.
+      if (!request_db.empty() && db_name != request_db)
+        return Status::InvalidArgument("the statement's database '" + db_name + "' differs from the request's '" +
+                                       request_db + "'");
     }
     return Status::Ok();
   };

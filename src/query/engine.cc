@@ -12,6 +12,8 @@
 #include <shared_mutex>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "buffer/buffer.h"
 #include "common/clock.h"
 #include "duck/connection.h"
@@ -19,9 +21,14 @@
 #include "query/query.h"
 #include "query/query_log.h"
 #include "query/sql_compat.h"
+#include "query/statement_scope.h"
 
 namespace riffle::query {
 namespace {
+
+constexpr const char* kReadOnlyOnly =
+    "only read-only queries are allowed: expected a SELECT statement (SHOW TABLES, EXPLAIN and "
+    "information_schema queries are also accepted)";
 
 using buffer::Buffer;
 using buffer::DbSchema;
@@ -282,6 +289,7 @@ class DuckEngine final : public QueryEngine {
                                                               DbSchema(db.id) + ",memory.main")));
       conn.db_id = db.id;
     }
+    RIFFLE_RETURN_IF_ERROR(CheckScope(*conn.conn, db, rewritten));
     // Before the views lock: system tables ask the persister, which may be publishing.
     RIFFLE_RETURN_IF_ERROR(MaterializeVirtualTables(*conn.conn, state, db, rewritten));
     std::set<uint32_t> tables = TablesNamedIn(db, sql);
@@ -302,6 +310,35 @@ class DuckEngine final : public QueryEngine {
           result.status().message().find("No files found that match") == std::string::npos)
         return result;
     }
+  }
+
+  // Refuses, before DuckDB binds anything, a statement that names what is not `db`'s: another
+  // database's schema, DuckDB's catalog functions, files (see query/statement_scope.h).
+  static Status CheckScope(duck::Connection& conn, const catalog::Database& db, const RewrittenSql& rewritten) {
+    RIFFLE_ASSIGN_OR_RETURN(std::string text, conn.ParseTreeJson(WithoutExplain(rewritten.sql)));
+    nlohmann::json tree = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (tree.is_discarded()) return Status::Internal("json_serialize_sql gave text that is not JSON");
+    if (tree.value("error", false)) {
+      // A syntax error is reported by DuckDB's prepare, which parses before it binds.
+      if (tree.value("error_type", "") == "parser") return Status::Ok();
+      return Status::InvalidArgument(kReadOnlyOnly);
+    }
+    const auto& statements = tree["statements"];
+    if (!statements.is_array() || statements.size() != 1) return Status::Ok();  // prepare says how many
+    StatementScope scope{db.name, {}, {}};
+    for (const auto& [name, t] : db.tables) scope.tables.insert(Lower(name));
+    if (rewritten.needs_info_tables || rewritten.needs_info_columns) {
+      scope.virtual_tables.insert(kInfoTablesName);
+      scope.virtual_tables.insert(kInfoColumnsName);
+    }
+    for (const auto& name : rewritten.system_tables) scope.virtual_tables.insert(Lower(kSystemPrefix + name));
+    for (const auto& call : rewritten.cache_calls) scope.virtual_tables.insert(Lower(call.temp_name));
+    return CheckStatementScope(statements[0], scope);
+  }
+
+  static std::string Lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
   }
 
   // Tables of `db` whose name appears in `sql`, ignoring case (a superset of those it reads).
@@ -355,10 +392,7 @@ class DuckEngine final : public QueryEngine {
     if (!stmt.ok())
       return Status::InvalidArgument(WithoutInternalSuggestion(stmt.status().message()));
     if (!(*stmt)->IsReadOnlyQuery())
-      return Status::InvalidArgument(
-          "only read-only queries are allowed: expected a SELECT statement (SHOW TABLES, EXPLAIN "
-          "and "
-          "information_schema queries are also accepted)");
+      return Status::InvalidArgument(kReadOnlyOnly);
     if (!parquet_path.empty()) {
       // Re-prepared wrapped in COPY; the inner text is the same single SELECT just checked.
       stmt = conn.conn->PrepareOne("COPY (\n" + rewritten.sql + "\n) TO " +
