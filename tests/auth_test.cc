@@ -79,11 +79,64 @@ TEST(Authenticate, AcceptsEveryCredentialForm) {
   EXPECT_TRUE(Authenticate(tokens, "Basic " + Base64("anyone:" + t->token), nullptr).ok());
   std::string p = t->token;
   EXPECT_TRUE(Authenticate(tokens, "", &p).ok());
-  EXPECT_EQ(Authenticate(tokens, "", nullptr).code(), Code::kUnauthenticated);
-  EXPECT_EQ(Authenticate(tokens, "Bearer nope", nullptr).code(), Code::kUnauthenticated);
-  EXPECT_EQ(Authenticate(tokens, "garbage", nullptr).code(), Code::kInvalidArgument);
-  EXPECT_EQ(Authenticate(tokens, "Digest abc", nullptr).code(), Code::kInvalidArgument);
-  EXPECT_EQ(Authenticate(tokens, "Basic " + Base64("no-colon"), nullptr).code(), Code::kInvalidArgument);
+  EXPECT_EQ(Authenticate(tokens, "", nullptr).status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(Authenticate(tokens, "Bearer nope", nullptr).status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(Authenticate(tokens, "garbage", nullptr).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Authenticate(tokens, "Digest abc", nullptr).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Authenticate(tokens, "Basic " + Base64("no-colon"), nullptr).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Authenticate(tokens, "Bearer ", nullptr).status().code(), Code::kUnauthenticated);
+}
+
+TEST(Permission, ParsesWhatEnterpriseAcceptsAndFormatsItBack) {
+  auto p = ParsePermission("db:a,b:read,write");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->resource_type, "db");
+  EXPECT_EQ(p->names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(p->actions, kRead | kWrite);
+  EXPECT_EQ(FormatPermission(*p), "db:a,b:read,write");
+  EXPECT_EQ(FormatPermission(*ParsePermission("db:*:write")), "db:*:write");
+  EXPECT_EQ(FormatPermission(*ParsePermission("SYSTEM:Health:READ")), "system:health:read");
+  EXPECT_EQ(FormatPermission(*ParsePermission("db:x: read, write")), "db:x:read,write");
+  for (const char* bad : {"db", "db:a", "db::read", "db:a:", "db:a:delete", "db:*,a:read", "*:*:*", "table:a:read",
+                          "system:tokens:read", "system:health:write"})
+    EXPECT_FALSE(ParsePermission(bad).ok()) << bad;
+}
+
+TEST(Permission, AllowsOnlyWhatItNames) {
+  std::vector<Permission> perms = {*ParsePermission("db:a:read"), *ParsePermission("db:b:write"),
+                                   *ParsePermission("system:metrics:read")};
+  EXPECT_TRUE(Allows(perms, "db", "a", kRead));
+  EXPECT_FALSE(Allows(perms, "db", "a", kWrite));  // write does not include read, nor read write
+  EXPECT_TRUE(Allows(perms, "db", "b", kWrite));
+  EXPECT_FALSE(Allows(perms, "db", "b", kRead));
+  EXPECT_FALSE(Allows(perms, "db", "c", kRead));
+  EXPECT_FALSE(Allows(perms, "db", "A", kRead));  // names are exact
+  EXPECT_TRUE(Allows(perms, "system", "metrics", kRead));
+  EXPECT_FALSE(Allows(perms, "system", "ready", kRead));
+  EXPECT_TRUE(Allows({}, "db", "anything", kWrite));  // no permissions: an admin token
+  EXPECT_TRUE(Allows({*ParsePermission("db:*:read")}, "db", "c", kRead));
+}
+
+TEST(TokenStore, ResourceTokensKeepTheirPermissionsAcrossAReload) {
+  auto store = objstore::NewMemoryStore();
+  TokenStore tokens(store.get(), "n");
+  ASSERT_TRUE(tokens.CreateAdmin().ok());
+  auto made = tokens.CreateScoped("reader", {*ParsePermission("db:a,b:read")}, 3600);
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  EXPECT_FALSE(tokens.CreateScoped("empty", {}, std::nullopt).ok());
+  EXPECT_EQ(tokens.CreateScoped("reader", {*ParsePermission("db:a:read")}, std::nullopt).status().code(),
+            Code::kAlreadyExists);
+  TokenStore reloaded(store.get(), "n");
+  ASSERT_TRUE(reloaded.Load().ok());
+  auto found = reloaded.Find(made->token);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_FALSE(found->admin());
+  ASSERT_EQ(found->permissions.size(), 1u);
+  EXPECT_EQ(FormatPermission(found->permissions[0]), "db:a,b:read");
+  EXPECT_TRUE(found->expiry_ms.has_value());
+  auto who = Authenticate(reloaded, "Bearer " + made->token, nullptr);
+  ASSERT_TRUE(who.ok());
+  EXPECT_EQ(who->name, "reader");
 }
 
 }  // namespace

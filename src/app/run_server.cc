@@ -368,7 +368,8 @@ int RunServer(const ServerConfig& config) {
   http::RegisterCacheRoutes(api, &catalog, &caches, qe);
   api.SetAuth(
       {&tokens, config.without_auth, config.disable_authz,
-       [&processing](const std::string& path) { return processing.IsPublicRequestPath(path); }});
+       [&processing](const std::string& path) { return processing.IsPublicRequestPath(path); },
+       [&processing](const std::string& path) { return processing.RequestPathDatabase(path); }});
   if (config.without_auth)
     log::Warn("started --without-auth: every request is accepted and token endpoints are disabled");
   else if (tokens.Empty())

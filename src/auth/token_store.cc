@@ -95,6 +95,12 @@ Status TokenStore::Load() {
     for (const auto& t : j.at("tokens")) {
       TokenInfo info{t.at("id"), t.at("name"), t.at("hash"), t.at("created_at_ms"), std::nullopt};
       if (t.contains("expiry_ms") && !t["expiry_ms"].is_null()) info.expiry_ms = t["expiry_ms"].get<int64_t>();
+      if (t.contains("permissions"))
+        for (const auto& text : t["permissions"]) {
+          auto p = ParsePermission(text.get<std::string>());
+          if (!p.ok()) return Status::IOError("token file " + key_ + ": " + p.status().message());
+          info.permissions.push_back(std::move(p).value());
+        }
       next_id_ = std::max(next_id_, info.id + 1);
       tokens_.push_back(std::move(info));
     }
@@ -106,9 +112,15 @@ Status TokenStore::Load() {
 
 Status TokenStore::SaveLocked() {
   json j = {{"tokens", json::array()}};
-  for (const auto& t : tokens_)
-    j["tokens"].push_back({{"id", t.id}, {"name", t.name}, {"hash", t.hash}, {"created_at_ms", t.created_at_ms},
-                           {"expiry_ms", t.expiry_ms ? json(*t.expiry_ms) : json(nullptr)}});
+  for (const auto& t : tokens_) {
+    json entry = {{"id", t.id}, {"name", t.name}, {"hash", t.hash}, {"created_at_ms", t.created_at_ms},
+                  {"expiry_ms", t.expiry_ms ? json(*t.expiry_ms) : json(nullptr)}};
+    if (!t.admin()) {
+      entry["permissions"] = json::array();
+      for (const auto& p : t.permissions) entry["permissions"].push_back(FormatPermission(p));
+    }
+    j["tokens"].push_back(std::move(entry));
+  }
   return store_->Put(key_, SealWithChecksum(kMagic, j.dump()));
 }
 
@@ -130,8 +142,21 @@ Result<NewToken> TokenStore::AddLocked(const std::string& name, std::optional<in
 Result<NewToken> TokenStore::CreateAdmin() { return CreateNamedAdmin(kOperatorTokenName, std::nullopt); }
 
 Result<NewToken> TokenStore::CreateNamedAdmin(const std::string& name, std::optional<int64_t> expiry_secs) {
-  if (name.empty()) return Status::InvalidArgument("token name is empty: expected a name such as 'ci'");
   std::lock_guard lock(mu_);
+  return CreateLocked(name, {}, expiry_secs);
+}
+
+Result<NewToken> TokenStore::CreateScoped(const std::string& name, std::vector<Permission> permissions,
+                                          std::optional<int64_t> expiry_secs) {
+  if (permissions.empty())
+    return Status::InvalidArgument("a resource token needs at least one permission, e.g. db:mydb:read");
+  std::lock_guard lock(mu_);
+  return CreateLocked(name, std::move(permissions), expiry_secs);
+}
+
+Result<NewToken> TokenStore::CreateLocked(const std::string& name, std::vector<Permission> permissions,
+                                          std::optional<int64_t> expiry_secs) {
+  if (name.empty()) return Status::InvalidArgument("token name is empty: expected a name such as 'ci'");
   for (const auto& t : tokens_)
     if (t.name == name)
       return Status::AlreadyExists("token '" + name + "' already exists" +
@@ -140,6 +165,8 @@ Result<NewToken> TokenStore::CreateNamedAdmin(const std::string& name, std::opti
   if (expiry_secs) expiry = NowNanos() / 1000000 + *expiry_secs * 1000;
   auto added = AddLocked(name, expiry);
   if (!added.ok()) return added;
+  tokens_.back().permissions = std::move(permissions);
+  added->info.permissions = tokens_.back().permissions;
   if (Status st = SaveLocked(); !st.ok()) {
     tokens_.pop_back();
     return st;
@@ -180,30 +207,38 @@ std::vector<TokenInfo> TokenStore::List() const {
   return tokens_;
 }
 
-bool TokenStore::Verify(std::string_view token) const {
+std::optional<TokenInfo> TokenStore::Find(std::string_view token) const {
   std::string hash = Sha512Hex(token);
   int64_t now_ms = NowNanos() / 1000000;
   std::lock_guard lock(mu_);
   for (const auto& t : tokens_)
-    if (t.hash == hash && (!t.expiry_ms || *t.expiry_ms > now_ms)) return true;
-  return false;
+    if (t.hash == hash && (!t.expiry_ms || *t.expiry_ms > now_ms)) return t;
+  return std::nullopt;
 }
 
-Status Authenticate(const TokenStore& tokens, const std::string& authorization, const std::string* query_token) {
+Result<TokenInfo> Authenticate(const TokenStore& tokens, const std::string& authorization,
+                               const std::string* query_token) {
   const Status denied(Code::kUnauthenticated, "the request was not authenticated");
-  if (authorization.empty()) return query_token && tokens.Verify(*query_token) ? Status::Ok() : denied;
+  auto found = [&](std::string_view token) -> Result<TokenInfo> {
+    auto info = tokens.Find(token);
+    if (!info) return denied;
+    return *info;
+  };
+  if (authorization.empty()) return query_token ? found(*query_token) : Result<TokenInfo>(denied);
   size_t space = authorization.find(' ');
   if (space == std::string::npos)
     return Status::InvalidArgument("malformed Authorization header: expected 'Bearer <token>', 'Token <token>' or 'Basic <base64>'");
   std::string scheme = AsciiLower(authorization.substr(0, space));
-  std::string credential = authorization.substr(authorization.find_first_not_of(' ', space));
-  if (scheme == "bearer" || scheme == "token") return tokens.Verify(credential) ? Status::Ok() : denied;
+  size_t start = authorization.find_first_not_of(' ', space);
+  if (start == std::string::npos) return denied;  // "Bearer " without a token
+  std::string credential = authorization.substr(start);
+  if (scheme == "bearer" || scheme == "token") return found(credential);
   if (scheme == "basic") {
     auto decoded = Base64Decode(credential);
     size_t colon = decoded ? decoded->find(':') : std::string::npos;
     if (colon == std::string::npos)
       return Status::InvalidArgument("malformed Basic credentials: expected base64 of 'user:token'");
-    return tokens.Verify(decoded->substr(colon + 1)) ? Status::Ok() : denied;
+    return found(decoded->substr(colon + 1));
   }
   return Status::InvalidArgument("unsupported Authorization scheme '" + authorization.substr(0, space) +
                                  "': expected Bearer, Token or Basic");

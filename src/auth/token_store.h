@@ -1,5 +1,7 @@
-// Admin tokens (InfluxDB 3 Core has admin tokens only): created once, shown once, stored as a
-// SHA-512 hash in a checksummed file of the object store, checked on every request.
+// Tokens: admin tokens (all InfluxDB 3 Core has) and, as InfluxDB 3 Enterprise has them,
+// resource tokens limited to databases and system endpoints (auth/permission.h). Created once,
+// shown once, stored as a SHA-512 hash in a checksummed file of the object store, checked on
+// every request.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/permission.h"
 #include "common/status.h"
 #include "objstore/object_store.h"
 
@@ -20,6 +23,9 @@ struct TokenInfo {
   std::string hash;  // hex SHA-512 of the token
   int64_t created_at_ms = 0;
   std::optional<int64_t> expiry_ms;
+  std::vector<Permission> permissions;  // empty: an admin token
+
+  bool admin() const { return permissions.empty(); }
 };
 
 struct NewToken {
@@ -41,15 +47,22 @@ class TokenStore {
   // Replaces the operator token's secret; the old one stops working at once.
   Result<NewToken> RegenerateAdmin();
   Result<NewToken> CreateNamedAdmin(const std::string& name, std::optional<int64_t> expiry_secs);
+  // A resource token: `permissions` must not be empty.
+  Result<NewToken> CreateScoped(const std::string& name, std::vector<Permission> permissions,
+                                std::optional<int64_t> expiry_secs);
   // The operator token cannot be deleted (InvalidArgument).
   Status Delete(const std::string& name);
   std::vector<TokenInfo> List() const;
 
   // True for a known, unexpired token.
-  bool Verify(std::string_view token) const;
+  bool Verify(std::string_view token) const { return Find(token).has_value(); }
+  // The known, unexpired token `token` is.
+  std::optional<TokenInfo> Find(std::string_view token) const;
 
  private:
   Result<NewToken> AddLocked(const std::string& name, std::optional<int64_t> expiry_ms);
+  Result<NewToken> CreateLocked(const std::string& name, std::vector<Permission> permissions,
+                                std::optional<int64_t> expiry_secs);
   Status SaveLocked();
 
   objstore::ObjectStore* store_;
@@ -65,7 +78,8 @@ std::string Sha512Hex(std::string_view data);
 // "Bearer T", "Token T" or "Basic base64(user:T)"; `query_token` is the v1 `?p=` parameter
 // where the endpoint accepts it. Unauthenticated when missing or unknown, InvalidArgument when
 // the header is malformed.
-Status Authenticate(const TokenStore& tokens, const std::string& authorization, const std::string* query_token);
+Result<TokenInfo> Authenticate(const TokenStore& tokens, const std::string& authorization,
+                               const std::string* query_token);
 // The token an Authorization header carries (the password of Basic credentials), if any.
 std::optional<std::string> TokenOf(const std::string& authorization);
 

@@ -2,8 +2,10 @@
 // the admin-token commands (`create token --admin`, `show tokens`, `delete token`).
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
+#include "auth/permission.h"
 #include "cli/client_common.h"
 #include "schedule/schedule.h"
 
@@ -25,6 +27,7 @@ struct SystemArgs {
   // tokens
   bool admin = false, regenerate = false;
   std::string token_name, expiry, token_format = "text";
+  std::vector<std::string> permissions;
 };
 
 std::string Ident(const std::string& name) {
@@ -84,27 +87,51 @@ void RegisterSystemCommands(CLI::App& app, std::function<int()>* action) {
     };
   });
 
-  CLI::App* create_token = app.get_subcommand("create")->add_subcommand("token", "Create an admin token");
+  CLI::App* create_token = app.get_subcommand("create")->add_subcommand(
+      "token", "Create an admin token (--admin) or a resource token (--permission)");
   AddCommonOptions(create_token, &a->opts, nullptr, false);
-  create_token->add_flag("--admin", a->admin, "an admin token (the only kind InfluxDB 3 Core has)");
-  create_token->add_option("--name", a->token_name, "a named admin token (default: the operator token _admin)");
-  create_token->add_option("--expiry", a->expiry, "named tokens: expire after this duration, e.g. 30d");
+  create_token->add_flag("--admin", a->admin, "an admin token: every right");
+  create_token->add_option("--permission", a->permissions,
+                           "a resource token's right, repeatable: db:NAME[,NAME]:read[,write] (NAME may be *) "
+                           "or system:health|metrics|ping|ready:read");
+  create_token->add_option("--name", a->token_name,
+                           "the token's name (admin: default the operator token _admin; required with --permission)");
+  create_token->add_option("--expiry", a->expiry, "named tokens: expire after this duration, e.g. 30d or 1y");
   create_token->add_flag("--regenerate", a->regenerate, "replace the operator token (the old one stops working)");
   create_token->add_option("--format", a->token_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   create_token->callback([a, action] {
     *action = [a] {
-      if (!a->admin) return Fail("only admin tokens exist: use `influxdb3 create token --admin`");
+      if (a->admin == !a->permissions.empty())
+        return Fail("create token needs either --admin or --permission (e.g. --permission \"db:mydb:read,write\")");
+      std::optional<int64_t> expiry_secs;
+      if (!a->expiry.empty()) {
+        auto d = schedule::ParseHumanDuration(a->expiry);
+        if (!d.ok()) return Fail("invalid --expiry: " + d.status().message());
+        expiry_secs = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(*d).count());
+      }
       std::string path = "/api/v3/configure/token/admin", body;
-      if (a->regenerate) {
+      if (!a->permissions.empty()) {
+        if (a->token_name.empty()) return Fail("a resource token needs a name: --name NAME");
+        if (a->regenerate) return Fail("--regenerate replaces the operator token; it does not take --permission");
+        path = "/api/v3/enterprise/configure/token";
+        json perms = json::array();
+        for (const auto& text : a->permissions) {
+          auto p = auth::ParsePermission(text);
+          if (!p.ok()) return Fail("invalid --permission: " + p.status().message());
+          json list = json::array();
+          if (p->actions & auth::kRead) list.push_back("read");
+          if (p->actions & auth::kWrite) list.push_back("write");
+          perms.push_back({{"resource_type", p->resource_type}, {"resource_names", p->names}, {"actions", list}});
+        }
+        json j = {{"token_name", a->token_name}, {"permissions", perms}};
+        j["expiry_secs"] = expiry_secs ? json(*expiry_secs) : json(nullptr);
+        body = j.dump();
+      } else if (a->regenerate) {
         path += "/regenerate";
       } else if (!a->token_name.empty() && a->token_name != "_admin") {
         path = "/api/v3/configure/token/named_admin";
         json j = {{"token_name", a->token_name}};
-        if (!a->expiry.empty()) {
-          auto d = schedule::ParseHumanDuration(a->expiry);
-          if (!d.ok()) return Fail("invalid --expiry: " + d.status().message());
-          j["expiry_secs"] = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(*d).count());
-        }
+        if (expiry_secs) j["expiry_secs"] = *expiry_secs;
         body = j.dump();
       }
       std::string out;
@@ -123,7 +150,7 @@ void RegisterSystemCommands(CLI::App& app, std::function<int()>* action) {
       return 0;
     };
   });
-  CLI::App* delete_token = app.get_subcommand("delete")->add_subcommand("token", "Delete a named admin token");
+  CLI::App* delete_token = app.get_subcommand("delete")->add_subcommand("token", "Delete a named token");
   AddCommonOptions(delete_token, &a->opts, nullptr, false);
   delete_token->add_option("--token-name", a->token_name, "the token's name")->required();
   delete_token->callback([a, action] {
@@ -155,7 +182,8 @@ void RegisterSystemCommands(CLI::App& app, std::function<int()>* action) {
       json list = json::parse(out, nullptr, false);
       if (list.is_discarded()) return Fail("unexpected answer from the server: " + out);
       for (const auto& t : list)
-        std::cout << t.value("id", 0) << "\t" << t.value("name", "") << "\tcreated " << t.value("created_at", "")
+        std::cout << t.value("id", 0) << "\t" << t.value("name", "") << "\t" << t.value("permissions", "*:*:*")
+                  << "\tcreated " << t.value("created_at", "")
                   << (t["expiry"].is_string() ? "\texpires " + t["expiry"].get<std::string>() : std::string()) << "\n";
       return 0;
     };

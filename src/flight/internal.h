@@ -80,7 +80,10 @@ std::string EncodeTicket(const QueryTicket& t);
 grpc::Status ToGrpc(const Status& st);
 
 // Whether the call may proceed: UNAUTHENTICATED without a valid token once auth is on.
-grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& ctx);
+// `database`: the one the call reads, which a resource token must hold db:<name>:read for; when
+// empty, the call's 'database' header names it (a call without one reads no database).
+grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& ctx,
+                       const std::string& database = "");
 
 // The value of a request header, "" if absent.
 std::string Header(const grpc::ServerContext& ctx, const std::string& name);

@@ -125,6 +125,7 @@ class Service final : public grpc::Service {
     if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
     auto parsed = ParseTicket(ticket.ticket());
     if (!parsed.ok()) return ToGrpc(parsed.status());
+    if (auto st = CheckAuth(options_, *ctx, parsed->database); !st.ok()) return st;
     auto started = std::chrono::steady_clock::now();
     const char* language = parsed->influxql ? "influxql" : "sql";
     auto cancel = std::make_shared<query::Cancellation>();
@@ -258,11 +259,18 @@ grpc::Status ToGrpc(const Status& st) {
   }
 }
 
-grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& ctx) {
+grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& ctx, const std::string& database) {
   if (options.without_auth || !options.tokens || options.tokens->Empty()) return grpc::Status::OK;
-  Status st = auth::Authenticate(*options.tokens, Header(ctx, "authorization"), nullptr);
-  if (st.ok()) return grpc::Status::OK;
-  return {grpc::StatusCode::UNAUTHENTICATED, st.message()};
+  auto who = auth::Authenticate(*options.tokens, Header(ctx, "authorization"), nullptr);
+  if (!who.ok()) return {grpc::StatusCode::UNAUTHENTICATED, who.status().message()};
+  if (who->admin()) return grpc::Status::OK;
+  std::string db = database;
+  for (const char* name : {"database", "bucket", "bucket-name", "iox-namespace-name"})
+    if (db.empty()) db = Header(ctx, name);
+  if (db.empty() || (db != "_internal" && auth::Allows(who->permissions, "db", db, auth::kRead)))
+    return grpc::Status::OK;
+  return {grpc::StatusCode::PERMISSION_DENIED, "permission denied: this call needs permission db:" + db +
+                                                   ":read, which token '" + who->name + "' does not have"};
 }
 
 Result<std::unique_ptr<ArrowSource>> OpenTicket(const FlightOptions& options,

@@ -93,6 +93,12 @@ void Api::AddRoute(const std::string& path, Handler handler) { routes_[path] = s
 // (a label per unknown path would let any client grow /metrics without bound).
 namespace {
 
+std::string PermissionsText(const auth::TokenInfo& token) {
+  std::string out;
+  for (const auto& p : token.permissions) out += (out.empty() ? "" : " ") + auth::FormatPermission(p);
+  return out;
+}
+
 // The routes Handle() serves itself, with the methods each takes (for the 404 body).
 const std::map<std::string, std::string>& FixedRoutes() {
   static const std::map<std::string, std::string> kRoutes = {
@@ -189,7 +195,7 @@ Response Api::NotFound(const std::string& method, const std::string& path) {
   return Response::Error(404, "not found: no route for " + method + " " + path);
 }
 
-std::optional<Response> Api::Unauthorized(const Request& req) const {
+std::optional<Response> Api::Unauthorized(Request& req) const {
   if (auth_.without_auth || !auth_.tokens) return std::nullopt;
   const std::string& p = req.path;
   // Liveness checks never need a token; the others only with --disable-authz.
@@ -198,13 +204,41 @@ std::optional<Response> Api::Unauthorized(const Request& req) const {
     if (p == std::string("/") + name && auth_.disabled_authz.count(name)) return std::nullopt;
   if (auth_.tokens->Empty()) return std::nullopt;  // no token yet: auth is not on
   const std::string engine_prefix = "/api/v3/engine/";
-  if (p.compare(0, engine_prefix.size(), engine_prefix) == 0 && auth_.is_public_engine_path &&
-      auth_.is_public_engine_path(p.substr(engine_prefix.size())))
+  bool engine_path = p.compare(0, engine_prefix.size(), engine_prefix) == 0;
+  if (engine_path && auth_.is_public_engine_path && auth_.is_public_engine_path(p.substr(engine_prefix.size())))
     return std::nullopt;
   const std::string* query_token = (p == "/write" || p == "/query") ? req.Param("p") : nullptr;
-  Status st = auth::Authenticate(*auth_.tokens, req.Header("authorization"), query_token);
-  if (st.ok()) return std::nullopt;
-  return Response::Error(HttpStatusFor(st), st.message());
+  auto who = auth::Authenticate(*auth_.tokens, req.Header("authorization"), query_token);
+  if (!who.ok()) return Response::Error(HttpStatusFor(who.status()), who.status().message());
+  req.token = std::make_shared<const auth::TokenInfo>(std::move(who).value());
+  if (req.token->admin()) return std::nullopt;
+  // A resource token: the routes of one database check it in their handler (Permit); the
+  // system endpoints take system:<name>:read; everything else manages the server.
+  static const std::set<std::string> kDatabaseRoutes = {"/api/v3/write_lp", "/api/v2/write", "/write",
+                                                        "/api/v3/query_sql", "/api/v3/query_influxql", "/query"};
+  if (kDatabaseRoutes.count(p)) return std::nullopt;
+  if (p == "/metrics" || p == "/ready") {
+    if (auth::Allows(req.token->permissions, "system", p.substr(1), auth::kRead)) return std::nullopt;
+    return Response::Error(403, "permission denied: " + p + " needs permission system:" + p.substr(1) +
+                                    ":read, which token '" + req.token->name + "' does not have");
+  }
+  if (engine_path && auth_.engine_path_database) {
+    auto db = auth_.engine_path_database(p.substr(engine_prefix.size()));
+    if (!db) return std::nullopt;  // no such trigger: its handler answers 404
+    Status st = Permit(req, *db, auth::kWrite);
+    if (st.ok()) return std::nullopt;
+    return Response::Error(HttpStatusFor(st), st.message());
+  }
+  return Response::Error(403, "permission denied: " + req.method + " " + p + " needs an admin token; token '" +
+                                  req.token->name + "' is a resource token (" + PermissionsText(*req.token) + ")");
+}
+
+Status Api::Permit(const Request& req, const std::string& db, auth::Action action) {
+  if (!req.token || req.token->admin()) return Status::Ok();
+  if (db != "_internal" && auth::Allows(req.token->permissions, "db", db, action)) return Status::Ok();
+  return Status(Code::kForbidden, "permission denied: this request needs permission db:" + db + ":" +
+                                      auth::ActionName(action) + ", which token '" + req.token->name +
+                                      "' does not have (it has " + PermissionsText(*req.token) + ")");
 }
 
 namespace {
@@ -258,6 +292,8 @@ void Api::HandleWrite(Request& req, Reply reply, int api_version) {
         std::string("missing query parameter '") + (api_version == 2 ? "bucket" : "db") + "'",
         nullptr));
   }
+  if (Status st = Permit(req, *db, auth::kWrite); !st.ok())
+    return reply(WriteError(api_version, 403, st.message(), nullptr));
   wr.database = *db;
   if (api_version == 1) {
     if (const std::string* rp = req.Param("rp");
@@ -365,6 +401,8 @@ Result<Api::QueryRequest> Api::ParseQueryRequest(const Request& req) {
 void Api::HandleQuery(Request& req, Reply reply) {
   auto parsed = ParseQueryRequest(req);
   if (!parsed.ok()) return reply(Response::Error(400, parsed.status().message()));
+  if (Status st = Permit(req, parsed->db, auth::kRead); !st.ok())
+    return reply(Response::Error(HttpStatusFor(st), st.message()));
   const std::string& db = parsed->db;
   const std::string& sql = parsed->q;
   const std::string& format_name = parsed->format;

@@ -43,6 +43,7 @@ class Api {
     bool without_auth = false;
     std::set<std::string> disabled_authz;  // --disable-authz: health, ping, metrics, ready
     std::function<bool(const std::string& engine_path)> is_public_engine_path;  // request triggers
+    std::function<std::optional<std::string>(const std::string& engine_path)> engine_path_database;
   };
   // Authentication turns on once the first token exists (unless --without-auth): a new server
   // answers the Processing-engine guide's commands as written, then `create token --admin`
@@ -71,8 +72,11 @@ class Api {
   write::Writer* writer_;
   query::QueryEngine* engine_;
   size_t max_request_bytes_;
-  // Null when allowed; otherwise the 401/400 response to send.
-  std::optional<Response> Unauthorized(const Request& req) const;
+  // Null when allowed; otherwise the 401/400/403 response to send. Sets req.token. Routes that
+  // read or write one database are let through to their handler, which calls Permit.
+  std::optional<Response> Unauthorized(Request& req) const;
+  // Ok when the request's token may `action` database `db` (Forbidden names what is missing).
+  static Status Permit(const Request& req, const std::string& db, auth::Action action);
 
   std::map<std::string, Handler> routes_;
   AuthOptions auth_;

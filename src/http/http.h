@@ -11,6 +11,10 @@
 
 #include "common/status.h"
 
+namespace riffle::auth {
+struct TokenInfo;
+}
+
 namespace riffle::http {
 
 // Tells a handler that its client hung up while the request was still being handled, so that
@@ -35,6 +39,7 @@ struct Request {
   std::map<std::string, std::string> headers;             // names lower-cased
   std::string body;                                       // already gunzipped
   std::shared_ptr<ClientWatch> client;                    // null when not served over a socket
+  std::shared_ptr<const auth::TokenInfo> token;            // the caller's token; null when auth is off
 
   // Last value of a query parameter, if present.
   const std::string* Param(const std::string& name) const;

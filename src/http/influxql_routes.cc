@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "common/text.h"
 #include "http/api.h"
 #include "http/influxql_body.h"
 #include "influxql/influxql.h"
@@ -106,6 +107,23 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
   json results = json::array();
   auto statements = influxql::SplitStatements(q);
   if (statements.empty()) return counted(Response::Error(400, "error parsing query: empty query"));
+  if (req.token && !req.token->admin()) {
+    // A resource token reads the database it names: SELECT and SHOW on db=..., never the
+    // statements that create or drop, nor SHOW DATABASES (every database's name).
+    if (db.empty())
+      return counted(Response::Error(403, "permission denied: a resource token must name its database (db=...)"));
+    if (Status st = Permit(req, db, auth::kRead); !st.ok()) return counted(Response::Error(403, st.message()));
+    for (const auto& statement : statements) {
+      std::string rest = AsciiLower(statement);
+      rest.erase(0, std::min(rest.size(), rest.find_first_not_of(" \t\r\n")));
+      std::string head = rest.substr(0, rest.find_first_of(" \t\r\n"));
+      bool show_databases = rest.find("databases") != std::string::npos && head == "show";
+      if (!(influxql::IsSelect(statement) || head == "show") || show_databases)
+        return counted(Response::Error(403, "permission denied: '" + statement +
+                                                "' needs an admin token; a resource token may run SELECT and "
+                                                "SHOW statements on its database"));
+    }
+  }
   bool pretty = param("pretty") == "true";
   for (size_t i = 0; i < statements.size(); ++i) {
     json r = {{"statement_id", i}};
@@ -183,6 +201,8 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
 void Api::HandleInfluxQL(Request& req, Reply reply) {
   auto parsed = ParseQueryRequest(req);
   if (!parsed.ok()) return reply(Response::Error(400, parsed.status().message()));
+  if (Status st = Permit(req, parsed->db, auth::kRead); !st.ok())
+    return reply(Response::Error(HttpStatusFor(st), st.message()));
   auto format = query::ParseFormat(parsed->format);
   if (!format.ok()) return reply(Response::Error(400, format.status().message()));
   if (*format == query::Format::kParquet)

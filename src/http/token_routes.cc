@@ -1,4 +1,5 @@
-// /api/v3/configure/token*: admin tokens (InfluxDB 3 Core has admin tokens only).
+// /api/v3/configure/token*: admin tokens, as InfluxDB 3 Core has them, and
+// /api/v3/enterprise/configure/token: resource tokens, as InfluxDB 3 Enterprise has them.
 #include <nlohmann/json.hpp>
 
 #include "http/api.h"
@@ -20,12 +21,55 @@ std::string Rfc3339Millis(int64_t ms) {
   return buf;
 }
 
+std::string PermissionsText(const auth::TokenInfo& t) {
+  if (t.admin()) return "*:*:*";
+  std::string out;
+  for (const auto& p : t.permissions) out += (out.empty() ? "" : " ") + auth::FormatPermission(p);
+  return out;
+}
+
 json InfoJson(const auth::TokenInfo& t) {
   return {{"id", t.id},
           {"name", t.name},
           {"hash", t.hash},
           {"created_at", Rfc3339Millis(t.created_at_ms)},
-          {"expiry", t.expiry_ms ? json(Rfc3339Millis(*t.expiry_ms)) : json(nullptr)}};
+          {"expiry", t.expiry_ms ? json(Rfc3339Millis(*t.expiry_ms)) : json(nullptr)},
+          {"permissions", PermissionsText(t)}};
+}
+
+// Enterprise's body: [{"resource_type": "db", "resource_names": ["a"], "actions": ["read"]}].
+Result<std::vector<auth::Permission>> PermissionsOf(const json& list) {
+  const std::string expected =
+      "'permissions' must be a non-empty array of {\"resource_type\": \"db\"|\"system\", \"resource_names\": "
+      "[names or \"*\"], \"actions\": [\"read\", \"write\"]}";
+  if (!list.is_array() || list.empty()) return Status::InvalidArgument(expected);
+  std::vector<auth::Permission> out;
+  for (const auto& item : list) {
+    if (!item.is_object() || !item.contains("resource_type") || !item["resource_type"].is_string() ||
+        !item.contains("resource_names") || !item["resource_names"].is_array() || !item.contains("actions") ||
+        !item["actions"].is_array())
+      return Status::InvalidArgument(expected);
+    std::string text = item["resource_type"].get<std::string>() + ":";
+    std::string names, actions;
+    for (const auto& n : item["resource_names"]) {
+      if (!n.is_string()) return Status::InvalidArgument(expected);
+      names += (names.empty() ? "" : ",") + n.get<std::string>();
+    }
+    for (const auto& a : item["actions"]) {
+      if (!a.is_string()) return Status::InvalidArgument(expected);
+      actions += (actions.empty() ? "" : ",") + a.get<std::string>();
+    }
+    RIFFLE_ASSIGN_OR_RETURN(auth::Permission p, auth::ParsePermission(text + names + ":" + actions));
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Result<std::optional<int64_t>> ExpiryOf(const json& j) {
+  if (!j.contains("expiry_secs") || j["expiry_secs"].is_null()) return std::optional<int64_t>();
+  if (!j["expiry_secs"].is_number_integer() || j["expiry_secs"].get<int64_t>() <= 0)
+    return Status::InvalidArgument("'expiry_secs' must be a positive integer");
+  return std::optional<int64_t>(j["expiry_secs"].get<int64_t>());
 }
 
 Response Created(const Result<auth::NewToken>& made) {
@@ -60,13 +104,23 @@ void RegisterTokenRoutes(Api& api, auth::TokenStore* tokens, bool without_auth) 
     const json& j = (*body)->value;
     if (!j.contains("token_name") || !j["token_name"].is_string())
       return reply(Response::Error(400, "missing field 'token_name' (a string)"));
-    std::optional<int64_t> expiry;
-    if (j.contains("expiry_secs") && !j["expiry_secs"].is_null()) {
-      if (!j["expiry_secs"].is_number_integer() || j["expiry_secs"].get<int64_t>() <= 0)
-        return reply(Response::Error(400, "'expiry_secs' must be a positive integer"));
-      expiry = j["expiry_secs"].get<int64_t>();
-    }
-    reply(Created(tokens->CreateNamedAdmin(j["token_name"], expiry)));
+    auto expiry = ExpiryOf(j);
+    if (!expiry.ok()) return reply(Response::Error(400, expiry.status().message()));
+    reply(Created(tokens->CreateNamedAdmin(j["token_name"], *expiry)));
+  });
+  api.AddRoute("/api/v3/enterprise/configure/token", [tokens, disabled](Request&& req, Reply reply) {
+    if (disabled(reply)) return;
+    if (req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
+    auto body = ParseJsonBody(req);
+    if (!body.ok()) return reply(Response::Error(HttpStatusFor(body.status()), body.status().message()));
+    const json& j = (*body)->value;
+    if (!j.contains("token_name") || !j["token_name"].is_string())
+      return reply(Response::Error(400, "missing field 'token_name' (a string)"));
+    auto permissions = PermissionsOf(j.contains("permissions") ? j["permissions"] : json());
+    if (!permissions.ok()) return reply(Response::Error(400, permissions.status().message()));
+    auto expiry = ExpiryOf(j);
+    if (!expiry.ok()) return reply(Response::Error(400, expiry.status().message()));
+    reply(Created(tokens->CreateScoped(j["token_name"], std::move(permissions).value(), *expiry)));
   });
   api.AddRoute("/api/v3/configure/token", [tokens, disabled](Request&& req, Reply reply) {
     if (disabled(reply)) return;

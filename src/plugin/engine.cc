@@ -256,6 +256,13 @@ bool ProcessingEngine::IsPublicRequestPath(const std::string& path) {
   return it != request_routes_.end() && it->second->def().settings.public_endpoint;
 }
 
+std::optional<std::string> ProcessingEngine::RequestPathDatabase(const std::string& path) {
+  std::lock_guard lock(runners_mu_);
+  auto it = request_routes_.find(path);
+  if (it == request_routes_.end()) return std::nullopt;
+  return it->second->def().database;
+}
+
 void ProcessingEngine::HandleRequest(const std::string& path, const std::vector<std::pair<std::string, std::string>>& query,
                                      const std::map<std::string, std::string>& headers, std::string body,
                                      std::function<void(HttpReply)> reply) {

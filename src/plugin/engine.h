@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -64,6 +65,8 @@ class ProcessingEngine {
 
   // True when a request trigger serves `path` without authentication (--public).
   bool IsPublicRequestPath(const std::string& path);
+  // The database of the request trigger serving `path`, if one does.
+  std::optional<std::string> RequestPathDatabase(const std::string& path);
 
   // /api/v3/engine/<path>; `reply` may run on another thread.
   void HandleRequest(const std::string& path,
