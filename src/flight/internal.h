@@ -82,8 +82,9 @@ grpc::Status ToGrpc(const Status& st);
 // Whether the call may proceed: UNAUTHENTICATED without a valid token once auth is on.
 // `database`: the one the call reads, which a resource token must hold db:<name>:read for; when
 // empty, the call's 'database' header names it (a call without one reads no database).
+// `influxql`: the InfluxQL text the call runs, which a resource token may only read with.
 grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& ctx,
-                       const std::string& database = "");
+                       const std::string& database = "", const std::string* influxql = nullptr);
 
 // The value of a request header, "" if absent.
 std::string Header(const grpc::ServerContext& ctx, const std::string& name);

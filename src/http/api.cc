@@ -223,8 +223,12 @@ std::optional<Response> Api::Unauthorized(Request& req) const {
                                     ":read, which token '" + req.token->name + "' does not have");
   }
   if (engine_path && auth_.engine_path_database) {
+    // No such trigger: 403 as for any route a resource token may not use, so that the answer
+    // does not tell which trigger paths exist.
     auto db = auth_.engine_path_database(p.substr(engine_prefix.size()));
-    if (!db) return std::nullopt;  // no such trigger: its handler answers 404
+    if (!db)
+      return Response::Error(403, "permission denied: " + p + " is not a request trigger that token '" +
+                                      req.token->name + "' may call");
     Status st = Permit(req, *db, auth::kWrite);
     if (st.ok()) return std::nullopt;
     return Response::Error(HttpStatusFor(st), st.message());
@@ -292,14 +296,14 @@ void Api::HandleWrite(Request& req, Reply reply, int api_version) {
         std::string("missing query parameter '") + (api_version == 2 ? "bucket" : "db") + "'",
         nullptr));
   }
-  if (Status st = Permit(req, *db, auth::kWrite); !st.ok())
-    return reply(WriteError(api_version, 403, st.message(), nullptr));
   wr.database = *db;
   if (api_version == 1) {
     if (const std::string* rp = req.Param("rp");
         rp && !rp->empty() && *rp != "autogen" && *rp != "default")
       wr.database += "/" + *rp;
   }
+  if (Status st = Permit(req, wr.database, auth::kWrite); !st.ok())
+    return reply(WriteError(api_version, 403, st.message(), nullptr));
   const std::string* precision = req.Param("precision");
   // An empty precision= (the influx 1.x CLI sends it with -precision rfc3339) is the default.
   bool given = precision && !precision->empty();

@@ -67,6 +67,21 @@ bool IsParseError(const Status& st) { return st.message().rfind("error parsing q
 
 }  // namespace
 
+namespace {
+
+// A resource token runs the statements that read its database, nothing that creates or drops.
+Status ResourceTokenMayRun(const Request& req, const std::vector<std::string>& statements) {
+  if (!req.token || req.token->admin()) return Status::Ok();
+  for (const auto& statement : statements)
+    if (!influxql::ReadsOnlyItsDatabase(statement))
+      return Status(Code::kForbidden, "permission denied: '" + statement +
+                                          "' needs an admin token; a resource token may run SELECT and SHOW "
+                                          "statements on its database (not SHOW DATABASES)");
+  return Status::Ok();
+}
+
+}  // namespace
+
 void Api::HandleQueryV1(Request& req, Reply reply) {
   // Parameters come in the query string, and for POST also as a form body.
   std::vector<std::pair<std::string, std::string>> params = req.query;
@@ -113,16 +128,7 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
     if (db.empty())
       return counted(Response::Error(403, "permission denied: a resource token must name its database (db=...)"));
     if (Status st = Permit(req, db, auth::kRead); !st.ok()) return counted(Response::Error(403, st.message()));
-    for (const auto& statement : statements) {
-      std::string rest = AsciiLower(statement);
-      rest.erase(0, std::min(rest.size(), rest.find_first_not_of(" \t\r\n")));
-      std::string head = rest.substr(0, rest.find_first_of(" \t\r\n"));
-      bool show_databases = rest.find("databases") != std::string::npos && head == "show";
-      if (!(influxql::IsSelect(statement) || head == "show") || show_databases)
-        return counted(Response::Error(403, "permission denied: '" + statement +
-                                                "' needs an admin token; a resource token may run SELECT and "
-                                                "SHOW statements on its database"));
-    }
+    if (Status st = ResourceTokenMayRun(req, statements); !st.ok()) return counted(Response::Error(403, st.message()));
   }
   bool pretty = param("pretty") == "true";
   for (size_t i = 0; i < statements.size(); ++i) {
@@ -202,6 +208,8 @@ void Api::HandleInfluxQL(Request& req, Reply reply) {
   auto parsed = ParseQueryRequest(req);
   if (!parsed.ok()) return reply(Response::Error(400, parsed.status().message()));
   if (Status st = Permit(req, parsed->db, auth::kRead); !st.ok())
+    return reply(Response::Error(HttpStatusFor(st), st.message()));
+  if (Status st = ResourceTokenMayRun(req, influxql::SplitStatements(parsed->q)); !st.ok())
     return reply(Response::Error(HttpStatusFor(st), st.message()));
   auto format = query::ParseFormat(parsed->format);
   if (!format.ok()) return reply(Response::Error(400, format.status().message()));

@@ -111,6 +111,11 @@ void RegisterTokenRoutes(Api& api, auth::TokenStore* tokens, bool without_auth) 
   api.AddRoute("/api/v3/enterprise/configure/token", [tokens, disabled](Request&& req, Reply reply) {
     if (disabled(reply)) return;
     if (req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
+    // The first token turns authentication on; were it a resource token, no admin token could
+    // ever be made.
+    if (tokens->Empty())
+      return reply(Response::Error(409, "no admin token exists yet: create one first with `influxdb3 create token "
+                                        "--admin`, then resource tokens with it"));
     auto body = ParseJsonBody(req);
     if (!body.ok()) return reply(Response::Error(HttpStatusFor(body.status()), body.status().message()));
     const json& j = (*body)->value;

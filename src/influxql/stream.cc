@@ -108,12 +108,58 @@ Result<std::map<std::string, std::string>> ParseBoundParams(const std::string& j
   return out;
 }
 
+namespace {
+
+std::string LowerAscii(const std::string& s) {
+  std::string out = s;
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool FirstWordIs(const std::string& statement, const char* word) {
+  std::string lower = LowerAscii(statement);
+  size_t i = lower.find_first_not_of(" \t\r\n");
+  size_t n = std::char_traits<char>::length(word);
+  if (i == std::string::npos || lower.compare(i, n, word) != 0) return false;
+  return i + n == lower.size() || !std::isalnum(static_cast<unsigned char>(lower[i + n]));
+}
+
+// `word` as a whole word anywhere outside quotes (a deny check: a quoted name never matches).
+bool ContainsWord(const std::string& statement, const char* word) {
+  std::string lower = LowerAscii(statement);
+  size_t n = std::char_traits<char>::length(word);
+  char quote = 0;
+  for (size_t i = 0; i < lower.size(); ++i) {
+    char c = lower[i];
+    if (quote) {
+      if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '\'' || c == '"') {
+      quote = c;
+      continue;
+    }
+    bool start = i == 0 || !(std::isalnum(static_cast<unsigned char>(lower[i - 1])) || lower[i - 1] == '_');
+    if (start && lower.compare(i, n, word) == 0 &&
+        (i + n == lower.size() || !(std::isalnum(static_cast<unsigned char>(lower[i + n])) || lower[i + n] == '_')))
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 bool IsSelect(const std::string& statement) {
   size_t i = statement.find_first_not_of(" \t\r\n");
   if (i == std::string::npos || statement.size() - i < 6) return false;
   for (size_t k = 0; k < 6; ++k)
     if (std::tolower(static_cast<unsigned char>(statement[i + k])) != "select"[k]) return false;
   return statement.size() - i == 6 || !std::isalnum(static_cast<unsigned char>(statement[i + 6]));
+}
+
+bool ReadsOnlyItsDatabase(const std::string& statement) {
+  if (IsSelect(statement)) return !ContainsWord(statement, "into");
+  return FirstWordIs(statement, "show") && !ContainsWord(statement, "databases");
 }
 
 Result<std::unique_ptr<SeriesStream>> ExecuteStreaming(
