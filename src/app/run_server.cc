@@ -2,6 +2,7 @@
 // write path → HTTP API. Stops cleanly on SIGINT/SIGTERM, flushing queued writes.
 #include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -43,6 +44,12 @@ int RunServer(const ServerConfig& config) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Every connection, WAL and Parquet file is a descriptor: take what the hard limit allows
+  // rather than the 1,024 a shell usually starts with.
+  if (struct rlimit files; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
   // Request bodies and parsed batches are large, short-lived buffers. A fixed mmap threshold
   // returns them to the OS when freed; glibc's adaptive one would keep raising it and leave
   // gigabytes of freed memory in its arenas under sustained ingest.
@@ -183,7 +190,8 @@ int RunServer(const ServerConfig& config) {
                            flight->Adopt(fd);
                          else
                            ::close(fd);  // a gRPC client retries once the server is ready
-                       }},
+                       },
+                       config.tls_cert, config.tls_key, config.tls_min_version},
                       [&ready_api, &startup](http::Request&& req, http::Reply reply) {
                         if (auto* api = ready_api.load()) return api->Handle(std::move(req), std::move(reply));
                         reply(StartingResponse(req, startup));

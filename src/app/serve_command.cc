@@ -140,6 +140,12 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   serve->add_option("--wal-flush-bytes", cfg->wal_flush_bytes,
                     "flush early once this many bytes of writes are queued (0: only on the interval)")
       ->envname("INFLUXDB3_WAL_FLUSH_BYTES");
+  serve->add_option("--tls-cert", cfg->tls_cert, "PEM certificate chain: serve HTTPS and gRPC over TLS on the one port")
+      ->envname("INFLUXDB3_TLS_CERT");
+  serve->add_option("--tls-key", cfg->tls_key, "PEM private key of --tls-cert")->envname("INFLUXDB3_TLS_KEY");
+  serve->add_option("--tls-minimum-version", cfg->tls_min_version, "tls-1.2 (default) or tls-1.3")
+      ->envname("INFLUXDB3_TLS_MINIMUM_VERSION")
+      ->check(CLI::IsMember({"tls-1.2", "tls-1.3"}));
   serve->add_flag("--without-auth", cfg->without_auth, "accept requests without a token")
       ->envname("INFLUXDB3_START_WITHOUT_AUTH");
   serve->add_option("--max-databases", cfg->max_databases, "most databases (default 100; Core has 5)")

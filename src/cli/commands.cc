@@ -61,11 +61,20 @@ void FillFromEnvironment(const CLI::Option* option, const char* variable, std::s
 void AddCommonOptions(CLI::App* cmd, ClientOptions* opts, std::string* database, bool database_required) {
   CLI::Option* host = cmd->add_option("-H,--host", opts->host, "URL of the server (env: INFLUXDB3_HOST_URL)");
   CLI::Option* token = cmd->add_option("--token", opts->token, "authentication token (env: INFLUXDB3_AUTH_TOKEN)");
+  CLI::Option* ca = cmd->add_option("--tls-ca", opts->tls_ca,
+                                    "PEM CA bundle to verify an https:// server with (env: INFLUXDB3_TLS_CA)");
+  CLI::Option* no_verify = cmd->add_flag("--tls-no-verify", opts->tls_no_verify,
+                                         "do not verify the server's certificate (env: INFLUXDB3_TLS_NO_VERIFY)");
   CLI::Option* db = nullptr;
   if (database) db = cmd->add_option("-d,--database", *database, "database name (env: INFLUXDB3_DATABASE_NAME)");
   cmd->parse_complete_callback([=] {
     FillFromEnvironment(host, "INFLUXDB3_HOST_URL", &opts->host);
     FillFromEnvironment(token, "INFLUXDB3_AUTH_TOKEN", &opts->token);
+    FillFromEnvironment(ca, "INFLUXDB3_TLS_CA", &opts->tls_ca);
+    if (no_verify->count() == 0) {
+      const char* v = std::getenv("INFLUXDB3_TLS_NO_VERIFY");
+      opts->tls_no_verify = v && (std::string(v) == "true" || std::string(v) == "1");
+    }
     if (db == nullptr) return;
     FillFromEnvironment(db, "INFLUXDB3_DATABASE_NAME", database);
     if (database_required && database->empty())

@@ -55,9 +55,23 @@ Result<HttpResult> HttpCall(const ClientOptions& opts, const std::string& method
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  if (!opts.tls_ca.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, opts.tls_ca.c_str());
+  if (opts.tls_no_verify) {
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
   CURLcode rc = curl_easy_perform(curl);
   Status st;
-  if (rc != CURLE_OK) {
+  if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+    st = Status::Unavailable("the server at " + host + " has a certificate this client does not trust: " +
+                             curl_easy_strerror(rc) +
+                             " (pass its CA with --tls-ca FILE or INFLUXDB3_TLS_CA; --tls-no-verify skips the "
+                             "check, for testing only)");
+  } else if (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_GOT_NOTHING) {
+    st = Status::Unavailable("could not talk to the server at " + host + ": " + curl_easy_strerror(rc) +
+                             " (does --host say https:// for a server started with --tls-cert, and http:// "
+                             "otherwise?)");
+  } else if (rc != CURLE_OK) {
     st = Status::Unavailable("could not reach the server at " + host + ": " + curl_easy_strerror(rc) +
                              " (is `influxdb3 serve` running? set --host or INFLUXDB3_HOST_URL)");
   } else {

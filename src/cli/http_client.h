@@ -17,6 +17,8 @@ struct HttpResult {
 struct ClientOptions {
   std::string host = "http://127.0.0.1:8181";
   std::string token;
+  std::string tls_ca;          // --tls-ca: a PEM CA bundle to verify an https:// server with
+  bool tls_no_verify = false;  // --tls-no-verify: accept any certificate (testing only)
 };
 
 Result<HttpResult> HttpCall(const ClientOptions& opts, const std::string& method, const std::string& path_and_query,

@@ -80,6 +80,9 @@ struct ServerOptions {
   // When set, connections that open with the HTTP/2 preface (gRPC clients) are handed over as
   // a non-blocking socket descriptor that the callee owns; all others are served as HTTP/1.1.
   std::function<void(int fd)> adopt_grpc;
+  // --tls-cert/--tls-key (PEM files): every connection speaks TLS; gRPC clients reach
+  // adopt_grpc through ALPN h2. --tls-minimum-version: "tls-1.2" (default) or "tls-1.3".
+  std::string tls_cert, tls_key, tls_min_version;
 };
 
 class Server {

@@ -2,12 +2,19 @@
 // through a Reply callback, possibly later and from another thread (writes answer after
 // the WAL flush), so no I/O thread ever blocks waiting for durability.
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
 
 #include <atomic>
 #include <utility>  // boost 1.74 asio needs std::exchange declared first
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <future>
 #include <optional>
 #include <string_view>
@@ -16,6 +23,7 @@
 #include "common/log.h"
 #include "http/hangup_watcher.h"
 #include "http/http.h"
+#include "http/tls.h"
 
 namespace riffle::http {
 
@@ -24,13 +32,23 @@ namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+namespace ssl = boost::asio::ssl;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
+// How long a request may take to arrive, a response chunk to be taken, or a new connection
+// to say anything: generous for slow links, finite for connections that hold a socket idle.
+constexpr std::chrono::seconds kRequestTimeout{300};
+constexpr std::chrono::seconds kFirstByteTimeout{60};
+
+// One HTTP/1.1 connection, over plain TCP (beast::tcp_stream) or TLS (TlsStream).
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket socket, const ServerOptions& options, const Handler& handler, HangupWatcher& hangups,
+  Session(Stream stream, const ServerOptions& options, const Handler& handler, HangupWatcher& hangups,
           std::atomic<int>& busy)
-      : stream_(std::move(socket)), options_(options), handler_(handler), hangups_(hangups), busy_(busy) {
+      : stream_(std::move(stream)), options_(options), handler_(handler), hangups_(hangups), busy_(busy) {
     buffer_.reserve(1 << 20);  // a small default buffer makes large bodies many times slower
   }
   ~Session() {
@@ -39,10 +57,13 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Start() {
-    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Read, shared_from_this()));
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Read, this->shared_from_this()));
   }
 
  private:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  tcp::socket& Socket() { return beast::get_lowest_layer(stream_).socket(); }
+
   void Unwatch() {
     if (watch_id_) hangups_.Unwatch(watch_id_);
     watch_id_ = 0;
@@ -60,7 +81,10 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(options_.max_request_bytes);
     parser_->header_limit(64 * 1024);
-    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+    // A request (or a kept-alive connection's wait for the next one) has a bounded time to
+    // arrive, so connections that trickle bytes (slow loris) or sit idle are not held forever.
+    beast::get_lowest_layer(stream_).expires_after(kRequestTimeout);
+    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, size_t) {
@@ -68,6 +92,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return Close();
     }
     Busy();
+    beast::get_lowest_layer(stream_).expires_never();  // a handler may take as long as it needs
     if (ec == bhttp::error::body_limit) {
       keep_alive_ = false;
       return Send(Response::Error(413, "max request size (" + std::to_string(options_.max_request_bytes) +
@@ -100,8 +125,8 @@ class Session : public std::enable_shared_from_this<Session> {
     req.body = std::move(msg.body());
     // Until the response is complete, a client that hangs up is told to the handler.
     req.client = std::make_shared<ClientWatch>();
-    watch_id_ = hangups_.Watch(stream_.socket().native_handle(), req.client);
-    auto self = shared_from_this();
+    watch_id_ = hangups_.Watch(Socket().native_handle(), req.client);
+    auto self = this->shared_from_this();
     auto replied = std::make_shared<std::atomic<bool>>(false);
     Reply reply = [self, replied](Response response) {
       replied->store(true);
@@ -129,7 +154,8 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive_);
     res->body() = std::move(r.body);
     res->prepare_payload();
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
+    beast::get_lowest_layer(stream_).expires_after(kRequestTimeout);  // a client that stops reading
     bhttp::async_write(stream_, *res, [self, res](beast::error_code ec, size_t) {
       self->Idle();
       if (ec || !self->keep_alive_) return self->Close();
@@ -146,7 +172,8 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive_);
     res->chunked(true);
     auto serializer = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
+    beast::get_lowest_layer(stream_).expires_after(kRequestTimeout);
     bhttp::async_write_header(stream_, *serializer,
                               [self, res, serializer, body = std::move(r.stream)](beast::error_code ec, size_t) {
                                 if (ec) return self->Idle(), self->Close();
@@ -164,14 +191,14 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!next.ok()) {
         log::Error("query failed while its response was being sent: " + next.status().message());
         chunk_ += "\n" + Response::Error(500, next.status().message()).body + "\n";
-        auto self = shared_from_this();
+        auto self = this->shared_from_this();
         net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)),
                          [self](beast::error_code, size_t) { self->Abort(); });
         return;
       }
       more = *next;
     }
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     auto after = [self, body, more](beast::error_code ec, size_t) {
       if (ec) return self->Idle(), self->Close();
       if (more) return self->SendChunks(body);
@@ -182,6 +209,7 @@ class Session : public std::enable_shared_from_this<Session> {
       });
     };
     if (chunk_.empty()) return after({}, 0);
+    beast::get_lowest_layer(stream_).expires_after(kRequestTimeout);
     net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)), std::move(after));
   }
 
@@ -189,16 +217,27 @@ class Session : public std::enable_shared_from_this<Session> {
   void Abort() {
     Idle();
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.socket().close(ec);
+    Socket().shutdown(tcp::socket::shutdown_both, ec);
+    Socket().close(ec);
   }
 
   void Close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if constexpr (kTls) {
+      // close_notify first, so the client knows the response was whole; bounded, as a peer
+      // that never answers it must not hold the connection.
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+      auto self = this->shared_from_this();
+      stream_.async_shutdown([self](beast::error_code) {
+        beast::error_code ignored;
+        self->Socket().shutdown(tcp::socket::shutdown_send, ignored);
+      });
+    } else {
+      Socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   const ServerOptions& options_;
@@ -213,6 +252,65 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
+// A TLS connection that negotiated h2 (a gRPC client over https://): gRPC serves it through
+// one end of a socket pair, and this pumps the decrypted bytes between the TLS stream and the
+// other end, both ways, until either side ends.
+class GrpcBridge : public std::enable_shared_from_this<GrpcBridge> {
+ public:
+  GrpcBridge(TlsStream tls, std::shared_ptr<ssl::context> ctx)
+      : tls_(std::move(tls)), ctx_(std::move(ctx)), local_(tls_.get_executor()) {}
+
+  void Start(const std::function<void(int fd)>& adopt_grpc) {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+      log::Warn(std::string("cannot bridge a TLS gRPC connection: socketpair: ") + std::strerror(errno));
+      return;
+    }
+    beast::error_code ec;
+    local_.assign(net::local::stream_protocol(), fds[0], ec);
+    if (ec) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+      return;
+    }
+    ::fcntl(fds[1], F_SETFL, ::fcntl(fds[1], F_GETFL) | O_NONBLOCK);
+    adopt_grpc(fds[1]);  // gRPC owns that end from here on
+    Up();
+    Down();
+  }
+
+ private:
+  void Up() {
+    tls_.async_read_some(net::buffer(up_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec) {
+        beast::error_code ignored;
+        self->local_.shutdown(net::socket_base::shutdown_send, ignored);
+        return;
+      }
+      net::async_write(self->local_, net::buffer(self->up_, n), [self](beast::error_code ec, size_t) {
+        if (!ec) self->Up();
+      });
+    });
+  }
+  void Down() {
+    local_.async_read_some(net::buffer(down_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec) {
+        beast::error_code ignored;
+        beast::get_lowest_layer(self->tls_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+        return;
+      }
+      net::async_write(self->tls_, net::buffer(self->down_, n), [self](beast::error_code ec, size_t) {
+        if (!ec) self->Down();
+      });
+    });
+  }
+
+  TlsStream tls_;
+  std::shared_ptr<ssl::context> ctx_;
+  net::local::stream_protocol::socket local_;
+  std::array<char, 16384> up_, down_;
+};
+
 // The first bytes of a connection decide who serves it: the HTTP/2 prior-knowledge preface that
 // every gRPC client sends goes to gRPC (Arrow Flight), anything else to the HTTP/1.1 session.
 // The bytes are peeked, not read, so whichever side serves the connection reads them itself.
@@ -221,15 +319,24 @@ class ProtocolSniffer : public std::enable_shared_from_this<ProtocolSniffer> {
   static constexpr std::string_view kPreface{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"};
 
   ProtocolSniffer(tcp::socket socket, const ServerOptions& options, const Handler& handler, HangupWatcher& hangups,
-                  std::atomic<int>& busy)
+                  std::atomic<int>& busy, std::shared_ptr<TlsContexts> tls)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
         options_(options),
         handler_(handler),
         hangups_(hangups),
-        busy_(busy) {}
+        busy_(busy),
+        tls_(std::move(tls)) {}
 
-  void Start() { Wait(); }
+  void Start() {
+    deadline_.expires_after(kFirstByteTimeout);
+    deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->decided_) return;
+      beast::error_code ignored;
+      self->socket_.close(ignored);  // silent for a minute: the pending wait ends and frees the socket
+    });
+    Wait();
+  }
 
  private:
   void Wait() {
@@ -239,23 +346,69 @@ class ProtocolSniffer : public std::enable_shared_from_this<ProtocolSniffer> {
     });
   }
 
+  // The connection goes to its server: the first-byte deadline no longer applies.
+  void Decided() {
+    decided_ = true;
+    deadline_.cancel();
+  }
+
   void Peek() {
     char bytes[kPreface.size()];
     beast::error_code ec;
     size_t n = socket_.receive(net::buffer(bytes), tcp::socket::message_peek, ec);
-    if (ec || n == 0) return;  // the peer closed: nothing to serve
-    if (std::string_view(bytes, n) != kPreface.substr(0, n)) return ServeHttp();
-    if (n == kPreface.size()) return ServeGrpc();
-    // A preface split across packets: the bytes stay queued, so waiting for readability would
-    // return at once; poll briefly instead, and give up on a peer that stalls mid-preface.
-    if (++polls_ > 2000) return;
-    timer_.expires_after(std::chrono::milliseconds(1));
+    if (ec || n == 0) return Decided();  // the peer closed: nothing to serve
+    if (tls_) return Decided(), static_cast<unsigned char>(bytes[0]) == kTlsHandshake ? ServeTls() : ServePlainOnTlsPort();
+    if (std::string_view(bytes, n) != kPreface.substr(0, n)) return Decided(), ServeHttp();
+    if (n == kPreface.size()) return Decided(), ServeGrpc();
+    // A prefix of the preface ("P" could also begin PUT or POST): the bytes stay queued, so
+    // waiting for readability would return at once; poll instead, backing off from 1 ms to
+    // 100 ms so that many such peers cost little, and after 2 s let HTTP/1.1 have it (it answers
+    // a request or a clear 400, and has its own deadline).
+    if (polled_ms_ > 2000) return Decided(), ServeHttp();
+    int delay = std::min(100, 1 << std::min(polls_++, 7));
+    polled_ms_ += delay;
+    timer_.expires_after(std::chrono::milliseconds(delay));
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (!ec) self->Peek();
     });
   }
 
-  void ServeHttp() { std::make_shared<Session>(std::move(socket_), options_, handler_, hangups_, busy_)->Start(); }
+  void ServeHttp() {
+    std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket_)), options_, handler_, hangups_,
+                                                 busy_)
+        ->Start();
+  }
+
+  // TLS: the handshake (bounded, so a client that stalls in it holds nothing for long), then
+  // ALPN's choice: h2 to gRPC, anything else to an HTTP/1.1 session.
+  void ServeTls() {
+    auto ctx = tls_->Current();
+    auto stream = std::make_shared<TlsStream>(beast::tcp_stream(std::move(socket_)), *ctx);
+    beast::get_lowest_layer(*stream).expires_after(std::chrono::seconds(10));
+    stream->async_handshake(ssl::stream_base::server, [self = shared_from_this(), stream, ctx](beast::error_code ec) {
+      if (ec) return;  // not TLS after all, a failed handshake or a timeout: the socket closes
+      beast::get_lowest_layer(*stream).expires_never();
+      if (NegotiatedProtocol(stream->native_handle()) == "h2" && self->options_.adopt_grpc) {
+        std::make_shared<GrpcBridge>(std::move(*stream), ctx)->Start(self->options_.adopt_grpc);
+        return;
+      }
+      std::make_shared<Session<TlsStream>>(std::move(*stream), self->options_, self->handler_, self->hangups_,
+                                           self->busy_)
+          ->Start();
+    });
+  }
+
+  // Plain HTTP sent to a server that speaks TLS: an answer that says so, not a silent close.
+  void ServePlainOnTlsPort() {
+    static const Handler kUseHttps = [](Request&&, Reply reply) {
+      reply(Response::Error(400, "this server speaks TLS: use https:// (started with --tls-cert)"));
+    };
+    std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket_)), options_, kUseHttps,
+                                                 hangups_, busy_)
+        ->Start();
+  }
+
+  static constexpr unsigned char kTlsHandshake = 0x16;  // the first byte of a ClientHello record
 
   void ServeGrpc() {
     beast::error_code ec;
@@ -271,7 +424,11 @@ class ProtocolSniffer : public std::enable_shared_from_this<ProtocolSniffer> {
   const Handler& handler_;
   HangupWatcher& hangups_;
   std::atomic<int>& busy_;
+  std::shared_ptr<TlsContexts> tls_;  // null: plain TCP
+  net::steady_timer deadline_{socket_.get_executor()};
+  bool decided_ = false;
   int polls_ = 0;
+  int polled_ms_ = 0;
 };
 
 struct Server::Impl {
@@ -283,6 +440,7 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   int port = 0;
   std::atomic<int> busy{0};  // requests read and not yet answered
+  std::shared_ptr<TlsContexts> tls;  // --tls-cert: every connection speaks TLS
   // Keeps the io threads running while a request waits for its reply from elsewhere (a write
   // waits for the WAL flush) with no socket operation pending, e.g. during Stop's drain.
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
@@ -291,14 +449,28 @@ struct Server::Impl {
     acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
-        if (options.adopt_grpc)
-          std::make_shared<ProtocolSniffer>(std::move(socket), options, handler, hangups, busy)->Start();
+        if (options.adopt_grpc || tls)
+          std::make_shared<ProtocolSniffer>(std::move(socket), options, handler, hangups, busy, tls)->Start();
         else
-          std::make_shared<Session>(std::move(socket), options, handler, hangups, busy)->Start();
+          std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), options, handler, hangups,
+                                                       busy)
+              ->Start();
       }
-      if (acceptor->is_open()) Accept();
+      if (!acceptor->is_open()) return;
+      if (!ec && accept_failing_.exchange(false)) log::Info("accepting connections again");
+      if (!ec || ec == net::error::connection_aborted) return Accept();
+      // Out of descriptors (a connection flood) or memory: accepting again at once would spin
+      // a core while the condition lasts, so wait a little; the backlog holds the rest. Logged
+      // once per episode.
+      if (!accept_failing_.exchange(true)) log::Warn("cannot accept connections: " + ec.message() + "; retrying");
+      retry_->expires_after(std::chrono::milliseconds(50));
+      retry_->async_wait([this](beast::error_code) {
+        if (acceptor->is_open()) Accept();
+      });
     });
   }
+  std::optional<net::steady_timer> retry_;
+  std::atomic<bool> accept_failing_{false};
 };
 
 Server::Server(ServerOptions options, Handler handler) : impl_(std::make_unique<Impl>()) {
@@ -309,6 +481,12 @@ Server::Server(ServerOptions options, Handler handler) : impl_(std::make_unique<
 Server::~Server() { Stop(); }
 
 Status Server::Start() {
+  if (!impl_->options.tls_cert.empty() || !impl_->options.tls_key.empty()) {
+    auto tls = TlsContexts::Create({impl_->options.tls_cert, impl_->options.tls_key, impl_->options.tls_min_version},
+                                   static_cast<bool>(impl_->options.adopt_grpc));
+    if (!tls.ok()) return tls.status();
+    impl_->tls = std::move(tls).value();
+  }
   const std::string& bind = impl_->options.bind;
   size_t colon = bind.rfind(':');
   if (colon == std::string::npos)
@@ -340,6 +518,7 @@ Status Server::Start() {
   if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
   if (ec) return Status::IOError("cannot listen on " + bind + ": " + ec.message());
   impl_->port = acc.local_endpoint().port();
+  impl_->retry_.emplace(acc.get_executor());
   impl_->Accept();
   impl_->work.emplace(impl_->ioc.get_executor());
   for (int i = 0; i < std::max(1, impl_->options.threads); ++i)
