@@ -321,3 +321,25 @@ def test_permissions_survive_a_restart(fresh_server):
     listed = {t["name"]: t["permissions"] for t in status("GET", "/api/v3/configure/token", admin).json()}
     assert listed == {"_admin": "*:*:*", "r": "db:a:read", "w": "db:a:write"}
     assert query(s, "a", "SELECT 1").status_code == 401
+
+
+CROSS_DATABASE = [  # read from b with a token for a: every form must fail without leaking b's data
+    "SELECT * FROM b.m", "SELECT * FROM db_1.m", "SELECT * FROM db_2.m", "SELECT * FROM buffer.db_2.m",
+    "SELECT * FROM duckdb_tables()", "SELECT * FROM information_schema.schemata", "SELECT * FROM pg_tables",
+    "SELECT getvariable('riffle_files_1')", "SELECT * FROM query('SELECT * FROM db_2.m')",
+    "WITH x AS (SELECT * FROM db_2.m) SELECT * FROM x", "SELECT * FROM m UNION ALL SELECT * FROM db_2.m",
+]
+
+
+@pytest.mark.parametrize("sql", CROSS_DATABASE)
+def test_a_token_for_one_database_cannot_reach_another_through_sql(env, sql):
+    """The token allows reading a; the statement runs in a's scope (query/statement_scope.h),
+    so naming b's schema, DuckDB's catalog or b's files is refused before DuckDB binds it."""
+    s, tokens = env
+    r = requests.post(s.url + "/api/v3/write_lp", params={"db": "b"}, data="m,t=secret_of_b v=42",
+                      headers=bearer(tokens["admin"]), timeout=10)
+    assert r.status_code == 204, r.text
+    r = requests.get(s.url + "/api/v3/query_sql", params={"db": "a", "q": sql}, headers=bearer(tokens["read_a"]),
+                     timeout=10)
+    assert r.status_code == 400, r.text
+    assert "secret_of_b" not in r.text and "error" in r.json(), r.text
