@@ -1,11 +1,42 @@
 // influxdb3: the Riffle server and its command-line client in one binary.
 #include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "app/serve.h"
 #include "cli/cli.h"
 
+namespace {
+
+// `influxdb3` alone (InfluxDB 3's quick start): `serve` with a node id made from the host name
+// (INFLUXDB3_NODE_IDENTIFIER_PREFIX still wins), the file store under ~/.influxdb3.
+std::vector<std::string> QuickStartArguments() {
+  std::vector<std::string> args = {"influxdb3", "serve"};
+  const char* from_env = std::getenv("INFLUXDB3_NODE_IDENTIFIER_PREFIX");
+  if (from_env && *from_env) return args;
+  char host[256] = {0};
+  std::string node = ::gethostname(host, sizeof host - 1) == 0 && host[0] ? std::string(host) + "-node" : "primary-node";
+  std::cerr << "Using auto-generated node id: " << node
+            << ". For production deployments, explicitly set --node-id\n";
+  args.insert(args.end(), {"--node-id", node});
+  return args;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  std::vector<std::string> quick_start;
+  std::vector<char*> quick_argv;
+  if (argc == 1) {
+    quick_start = QuickStartArguments();
+    for (auto& a : quick_start) quick_argv.push_back(a.data());
+    argc = static_cast<int>(quick_argv.size());
+    argv = quick_argv.data();
+  }
   CLI::App app{"Riffle: an InfluxDB 3 compatible time-series database with a Python processing engine",
                "influxdb3"};
   app.require_subcommand(1);

@@ -5,6 +5,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <nlohmann/json.hpp>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -35,6 +40,41 @@
 #include "write/writer.h"
 
 namespace riffle::app {
+
+namespace {
+
+// serve --admin-token-file: the admin token in the file (made by `create token --admin --offline`)
+// exists from this start on, so a deployment can be provisioned before the server first runs.
+// A token of that name already there wins, as in InfluxDB 3.
+Status ImportAdminTokenFile(auth::TokenStore& tokens, const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Status::NotFound("cannot read it: " + std::string(std::strerror(errno)));
+  if (st.st_mode & 077)
+    log::Warn("Admin token file has insecure permissions: " + std::to_string(st.st_mode & 0777) +
+              " (octal " + [&] {
+                char b[8];
+                std::snprintf(b, sizeof b, "%03o", st.st_mode & 0777);
+                return std::string(b);
+              }() + "). Consider using chmod 0600.");
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto j = nlohmann::json::parse(text.str(), nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("token") || !j["token"].is_string())
+    return Status::InvalidArgument("expected JSON {\"token\": \"apiv3_...\", \"name\": \"_admin\"}");
+  std::string name = j.value("name", std::string(auth::kOperatorTokenName));
+  std::optional<int64_t> expiry;
+  if (j.contains("expiry_millis") && j["expiry_millis"].is_number_integer()) expiry = j["expiry_millis"].get<int64_t>();
+  auto imported = tokens.ImportAdmin(name, j["token"].get<std::string>(), expiry);
+  if (imported.status().code() == Code::kAlreadyExists) {
+    log::Info("Admin token '" + name + "' already exists, skipping initialization");
+    return Status::Ok();
+  }
+  if (imported.ok()) log::Info("Admin token '" + name + "' initialized from " + path);
+  return imported.status();
+}
+
+}  // namespace
 
 int RunServer(const ServerConfig& config) {
   // Block the shutdown signals in every thread; the main thread waits for them below.
@@ -262,6 +302,9 @@ int RunServer(const ServerConfig& config) {
   engine_options.plugin_dir = config.plugin_dir;
   engine_options.plugin_repo = config.plugin_repo;
   engine_options.run_triggers = has_mode("process");
+  for (const auto& kind : config.restrict_triggers_to)
+    engine_options.allowed_trigger_kinds.insert(kind == "wal_flush" ? "wal" : kind);
+  engine_options.package_management = !config.disable_package_management;
   plugin::ProcessingEngine processing(engine_options, &catalog, &writer, qe);
   // Gauges read when /metrics is scraped.
   metrics::AddCollector([&write_buffer, &persister, &catalog, &local_files](std::string* out) {
@@ -304,6 +347,12 @@ int RunServer(const ServerConfig& config) {
           const std::string& db, const std::string& table) -> Result<query::VirtualTable> {
         if (table == "parquet_files")
           return !ingest && follower ? follower->ParquetFilesTable(db) : persister.ParquetFilesTable(db);
+        if (table == "influxdb_schema") {
+          auto state = catalog.State();
+          const catalog::Database* d = state->FindDatabase(db);
+          if (!d) return Status::NotFound("database not found: " + db);
+          return query::InfluxdbSchemaTable(*d);
+        }
         if (table == "last_caches" || table == "distinct_caches")
           return caches.SystemTable(*catalog.State(), db, table == "last_caches");
         return processing.SystemTable(db, table);
@@ -316,6 +365,13 @@ int RunServer(const ServerConfig& config) {
   if (Status st = tokens.Load(); !st.ok()) {
     std::cerr << "Error: cannot load the tokens: " << st.message() << "\n";
     return 1;
+  }
+  if (!config.admin_token_file.empty() && !config.without_auth) {
+    if (Status st = ImportAdminTokenFile(tokens, config.admin_token_file); !st.ok()) {
+      std::cerr << "Error: Failed to initialize admin token from file " << config.admin_token_file << ": "
+                << st.message() << "\n";
+      return 1;
+    }
   }
   // A cluster node announces itself and follows the others: catalog and tokens always, and a
   // query node without ingest serves the ingest nodes' data.

@@ -140,6 +140,19 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   serve->add_option("--wal-flush-bytes", cfg->wal_flush_bytes,
                     "flush early once this many bytes of writes are queued (0: only on the interval)")
       ->envname("INFLUXDB3_WAL_FLUSH_BYTES");
+  serve->add_option("--restrict-plugin-triggers-to", cfg->restrict_triggers_to,
+                    "comma list of the trigger kinds that may be created: wal (wal_flush), schedule, request")
+      ->envname("INFLUXDB3_RESTRICT_PLUGIN_TRIGGERS_TO")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->check(CLI::IsMember({"wal", "wal_flush", "schedule", "request"}));
+  serve->add_flag("--disable-package-management", cfg->disable_package_management,
+                  "refuse `influxdb3 install package` (403), as --package-manager disabled does")
+      ->envname("INFLUXDB3_DISABLE_PACKAGE_MANAGEMENT");
+  serve->add_option("--admin-token-file", cfg->admin_token_file,
+                    "JSON file {\"token\": \"apiv3_...\", \"name\": \"_admin\"} (from `create token --admin "
+                    "--offline --output-file`): its admin token exists from the first start")
+      ->envname("INFLUXDB3_ADMIN_TOKEN_FILE");
   serve->add_option("--tls-cert", cfg->tls_cert, "PEM certificate chain: serve HTTPS and gRPC over TLS on the one port")
       ->envname("INFLUXDB3_TLS_CERT");
   serve->add_option("--tls-key", cfg->tls_key, "PEM private key of --tls-cert")->envname("INFLUXDB3_TLS_KEY");
@@ -201,7 +214,7 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
     serve->add_option(name, (*ignored)[i++], "accepted for compatibility");
   serve->callback([cfg, flush, gen1, mem_threshold, retention_check, query_timeout, exec_mem, disable_authz,
                    node_from_env, request_timeout, retry_timeout, modes, replication, cache_size, disable_cache,
-                   compaction_check, shutdown_timeout, action] {
+                   compaction_check, shutdown_timeout, ignored, action] {
     if (cfg->node_id.empty() && !node_from_env->empty()) {
       const char* v = std::getenv(node_from_env->c_str());
       if (!v || !*v) throw CLI::ValidationError("--node-id-from-env", "environment variable " + *node_from_env + " is not set");
@@ -209,6 +222,7 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
     }
     if (cfg->node_id.empty())
       throw CLI::RequiredError("--node-id (or --node-id-from-env) is required, e.g. --node-id node0");
+    if ((*ignored)[2] == "disabled") cfg->disable_package_management = true;  // --package-manager disabled
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(DurationFlag("--wal-flush-interval", *flush));
     if (ms.count() < 1) throw CLI::ValidationError("--wal-flush-interval", "must be at least 1ms");
     cfg->wal_flush_interval = ms;

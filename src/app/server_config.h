@@ -26,6 +26,9 @@ struct ServerConfig {
   std::string plugin_repo = "https://raw.githubusercontent.com/influxdata/influxdb3_plugins/main/";
   std::string http_bind = "0.0.0.0:8181";
   std::string tls_cert, tls_key, tls_min_version = "tls-1.2";  // --tls-*: HTTPS and gRPC over TLS
+  std::vector<std::string> restrict_triggers_to;  // --restrict-plugin-triggers-to: wal, schedule, request
+  bool disable_package_management = false;        // also --package-manager disabled
+  std::string admin_token_file;                   // --admin-token-file
   size_t max_http_request_size = 10485760;
   std::chrono::milliseconds wal_flush_interval{1000};
   size_t wal_max_write_buffer_size = 100000;

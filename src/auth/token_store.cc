@@ -129,11 +129,31 @@ bool TokenStore::Empty() const {
   return tokens_.empty();
 }
 
-Result<NewToken> TokenStore::AddLocked(const std::string& name, std::optional<int64_t> expiry_ms) {
+Result<std::string> NewTokenSecret() {
   unsigned char random[64];
   if (RAND_bytes(random, sizeof random) != 1) return Status::Internal("cannot draw random bytes for a token");
+  return "apiv3_" + Base64(std::string_view(reinterpret_cast<char*>(random), sizeof random), /*url=*/true);
+}
+
+Result<TokenInfo> TokenStore::ImportAdmin(const std::string& name, const std::string& secret,
+                                          std::optional<int64_t> expiry_ms) {
+  if (secret.rfind("apiv3_", 0) != 0 || secret.size() < 20)
+    return Status::InvalidArgument("the admin token file's token is not a token: expected \"apiv3_...\"");
+  std::lock_guard lock(mu_);
+  for (const auto& t : tokens_)
+    if (t.name == name) return Status::AlreadyExists("token '" + name + "' already exists");
+  TokenInfo info{next_id_++, name, Sha512Hex(secret), NowNanos() / 1000000, expiry_ms, {}};
+  tokens_.push_back(info);
+  if (Status st = SaveLocked(); !st.ok()) {
+    tokens_.pop_back();
+    return st;
+  }
+  return info;
+}
+
+Result<NewToken> TokenStore::AddLocked(const std::string& name, std::optional<int64_t> expiry_ms) {
   NewToken out;
-  out.token = "apiv3_" + Base64(std::string_view(reinterpret_cast<char*>(random), sizeof random), /*url=*/true);
+  RIFFLE_ASSIGN_OR_RETURN(out.token, NewTokenSecret());
   out.info = {next_id_++, name, Sha512Hex(out.token), NowNanos() / 1000000, expiry_ms};
   tokens_.push_back(out.info);
   return out;

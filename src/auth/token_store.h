@@ -47,6 +47,9 @@ class TokenStore {
   // Replaces the operator token's secret; the old one stops working at once.
   Result<NewToken> RegenerateAdmin();
   Result<NewToken> CreateNamedAdmin(const std::string& name, std::optional<int64_t> expiry_secs);
+  // An admin token whose secret was made elsewhere (`create token --admin --offline`, read by
+  // serve --admin-token-file); AlreadyExists when a token has that name.
+  Result<TokenInfo> ImportAdmin(const std::string& name, const std::string& secret, std::optional<int64_t> expiry_ms);
   // A resource token: `permissions` must not be empty.
   Result<NewToken> CreateScoped(const std::string& name, std::vector<Permission> permissions,
                                 std::optional<int64_t> expiry_secs);
@@ -73,6 +76,8 @@ class TokenStore {
 };
 
 std::string Sha512Hex(std::string_view data);
+// A new token secret: "apiv3_" + base64url of 64 random bytes.
+Result<std::string> NewTokenSecret();
 
 // Checks a request's credentials: `authorization` is its Authorization header ("" when absent):
 // "Bearer T", "Token T" or "Basic base64(user:T)"; `query_token` is the v1 `?p=` parameter

@@ -1,11 +1,17 @@
 // `update database` (retention), `show system` (the system tables, as InfluxDB 3's CLI) and
 // the admin-token commands (`create token --admin`, `show tokens`, `delete token`).
+#include <fcntl.h>
+#include <unistd.h>
+#include <cstring>
+#include <filesystem>
+#include <chrono>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <nlohmann/json.hpp>
 
 #include "auth/permission.h"
+#include "auth/token_store.h"
 #include "cli/client_common.h"
 #include "schedule/schedule.h"
 
@@ -16,7 +22,7 @@ using nlohmann::json;
 namespace {
 
 // The system tables every database has (COMPAT §5).
-constexpr const char* kSystemTables[] = {"parquet_files", "processing_engine_logs", "processing_engine_trigger_arguments",
+constexpr const char* kSystemTables[] = {"influxdb_schema", "parquet_files", "processing_engine_logs", "processing_engine_trigger_arguments",
                                          "processing_engine_triggers", "queries"};
 
 struct SystemArgs {
@@ -28,7 +34,38 @@ struct SystemArgs {
   bool admin = false, regenerate = false;
   std::string token_name, expiry, token_format = "text";
   std::vector<std::string> permissions;
+  bool offline = false;
+  std::string output_file;
 };
+
+// `create token --admin --offline --output-file F`: the token made here, never sent anywhere, and
+// written where `serve --admin-token-file F` reads it (JSON, mode 0600, replaced atomically).
+int WriteOfflineAdminToken(const std::string& name, std::optional<int64_t> expiry_secs, const std::string& path) {
+  auto secret = auth::NewTokenSecret();
+  if (!secret.ok()) return Fail(secret.status().message());
+  json j = {{"token", *secret}, {"name", name.empty() ? std::string(auth::kOperatorTokenName) : name}};
+  if (expiry_secs) {
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    j["expiry_millis"] = now_ms + *expiry_secs * 1000;
+  }
+  std::filesystem::path target(path);
+  std::filesystem::path tmp = target.parent_path() / ("." + target.filename().string() + ".tmp");
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Fail("cannot write " + tmp.string() + ": " + std::strerror(errno));
+  std::string text = j.dump(2) + "\n";
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  std::error_code ec;
+  if (ok) std::filesystem::rename(tmp, target, ec);
+  if (!ok || ec) {
+    std::filesystem::remove(tmp, ec);
+    return Fail("cannot write " + path);
+  }
+  std::cout << "Token saved to: " << path << "\n";
+  return 0;
+}
 
 std::string Ident(const std::string& name) {
   std::string out = "\"";
@@ -98,6 +135,10 @@ void RegisterSystemCommands(CLI::App& app, std::function<int()>* action) {
                            "the token's name (admin: default the operator token _admin; required with --permission)");
   create_token->add_option("--expiry", a->expiry, "named tokens: expire after this duration, e.g. 30d or 1y");
   create_token->add_flag("--regenerate", a->regenerate, "replace the operator token (the old one stops working)");
+  create_token->add_flag("--offline", a->offline,
+                         "with --admin: make the token here, without a server, into --output-file (for serve "
+                         "--admin-token-file)");
+  create_token->add_option("--output-file", a->output_file, "with --offline: where the token file goes");
   create_token->add_option("--format", a->token_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   create_token->callback([a, action] {
     *action = [a] {
@@ -108,6 +149,12 @@ void RegisterSystemCommands(CLI::App& app, std::function<int()>* action) {
         auto d = schedule::ParseHumanDuration(a->expiry);
         if (!d.ok()) return Fail("invalid --expiry: " + d.status().message());
         expiry_secs = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(*d).count());
+      }
+      if (a->offline) {
+        if (!a->admin) return Fail("--offline makes admin tokens only: add --admin");
+        if (a->output_file.empty()) return Fail("--offline needs --output-file PATH: where to write the token");
+        if (a->regenerate) return Fail("--offline cannot regenerate: it makes a token without a server");
+        return WriteOfflineAdminToken(a->token_name, expiry_secs, a->output_file);
       }
       std::string path = "/api/v3/configure/token/admin", body;
       if (!a->permissions.empty()) {

@@ -127,8 +127,12 @@ std::string Api::RouteLabel(const std::string& path) const {
 void Api::Handle(Request&& req, Reply reply) {
   // Every response carries the CORS header InfluxDB 3 sends on success, and is counted.
   auto started = std::chrono::steady_clock::now();
-  Reply wrapped = [reply = std::move(reply), route = RouteLabel(req.path), started](Response r) {
+  // cluster-uuid (InfluxDB 3.7+): the catalog's id, on every answer, so that a client can tell
+  // which deployment it reached.
+  Reply wrapped = [reply = std::move(reply), route = RouteLabel(req.path), started,
+                   uuid = catalog_->State()->catalog_uuid](Response r) {
     if (r.status < 400) r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+    if (!uuid.empty()) r.headers.emplace_back("cluster-uuid", uuid);
     auto& m = metrics::Server();
     m.http_requests.With({route, std::to_string(r.status)}).Add();
     m.http_duration.With({route}).Observe(

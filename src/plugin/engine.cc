@@ -217,6 +217,14 @@ Status ProcessingEngine::CreateTrigger(catalog::Trigger trigger) {
                                    "': expected log, retry or disable");
   auto spec = ParseSpec(trigger.specification);
   if (!spec.ok()) return spec.status();
+  if (!options_.allowed_trigger_kinds.empty()) {
+    bool wal = spec->kind == ParsedSpec::Kind::kTable || spec->kind == ParsedSpec::Kind::kAllTables;
+    const char* kind = wal ? "wal" : spec->kind == ParsedSpec::Kind::kSchedule ? "schedule" : "request";
+    const char* type = wal ? "WalRows" : spec->kind == ParsedSpec::Kind::kSchedule ? "Schedule" : "Request";
+    if (!options_.allowed_trigger_kinds.count(kind))
+      return Status::InvalidArgument(std::string("invalid request: server is configured to reject ") + type +
+                                     " plugin triggers (serve --restrict-plugin-triggers-to)");
+  }
   if (spec->kind == ParsedSpec::Kind::kRequest) {
     // Unlike InfluxDB 3 Core, a second trigger for the same path is refused.
     for (const auto& [name, db] : state->databases)

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,6 +33,11 @@ struct EngineOptions {
   // False on a cluster node without the process mode: triggers are kept in the catalog but
   // run on the nodes that have it.
   bool run_triggers = true;
+  // --restrict-plugin-triggers-to: the kinds new triggers may be ("wal", "schedule",
+  // "request"); empty: every kind.
+  std::set<std::string> allowed_trigger_kinds;
+  // --disable-package-management (or --package-manager disabled): installs answer 403.
+  bool package_management = true;
 };
 
 struct HttpReply {

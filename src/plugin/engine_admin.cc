@@ -261,7 +261,14 @@ bool IsLocalProject(const std::string& spec) {
 
 }  // namespace
 
+namespace {
+const Status kPackagesDisabled(Code::kForbidden,
+                               "Package installation has been disabled. Contact your administrator for more "
+                               "information.");
+}  // namespace
+
 Status ProcessingEngine::InstallPackages(const std::vector<std::string>& packages) {
+  if (!options_.package_management) return kPackagesDisabled;
   if (packages.empty()) return Status::InvalidArgument("no packages given: expected at least one package name");
   RIFFLE_RETURN_IF_ERROR(EnsureVenv());
   std::vector<std::string> argv = {options_.virtual_env + "/bin/python", "-m", "pip", "install",
@@ -307,6 +314,7 @@ Status ProcessingEngine::InstallPackages(const std::vector<std::string>& package
 }
 
 Status ProcessingEngine::InstallRequirements(const std::string& requirements_file) {
+  if (!options_.package_management) return kPackagesDisabled;
   RIFFLE_RETURN_IF_ERROR(EnsureVenv());
   std::string out;
   int rc = RunCommand({options_.virtual_env + "/bin/python", "-m", "pip", "install", "--disable-pip-version-check",

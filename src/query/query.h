@@ -43,7 +43,10 @@ struct VirtualTable {
 // The system.* tables every database has (information_schema and Flight SQL list them).
 inline constexpr const char* kSystemTableNames[] = {
     "processing_engine_logs", "processing_engine_triggers", "processing_engine_trigger_arguments",
-    "queries", "parquet_files", "last_caches", "distinct_caches"};
+    "queries", "parquet_files", "last_caches", "distinct_caches", "influxdb_schema"};
+// system.influxdb_schema: measurement, key (column) and data_type (time, tag, boolean, integer,
+// uinteger, float, string) of every column of `db`'s tables.
+VirtualTable InfluxdbSchemaTable(const catalog::Database& db);
 
 // Provides system tables for a database on demand (name without the "system." prefix).
 using SystemTableProvider =
