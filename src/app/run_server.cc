@@ -305,6 +305,7 @@ int RunServer(const ServerConfig& config) {
   for (const auto& kind : config.restrict_triggers_to)
     engine_options.allowed_trigger_kinds.insert(kind == "wal_flush" ? "wal" : kind);
   engine_options.package_management = !config.disable_package_management;
+  engine_options.async_concurrency_limit = config.async_trigger_concurrency_limit;
   plugin::ProcessingEngine processing(engine_options, &catalog, &writer, qe);
   // Gauges read when /metrics is scraped.
   metrics::AddCollector([&write_buffer, &persister, &catalog, &local_files](std::string* out) {

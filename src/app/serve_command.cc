@@ -146,6 +146,9 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
       ->delimiter(',')
       ->allow_extra_args(false)
       ->check(CLI::IsMember({"wal", "wal_flush", "schedule", "request"}));
+  serve->add_option("--async-trigger-concurrency-limit", cfg->async_trigger_concurrency_limit,
+                    "runs of one --run-asynchronous trigger at a time; more wait (default 0: no limit)")
+      ->envname("INFLUXDB3_ASYNC_TRIGGER_CONCURRENCY_LIMIT");
   serve->add_flag("--disable-package-management", cfg->disable_package_management,
                   "refuse `influxdb3 install package` (403), as --package-manager disabled does")
       ->envname("INFLUXDB3_DISABLE_PACKAGE_MANAGEMENT");

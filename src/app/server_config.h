@@ -29,6 +29,7 @@ struct ServerConfig {
   std::vector<std::string> restrict_triggers_to;  // --restrict-plugin-triggers-to: wal, schedule, request
   bool disable_package_management = false;        // also --package-manager disabled
   std::string admin_token_file;                   // --admin-token-file
+  size_t async_trigger_concurrency_limit = 0;     // 0: no limit
   size_t max_http_request_size = 10485760;
   std::chrono::milliseconds wal_flush_interval{1000};
   size_t wal_max_write_buffer_size = 100000;

@@ -38,6 +38,8 @@ struct EngineOptions {
   std::set<std::string> allowed_trigger_kinds;
   // --disable-package-management (or --package-manager disabled): installs answer 403.
   bool package_management = true;
+  // --async-trigger-concurrency-limit: runs of one --run-asynchronous trigger at a time (0: no limit).
+  size_t async_concurrency_limit = 0;
 };
 
 struct HttpReply {

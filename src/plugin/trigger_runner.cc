@@ -57,6 +57,7 @@ void TriggerRunner::Stop() {
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
     tasks_.clear();
+    async_waiting_.clear();
   }
   cv_.notify_all();
   if (!thread_.joinable()) return;
@@ -125,16 +126,30 @@ size_t TriggerRunner::QueueCapacity() const {
 
 bool TriggerRunner::Enqueue(Task task) {
   if (def_.settings.run_async) {
-    // Asynchronous triggers: every event runs at once on its own thread.
+    // Asynchronous triggers: every event runs at once on its own thread, up to
+    // --async-trigger-concurrency-limit at a time; past it, events wait for a thread to finish
+    // (and are refused, as the synchronous queue refuses them, once that many are waiting).
+    size_t limit = engine_->options_.async_concurrency_limit;
     {
       std::lock_guard lock(mu_);
       if (stopping_) return false;
+      if (limit > 0 && static_cast<size_t>(async_runs_.load()) >= limit) {
+        if (async_waiting_.size() >= QueueCapacity()) return false;
+        async_waiting_.push_back(std::move(task));
+        return true;
+      }
+      ++async_runs_;
     }
     auto self = shared_from_this();
-    ++async_runs_;
-    std::thread([self, task = std::move(task)] {
+    std::thread([self, task = std::move(task)]() mutable {
       python::ThreadScope scope;
-      task();
+      for (;;) {
+        task();
+        std::lock_guard lock(self->mu_);
+        if (self->stopping_ || self->async_waiting_.empty()) break;
+        task = std::move(self->async_waiting_.front());
+        self->async_waiting_.pop_front();
+      }
       --self->async_runs_;
     }).detach();
     return true;

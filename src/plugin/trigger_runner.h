@@ -71,6 +71,7 @@ class TriggerRunner : public std::enable_shared_from_this<TriggerRunner> {
   bool stopping_ = false;
   std::thread thread_;
   std::atomic<int> async_runs_{0};
+  std::deque<Task> async_waiting_;  // --async-trigger-concurrency-limit: runs waiting for a slot (mu_)
   std::atomic<unsigned long> python_thread_id_{0};  // of a run in progress, for interruption
   std::atomic<int64_t> run_deadline_ns_{0};         // 0: no run in progress or no timeout
   std::atomic<bool> timed_out_{false};

@@ -220,6 +220,24 @@ Result<RewrittenSql> RewriteSql(const std::string& sql,
           i = close;
           continue;
         }
+        if (close < toks.size() && t.text == "tag_values") {
+          // tag_values('table', 'tag') (Riffle; InfluxQL's SHOW TAG VALUES as a table function):
+          // the tag's distinct values, as rows (key, value).
+          size_t a = Skip(toks, open + 1);
+          size_t comma = a < close ? Skip(toks, a + 1) : close;
+          size_t b = comma < close ? Skip(toks, comma + 1) : close;
+          if (!(a < close && toks[a].kind == TokKind::kString && comma < close && IsChar(sql, toks[comma], ',') &&
+                b < close && toks[b].kind == TokKind::kString && Skip(toks, b + 1) == close))
+            return Status::InvalidArgument(
+                "tag_values() takes the table and the tag as string literals, e.g. tag_values('cpu', 'host')");
+          const std::string& table = toks[a].text;
+          const std::string& tag = toks[b].text;
+          replace(t.begin, toks[close].end,
+                  "(SELECT DISTINCT " + QuoteLiteral(tag) + " AS \"key\", " + QuoteIdent(tag) + " AS \"value\" FROM " +
+                      QuoteIdent(table) + " WHERE " + QuoteIdent(tag) + " IS NOT NULL ORDER BY 2) AS tag_values");
+          i = close;
+          continue;
+        }
         if (close < toks.size() && (t.text == "first_value" || t.text == "last_value")) {
           // DataFusion's ordered aggregate first_value(x ORDER BY t); the window function
           // (… OVER (…)) is DuckDB's too and stays.

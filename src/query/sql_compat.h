@@ -10,6 +10,7 @@
 //   FROM $p / JOIN $p                   → the string parameter p as a quoted identifier
 //   first_value|last_value(x ORDER BY t) → first|last(x ORDER BY t) (not when … OVER (…))
 //   arrow_cast(x, 'Int64')              → CAST(x AS BIGINT) (Arrow type names)
+//   tag_values('t', 'tag')              → the tag's distinct values as (key, value) rows
 //   last_cache('t'[, 'name']), distinct_cache('t'[, 'name'])
 //                                       → a per-query table of the cache's rows
 // Functions DataFusion has and DuckDB lacks (date_bin, ...) are macros (see engine setup).

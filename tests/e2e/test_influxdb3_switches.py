@@ -189,3 +189,49 @@ def test_a_trigger_its_error_behaviour_disabled_stays_disabled_after_a_restart(t
         assert query_rows(s, "sw", runs)[0]["n"] == before
     finally:
         s.kill9()
+
+
+CONCURRENCY = '''
+import builtins, threading, time
+def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):
+    state = builtins.__dict__.setdefault("_riffle_concurrency", {"lock": threading.Lock(), "now": 0, "max": 0})
+    with state["lock"]:
+        state["now"] += 1
+        state["max"] = max(state["max"], state["now"])
+    time.sleep(0.4)
+    with state["lock"]:
+        state["now"] -= 1
+    return {"max": state["max"]}
+'''
+
+
+def test_async_trigger_concurrency_limit_bounds_the_runs_of_one_trigger(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    s = Server(tmp_path, ["--async-trigger-concurrency-limit", "2"]).start()
+    try:
+        (s.plugin_dir / "conc.py").write_text(CONCURRENCY)
+        assert write_lp(s, "sw", "m v=1").status_code == 204
+        s.cli("create", "trigger", "-d", "sw", "--trigger-spec", "request:conc", "--plugin-filename", "conc.py",
+              "--run-asynchronous", "conc")
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: requests.get(s.url + "/api/v3/engine/conc", timeout=30), range(8)))
+        assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
+        # Eight requests at once, two at a time: never more than two ran together, and two did.
+        assert max(r.json()["max"] for r in answers) == 2, [r.text for r in answers]
+    finally:
+        s.kill9()
+
+
+def test_tag_values_lists_a_tags_distinct_values(tmp_path):
+    s = Server(tmp_path).start()
+    try:
+        lines = "cpu,host=b,region=eu v=1 1\ncpu,host=a v=2 2\ncpu,host=b v=3 3\ncpu v=4 4"
+        assert write_lp(s, "sw", lines).status_code == 204
+        assert query_rows(s, "sw", "SELECT * FROM tag_values('cpu', 'host')") == [
+            {"key": "host", "value": "a"}, {"key": "host", "value": "b"}]
+        assert query_rows(s, "sw", "SELECT count(*) AS n FROM tag_values('cpu', 'region')") == [{"n": 1}]
+        r = requests.get(s.url + "/api/v3/query_sql", params={"db": "sw", "q": "SELECT * FROM tag_values(cpu)"},
+                         timeout=10)
+        assert r.status_code == 400 and "tag_values('cpu', 'host')" in r.json()["error"], r.text
+    finally:
+        s.kill9()
