@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x build/lineproto_bench ] && build/lineproto_bench --benchmark_min_time=1
+[ -x build/query_bench ] && build/query_bench --benchmark_min_time=1
 /usr/bin/python3 bench/ingest.py
 /usr/bin/python3 bench/query.py
 /usr/bin/python3 bench/query_stream.py

@@ -219,14 +219,18 @@ Result<Connection> Connection::Open(Database& db) {
 }
 
 Connection::~Connection() {
+  if (parse_tree_) duckdb_destroy_prepare(&parse_tree_);
   if (conn_) duckdb_disconnect(&conn_);
 }
 
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
+    if (parse_tree_) duckdb_destroy_prepare(&parse_tree_);
     if (conn_) duckdb_disconnect(&conn_);
     conn_ = other.conn_;
+    parse_tree_ = other.parse_tree_;
     other.conn_ = nullptr;
+    other.parse_tree_ = nullptr;
   }
   return *this;
 }
@@ -274,16 +278,15 @@ Result<std::unique_ptr<Statement>> Connection::PrepareOne(const std::string& sql
 }
 
 Result<std::string> Connection::ParseTreeJson(const std::string& sql) {
-  duckdb_prepared_statement stmt = nullptr;
-  if (duckdb_prepare(conn_, "SELECT json_serialize_sql($1::VARCHAR)", &stmt) == DuckDBError) {
-    std::string err = duckdb_prepare_error(stmt) ? duckdb_prepare_error(stmt) : "?";
-    duckdb_destroy_prepare(&stmt);
+  if (!parse_tree_ && duckdb_prepare(conn_, "SELECT json_serialize_sql($1::VARCHAR)", &parse_tree_) == DuckDBError) {
+    std::string err = duckdb_prepare_error(parse_tree_) ? duckdb_prepare_error(parse_tree_) : "?";
+    duckdb_destroy_prepare(&parse_tree_);
+    parse_tree_ = nullptr;
     return Status::Internal("cannot prepare json_serialize_sql: " + err);
   }
   DuckResult r;
-  bool ok = duckdb_bind_varchar_length(stmt, 1, sql.data(), sql.size()) != DuckDBError &&
-            duckdb_execute_prepared(stmt, r.get()) != DuckDBError;
-  duckdb_destroy_prepare(&stmt);
+  bool ok = duckdb_bind_varchar_length(parse_tree_, 1, sql.data(), sql.size()) != DuckDBError &&
+            duckdb_execute_prepared(parse_tree_, r.get()) != DuckDBError;
   if (!ok) {
     const char* err = duckdb_result_error(r.get());
     return Status::Internal("json_serialize_sql failed: " + std::string(err ? err : "?"));

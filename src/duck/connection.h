@@ -29,7 +29,10 @@ class Connection {
   static Result<Connection> Open(Database& db);
   Connection() = default;
   ~Connection();
-  Connection(Connection&& other) noexcept : conn_(other.conn_) { other.conn_ = nullptr; }
+  Connection(Connection&& other) noexcept : conn_(other.conn_), parse_tree_(other.parse_tree_) {
+    other.conn_ = nullptr;
+    other.parse_tree_ = nullptr;
+  }
   Connection& operator=(Connection&& other) noexcept;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -56,6 +59,7 @@ class Connection {
   friend class ChunkAppender;
   friend Status RegisterCompatCasts(Connection& conn);
   _duckdb_connection* conn_ = nullptr;
+  _duckdb_prepared_statement* parse_tree_ = nullptr;  // ParseTreeJson's statement, prepared once
 };
 
 class Statement {
