@@ -62,6 +62,25 @@ TEST_F(CatalogTest, SurvivesReloadIncludingTriggers) {
   EXPECT_EQ(db->triggers.at("trig").arguments->at("k"), "v");
 }
 
+TEST_F(CatalogTest, TableRetentionReplacesTheDatabasesAndSurvivesReload) {
+  {
+    Catalog c(store_.get(), "node0");
+    ASSERT_TRUE(c.Load().ok());
+    ASSERT_TRUE(c.CreateDatabase("db", int64_t{1000}).ok());
+    ASSERT_TRUE(c.AddColumns("db", {{"a", "v", ColumnType::kFloat64}, {"b", "v", ColumnType::kFloat64}}).ok());
+    ASSERT_TRUE(c.SetTableRetention("db", "a", int64_t{10}).ok());
+    EXPECT_EQ(c.SetTableRetention("db", "nope", int64_t{10}).code(), Code::kNotFound);
+  }
+  Catalog reloaded(store_.get(), "node0");
+  ASSERT_TRUE(reloaded.Load().ok());
+  const Database* db = reloaded.State()->FindDatabase("db");
+  EXPECT_EQ(EffectiveRetention(*db, *db->FindTable("a")), std::optional<int64_t>(10));
+  EXPECT_EQ(EffectiveRetention(*db, *db->FindTable("b")), std::optional<int64_t>(1000));
+  ASSERT_TRUE(reloaded.SetTableRetention("db", "a", std::nullopt).ok());
+  db = reloaded.State()->FindDatabase("db");
+  EXPECT_EQ(EffectiveRetention(*db, *db->FindTable("a")), std::optional<int64_t>(1000));
+}
+
 TEST_F(CatalogTest, CorruptNewestVersionFallsBackToThePreviousOne) {
   {
     Catalog c(store_.get(), "node0");

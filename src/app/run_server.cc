@@ -348,6 +348,10 @@ int RunServer(const ServerConfig& config) {
           const std::string& db, const std::string& table) -> Result<query::VirtualTable> {
         if (table == "parquet_files")
           return !ingest && follower ? follower->ParquetFilesTable(db) : persister.ParquetFilesTable(db);
+        if (db == "_internal" && (table == "databases" || table == "tables")) {
+          auto state = catalog.State();
+          return table == "databases" ? query::InternalDatabasesTable(*state) : query::InternalTablesTable(*state);
+        }
         if (table == "influxdb_schema") {
           auto state = catalog.State();
           const catalog::Database* d = state->FindDatabase(db);

@@ -100,9 +100,9 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
              MergeDuplicatesSql(table, ordered);
   }
   std::string where;
-  if (db.retention_ns)
+  if (auto retention = catalog::EffectiveRetention(db, table))
     where = " WHERE \"time\" >= make_timestamp_ns(epoch_ns(get_current_timestamp()) - " +
-            std::to_string(*db.retention_ns) + ")";
+            std::to_string(*retention) + ")";
   return "CREATE OR REPLACE VIEW " + SchemaRef(DbSchema(db.id)) + "." + QuoteIdent(table.name) +
          " AS SELECT " + cols + " FROM (" + source + ")" + where;
 }

@@ -416,6 +416,20 @@ Status Catalog::CreateTable(const std::string& db_name, const std::string& table
   });
 }
 
+Status Catalog::SetTableRetention(const std::string& db_name, const std::string& table,
+                                  std::optional<int64_t> retention_ns) {
+  return Mutate([&](CatalogState& s) -> Status {
+    const Database* db = s.FindDatabase(db_name);
+    if (!db) return Status::NotFound("Database not found: " + db_name);
+    const Table* current = db->FindTable(table);
+    if (!current) return Status::NotFound("table '" + table + "' not found in database '" + db_name + "'");
+    auto copy = std::make_shared<Table>(*current);
+    copy->retention_ns = retention_ns;
+    MutableDb(s, db_name)->tables[table] = copy;
+    return Status::Ok();
+  });
+}
+
 Status Catalog::DeleteTable(const std::string& db_name, const std::string& table) {
   return Mutate([&](CatalogState& s) -> Status {
     const Database* db = s.FindDatabase(db_name);

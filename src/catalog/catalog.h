@@ -37,6 +37,9 @@ struct Table {
   uint32_t id = 0;
   std::string name;
   std::vector<Column> columns;  // in creation order; `time` is always present
+  // Table-level retention (InfluxDB 3 Enterprise): when set, it replaces the database's for
+  // this table.
+  std::optional<int64_t> retention_ns;
   struct NameHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
@@ -109,6 +112,11 @@ bool SameIgnoringCase(std::string_view a, std::string_view b);
 // The line error for a name that collides with another only by case.
 std::string CaseCollisionMessage(const char* what, std::string_view name, std::string_view existing);
 
+// The retention period that applies to `table` of `db`: its own, else the database's.
+inline std::optional<int64_t> EffectiveRetention(const Database& db, const Table& table) {
+  return table.retention_ns ? table.retention_ns : db.retention_ns;
+}
+
 struct CatalogState {
   uint64_t version = 0;
   uint32_t next_db_id = 1, next_table_id = 1, next_column_id = 1;
@@ -168,6 +176,8 @@ class Catalog {
                      const std::vector<std::string>& tags,
                      const std::vector<std::pair<std::string, ColumnType>>& fields);
   Status DeleteTable(const std::string& db, const std::string& table);
+  // Sets (or, with nullopt, clears) a table's own retention period.
+  Status SetTableRetention(const std::string& db, const std::string& table, std::optional<int64_t> retention_ns);
 
   // Caches (catalog/caches.cc): defaults filled in and checked against the table as InfluxDB 3
   // does; the stored definition is returned.

@@ -76,7 +76,9 @@ std::string SerializeCatalog(const CatalogState& state) {
       json cols = json::array();
       for (const auto& c : table->columns)
         cols.push_back({{"id", c.id}, {"name", c.name}, {"type", ColumnTypeName(c.type)}});
-      tables.push_back({{"id", table->id}, {"name", table->name}, {"columns", cols}});
+      json tj = {{"id", table->id}, {"name", table->name}, {"columns", cols}};
+      if (table->retention_ns) tj["retention_ns"] = *table->retention_ns;
+      tables.push_back(std::move(tj));
     }
     json triggers = json::array();
     for (const auto& [tname, trig] : db->triggers) triggers.push_back(TriggerToJson(trig));
@@ -123,6 +125,7 @@ Result<CatalogState> DeserializeCatalog(const std::string& contents) {
         auto table = std::make_shared<Table>();
         table->id = t.at("id");
         table->name = t.at("name");
+        if (t.contains("retention_ns")) table->retention_ns = t["retention_ns"].get<int64_t>();
         for (const auto& c : t.at("columns")) {
           auto type = ColumnTypeFromName(c.at("type"));
           if (!type.ok()) return type.status();

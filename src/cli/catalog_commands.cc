@@ -54,6 +54,8 @@ void RegisterCatalogCommands(CLI::App& app, std::function<int()>* action) {
   create_table->add_option("--tags", a->tags, "tag column names")->delimiter(',')->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   create_table->add_option("-f,--fields", a->fields, "field columns as name:type (int64|uint64|float64|utf8|bool)")
       ->delimiter(',')->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  create_table->add_option("--retention-period", a->retention,
+                           "the table's own retention period, e.g. 7d (default: the database's)");
   create_table->callback([a, action] {
     *action = [a] {
       json fields = json::array();
@@ -63,6 +65,7 @@ void RegisterCatalogCommands(CLI::App& app, std::function<int()>* action) {
         fields.push_back({{"name", f.substr(0, colon)}, {"type", f.substr(colon + 1)}});
       }
       json body = {{"db", a->database}, {"table", a->name}, {"tags", a->tags}, {"fields", fields}};
+      if (!a->retention.empty()) body["retention_period"] = a->retention;
       return Call(a->opts, "POST", "/api/v3/configure/table", body.dump(), "application/json",
                   "Table \"" + a->database + "\".\"" + a->name + "\" created successfully");
     };

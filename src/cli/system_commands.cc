@@ -110,7 +110,7 @@ int ShowTable(const SystemArgs& a, const std::string& table, int limit) {
 
 void RegisterSystemCommands(CLI::App& app, std::function<int()>* action) {
   auto a = std::make_shared<SystemArgs>();
-  CLI::App* update = app.add_subcommand("update", "Update a resource (database retention)");
+  CLI::App* update = app.add_subcommand("update", "Update a resource (database or table retention)");
   update->require_subcommand(1);
   CLI::App* update_db = update->add_subcommand("database", "Change a database's retention period");
   AddCommonOptions(update_db, &a->opts, &a->database, true);
@@ -121,6 +121,21 @@ void RegisterSystemCommands(CLI::App& app, std::function<int()>* action) {
       if (a->retention != "none") body["retention_period"] = a->retention;
       return Call(a->opts, "PUT", "/api/v3/configure/database", body.dump(), "application/json",
                   "Database \"" + a->database + "\" updated successfully");
+    };
+  });
+
+  CLI::App* update_table = update->add_subcommand("table", "Change a table's own retention period");
+  AddCommonOptions(update_table, &a->opts, &a->database, true);
+  update_table->add_option("name", a->table, "table name")->required();
+  update_table->add_option("-r,--retention-period", a->retention,
+                           "a duration such as 7d, or none (the database's applies again)")
+      ->required();
+  update_table->callback([a, action] {
+    *action = [a] {
+      json body = {{"db", a->database}, {"table", a->table}, {"retention_period", nullptr}};
+      if (a->retention != "none") body["retention_period"] = a->retention;
+      return Call(a->opts, "PUT", "/api/v3/configure/table", body.dump(), "application/json",
+                  "Table \"" + a->database + "\".\"" + a->table + "\" updated successfully");
     };
   });
 
@@ -217,6 +232,36 @@ void RegisterSystemCommands(CLI::App& app, std::function<int()>* action) {
       SystemArgs internal = *a;
       internal.database = "_internal";
       return Query(internal, "SELECT * FROM system.plugin_files ORDER BY plugin_name, file_name");
+    };
+  });
+  CLI::App* show_retention = show->add_subcommand(
+      "retention", "Show the retention periods: each database's, and each table's own where it has one");
+  AddCommonOptions(show_retention, &a->opts, nullptr, false);
+  show_retention->add_option("--database", a->database, "only this database");
+  show_retention->add_option("--format", a->format, "pretty, json, jsonl or csv")
+      ->check(CLI::IsMember({"pretty", "json", "jsonl", "csv"}));
+  show_retention->callback([a, action] {
+    *action = [a] {
+      // As InfluxDB 3 prints it: whole days, hours, minutes, else seconds; 'infinite' for none.
+      auto human = [](const std::string& ns) {
+        return "CASE WHEN " + ns + " IS NULL THEN 'infinite' WHEN " + ns + " % 86400000000000 = 0 THEN CAST(" + ns +
+               " // 86400000000000 AS VARCHAR) || 'd' WHEN " + ns + " % 3600000000000 = 0 THEN CAST(" + ns +
+               " // 3600000000000 AS VARCHAR) || 'h' WHEN " + ns + " % 60000000000 = 0 THEN CAST(" + ns +
+               " // 60000000000 AS VARCHAR) || 'm' ELSE CAST(" + ns + " // 1000000000 AS VARCHAR) || 's' END";
+      };
+      std::string only;
+      if (!a->database.empty()) {
+        std::string quoted;
+        for (char c : a->database) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+        only = " AND database_name = '" + quoted + "'";
+      }
+      SystemArgs internal = *a;
+      internal.database = "_internal";
+      return Query(internal, "SELECT database_name, '*' AS table_name, " + human("retention_period_ns") +
+                                 " AS retention_period FROM system.databases WHERE NOT deleted" + only +
+                                 " UNION ALL SELECT database_name, table_name, " + human("retention_period_ns") +
+                                 " FROM system.tables WHERE retention_period_ns IS NOT NULL" + only +
+                                 " ORDER BY database_name, table_name");
     };
   });
   CLI::App* show_tokens = show->add_subcommand("tokens", "List the tokens (never their secrets)");

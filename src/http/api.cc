@@ -112,7 +112,7 @@ const std::map<std::string, std::string>& FixedRoutes() {
       {"/api/v1/health", "GET"},
       {"/ping", "GET or POST"},
       {"/api/v3/configure/database", "GET, POST, PUT or DELETE"},
-      {"/api/v3/configure/table", "POST or DELETE"}};
+      {"/api/v3/configure/table", "POST, PUT or DELETE"}};
   return kRoutes;
 }
 

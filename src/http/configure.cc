@@ -70,12 +70,26 @@ void Api::HandleTable(Request& req, Reply reply) {
     if (!db || !table) return reply(Response::Error(400, "missing query parameter 'db' or 'table'"));
     return reply(FromStatus(catalog_->DeleteTable(*db, *table)));
   }
-  if (req.method != "POST") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
+  if (req.method != "POST" && req.method != "PUT")
+    return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
   auto body = ParseJsonBody(req);
   if (!body.ok()) return reply(FromStatus(body.status()));
   const json& j = (*body)->value;
   if (!j.contains("db") || !j["db"].is_string() || !j.contains("table") || !j["table"].is_string())
     return reply(Response::Error(400, "missing field 'db' or 'table' (strings)"));
+  // Table-level retention (InfluxDB 3 Enterprise): "retention_period" on create, and PUT to
+  // change it (null or "none" clears it, and the database's applies again).
+  std::optional<int64_t> retention;
+  if (j.contains("retention_period") && j["retention_period"] != "none") {
+    auto parsed = RetentionFrom(j);
+    if (!parsed.ok()) return reply(FromStatus(parsed.status()));
+    retention = *parsed;
+  }
+  if (req.method == "PUT") {
+    if (!j.contains("retention_period"))
+      return reply(Response::Error(400, "missing field 'retention_period': a duration such as \"30d\", or null"));
+    return reply(FromStatus(catalog_->SetTableRetention(j["db"], j["table"], retention)));
+  }
   std::vector<std::string> tags;
   std::vector<std::pair<std::string, catalog::ColumnType>> fields;
   try {
@@ -94,7 +108,9 @@ void Api::HandleTable(Request& req, Reply reply) {
   }
   Status st = catalog::ValidateDatabaseName(j["db"].get<std::string>());
   if (!st.ok()) return reply(FromStatus(st));
-  reply(FromStatus(catalog_->CreateTable(j["db"], j["table"], tags, fields)));
+  st = catalog_->CreateTable(j["db"], j["table"], tags, fields);
+  if (st.ok() && retention) st = catalog_->SetTableRetention(j["db"], j["table"], retention);
+  reply(FromStatus(st));
 }
 
 }  // namespace riffle::http

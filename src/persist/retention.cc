@@ -15,20 +15,18 @@ Status Persister::Prune(bool expired_too) {
   if (!local_) return Status::Ok();
   std::lock_guard lock(mu_);
   auto state = catalog_->State();
-  std::map<uint32_t, const catalog::Database*> dbs;
-  std::set<uint32_t> tables;
+  // Each live table's retention: its own, else its database's (nullopt: kept forever).
+  std::map<uint32_t, std::optional<int64_t>> tables;
   for (const auto& [name, db] : state->databases) {
     if (db->deleted) continue;
-    dbs[db->id] = db.get();
-    for (const auto& [tname, t] : db->tables) tables.insert(t->id);
+    for (const auto& [tname, t] : db->tables) tables[t->id] = catalog::EffectiveRetention(*db, *t);
   }
   int64_t now = NowNanos();
   std::vector<ParquetFileInfo> kept, dropped;
   for (const auto& f : files_) {
-    auto db = dbs.find(f.db_id);
-    bool expired = expired_too && db != dbs.end() && db->second->retention_ns &&
-                   f.max_time < now - *db->second->retention_ns;
-    (db == dbs.end() || !tables.count(f.table_id) || expired ? dropped : kept).push_back(f);
+    auto table = tables.find(f.table_id);
+    bool expired = expired_too && table != tables.end() && table->second && f.max_time < now - *table->second;
+    (table == tables.end() || expired ? dropped : kept).push_back(f);
   }
   if (dropped.empty()) return Status::Ok();
   std::vector<ParquetFileInfo> previous = files_;

@@ -47,6 +47,10 @@ inline constexpr const char* kSystemTableNames[] = {
 // system.influxdb_schema: measurement, key (column) and data_type (time, tag, boolean, integer,
 // uinteger, float, string) of every column of `db`'s tables.
 VirtualTable InfluxdbSchemaTable(const catalog::Database& db);
+// _internal's system.databases (database_name, retention_period_ns, deleted) and system.tables
+// (database_name, table_name, retention_period_ns: the table's own, effective_retention_period_ns).
+VirtualTable InternalDatabasesTable(const catalog::CatalogState& state);
+VirtualTable InternalTablesTable(const catalog::CatalogState& state);
 
 // Provides system tables for a database on demand (name without the "system." prefix).
 using SystemTableProvider =
