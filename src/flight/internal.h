@@ -84,7 +84,8 @@ grpc::Status ToGrpc(const Status& st);
 // empty, the call's 'database' header names it (a call without one reads no database).
 // `influxql`: the InfluxQL text the call runs, which a resource token may only read with.
 grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& ctx,
-                       const std::string& database = "", const std::string* influxql = nullptr);
+                       const std::string& database = "", const std::string* influxql = nullptr,
+                       const std::string* influxql_params_json = nullptr);
 
 // The value of a request header, "" if absent.
 std::string Header(const grpc::ServerContext& ctx, const std::string& name);

@@ -126,7 +126,9 @@ class Service final : public grpc::Service {
     if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
     auto parsed = ParseTicket(ticket.ticket());
     if (!parsed.ok()) return ToGrpc(parsed.status());
-    if (auto st = CheckAuth(options_, *ctx, parsed->database, parsed->influxql ? &parsed->query : nullptr); !st.ok())
+    if (auto st = CheckAuth(options_, *ctx, parsed->database, parsed->influxql ? &parsed->query : nullptr,
+                            &parsed->params_json);
+        !st.ok())
       return st;
     auto started = std::chrono::steady_clock::now();
     const char* language = parsed->influxql ? "influxql" : "sql";
@@ -262,7 +264,7 @@ grpc::Status ToGrpc(const Status& st) {
 }
 
 grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& ctx, const std::string& database,
-                       const std::string* influxql) {
+                       const std::string* influxql, const std::string* influxql_params_json) {
   if (options.without_auth || !options.tokens || options.tokens->Empty()) return grpc::Status::OK;
   auto who = auth::Authenticate(*options.tokens, Header(ctx, "authorization"), nullptr);
   if (!who.ok()) return {grpc::StatusCode::UNAUTHENTICATED, who.status().message()};
@@ -270,12 +272,14 @@ grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& 
   std::string db = database;
   for (const char* name : {"database", "bucket", "bucket-name", "iox-namespace-name"})
     if (db.empty()) db = Header(ctx, name);
-  if (influxql)
+  if (influxql) {
+    auto params = influxql::ParseBoundParams(influxql_params_json ? *influxql_params_json : "");
     for (const auto& statement : influxql::SplitStatements(*influxql))
-      if (!influxql::ReadsOnlyItsDatabase(statement))
+      if (!influxql::ReadsOnlyItsDatabase(statement, params.ok() ? &*params : nullptr))
         return {grpc::StatusCode::PERMISSION_DENIED,
                 "permission denied: '" + statement + "' needs an admin token; a resource token may run SELECT and "
                                                      "SHOW statements on its database (not SHOW DATABASES)"};
+  }
   if (db.empty() || (db != "_internal" && auth::Allows(who->permissions, "db", db, auth::kRead)))
     return grpc::Status::OK;
   return {grpc::StatusCode::PERMISSION_DENIED, "permission denied: this call needs permission db:" + db +

@@ -70,10 +70,11 @@ bool IsParseError(const Status& st) { return st.message().rfind("error parsing q
 namespace {
 
 // A resource token runs the statements that read its database, nothing that creates or drops.
-Status ResourceTokenMayRun(const Request& req, const std::vector<std::string>& statements) {
+Status ResourceTokenMayRun(const Request& req, const std::vector<std::string>& statements,
+                           const std::map<std::string, std::string>* params = nullptr) {
   if (!req.token || req.token->admin()) return Status::Ok();
   for (const auto& statement : statements)
-    if (!influxql::ReadsOnlyItsDatabase(statement))
+    if (!influxql::ReadsOnlyItsDatabase(statement, params))
       return Status(Code::kForbidden, "permission denied: '" + statement +
                                           "' needs an admin token; a resource token may run SELECT and SHOW "
                                           "statements on its database (not SHOW DATABASES)");
@@ -128,7 +129,8 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
     if (db.empty())
       return counted(Response::Error(403, "permission denied: a resource token must name its database (db=...)"));
     if (Status st = Permit(req, db, auth::kRead); !st.ok()) return counted(Response::Error(403, st.message()));
-    if (Status st = ResourceTokenMayRun(req, statements); !st.ok()) return counted(Response::Error(403, st.message()));
+    if (Status st = ResourceTokenMayRun(req, statements, &bound); !st.ok())
+      return counted(Response::Error(403, st.message()));
   }
   bool pretty = param("pretty") == "true";
   for (size_t i = 0; i < statements.size(); ++i) {

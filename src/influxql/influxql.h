@@ -53,7 +53,9 @@ Result<StatementResult> Execute(const std::string& statement, const catalog::Cat
 bool IsSelect(const std::string& statement);
 // Whether a statement only reads the database it runs for: SELECT and SHOW, but not SHOW
 // DATABASES (every database's name) — what a resource token with db:<name>:read may run.
-bool ReadsOnlyItsDatabase(const std::string& statement);
+// `params`: the request's bound parameters ($name), if it has any.
+bool ReadsOnlyItsDatabase(const std::string& statement,
+                          const std::map<std::string, std::string>* params = nullptr);
 
 // The 1.x `params` JSON object ({"name": "text" | number | bool}) as bound parameters.
 Result<std::map<std::string, std::string>> ParseBoundParams(const std::string& json_text);

@@ -1,4 +1,5 @@
 // InfluxQL results as a stream of series pieces (see SeriesStream in influxql.h).
+#include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
 
@@ -108,46 +109,6 @@ Result<std::map<std::string, std::string>> ParseBoundParams(const std::string& j
   return out;
 }
 
-namespace {
-
-std::string LowerAscii(const std::string& s) {
-  std::string out = s;
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool FirstWordIs(const std::string& statement, const char* word) {
-  std::string lower = LowerAscii(statement);
-  size_t i = lower.find_first_not_of(" \t\r\n");
-  size_t n = std::char_traits<char>::length(word);
-  if (i == std::string::npos || lower.compare(i, n, word) != 0) return false;
-  return i + n == lower.size() || !std::isalnum(static_cast<unsigned char>(lower[i + n]));
-}
-
-// `word` as a whole word anywhere outside quotes (a deny check: a quoted name never matches).
-bool ContainsWord(const std::string& statement, const char* word) {
-  std::string lower = LowerAscii(statement);
-  size_t n = std::char_traits<char>::length(word);
-  char quote = 0;
-  for (size_t i = 0; i < lower.size(); ++i) {
-    char c = lower[i];
-    if (quote) {
-      if (c == quote) quote = 0;
-      continue;
-    }
-    if (c == '\'' || c == '"') {
-      quote = c;
-      continue;
-    }
-    bool start = i == 0 || !(std::isalnum(static_cast<unsigned char>(lower[i - 1])) || lower[i - 1] == '_');
-    if (start && lower.compare(i, n, word) == 0 &&
-        (i + n == lower.size() || !(std::isalnum(static_cast<unsigned char>(lower[i + n])) || lower[i + n] == '_')))
-      return true;
-  }
-  return false;
-}
-
-}  // namespace
 
 bool IsSelect(const std::string& statement) {
   size_t i = statement.find_first_not_of(" \t\r\n");
@@ -157,9 +118,15 @@ bool IsSelect(const std::string& statement) {
   return statement.size() - i == 6 || !std::isalnum(static_cast<unsigned char>(statement[i + 6]));
 }
 
-bool ReadsOnlyItsDatabase(const std::string& statement) {
-  if (IsSelect(statement)) return !ContainsWord(statement, "into");
-  return FirstWordIs(statement, "show") && !ContainsWord(statement, "databases");
+bool ReadsOnlyItsDatabase(const std::string& statement, const std::map<std::string, std::string>* params) {
+  // On the lexer's tokens, so a quoted name ("databases", "into") is never taken for a keyword;
+  // a statement that does not lex runs nothing.
+  auto tokens = Lex(statement, params);
+  if (!tokens.ok() || tokens->empty()) return false;
+  const std::vector<Token>& t = *tokens;
+  if (t[0].IsKeyword("SELECT"))
+    return std::none_of(t.begin(), t.end(), [](const Token& k) { return k.IsKeyword("INTO"); });
+  return t[0].IsKeyword("SHOW") && !(t.size() > 1 && t[1].IsKeyword("DATABASES"));
 }
 
 Result<std::unique_ptr<SeriesStream>> ExecuteStreaming(

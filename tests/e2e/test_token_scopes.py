@@ -343,3 +343,16 @@ def test_a_token_for_one_database_cannot_reach_another_through_sql(env, sql):
                      timeout=10)
     assert r.status_code == 400, r.text
     assert "secret_of_b" not in r.text and "error" in r.json(), r.text
+
+
+def test_a_read_token_runs_influxql_with_bound_parameters_but_not_select_into(env):
+    s, tokens = env
+    ok = requests.get(s.url + "/query", params={"db": "a", "q": "SELECT v FROM m WHERE t = $t", "params": '{"t": "x"}'},
+                      headers=bearer(tokens["read_a"]), timeout=10)
+    assert ok.status_code == 200 and "error" not in ok.json()["results"][0], ok.text
+    quoted = requests.get(s.url + "/query", params={"db": "a", "q": 'SELECT "into" FROM m'},
+                          headers=bearer(tokens["read_a"]), timeout=10)
+    assert quoted.status_code == 200, quoted.text  # a quoted name is not the keyword
+    into = requests.get(s.url + "/query", params={"db": "a", "q": "SELECT v INTO copy FROM m"},
+                        headers=bearer(tokens["read_a"]), timeout=10)
+    assert into.status_code == 403 and "needs an admin token" in into.json()["error"], into.text
