@@ -3,17 +3,14 @@
 #include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <sys/stat.h>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-#include <nlohmann/json.hpp>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "app/server_config.h"
@@ -47,19 +44,13 @@ namespace {
 // exists from this start on, so a deployment can be provisioned before the server first runs.
 // A token of that name already there wins, as in InfluxDB 3.
 Status ImportAdminTokenFile(auth::TokenStore& tokens, const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return Status::NotFound("cannot read it: " + std::string(std::strerror(errno)));
-  if (st.st_mode & 077)
-    log::Warn("Admin token file has insecure permissions: " + std::to_string(st.st_mode & 0777) +
-              " (octal " + [&] {
-                char b[8];
-                std::snprintf(b, sizeof b, "%03o", st.st_mode & 0777);
-                return std::string(b);
-              }() + "). Consider using chmod 0600.");
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto j = nlohmann::json::parse(text.str(), nullptr, false);
+  RIFFLE_ASSIGN_OR_RETURN(std::string text, objstore::ReadLocalFile(path));
+  if (struct stat st {}; ::stat(path.c_str(), &st) == 0 && (st.st_mode & 077)) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(st.st_mode & 0777));
+    log::Warn(std::string("Admin token file has insecure permissions: ") + mode + ". Consider using chmod 0600.");
+  }
+  auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("token") || !j["token"].is_string())
     return Status::InvalidArgument("expected JSON {\"token\": \"apiv3_...\", \"name\": \"_admin\"}");
   std::string name = j.value("name", std::string(auth::kOperatorTokenName));
@@ -437,8 +428,7 @@ int RunServer(const ServerConfig& config) {
   http::RegisterCacheRoutes(api, &catalog, &caches, qe);
   api.SetAuth(
       {&tokens, config.without_auth, config.disable_authz,
-       [&processing](const std::string& path) { return processing.IsPublicRequestPath(path); },
-       [&processing](const std::string& path) { return processing.RequestPathDatabase(path); }});
+       [&processing](const std::string& path) { return processing.RequestRouteAt(path); }});
   if (config.without_auth)
     log::Warn("started --without-auth: every request is accepted and token endpoints are disabled");
   else if (tokens.Empty())

@@ -66,6 +66,7 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   auto mem_threshold = std::make_shared<std::string>("536870912");
   auto node_from_env = std::make_shared<std::string>();
   auto ignored = std::make_shared<std::vector<std::string>>(32);
+  auto package_manager = std::make_shared<std::string>();
   CLI::App* serve = app.add_subcommand("serve", "Run the database server");
   serve->add_option("--node-id,--host-id", cfg->node_id, "identifier of this node (prefix of its files)")
       ->envname("INFLUXDB3_NODE_IDENTIFIER_PREFIX");
@@ -152,6 +153,9 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   serve->add_flag("--disable-package-management", cfg->disable_package_management,
                   "refuse `influxdb3 install package` (403), as --package-manager disabled does")
       ->envname("INFLUXDB3_DISABLE_PACKAGE_MANAGEMENT");
+  serve->add_option("--package-manager", *package_manager,
+                    "discover, pip or uv are accepted (Riffle uses pip); disabled is --disable-package-management")
+      ->envname("INFLUXDB3_PACKAGE_MANAGER");
   serve->add_option("--admin-token-file", cfg->admin_token_file,
                     "JSON file {\"token\": \"apiv3_...\", \"name\": \"_admin\"} (from `create token --admin "
                     "--offline --output-file`): its admin token exists from the first start")
@@ -210,14 +214,14 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
       ->envname("INFLUXDB3_EXEC_MEM_POOL_BYTES");
   // Accepted for compatibility with InfluxDB 3 command lines; not used by Riffle yet.
   int i = 0;
-  for (const char* name : {"--log-filter", "--virtual-env-location", "--package-manager",
+  for (const char* name : {"--log-filter", "--virtual-env-location",
                            "--query-log-size", "--max-concurrent-queries",
                            // the cache is pruned as files are added or released, not on a timer
                            "--parquet-mem-cache-prune-interval", "--parquet-mem-cache-query-path-duration"})
     serve->add_option(name, (*ignored)[i++], "accepted for compatibility");
   serve->callback([cfg, flush, gen1, mem_threshold, retention_check, query_timeout, exec_mem, disable_authz,
                    node_from_env, request_timeout, retry_timeout, modes, replication, cache_size, disable_cache,
-                   compaction_check, shutdown_timeout, ignored, action] {
+                   compaction_check, shutdown_timeout, package_manager, action] {
     if (cfg->node_id.empty() && !node_from_env->empty()) {
       const char* v = std::getenv(node_from_env->c_str());
       if (!v || !*v) throw CLI::ValidationError("--node-id-from-env", "environment variable " + *node_from_env + " is not set");
@@ -225,7 +229,7 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
     }
     if (cfg->node_id.empty())
       throw CLI::RequiredError("--node-id (or --node-id-from-env) is required, e.g. --node-id node0");
-    if ((*ignored)[2] == "disabled") cfg->disable_package_management = true;  // --package-manager disabled
+    if (*package_manager == "disabled") cfg->disable_package_management = true;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(DurationFlag("--wal-flush-interval", *flush));
     if (ms.count() < 1) throw CLI::ValidationError("--wal-flush-interval", "must be at least 1ms");
     cfg->wal_flush_interval = ms;

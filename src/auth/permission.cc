@@ -100,4 +100,11 @@ std::string FormatPermission(const Permission& p) {
   return out;
 }
 
+std::string FormatPermissions(const std::vector<Permission>& permissions) {
+  if (permissions.empty()) return "*:*:*";
+  std::string out;
+  for (const auto& p : permissions) out += (out.empty() ? "" : " ") + FormatPermission(p);
+  return out;
+}
+
 }  // namespace riffle::auth

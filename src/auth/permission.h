@@ -27,6 +27,8 @@ struct Permission {
 Result<Permission> ParsePermission(std::string_view text);
 // The inverse: "db:a,b:read,write".
 std::string FormatPermission(const Permission& p);
+// A token's permissions, space-separated; "*:*:*" for none (an admin token).
+std::string FormatPermissions(const std::vector<Permission>& permissions);
 std::string ActionName(Action action);
 
 // True when `permissions` (empty: an admin token) allow `action` on resource `type:name`.

@@ -140,9 +140,16 @@ Result<TokenInfo> TokenStore::ImportAdmin(const std::string& name, const std::st
   if (secret.rfind("apiv3_", 0) != 0 || secret.size() < 20)
     return Status::InvalidArgument("the admin token file's token is not a token: expected \"apiv3_...\"");
   std::lock_guard lock(mu_);
+  return InsertLocked(name, secret, expiry_ms, {});
+}
+
+Result<TokenInfo> TokenStore::InsertLocked(const std::string& name, const std::string& secret,
+                                           std::optional<int64_t> expiry_ms, std::vector<Permission> permissions) {
   for (const auto& t : tokens_)
-    if (t.name == name) return Status::AlreadyExists("token '" + name + "' already exists");
-  TokenInfo info{next_id_++, name, Sha512Hex(secret), NowNanos() / 1000000, expiry_ms, {}};
+    if (t.name == name)
+      return Status::AlreadyExists("token '" + name + "' already exists" +
+                                   (name == kOperatorTokenName ? ": use --regenerate to replace it" : ""));
+  TokenInfo info{next_id_++, name, Sha512Hex(secret), NowNanos() / 1000000, expiry_ms, std::move(permissions)};
   tokens_.push_back(info);
   if (Status st = SaveLocked(); !st.ok()) {
     tokens_.pop_back();
@@ -177,21 +184,11 @@ Result<NewToken> TokenStore::CreateScoped(const std::string& name, std::vector<P
 Result<NewToken> TokenStore::CreateLocked(const std::string& name, std::vector<Permission> permissions,
                                           std::optional<int64_t> expiry_secs) {
   if (name.empty()) return Status::InvalidArgument("token name is empty: expected a name such as 'ci'");
-  for (const auto& t : tokens_)
-    if (t.name == name)
-      return Status::AlreadyExists("token '" + name + "' already exists" +
-                                   (name == kOperatorTokenName ? ": use --regenerate to replace it" : ""));
   std::optional<int64_t> expiry;
   if (expiry_secs) expiry = NowNanos() / 1000000 + *expiry_secs * 1000;
-  auto added = AddLocked(name, expiry);
-  if (!added.ok()) return added;
-  tokens_.back().permissions = std::move(permissions);
-  added->info.permissions = tokens_.back().permissions;
-  if (Status st = SaveLocked(); !st.ok()) {
-    tokens_.pop_back();
-    return st;
-  }
-  return added;
+  RIFFLE_ASSIGN_OR_RETURN(std::string secret, NewTokenSecret());
+  RIFFLE_ASSIGN_OR_RETURN(TokenInfo info, InsertLocked(name, secret, expiry, std::move(permissions)));
+  return NewToken{std::move(info), std::move(secret)};
 }
 
 Result<NewToken> TokenStore::RegenerateAdmin() {
@@ -262,6 +259,13 @@ Result<TokenInfo> Authenticate(const TokenStore& tokens, const std::string& auth
   }
   return Status::InvalidArgument("unsupported Authorization scheme '" + authorization.substr(0, space) +
                                  "': expected Bearer, Token or Basic");
+}
+
+Status CheckDatabaseAccess(const TokenInfo& token, std::string_view db, Action action) {
+  if (token.admin() || (db != "_internal" && Allows(token.permissions, "db", db, action))) return Status::Ok();
+  return Status(Code::kForbidden, "permission denied: this request needs permission db:" + std::string(db) + ":" +
+                                      ActionName(action) + ", which token '" + token.name + "' does not have (it has " +
+                                      FormatPermissions(token.permissions) + ")");
 }
 
 std::optional<std::string> TokenOf(const std::string& authorization) {

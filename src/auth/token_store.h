@@ -66,6 +66,9 @@ class TokenStore {
   Result<NewToken> AddLocked(const std::string& name, std::optional<int64_t> expiry_ms);
   Result<NewToken> CreateLocked(const std::string& name, std::vector<Permission> permissions,
                                 std::optional<int64_t> expiry_secs);
+  // Adds a token under a new id unless one has its name, and saves the file (undone if that fails).
+  Result<TokenInfo> InsertLocked(const std::string& name, const std::string& secret, std::optional<int64_t> expiry_ms,
+                                 std::vector<Permission> permissions);
   Status SaveLocked();
 
   objstore::ObjectStore* store_;
@@ -85,6 +88,9 @@ Result<std::string> NewTokenSecret();
 // the header is malformed.
 Result<TokenInfo> Authenticate(const TokenStore& tokens, const std::string& authorization,
                                const std::string* query_token);
+// Ok when `token` may `action` database `db` (an admin token may do anything; `_internal` needs
+// one); otherwise Forbidden naming the missing permission and the ones the token has.
+Status CheckDatabaseAccess(const TokenInfo& token, std::string_view db, Action action);
 // The token an Authorization header carries (the password of Basic credentials), if any.
 std::optional<std::string> TokenOf(const std::string& authorization);
 

@@ -11,12 +11,6 @@
 #include "flight_sql.pb.h"
 
 namespace riffle::flight {
-namespace {
-
-namespace sql = arrow::flight::protocol::sql;
-using nlohmann::json;
-
-// The database a Flight SQL call runs in: a header, as InfluxDB 3 reads it.
 Result<std::string> DatabaseOf(const grpc::ServerContext& ctx) {
   for (const char* name : {"database", "bucket", "bucket-name", "iox-namespace-name"}) {
     std::string v = Header(ctx, name);
@@ -26,6 +20,11 @@ Result<std::string> DatabaseOf(const grpc::ServerContext& ctx) {
       "no 'database' header in request: Flight SQL calls name their database in the 'database' "
       "gRPC metadata header");
 }
+
+namespace {
+
+namespace sql = arrow::flight::protocol::sql;
+using nlohmann::json;
 
 WireColumn Utf8(const std::string& name, bool nullable = true) {
   return {name, "u", {}, nullable, {}};

@@ -12,11 +12,13 @@
 #include <condition_variable>
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "auth/token_store.h"
 #include "catalog/catalog.h"
 #include "flight.pb.h"
 #include "flight/arrow_ipc.h"
@@ -79,13 +81,20 @@ std::string EncodeTicket(const QueryTicket& t);
 // Status mapping: Riffle → gRPC (NotFound → NOT_FOUND, InvalidArgument → INVALID_ARGUMENT, …).
 grpc::Status ToGrpc(const Status& st);
 
-// Whether the call may proceed: UNAUTHENTICATED without a valid token once auth is on.
-// `database`: the one the call reads, which a resource token must hold db:<name>:read for; when
-// empty, the call's 'database' header names it (a call without one reads no database).
-// `influxql`: the InfluxQL text the call runs, which a resource token may only read with.
-grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& ctx,
-                       const std::string& database = "", const std::string* influxql = nullptr,
+// The database a Flight SQL call runs in: a header, as InfluxDB 3 reads it.
+Result<std::string> DatabaseOf(const grpc::ServerContext& ctx);
+
+// Who made the call: nullopt while authentication is off; Unauthenticated without a valid token.
+Result<std::optional<auth::TokenInfo>> CallerOf(const FlightOptions& options, const grpc::ServerContext& ctx);
+// Whether `caller` may make the call. `database`: the one the call reads, which a resource token
+// must hold db:<name>:read for; when empty, the call's 'database' header names it (a call
+// without one reads no database). `influxql`: the InfluxQL text the call runs (with its bound
+// parameters as JSON), which a resource token may only read with.
+grpc::Status Authorize(const std::optional<auth::TokenInfo>& caller, const grpc::ServerContext& ctx,
+                       const std::string& database, const std::string* influxql = nullptr,
                        const std::string* influxql_params_json = nullptr);
+// CallerOf, then Authorize for the call's 'database' header.
+grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& ctx);
 
 // The value of a request header, "" if absent.
 std::string Header(const grpc::ServerContext& ctx, const std::string& name);

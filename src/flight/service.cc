@@ -123,10 +123,12 @@ class Service final : public grpc::Service {
  private:
   grpc::Status Get(grpc::ServerContext* ctx, const pb::Ticket& ticket,
                    grpc::ServerWriter<WireFlightData>* writer) {
-    if (auto st = CheckAuth(options_, *ctx); !st.ok()) return st;
+    auto caller = CallerOf(options_, *ctx);
+    if (!caller.ok()) return {grpc::StatusCode::UNAUTHENTICATED, caller.status().message()};
+    if (auto st = Authorize(*caller, *ctx, ""); !st.ok()) return st;  // the 'database' header, if any
     auto parsed = ParseTicket(ticket.ticket());
     if (!parsed.ok()) return ToGrpc(parsed.status());
-    if (auto st = CheckAuth(options_, *ctx, parsed->database, parsed->influxql ? &parsed->query : nullptr,
+    if (auto st = Authorize(*caller, *ctx, parsed->database, parsed->influxql ? &parsed->query : nullptr,
                             &parsed->params_json);
         !st.ok())
       return st;
@@ -263,27 +265,33 @@ grpc::Status ToGrpc(const Status& st) {
   }
 }
 
-grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& ctx, const std::string& database,
-                       const std::string* influxql, const std::string* influxql_params_json) {
-  if (options.without_auth || !options.tokens || options.tokens->Empty()) return grpc::Status::OK;
-  auto who = auth::Authenticate(*options.tokens, Header(ctx, "authorization"), nullptr);
-  if (!who.ok()) return {grpc::StatusCode::UNAUTHENTICATED, who.status().message()};
-  if (who->admin()) return grpc::Status::OK;
-  std::string db = database;
-  for (const char* name : {"database", "bucket", "bucket-name", "iox-namespace-name"})
-    if (db.empty()) db = Header(ctx, name);
+Result<std::optional<auth::TokenInfo>> CallerOf(const FlightOptions& options, const grpc::ServerContext& ctx) {
+  if (options.without_auth || !options.tokens || options.tokens->Empty()) return std::optional<auth::TokenInfo>();
+  RIFFLE_ASSIGN_OR_RETURN(auth::TokenInfo who, auth::Authenticate(*options.tokens, Header(ctx, "authorization"), nullptr));
+  return std::optional<auth::TokenInfo>(std::move(who));
+}
+
+grpc::Status Authorize(const std::optional<auth::TokenInfo>& caller, const grpc::ServerContext& ctx,
+                       const std::string& database, const std::string* influxql,
+                       const std::string* influxql_params_json) {
+  if (!caller || caller->admin()) return grpc::Status::OK;
   if (influxql) {
     auto params = influxql::ParseBoundParams(influxql_params_json ? *influxql_params_json : "");
-    for (const auto& statement : influxql::SplitStatements(*influxql))
-      if (!influxql::ReadsOnlyItsDatabase(statement, params.ok() ? &*params : nullptr))
-        return {grpc::StatusCode::PERMISSION_DENIED,
-                "permission denied: '" + statement + "' needs an admin token; a resource token may run SELECT and "
-                                                     "SHOW statements on its database (not SHOW DATABASES)"};
+    Status st = influxql::CheckReadsOnlyItsDatabase(influxql::SplitStatements(*influxql),
+                                                    params.ok() ? &*params : nullptr);
+    if (!st.ok()) return {grpc::StatusCode::PERMISSION_DENIED, st.message()};
   }
-  if (db.empty() || (db != "_internal" && auth::Allows(who->permissions, "db", db, auth::kRead)))
-    return grpc::Status::OK;
-  return {grpc::StatusCode::PERMISSION_DENIED, "permission denied: this call needs permission db:" + db +
-                                                   ":read, which token '" + who->name + "' does not have"};
+  std::string db = database;
+  if (auto header = DatabaseOf(ctx); db.empty() && header.ok()) db = *header;
+  if (db.empty()) return grpc::Status::OK;
+  Status st = auth::CheckDatabaseAccess(*caller, db, auth::kRead);
+  return st.ok() ? grpc::Status::OK : grpc::Status(grpc::StatusCode::PERMISSION_DENIED, st.message());
+}
+
+grpc::Status CheckAuth(const FlightOptions& options, const grpc::ServerContext& ctx) {
+  auto caller = CallerOf(options, ctx);
+  if (!caller.ok()) return {grpc::StatusCode::UNAUTHENTICATED, caller.status().message()};
+  return Authorize(*caller, ctx, "");
 }
 
 Result<std::unique_ptr<ArrowSource>> OpenTicket(const FlightOptions& options,

@@ -9,6 +9,7 @@
 #include "common/metrics.h"
 #include "http/json_body.h"
 #include "http/query_body.h"
+#include "plugin/engine.h"
 #include "query/params_json.h"
 
 namespace riffle::http {
@@ -92,12 +93,6 @@ void Api::AddRoute(const std::string& path, Handler handler) { routes_[path] = s
 // The route label of a request: a known path, engine paths as one, anything else "other"
 // (a label per unknown path would let any client grow /metrics without bound).
 namespace {
-
-std::string PermissionsText(const auth::TokenInfo& token) {
-  std::string out;
-  for (const auto& p : token.permissions) out += (out.empty() ? "" : " ") + auth::FormatPermission(p);
-  return out;
-}
 
 // The routes Handle() serves itself, with the methods each takes (for the 404 body).
 const std::map<std::string, std::string>& FixedRoutes() {
@@ -208,9 +203,10 @@ std::optional<Response> Api::Unauthorized(Request& req) const {
     if (p == std::string("/") + name && auth_.disabled_authz.count(name)) return std::nullopt;
   if (auth_.tokens->Empty()) return std::nullopt;  // no token yet: auth is not on
   const std::string engine_prefix = "/api/v3/engine/";
+  std::optional<plugin::RequestRoute> engine_route;
   bool engine_path = p.compare(0, engine_prefix.size(), engine_prefix) == 0;
-  if (engine_path && auth_.is_public_engine_path && auth_.is_public_engine_path(p.substr(engine_prefix.size())))
-    return std::nullopt;
+  if (engine_path && auth_.engine_route) engine_route = auth_.engine_route(p.substr(engine_prefix.size()));
+  if (engine_route && engine_route->is_public) return std::nullopt;
   const std::string* query_token = (p == "/write" || p == "/query") ? req.Param("p") : nullptr;
   auto who = auth::Authenticate(*auth_.tokens, req.Header("authorization"), query_token);
   if (!who.ok()) return Response::Error(HttpStatusFor(who.status()), who.status().message());
@@ -226,27 +222,23 @@ std::optional<Response> Api::Unauthorized(Request& req) const {
     return Response::Error(403, "permission denied: " + p + " needs permission system:" + p.substr(1) +
                                     ":read, which token '" + req.token->name + "' does not have");
   }
-  if (engine_path && auth_.engine_path_database) {
+  if (engine_path && auth_.engine_route) {
     // No such trigger: 403 as for any route a resource token may not use, so that the answer
     // does not tell which trigger paths exist.
-    auto db = auth_.engine_path_database(p.substr(engine_prefix.size()));
-    if (!db)
+    if (!engine_route)
       return Response::Error(403, "permission denied: " + p + " is not a request trigger that token '" +
                                       req.token->name + "' may call");
-    Status st = Permit(req, *db, auth::kWrite);
+    Status st = Permit(req, engine_route->database, auth::kWrite);
     if (st.ok()) return std::nullopt;
     return Response::Error(HttpStatusFor(st), st.message());
   }
   return Response::Error(403, "permission denied: " + req.method + " " + p + " needs an admin token; token '" +
-                                  req.token->name + "' is a resource token (" + PermissionsText(*req.token) + ")");
+                                  req.token->name + "' is a resource token (" +
+                                  auth::FormatPermissions(req.token->permissions) + ")");
 }
 
 Status Api::Permit(const Request& req, const std::string& db, auth::Action action) {
-  if (!req.token || req.token->admin()) return Status::Ok();
-  if (db != "_internal" && auth::Allows(req.token->permissions, "db", db, action)) return Status::Ok();
-  return Status(Code::kForbidden, "permission denied: this request needs permission db:" + db + ":" +
-                                      auth::ActionName(action) + ", which token '" + req.token->name +
-                                      "' does not have (it has " + PermissionsText(*req.token) + ")");
+  return req.token ? auth::CheckDatabaseAccess(*req.token, db, action) : Status::Ok();
 }
 
 namespace {

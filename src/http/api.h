@@ -15,6 +15,10 @@
 #include "query/query.h"
 #include "write/writer.h"
 
+namespace riffle::plugin {
+struct RequestRoute;
+}
+
 namespace riffle::http {
 
 // A cancellation for the request's query that fires when its client hangs up before the
@@ -42,8 +46,8 @@ class Api {
     auth::TokenStore* tokens = nullptr;  // nullptr or without_auth: every request is allowed
     bool without_auth = false;
     std::set<std::string> disabled_authz;  // --disable-authz: health, ping, metrics, ready
-    std::function<bool(const std::string& engine_path)> is_public_engine_path;  // request triggers
-    std::function<std::optional<std::string>(const std::string& engine_path)> engine_path_database;
+    // The request trigger at /api/v3/engine/<engine_path>, if any (its database, --public).
+    std::function<std::optional<plugin::RequestRoute>(const std::string& engine_path)> engine_route;
   };
   // Authentication turns on once the first token exists (unless --without-auth): a new server
   // answers the Processing-engine guide's commands as written, then `create token --admin`

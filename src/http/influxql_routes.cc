@@ -5,7 +5,6 @@
 
 #include "common/clock.h"
 #include "common/metrics.h"
-#include "common/text.h"
 #include "http/api.h"
 #include "http/influxql_body.h"
 #include "influxql/influxql.h"
@@ -65,20 +64,11 @@ Result<int64_t> EpochDivisor(const std::string& epoch) {
 
 bool IsParseError(const Status& st) { return st.message().rfind("error parsing query", 0) == 0; }
 
-}  // namespace
-
-namespace {
-
 // A resource token runs the statements that read its database, nothing that creates or drops.
 Status ResourceTokenMayRun(const Request& req, const std::vector<std::string>& statements,
                            const std::map<std::string, std::string>* params = nullptr) {
   if (!req.token || req.token->admin()) return Status::Ok();
-  for (const auto& statement : statements)
-    if (!influxql::ReadsOnlyItsDatabase(statement, params))
-      return Status(Code::kForbidden, "permission denied: '" + statement +
-                                          "' needs an admin token; a resource token may run SELECT and SHOW "
-                                          "statements on its database (not SHOW DATABASES)");
-  return Status::Ok();
+  return influxql::CheckReadsOnlyItsDatabase(statements, params);
 }
 
 }  // namespace

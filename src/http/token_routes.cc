@@ -21,20 +21,13 @@ std::string Rfc3339Millis(int64_t ms) {
   return buf;
 }
 
-std::string PermissionsText(const auth::TokenInfo& t) {
-  if (t.admin()) return "*:*:*";
-  std::string out;
-  for (const auto& p : t.permissions) out += (out.empty() ? "" : " ") + auth::FormatPermission(p);
-  return out;
-}
-
 json InfoJson(const auth::TokenInfo& t) {
   return {{"id", t.id},
           {"name", t.name},
           {"hash", t.hash},
           {"created_at", Rfc3339Millis(t.created_at_ms)},
           {"expiry", t.expiry_ms ? json(Rfc3339Millis(*t.expiry_ms)) : json(nullptr)},
-          {"permissions", PermissionsText(t)}};
+          {"permissions", auth::FormatPermissions(t.permissions)}};
 }
 
 // Enterprise's body: [{"resource_type": "db", "resource_names": ["a"], "actions": ["read"]}].

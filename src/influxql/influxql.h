@@ -51,11 +51,12 @@ Result<StatementResult> Execute(const std::string& statement, const catalog::Cat
 
 // Whether a statement is a SELECT (its rows can stream).
 bool IsSelect(const std::string& statement);
-// Whether a statement only reads the database it runs for: SELECT and SHOW, but not SHOW
-// DATABASES (every database's name) — what a resource token with db:<name>:read may run.
+// Ok when every statement only reads the database it runs for — SELECT (not SELECT INTO) and
+// SHOW (not SHOW DATABASES, every database's name) — which is all a resource token with
+// db:<name>:read may run; otherwise Forbidden naming the first statement that does more.
 // `params`: the request's bound parameters ($name), if it has any.
-bool ReadsOnlyItsDatabase(const std::string& statement,
-                          const std::map<std::string, std::string>* params = nullptr);
+Status CheckReadsOnlyItsDatabase(const std::vector<std::string>& statements,
+                                 const std::map<std::string, std::string>* params = nullptr);
 
 // The 1.x `params` JSON object ({"name": "text" | number | bool}) as bound parameters.
 Result<std::map<std::string, std::string>> ParseBoundParams(const std::string& json_text);

@@ -118,15 +118,24 @@ bool IsSelect(const std::string& statement) {
   return statement.size() - i == 6 || !std::isalnum(static_cast<unsigned char>(statement[i + 6]));
 }
 
-bool ReadsOnlyItsDatabase(const std::string& statement, const std::map<std::string, std::string>* params) {
+Status CheckReadsOnlyItsDatabase(const std::vector<std::string>& statements,
+                                 const std::map<std::string, std::string>* params) {
   // On the lexer's tokens, so a quoted name ("databases", "into") is never taken for a keyword;
   // a statement that does not lex runs nothing.
-  auto tokens = Lex(statement, params);
-  if (!tokens.ok() || tokens->empty()) return false;
-  const std::vector<Token>& t = *tokens;
-  if (t[0].IsKeyword("SELECT"))
-    return std::none_of(t.begin(), t.end(), [](const Token& k) { return k.IsKeyword("INTO"); });
-  return t[0].IsKeyword("SHOW") && !(t.size() > 1 && t[1].IsKeyword("DATABASES"));
+  auto reads_only = [params](const std::string& statement) {
+    auto tokens = Lex(statement, params);
+    if (!tokens.ok() || tokens->empty()) return false;
+    const std::vector<Token>& t = *tokens;
+    if (t[0].IsKeyword("SELECT"))
+      return std::none_of(t.begin(), t.end(), [](const Token& k) { return k.IsKeyword("INTO"); });
+    return t[0].IsKeyword("SHOW") && !(t.size() > 1 && t[1].IsKeyword("DATABASES"));
+  };
+  for (const auto& statement : statements)
+    if (!reads_only(statement))
+      return Status(Code::kForbidden, "permission denied: '" + statement +
+                                          "' needs an admin token; a resource token may run SELECT and SHOW "
+                                          "statements on its database (not SHOW DATABASES)");
+  return Status::Ok();
 }
 
 Result<std::unique_ptr<SeriesStream>> ExecuteStreaming(

@@ -258,17 +258,11 @@ Status ProcessingEngine::DeleteTrigger(const std::string& db, const std::string&
   return Status::Ok();
 }
 
-bool ProcessingEngine::IsPublicRequestPath(const std::string& path) {
-  std::lock_guard lock(runners_mu_);
-  auto it = request_routes_.find(path);
-  return it != request_routes_.end() && it->second->def().settings.public_endpoint;
-}
-
-std::optional<std::string> ProcessingEngine::RequestPathDatabase(const std::string& path) {
+std::optional<RequestRoute> ProcessingEngine::RequestRouteAt(const std::string& path) {
   std::lock_guard lock(runners_mu_);
   auto it = request_routes_.find(path);
   if (it == request_routes_.end()) return std::nullopt;
-  return it->second->def().database;
+  return RequestRoute{it->second->def().database, it->second->def().settings.public_endpoint};
 }
 
 void ProcessingEngine::HandleRequest(const std::string& path, const std::vector<std::pair<std::string, std::string>>& query,

@@ -42,6 +42,11 @@ struct EngineOptions {
   size_t async_concurrency_limit = 0;
 };
 
+struct RequestRoute {
+  std::string database;
+  bool is_public = false;
+};
+
 struct HttpReply {
   int status = 200;
   std::string body;
@@ -71,10 +76,9 @@ class ProcessingEngine {
   Status SetTriggerEnabled(const std::string& db, const std::string& name, bool enabled);
   Status DeleteTrigger(const std::string& db, const std::string& name, bool force);
 
-  // True when a request trigger serves `path` without authentication (--public).
-  bool IsPublicRequestPath(const std::string& path);
-  // The database of the request trigger serving `path`, if one does.
-  std::optional<std::string> RequestPathDatabase(const std::string& path);
+  // The request trigger serving /api/v3/engine/<path>, if one does: its database, and whether it
+  // is served without authentication (--public).
+  std::optional<RequestRoute> RequestRouteAt(const std::string& path);
 
   // /api/v3/engine/<path>; `reply` may run on another thread.
   void HandleRequest(const std::string& path,
