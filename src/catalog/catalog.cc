@@ -384,7 +384,8 @@ Status Catalog::AddColumns(const std::string& db_name, const std::vector<ColumnA
 
 Status Catalog::CreateTable(const std::string& db_name, const std::string& table,
                             const std::vector<std::string>& tags,
-                            const std::vector<std::pair<std::string, ColumnType>>& fields) {
+                            const std::vector<std::pair<std::string, ColumnType>>& fields,
+                            std::optional<int64_t> retention_ns) {
   if (table.empty()) return Status::InvalidArgument("table name cannot be empty");
   auto ensured = EnsureDatabase(db_name);
   if (!ensured.ok()) return ensured.status();
@@ -411,6 +412,7 @@ Status Catalog::CreateTable(const std::string& db_name, const std::string& table
         return Status::InvalidArgument(CaseCollisionMessage("column", name, other->name));
       t->AddColumn(name, type, s.next_column_id++);
     }
+    t->retention_ns = retention_ns;
     db->tables[table] = t;
     return Status::Ok();
   });

@@ -172,9 +172,11 @@ class Catalog {
   // Adds tables/columns to `db`; columns already present with the same type are no-ops, a type
   // conflict fails the whole change.
   Status AddColumns(const std::string& db, const std::vector<ColumnAddition>& additions);
+  // `retention_ns`: the table's own retention period, if it has one.
   Status CreateTable(const std::string& db, const std::string& table,
                      const std::vector<std::string>& tags,
-                     const std::vector<std::pair<std::string, ColumnType>>& fields);
+                     const std::vector<std::pair<std::string, ColumnType>>& fields,
+                     std::optional<int64_t> retention_ns = std::nullopt);
   Status DeleteTable(const std::string& db, const std::string& table);
   // Sets (or, with nullopt, clears) a table's own retention period.
   Status SetTableRetention(const std::string& db, const std::string& table, std::optional<int64_t> retention_ns);

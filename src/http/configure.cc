@@ -108,9 +108,7 @@ void Api::HandleTable(Request& req, Reply reply) {
   }
   Status st = catalog::ValidateDatabaseName(j["db"].get<std::string>());
   if (!st.ok()) return reply(FromStatus(st));
-  st = catalog_->CreateTable(j["db"], j["table"], tags, fields);
-  if (st.ok() && retention) st = catalog_->SetTableRetention(j["db"], j["table"], retention);
-  reply(FromStatus(st));
+  reply(FromStatus(catalog_->CreateTable(j["db"], j["table"], tags, fields, retention)));
 }
 
 }  // namespace riffle::http

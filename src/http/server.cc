@@ -41,6 +41,8 @@ namespace {
 // to say anything: generous for slow links, finite for connections that hold a socket idle.
 constexpr std::chrono::seconds kRequestTimeout{300};
 constexpr std::chrono::seconds kFirstByteTimeout{60};
+constexpr std::chrono::seconds kHandshakeTimeout{10};
+constexpr std::chrono::seconds kCloseNotifyTimeout{5};
 
 // One HTTP/1.1 connection, over plain TCP (beast::tcp_stream) or TLS (TlsStream).
 template <class Stream>
@@ -226,7 +228,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if constexpr (kTls) {
       // close_notify first, so the client knows the response was whole; bounded, as a peer
       // that never answers it must not hold the connection.
-      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+      beast::get_lowest_layer(stream_).expires_after(kCloseNotifyTimeout);
       auto self = this->shared_from_this();
       stream_.async_shutdown([self](beast::error_code) {
         beast::error_code ignored;
@@ -250,6 +252,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::string chunk_;  // the chunk being written
 };
 
+void StartPlainSession(tcp::socket socket, const ServerOptions& options, const Handler& handler,
+                       HangupWatcher& hangups, std::atomic<int>& busy) {
+  std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), options, handler, hangups, busy)
+      ->Start();
+}
+
 }  // namespace
 
 // A TLS connection that negotiated h2 (a gRPC client over https://): gRPC serves it through
@@ -257,8 +265,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 // other end, both ways, until either side ends.
 class GrpcBridge : public std::enable_shared_from_this<GrpcBridge> {
  public:
-  GrpcBridge(TlsStream tls, std::shared_ptr<ssl::context> ctx)
-      : tls_(std::move(tls)), ctx_(std::move(ctx)), local_(tls_.get_executor()) {}
+  explicit GrpcBridge(TlsStream tls) : tls_(std::move(tls)), local_(tls_.get_executor()) {}
 
   void Start(const std::function<void(int fd)>& adopt_grpc) {
     int fds[2];
@@ -305,8 +312,7 @@ class GrpcBridge : public std::enable_shared_from_this<GrpcBridge> {
     });
   }
 
-  TlsStream tls_;
-  std::shared_ptr<ssl::context> ctx_;
+  TlsStream tls_;  // its SSL object holds a reference to the context it was made with
   net::local::stream_protocol::socket local_;
   std::array<char, 16384> up_, down_;
 };
@@ -357,39 +363,36 @@ class ProtocolSniffer : public std::enable_shared_from_this<ProtocolSniffer> {
     beast::error_code ec;
     size_t n = socket_.receive(net::buffer(bytes), tcp::socket::message_peek, ec);
     if (ec || n == 0) return Decided();  // the peer closed: nothing to serve
-    if (tls_) return Decided(), static_cast<unsigned char>(bytes[0]) == kTlsHandshake ? ServeTls() : ServePlainOnTlsPort();
-    if (std::string_view(bytes, n) != kPreface.substr(0, n)) return Decided(), ServeHttp();
-    if (n == kPreface.size()) return Decided(), ServeGrpc();
+    bool preface_so_far = !tls_ && std::string_view(bytes, n) == kPreface.substr(0, n);
     // A prefix of the preface ("P" could also begin PUT or POST): the bytes stay queued, so
     // waiting for readability would return at once; poll instead, backing off from 1 ms to
     // 100 ms so that many such peers cost little, and after 2 s let HTTP/1.1 have it (it answers
     // a request or a clear 400, and has its own deadline).
-    if (polled_ms_ > 2000) return Decided(), ServeHttp();
-    int delay = std::min(100, 1 << std::min(polls_++, 7));
-    polled_ms_ += delay;
-    timer_.expires_after(std::chrono::milliseconds(delay));
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (!ec) self->Peek();
-    });
-  }
-
-  void ServeHttp() {
-    std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket_)), options_, handler_, hangups_,
-                                                 busy_)
-        ->Start();
+    if (preface_so_far && n < kPreface.size() && polled_ms_ <= 2000) {
+      int delay = std::min(100, 1 << std::min(polls_++, 7));
+      polled_ms_ += delay;
+      timer_.expires_after(std::chrono::milliseconds(delay));
+      timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (!ec) self->Peek();
+      });
+      return;
+    }
+    Decided();
+    if (tls_) return static_cast<unsigned char>(bytes[0]) == kTlsHandshake ? ServeTls() : ServePlainOnTlsPort();
+    if (preface_so_far && n == kPreface.size()) return ServeGrpc();
+    StartPlainSession(std::move(socket_), options_, handler_, hangups_, busy_);
   }
 
   // TLS: the handshake (bounded, so a client that stalls in it holds nothing for long), then
   // ALPN's choice: h2 to gRPC, anything else to an HTTP/1.1 session.
   void ServeTls() {
-    auto ctx = tls_->Current();
-    auto stream = std::make_shared<TlsStream>(beast::tcp_stream(std::move(socket_)), *ctx);
-    beast::get_lowest_layer(*stream).expires_after(std::chrono::seconds(10));
-    stream->async_handshake(ssl::stream_base::server, [self = shared_from_this(), stream, ctx](beast::error_code ec) {
+    auto stream = std::make_shared<TlsStream>(beast::tcp_stream(std::move(socket_)), *tls_->Current());
+    beast::get_lowest_layer(*stream).expires_after(kHandshakeTimeout);
+    stream->async_handshake(ssl::stream_base::server, [self = shared_from_this(), stream](beast::error_code ec) {
       if (ec) return;  // not TLS after all, a failed handshake or a timeout: the socket closes
       beast::get_lowest_layer(*stream).expires_never();
       if (NegotiatedProtocol(stream->native_handle()) == "h2" && self->options_.adopt_grpc) {
-        std::make_shared<GrpcBridge>(std::move(*stream), ctx)->Start(self->options_.adopt_grpc);
+        std::make_shared<GrpcBridge>(std::move(*stream))->Start(self->options_.adopt_grpc);
         return;
       }
       std::make_shared<Session<TlsStream>>(std::move(*stream), self->options_, self->handler_, self->hangups_,
@@ -403,9 +406,7 @@ class ProtocolSniffer : public std::enable_shared_from_this<ProtocolSniffer> {
     static const Handler kUseHttps = [](Request&&, Reply reply) {
       reply(Response::Error(400, "this server speaks TLS: use https:// (started with --tls-cert)"));
     };
-    std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket_)), options_, kUseHttps,
-                                                 hangups_, busy_)
-        ->Start();
+    StartPlainSession(std::move(socket_), options_, kUseHttps, hangups_, busy_);
   }
 
   static constexpr unsigned char kTlsHandshake = 0x16;  // the first byte of a ClientHello record
@@ -452,17 +453,15 @@ struct Server::Impl {
         if (options.adopt_grpc || tls)
           std::make_shared<ProtocolSniffer>(std::move(socket), options, handler, hangups, busy, tls)->Start();
         else
-          std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), options, handler, hangups,
-                                                       busy)
-              ->Start();
+          StartPlainSession(std::move(socket), options, handler, hangups, busy);
       }
       if (!acceptor->is_open()) return;
-      if (!ec && accept_failing_.exchange(false)) log::Info("accepting connections again");
+      if (!ec && std::exchange(accept_failing_, false)) log::Info("accepting connections again");
       if (!ec || ec == net::error::connection_aborted) return Accept();
       // Out of descriptors (a connection flood) or memory: accepting again at once would spin
       // a core while the condition lasts, so wait a little; the backlog holds the rest. Logged
       // once per episode.
-      if (!accept_failing_.exchange(true)) log::Warn("cannot accept connections: " + ec.message() + "; retrying");
+      if (!std::exchange(accept_failing_, true)) log::Warn("cannot accept connections: " + ec.message() + "; retrying");
       retry_->expires_after(std::chrono::milliseconds(50));
       retry_->async_wait([this](beast::error_code) {
         if (acceptor->is_open()) Accept();
@@ -470,7 +469,7 @@ struct Server::Impl {
     });
   }
   std::optional<net::steady_timer> retry_;
-  std::atomic<bool> accept_failing_{false};
+  bool accept_failing_ = false;  // on the acceptor's strand only
 };
 
 Server::Server(ServerOptions options, Handler handler) : impl_(std::make_unique<Impl>()) {

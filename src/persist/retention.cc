@@ -2,7 +2,6 @@
 // the manifest; the file lifecycle removes them once no query reads them.
 #include <algorithm>
 #include <map>
-#include <set>
 
 #include "common/clock.h"
 #include "common/log.h"

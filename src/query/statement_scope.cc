@@ -53,20 +53,18 @@ bool IsHarmlessSetting(const json& call) {
          names.count(Lower(v["value"].get<std::string>())) > 0;
 }
 
-std::string Qualified(const json& ref, const char* catalog_key, const char* schema_key,
-                      const std::string& name) {
-  std::string out;
-  for (const char* key : {catalog_key, schema_key}) {
-    const auto it = ref.find(key);
-    if (it != ref.end() && it->is_string() && !it->get<std::string>().empty())
-      out += it->get<std::string>() + ".";
-  }
-  return out + name;
-}
-
 std::string StringAt(const json& obj, const char* key) {
   const auto it = obj.find(key);
   return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// "catalog.schema.name" with the parts the reference has.
+std::string Qualified(const json& ref, const char* catalog_key, const char* schema_key,
+                      const std::string& name) {
+  std::string out;
+  for (const char* key : {catalog_key, schema_key})
+    if (std::string part = StringAt(ref, key); !part.empty()) out += part + ".";
+  return out + name;
 }
 
 class Checker {
