@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "duck/connection.h"
 #include "flight/arrow_ipc.h"
 #include "flight/internal.h"
 #include "flight/ipc_reader.h"
@@ -185,6 +186,29 @@ TEST(ArrowIpc, ParameterRowReadsBack) {
   EXPECT_EQ(std::get<bool>((*row)[3].second), true);
   EXPECT_FALSE(ReadFirstRow({{batch->header, batch->body}}).ok());  // no schema first
   EXPECT_FALSE(ReadFirstRow({{"garbage", ""}}).ok());
+}
+
+// A DuckDB VARCHAR vector's NULL slots keep whatever they held before: a length of 4 GiB in one
+// once made the size estimate reserve gigabytes (and ASan builds stall filling them).
+TEST(ArrowIpc, DuckStringNullsDoNotCountTowardsTheSize) {
+  duck::VectorString strings[3] = {};
+  strings[0].length = 2;
+  std::memcpy(strings[0].prefix, "ab", 2);
+  strings[1].length = 0xFFFFFFF0u;  // NULL: garbage
+  strings[2].length = 1;
+  std::memcpy(strings[2].prefix, "c", 1);
+  uint64_t validity = 0b101;
+  const void* child_buffers[2] = {&validity, strings};
+  ArrowArray child{3, -1, 0, 2, 0, child_buffers, nullptr, nullptr, nullptr, nullptr};
+  ArrowArray* children[1] = {&child};
+  const void* struct_buffers[1] = {nullptr};
+  ArrowArray array{3, 0, 0, 1, 1, struct_buffers, children, nullptr, nullptr, nullptr};
+  std::vector<WireColumn> cols = {{"s", "duck:varchar", {}, true, {}}};
+  EXPECT_LT(EncodedBytes(cols, array, 0, 3), 64u);
+  EXPECT_LT(EncodedBytes(cols, array, 1, 3), 64u);
+  auto batch = RecordBatchMessage(cols, {{&array, 0, 3}});
+  ASSERT_TRUE(batch.ok()) << batch.status().message();
+  EXPECT_LT(batch->body.capacity(), 4096u);
 }
 
 TEST(Ticket, ParsesWhatClientsSend) {

@@ -532,10 +532,16 @@ size_t EncodedBytes(const std::vector<WireColumn>& columns, const ArrowArray& ar
         total += rows / 8 + 1;
         break;
       case Layout::kDuckStrings: {
+        // A NULL's reference is whatever the vector held before (gigabytes of "length" at
+        // times): only valid rows count.
         const auto* strings = static_cast<const duck::VectorString*>(child.buffers[1]) + start;
+        const auto* validity =
+            child.null_count != 0 ? static_cast<const uint8_t*>(child.buffers[0]) : nullptr;
         total += 4 * (rows + 1);
-        for (size_t i = 0; i < rows; ++i)
-          total += strings[i].length;  // NULLs counted too: an estimate
+        for (size_t i = 0; i < rows; ++i) {
+          size_t at = static_cast<size_t>(start) + i;
+          if (!validity || (validity[at / 8] >> (at % 8) & 1)) total += strings[i].length;
+        }
         break;
       }
       default:
