@@ -190,8 +190,11 @@ int RunServer(const ServerConfig& config) {
           log::Error("schema sync: " + st.message());
       });
 
-  wal::Wal wal(store.get(), {config.node_id, config.wal_flush_interval,
-                             config.wal_max_write_buffer_size, config.wal_flush_bytes});
+  // Each flush is one file; on S3 one PUT, so there flushes are at most one per interval.
+  auto min_gap = config.wal_min_flush_gap.value_or(
+      config.object_store == "s3" ? config.wal_flush_interval : std::chrono::milliseconds(10));
+  wal::Wal wal(store.get(), {config.node_id, config.wal_flush_interval, config.wal_max_write_buffer_size,
+                             config.wal_flush_bytes, min_gap});
   // Parquet files live as local files of the store (DuckDB writes and reads them there).
   auto local_files = objstore::NewLocalFiles(
       store.get(), {cache_dir, config.parquet_cache_bytes, config.parquet_cache_prune_fraction});
@@ -208,7 +211,8 @@ int RunServer(const ServerConfig& config) {
        has_mode("compact") && !clustered, clustered ? config.cluster_id : "",
        // Query nodes read a file until their next look at this node's manifest.
        clustered ? std::max<int64_t>(300'000'000'000, 10 * std::chrono::nanoseconds(config.replication_interval).count())
-                 : 0},
+                 : 0,
+       std::chrono::nanoseconds(config.wal_flush_interval).count()},
       store.get(), local_files.get(), &catalog, &write_buffer, qe, &wal);
   // Listening starts now, before the snapshots are loaded and the WAL replayed: until the
   // server is ready, /health reports the progress and every other request gets a 503.

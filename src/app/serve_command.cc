@@ -134,8 +134,12 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   serve->add_option("--max-http-request-size", cfg->max_http_request_size, "largest request body in bytes")
       ->envname("INFLUXDB3_MAX_HTTP_REQUEST_SIZE")
       ->check(CLI::PositiveNumber);
-  serve->add_option("--wal-flush-interval", *flush, "how often the WAL is flushed (e.g. 1s, 100ms)")
+  serve->add_option("--wal-flush-interval", *flush, "the longest a write waits for its WAL flush (e.g. 1s, 100ms)")
       ->envname("INFLUXDB3_WAL_FLUSH_INTERVAL");
+  auto min_gap = std::make_shared<std::string>();
+  serve->add_option("--wal-min-flush-gap", *min_gap,
+                    "shortest time between two WAL flushes (default 10ms; the flush interval on s3)")
+      ->envname("INFLUXDB3_WAL_MIN_FLUSH_GAP");
   serve->add_option("--wal-max-write-buffer-size", cfg->wal_max_write_buffer_size, "writes queued per flush")
       ->envname("INFLUXDB3_WAL_MAX_WRITE_BUFFER_SIZE");
   serve->add_option("--wal-flush-bytes", cfg->wal_flush_bytes,
@@ -219,7 +223,7 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
                            // the cache is pruned as files are added or released, not on a timer
                            "--parquet-mem-cache-prune-interval", "--parquet-mem-cache-query-path-duration"})
     serve->add_option(name, (*ignored)[i++], "accepted for compatibility");
-  serve->callback([cfg, flush, gen1, mem_threshold, retention_check, query_timeout, exec_mem, disable_authz,
+  serve->callback([cfg, flush, min_gap, gen1, mem_threshold, retention_check, query_timeout, exec_mem, disable_authz,
                    node_from_env, request_timeout, retry_timeout, modes, replication, cache_size, disable_cache,
                    compaction_check, shutdown_timeout, package_manager, action] {
     if (cfg->node_id.empty() && !node_from_env->empty()) {
@@ -233,6 +237,9 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(DurationFlag("--wal-flush-interval", *flush));
     if (ms.count() < 1) throw CLI::ValidationError("--wal-flush-interval", "must be at least 1ms");
     cfg->wal_flush_interval = ms;
+    if (!min_gap->empty())
+      cfg->wal_min_flush_gap =
+          std::chrono::duration_cast<std::chrono::milliseconds>(DurationFlag("--wal-min-flush-gap", *min_gap));
     cfg->gen1_duration = DurationFlag("--gen1-duration", *gen1);
     if (cfg->gen1_duration < std::chrono::minutes(1))
       throw CLI::ValidationError("--gen1-duration", "must be at least 1m, e.g. 10m");

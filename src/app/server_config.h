@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -32,6 +33,8 @@ struct ServerConfig {
   size_t async_trigger_concurrency_limit = 0;     // 0: no limit
   size_t max_http_request_size = 10485760;
   std::chrono::milliseconds wal_flush_interval{1000};
+  // --wal-min-flush-gap: unset = 10ms on file and memory stores, the flush interval on s3.
+  std::optional<std::chrono::milliseconds> wal_min_flush_gap;
   size_t wal_max_write_buffer_size = 100000;
   size_t wal_flush_bytes = 4 << 20;
   size_t wal_snapshot_size = 600;

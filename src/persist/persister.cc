@@ -139,8 +139,17 @@ void Persister::AfterFlush(uint64_t wal_sequence) {
   {
     std::lock_guard lock(mu_);
     if (snapshot_in_progress_) return;
-    // As InfluxDB: snapshot once 1.5 × --wal-snapshot-size files are not yet persisted.
-    bool due = 2 * (wal_sequence - covered_wal_sequence_) >= 3 * options_.snapshot_wal_files;
+    auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::steady_clock::now().time_since_epoch());
+    int64_t period = now.count() / std::max<int64_t>(1, options_.wal_period_ns);
+    if (period != last_period_) {
+      last_period_ = period;
+      period_starts_.push_back(wal_sequence);
+    }
+    while (!period_starts_.empty() && period_starts_.front() <= covered_wal_sequence_) period_starts_.pop_front();
+    // As InfluxDB: snapshot once 1.5 × --wal-snapshot-size periods are not yet persisted.
+    bool due = 2 * period_starts_.size() >= 3 * options_.snapshot_wal_files ||
+               2 * (wal_sequence - covered_wal_sequence_) >= 30 * options_.snapshot_wal_files;
     if (!due && options_.snapshot_buffer_bytes > 0)
       due = buffer_->MemoryBytes() >= options_.snapshot_buffer_bytes;
     // Bounds what a restart replays: the rows no snapshot covers.

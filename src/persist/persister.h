@@ -16,6 +16,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <string>
@@ -33,7 +34,10 @@ namespace riffle::persist {
 
 struct PersistOptions {
   std::string node_id = "node0";
-  size_t snapshot_wal_files = 600;  // snapshot after this many WAL files (--wal-snapshot-size)
+  // Snapshot after this many --wal-flush-interval periods with writes (--wal-snapshot-size):
+  // InfluxDB's count of WAL files, one per interval. Flushes form per write (wal.h), so several
+  // files in one period count once, and the files alone make a snapshot due at ten times that.
+  size_t snapshot_wal_files = 600;
   int64_t snapshot_buffer_bytes = int64_t{1} << 29;  // ... or when the buffer holds this much
   int64_t snapshot_rows = 0;  // ... or this many rows since the last snapshot (0: no limit)
   size_t wal_files_to_keep = 300;                    // --snapshotted-wal-files-to-keep
@@ -46,6 +50,7 @@ struct PersistOptions {
   // How long a file the manifest stopped listing stays in the store at least: the other nodes
   // of a cluster read it until they have read the new manifest (0 outside a cluster).
   int64_t retired_grace_ns = 0;
+  int64_t wal_period_ns = 1'000'000'000;  // --wal-flush-interval
 };
 
 struct ParquetFileInfo {
@@ -147,6 +152,8 @@ class Persister {
   uint64_t covered_wal_sequence_ = 0;
   bool snapshot_in_progress_ = false;  // rows are frozen and not yet published
   uint64_t frozen_sequence_ = 0;       // the WAL the frozen rows cover
+  std::deque<uint64_t> period_starts_;  // the first WAL file of each period with a flush
+  int64_t last_period_ = -1;
   std::vector<ParquetFileInfo> files_;
   struct RetiredFile {
     uint64_t publish;  // the publish count after which no new query lists it

@@ -136,12 +136,15 @@ Status Wal::Submit(WriteOpPtr op, Done done) {
   if (pending_.size() >= options_.max_pending_ops)
     return Status::Unavailable("WAL buffer is full (" + std::to_string(options_.max_pending_ops) +
                                " pending writes); retry later");
+  bool was_idle = pending_.empty();
   pending_bytes_ += op->body->size();
   pending_.push_back(std::move(op));
   pending_done_.push_back(std::move(done));
   if (options_.flush_bytes && pending_bytes_ >= options_.flush_bytes && !flush_now_) {
     flush_now_ = true;
     cv_.notify_all();
+  } else if (was_idle) {
+    cv_.notify_all();  // the flush thread sleeps while nothing is queued
   }
   return Status::Ok();
 }
@@ -153,21 +156,19 @@ bool Wal::Backlogged() {
 }
 
 void Wal::FlushLoop() {
-  auto next = std::chrono::steady_clock::now() + options_.flush_interval;
+  const auto gap = std::min(options_.min_gap, options_.flush_interval);
+  auto last_start = std::chrono::steady_clock::now() - gap;
   for (;;) {
     bool stop;
     {
       std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next, [this] { return stopping_ || flush_now_; });
+      cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      cv_.wait_until(lock, last_start + gap, [this] { return stopping_ || flush_now_; });
       stop = stopping_;
     }
-    bool on_schedule = std::chrono::steady_clock::now() >= next;
+    last_start = std::chrono::steady_clock::now();
     FlushOnce();
     if (stop) return;
-    if (!on_schedule) continue;  // an early (size-triggered) flush keeps the clock's schedule
-    next += options_.flush_interval;
-    auto now = std::chrono::steady_clock::now();
-    if (next < now) next = now;  // an overlong flush does not cause a burst of catch-up flushes
   }
 }
 

@@ -36,13 +36,17 @@ using WriteOpPtr = std::shared_ptr<const WriteOp>;
 std::string EncodeWalFile(uint64_t sequence, const std::vector<WriteOpPtr>& ops);
 Result<std::vector<WriteOpPtr>> DecodeWalFile(const std::string& contents, uint64_t* sequence);
 
+// How flushes form (group commit): a write to an idle WAL is flushed at once; writes that arrive
+// while a flush runs go together into the next one, which starts when it ends, but never sooner
+// than `min_gap` after the previous flush started (each flush is one object-store file, and on
+// S3 one PUT). A writer therefore waits at most min_gap plus one flush.
 struct WalOptions {
   std::string node_id = "node0";
-  std::chrono::milliseconds flush_interval{1000};
+  std::chrono::milliseconds flush_interval{1000};  // the longest gap: min_gap never exceeds it
   size_t max_pending_ops = 100000;
-  // Flush before the interval ends once this many bytes are queued (group commit): under
-  // heavy load writers wait for a full buffer, not for the clock. 0 disables it.
+  // Flush without waiting out min_gap once this many bytes are queued. 0 disables it.
   size_t flush_bytes = 4 << 20;
+  std::chrono::milliseconds min_gap{10};
 };
 
 class Wal {
@@ -99,7 +103,7 @@ class Wal {
   std::vector<WriteOpPtr> pending_;
   std::vector<Done> pending_done_;
   size_t pending_bytes_ = 0;
-  bool flush_now_ = false;
+  bool flush_now_ = false;  // enough bytes queued: flush without waiting out the gap
   std::thread thread_;
 };
 

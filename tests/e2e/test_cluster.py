@@ -132,7 +132,9 @@ class Node(ServeProcess):
         if self.modes:
             args += ["--mode", self.modes]
         args += self.store.args(self.local_dir)
-        args += ["--http-bind", f"127.0.0.1:{self.port}", "--wal-flush-interval", "100ms",
+        # Flushes 100ms apart at least: each write its own WAL file and flush period, so that
+        # --wal-snapshot-size counts writes here as it did before flushes formed per write.
+        args += ["--http-bind", f"127.0.0.1:{self.port}", "--wal-flush-interval", "100ms", "--wal-min-flush-gap", "100ms",
                  "--replication-interval", INTERVAL, "--plugin-dir", str(self.plugin_dir)]
         if not self.auth:
             args.append("--without-auth")

@@ -7,7 +7,8 @@ import requests
 
 from conftest import Server, query, wait_for, write_lp
 
-SNAPSHOT_ARGS = ["--wal-snapshot-size", "2", "--snapshotted-wal-files-to-keep", "0", "--gen1-duration", "1m"]
+# Each write its own flush period (100ms apart), so that four writes make a snapshot due.
+SNAPSHOT_ARGS = ["--wal-min-flush-gap", "100ms", "--wal-snapshot-size", "2", "--snapshotted-wal-files-to-keep", "0", "--gen1-duration", "1m"]
 
 
 def scrape(server):
