@@ -100,8 +100,10 @@ def test_force_snapshot_rows_refuses_a_negative_value(tmp_path):
 
 
 def test_sigterm_answers_the_writes_in_flight_and_keeps_them(tmp_path):
-    # A 2 s flush interval: the writes below are waiting for their flush when SIGTERM arrives.
-    s = Server(tmp_path, flush="2s").start()
+    # Flushes 2 s apart: after the first write, the writes below wait for their flush when
+    # SIGTERM arrives.
+    s = Server(tmp_path, ["--wal-min-flush-gap", "2s"], flush="2s").start()
+    assert write_lp(s, "db", "m v=0i 1").status_code == 204
     answers = []
 
     def write(i):
