@@ -40,6 +40,10 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
   // ingests and replays 20-40% faster (bench/recovery.py, 1M TSBS rows: 122k → 143-157k
   // lines/s ingest, peak RSS 252 → 283 MB).
   if (s.ok()) s = Exec(setup, "SET GLOBAL checkpoint_threshold = '64MB'");
+  // Parquet footers are read once per file, not once per query: files are never rewritten in
+  // place (a snapshot or merge writes a new name), and a query over many small files otherwise
+  // spends most of its time decoding their metadata.
+  if (s.ok()) s = Exec(setup, "SET GLOBAL parquet_metadata_cache = true");
   // In-memory compression: dictionary-encoded tags and compressed numbers, about a third of
   // the memory and several times faster to scan.
   for (const auto& name : options.compressed_catalogs)

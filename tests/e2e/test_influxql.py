@@ -212,3 +212,39 @@ def test_missing_fields_read_as_null_and_star_aggregates_skip_other_types(server
     assert got["columns"] == ["time", "usage", "nope"] and got["values"] == [["2023-11-14T22:13:30Z", 2.5, None]]
     mean = v1(server, "SELECT mean(*) FROM cpu", db)[0]["series"][0]  # ok (boolean) has no mean
     assert mean["columns"] == ["time", "mean_n", "mean_usage"] and mean["values"] == [["1970-01-01T00:00:00Z", 4.0, 2.5]]
+
+
+def test_the_last_and_first_point_of_each_series(server):
+    """GROUP BY tags ... LIMIT 1 (dashboards' "last value") takes its own plan: the newest (or
+    oldest) time per series, then those rows. It must answer as LIMIT n does: one point per
+    series, a series without the tag is its own group, a tie keeps one row, WHERE applies."""
+    db = unique_db("lastpt")
+    lines = ["cpu,host=a,region=w usage=1,n=1i 1700000000",
+             "cpu,host=a,region=w usage=2,n=2i 1700000060",
+             "cpu,host=a,region=e usage=3 1700000060",  # the same time as a/w: a tie for host=a
+             "cpu,host=b,region=w usage=4,n=4i 1700000030",
+             "cpu,host=b,region=w usage=5,n=5i 1700000090",
+             "cpu,region=w usage=6,n=6i 1700000010",  # no host
+             "cpu,region=w usage=7,n=7i 1700000020"]
+    assert write_lp(server, db, "\n".join(lines), precision="s").status_code == 204
+
+    def points(q):
+        return {tuple(s.get("tags", {}).items()): s["values"] for s in v1(server, q, db, epoch="s")[0]["series"]}
+
+    last = points('SELECT usage, n FROM cpu GROUP BY "host" ORDER BY time DESC LIMIT 1')
+    assert set(last) == {(("host", ""),), (("host", "a"),), (("host", "b"),)}, last
+    assert last[(("host", "b"),)] == [[1700000090, 5.0, 5]]
+    assert last[(("host", ""),)] == [[1700000020, 7.0, 7]]
+    assert len(last[(("host", "a"),)]) == 1 and last[(("host", "a"),)][0][0] == 1700000060
+    assert last[(("host", "a"),)][0][1] in (2.0, 3.0)
+    first = points('SELECT usage FROM cpu GROUP BY "host" ORDER BY time ASC LIMIT 1')
+    assert first == {(("host", ""),): [[1700000010, 6.0]], (("host", "a"),): [[1700000000, 1.0]],
+                     (("host", "b"),): [[1700000030, 4.0]]}
+    # The general plan (LIMIT 2) agrees on the first point of each series.
+    two = points('SELECT usage FROM cpu GROUP BY "host" ORDER BY time ASC LIMIT 2')
+    assert {k: v[:1] for k, v in two.items()} == first
+    # WHERE applies before the newest point is chosen (usage < 5 leaves out b's 5 and the hostless rows).
+    assert points("SELECT usage FROM cpu WHERE usage < 5 GROUP BY host, region ORDER BY time DESC LIMIT 1") == {
+        (("host", "a"), ("region", "w")): [[1700000060, 2.0]],
+        (("host", "a"), ("region", "e")): [[1700000060, 3.0]],
+        (("host", "b"), ("region", "w")): [[1700000030, 4.0]]}
