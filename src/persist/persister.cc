@@ -138,7 +138,6 @@ void Persister::AfterFlush(uint64_t wal_sequence) {
   if (!local_) return;
   {
     std::lock_guard lock(mu_);
-    if (snapshot_in_progress_) return;
     auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::steady_clock::now().time_since_epoch());
     int64_t period = now.count() / std::max<int64_t>(1, options_.wal_period_ns);
@@ -146,6 +145,7 @@ void Persister::AfterFlush(uint64_t wal_sequence) {
       last_period_ = period;
       period_starts_.push_back(wal_sequence);
     }
+    if (snapshot_in_progress_) return;  // its flushes' periods still count toward the next one
     while (!period_starts_.empty() && period_starts_.front() <= covered_wal_sequence_) period_starts_.pop_front();
     // As InfluxDB: snapshot once 1.5 × --wal-snapshot-size periods are not yet persisted.
     bool due = 2 * period_starts_.size() >= 3 * options_.snapshot_wal_files ||
