@@ -550,7 +550,7 @@ def main():
           f"{args.seq_rows:,} other rows. Latency: {args.latency_writes} 1-line writes, 50 ms apart. Queries: median "
           f"of {args.runs} after one warm-up, HTTP round trip with the JSON body; influxdb runs TSBS's InfluxQL, "
           f"Riffle an equivalent SQL (query_sql) and the same InfluxQL (query_influxql).")
-    print("Riffle: default flags (sync writes, WAL flushed every 1 s: a lone write waits for the next flush); "
+    print("Riffle: default flags (sync writes: acknowledged once its WAL flush is durable; an idle server flushes at once); "
           "influxdb: WAL fsync per write; VictoriaMetrics: acknowledged before it is on disk.")
     for n in notes:
         print(n)

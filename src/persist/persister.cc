@@ -141,6 +141,13 @@ void Persister::AfterFlush(uint64_t wal_sequence) {
     auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::steady_clock::now().time_since_epoch());
     int64_t period = now.count() / std::max<int64_t>(1, options_.wal_period_ns);
+    if (last_period_ < 0) {
+      // The first flush since start: each replayed file counts as a period, as before the
+      // restart its flush did (at most enough to make the snapshot due).
+      for (uint64_t seq = covered_wal_sequence_ + 1;
+           seq < wal_sequence && period_starts_.size() < 2 * options_.snapshot_wal_files; ++seq)
+        period_starts_.push_back(seq);
+    }
     if (period != last_period_) {
       last_period_ = period;
       period_starts_.push_back(wal_sequence);

@@ -98,3 +98,22 @@ def test_a_bad_minimum_gap_is_refused(value):
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith("Error:") and "--wal-min-flush-gap" in r.stderr, r.stderr
+
+
+def test_replayed_wal_files_count_toward_the_next_snapshot(tmp_path):
+    """--wal-snapshot-size counts flush periods with writes; after a restart the replayed files
+    count as the periods they were, so that restarts do not postpone snapshots for ever."""
+    s = Server(tmp_path, ["--wal-snapshot-size", "2", "--wal-min-flush-gap", "100ms"]).start()
+    try:
+        db = unique_db("replayed")
+        for i in range(2):  # two periods: 2 × 2 < 3 × 2, no snapshot yet
+            assert write_lp(s, db, f"m v={i}i {1700000000 + i}", precision="s").status_code == 204
+        files = "SELECT count(*) AS n FROM system.parquet_files"
+        assert query_rows(s, db, files) == [{"n": 0}]
+        s.kill9()
+        s.start()
+        assert write_lp(s, db, "m v=2i 1700000002", precision="s").status_code == 204  # the third period
+        assert wait_for(lambda: query_rows(s, db, files)[0]["n"] > 0, timeout=20), query_rows(s, db, files)
+        assert count(s, db) == 3
+    finally:
+        s.kill9()
