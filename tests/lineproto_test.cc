@@ -162,3 +162,28 @@ TEST(Escaping, RoundTripsThroughTheParser) {
 
 }  // namespace
 }  // namespace riffle::lineproto
+
+namespace riffle::lineproto {
+namespace {
+
+TEST(SameShape, ComparesMeasurementKeysOrderAndFieldTypes) {
+  ParsedBatch b = Parse(
+      "cpu,host=a,region=w u=1,n=2i 1\n"
+      "cpu,host=b,region=e u=5,n=7i 2\n"  // the same shape: other values
+      "cpu,region=w,host=a u=1,n=2i 3\n"  // tag keys in another order
+      "cpu,host=a,region=w u=1,n=2 4\n"   // n a float
+      "mem,host=a,region=w u=1,n=2i 5\n"  // another measurement
+      "cpu,host=a,region=w u=1 6\n");     // a field fewer
+  ASSERT_EQ(b.lines.size(), 6u);
+  EXPECT_TRUE(SameShape(b, b.lines[0], b, b.lines[1], true));
+  EXPECT_FALSE(SameShape(b, b.lines[0], b, b.lines[2], true));
+  EXPECT_FALSE(SameShape(b, b.lines[0], b, b.lines[3], true));
+  EXPECT_TRUE(SameShape(b, b.lines[0], b, b.lines[3], false));  // keys alone
+  EXPECT_FALSE(SameShape(b, b.lines[0], b, b.lines[4], false));
+  EXPECT_FALSE(SameShape(b, b.lines[0], b, b.lines[5], false));
+  ParsedBatch other = Parse("cpu,host=z,region=q u=9,n=1i 7");
+  EXPECT_TRUE(SameShape(b, b.lines[0], other, other.lines[0], true));  // across batches
+}
+
+}  // namespace
+}  // namespace riffle::lineproto

@@ -350,6 +350,10 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
   const size_t capacity = appender.Capacity();
   const size_t time_pos = table.index.at("time");
   std::vector<void*> data(ncols);  // the current chunk's typed column arrays
+  constexpr size_t kNoColumn = SIZE_MAX;
+  const wal::WriteOp* shape_op = nullptr;  // the line whose keys key_columns resolves
+  const lineproto::Line* shape_line = nullptr;
+  std::vector<size_t> key_columns;  // its tags' then its fields' column positions
   Status status;
   for (size_t start = 0; start < rows.size() && status.ok(); start += capacity) {
     size_t count = std::min(capacity, rows.size() - start);
@@ -385,16 +389,30 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
       if (op != write) write = op, ++writes_seen_;
       if (duplicates.Observe(SeriesHash(tags, line.tag_count), op->times[line_index], writes_seen_))
         *ranges_changed = true;
+      // Column positions by key, looked up again only when the line's keys differ from the
+      // previous line's.
+      if (!shape_op || !lineproto::SameShape(shape_op->batch, *shape_line, op->batch, line, false)) {
+        shape_op = op;
+        shape_line = &line;
+        key_columns.clear();
+        const auto* fields = op->batch.fields_of(line);
+        for (uint32_t t = 0; t < line.tag_count; ++t) {
+          auto it = table.index.find(tags[t].key);
+          key_columns.push_back(it == table.index.end() ? kNoColumn : it->second);
+        }
+        for (uint32_t f = 0; f < line.field_count; ++f) {
+          auto it = table.index.find(fields[f].key);
+          key_columns.push_back(it == table.index.end() ? kNoColumn : it->second);
+        }
+      }
       for (uint32_t t = 0; t < line.tag_count; ++t) {
-        auto it = table.index.find(tags[t].key);
-        if (it == table.index.end()) continue;
-        appender.SetString(it->second, r, tags[t].value.data(), tags[t].value.size());
+        if (key_columns[t] == kNoColumn) continue;
+        appender.SetString(key_columns[t], r, tags[t].value.data(), tags[t].value.size());
       }
       const auto* fields = op->batch.fields_of(line);
       for (uint32_t f = 0; f < line.field_count; ++f) {
-        auto it = table.index.find(fields[f].key);
-        if (it == table.index.end()) continue;
-        size_t c = it->second;
+        size_t c = key_columns[line.tag_count + f];
+        if (c == kNoColumn) continue;
         const auto& fv = fields[f];
         switch (table.columns[c].type) {
           case ColumnType::kFloat64:

@@ -321,6 +321,21 @@ ParsedBatch Parse(std::string_view body) {
   return batch;
 }
 
+bool SameShape(const ParsedBatch& batch_a, const Line& a, const ParsedBatch& batch_b, const Line& b,
+               bool field_types) {
+  if (a.tag_count != b.tag_count || a.field_count != b.field_count || a.measurement != b.measurement)
+    return false;
+  const Tag* ta = batch_a.tags_of(a);
+  const Tag* tb = batch_b.tags_of(b);
+  for (uint32_t i = 0; i < a.tag_count; ++i)
+    if (ta[i].key != tb[i].key) return false;
+  const Field* fa = batch_a.fields_of(a);
+  const Field* fb = batch_b.fields_of(b);
+  for (uint32_t i = 0; i < a.field_count; ++i)
+    if (fa[i].key != fb[i].key || (field_types && fa[i].type != fb[i].type)) return false;
+  return true;
+}
+
 Result<Precision> ParsePrecision(std::string_view text) {
   if (text == "auto") return Precision::kAuto;
   if (text == "s" || text == "second") return Precision::kSecond;

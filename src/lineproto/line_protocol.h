@@ -64,6 +64,13 @@ struct ParsedBatch {
 // Also rejects duplicate tag keys and duplicate field keys within a line.
 ParsedBatch Parse(std::string_view body);
 
+// True when line `a` of `batch_a` and line `b` of `batch_b` have the same measurement, tag keys
+// and field keys in the same order, and (with `field_types`) the same field types: what the
+// schema checks and the column lookups of a line depend on. Consecutive lines of one writer
+// nearly always do, and comparing short keys costs less than hashing them again.
+bool SameShape(const ParsedBatch& batch_a, const Line& a, const ParsedBatch& batch_b, const Line& b,
+               bool field_types);
+
 enum class Precision { kAuto, kSecond, kMillisecond, kMicrosecond, kNanosecond };
 
 // Accepts the names InfluxDB accepts: auto, s/second, ms/millisecond, us/u/microsecond,

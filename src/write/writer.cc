@@ -132,10 +132,14 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
     std::map<std::pair<std::string, std::string>, ColumnType> pending;
     std::map<std::pair<std::string, std::string>, std::string> spellings;
     std::vector<lineproto::LineError> invalid;
+    const lineproto::Line* last_valid = nullptr;  // a line of the same shape passes too
     for (size_t i = 0; i < parsed.lines.size(); ++i) {
       const auto& line = parsed.lines[i];
       std::vector<catalog::ColumnAddition> line_additions;
-      std::string err = ValidateLine(parsed, line, existing, pending, spellings, &line_additions);
+      std::string err;
+      if (!last_valid || !lineproto::SameShape(parsed, *last_valid, parsed, line, true))
+        err = ValidateLine(parsed, line, existing, pending, spellings, &line_additions);
+      if (err.empty()) last_valid = &line;
       if (auto it = time_errors.find(i); err.empty() && it != time_errors.end()) err = it->second;
       if (!err.empty()) {
         for (const auto& a : line_additions) pending.erase({a.table, a.column});
@@ -171,9 +175,13 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
   std::vector<lineproto::LineError> rejected;
   std::vector<bool> good;
   good.reserve(parsed.lines.size());
+  const lineproto::Line* last_valid = nullptr;
   for (size_t i = 0; i < parsed.lines.size(); ++i) {
     const auto& line = parsed.lines[i];
-    std::string err = ValidateLine(parsed, line, current, pending, spellings, nullptr);
+    std::string err;
+    if (!last_valid || !lineproto::SameShape(parsed, *last_valid, parsed, line, true))
+      err = ValidateLine(parsed, line, current, pending, spellings, nullptr);
+    if (err.empty()) last_valid = &line;
     if (auto it = time_errors.find(i); err.empty() && it != time_errors.end()) err = it->second;
     good.push_back(err.empty());
     if (!err.empty()) {
