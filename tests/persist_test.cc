@@ -23,11 +23,34 @@ TEST(PlanCompaction, MergesAClosedDaysFilesOfOneTableOncePastTheMinimum) {
   EXPECT_EQ(group[2].path, "d");
 }
 
-TEST(PlanCompaction, LeavesTodayAndFilesThatSpanDays) {
-  std::vector<ParquetFileInfo> today = {File("a", 1, 100), File("b", 1, 100)};
-  EXPECT_TRUE(PlanCompaction(today, 2, kNow).empty());
+TEST(PlanCompaction, LeavesFilesThatSpanDays) {
   std::vector<ParquetFileInfo> spanning = {File("a", 1, 98, kDay), File("b", 1, 98, kDay)};
   EXPECT_TRUE(PlanCompaction(spanning, 2, kNow).empty());
+}
+
+TEST(PlanCompaction, MergesTheOpenDayByTiersOfSize) {
+  auto sized = [](const std::string& path, int64_t rows) {
+    ParquetFileInfo f = File(path, 1, 100);  // today
+    f.rows = rows;
+    return f;
+  };
+  // Three small snapshots and then big ones: with min_files 3, the three small ones first.
+  std::vector<ParquetFileInfo> files = {sized("s1", 10), sized("s2", 12), sized("s3", 9), sized("b1", 5000),
+                                        sized("b2", 6000)};
+  auto group = PlanCompaction(files, 3, kNow);
+  ASSERT_EQ(group.size(), 3u);
+  EXPECT_EQ(group[0].path, "s1");
+  EXPECT_EQ(group[2].path, "s3");
+  // Two of a tier are not enough; a third makes a run (the merged small file is a tier apart).
+  std::vector<ParquetFileInfo> later = {sized("m", 31), sized("b1", 5000), sized("b2", 6000)};
+  EXPECT_TRUE(PlanCompaction(later, 3, kNow).empty());
+  later.push_back(sized("b3", 4000));
+  group = PlanCompaction(later, 3, kNow);
+  ASSERT_EQ(group.size(), 3u);
+  EXPECT_EQ(group[0].path, "b1");
+  // A run is consecutive: a file of another tier in between breaks it.
+  std::vector<ParquetFileInfo> broken = {sized("b1", 5000), sized("m", 31), sized("b2", 6000), sized("b3", 4000)};
+  EXPECT_TRUE(PlanCompaction(broken, 3, kNow).empty());
 }
 
 TEST(PlanCompaction, NeverAcrossAnotherFileOfTheSameTableAndDay) {

@@ -1,4 +1,5 @@
-// Compaction: a closed day's Parquet files of one table merged into one. A single node plans,
+// Compaction: a closed day's Parquet files of one table merged into one, and the open day's
+// merged by size tiers. A single node plans,
 // merges and adopts the result itself; in a cluster the compactor node plans and merges (see
 // cluster/compactor.cc) and the node that owns the files adopts the result.
 #include <algorithm>
@@ -30,30 +31,55 @@ std::pair<const catalog::Database*, const catalog::Table*> TableById(
 
 std::vector<ParquetFileInfo> PlanCompaction(const std::vector<ParquetFileInfo>& files,
                                             size_t min_files, int64_t now_ns) {
+  min_files = std::max<size_t>(min_files, 2);
   std::map<std::pair<uint32_t, int64_t>, std::vector<ParquetFileInfo>> by_day;
-  int64_t today = DayOf(now_ns);
+  const int64_t today = DayOf(now_ns);
   for (const auto& f : files) {
     int64_t day = DayOf(f.min_time);
-    if (DayOf(f.max_time) != day || day >= today) continue;  // only whole, closed days
+    if (DayOf(f.max_time) != day) continue;  // files that span days are left as they are
     by_day[{f.table_id, day}].push_back(f);
   }
-  for (auto& [key, group] : by_day) {
-    if (group.size() < std::max<size_t>(min_files, 2)) continue;
-    // The merged file takes the place of the newest input, so no other file of the table
-    // that covers part of that day may lie between the inputs (where points repeat, the
-    // order of files says which values are newer).
+  // The merged file takes the place of the newest input, so no other file of the table that
+  // covers part of that day may lie between the inputs (where points repeat, the order of
+  // files says which values are newer).
+  auto interleaved = [&](const std::vector<ParquetFileInfo>& group, uint32_t table_id, int64_t day) {
     std::set<std::string> members;
     for (const auto& f : group) members.insert(f.path);
     size_t first = files.size(), last = 0;
     for (size_t i = 0; i < files.size(); ++i)
       if (members.count(files[i].path)) first = std::min(first, i), last = i;
-    bool interleaved = false;
-    for (size_t i = first; i < last && !interleaved; ++i) {
+    for (size_t i = first; i < last; ++i) {
       const auto& f = files[i];
-      interleaved = !members.count(f.path) && f.table_id == key.first &&
-                    DayOf(f.min_time) <= key.second && key.second <= DayOf(f.max_time);
+      if (!members.count(f.path) && f.table_id == table_id && DayOf(f.min_time) <= day &&
+          day <= DayOf(f.max_time))
+        return true;
     }
-    if (!interleaved) return std::move(group);
+    return false;
+  };
+  auto tier = [&](int64_t rows) {
+    int t = 0;
+    for (int64_t r = std::max<int64_t>(rows, 1); r >= static_cast<int64_t>(min_files); r /= min_files) ++t;
+    return t;
+  };
+  for (auto& [key, group] : by_day) {
+    const auto& [table_id, day] = key;
+    if (group.size() < min_files) continue;
+    if (day < today) {
+      if (!interleaved(group, table_id, day)) return std::move(group);
+      continue;
+    }
+    // The open day: the oldest run of `min_files` files of one tier.
+    for (size_t begin = 0; begin + min_files <= group.size();) {
+      size_t end = begin + 1;
+      while (end < group.size() && end - begin < min_files && tier(group[end].rows) == tier(group[begin].rows))
+        ++end;
+      if (end - begin == min_files) {
+        std::vector<ParquetFileInfo> run(group.begin() + static_cast<std::ptrdiff_t>(begin),
+                                         group.begin() + static_cast<std::ptrdiff_t>(end));
+        if (!interleaved(run, table_id, day)) return run;
+      }
+      begin = end;
+    }
   }
   return {};
 }
@@ -90,7 +116,8 @@ Result<ParquetFileInfo> MergeFiles(const catalog::CatalogState& state, buffer::B
   return merged;
 }
 
-Status Persister::Compact() {
+Status Persister::Compact(bool* merged_one) {
+  *merged_one = false;
   std::vector<ParquetFileInfo> group;
   uint64_t output_seq;
   {
@@ -111,6 +138,7 @@ Status Persister::Compact() {
   std::vector<std::string> inputs;
   for (const auto& f : group) inputs.push_back(f.path);
   RIFFLE_ASSIGN_OR_RETURN(bool adopted, Adopt(inputs, *merged));
+  *merged_one = adopted;
   if (adopted)
     metrics::Server().compaction_duration.With({}).Observe(
         static_cast<double>(NowNanos() - started) / 1e9);

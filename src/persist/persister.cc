@@ -89,6 +89,10 @@ void Persister::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+namespace {
+constexpr int kCompactionsPerSnapshot = 4;
+}  // namespace
+
 void Persister::BackgroundLoop() {
   auto next_retention_check =
       std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.retention_check_ns);
@@ -116,8 +120,16 @@ void Persister::BackgroundLoop() {
         if (thread_cv_.wait_for(wait, std::chrono::seconds(10), [this] { return stopping_; }))
           return;
       }
-      if (Status st = options_.compact ? Compact() : Status::Ok(); !st.ok())
-        log::Error("compaction failed (the files stay as they are): " + st.message());
+      // Merges follow one another (a tier's merge can complete the next tier's run), a few
+      // per snapshot at most so that the next snapshot is not held up for long.
+      for (int round = 0; options_.compact && round < kCompactionsPerSnapshot; ++round) {
+        bool merged = false;
+        if (Status st = Compact(&merged); !st.ok()) {
+          log::Error("compaction failed (the files stay as they are): " + st.message());
+          break;
+        }
+        if (!merged) break;
+      }
     }
     if (!options_.cluster_id.empty() && std::chrono::steady_clock::now() >= next_adoption) {
       next_adoption = std::chrono::steady_clock::now() + std::chrono::seconds(1);

@@ -60,8 +60,11 @@ struct ParquetFileInfo {
 };
 
 // Which files compaction merges next: the files of one table and one closed UTC day once
-// there are at least `min_files` of them, unless another file of the table that covers part
-// of that day lies between them in `files` (oldest first). Empty when there is nothing to do.
+// there are at least `min_files` of them; in the open day (today and later), `min_files`
+// consecutive files of one size tier (rows within a factor of `min_files`), so that a busy
+// day's hundreds of snapshots become a few files while each row is rewritten only a few times.
+// Never when another file of the table that covers part of that day lies between them in
+// `files` (oldest first). Empty when there is nothing to do.
 std::vector<ParquetFileInfo> PlanCompaction(const std::vector<ParquetFileInfo>& files,
                                             size_t min_files, int64_t now_ns);
 // Writes the rows of `group` (as PlanCompaction chose them), repeated points merged, to the
@@ -99,11 +102,12 @@ class Persister {
   void AfterFlush(uint64_t wal_sequence);
   // Persists what is frozen, covering the WAL through `frozen_sequence_` (background thread).
   Status PersistFrozen();
-  // Merges the Parquet files of one table and one closed (UTC) day into one file once there
-  // are at least --compaction-min-files of them. Order: merged file written and fsynced →
+  // Merges the group of Parquet files PlanCompaction chooses (a closed day's, or a run of one
+  // size tier in the open day) into one file. Order: merged file written and fsynced →
   // manifest without the inputs → published → inputs deleted; a crash leaves at worst orphan
   // files, which start-up removes.
-  Status Compact();
+  // Merges the next group PlanCompaction chooses, if any; `merged` tells whether it did.
+  Status Compact(bool* merged);
   // In a cluster: adopts each merge the compactor recorded for this node (cluster_id), or
   // deletes its output when an input is gone, then deletes the record.
   Status AdoptClusterCompactions();

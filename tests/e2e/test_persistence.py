@@ -346,6 +346,36 @@ def test_compaction_merges_a_closed_days_files_and_queries_do_not_change(tmp_pat
         s.kill9()
 
 
+def test_the_open_days_snapshots_are_merged_by_size_tiers(tmp_path):
+    """Issue 13, item 4: a busy day's many snapshots do not wait for the day to close. Each write
+    below makes a snapshot of one file (--force-snapshot-rows 10); with --compaction-min-files 3
+    every three files of one size merge into one, and those again: nine snapshots end as one or
+    two files, with the same answers before and after, and after a restart."""
+    s = Server(tmp_path, ["--force-snapshot-rows", "10", "--compaction-min-files", "3",
+                          "--snapshotted-wal-files-to-keep", "0"]).start()
+    try:
+        now = time.time_ns()
+        for b in range(9):
+            lines = [f"cpu,host=h{i % 3} usage={b * 10 + i}.5,n={i}i {now - (b * 10 + i) * 10**6}" for i in range(10)]
+            assert write_lp(s, "db", "\n".join(lines)).status_code == 204
+            # one snapshot per write: its file is listed before the next write
+            assert wait_for(lambda: sum(f["row_count"] for f in parquet_files(s, "db")) == (b + 1) * 10,
+                            timeout=20), parquet_files(s, "db")
+        expected = [{"host": f"h{v % 10 % 3}", "usage": v + 0.5} for v in range(90)]
+        sql = "SELECT host, usage FROM cpu ORDER BY usage"
+        assert query_rows(s, "db", sql) == expected
+        assert wait_for(lambda: len(parquet_files(s, "db")) <= 2, timeout=30), parquet_files(s, "db")
+        assert "compaction: merged" in s.log()
+        assert sum(f["row_count"] for f in parquet_files(s, "db")) == 90
+        assert query_rows(s, "db", sql) == expected
+        assert wait_for(lambda: parquet_keys(s) == sorted(f["path"] for f in parquet_files(s, "db"))), parquet_keys(s)
+        s.kill9()
+        s.start()
+        assert query_rows(s, "db", sql) == expected
+    finally:
+        s.kill9()
+
+
 def test_orphan_files_of_an_interrupted_compaction_are_removed_at_start(tmp_path):
     s = Server(tmp_path, SNAPSHOT_ARGS + ["--compaction-min-files", "3"],
                env={"RIFFLE_FAULT": "after_compact_parquet"}).start()
