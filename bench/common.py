@@ -121,6 +121,28 @@ class S3rver:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def influxdb_config(directory, http_port):
+    """A config for Debian's influxd 1.x that keeps everything under `directory`, serves HTTP on
+    `http_port` and reports nothing home."""
+    return f"""reporting-disabled = true
+bind-address = "127.0.0.1:{free_port()}"
+[meta]
+  dir = "{directory}/meta"
+[data]
+  dir = "{directory}/data"
+  wal-dir = "{directory}/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:{http_port}"
+  log-enabled = false
+  max-body-size = 0
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+"""
+
+
 class Influx1:
     """Debian's influxdb 1.x package, as a peer for writes (POST /write)."""
 
@@ -132,24 +154,7 @@ class Influx1:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         conf = self.dir / "influxdb.conf"
-        conf.write_text(f"""
-reporting-disabled = true
-bind-address = "127.0.0.1:{free_port()}"
-[meta]
-  dir = "{self.dir}/meta"
-[data]
-  dir = "{self.dir}/data"
-  wal-dir = "{self.dir}/wal"
-  query-log-enabled = false
-[http]
-  bind-address = "127.0.0.1:{self.port}"
-  log-enabled = false
-  max-body-size = 0
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-""")
+        conf.write_text(influxdb_config(self.dir, self.port))
         self.proc = subprocess.Popen([self.binary, "-config", str(conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         wait_http(self.url + "/ping")

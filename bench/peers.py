@@ -35,7 +35,7 @@ from pathlib import Path
 
 import requests
 
-from common import REPO, free_port, peak_rss_mb
+from common import REPO, free_port, influxdb_config, peak_rss_mb
 from ingest import FIELDS, make_batches
 
 S = 1_000_000_000
@@ -124,23 +124,7 @@ def start_influxdb(binary):
     # /ping answers 204 like a write, so the filler is a cheap query answering 200.
     s = Server("influxdb", "/ping", "/write?db={db}&precision=ns", "/query?q=SHOW%20DATABASES")
     conf = s.dir / "influxdb.conf"
-    conf.write_text(f"""reporting-disabled = true
-bind-address = "127.0.0.1:{free_port()}"
-[meta]
-  dir = "{s.dir}/meta"
-[data]
-  dir = "{s.dir}/data"
-  wal-dir = "{s.dir}/wal"
-  query-log-enabled = false
-[http]
-  bind-address = "127.0.0.1:{s.port}"
-  log-enabled = false
-  max-body-size = 0
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-""")
+    conf.write_text(influxdb_config(s.dir, s.port))
     s.launch([binary, "-config", str(conf)])
     for db in ("bench", "seq", "lat"):
         r = requests.post(s.url + "/query", data={"q": f"CREATE DATABASE {db}"}, timeout=30)
