@@ -35,8 +35,8 @@ TEST(PlanCompaction, MergesTheOpenDayByTiersOfSize) {
     return f;
   };
   // Three small snapshots and then big ones: with min_files 3, the three small ones first.
-  std::vector<ParquetFileInfo> files = {sized("s1", 10), sized("s2", 12), sized("s3", 9), sized("b1", 5000),
-                                        sized("b2", 6000)};
+  std::vector<ParquetFileInfo> files = {sized("s1", 10), sized("s2", 12), sized("s3", 9),
+                                        sized("b1", 5000), sized("b2", 6000)};
   auto group = PlanCompaction(files, 3, kNow);
   ASSERT_EQ(group.size(), 3u);
   EXPECT_EQ(group[0].path, "s1");
@@ -49,7 +49,8 @@ TEST(PlanCompaction, MergesTheOpenDayByTiersOfSize) {
   ASSERT_EQ(group.size(), 3u);
   EXPECT_EQ(group[0].path, "b1");
   // A run is consecutive: a file of another tier in between breaks it.
-  std::vector<ParquetFileInfo> broken = {sized("b1", 5000), sized("m", 31), sized("b2", 6000), sized("b3", 4000)};
+  std::vector<ParquetFileInfo> broken = {sized("b1", 5000), sized("m", 31), sized("b2", 6000),
+                                         sized("b3", 4000)};
   EXPECT_TRUE(PlanCompaction(broken, 3, kNow).empty());
 }
 

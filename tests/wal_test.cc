@@ -79,7 +79,8 @@ TEST(Wal, FlushesAnIdleWriteAtOnceAndGroupsWritesThatArriveDuringAFlush) {
   auto store = objstore::NewMemoryStore();
   using std::chrono::hours;
   using std::chrono::milliseconds;
-  Wal wal(store.get(), {"node0", std::chrono::duration_cast<milliseconds>(hours(1)), 1000, 4 << 20, milliseconds(0)});
+  Wal wal(store.get(), {"node0", std::chrono::duration_cast<milliseconds>(hours(1)), 1000, 4 << 20,
+                        milliseconds(0)});
   ASSERT_TRUE(wal.Replay([](uint64_t, std::vector<WriteOpPtr>&&) {}).ok());
   std::promise<void> in_first_flush, release_first_flush;
   auto released = release_first_flush.get_future().share();
@@ -95,10 +96,13 @@ TEST(Wal, FlushesAnIdleWriteAtOnceAndGroupsWritesThatArriveDuringAFlush) {
   ASSERT_TRUE(wal.Submit(MakeOp("db", "a v=1", 1), [&](Status st) { first.set_value(st); }).ok());
   // A one-hour interval: only an immediate flush reaches the listener (the wait is a bound, so
   // that the old behaviour fails instead of hanging).
-  ASSERT_EQ(in_first_flush.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  ASSERT_EQ(in_first_flush.get_future().wait_for(std::chrono::seconds(30)),
+            std::future_status::ready);
   std::vector<std::promise<Status>> later(3);
   for (int i = 0; i < 3; ++i)
-    ASSERT_TRUE(wal.Submit(MakeOp("db", "b v=2", 2 + i), [&, i](Status st) { later[i].set_value(st); }).ok());
+    ASSERT_TRUE(
+        wal.Submit(MakeOp("db", "b v=2", 2 + i), [&, i](Status st) { later[i].set_value(st); })
+            .ok());
   release_first_flush.set_value();
   ASSERT_TRUE(first.get_future().get().ok());
   for (auto& p : later) ASSERT_TRUE(p.get_future().get().ok());  // the next flush started by itself
@@ -113,7 +117,8 @@ TEST(Wal, KeepsTheMinimumGapBetweenFlushes) {
   {
     Wal wal(store.get(), {"node0", hour, 1000, 4 << 20, hour});
     ASSERT_TRUE(wal.Replay([](uint64_t, std::vector<WriteOpPtr>&&) {}).ok());
-    wal.Start([&](uint64_t, const std::vector<WriteOpPtr>& ops) { ops_per_flush.push_back(ops.size()); });
+    wal.Start(
+        [&](uint64_t, const std::vector<WriteOpPtr>& ops) { ops_per_flush.push_back(ops.size()); });
     std::promise<Status> first;
     ASSERT_TRUE(wal.Submit(MakeOp("db", "a v=1", 1), [&](Status st) { first.set_value(st); }).ok());
     auto acked = first.get_future();

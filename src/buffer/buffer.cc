@@ -391,7 +391,8 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
         *ranges_changed = true;
       // Column positions by key, looked up again only when the line's keys differ from the
       // previous line's.
-      if (!shape_op || !lineproto::SameShape(shape_op->batch, *shape_line, op->batch, line, false)) {
+      if (!shape_op ||
+          !lineproto::SameShape(shape_op->batch, *shape_line, op->batch, line, false)) {
         shape_op = op;
         shape_line = &line;
         key_columns.clear();

@@ -147,7 +147,8 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
         // the others by their min/max statistics. A snapshot is bounded (--force-snapshot-rows,
         // the memory threshold), so the sort is too; past kMaxSortedRows rows stay in arrival
         // order (nearly time order) rather than cost gigabytes.
-        if (f.rows <= kMaxSortedRows) chunk_rows = "SELECT * FROM (" + chunk_rows + ") ORDER BY " + SortKeySql(*table);
+        if (f.rows <= kMaxSortedRows)
+          chunk_rows = "SELECT * FROM (" + chunk_rows + ") ORDER BY " + SortKeySql(*table);
         auto copied = conn.QueryInt64s("COPY (" + chunk_rows + ") TO " + QuoteLiteral(f.path) +
                                        " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE " +
                                        std::to_string(kRowGroupRows) + ")");

@@ -480,11 +480,11 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
       on += " AND r." + QuoteIdent(t) + " IS NOT DISTINCT FROM e." + QuoteIdent(t);
       partition += (partition.empty() ? "" : ", ") + ("r." + QuoteIdent(t));
     }
-    sql = "SELECT * FROM (WITH " + rows + " AS NOT MATERIALIZED (" + sql + ") SELECT r.* FROM " + rows +
-          " r JOIN (SELECT " + tag_list + ", " + (descending ? "max" : "min") + "(\"time\") AS " + edge +
-          " FROM " + rows + " GROUP BY " + tag_list + ") e ON " + on +
-          " QUALIFY row_number() OVER (PARTITION BY " + partition + " ORDER BY r.\"time\"" + direction +
-          ") = 1)";
+    sql = "SELECT * FROM (WITH " + rows + " AS NOT MATERIALIZED (" + sql + ") SELECT r.* FROM " +
+          rows + " r JOIN (SELECT " + tag_list + ", " + (descending ? "max" : "min") +
+          "(\"time\") AS " + edge + " FROM " + rows + " GROUP BY " + tag_list + ") e ON " + on +
+          " QUALIFY row_number() OVER (PARTITION BY " + partition + " ORDER BY r.\"time\"" +
+          direction + ") = 1)";
     limit.clear();
   }
   if (!plan.group_tags.empty() && (!limit.empty() || !offset.empty())) {

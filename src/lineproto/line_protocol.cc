@@ -323,7 +323,8 @@ ParsedBatch Parse(std::string_view body) {
 
 bool SameShape(const ParsedBatch& batch_a, const Line& a, const ParsedBatch& batch_b, const Line& b,
                bool field_types) {
-  if (a.tag_count != b.tag_count || a.field_count != b.field_count || a.measurement != b.measurement)
+  if (a.tag_count != b.tag_count || a.field_count != b.field_count ||
+      a.measurement != b.measurement)
     return false;
   const Tag* ta = batch_a.tags_of(a);
   const Tag* tb = batch_b.tags_of(b);

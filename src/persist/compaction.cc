@@ -1,7 +1,7 @@
 // Compaction: a closed day's Parquet files of one table merged into one, and the open day's
-// merged by size tiers. A single node plans,
-// merges and adopts the result itself; in a cluster the compactor node plans and merges (see
-// cluster/compactor.cc) and the node that owns the files adopts the result.
+// merged by size tiers. A single node plans, merges and adopts the result itself; in a cluster
+// the compactor node plans and merges (see cluster/compactor.cc) and the node that owns the
+// files adopts the result.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -42,7 +42,8 @@ std::vector<ParquetFileInfo> PlanCompaction(const std::vector<ParquetFileInfo>& 
   // The merged file takes the place of the newest input, so no other file of the table that
   // covers part of that day may lie between the inputs (where points repeat, the order of
   // files says which values are newer).
-  auto interleaved = [&](const std::vector<ParquetFileInfo>& group, uint32_t table_id, int64_t day) {
+  auto interleaved = [&](const std::vector<ParquetFileInfo>& group, uint32_t table_id,
+                         int64_t day) {
     std::set<std::string> members;
     for (const auto& f : group) members.insert(f.path);
     size_t first = files.size(), last = 0;
@@ -58,7 +59,9 @@ std::vector<ParquetFileInfo> PlanCompaction(const std::vector<ParquetFileInfo>& 
   };
   auto tier = [&](int64_t rows) {
     int t = 0;
-    for (int64_t r = std::max<int64_t>(rows, 1); r >= static_cast<int64_t>(min_files); r /= min_files) ++t;
+    for (int64_t r = std::max<int64_t>(rows, 1); r >= static_cast<int64_t>(min_files);
+         r /= min_files)
+      ++t;
     return t;
   };
   for (auto& [key, group] : by_day) {
@@ -71,7 +74,8 @@ std::vector<ParquetFileInfo> PlanCompaction(const std::vector<ParquetFileInfo>& 
     // The open day: the oldest run of `min_files` files of one tier.
     for (size_t begin = 0; begin + min_files <= group.size();) {
       size_t end = begin + 1;
-      while (end < group.size() && end - begin < min_files && tier(group[end].rows) == tier(group[begin].rows))
+      while (end < group.size() && end - begin < min_files &&
+             tier(group[end].rows) == tier(group[begin].rows))
         ++end;
       if (end - begin == min_files) {
         std::vector<ParquetFileInfo> run(group.begin() + static_cast<std::ptrdiff_t>(begin),

@@ -165,7 +165,8 @@ void Persister::AfterFlush(uint64_t wal_sequence) {
       period_starts_.push_back(wal_sequence);
     }
     if (snapshot_in_progress_) return;  // its flushes' periods still count toward the next one
-    while (!period_starts_.empty() && period_starts_.front() <= covered_wal_sequence_) period_starts_.pop_front();
+    while (!period_starts_.empty() && period_starts_.front() <= covered_wal_sequence_)
+      period_starts_.pop_front();
     // As InfluxDB: snapshot once 1.5 × --wal-snapshot-size periods are not yet persisted.
     bool due = 2 * period_starts_.size() >= 3 * options_.snapshot_wal_files ||
                2 * (wal_sequence - covered_wal_sequence_) >= 30 * options_.snapshot_wal_files;
