@@ -510,6 +510,25 @@ def wait_for(predicate, timeout=10.0, interval=0.05):
     return value
 
 
+def write_from_threads(server, db, make_line, writers, writes):
+    """`writers` threads each make `writes` writes at once (`make_line(k, i)` is thread k's i-th
+    line, written with precision=s); returns the bodies of the writes not answered 204."""
+    failures = []
+
+    def writer(k):
+        for i in range(writes):
+            r = write_lp(server, db, make_line(k, i), precision="s")
+            if r.status_code != 204:
+                failures.append(r.text)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return failures
+
+
 def kill9_during_writes(server, db, make_line, writers=3, at_least=30, timeout=30):
     """Writes from `writers` threads at once (`make_line(k, i)` gives the i-th write of thread k
     as `(value, line)`), kills the server with -9 once `at_least` writes were acknowledged, and

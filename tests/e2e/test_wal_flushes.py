@@ -3,12 +3,12 @@ the next --wal-flush-interval tick); writes that arrive while a flush runs go to
 next one; --wal-min-flush-gap spaces flushes out. Every acknowledged write is durable, and a WAL
 trigger sees each write exactly once."""
 import subprocess
-import threading
 
 import pytest
 import requests
 
-from conftest import BINARY, Server, create_trigger, put_plugin, query_rows, unique_db, wait_for, write_lp
+from conftest import (BINARY, Server, create_trigger, put_plugin, query_rows, unique_db, wait_for, write_from_threads,
+                      write_lp)
 
 
 def count(server, db, table="m"):
@@ -48,19 +48,8 @@ def test_concurrent_writers_are_grouped_and_a_wal_trigger_sees_each_write_once(t
         s.cli("create", "database", db)
         put_plugin(s, "seen.py", PLUGIN)
         create_trigger(s, db, "seen", "table:m", "seen.py")
-        errors = []
-
-        def writer(k):
-            for i in range(25):
-                r = write_lp(s, db, f"m,w={k} v={k * 1000 + i}i {1700000000 + k * 1000 + i}", precision="s")
-                if r.status_code != 204:
-                    errors.append(r.text)
-
-        threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors = write_from_threads(s, db, lambda k, i: f"m,w={k} v={k * 1000 + i}i {1700000000 + k * 1000 + i}",
+                                    writers=4, writes=25)
         assert not errors, errors
         assert count(s, db) == 100
         # The plugin's rows carry the write's value: 100 rows, 100 values, none twice.

@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from conftest import query, query_rows, unique_db, wait_for, write_lp
+from conftest import query, query_rows, unique_db, wait_for, write_from_threads, write_lp
 
 EPOCH = dt.datetime(1970, 1, 1)
 
@@ -392,20 +392,8 @@ def test_many_lines_in_one_request(server):
 
 
 def test_concurrent_writers(server):
-    import threading
     db = unique_db("conc")
-    failures = []
-
-    def writer(k):
-        for i in range(20):
-            r = write_lp(server, db, f"cw,writer=w{k} v={i}i {k * 1000 + i}", precision="s")
-            if r.status_code != 204:
-                failures.append(r.text)
-
-    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    failures = write_from_threads(server, db, lambda k, i: f"cw,writer=w{k} v={i}i {k * 1000 + i}",
+                                  writers=4, writes=20)
     assert failures == []
     assert query_rows(server, db, "SELECT count(*) AS n FROM cw") == [{"n": 80}]
