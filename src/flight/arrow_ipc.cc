@@ -204,6 +204,11 @@ int64_t CountZeros(const uint8_t* bits, int64_t n) {
   return n - ones;
 }
 
+// Row `i` of an Arrow validity bitmap (LSB first); no bitmap means every row is valid.
+bool IsValid(const uint8_t* validity, int64_t i) {
+  return !validity || (validity[i / 8] >> (i % 8) & 1);
+}
+
 // One column of one slice: its array and the first row in that array's own coordinates.
 struct Part {
   const ArrowArray* a;
@@ -281,7 +286,7 @@ Result<int64_t> AppendBuffers(const TypeInfo& info, const std::vector<Part>& par
         const uint8_t* validity = p.validity();
         for (int64_t i = 0; i < p.n; ++i) {
           uint64_t lo = src[2 * i], hi = src[2 * i + 1];
-          bool valid = !validity || (validity[(p.start + i) / 8] >> ((p.start + i) % 8) & 1);
+          bool valid = IsValid(validity, p.start + i);
           if (valid && hi != (static_cast<int64_t>(lo) < 0 ? ~uint64_t{0} : 0))
             return Status::InvalidArgument(
                 "a 128-bit integer result does not fit in Int64: CAST it to DOUBLE");
@@ -360,8 +365,7 @@ Result<int64_t> AppendBuffers(const TypeInfo& info, const std::vector<Part>& par
         const uint8_t* validity = p.validity();
         for (int64_t i = 0; i < p.n; ++i) {
           offsets[row++] = static_cast<int32_t>(total);
-          if (!validity || (validity[(p.start + i) / 8] >> ((p.start + i) % 8) & 1))
-            total += strings[i].length;
+          if (IsValid(validity, p.start + i)) total += strings[i].length;
         }
       }
       offsets[n] = static_cast<int32_t>(total);
@@ -372,7 +376,7 @@ Result<int64_t> AppendBuffers(const TypeInfo& info, const std::vector<Part>& par
         const auto* strings = static_cast<const duck::VectorString*>(p.a->buffers[1]) + p.start;
         const uint8_t* validity = p.validity();
         for (int64_t i = 0; i < p.n; ++i) {
-          if (validity && !(validity[(p.start + i) / 8] >> ((p.start + i) % 8) & 1)) continue;
+          if (!IsValid(validity, p.start + i)) continue;
           std::memcpy(dst, strings[i].data(), strings[i].length);
           dst += strings[i].length;
         }
@@ -535,13 +539,10 @@ size_t EncodedBytes(const std::vector<WireColumn>& columns, const ArrowArray& ar
         // A NULL's reference is whatever the vector held before (gigabytes of "length" at
         // times): only valid rows count.
         const auto* strings = static_cast<const duck::VectorString*>(child.buffers[1]) + start;
-        const auto* validity =
-            child.null_count != 0 ? static_cast<const uint8_t*>(child.buffers[0]) : nullptr;
+        const uint8_t* validity = Part{&child, start, 0}.validity();
         total += 4 * (rows + 1);
-        for (size_t i = 0; i < rows; ++i) {
-          size_t at = static_cast<size_t>(start) + i;
-          if (!validity || (validity[at / 8] >> (at % 8) & 1)) total += strings[i].length;
-        }
+        for (size_t i = 0; i < rows; ++i)
+          if (IsValid(validity, start + static_cast<int64_t>(i))) total += strings[i].length;
         break;
       }
       default:
