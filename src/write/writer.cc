@@ -35,11 +35,11 @@ lineproto::LineError MakeError(const lineproto::Line& line, std::string message)
 
 // Checks one line against the schema. Columns the table lacks are added to `additions`
 // (with the types this line gives them, remembered in `pending` for later lines).
-std::string ValidateLine(const lineproto::ParsedBatch& batch, const lineproto::Line& line,
-                         const catalog::Database* db,
-                         std::map<std::pair<std::string, std::string>, ColumnType>& pending,
-                         std::map<std::pair<std::string, std::string>, std::string>& spellings,
-                         std::vector<catalog::ColumnAddition>* additions) {
+std::string CheckLine(const lineproto::ParsedBatch& batch, const lineproto::Line& line,
+                      const catalog::Database* db,
+                      std::map<std::pair<std::string, std::string>, ColumnType>& pending,
+                      std::map<std::pair<std::string, std::string>, std::string>& spellings,
+                      std::vector<catalog::ColumnAddition>* additions) {
   const catalog::Table* table = db ? db->FindTable(line.measurement) : nullptr;
   std::string table_name(line.measurement);
   // Only names new to the catalog can collide by letter case (with the catalog's names or with
@@ -83,6 +83,21 @@ std::string ValidateLine(const lineproto::ParsedBatch& batch, const lineproto::L
     if (auto err = check(fields[f].key, FieldColumnType(fields[f].type)); !err.empty()) return err;
   }
   return {};
+}
+
+// CheckLine, except that a line of the shape of `*last_valid` (the last line of this batch that
+// passed) passes as that one did, without looking its keys up again; a line that passes becomes
+// `*last_valid`.
+std::string ValidateLine(const lineproto::ParsedBatch& batch, const lineproto::Line& line,
+                         const catalog::Database* db,
+                         std::map<std::pair<std::string, std::string>, ColumnType>& pending,
+                         std::map<std::pair<std::string, std::string>, std::string>& spellings,
+                         std::vector<catalog::ColumnAddition>* additions,
+                         const lineproto::Line** last_valid) {
+  if (*last_valid && lineproto::SameShape(batch, **last_valid, batch, line, true)) return {};
+  std::string err = CheckLine(batch, line, db, pending, spellings, additions);
+  if (err.empty()) *last_valid = &line;
+  return err;
 }
 
 }  // namespace
@@ -136,10 +151,8 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
     for (size_t i = 0; i < parsed.lines.size(); ++i) {
       const auto& line = parsed.lines[i];
       std::vector<catalog::ColumnAddition> line_additions;
-      std::string err;
-      if (!last_valid || !lineproto::SameShape(parsed, *last_valid, parsed, line, true))
-        err = ValidateLine(parsed, line, existing, pending, spellings, &line_additions);
-      if (err.empty()) last_valid = &line;
+      std::string err =
+          ValidateLine(parsed, line, existing, pending, spellings, &line_additions, &last_valid);
       if (auto it = time_errors.find(i); err.empty() && it != time_errors.end()) err = it->second;
       if (!err.empty()) {
         for (const auto& a : line_additions) pending.erase({a.table, a.column});
@@ -178,10 +191,7 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
   const lineproto::Line* last_valid = nullptr;
   for (size_t i = 0; i < parsed.lines.size(); ++i) {
     const auto& line = parsed.lines[i];
-    std::string err;
-    if (!last_valid || !lineproto::SameShape(parsed, *last_valid, parsed, line, true))
-      err = ValidateLine(parsed, line, current, pending, spellings, nullptr);
-    if (err.empty()) last_valid = &line;
+    std::string err = ValidateLine(parsed, line, current, pending, spellings, nullptr, &last_valid);
     if (auto it = time_errors.find(i); err.empty() && it != time_errors.end()) err = it->second;
     good.push_back(err.empty());
     if (!err.empty()) {
@@ -239,8 +249,9 @@ std::vector<lineproto::LineError> Writer::Check(const std::string& database, con
   const catalog::Database* db = state->FindDatabase(database);
   std::map<std::pair<std::string, std::string>, ColumnType> pending;
   std::map<std::pair<std::string, std::string>, std::string> spellings;
+  const lineproto::Line* last_valid = nullptr;
   for (const auto& line : parsed.lines) {
-    std::string err = ValidateLine(parsed, line, db, pending, spellings, nullptr);
+    std::string err = ValidateLine(parsed, line, db, pending, spellings, nullptr, &last_valid);
     if (!err.empty()) errors.push_back(MakeError(line, std::move(err)));
   }
   return errors;
