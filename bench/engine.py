@@ -1,5 +1,6 @@
 """Processing-engine benchmarks: WAL-trigger call overhead (1 row and 10k rows), request-trigger
-throughput, and `every:1s` schedule jitter.
+throughput, and `every:1s` schedule jitter, with plugins in worker processes
+(--plugin-isolation process, the default) and in the server (thread), in the same run.
 
     python3 bench/engine.py
 """
@@ -103,20 +104,30 @@ def schedule_jitter(server, runs=8):
     return statistics.mean(lags), max(lags), len(lags)
 
 
-def main():
-    server = Riffle("--wal-flush-interval", "10ms")
+def measure(isolation):
+    server = Riffle("--wal-flush-interval", "10ms", "--plugin-isolation", isolation)
     try:
         one = wal_overhead(server, 1)
         ten_k = wal_overhead(server, 10_000)
         rps, how = request_throughput(server)
         mean_lag, max_lag, n = schedule_jitter(server)
-        print(f"WAL trigger run, no-op plugin, 1 row:       median {one:10.1f} µs per call")
-        print(f"WAL trigger run, no-op plugin, 10,000 rows: median {ten_k:10.1f} µs per call "
-              f"({ten_k / 10000:.2f} µs per row)")
-        print(f"request trigger returning a dict:           {rps:10,.0f} req/s ({how})")
-        print(f"every:1s schedule jitter over {n} runs:       mean {mean_lag:.2f} ms, max {max_lag:.2f} ms")
+        return {"one": one, "ten_k": ten_k, "rps": rps, "how": how, "lag": (mean_lag, max_lag, n)}
     finally:
         server.stop()
+
+
+def main():
+    got = {mode: measure(mode) for mode in ("process", "thread")}
+    p, t = got["process"], got["thread"]
+    print(f"{'':46} {'process':>12} {'thread':>12} {'process/thread':>15}")
+    print(f"{'WAL trigger run, no-op plugin, 1 row (µs)':46} {p['one']:12.1f} {t['one']:12.1f} "
+          f"{p['one'] / t['one']:14.2f}x")
+    print(f"{'WAL trigger run, no-op plugin, 10,000 rows (µs)':46} {p['ten_k']:12.1f} {t['ten_k']:12.1f} "
+          f"{p['ten_k'] / t['ten_k']:14.2f}x")
+    print(f"{'request trigger returning a dict (req/s, ' + p['how'] + ')':46} {p['rps']:12,.0f} {t['rps']:12,.0f} "
+          f"{p['rps'] / t['rps']:14.2f}x")
+    print(f"{'every:1s schedule jitter, mean/max (ms)':46} {p['lag'][0]:5.2f}/{p['lag'][1]:<6.2f} "
+          f"{t['lag'][0]:5.2f}/{t['lag'][1]:<6.2f}")
 
 
 if __name__ == "__main__":

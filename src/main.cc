@@ -1,7 +1,7 @@
 // influxdb3: the Riffle server and its command-line client in one binary.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -9,6 +9,7 @@
 
 #include "app/serve.h"
 #include "cli/cli.h"
+#include "worker/worker.h"
 
 namespace {
 
@@ -29,6 +30,9 @@ std::vector<std::string> QuickStartArguments() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A plugin worker process the server started (serve --plugin-isolation process).
+  if (argc >= 2 && std::string(argv[1]) == riffle::worker::kWorkerCommand)
+    return riffle::worker::RunWorkerProcess(argc, argv);
   std::vector<std::string> quick_start;
   std::vector<char*> quick_argv;
   if (argc == 1) {

@@ -301,6 +301,8 @@ int RunServer(const ServerConfig& config) {
     engine_options.allowed_trigger_kinds.insert(kind == "wal_flush" ? "wal" : kind);
   engine_options.package_management = !config.disable_package_management;
   engine_options.async_concurrency_limit = config.async_trigger_concurrency_limit;
+  engine_options.isolate_plugins = config.plugin_isolation == "process";
+  engine_options.plugin_memory_limit_bytes = config.plugin_memory_limit_bytes;
   plugin::ProcessingEngine processing(engine_options, &catalog, &writer, qe);
   // Gauges read when /metrics is scraped.
   metrics::AddCollector([&write_buffer, &persister, &catalog, &local_files](std::string* out) {

@@ -62,6 +62,7 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   auto disable_authz = std::make_shared<std::vector<std::string>>();
   auto retention_check = std::make_shared<std::string>("30m");
   auto query_timeout = std::make_shared<std::string>();
+  auto plugin_memory = std::make_shared<std::string>();
   auto exec_mem = std::make_shared<std::string>();
   auto mem_threshold = std::make_shared<std::string>("536870912");
   auto node_from_env = std::make_shared<std::string>();
@@ -154,6 +155,19 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   serve->add_option("--async-trigger-concurrency-limit", cfg->async_trigger_concurrency_limit,
                     "runs of one --run-asynchronous trigger at a time; more wait (default 0: no limit)")
       ->envname("INFLUXDB3_ASYNC_TRIGGER_CONCURRENCY_LIMIT");
+  serve
+      ->add_option(
+          "--plugin-isolation", cfg->plugin_isolation,
+          "where plugins run: process (a supervised worker process per trigger: a crash, exit or "
+          "runaway plugin ends only its run) or thread (inside the server, as InfluxDB 3 does)")
+      ->envname("INFLUXDB3_PLUGIN_ISOLATION")
+      ->check(CLI::IsMember({"process", "thread"}));
+  serve
+      ->add_option("--plugin-memory-limit", *plugin_memory,
+                   "resident memory a plugin worker process may use before it is killed (e.g. "
+                   "512mb, 2gb, 10%; "
+                   "default: no limit); process isolation only")
+      ->envname("INFLUXDB3_PLUGIN_MEMORY_LIMIT");
   serve->add_flag("--disable-package-management", cfg->disable_package_management,
                   "refuse `influxdb3 install package` (403), as --package-manager disabled does")
       ->envname("INFLUXDB3_DISABLE_PACKAGE_MANAGEMENT");
@@ -223,12 +237,15 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
                            // the cache is pruned as files are added or released, not on a timer
                            "--parquet-mem-cache-prune-interval", "--parquet-mem-cache-query-path-duration"})
     serve->add_option(name, (*ignored)[i++], "accepted for compatibility");
-  serve->callback([cfg, flush, min_gap, gen1, mem_threshold, retention_check, query_timeout, exec_mem, disable_authz,
-                   node_from_env, request_timeout, retry_timeout, modes, replication, cache_size, disable_cache,
-                   compaction_check, shutdown_timeout, package_manager, action] {
+  serve->callback([cfg, flush, min_gap, gen1, mem_threshold, retention_check, query_timeout,
+                   exec_mem, disable_authz, node_from_env, request_timeout, retry_timeout, modes,
+                   replication, cache_size, disable_cache, compaction_check, shutdown_timeout,
+                   package_manager, plugin_memory, action] {
     if (cfg->node_id.empty() && !node_from_env->empty()) {
       const char* v = std::getenv(node_from_env->c_str());
-      if (!v || !*v) throw CLI::ValidationError("--node-id-from-env", "environment variable " + *node_from_env + " is not set");
+      if (!v || !*v)
+        throw CLI::ValidationError("--node-id-from-env",
+                                   "environment variable " + *node_from_env + " is not set");
       cfg->node_id = v;
     }
     if (cfg->node_id.empty())
@@ -248,13 +265,16 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
     if (!query_timeout->empty()) {
       cfg->query_timeout =
           std::chrono::duration_cast<std::chrono::milliseconds>(DurationFlag("--query-timeout", *query_timeout));
-      if (cfg->query_timeout.count() < 1) throw CLI::ValidationError("--query-timeout", "must be at least 1ms, e.g. 30s");
+      if (cfg->query_timeout.count() < 1)
+        throw CLI::ValidationError("--query-timeout", "must be at least 1ms, e.g. 30s");
       cfg->query_timeout_text = *query_timeout;
     }
     auto threshold = ParseMemoryAmount(*mem_threshold);
-    if (!threshold) throw CLI::ValidationError("--force-snapshot-mem-threshold",
-                                               "expected bytes (e.g. 536870912) or a percentage of RAM (e.g. 25%), got '" +
-                                                   *mem_threshold + "'");
+    if (!threshold)
+      throw CLI::ValidationError(
+          "--force-snapshot-mem-threshold",
+          "expected bytes (e.g. 536870912) or a percentage of RAM (e.g. 25%), got '" +
+              *mem_threshold + "'");
     cfg->snapshot_buffer_bytes = *threshold;
     if (!exec_mem->empty()) {
       auto bytes = ParseMemoryAmount(*exec_mem);
@@ -262,6 +282,16 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
         throw CLI::ValidationError("--exec-mem-pool-bytes", "expected at least 16 MiB in bytes (e.g. 8589934592) or a "
                                                             "percentage of RAM (e.g. 20%), got '" + *exec_mem + "'");
       cfg->exec_mem_pool_bytes = *bytes;
+    }
+    if (!plugin_memory->empty()) {
+      auto bytes = ParseCacheSize(*plugin_memory);
+      if (!bytes || *bytes < (64 << 20))
+        throw CLI::ValidationError(
+            "--plugin-memory-limit",
+            "expected at least 64 MiB as a size (e.g. 512mb, 2gb), "
+            "megabytes (e.g. 1024) or a percentage of RAM (e.g. 10%), got '" +
+                *plugin_memory + "'");
+      cfg->plugin_memory_limit_bytes = *bytes;
     }
     auto cache_bytes = ParseCacheSize(*cache_size);
     if (!cache_bytes)

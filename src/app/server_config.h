@@ -31,6 +31,8 @@ struct ServerConfig {
   bool disable_package_management = false;        // also --package-manager disabled
   std::string admin_token_file;                   // --admin-token-file
   size_t async_trigger_concurrency_limit = 0;     // 0: no limit
+  std::string plugin_isolation = "process";       // --plugin-isolation: process | thread
+  int64_t plugin_memory_limit_bytes = 0;  // --plugin-memory-limit (process isolation); 0: none
   size_t max_http_request_size = 10485760;
   std::chrono::milliseconds wal_flush_interval{1000};
   // --wal-min-flush-gap: unset = 10ms on file and memory stores, the flush interval on s3.

@@ -11,6 +11,7 @@ namespace riffle::duck {
 
 struct Timestamp {
   int64_t ns;
+  bool operator==(const Timestamp&) const = default;
 };
 // A result cell. Tags and strings are std::string; time-like values are Timestamp.
 using Value = std::variant<std::monostate, bool, int64_t, uint64_t, double, std::string, Timestamp>;

@@ -72,6 +72,16 @@ Status ProcessingEngine::Start() {
   return Status::Ok();
 }
 
+void ProcessingEngine::PackagesChanged() {
+  python::AddSitePackages(SitePackagesOf(options_.virtual_env));
+  {
+    std::lock_guard lock(test_workers_mu_);
+    test_workers_.clear();
+  }
+  std::lock_guard lock(runners_mu_);
+  for (const auto& [key, runner] : runners_) runner->PackagesChanged();
+}
+
 void ProcessingEngine::Stop() {
   {
     std::lock_guard lock(watchdog_mu_);
@@ -86,6 +96,8 @@ void ProcessingEngine::Stop() {
     request_routes_.clear();
   }
   for (auto& [key, r] : runners) r->Stop();
+  std::lock_guard lock(test_workers_mu_);
+  test_workers_.clear();
 }
 
 void ProcessingEngine::Log(const std::string& trigger, const std::string& level, const std::string& text) {

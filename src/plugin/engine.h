@@ -19,6 +19,7 @@
 #include "plugin/run_history.h"
 #include "query/query.h"
 #include "wal/wal.h"
+#include "worker/worker.h"
 #include "write/writer.h"
 
 namespace riffle::plugin {
@@ -40,6 +41,10 @@ struct EngineOptions {
   bool package_management = true;
   // --async-trigger-concurrency-limit: runs of one --run-asynchronous trigger at a time (0: no limit).
   size_t async_concurrency_limit = 0;
+  // --plugin-isolation process: each trigger's plugin runs in worker processes (worker/);
+  // thread: in the server's own interpreter.
+  bool isolate_plugins = false;
+  int64_t plugin_memory_limit_bytes = 0;  // --plugin-memory-limit; 0: none
 };
 
 struct RequestRoute {
@@ -124,6 +129,16 @@ class ProcessingEngine {
   void StopTrigger(const std::string& db, const std::string& name);
   Status WriteLines(const std::string& db, const std::string& lp, bool no_sync);
   Status EnsureVenv();
+  // Makes newly installed packages importable, in the server and in plugin workers.
+  void PackagesChanged();
+  // Runs a dry run's plugin call: with process isolation in the worker kept for its cache
+  // namespace (so that test runs naming one cache share it, as InfluxDB 3's --cache-name does),
+  // else on this thread.
+  python::CallOutcome DryCall(
+      const python::CallContext& ctx,
+      const std::function<python::CallOutcome(worker::PluginWorker&)>& in_worker,
+      const std::function<python::CallOutcome()>& in_server);
+  worker::WorkerOptions WorkerOptionsNow();
   // The database and the local path of the plugin of the trigger named `trigger_name`.
   Result<std::pair<std::string, std::string>> TriggerPluginPath(const std::string& trigger_name);
 
@@ -144,6 +159,10 @@ class ProcessingEngine {
   std::map<std::string, std::shared_ptr<TriggerRunner>> request_routes_;  // path → runner
 
   RunHistory runs_;
+  worker::SharedCache worker_cache_;  // the global cache of plugins in worker processes
+  std::mutex test_workers_mu_;
+  std::map<std::string, std::shared_ptr<worker::WorkerPool>>
+      test_workers_;      // dry runs' cache namespace →
   std::thread watchdog_;  // interrupts runs past their --run-timeout
   std::mutex watchdog_mu_;
   std::condition_variable watchdog_cv_;

@@ -84,6 +84,36 @@ std::pair<python::CallOutcome, json> RunDry(const json& req, const std::string& 
 
 }  // namespace
 
+worker::WorkerOptions ProcessingEngine::WorkerOptionsNow() {
+  worker::WorkerOptions options;
+  options.site_packages = SitePackagesOf(options_.virtual_env);
+  options.memory_limit_bytes = options_.plugin_memory_limit_bytes;
+  options.cache = &worker_cache_;
+  return options;
+}
+
+python::CallOutcome ProcessingEngine::DryCall(
+    const python::CallContext& ctx,
+    const std::function<python::CallOutcome(worker::PluginWorker&)>& in_worker,
+    const std::function<python::CallOutcome()>& in_server) {
+  if (!options_.isolate_plugins) return in_server();
+  std::shared_ptr<worker::WorkerPool> pool;
+  {
+    std::lock_guard lock(test_workers_mu_);
+    auto it = test_workers_.find(ctx.cache_namespace);
+    if (it == test_workers_.end()) {
+      if (test_workers_.size() >= 8)
+        test_workers_.erase(test_workers_.begin());  // each is a process
+      it = test_workers_
+               .emplace(ctx.cache_namespace,
+                        std::make_shared<worker::WorkerPool>(WorkerOptionsNow()))
+               .first;
+    }
+    pool = it->second;
+  }
+  return pool->Run(in_worker);
+}
+
 void ProcessingEngine::TestWalPlugin(const json& req, std::function<void(Result<json>)> reply) {
   if (!req.contains("filename") || !req.contains("database") || !req.contains("input_lp"))
     return reply(Status::InvalidArgument("expected JSON with 'filename', 'database' and 'input_lp'"));
@@ -110,9 +140,12 @@ void ProcessingEngine::TestWalPlugin(const json& req, std::function<void(Result<
       if (it == tables.end()) it = tables.insert(tables.end(), python::TableRows{m, {}});
       it->rows.emplace_back(op.get(), i);
     }
-    auto [out, resp] = RunDry(req, op->db_name, query_, catalog_, writer_, [&](const python::CallContext& ctx) {
-      return python::CallProcessWrites(code, ctx, tables);
-    });
+    auto [out, resp] =
+        RunDry(req, op->db_name, query_, catalog_, writer_, [&](const python::CallContext& ctx) {
+          return DryCall(
+              ctx, [&](worker::PluginWorker& w) { return w.CallProcessWrites(code, ctx, tables); },
+              [&] { return python::CallProcessWrites(code, ctx, tables); });
+        });
     reply(resp);
   }).detach();
 }
@@ -143,8 +176,12 @@ void ProcessingEngine::TestSchedulePlugin(const json& req, std::function<void(Re
   }
   std::thread([this, req, db, when = *next, code = std::move(code).value(), reply] {
     python::ThreadScope scope;
-    auto [out, resp] = RunDry(req, db, query_, catalog_, writer_, [&](const python::CallContext& ctx) {
-      return python::CallScheduled(code, ctx, when / 1000000000);
+    auto [out,
+          resp] = RunDry(req, db, query_, catalog_, writer_, [&](const python::CallContext& ctx) {
+      return DryCall(
+          ctx,
+          [&](worker::PluginWorker& w) { return w.CallScheduled(code, ctx, when / 1000000000); },
+          [&] { return python::CallScheduled(code, ctx, when / 1000000000); });
     });
     resp["trigger_time"] = FormatRfc3339Seconds(when / 1000000000);
     reply(resp);
@@ -177,8 +214,12 @@ void ProcessingEngine::TestRequestPlugin(const json& req, std::function<void(Res
   std::string body = req.contains("body") && req["body"].is_string() ? req["body"].get<std::string>() : "";
   std::thread([this, req, db, query, headers, body, code = std::move(code).value(), reply] {
     python::ThreadScope scope;
-    auto [out, resp] = RunDry(req, db, query_, catalog_, writer_, [&](const python::CallContext& ctx) {
-      return python::CallRequest(code, ctx, query, headers, body);
+    auto [out,
+          resp] = RunDry(req, db, query_, catalog_, writer_, [&](const python::CallContext& ctx) {
+      return DryCall(
+          ctx,
+          [&](worker::PluginWorker& w) { return w.CallRequest(code, ctx, query, headers, body); },
+          [&] { return python::CallRequest(code, ctx, query, headers, body); });
     });
     if (out.status.ok()) {
       json hdrs = json::object();
@@ -278,9 +319,9 @@ Status ProcessingEngine::InstallPackages(const std::vector<std::string>& package
   std::string out;
   // Whatever pip manages to install is importable at once, even if a later package fails.
   struct ExposeVenv {
-    const std::string& venv;
-    ~ExposeVenv() { python::AddSitePackages(SitePackagesOf(venv)); }
-  } expose{options_.virtual_env};
+    ProcessingEngine* engine;
+    ~ExposeVenv() { engine->PackagesChanged(); }
+  } expose{this};
   if (RunCommand(argv, &out) != 0) {
     // A local source tree whose build backend is not installed (offline, e.g. hatchling newer
     // than Debian's) is pure Python more often than not: install its packages by copying them
@@ -320,7 +361,7 @@ Status ProcessingEngine::InstallRequirements(const std::string& requirements_fil
   int rc = RunCommand({options_.virtual_env + "/bin/python", "-m", "pip", "install", "--disable-pip-version-check",
                        "--no-input", "-r", requirements_file},
                       &out);
-  python::AddSitePackages(SitePackagesOf(options_.virtual_env));
+  PackagesChanged();
   if (rc != 0) return Status::Internal("package installation failed: " + out);
   return Status::Ok();
 }

@@ -23,6 +23,15 @@ std::string HumanDuration(int64_t ns) {
   return out.empty() ? "0s" : out;
 }
 
+// How long a plugin worker may take to end its run after the interrupt before it is killed.
+constexpr int64_t kInterruptGraceNs = 1'000'000'000;
+
+// system.processing_engine_runs' outcome of a failed run.
+const char* OutcomeName(const python::CallOutcome& out, bool timed_out) {
+  if (timed_out) return "timeout";
+  return out.crash.empty() ? "error" : "crashed";
+}
+
 }  // namespace
 
 TriggerRunner::TriggerRunner(ProcessingEngine* engine, catalog::Trigger def, ParsedSpec spec)
@@ -40,6 +49,19 @@ TriggerRunner::TriggerRunner(ProcessingEngine* engine, catalog::Trigger def, Par
     return engine_->query_->QueryStream(*state, db, sql, params);
   };
   host_.log = [this](const std::string& level, const std::string& text) { engine_->Log(def_.name, level, text); };
+  if (engine_->options_.isolate_plugins) {
+    workers_ = std::make_unique<worker::WorkerPool>(engine_->WorkerOptionsNow());
+  }
+}
+
+void TriggerRunner::PackagesChanged() {
+  if (workers_) workers_->Retire(SitePackagesOf(engine_->options_.virtual_env));
+}
+
+python::CallOutcome TriggerRunner::Invoke(
+    const std::function<python::CallOutcome(worker::PluginWorker&)>& in_worker,
+    const std::function<python::CallOutcome()>& in_server) {
+  return workers_ ? workers_->Run(in_worker) : in_server();
 }
 
 TriggerRunner::~TriggerRunner() { Stop(); }
@@ -65,12 +87,18 @@ void TriggerRunner::Stop() {
     thread_.detach();  // stopping itself (error behaviour "disable")
     return;
   }
-  // A run in progress gets KeyboardInterrupt; one that ignores it is left to finish alone.
+  // A run in progress gets KeyboardInterrupt; in a worker process, one that ignores it is killed,
+  // in the server it is left to finish alone.
+  if (workers_) workers_->InterruptRunning(NowNanos(), kInterruptGraceNs);
   python::InterruptThread(python_thread_id_.load());
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  while (python_thread_id_.load() != 0 && std::chrono::steady_clock::now() < deadline)
+  while (in_run_.load() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (python_thread_id_.load() != 0) {
+  if (workers_) workers_->KillAll("the trigger was stopped while the plugin ran");
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (workers_ && in_run_.load() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (in_run_.load()) {
     engine_->Log(def_.name, "WARN", "trigger stopped while a plugin run was still going; it will finish alone");
     thread_.detach();
   } else {
@@ -79,23 +107,30 @@ void TriggerRunner::Stop() {
 }
 
 void TriggerRunner::CheckTimeout(int64_t now_ns) {
+  if (workers_) workers_->CheckLimits(now_ns);
   int64_t deadline = run_deadline_ns_.load();
   if (deadline == 0 || now_ns < deadline || timed_out_.exchange(true)) return;
-  // Raised at the next Python bytecode: a plugin blocked inside one C call (a long
-  // time.sleep) is interrupted when that call returns.
-  python::InterruptThread(python_thread_id_.load());
+  // In a worker process: SIGINT (KeyboardInterrupt, which also ends a time.sleep), then SIGKILL
+  // after the grace period, whatever C call the plugin is stuck in. In the server: raised at the
+  // next Python bytecode, so a plugin blocked inside one C call is interrupted when it returns.
+  if (workers_)
+    workers_->InterruptRunning(now_ns, kInterruptGraceNs);
+  else
+    python::InterruptThread(python_thread_id_.load());
 }
 
 python::CallOutcome TriggerRunner::TimedCall(const std::function<python::CallOutcome()>& call, bool* timed_out) {
   timed_out_ = false;
   sync_lines_ = 0;
-  python_thread_id_ = python::CurrentThreadId();
+  in_run_ = true;
+  if (!workers_) python_thread_id_ = python::CurrentThreadId();
   // Asynchronous runs overlap on their own threads; the timeout covers synchronous ones.
   if (def_.settings.run_timeout_ns > 0 && !def_.settings.run_async)
     run_deadline_ns_ = NowNanos() + def_.settings.run_timeout_ns;
   python::CallOutcome out = call();
   run_deadline_ns_ = 0;
   python_thread_id_ = 0;
+  in_run_ = false;
   *timed_out = timed_out_.exchange(false) && !out.status.ok();
   if (*timed_out)
     out.status = Status::Unavailable("run timed out after " + HumanDuration(def_.settings.run_timeout_ns) +
@@ -180,12 +215,22 @@ bool TriggerRunner::EnqueueRequest(std::vector<std::pair<std::string, std::strin
     int64_t start = NowNanos();
     bool timed_out = false;
     python::CallOutcome out = self->TimedCall(
-        [&] { return python::CallRequest(*code, self->Context(), query, headers, body); }, &timed_out);
+        [&] {
+          return self->Invoke(
+              [&](worker::PluginWorker& w) {
+                return w.CallRequest(*code, self->Context(), query, headers, body);
+              },
+              [&] { return python::CallRequest(*code, self->Context(), query, headers, body); });
+        },
+        &timed_out);
     if (!out.status.ok()) {
-      std::string msg = timed_out ? out.status.message() : "Python function call failed: " + out.status.message();
+      std::string msg = timed_out || !out.crash.empty()
+                            ? out.status.message()
+                            : "Python function call failed: " + out.status.message();
       std::string detail = msg + (out.traceback.empty() || timed_out ? "" : "\n" + out.traceback);
       self->engine_->Log(self->def_.name, "ERROR", "error running request plugin: " + detail);
-      self->Record("request plugin", start, timed_out ? "timeout" : "error", detail, 0, self->sync_lines_, 1);
+      self->Record("request plugin", start, OutcomeName(out, timed_out), detail, 0,
+                   self->sync_lines_, 1);
       return reply(HttpReply{timed_out ? 504 : 500, nlohmann::json({{"error", msg}}).dump(), {}});
     }
     int64_t written = self->FlushQueuedWrites("request plugin", out) + self->sync_lines_;
@@ -198,6 +243,7 @@ bool TriggerRunner::EnqueueRequest(std::vector<std::pair<std::string, std::strin
 
 void TriggerRunner::WorkerLoop() {
   python::ThreadScope scope;
+  if (workers_) workers_->Warm();
   for (;;) {
     Task task;
     {
@@ -213,6 +259,7 @@ void TriggerRunner::WorkerLoop() {
 
 void TriggerRunner::ScheduleLoop() {
   python::ThreadScope scope;
+  if (workers_) workers_->Warm();
   // Catch-up semantics: the next time follows the previous *scheduled* time, so an overrun
   // synchronous run is followed by the missed runs back to back.
   std::optional<int64_t> next = spec_.next_after(NowNanos());
@@ -274,7 +321,9 @@ void TriggerRunner::RunWal(const std::vector<wal::WriteOpPtr>& ops) {
       out.status = code.status();
       return out;
     }
-    return python::CallProcessWrites(*code, Context(), tables);
+    return Invoke(
+        [&](worker::PluginWorker& w) { return w.CallProcessWrites(*code, Context(), tables); },
+        [&] { return python::CallProcessWrites(*code, Context(), tables); });
   });
 }
 
@@ -287,7 +336,8 @@ void TriggerRunner::RunScheduled(int64_t scheduled_ns) {
       out.status = code.status();
       return out;
     }
-    return python::CallScheduled(*code, Context(), secs);
+    return Invoke([&](worker::PluginWorker& w) { return w.CallScheduled(*code, Context(), secs); },
+                  [&] { return python::CallScheduled(*code, Context(), secs); });
   });
 }
 
@@ -309,7 +359,7 @@ void TriggerRunner::RunWithErrorBehavior(const char* kind, int64_t rows_in,
     std::string message = std::string("error executing ") + kind + ": " + out.status.message();
     if (!out.traceback.empty() && !timed_out) message += "\n" + out.traceback;
     engine_->Log(def_.name, "ERROR", message);
-    Record(kind, start, timed_out ? "timeout" : "error", message, rows_in, sync_lines_, attempt);
+    Record(kind, start, OutcomeName(out, timed_out), message, rows_in, sync_lines_, attempt);
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;

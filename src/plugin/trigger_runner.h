@@ -30,9 +30,11 @@ class TriggerRunner : public std::enable_shared_from_this<TriggerRunner> {
   size_t QueueCapacity() const;
   const ParsedSpec& spec() const { return spec_; }
 
-  // Interrupts the run in progress once it is past the trigger's --run-timeout (called by the
-  // engine's watchdog thread).
+  // Interrupts the run in progress once it is past the trigger's --run-timeout, and holds worker
+  // processes to their limits (called by the engine's watchdog thread every 20 ms).
   void CheckTimeout(int64_t now_ns);
+  // Packages were installed: plugin workers started from now on can import them.
+  void PackagesChanged();
 
   // False when the queue is full (the event is dropped and logged by the caller).
   bool EnqueueWal(std::vector<wal::WriteOpPtr> ops);
@@ -57,6 +59,11 @@ class TriggerRunner : public std::enable_shared_from_this<TriggerRunner> {
   void Record(const char* kind, int64_t start_ns, const std::string& outcome, const std::string& error,
               int64_t rows_in, int64_t lines_written, int attempt);
   python::CallContext Context() const;
+  // Runs a plugin call in one of the trigger's worker processes (process isolation) or in the
+  // server's interpreter.
+  python::CallOutcome Invoke(
+      const std::function<python::CallOutcome(worker::PluginWorker&)>& in_worker,
+      const std::function<python::CallOutcome()>& in_server);
   Result<python::PluginCode> Code();
 
   ProcessingEngine* engine_;
@@ -64,6 +71,7 @@ class TriggerRunner : public std::enable_shared_from_this<TriggerRunner> {
   ParsedSpec spec_;
   python::HostServices host_;
   CachedPluginCode code_;
+  std::unique_ptr<worker::WorkerPool> workers_;  // process isolation only
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -73,6 +81,7 @@ class TriggerRunner : public std::enable_shared_from_this<TriggerRunner> {
   std::atomic<int> async_runs_{0};
   std::deque<Task> async_waiting_;  // --async-trigger-concurrency-limit: runs waiting for a slot (mu_)
   std::atomic<unsigned long> python_thread_id_{0};  // of a run in progress, for interruption
+  std::atomic<bool> in_run_{false};                 // a synchronous run is in progress
   std::atomic<int64_t> run_deadline_ns_{0};         // 0: no run in progress or no timeout
   std::atomic<bool> timed_out_{false};
   std::atomic<int64_t> sync_lines_{0};              // lines written with write_sync* this run

@@ -26,6 +26,8 @@ class PluginApi {
   void WriteSync(const py::object& line, bool no_sync) { WriteNow(ctx_.database, line, no_sync); }
   void WriteSyncToDb(const std::string& db, const py::object& line, bool no_sync) { WriteNow(db, line, no_sync); }
   const std::string& cache_namespace() const { return ctx_.cache_namespace; }
+  const HostServices* host() const { return ctx_.host; }
+  const std::shared_ptr<const HostServices>& host_owner() const { return ctx_.host_owner; }
   // A line the plugin printed (stdout → INFO, stderr → WARN).
   void Printed(const std::string& text, bool is_error);
 
@@ -42,13 +44,16 @@ class PluginApi {
 // The `influxdb3_local.cache` object.
 class PluginCache {
  public:
-  explicit PluginCache(std::string ns) : ns_(std::move(ns)) {}
+  PluginCache(std::string ns, const HostServices* host, std::shared_ptr<const HostServices> owner)
+      : ns_(std::move(ns)), host_(host), owner_(std::move(owner)) {}
   void Put(const std::string& key, py::object value, const py::object& ttl, const py::object& use_global);
   py::object Get(const std::string& key, py::object fallback, const py::object& use_global);
   bool Delete(const std::string& key, const py::object& use_global);
 
  private:
   std::string ns_;
+  const HostServices* host_;  // its cache_* are set in a worker process
+  std::shared_ptr<const HostServices> owner_;
 };
 
 // The run in progress on this thread (for print()), or null.

@@ -155,26 +155,48 @@ std::map<std::string, std::map<std::string, CacheEntry>>& Caches() {
 double NowSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
-const std::string kGlobalNamespace = "\x01global";
+bool IsGlobal(const py::object& use_global) {
+  return !use_global.is_none() && use_global.cast<bool>();
+}
 
 std::map<std::string, CacheEntry>& Namespace(const std::string& ns, const py::object& use_global) {
-  bool global = !use_global.is_none() && use_global.cast<bool>();
-  return Caches()[global ? kGlobalNamespace : ns];
+  return Caches()[IsGlobal(use_global) ? kGlobalCacheNamespace : ns];
 }
 
 }  // namespace
 
+const char* const kGlobalCacheNamespace = "\x01global";
+
 void PluginCache::Put(const std::string& key, py::object value, const py::object& ttl, const py::object& use_global) {
-  CacheEntry entry{std::move(value)};
+  double seconds = -1;
   if (!ttl.is_none()) {
-    double t = ttl.cast<double>();
-    if (std::isnan(t) || t < 0 || t > 1e12) throw py::value_error("ttl must be a non-negative number of seconds");
-    entry.expires_at = NowSeconds() + t;
+    seconds = ttl.cast<double>();
+    if (std::isnan(seconds) || seconds < 0 || seconds > 1e12)
+      throw py::value_error("ttl must be a non-negative number of seconds");
   }
+  if (IsGlobal(use_global) && host_ && host_->cache_put) {
+    // In a worker process the global cache is the server's, shared with every other trigger's
+    // worker: the value travels pickled. The trigger's own cache stays here, live objects.
+    std::string pickled = py::module_::import("pickle").attr("dumps")(value).cast<std::string>();
+    py::gil_scoped_release release;
+    host_->cache_put(kGlobalCacheNamespace, key, std::move(pickled), seconds);
+    return;
+  }
+  CacheEntry entry{std::move(value)};
+  if (seconds >= 0) entry.expires_at = NowSeconds() + seconds;
   Namespace(ns_, use_global)[key] = std::move(entry);
 }
 
 py::object PluginCache::Get(const std::string& key, py::object fallback, const py::object& use_global) {
+  if (IsGlobal(use_global) && host_ && host_->cache_get) {
+    std::optional<std::string> pickled;
+    {
+      py::gil_scoped_release release;
+      pickled = host_->cache_get(kGlobalCacheNamespace, key);
+    }
+    if (!pickled) return fallback;
+    return py::module_::import("pickle").attr("loads")(py::bytes(*pickled));
+  }
   auto& space = Namespace(ns_, use_global);
   auto it = space.find(key);
   if (it == space.end()) return fallback;
@@ -186,6 +208,10 @@ py::object PluginCache::Get(const std::string& key, py::object fallback, const p
 }
 
 bool PluginCache::Delete(const std::string& key, const py::object& use_global) {
+  if (IsGlobal(use_global) && host_ && host_->cache_delete) {
+    py::gil_scoped_release release;
+    return host_->cache_delete(kGlobalCacheNamespace, key);
+  }
   return Namespace(ns_, use_global).erase(key) > 0;
 }
 
@@ -220,6 +246,9 @@ PYBIND11_EMBEDDED_MODULE(_riffle_engine, m) {
       .def("write", &PluginApi::Write, py::arg("line"))
       .def("write_to_db", &PluginApi::WriteToDb, py::arg("db_name"), py::arg("line"))
       .def("write_sync", &PluginApi::WriteSync, py::arg("line"), py::arg("no_sync"))
-      .def("write_sync_to_db", &PluginApi::WriteSyncToDb, py::arg("db_name"), py::arg("line"), py::arg("no_sync"))
-      .def_property_readonly("cache", [](PluginApi& a) { return PluginCache(a.cache_namespace()); });
+      .def("write_sync_to_db", &PluginApi::WriteSyncToDb, py::arg("db_name"), py::arg("line"),
+           py::arg("no_sync"))
+      .def_property_readonly("cache", [](PluginApi& a) {
+        return PluginCache(a.cache_namespace(), a.host(), a.host_owner());
+      });
 }

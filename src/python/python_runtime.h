@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -29,6 +30,15 @@ struct HostServices {
       query;
   // level is "INFO", "WARN" or "ERROR".
   std::function<void(const std::string& level, const std::string& text)> log;
+  // Set in a plugin worker process: the global cache (use_global=True) lives in the server,
+  // shared by every trigger's worker, values pickled (ttl_seconds < 0: none). Unset, and for a
+  // trigger's own cache: Python objects in this interpreter.
+  std::function<void(const std::string& ns, const std::string& key, std::string value,
+                     double ttl_seconds)>
+      cache_put;
+  std::function<std::optional<std::string>(const std::string& ns, const std::string& key)>
+      cache_get;
+  std::function<bool(const std::string& ns, const std::string& key)> cache_delete;
 };
 
 struct PluginCode {
@@ -46,6 +56,9 @@ struct CallContext {
   std::optional<std::map<std::string, std::string>> args;
   std::string cache_namespace;
   const HostServices* host = nullptr;
+  // Keeps `host` alive while Python holds objects that use it (a plugin may keep
+  // influxdb3_local or its cache past the run); may be empty when the host outlives them anyway.
+  std::shared_ptr<const HostServices> host_owner;
   bool dry_run = false;  // writes are recorded, never performed
 };
 
@@ -63,6 +76,9 @@ struct CallOutcome {
   int http_status = 200;      // request plugins
   std::string http_body;
   std::vector<std::pair<std::string, std::string>> http_headers;
+  // Set when the plugin's worker process ended during the call (plugin isolation "process"):
+  // how it ended, e.g. "exit code 3" or "killed by signal 11 (SIGSEGV)".
+  std::string crash;
 };
 
 // Rows of one table in one WAL flush, handed to process_writes.
@@ -93,6 +109,9 @@ CallOutcome CallScheduled(const PluginCode& code, const CallContext& ctx, int64_
 CallOutcome CallRequest(const PluginCode& code, const CallContext& ctx,
                         const std::vector<std::pair<std::string, std::string>>& query_params,
                         const std::map<std::string, std::string>& headers, const std::string& body);
+
+// The namespace of the global cache (use_global=True).
+extern const char* const kGlobalCacheNamespace;
 
 // Drops a cache namespace (trigger stopped or deleted).
 void DropCacheNamespace(const std::string& ns);
