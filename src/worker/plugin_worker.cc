@@ -105,11 +105,7 @@ Result<std::shared_ptr<PluginWorker>> PluginWorker::Spawn(const WorkerOptions& o
   if (!frame.ok()) return ended("");
   try {
     Unpacker u(*frame);
-    if (u.type() == Msg::kReady) {
-      PluginWorker* w = worker.get();
-      worker->reader_ = std::thread([w] { w->ReadLoop(); });
-      return worker;
-    }
+    if (u.type() == Msg::kReady) return worker;
     if (u.type() == Msg::kStatus) {
       u.U8();
       return Status::Unavailable("the plugin worker process did not start: " +
@@ -121,9 +117,8 @@ Result<std::shared_ptr<PluginWorker>> PluginWorker::Spawn(const WorkerOptions& o
 }
 
 PluginWorker::~PluginWorker() {
-  Kill("");
-  if (reader_.joinable()) reader_.join();
   std::lock_guard lock(mu_);
+  KillLocked("");
   ReapLocked();
   ::close(fd_);
 }
@@ -153,28 +148,6 @@ void PluginWorker::ReapLocked() {
   cv_.notify_all();
 }
 
-void PluginWorker::ReadLoop() {
-  for (;;) {
-    auto frame = ReceiveFrame(fd_);
-    if (!frame.ok()) break;
-    uint32_t id = 0;
-    try {
-      id = Unpacker(*frame).call();
-    } catch (const std::exception& e) {
-      Kill(std::string("sent a message the server could not read (") + e.what() +
-           ") and was killed");
-      break;
-    }
-    std::lock_guard lock(mu_);
-    auto it = mailboxes_.find(id);
-    if (it == mailboxes_.end()) continue;  // a late line of a run that ended: no one to tell
-    it->second.push_back(std::move(frame).value());
-    cv_.notify_all();
-  }
-  std::lock_guard lock(mu_);
-  ReapLocked();
-}
-
 Status PluginWorker::Send(const std::string& body) {
   std::lock_guard lock(send_mu_);
   return SendFrame(fd_, body);
@@ -189,6 +162,10 @@ void PluginWorker::Interrupt(int64_t now_ns, int64_t grace_ns) {
 
 void PluginWorker::Kill(const std::string& reason) {
   std::lock_guard lock(mu_);
+  KillLocked(reason);
+}
+
+void PluginWorker::KillLocked(const std::string& reason) {
   if (kill_reason_.empty()) kill_reason_ = reason;
   if (!reaped_) ::kill(pid_, SIGKILL);
 }
@@ -220,32 +197,59 @@ python::CallOutcome PluginWorker::Call(uint32_t id, const std::string& request,
                                        const python::CallContext& ctx) {
   (void)Send(request);  // a worker that is gone shows as dead below
   python::CallOutcome out;
+  std::unique_lock lock(mu_);
   for (;;) {
-    std::string frame;
-    {
-      std::unique_lock lock(mu_);
-      auto& box = mailboxes_[id];
-      cv_.wait(lock, [&] { return dead_.load() || !box.empty(); });
-      if (box.empty()) {
-        mailboxes_.erase(id);
-        python::CallOutcome crashed;
-        crashed.crash = ended_;
-        crashed.status = Status::Unavailable("the plugin's worker process " + ended_);
-        return crashed;
-      }
-      frame = std::move(box.front());
+    auto& box = mailboxes_[id];
+    if (!box.empty()) {
+      std::string frame = std::move(box.front());
       box.pop_front();
+      lock.unlock();
+      bool more = true;
+      try {
+        more = Serve(id, frame, ctx, &out);
+      } catch (const std::exception& e) {
+        Kill(std::string("sent a message the server could not read (") + e.what() +
+             ") and was killed");
+      }
+      lock.lock();
+      if (!more) break;
+      continue;
     }
-    bool more = true;
+    if (dead_) {
+      mailboxes_.erase(id);
+      python::CallOutcome crashed;
+      crashed.crash = ended_;
+      crashed.status = Status::Unavailable("the plugin's worker process " + ended_);
+      return crashed;
+    }
+    if (reading_) {  // another call reads for everyone; it hands this one its messages
+      cv_.wait(lock);
+      continue;
+    }
+    // No thread of its own reads the socket: a waiting call does (one at a time), so that a
+    // call's reply reaches it without a hand-off between threads.
+    reading_ = true;
+    lock.unlock();
+    auto frame = ReceiveFrame(fd_);
+    lock.lock();
+    reading_ = false;
+    cv_.notify_all();  // someone else may read now
+    if (!frame.ok()) {
+      ReapLocked();
+      continue;
+    }
+    uint32_t to = 0;
     try {
-      more = Serve(id, frame, ctx, &out);
+      to = Unpacker(*frame).call();
     } catch (const std::exception& e) {
-      Kill(std::string("sent a message the server could not read (") + e.what() +
-           ") and was killed");
+      KillLocked(std::string("sent a message the server could not read (") + e.what() +
+                 ") and was killed");
+      continue;
     }
-    if (!more) break;
+    auto it = mailboxes_.find(to);
+    if (it != mailboxes_.end()) it->second.push_back(std::move(frame).value());
+    // else a late line of a run that ended: no one to tell
   }
-  std::lock_guard lock(mu_);
   mailboxes_.erase(id);
   if (mailboxes_.empty()) kill_at_ns_ = 0;
   return out;

@@ -56,8 +56,8 @@ struct WorkerOptions {
 
 // One trigger's worker process. Calls may run at once (a --run-asynchronous trigger's runs
 // each get a thread in the worker, as they would in the server); each waits for its own
-// messages, which a reader thread sorts by call. Interrupt, Kill and CheckLimits may come from
-// any thread.
+// messages, read from the socket by one of the waiting calls at a time and sorted by call.
+// Interrupt, Kill and CheckLimits may come from any thread.
 class PluginWorker {
  public:
   // Starts the process and waits until its interpreter is up.
@@ -92,19 +92,19 @@ class PluginWorker {
   bool Serve(uint32_t id, const std::string& frame, const python::CallContext& ctx,
              python::CallOutcome* out);
   Status Send(const std::string& body);
-  void ReadLoop();
+  void KillLocked(const std::string& reason);
   // Waits for the exited process (or kills it) and records how it ended; mu_ held.
   void ReapLocked();
 
   pid_t pid_;
   int fd_;
   WorkerOptions options_;
-  std::thread reader_;
   std::mutex send_mu_;  // taken after mu_ when both are
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<uint32_t, std::deque<std::string>> mailboxes_;  // messages of the calls in progress
   uint32_t next_call_ = 1;
+  bool reading_ = false;  // a call is reading the socket
   bool reaped_ = false;
   std::atomic<bool> dead_{false};
   std::string kill_reason_;             // why the server killed it

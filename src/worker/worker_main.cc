@@ -1,6 +1,7 @@
 // The worker process: an interpreter that runs the calls the server sends, and asks the server
 // for what the plugin wants of the database.
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "worker/wire.h"
@@ -21,9 +23,8 @@ namespace riffle::worker {
 
 namespace {
 
-// The worker's end of the channel. The main thread reads every message: a call starts a run on
-// a thread of its own; a reply goes to the mailbox of the run that asked (a run's plugin may ask
-// from its own threads too, so an exchange holds the run's lock).
+// The worker's end of the channel: a reply goes to the mailbox of the run that asked (a run's
+// plugin may ask from its own threads too, so an exchange holds the run's lock).
 class Channel {
  public:
   explicit Channel(int fd) : fd_(fd) {}
@@ -62,42 +63,6 @@ class Channel {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<uint32_t, std::deque<std::string>> boxes_;
-};
-
-// Runs jobs on threads that each keep a Python thread state; a new thread only when every one
-// is busy (a trigger's runs at once).
-class Runners {
- public:
-  void Submit(std::function<void()> job) {
-    std::lock_guard lock(mu_);
-    jobs_.push_back(std::move(job));
-    if (idle_ == 0) {
-      std::thread([this] { Loop(); }).detach();
-    } else {
-      cv_.notify_one();
-    }
-  }
-
- private:
-  void Loop() {
-    python::ThreadScope scope;
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock lock(mu_);
-        ++idle_;
-        cv_.wait(lock, [&] { return !jobs_.empty(); });
-        --idle_;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      job();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
-  int idle_ = 0;
 };
 
 // A query result the server sent whole, handed out batch by batch.
@@ -249,6 +214,104 @@ python::CallOutcome RunCall(const std::shared_ptr<const std::string>& body,
   }
 }
 
+// The worker's threads, leader and followers: one reads the socket; when it reads a call it
+// hands the reading to another (a new thread if all are busy) and runs the call itself, so a call
+// starts without a hand-off between threads. Replies and interrupts it passes on.
+class Dispatcher {
+ public:
+  explicit Dispatcher(Channel* ch) : ch_(ch) {}
+  void Start() { Spawn(); }
+
+ private:
+  void Spawn() {
+    std::thread([this] { Loop(); }).detach();
+  }
+
+  void Loop() {
+    std::optional<python::ThreadScope> python;  // made at this thread's first call
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        ++waiting_;
+        cv_.wait(lock, [&] { return !has_leader_; });
+        --waiting_;
+        has_leader_ = true;
+      }
+      auto [id, call] = ReadUntilCall();
+      {
+        std::lock_guard lock(mu_);
+        has_leader_ = false;
+        if (waiting_ == 0)
+          Spawn();
+        else
+          cv_.notify_one();
+      }
+      if (!python) python.emplace();
+      Run(id, call);
+    }
+  }
+
+  std::pair<uint32_t, std::shared_ptr<const std::string>> ReadUntilCall() {
+    for (;;) {
+      Result<std::string> frame = ReceiveFrame(ch_->fd());
+      if (!frame.ok()) ::_exit(0);  // the server closed the channel: the trigger is gone
+      auto body = std::make_shared<const std::string>(std::move(frame).value());
+      uint32_t id = 0;
+      Msg type;
+      try {
+        Unpacker u(*body);
+        id = u.call();
+        type = u.type();
+      } catch (const std::exception& e) {
+        Lost(std::string("bad message from the server: ") + e.what());
+      }
+      if (type == Msg::kCallWrites || type == Msg::kCallScheduled || type == Msg::kCallRequest) {
+        ch_->Open(id);
+        return {id, body};
+      }
+      if (type != Msg::kInterrupt) {
+        ch_->Deliver(id, *body);
+        continue;
+      }
+      unsigned long thread = 0;
+      {
+        std::lock_guard lock(mu_);
+        auto it = python_threads_.find(id);
+        if (it != python_threads_.end()) thread = it->second;
+      }
+      if (thread) python::InterruptThread(thread);
+    }
+  }
+
+  void Run(uint32_t id, const std::shared_ptr<const std::string>& body) {
+    {
+      std::lock_guard lock(mu_);
+      python_threads_[id] = python::CurrentThreadId();
+    }
+    python::CallOutcome out;
+    try {
+      out = RunCall(body, RemoteHost(ch_, id));
+    } catch (const std::exception& e) {
+      Lost(std::string("bad call from the server: ") + e.what());
+    }
+    {
+      std::lock_guard lock(mu_);
+      python_threads_.erase(id);
+    }
+    ch_->Close(id);
+    Packer p(Msg::kOutcome, id);
+    PackOutcome(p, out);
+    if (!ch_->Send(p.body()).ok()) ::_exit(0);
+  }
+
+  Channel* ch_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool has_leader_ = false;
+  int waiting_ = 0;
+  std::map<uint32_t, unsigned long> python_threads_;  // call → the Python thread running it
+};
+
 }  // namespace
 
 int RunWorkerProcess(int argc, char** argv) {
@@ -269,10 +332,8 @@ int RunWorkerProcess(int argc, char** argv) {
               << " is started by the server for its plugins, not by hand\n";
     return 2;
   }
-  // The worker never outlives the server, even one killed with -9: the main thread only reads
-  // the channel, whatever the plugin's threads are stuck in, and exits when the server's end
-  // closes. (Not PR_SET_PDEATHSIG: it fires when the server *thread* that started the worker
-  // ends, and the runs of asynchronous triggers each have their own.)
+  // Not PR_SET_PDEATHSIG for orphans: it fires when the server *thread* that started the worker
+  // ends, and the runs of asynchronous triggers each have their own. See the main loop below.
   (void)parent;
   {
     // A runaway plugin, not the server, is what the kernel's OOM killer should pick.
@@ -294,57 +355,15 @@ int RunWorkerProcess(int argc, char** argv) {
     return 1;
   }
   if (!ch.Send(Packer(Msg::kReady, 0).body()).ok()) return 1;
-  Runners runners;
-  std::mutex threads_mu;
-  std::map<uint32_t, unsigned long> python_threads;  // call → the Python thread running it
+  Dispatcher dispatcher(&ch);
+  dispatcher.Start();
+  // The main thread only watches for the server's end of the socket to close, which no plugin
+  // can keep it from seeing: the worker never outlives its server, even one killed with -9.
+  pollfd watch{fd, POLLRDHUP, 0};
   for (;;) {
-    Result<std::string> frame = ReceiveFrame(fd);
-    if (!frame.ok()) ::_exit(0);  // the server closed the channel: the trigger is gone
-    auto body = std::make_shared<const std::string>(std::move(frame).value());
-    uint32_t id = 0;
-    Msg type;
-    try {
-      Unpacker u(*body);
-      id = u.call();
-      type = u.type();
-    } catch (const std::exception& e) {
-      Lost(std::string("bad message from the server: ") + e.what());
-    }
-    if (type == Msg::kInterrupt) {
-      unsigned long thread = 0;
-      {
-        std::lock_guard lock(threads_mu);
-        auto it = python_threads.find(id);
-        if (it != python_threads.end()) thread = it->second;
-      }
-      if (thread) python::InterruptThread(thread);
-      continue;
-    }
-    if (type != Msg::kCallWrites && type != Msg::kCallScheduled && type != Msg::kCallRequest) {
-      ch.Deliver(id, *body);
-      continue;
-    }
-    ch.Open(id);
-    runners.Submit([&ch, &threads_mu, &python_threads, body, id] {
-      {
-        std::lock_guard lock(threads_mu);
-        python_threads[id] = python::CurrentThreadId();
-      }
-      python::CallOutcome out;
-      try {
-        out = RunCall(body, RemoteHost(&ch, id));
-      } catch (const std::exception& e) {
-        Lost(std::string("bad call from the server: ") + e.what());
-      }
-      {
-        std::lock_guard lock(threads_mu);
-        python_threads.erase(id);
-      }
-      ch.Close(id);
-      Packer p(Msg::kOutcome, id);
-      PackOutcome(p, out);
-      if (!ch.Send(p.body()).ok()) ::_exit(0);
-    });
+    int n = ::poll(&watch, 1, -1);
+    if (n > 0 && (watch.revents & (POLLRDHUP | POLLHUP | POLLERR))) ::_exit(0);
+    if (n < 0 && errno != EINTR) ::_exit(1);
   }
 }
 
