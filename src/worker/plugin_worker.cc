@@ -235,6 +235,9 @@ python::CallOutcome PluginWorker::Call(uint32_t id, const std::string& request,
     reading_ = false;
     cv_.notify_all();  // someone else may read now
     if (!frame.ok()) {
+      if (frame.status().code() != Code::kUnavailable)
+        KillLocked("sent a message the server could not read (" + frame.status().message() +
+                   ") and was killed");
       ReapLocked();
       continue;
     }

@@ -149,12 +149,13 @@ Result<bool> ReadFull(int fd, char* p, size_t n) {
   while (got < n) {
     ssize_t r = ::read(fd, p + got, n - got);
     if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && errno == ECONNRESET && got == 0) return false;  // the peer is gone
     if (r < 0)
-      return Status::Unavailable(std::string("the plugin worker channel failed: ") +
-                                 std::strerror(errno));
+      return Status::Internal(std::string("the plugin worker channel failed: ") +
+                              std::strerror(errno));
     if (r == 0) {
       if (got == 0) return false;
-      return Status::Unavailable("the plugin worker channel closed in the middle of a message");
+      return Status::Internal("the plugin worker channel closed in the middle of a message");
     }
     got += static_cast<size_t>(r);
   }
@@ -175,7 +176,7 @@ Result<std::string> ReceiveFrame(int fd) {
   auto rest = ReadFull(fd, body.data(), n);
   if (!rest.ok()) return rest.status();
   if (!*rest)
-    return Status::Unavailable("the plugin worker channel closed in the middle of a message");
+    return Status::Internal("the plugin worker channel closed in the middle of a message");
   return body;
 }
 

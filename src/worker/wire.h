@@ -84,7 +84,8 @@ class Unpacker {
 };
 
 // Frames on a stream socket. Send is whole or an error; Receive answers Unavailable once the
-// peer has closed its end.
+// peer has closed its end between frames, Internal for anything else (a frame cut short, a
+// length no frame has, a read that failed).
 Status SendFrame(int fd, const std::string& body);
 Result<std::string> ReceiveFrame(int fd);
 

@@ -254,7 +254,9 @@ class Dispatcher {
   std::pair<uint32_t, std::shared_ptr<const std::string>> ReadUntilCall() {
     for (;;) {
       Result<std::string> frame = ReceiveFrame(ch_->fd());
-      if (!frame.ok()) ::_exit(0);  // the server closed the channel: the trigger is gone
+      if (!frame.ok() && frame.status().code() == Code::kUnavailable)
+        ::_exit(0);  // the server closed the channel: the trigger is gone
+      if (!frame.ok()) Lost(frame.status().message());
       auto body = std::make_shared<const std::string>(std::move(frame).value());
       uint32_t id = 0;
       Msg type;
@@ -362,6 +364,7 @@ int RunWorkerProcess(int argc, char** argv) {
   pollfd watch{fd, POLLRDHUP, 0};
   for (;;) {
     int n = ::poll(&watch, 1, -1);
+    if (n > 0 && (watch.revents & POLLNVAL)) Lost("the plugin closed the worker's channel");
     if (n > 0 && (watch.revents & (POLLRDHUP | POLLHUP | POLLERR))) ::_exit(0);
     if (n < 0 && errno != EINTR) ::_exit(1);
   }

@@ -36,6 +36,12 @@ def process_request(influxdb3_local, query_parameters, request_headers, request_
         hoard = []
         while True:
             hoard.append(bytearray(16 << 20))
+    if how == "garbage":   # the plugin writes nonsense on the worker's channel to the server
+        os.write(3, bytes([0, 0, 0, 0]))   # a frame of no bytes
+        time.sleep(5)
+    if how == "close":     # or closes it
+        os.close(3)
+        time.sleep(5)
     if how == "spam":
         for i in range(5000):
             print("x" * 1000)
@@ -109,6 +115,8 @@ def call(server, db, how="", timeout=60):
     ("exit", "exited with code 3"),
     ("segv", "exited with code 1" if SANITIZED else "killed by signal 11 (SIGSEGV)"),
     ("alloc", "over --plugin-memory-limit (300 MiB)"),
+    ("garbage", "sent a message the server could not read"),
+    ("close", "exited with code 1"),
 ])
 def test_a_worker_that_dies_ends_only_its_run(env, how, expected):
     if how == "alloc" and SANITIZED:
