@@ -18,7 +18,9 @@ APT_PACKAGES=(g++ cmake ninja-build make pkg-config libboost-dev pybind11-dev py
   # Python libraries the published influxdb3_plugins import, as Debian ships them: plugins see
   # the system site-packages, so these run unmodified.
   python3-numpy python3-pandas python3-scipy python3-psutil python3-pint python3-httpx
-  python3-twilio python3-dynaconf)
+  python3-twilio python3-dynaconf
+  # The web console's end-to-end tests drive a headless Chromium (with npm puppeteer-core).
+  chromium)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -64,4 +66,15 @@ if ! { [ -f "$CLIENT_PKG" ] && grep -q '"version": "2.1.0"' "$CLIENT_PKG" &&
   mkdir -p "$NODE_DIR"
   cp tests/e2e/flight/package.json tests/e2e/flight/package-lock.json "$NODE_DIR/"
   npm ci --prefix "$NODE_DIR" --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
+fi
+
+# The web console's npm packages (Preact, htm, uPlot, and esbuild, which bundles them at build
+# time), pinned by src/console/web/package-lock.json and installed into third_party/console.
+CONSOLE_DIR=third_party/console
+if ! cmp -s src/console/web/package-lock.json "$CONSOLE_DIR/package-lock.json" ||
+   [ ! -f "$CONSOLE_DIR/node_modules/esbuild/bin/esbuild" ]; then
+  echo "setup: installing the web console's packages from npm into $CONSOLE_DIR"
+  mkdir -p "$CONSOLE_DIR"
+  cp src/console/web/package.json src/console/web/package-lock.json "$CONSOLE_DIR/"
+  npm ci --prefix "$CONSOLE_DIR" --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
 fi

@@ -432,6 +432,7 @@ int RunServer(const ServerConfig& config) {
   http::RegisterEngineRoutes(api, &processing);
   http::RegisterTokenRoutes(api, &tokens, config.without_auth);
   http::RegisterCacheRoutes(api, &catalog, &caches, qe);
+  api.EnableConsole(!config.disable_ui);
   api.SetAuth(
       {&tokens, config.without_auth, config.disable_authz,
        [&processing](const std::string& path) { return processing.RequestRouteAt(path); }});

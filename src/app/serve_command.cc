@@ -184,6 +184,8 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   serve->add_option("--tls-minimum-version", cfg->tls_min_version, "tls-1.2 (default) or tls-1.3")
       ->envname("INFLUXDB3_TLS_MINIMUM_VERSION")
       ->check(CLI::IsMember({"tls-1.2", "tls-1.3"}));
+  serve->add_flag("--disable-ui", cfg->disable_ui, "do not serve the web console at / (Riffle)")
+      ->envname("INFLUXDB3_DISABLE_UI");
   serve->add_flag("--without-auth", cfg->without_auth, "accept requests without a token")
       ->envname("INFLUXDB3_START_WITHOUT_AUTH");
   serve->add_option("--max-databases", cfg->max_databases, "most databases (default 100; Core has 5)")

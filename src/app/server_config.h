@@ -31,6 +31,7 @@ struct ServerConfig {
   bool disable_package_management = false;        // also --package-manager disabled
   std::string admin_token_file;                   // --admin-token-file
   size_t async_trigger_concurrency_limit = 0;     // 0: no limit
+  bool disable_ui = false;                        // --disable-ui: no web console at /
   std::string plugin_isolation = "process";       // --plugin-isolation: process | thread
   int64_t plugin_memory_limit_bytes = 0;  // --plugin-memory-limit (process isolation); 0: none
   size_t max_http_request_size = 10485760;

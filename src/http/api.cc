@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
+#include "console/console.h"
 #include "http/json_body.h"
 #include "http/query_body.h"
 #include "plugin/engine.h"
@@ -141,6 +142,9 @@ void Api::Handle(Request&& req, Reply reply) {
                  {"Access-Control-Max-Age", "86400"}};
     return wrapped(std::move(r));
   }
+  // The console's files are the same for everyone: its page asks for a token when the API does.
+  if (console_ && req.method == "GET" && (req.path == "/" || req.path.rfind("/ui/", 0) == 0))
+    return wrapped(ConsoleFile(req));
   if (auto denied = Unauthorized(req)) return wrapped(std::move(*denied));
   // Request bodies: identity or gzip only, and never more than the configured size.
   std::string encoding = req.Header("content-encoding");
@@ -183,6 +187,22 @@ void Api::Handle(Request&& req, Reply reply) {
     if (!prefix.empty() && prefix.back() == '/' && p.compare(0, prefix.size(), prefix) == 0)
       return handler(std::move(req), wrapped);
   wrapped(NotFound(m, p));
+}
+
+Response Api::ConsoleFile(const Request& req) const {
+  const console::Asset* asset = console::Find(req.path);
+  if (!asset) return Response::Error(404, "not found: the console has no file " + req.path);
+  bool gzip = req.Header("accept-encoding").find("gzip") != std::string::npos;
+  Response r;
+  r.status = 200;
+  r.content_type = std::string(asset->content_type);
+  r.body = std::string(gzip ? asset->gzipped : asset->body);
+  r.headers = {{"Content-Security-Policy", console::kContentSecurityPolicy},
+               {"X-Content-Type-Options", "nosniff"},
+               {"Cache-Control", "no-cache"},
+               {"Vary", "Accept-Encoding"}};
+  if (gzip) r.headers.emplace_back("Content-Encoding", "gzip");
+  return r;
 }
 
 // InfluxDB 3 answers 404 for an unknown path and for a known path with another method; the

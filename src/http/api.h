@@ -53,8 +53,11 @@ class Api {
   // answers the Processing-engine guide's commands as written, then `create token --admin`
   // locks it.
   void SetAuth(AuthOptions options) { auth_ = std::move(options); }
+  // The web console at / and /ui/ (off with serve --disable-ui).
+  void EnableConsole(bool on) { console_ = on; }
 
  private:
+  Response ConsoleFile(const Request& req) const;
   static Response NotFound(const std::string& method, const std::string& path);
   std::string RouteLabel(const std::string& path) const;
   void HandleWrite(Request& req, Reply reply, int api_version);
@@ -83,6 +86,7 @@ class Api {
   static Status Permit(const Request& req, const std::string& db, auth::Action action);
 
   std::map<std::string, Handler> routes_;
+  bool console_ = true;
   AuthOptions auth_;
   std::string process_id_;
 };

@@ -1,0 +1,405 @@
+// The Riffle web console: query and chart, browse the data, watch and drive the Processing
+// engine. Preact components written with htm (no build-time JSX); esbuild bundles this file, its
+// imports and the npm packages into the one script the binary serves at /ui/app.js.
+import htm from 'htm';
+import {h, render} from 'preact';
+import {useEffect, useRef, useState} from 'preact/hooks';
+
+import {AuthNeeded, call, databases, query, setToken, token} from './api.js';
+import {draw} from './chart.js';
+
+const html = htm.bind(h);
+const TABLE_ROWS = 1000;  // rows shown in a table; the chart and the CSV get them all
+const MAX_ROWS = 200000;  // rows kept from one query: more are cut, with a note
+
+function useHash() {
+  const [hash, setHash] = useState(location.hash.slice(1) || 'query');
+  useEffect(() => {
+    const changed = () => setHash(location.hash.slice(1) || 'query');
+    addEventListener('hashchange', changed);
+    return () => removeEventListener('hashchange', changed);
+  }, []);
+  return hash;
+}
+
+function App() {
+  const page = useHash();
+  const [needLogin, setNeedLogin] = useState(false);
+  const [dbs, setDbs] = useState([]);
+  const [db, setDb] = useState(sessionStorage.getItem('riffle.db') || '');
+  const [error, setError] = useState('');
+
+  const guard = async (work) => {
+    try {
+      setError('');
+      return await work();
+    } catch (e) {
+      if (e instanceof AuthNeeded)
+        setNeedLogin(true);
+      else
+        setError(e.message);
+      return undefined;
+    }
+  };
+  const refreshDbs = () => guard(async () => {
+    const names = await databases();
+    setDbs(names);
+    if (!names.includes(db) && names.length) pick(names[0]);
+  });
+  const pick = (name) => {
+    setDb(name);
+    sessionStorage.setItem('riffle.db', name);
+  };
+  useEffect(() => {
+    refreshDbs();
+  }, [needLogin]);
+
+  if (needLogin) return html`<${Login} done=${() => setNeedLogin(false)} />`;
+  const Page = {query: QueryPage, data: DataPage, engine: EnginePage}[page] || QueryPage;
+  return html`
+    <header>
+      <strong>Riffle</strong>
+      <nav>
+        ${
+          ['query', 'data', 'engine'].map(
+              (p) => html`
+          <a href="#${p}" class=${p === page ? 'active' : ''}>${
+                  p[0].toUpperCase() + p.slice(1)}</a>`)}
+      </nav>
+      <label>database
+        <select id="db" value=${db} onChange=${(e) => pick(e.target.value)}>
+          ${dbs.map((name) => html`<option value=${name}>${name}</option>`)}
+        </select>
+      </label>
+      <button onClick=${refreshDbs}>↻</button>
+      ${token() && html`<button onClick=${() => {
+          setToken('');
+          setNeedLogin(true);
+        }}>log out</button>`}
+    </header>
+    ${error && html`<p class="error">${error}</p>`}
+    <main><${Page} db=${db} guard=${guard} refreshDbs=${refreshDbs} /></main>`;
+}
+
+function Login({done}) {
+  const [value, setValue] = useState('');
+  const [error, setError] = useState('');
+  const submit = async (e) => {
+    e.preventDefault();
+    setToken(value.trim());
+    try {
+      await databases();
+      done();
+    } catch (err) {
+      setToken('');
+      setError(err instanceof AuthNeeded ? 'that token was not accepted' : err.message);
+    }
+  };
+  return html`
+    <form class="login" onSubmit=${submit}>
+      <h2>This server needs a token</h2>
+      <p>It is kept for this browser tab only (session storage).</p>
+      <input id="token" type="password" placeholder="apiv3_…" value=${value}
+             onInput=${(e) => setValue(e.target.value)} autofocus />
+      <button type="submit">Log in</button>
+      ${error && html`<p class="error">${error}</p>`}
+    </form>`;
+}
+
+function toCsv(rows) {
+  if (!rows.length) return '';
+  const columns = Object.keys(rows[0]);
+  const cell = (v) => {
+    if (v === null || v === undefined) return '';
+    const s = String(v);
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return [columns.join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join(
+      '\n');
+}
+
+function Table({rows, limit = TABLE_ROWS}) {
+  if (!rows.length) return html`<p class="muted">No rows.</p>`;
+  const columns = Object.keys(rows[0]);
+  return html`
+    <div class="table-wrap">
+      <table class="rows">
+        <thead><tr>${columns.map((c) => html`<th>${c}</th>`)}</tr></thead>
+        <tbody>
+          ${rows.slice(0, limit).map((r) => html`
+            <tr>${columns.map((c) => html`<td>${r[c] === null ? '' : String(r[c])}</td>`)}</tr>`)}
+        </tbody>
+      </table>
+    </div>
+    ${rows.length > limit && html`<p class="muted">Showing ${limit} of ${rows.length} rows.</p>`}`;
+}
+
+function Chart({rows}) {
+  const box = useRef(null);
+  const [drawn, setDrawn] = useState(null);
+  useEffect(() => {
+    box.current.innerHTML = '';
+    const started = performance.now();
+    const plot = draw(box.current, rows);
+    setDrawn(plot ? performance.now() - started : null);
+    return () => plot && plot.destroy();
+  }, [rows]);
+  return html`<div class="chart" ref=${box}></div>
+    ${
+      drawn !== null &&
+      html`<p class="muted" id="chart-time">chart drawn in ${drawn.toFixed(0)} ms</p>`}`;
+}
+
+const EXAMPLES = {
+  sql: 'SELECT * FROM cpu WHERE time > now() - INTERVAL \'1 hour\' ORDER BY time',
+  influxql: 'SELECT mean(usage) FROM cpu WHERE time > now() - 1h GROUP BY time(1m), host',
+};
+
+function QueryPage({db, guard}) {
+  const [language, setLanguage] = useState('sql');
+  const [text, setText] = useState(sessionStorage.getItem('riffle.query') || EXAMPLES.sql);
+  const [result, setResult] = useState(null);
+  const [running, setRunning] = useState(false);
+  const [refresh, setRefresh] = useState(0);
+
+  const run = async () => {
+    if (!db) return;
+    sessionStorage.setItem('riffle.query', text);
+    setRunning(true);
+    const started = performance.now();
+    const rows = await guard(() => query(db, text, language));
+    setRunning(false);
+    if (rows === undefined) return;
+    const cut = rows.length > MAX_ROWS;
+    setResult({
+      rows: cut ? rows.slice(0, MAX_ROWS) : rows,
+      total: rows.length,
+      cut,
+      ms: performance.now() - started
+    });
+  };
+  useEffect(() => {
+    if (!refresh) return undefined;
+    const timer = setInterval(run, refresh * 1000);
+    return () => clearInterval(timer);
+  }, [refresh, text, language, db]);
+  const keys = (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      run();
+    }
+  };
+  const download = () => {
+    const blob = new Blob([toCsv(result.rows)], {type: 'text/csv'});
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = 'query.csv';
+    a.click();
+  };
+  return html`
+    <section>
+      <div class="toolbar">
+        <select id="language" value=${language} onChange=${(e) => setLanguage(e.target.value)}>
+          <option value="sql">SQL</option>
+          <option value="influxql">InfluxQL</option>
+        </select>
+        <button id="run" onClick=${run} disabled=${running || !db}>${
+      running ? 'Running…' : 'Run (Ctrl+Enter)'}</button>
+        <label>auto-refresh
+          <select value=${refresh} onChange=${(e) => setRefresh(Number(e.target.value))}>
+            ${
+          [0, 5, 10, 30, 60].map((s) => html`<option value=${s}>${s ? `${s} s` : 'off'}</option>`)}
+          </select>
+        </label>
+        <button onClick=${() => setText(EXAMPLES[language])}>example</button>
+      </div>
+      <textarea id="query" rows="5" spellcheck="false" value=${text}
+                onInput=${(e) => setText(e.target.value)} onKeyDown=${keys}></textarea>
+      ${result && html`
+        <p class="muted" id="summary">${result.total} rows in ${result.ms.toFixed(0)} ms
+          ${result.cut && html` — only the first ${MAX_ROWS} are kept; narrow the time range`}
+          <button onClick=${download}>CSV</button></p>
+        <${Chart} rows=${result.rows} />
+        <${Table} rows=${result.rows} />`}
+    </section>`;
+}
+
+function DataPage({db, guard, refreshDbs}) {
+  const [tables, setTables] = useState([]);
+  const [columns, setColumns] = useState({});
+  const [files, setFiles] = useState({});
+  const [counts, setCounts] = useState({});
+  const [newDb, setNewDb] = useState('');
+  const load = () => guard(async () => {
+    if (!db) return;
+    const shown = await query(db, 'SHOW TABLES');
+    setTables(shown.filter((t) => t.table_schema === 'iox').map((t) => t.table_name));
+    const cols = await query(
+        db,
+        'SELECT table_name, column_name, data_type FROM information_schema.columns ' +
+            'WHERE table_schema = \'iox\' ORDER BY table_name');
+    const byTable = {};
+    for (const c of cols) (byTable[c.table_name] ||= []).push(c);
+    setColumns(byTable);
+    const parquet = await query(
+        db,
+        'SELECT table_name, count(*) AS files, sum(size_bytes) AS bytes ' +
+            'FROM system.parquet_files GROUP BY table_name');
+    setFiles(Object.fromEntries(parquet.map((p) => [p.table_name, p])));
+    setCounts({});
+  });
+  useEffect(() => {
+    load();
+  }, [db]);
+  const count = (t) => guard(async () => {
+    const rows = await query(db, `SELECT count(*) AS n FROM "${t.replace(/"/g, '""')}"`);
+    setCounts({...counts, [t]: rows[0].n});
+  });
+  const kind = (type) =>
+      (type.startsWith('Dictionary')    ? 'tag' :
+           type.startsWith('Timestamp') ? 'time' :
+                                          'field');
+  const createDb = (e) => guard(async () => {
+    e.preventDefault();
+    await call('POST', '/api/v3/configure/database', {db: newDb});
+    setNewDb('');
+    await refreshDbs();
+  });
+  const deleteDb = () => guard(async () => {
+    if (!confirm(`Delete database "${db}" and all its data?`)) return;
+    await call('DELETE', `/api/v3/configure/database?db=${encodeURIComponent(db)}`);
+    await refreshDbs();
+  });
+  const deleteTable = (t) => guard(async () => {
+    if (!confirm(`Delete table "${t}" and all its data?`)) return;
+    await call(
+        'DELETE',
+        `/api/v3/configure/table?db=${encodeURIComponent(db)}&table=${encodeURIComponent(t)}`);
+    await load();
+  });
+  return html`
+    <section>
+      <form class="toolbar" onSubmit=${createDb}>
+        <input id="new-db" placeholder="new database name" value=${newDb} onInput=${
+      (e) => setNewDb(e.target.value)} />
+        <button type="submit" disabled=${!newDb}>Create database</button>
+        ${
+      db && html`<button type="button" class="danger" onClick=${deleteDb}>Delete ${db}</button>`}
+      </form>
+      ${
+      tables.length === 0 &&
+      html`<p class="muted">No tables in ${db || 'this server'} yet: write some line protocol.</p>`}
+      ${
+      tables.map(
+          (t) => html`
+        <details class="table-card" open>
+          <summary><strong>${t}</strong>
+            <span class="muted"> ${(columns[t] || []).length} columns
+              ${
+              files[t] ? ` · ${files[t].files} Parquet files, ${files[t].bytes} bytes` :
+                         ' · not persisted yet'}
+              ${counts[t] !== undefined ? ` · ${counts[t]} rows` : ''}</span>
+            <button onClick=${() => count(t)}>count rows</button>
+            <button class="danger" onClick=${() => deleteTable(t)}>delete</button>
+          </summary>
+          <table class="rows"><thead><tr><th>column</th><th>kind</th><th>type</th></tr></thead>
+            <tbody>${
+              (columns[t] || [])
+                  .map(
+                      (c) => html`
+              <tr><td>${c.column_name}</td><td>${kind(c.data_type)}</td><td>${
+                          c.data_type}</td></tr>`)}</tbody>
+          </table>
+        </details>`)}
+    </section>`;
+}
+
+function EnginePage({db, guard}) {
+  const [triggers, setTriggers] = useState([]);
+  const [runs, setRuns] = useState([]);
+  const [logs, setLogs] = useState([]);
+  const [form, setForm] = useState({name: '', plugin: '', spec: ''});
+  const load = () => guard(async () => {
+    if (!db) return;
+    setTriggers(
+        await query(db, 'SELECT * FROM system.processing_engine_triggers ORDER BY trigger_name'));
+    setRuns(await query(
+        db,
+        'SELECT trigger_name, kind, start_time, duration_ns, outcome, rows_in, lines_written, error ' +
+            'FROM system.processing_engine_runs ORDER BY start_time DESC LIMIT 50'));
+    setLogs(await query(
+        db,
+        'SELECT event_time, trigger_name, log_level, log_text FROM system.processing_engine_logs ' +
+            'ORDER BY event_time DESC LIMIT 100'));
+  });
+  useEffect(() => {
+    load();
+    const timer = setInterval(load, 2000);  // live
+    return () => clearInterval(timer);
+  }, [db]);
+  const act = (path, body, method = 'POST') => guard(async () => {
+    await call(method, path, body);
+    await load();
+  });
+  const create = (e) => {
+    e.preventDefault();
+    act('/api/v3/configure/processing_engine_trigger', {
+      db,
+      trigger_name: form.name,
+      plugin_filename: form.plugin,
+      trigger_specification: form.spec,
+      trigger_settings: {run_async: false, error_behavior: 'log'},
+      disabled: false,
+    });
+  };
+  return html`
+    <section>
+      <h3>Triggers</h3>
+      <${Table} rows=${triggers.map((t) => ({
+                                      trigger: t.trigger_name,
+                                      plugin: t.plugin_filename,
+                                      spec: t.trigger_specification,
+                                      state: t.disabled ? 'disabled' : 'enabled'
+                                    }))} />
+      ${
+      triggers.map(
+          (t) => html`
+        <div class="toolbar">
+          <span>${t.trigger_name}</span>
+          <button onClick=${
+              () => act(
+                  `/api/v3/configure/processing_engine_trigger/${
+                      t.disabled ? 'enable' : 'disable'}`,
+                  {db, trigger_name: t.trigger_name})}>${t.disabled ? 'enable' : 'disable'}</button>
+          <button class="danger" onClick=${
+              () => confirm(`Delete trigger "${t.trigger_name}"?`) &&
+                  act('/api/v3/configure/processing_engine_trigger',
+                      {db, trigger_name: t.trigger_name, force: true}, 'DELETE')}>delete</button>
+        </div>`)}
+      <form class="toolbar" onSubmit=${create}>
+        <input id="trigger-name" placeholder="trigger name" value=${form.name} onInput=${
+      (e) => setForm({
+        ...form,
+        name: e.target.value
+      })} />
+        <input id="trigger-plugin" placeholder="plugin file (in --plugin-dir)" value=${
+      form.plugin} onInput=${(e) => setForm({
+                               ...form,
+                               plugin: e.target.value
+                             })} />
+        <input id="trigger-spec" placeholder="table:cpu, every:10s, request:hook" value=${
+      form.spec} onInput=${(e) => setForm({
+                             ...form,
+                             spec: e.target.value
+                           })} />
+        <button type="submit" disabled=${
+      !form.name || !form.plugin || !form.spec}>Create trigger</button>
+      </form>
+      <h3>Runs</h3>
+      <div id="runs"><${Table} rows=${runs} limit=${50} /></div>
+      <h3>Logs</h3>
+      <div id="logs"><${Table} rows=${logs} limit=${100} /></div>
+    </section>`;
+}
+
+render(html`<${App} />`, document.getElementById('app'));

@@ -1,0 +1,114 @@
+// Drives the web console in Debian's headless Chromium (npm puppeteer-core) through one scenario
+// and prints what the page showed, as JSON, for tests/e2e/test_console.py to check.
+//
+//   node drive.cjs '{"scenario": "query"|"engine"|"login", "url": ..., "db": ..., ...}'
+const puppeteer = require("puppeteer-core");
+
+async function typeInto(page, selector, text) {
+  await page.focus(selector);
+  await page.keyboard.down("Control");
+  await page.keyboard.press("KeyA");
+  await page.keyboard.up("Control");
+  await page.keyboard.press("Backspace");
+  await page.type(selector, text);
+}
+
+async function runQuery(page, language, text) {
+  await page.select("#language", language);
+  await typeInto(page, "#query", text);
+  const before = await page.$eval("#summary", (e) => e.textContent).catch(() => "");
+  await page.keyboard.down("Control");
+  await page.keyboard.press("Enter");
+  await page.keyboard.up("Control");
+  await page.waitForFunction((old) => {
+    const s = document.querySelector("#summary");
+    return (s && s.textContent !== old) || document.querySelector(".error");
+  }, { timeout: 20000 }, before);
+  return page.evaluate(() => {
+    const canvas = document.querySelector(".chart canvas");
+    let inked = 0;
+    if (canvas) {  // pixels the chart drew (anything not transparent)
+      const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+      for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) inked += 1;
+    }
+    return {
+      summary: document.querySelector("#summary")?.textContent.trim() || "",
+      error: document.querySelector(".error")?.textContent || "",
+      table_rows: document.querySelectorAll("table.rows tbody tr").length,
+      headers: [...document.querySelectorAll("table.rows thead th")].map((th) => th.textContent),
+      legend: [...document.querySelectorAll(".u-legend .u-series .u-label")].map((e) => e.textContent),
+      inked,
+      chart_time: document.querySelector("#chart-time")?.textContent || "",
+    };
+  });
+}
+
+async function main() {
+  const job = JSON.parse(process.argv[2]);
+  const browser = await puppeteer.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
+  const out = { errors: [] };
+  try {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1200, height: 900 });
+    page.on("pageerror", (e) => out.errors.push(String(e)));
+    page.on("console", (m) => { if (m.type() === "error") out.errors.push(m.text()); });
+    const started = Date.now();
+    const hash = { engine: "engine", data: "data" }[job.scenario] || "query";
+    await page.goto(`${job.url}/#${hash}`, { waitUntil: "load" });
+    if (job.scenario === "login") {
+      await page.waitForSelector("#token", { timeout: 10000 });
+      await page.type("#token", "wrong");
+      await page.click("form.login button");
+      await page.waitForSelector("form.login .error", { timeout: 10000 });
+      out.rejected = await page.$eval("form.login .error", (e) => e.textContent);
+      await typeInto(page, "#token", job.token);
+      await page.click("form.login button");
+    }
+    await page.waitForFunction((db) => [...document.querySelectorAll("#db option")].some((o) => o.value === db),
+                               { timeout: 15000 }, job.db);
+    out.first_render_ms = Date.now() - started;
+    await page.select("#db", job.db);
+    if (job.scenario === "login") {
+      out.stored = await page.evaluate(() => ({ session: sessionStorage.getItem("riffle.token"),
+                                                local: localStorage.getItem("riffle.token") }));
+      out.sql = await runQuery(page, "sql", job.sql);
+    } else if (job.scenario === "query") {
+      out.sql = await runQuery(page, "sql", job.sql);
+      out.influxql = await runQuery(page, "influxql", job.influxql);
+    } else if (job.scenario === "data") {
+      await page.waitForSelector(".table-card", { timeout: 15000 });
+      out.tables = await page.$$eval(".table-card summary strong", (es) => es.map((e) => e.textContent));
+    } else if (job.scenario === "engine") {
+      await page.waitForFunction((name) => document.querySelector("#runs")?.textContent.includes(name),
+                                 { timeout: 15000 }, job.trigger);
+      out.page = await page.evaluate(() => ({
+        text: document.querySelector("main").textContent,
+        runs: document.querySelector("#runs").textContent,
+        logs: document.querySelector("#logs").textContent,
+      }));
+      // Disable the trigger from the page; the server must say it is disabled.
+      const buttons = await page.$$("main .toolbar button");
+      for (const b of buttons) {
+        if ((await b.evaluate((e) => e.textContent)) === "disable") {
+          await b.click();
+          break;
+        }
+      }
+      await page.waitForFunction(() => document.querySelector("main").textContent.includes("disabled"),
+                                 { timeout: 10000 });
+      out.disabled = true;
+    }
+    if (job.screenshot) await page.screenshot({ path: job.screenshot });
+  } catch (e) {
+    out.failure = String(e);
+  } finally {
+    await browser.close();
+  }
+  console.log(JSON.stringify(out));
+}
+
+main();
