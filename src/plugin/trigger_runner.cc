@@ -110,9 +110,9 @@ void TriggerRunner::CheckTimeout(int64_t now_ns) {
   if (workers_) workers_->CheckLimits(now_ns);
   int64_t deadline = run_deadline_ns_.load();
   if (deadline == 0 || now_ns < deadline || timed_out_.exchange(true)) return;
-  // In a worker process: SIGINT (KeyboardInterrupt, which also ends a time.sleep), then SIGKILL
-  // after the grace period, whatever C call the plugin is stuck in. In the server: raised at the
-  // next Python bytecode, so a plugin blocked inside one C call is interrupted when it returns.
+  // KeyboardInterrupt at the plugin's next Python bytecode. A plugin blocked inside one C call
+  // only sees it when that call returns: in a worker process it is killed after the grace period
+  // instead (CheckLimits), in the server it is left to run.
   if (workers_)
     workers_->InterruptRunning(now_ns, kInterruptGraceNs);
   else

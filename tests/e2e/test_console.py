@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from conftest import Server, query_rows, unique_db, write_lp
-from conftest import put_plugin, create_trigger as create
+from conftest import put_plugin
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO / "build" / "node" / "node_modules"
@@ -30,6 +30,7 @@ def drive(job, expected_errors=()):
     assert p.returncode == 0, p.stderr[-3000:]
     out = json.loads(p.stdout.strip().splitlines()[-1])
     assert "failure" not in out, out
+    assert out["loading_left"] is False, "the page's placeholder stayed after the app rendered"
     unexpected = [e for e in out["errors"] if not any(x in e for x in expected_errors)]
     assert unexpected == [], out["errors"]
     return out
@@ -99,9 +100,10 @@ def process_request(influxdb3_local, query_parameters, request_headers, request_
     influxdb3_local.info("hello from the console test")
     return {"ok": True}
 ''')
-    create(server, db, "uihook", f"request:uihook_{db}", "ui_hello.py")
-    assert requests.get(f"{server.url}/api/v3/engine/uihook_{db}", timeout=30).status_code == 200
-    out = drive({"scenario": "engine", "url": server.url, "db": db, "trigger": "uihook"})
+    out = drive({"scenario": "engine", "url": server.url, "db": db, "trigger": "uihook",
+                 "log": "hello from the console test",
+                 "create": {"plugin": "ui_hello.py", "spec": f"request:uihook_{db}", "path": f"uihook_{db}"}})
+    assert out["called"] == 200, out
     assert "success" in out["page"]["runs"], out["page"]
     assert "hello from the console test" in out["page"]["logs"]
     assert query_rows(server, db, "SELECT disabled FROM system.processing_engine_triggers") == [{"disabled": True}]
@@ -121,3 +123,48 @@ def test_login_with_a_token(fresh_server):
     assert "not accepted" in out["rejected"]
     assert out["stored"] == {"session": token, "local": None}
     assert out["sql"]["table_rows"] == 1 and out["sql"]["error"] == "", out["sql"]
+
+
+def test_time_range_is_sent_as_start_and_stop(server):
+    db = unique_db("ui")
+    server.cli("create", "database", db)
+    import time as _time
+    now = int(_time.time())
+    lines = [f"cpu,host=a usage={i} {now - 60 * i}" for i in range(30)]  # the last 30 minutes
+    lines.append(f"cpu,host=a usage=99 {now - 3 * 86400}")  # three days ago
+    assert write_lp(server, db, "\n".join(lines), precision="s").status_code == 204
+    sql = "SELECT usage, time FROM cpu WHERE time >= $start AND time < $stop ORDER BY time"
+    hour = drive({"scenario": "range", "url": server.url, "db": db, "range": "1h", "sql": sql})["sql"]
+    assert hour["error"] == "" and hour["table_rows"] == 30, hour
+    week = drive({"scenario": "range", "url": server.url, "db": db, "range": "7d", "sql": sql})["sql"]
+    assert week["table_rows"] == 31, week
+
+
+def test_server_page_charts_the_metrics(server):
+    db = unique_db("ui")
+    server.cli("create", "database", db)
+    out = drive({"scenario": "server", "url": server.url, "db": db, "lines": "cpu,host=a usage=1\ncpu,host=b usage=2"})
+    panels = {p["id"]: p for p in out["panels"]}
+    assert {"panel-lines", "panel-queries", "panel-latency", "panel-flushes", "panel-buffer", "panel-rss",
+            "panel-runs"} == set(panels), panels
+    assert all(p["canvas"] for p in panels.values())
+    assert float(panels["panel-rss"]["value"]) > 1  # MB
+
+
+def test_a_dry_run_from_the_engine_page(server):
+    db = unique_db("ui")
+    server.cli("create", "database", db)
+    put_plugin(server, "ui_double.py", '''
+def process_writes(influxdb3_local, table_batches, args=None):
+    for batch in table_batches:
+        for row in batch["rows"]:
+            influxdb3_local.info("saw", row["usage"])
+            influxdb3_local.write(LineBuilder("doubled").float64_field("usage", row["usage"] * 2))
+''')
+    out = drive({"scenario": "dryrun", "url": server.url, "db": db, "plugin": "ui_double.py",
+                 "input": "cpu,host=a usage=1.5"})
+    result = out["result"]
+    assert result["errors"] == [] and result["database_writes"][db] == ["doubled usage=3.0"], result
+    assert any("saw 1.5" in line for line in result["log_lines"]), result
+    # A dry run writes nothing.
+    assert not any(t["table_name"] == "doubled" for t in query_rows(server, db, "SHOW TABLES"))

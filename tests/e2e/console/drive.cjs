@@ -57,7 +57,7 @@ async function main() {
     page.on("pageerror", (e) => out.errors.push(String(e)));
     page.on("console", (m) => { if (m.type() === "error") out.errors.push(m.text()); });
     const started = Date.now();
-    const hash = { engine: "engine", data: "data" }[job.scenario] || "query";
+    const hash = { engine: "engine", data: "data", server: "server", dryrun: "engine" }[job.scenario] || "query";
     await page.goto(`${job.url}/#${hash}`, { waitUntil: "load" });
     if (job.scenario === "login") {
       await page.waitForSelector("#token", { timeout: 10000 });
@@ -71,6 +71,7 @@ async function main() {
     await page.waitForFunction((db) => [...document.querySelectorAll("#db option")].some((o) => o.value === db),
                                { timeout: 15000 }, job.db);
     out.first_render_ms = Date.now() - started;
+    out.loading_left = await page.evaluate(() => document.body.textContent.includes("Loading the Riffle console"));
     await page.select("#db", job.db);
     if (job.scenario === "login") {
       out.stored = await page.evaluate(() => ({ session: sessionStorage.getItem("riffle.token"),
@@ -79,12 +80,42 @@ async function main() {
     } else if (job.scenario === "query") {
       out.sql = await runQuery(page, "sql", job.sql);
       out.influxql = await runQuery(page, "influxql", job.influxql);
+    } else if (job.scenario === "server") {
+      // Two samples make the first rates; the write in between must show as lines written.
+      await page.waitForFunction(() => /\d/.test(document.querySelector("#panel-rss strong")?.textContent || ""),
+                                 { timeout: 15000 });
+      await fetch(`${job.url}/api/v3/write_lp?db=${job.db}`, { method: "POST", body: job.lines });
+      await page.waitForFunction(() => Number(document.querySelector("#panel-lines strong")?.textContent) > 0,
+                                 { timeout: 15000 });
+      out.panels = await page.$$eval(".panel", (ps) => ps.map((p) => ({
+        id: p.id, value: p.querySelector("strong").textContent, canvas: !!p.querySelector("canvas") })));
+    } else if (job.scenario === "dryrun") {
+      await page.select("#dry-kind", "wal");
+      await typeInto(page, "#dry-file", job.plugin);
+      await typeInto(page, "#dry-input", job.input);
+      await page.click("#dry-run");
+      await page.waitForSelector("#dry-result", { timeout: 15000 });
+      out.result = JSON.parse(await page.$eval("#dry-result", (e) => e.textContent));
+    } else if (job.scenario === "range") {
+      await page.select("#range", job.range);
+      out.sql = await runQuery(page, "sql", job.sql);
     } else if (job.scenario === "data") {
-      await page.waitForSelector(".table-card", { timeout: 15000 });
+      await page.waitForSelector(`#data[data-loaded="${job.db}"]`, { timeout: 15000 });
       out.tables = await page.$$eval(".table-card summary strong", (es) => es.map((e) => e.textContent));
     } else if (job.scenario === "engine") {
-      await page.waitForFunction((name) => document.querySelector("#runs")?.textContent.includes(name),
-                                 { timeout: 15000 }, job.trigger);
+      if (job.create) {  // create the trigger from the page's form, then call it
+        await typeInto(page, "#trigger-name", job.trigger);
+        await typeInto(page, "#trigger-plugin", job.create.plugin);
+        await typeInto(page, "#trigger-spec", job.create.spec);
+        await page.click("form.toolbar button[type=submit]:not([disabled])");
+        await page.waitForFunction((name) => document.querySelector("main").textContent.includes(name),
+                                   { timeout: 10000 }, job.trigger);
+        const answer = await fetch(`${job.url}/api/v3/engine/${job.create.path}`);
+        out.called = answer.status;
+      }
+      await page.waitForFunction((name, log) => document.querySelector("#runs")?.textContent.includes(name) &&
+                                   document.querySelector("#logs")?.textContent.includes(log || ""),
+                                 { timeout: 15000 }, job.trigger, job.log);
       out.page = await page.evaluate(() => ({
         text: document.querySelector("main").textContent,
         runs: document.querySelector("#runs").textContent,
