@@ -127,8 +127,20 @@ void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine) {
                  });
   }
   // Plugin files (InfluxDB 3.6+): POST writes a file into --plugin-dir, PUT replaces the code
-  // of the trigger named by plugin_name; PUT .../directory replaces a directory plugin whole.
+  // of the trigger named by plugin_name (GET reads it); PUT .../directory replaces a directory
+  // plugin whole.
   api.AddRoute("/api/v3/plugins/files", [engine](Request&& req, Reply reply) {
+    if (req.method == "GET") {  // Riffle: the code a PUT would replace, for the console's editor
+      const std::string* name = req.Param("plugin_name");
+      if (!name || name->empty())
+        return reply(Response::Error(400, "'plugin_name' is required: the trigger's name"));
+      auto found = engine->ReadTriggerPlugin(*name);
+      if (!found.ok()) return reply(FromStatus(found.status()));
+      return reply(Response::Json(
+          200,
+          json({{"plugin_name", *name}, {"database", found->first}, {"content", found->second}})
+              .dump()));
+    }
     if (req.method != "POST" && req.method != "PUT")
       return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
     auto body = ParseJsonBody(req);

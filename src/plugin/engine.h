@@ -105,6 +105,9 @@ class ProcessingEngine {
   // `trigger_name` (a directory plugin's __init__.py); ReplaceTriggerPluginDirectory swaps its
   // directory for `files` (relative path → content) at once. Both return the trigger's database.
   Status SavePluginFile(const std::string& name, const std::string& content);
+  // The code UpdateTriggerPlugin would replace (Riffle: the console's editor reads it): the
+  // trigger's database and the file's text.
+  Result<std::pair<std::string, std::string>> ReadTriggerPlugin(const std::string& trigger_name);
   Result<std::string> UpdateTriggerPlugin(const std::string& trigger_name,
                                           const std::string& content);
   Result<std::string> ReplaceTriggerPluginDirectory(

@@ -74,6 +74,20 @@ Result<std::pair<std::string, std::string>> ProcessingEngine::TriggerPluginPath(
   return Status::NotFound("Plugin not found: no trigger is named '" + trigger_name + "'");
 }
 
+Result<std::pair<std::string, std::string>> ProcessingEngine::ReadTriggerPlugin(
+    const std::string& trigger_name) {
+  RIFFLE_ASSIGN_OR_RETURN(auto found, TriggerPluginPath(trigger_name));
+  fs::path path = found.second;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) path /= "__init__.py";
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Status::NotFound("the plugin file of trigger '" + trigger_name + "' (" + path.string() +
+                            ") cannot be read");
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return std::make_pair(found.first, std::move(content));
+}
+
 Result<std::string> ProcessingEngine::UpdateTriggerPlugin(const std::string& trigger_name,
                                                           const std::string& content) {
   RIFFLE_ASSIGN_OR_RETURN(auto found, TriggerPluginPath(trigger_name));

@@ -168,3 +168,24 @@ def process_writes(influxdb3_local, table_batches, args=None):
     assert any("saw 1.5" in line for line in result["log_lines"]), result
     # A dry run writes nothing.
     assert not any(t["table_name"] == "doubled" for t in query_rows(server, db, "SHOW TABLES"))
+
+
+def test_a_plugin_edited_in_the_page_runs_at_once(server):
+    db = unique_db("ui")
+    server.cli("create", "database", db)
+    put_plugin(server, "ui_edit.py", '''
+def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):
+    return {"version": 1}
+''')
+    server.cli("create", "trigger", "--trigger-spec", f"request:edit_{db}", "--plugin-filename", "ui_edit.py",
+               "--database", db, "uiedit")
+    assert requests.get(f"{server.url}/api/v3/engine/edit_{db}", timeout=30).json() == {"version": 1}
+    new_code = ("def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):\n"
+                "    return {'version': 2}\n")
+    out = drive({"scenario": "edit", "url": server.url, "db": db, "trigger": "uiedit", "code": new_code})
+    assert '"version": 1' in out["before"], out
+    assert (server.plugin_dir / "ui_edit.py").read_text() == new_code
+    assert requests.get(f"{server.url}/api/v3/engine/edit_{db}", timeout=30).json() == {"version": 2}
+    # The API the editor reads: 400 without a name, 404 for a trigger that does not exist.
+    assert requests.get(f"{server.url}/api/v3/plugins/files", timeout=10).status_code == 400
+    assert requests.get(f"{server.url}/api/v3/plugins/files", params={"plugin_name": "nope"}, timeout=10).status_code == 404

@@ -291,6 +291,7 @@ function EnginePage({ db, guard }) {
   const [runs, setRuns] = useState([]);
   const [logs, setLogs] = useState([]);
   const [form, setForm] = useState({ name: "", plugin: "", spec: "" });
+  const [editing, setEditing] = useState("");  // the trigger whose code is open
   const load = () => guard(async () => {
     if (!db) return;
     setTriggers(await query(db, "SELECT * FROM system.processing_engine_triggers ORDER BY trigger_name"));
@@ -327,6 +328,7 @@ function EnginePage({ db, guard }) {
           <span>${t.trigger_name}</span>
           <button onClick=${() => act(`/api/v3/configure/processing_engine_trigger/${t.disabled ? "enable" : "disable"}`,
                                       { db, trigger_name: t.trigger_name })}>${t.disabled ? "enable" : "disable"}</button>
+          <button onClick=${() => setEditing(t.trigger_name)}>code</button>
           <button class="danger" onClick=${() => confirm(`Delete trigger "${t.trigger_name}"?`) &&
             act("/api/v3/configure/processing_engine_trigger", { db, trigger_name: t.trigger_name, force: true }, "DELETE")}>delete</button>
         </div>`)}
@@ -336,12 +338,43 @@ function EnginePage({ db, guard }) {
         <input id="trigger-spec" placeholder="table:cpu, every:10s, request:hook" value=${form.spec} onInput=${(e) => setForm({ ...form, spec: e.target.value })} />
         <button id="create-trigger" type="submit" disabled=${!form.name || !form.plugin || !form.spec}>Create trigger</button>
       </form>
+      ${editing && html`<${PluginEditor} trigger=${editing} guard=${guard} close=${() => setEditing("")} />`}
       <${DryRun} db=${db} guard=${guard} />
       <h3>Runs</h3>
       <div id="runs"><${Table} rows=${runs} limit=${50} /></div>
       <h3>Logs</h3>
       <div id="logs"><${Table} rows=${logs} limit=${100} /></div>
     </section>`;
+}
+
+// A trigger's plugin code, read and saved through the plugin-file API; the next run uses it.
+function PluginEditor({ trigger, guard, close }) {
+  const [code, setCode] = useState(null);
+  const [saved, setSaved] = useState("");
+  useEffect(() => {
+    setCode(null);
+    setSaved("");
+    guard(async () => {
+      const got = await call("GET", `/api/v3/plugins/files?plugin_name=${encodeURIComponent(trigger)}`);
+      setCode(got.content);
+    });
+  }, [trigger]);
+  const save = () => guard(async () => {
+    await call("PUT", "/api/v3/plugins/files", { plugin_name: trigger, content: code });
+    setSaved(`saved at ${new Date().toLocaleTimeString()}`);
+  });
+  return html`
+    <div class="editor">
+      <h3>Code of ${trigger}</h3>
+      ${code === null ? html`<p class="muted">Loading…</p>` : html`
+        <textarea id="plugin-code" rows="16" spellcheck="false" value=${code}
+                  onInput=${(e) => setCode(e.target.value)}></textarea>
+        <div class="toolbar">
+          <button id="save-code" onClick=${save}>Save</button>
+          <button onClick=${close}>Close</button>
+          <span class="muted" id="saved">${saved}</span>
+        </div>`}
+    </div>`;
 }
 
 // A plugin run without its effects (the `influxdb3 test` endpoints): its log lines, the lines it

@@ -57,7 +57,8 @@ async function main() {
     page.on("pageerror", (e) => out.errors.push(String(e)));
     page.on("console", (m) => { if (m.type() === "error") out.errors.push(m.text()); });
     const started = Date.now();
-    const hash = { engine: "engine", data: "data", server: "server", dryrun: "engine" }[job.scenario] || "query";
+    const hash = { engine: "engine", data: "data", server: "server", dryrun: "engine", edit: "engine" }[job.scenario] ||
+      "query";
     await page.goto(`${job.url}/#${hash}`, { waitUntil: "load" });
     if (job.scenario === "login") {
       await page.waitForSelector("#token", { timeout: 10000 });
@@ -96,6 +97,25 @@ async function main() {
       await page.click("#dry-run");
       await page.waitForSelector("#dry-result", { timeout: 15000 });
       out.result = JSON.parse(await page.$eval("#dry-result", (e) => e.textContent));
+    } else if (job.scenario === "edit") {
+      await page.waitForFunction((name) => [...document.querySelectorAll("main .toolbar span")]
+        .some((e) => e.textContent === name), { timeout: 15000 }, job.trigger);
+      out.clicked = await page.evaluate((name) => {
+        for (const bar of document.querySelectorAll("main .toolbar")) {
+          if (bar.querySelector("span")?.textContent !== name) continue;
+          const button = [...bar.querySelectorAll("button")].find((b) => b.textContent === "code");
+          if (button) button.click();
+          return !!button;
+        }
+        return false;
+      }, job.trigger);
+      await page.waitForSelector("#plugin-code", { timeout: 10000 });
+      out.before = await page.$eval("#plugin-code", (e) => e.value);
+      await typeInto(page, "#plugin-code", job.code);
+      await page.click("#save-code");
+      await page.waitForFunction(() => document.querySelector("#saved")?.textContent.startsWith("saved"),
+                                 { timeout: 10000 });
+      out.saved = true;
     } else if (job.scenario === "range") {
       await page.select("#range", job.range);
       out.sql = await runQuery(page, "sql", job.sql);
