@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import Server, query_rows, unique_db, write_lp
+from conftest import Server, query_rows, unique_db, wait_for, write_lp
 from conftest import put_plugin
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,11 +85,14 @@ def test_query_page_draws_a_chart_and_a_table(server):
 
 def test_data_page_lists_tables_and_their_columns(server):
     db = unique_db("ui")
-    server.cli("create", "database", db)
-    assert write_lp(server, db, "cpu,host=a usage=1,n=2i 1700000000\nmem,host=a free=3 1700000000",
+    server.cli("create", "database", db, "--retention-period", "30d")
+    now = int(__import__("time").time())
+    assert write_lp(server, db, f"cpu,host=a usage=1,n=2i {now}\ncpu,host=b usage=2,n=3i {now}\n"
+                                f"cpu,host=b usage=4,n=5i {now - 1}\nmem,host=a free=3 {now}",
                     precision="s").status_code == 204
     out = drive({"scenario": "data", "url": server.url, "db": db})
     assert sorted(out["tables"]) == ["cpu", "mem"], out
+    assert "3 rows, 2 series" in out["first_card"] and "kept 30 days" in out["first_card"], out
 
 
 def test_engine_page_shows_runs_and_logs_and_disables(server):
@@ -189,3 +192,21 @@ def process_request(influxdb3_local, query_parameters, request_headers, request_
     # The API the editor reads: 400 without a name, 404 for a trigger that does not exist.
     assert requests.get(f"{server.url}/api/v3/plugins/files", timeout=10).status_code == 400
     assert requests.get(f"{server.url}/api/v3/plugins/files", params={"plugin_name": "nope"}, timeout=10).status_code == 404
+
+
+def test_a_big_result_is_read_as_it_streams_and_stopped(server):
+    db = unique_db("ui")
+    server.cli("create", "database", db)
+    assert write_lp(server, db, "cpu,host=a usage=1 1700000000", precision="s").status_code == 204
+    sql = "SELECT range AS n FROM range(1000000000)"  # far more than the page reads
+    out = drive({"scenario": "query", "url": server.url, "db": db, "maxRows": 50, "sql": sql,
+                 "influxql": "SELECT usage FROM cpu"})
+    got = out["sql"]
+    assert got["summary"].startswith("50 rows") and "stopped reading at 50 rows" in got["summary"], got
+    assert got["table_rows"] == 50
+    # The page stopped reading, so the server stopped the query (a billion rows would take minutes):
+    # it ended without completing.
+    ended = wait_for(lambda: query_rows(server, db, "SELECT running, success FROM system.queries "
+                                                    "WHERE query_text = $q", params={"q": sql})
+                     == [{"running": False, "success": False}], timeout=15)
+    assert ended, query_rows(server, db, "SELECT * FROM system.queries WHERE query_text = $q", params={"q": sql})

@@ -6,14 +6,16 @@ import { h, render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import htm from "htm";
 
-import { AuthNeeded, call, databases, metrics, query, setToken, token } from "./api.js";
+import { AuthNeeded, call, databases, metrics, query, queryStream, setToken, token } from "./api.js";
 import { draw, drawLive } from "./chart.js";
 import { parseMetrics, rates } from "./metrics.js";
 import { RANGES, rangeParams } from "./range.js";
 
 const html = htm.bind(h);
 const TABLE_ROWS = 1000;  // rows shown in a table; the chart and the CSV get them all
-const MAX_ROWS = 200000;  // rows kept from one query: more are cut, with a note
+// Rows read from one query: the page stops reading there (the server then stops the query) and
+// says so. sessionStorage "riffle.maxRows" lowers it (the end-to-end tests do).
+const MAX_ROWS = Number(sessionStorage.getItem("riffle.maxRows")) || 200000;
 const PAGES = ["query", "data", "engine", "server"];
 
 function useHash() {
@@ -160,12 +162,10 @@ function QueryPage({ db, guard }) {
     sessionStorage.setItem("riffle.range", range);
     setRunning(true);
     const started = performance.now();
-    const rows = await guard(() => query(db, text, language, rangeParams(range, text)));
+    const got = await guard(() => queryStream(db, text, language, rangeParams(range, text), MAX_ROWS));
     setRunning(false);
-    if (rows === undefined) return;
-    const cut = rows.length > MAX_ROWS;
-    setResult({ rows: cut ? rows.slice(0, MAX_ROWS) : rows, total: rows.length, cut,
-                ms: performance.now() - started });
+    if (got === undefined) return;
+    setResult({ rows: got.rows, total: got.rows.length, cut: got.cut, ms: performance.now() - started });
   };
   useEffect(() => {
     if (!refresh) return undefined;
@@ -209,11 +209,17 @@ function QueryPage({ db, guard }) {
                 onInput=${(e) => setText(e.target.value)} onKeyDown=${keys}></textarea>
       ${result && html`
         <p class="muted" id="summary">${result.total} rows in ${result.ms.toFixed(0)} ms
-          ${result.cut && html` — only the first ${MAX_ROWS} are kept; narrow the time range`}
+          ${result.cut && html` — stopped reading at ${MAX_ROWS} rows (and the server stopped the query); narrow the time range`}
           <button onClick=${download}>CSV</button></p>
         <${Chart} rows=${result.rows} />
         <${Table} rows=${result.rows} />`}
     </section>`;
+}
+
+// A retention period in nanoseconds, as people say it.
+function days(ns) {
+  const hours = ns / 3.6e12;
+  return hours >= 24 && hours % 24 === 0 ? `${hours / 24} days` : `${hours} hours`;
 }
 
 function DataPage({ db, guard, refreshDbs }) {
@@ -223,6 +229,7 @@ function DataPage({ db, guard, refreshDbs }) {
   const [counts, setCounts] = useState({});
   const [newDb, setNewDb] = useState("");
   const [loaded, setLoaded] = useState("");  // the database the page shows
+  const [retention, setRetention] = useState({});
   const load = () => guard(async () => {
     if (!db) return;
     setLoaded("");
@@ -236,13 +243,25 @@ function DataPage({ db, guard, refreshDbs }) {
     const parquet = await query(db, "SELECT table_name, count(*) AS files, sum(size_bytes) AS bytes " +
                                     "FROM system.parquet_files GROUP BY table_name");
     setFiles(Object.fromEntries(parquet.map((p) => [p.table_name, p])));
+    try {  // retention is in the _internal database, which only an admin token reads
+      const kept = await query("_internal", "SELECT table_name, effective_retention_period_ns AS ns FROM system.tables " +
+                                            "WHERE database_name = $db", "sql", { db });
+      setRetention(Object.fromEntries(kept.map((r) => [r.table_name, r.ns])));
+    } catch {
+      setRetention({});
+    }
     setCounts({});
     setLoaded(db);
   });
   useEffect(() => { load(); }, [db]);
+  const quote = (name) => `"${name.replace(/"/g, '""')}"`;
   const count = (t) => guard(async () => {
-    const rows = await query(db, `SELECT count(*) AS n FROM "${t.replace(/"/g, '""')}"`);
-    setCounts({ ...counts, [t]: rows[0].n });
+    const rows = await query(db, `SELECT count(*) AS n FROM ${quote(t)}`);
+    const tags = (columns[t] || []).filter((c) => kind(c.data_type) === "tag").map((c) => quote(c.column_name));
+    const series = tags.length
+      ? (await query(db, `SELECT count(*) AS n FROM (SELECT DISTINCT ${tags.join(", ")} FROM ${quote(t)})`))[0].n
+      : (rows[0].n > 0 ? 1 : 0);
+    setCounts({ ...counts, [t]: `${rows[0].n} rows, ${series} series` });
   });
   const kind = (type) => (type.startsWith("Dictionary") ? "tag" : type.startsWith("Timestamp") ? "time" : "field");
   const createDb = (e) => guard(async () => {
@@ -274,7 +293,8 @@ function DataPage({ db, guard, refreshDbs }) {
           <summary><strong>${t}</strong>
             <span class="muted"> ${(columns[t] || []).length} columns
               ${files[t] ? ` · ${files[t].files} Parquet files, ${files[t].bytes} bytes` : " · not persisted yet"}
-              ${counts[t] !== undefined ? ` · ${counts[t]} rows` : ""}</span>
+              ${t in retention ? ` · ${retention[t] ? `kept ${days(retention[t])}` : "kept forever"}` : ""}
+              ${counts[t] !== undefined ? ` · ${counts[t]}` : ""}</span>
             <button onClick=${() => count(t)}>count rows</button>
             <button class="danger" onClick=${() => deleteTable(t)}>delete</button>
           </summary>

@@ -56,6 +56,8 @@ async function main() {
     await page.setViewport({ width: 1200, height: 900 });
     page.on("pageerror", (e) => out.errors.push(String(e)));
     page.on("console", (m) => { if (m.type() === "error") out.errors.push(m.text()); });
+    if (job.maxRows)
+      await page.evaluateOnNewDocument((n) => sessionStorage.setItem("riffle.maxRows", String(n)), job.maxRows);
     const started = Date.now();
     const hash = { engine: "engine", data: "data", server: "server", dryrun: "engine", edit: "engine" }[job.scenario] ||
       "query";
@@ -122,6 +124,11 @@ async function main() {
     } else if (job.scenario === "data") {
       await page.waitForSelector(`#data[data-loaded="${job.db}"]`, { timeout: 15000 });
       out.tables = await page.$$eval(".table-card summary strong", (es) => es.map((e) => e.textContent));
+      await page.evaluate(() => [...document.querySelectorAll(".table-card summary button")]
+        .find((b) => b.textContent === "count rows").click());
+      await page.waitForFunction(() => /series/.test(document.querySelector(".table-card summary").textContent),
+                                 { timeout: 10000 });
+      out.first_card = await page.$eval(".table-card summary", (e) => e.textContent.replace(/\s+/g, " ").trim());
     } else if (job.scenario === "engine") {
       if (job.create) {  // create the trigger from the page's form, then call it
         await typeInto(page, "#trigger-name", job.trigger);
