@@ -90,9 +90,13 @@ def test_data_page_lists_tables_and_their_columns(server):
     assert write_lp(server, db, f"cpu,host=a usage=1,n=2i {now}\ncpu,host=b usage=2,n=3i {now}\n"
                                 f"cpu,host=b usage=4,n=5i {now - 1}\nmem,host=a free=3 {now}",
                     precision="s").status_code == 204
-    out = drive({"scenario": "data", "url": server.url, "db": db})
+    out = drive({"scenario": "data", "url": server.url, "db": db,
+                 "create_table": {"name": "disk", "tags": "host,dev", "fields": "free:int64,ok:bool"}})
     assert sorted(out["tables"]) == ["cpu", "mem"], out
     assert "3 rows, 2 series" in out["first_card"] and "kept 30 days" in out["first_card"], out
+    kinds = {row[0]: row[1] for row in out["created"]}
+    assert kinds == {"host": "tag", "dev": "tag", "free": "field", "ok": "field", "time": "time"}, out["created"]
+    assert write_lp(server, db, "disk,host=a,dev=sda free=10i,ok=true").status_code == 204
 
 
 def test_engine_page_shows_runs_and_logs_and_disables(server):

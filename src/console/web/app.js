@@ -230,6 +230,7 @@ function DataPage({ db, guard, refreshDbs }) {
   const [newDb, setNewDb] = useState("");
   const [loaded, setLoaded] = useState("");  // the database the page shows
   const [retention, setRetention] = useState({});
+  const [newTable, setNewTable] = useState({ name: "", tags: "", fields: "" });
   const load = () => guard(async () => {
     if (!db) return;
     setLoaded("");
@@ -275,6 +276,18 @@ function DataPage({ db, guard, refreshDbs }) {
     await call("DELETE", `/api/v3/configure/database?db=${encodeURIComponent(db)}`);
     await refreshDbs();
   });
+  // "host,region" and "usage:float64,count:int64" → POST /api/v3/configure/table.
+  const createTable = (e) => guard(async () => {
+    e.preventDefault();
+    const tags = newTable.tags.split(",").map((t) => t.trim()).filter(Boolean);
+    const fields = newTable.fields.split(",").map((f) => f.trim()).filter(Boolean).map((f) => {
+      const [name, type = "float64"] = f.split(":").map((x) => x.trim());
+      return { name, type };
+    });
+    await call("POST", "/api/v3/configure/table", { db, table: newTable.name, tags, fields });
+    setNewTable({ name: "", tags: "", fields: "" });
+    await load();
+  });
   const deleteTable = (t) => guard(async () => {
     if (!confirm(`Delete table "${t}" and all its data?`)) return;
     await call("DELETE", `/api/v3/configure/table?db=${encodeURIComponent(db)}&table=${encodeURIComponent(t)}`);
@@ -287,6 +300,16 @@ function DataPage({ db, guard, refreshDbs }) {
         <button type="submit" disabled=${!newDb}>Create database</button>
         ${db && html`<button type="button" class="danger" onClick=${deleteDb}>Delete ${db}</button>`}
       </form>
+      ${db && html`
+        <form class="toolbar" onSubmit=${createTable}>
+          <input id="new-table" placeholder="new table name" value=${newTable.name}
+                 onInput=${(e) => setNewTable({ ...newTable, name: e.target.value })} />
+          <input id="new-table-tags" placeholder="tags: host,region" value=${newTable.tags}
+                 onInput=${(e) => setNewTable({ ...newTable, tags: e.target.value })} />
+          <input id="new-table-fields" class="wide" placeholder="fields: usage:float64,count:int64,ok:bool,note:utf8"
+                 value=${newTable.fields} onInput=${(e) => setNewTable({ ...newTable, fields: e.target.value })} />
+          <button id="create-table" type="submit" disabled=${!newTable.name}>Create table</button>
+        </form>`}
       ${tables.length === 0 && html`<p class="muted">No tables in ${db || "this server"} yet: write some line protocol.</p>`}
       ${tables.map((t) => html`
         <details class="table-card" open>

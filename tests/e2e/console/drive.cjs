@@ -129,6 +129,20 @@ async function main() {
       await page.waitForFunction(() => /series/.test(document.querySelector(".table-card summary").textContent),
                                  { timeout: 10000 });
       out.first_card = await page.$eval(".table-card summary", (e) => e.textContent.replace(/\s+/g, " ").trim());
+      if (job.create_table) {  // create one from the page's form; it shows with its columns
+        await typeInto(page, "#new-table", job.create_table.name);
+        await typeInto(page, "#new-table-tags", job.create_table.tags);
+        await typeInto(page, "#new-table-fields", job.create_table.fields);
+        await page.click("#create-table");
+        await page.waitForFunction((name) => [...document.querySelectorAll(".table-card")]
+          .some((c) => c.querySelector("summary strong").textContent === name && c.querySelector("tbody tr")),
+                                   { timeout: 10000 }, job.create_table.name);
+        out.created = await page.evaluate((name) => {
+          const card = [...document.querySelectorAll(".table-card")]
+            .find((c) => c.querySelector("summary strong").textContent === name);
+          return [...card.querySelectorAll("tbody tr")].map((tr) => [...tr.children].map((td) => td.textContent));
+        }, job.create_table.name);
+      }
     } else if (job.scenario === "engine") {
       if (job.create) {  // create the trigger from the page's form, then call it
         await typeInto(page, "#trigger-name", job.trigger);
