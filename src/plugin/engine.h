@@ -137,10 +137,8 @@ class ProcessingEngine {
   // Runs a dry run's plugin call: with process isolation in the worker kept for its cache
   // namespace (so that test runs naming one cache share it, as InfluxDB 3's --cache-name does),
   // else on this thread.
-  python::CallOutcome DryCall(
-      const python::CallContext& ctx,
-      const std::function<python::CallOutcome(worker::PluginWorker&)>& in_worker,
-      const std::function<python::CallOutcome()>& in_server);
+  python::CallOutcome DryCall(const python::CallContext& ctx,
+                              const std::function<python::CallOutcome(worker::Interpreter&)>& call);
   worker::WorkerOptions WorkerOptionsNow();
   // The database and the local path of the plugin of the trigger named `trigger_name`.
   Result<std::pair<std::string, std::string>> TriggerPluginPath(const std::string& trigger_name);

@@ -94,9 +94,11 @@ worker::WorkerOptions ProcessingEngine::WorkerOptionsNow() {
 
 python::CallOutcome ProcessingEngine::DryCall(
     const python::CallContext& ctx,
-    const std::function<python::CallOutcome(worker::PluginWorker&)>& in_worker,
-    const std::function<python::CallOutcome()>& in_server) {
-  if (!options_.isolate_plugins) return in_server();
+    const std::function<python::CallOutcome(worker::Interpreter&)>& call) {
+  if (!options_.isolate_plugins) {
+    worker::InProcess here;
+    return call(here);
+  }
   std::shared_ptr<worker::WorkerPool> pool;
   {
     std::lock_guard lock(test_workers_mu_);
@@ -111,7 +113,7 @@ python::CallOutcome ProcessingEngine::DryCall(
     }
     pool = it->second;
   }
-  return pool->Run(in_worker);
+  return pool->Run(call);
 }
 
 void ProcessingEngine::TestWalPlugin(const json& req, std::function<void(Result<json>)> reply) {
@@ -142,9 +144,9 @@ void ProcessingEngine::TestWalPlugin(const json& req, std::function<void(Result<
     }
     auto [out, resp] =
         RunDry(req, op->db_name, query_, catalog_, writer_, [&](const python::CallContext& ctx) {
-          return DryCall(
-              ctx, [&](worker::PluginWorker& w) { return w.CallProcessWrites(code, ctx, tables); },
-              [&] { return python::CallProcessWrites(code, ctx, tables); });
+          return DryCall(ctx, [&](worker::Interpreter& interpreter) {
+            return interpreter.CallProcessWrites(code, ctx, tables);
+          });
         });
     reply(resp);
   }).detach();
@@ -176,13 +178,12 @@ void ProcessingEngine::TestSchedulePlugin(const json& req, std::function<void(Re
   }
   std::thread([this, req, db, when = *next, code = std::move(code).value(), reply] {
     python::ThreadScope scope;
-    auto [out,
-          resp] = RunDry(req, db, query_, catalog_, writer_, [&](const python::CallContext& ctx) {
-      return DryCall(
-          ctx,
-          [&](worker::PluginWorker& w) { return w.CallScheduled(code, ctx, when / 1000000000); },
-          [&] { return python::CallScheduled(code, ctx, when / 1000000000); });
-    });
+    auto [out, resp] =
+        RunDry(req, db, query_, catalog_, writer_, [&](const python::CallContext& ctx) {
+          return DryCall(ctx, [&](worker::Interpreter& interpreter) {
+            return interpreter.CallScheduled(code, ctx, when / 1000000000);
+          });
+        });
     resp["trigger_time"] = FormatRfc3339Seconds(when / 1000000000);
     reply(resp);
   }).detach();
@@ -214,13 +215,12 @@ void ProcessingEngine::TestRequestPlugin(const json& req, std::function<void(Res
   std::string body = req.contains("body") && req["body"].is_string() ? req["body"].get<std::string>() : "";
   std::thread([this, req, db, query, headers, body, code = std::move(code).value(), reply] {
     python::ThreadScope scope;
-    auto [out,
-          resp] = RunDry(req, db, query_, catalog_, writer_, [&](const python::CallContext& ctx) {
-      return DryCall(
-          ctx,
-          [&](worker::PluginWorker& w) { return w.CallRequest(code, ctx, query, headers, body); },
-          [&] { return python::CallRequest(code, ctx, query, headers, body); });
-    });
+    auto [out, resp] =
+        RunDry(req, db, query_, catalog_, writer_, [&](const python::CallContext& ctx) {
+          return DryCall(ctx, [&](worker::Interpreter& interpreter) {
+            return interpreter.CallRequest(code, ctx, query, headers, body);
+          });
+        });
     if (out.status.ok()) {
       json hdrs = json::object();
       for (const auto& [k, v] : out.http_headers) hdrs[k] = v;

@@ -59,9 +59,10 @@ void TriggerRunner::PackagesChanged() {
 }
 
 python::CallOutcome TriggerRunner::Invoke(
-    const std::function<python::CallOutcome(worker::PluginWorker&)>& in_worker,
-    const std::function<python::CallOutcome()>& in_server) {
-  return workers_ ? workers_->Run(in_worker) : in_server();
+    const std::function<python::CallOutcome(worker::Interpreter&)>& call) {
+  if (workers_) return workers_->Run(call);
+  worker::InProcess here;
+  return call(here);
 }
 
 TriggerRunner::~TriggerRunner() { Stop(); }
@@ -216,11 +217,9 @@ bool TriggerRunner::EnqueueRequest(std::vector<std::pair<std::string, std::strin
     bool timed_out = false;
     python::CallOutcome out = self->TimedCall(
         [&] {
-          return self->Invoke(
-              [&](worker::PluginWorker& w) {
-                return w.CallRequest(*code, self->Context(), query, headers, body);
-              },
-              [&] { return python::CallRequest(*code, self->Context(), query, headers, body); });
+          return self->Invoke([&](worker::Interpreter& interpreter) {
+            return interpreter.CallRequest(*code, self->Context(), query, headers, body);
+          });
         },
         &timed_out);
     if (!out.status.ok()) {
@@ -321,9 +320,9 @@ void TriggerRunner::RunWal(const std::vector<wal::WriteOpPtr>& ops) {
       out.status = code.status();
       return out;
     }
-    return Invoke(
-        [&](worker::PluginWorker& w) { return w.CallProcessWrites(*code, Context(), tables); },
-        [&] { return python::CallProcessWrites(*code, Context(), tables); });
+    return Invoke([&](worker::Interpreter& interpreter) {
+      return interpreter.CallProcessWrites(*code, Context(), tables);
+    });
   });
 }
 
@@ -336,8 +335,9 @@ void TriggerRunner::RunScheduled(int64_t scheduled_ns) {
       out.status = code.status();
       return out;
     }
-    return Invoke([&](worker::PluginWorker& w) { return w.CallScheduled(*code, Context(), secs); },
-                  [&] { return python::CallScheduled(*code, Context(), secs); });
+    return Invoke([&](worker::Interpreter& interpreter) {
+      return interpreter.CallScheduled(*code, Context(), secs);
+    });
   });
 }
 

@@ -59,11 +59,9 @@ class TriggerRunner : public std::enable_shared_from_this<TriggerRunner> {
   void Record(const char* kind, int64_t start_ns, const std::string& outcome, const std::string& error,
               int64_t rows_in, int64_t lines_written, int attempt);
   python::CallContext Context() const;
-  // Runs a plugin call in one of the trigger's worker processes (process isolation) or in the
-  // server's interpreter.
-  python::CallOutcome Invoke(
-      const std::function<python::CallOutcome(worker::PluginWorker&)>& in_worker,
-      const std::function<python::CallOutcome()>& in_server);
+  // Runs a plugin call in the trigger's worker process (process isolation) or in the server's
+  // interpreter.
+  python::CallOutcome Invoke(const std::function<python::CallOutcome(worker::Interpreter&)>& call);
   Result<python::PluginCode> Code();
 
   ProcessingEngine* engine_;

@@ -22,7 +22,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/status.h"
@@ -54,11 +53,49 @@ struct WorkerOptions {
   SharedCache* cache = nullptr;
 };
 
+// Where a plugin call runs: a worker process, or the server's own interpreter. Callers name the
+// call once and the isolation mode picks the interpreter.
+class Interpreter {
+ public:
+  virtual ~Interpreter() = default;
+  virtual python::CallOutcome CallProcessWrites(const python::PluginCode& code,
+                                                const python::CallContext& ctx,
+                                                const std::vector<python::TableRows>& tables) = 0;
+  virtual python::CallOutcome CallScheduled(const python::PluginCode& code,
+                                            const python::CallContext& ctx,
+                                            int64_t scheduled_unix_seconds) = 0;
+  virtual python::CallOutcome CallRequest(
+      const python::PluginCode& code, const python::CallContext& ctx,
+      const std::vector<std::pair<std::string, std::string>>& query_params,
+      const std::map<std::string, std::string>& headers, const std::string& body) = 0;
+};
+
+// The server's own interpreter (--plugin-isolation thread): the python component's calls, on
+// the calling thread.
+class InProcess final : public Interpreter {
+ public:
+  python::CallOutcome CallProcessWrites(const python::PluginCode& code,
+                                        const python::CallContext& ctx,
+                                        const std::vector<python::TableRows>& tables) override {
+    return python::CallProcessWrites(code, ctx, tables);
+  }
+  python::CallOutcome CallScheduled(const python::PluginCode& code, const python::CallContext& ctx,
+                                    int64_t scheduled_unix_seconds) override {
+    return python::CallScheduled(code, ctx, scheduled_unix_seconds);
+  }
+  python::CallOutcome CallRequest(
+      const python::PluginCode& code, const python::CallContext& ctx,
+      const std::vector<std::pair<std::string, std::string>>& query_params,
+      const std::map<std::string, std::string>& headers, const std::string& body) override {
+    return python::CallRequest(code, ctx, query_params, headers, body);
+  }
+};
+
 // One trigger's worker process. Calls may run at once (a --run-asynchronous trigger's runs
 // each get a thread in the worker, as they would in the server); each waits for its own
 // messages, read from the socket by one of the waiting calls at a time and sorted by call.
 // Interrupt, Kill and CheckLimits may come from any thread.
-class PluginWorker {
+class PluginWorker final : public Interpreter {
  public:
   // Starts the process and waits until its interpreter is up.
   static Result<std::shared_ptr<PluginWorker>> Spawn(const WorkerOptions& options);
@@ -66,13 +103,13 @@ class PluginWorker {
 
   python::CallOutcome CallProcessWrites(const python::PluginCode& code,
                                         const python::CallContext& ctx,
-                                        const std::vector<python::TableRows>& tables);
+                                        const std::vector<python::TableRows>& tables) override;
   python::CallOutcome CallScheduled(const python::PluginCode& code, const python::CallContext& ctx,
-                                    int64_t scheduled_unix_seconds);
+                                    int64_t scheduled_unix_seconds) override;
   python::CallOutcome CallRequest(
       const python::PluginCode& code, const python::CallContext& ctx,
       const std::vector<std::pair<std::string, std::string>>& query_params,
-      const std::map<std::string, std::string>& headers, const std::string& body);
+      const std::map<std::string, std::string>& headers, const std::string& body) override;
 
   // KeyboardInterrupt in every call in progress now; the process is killed if they have not all
   // ended `grace_ns` later (CheckLimits does it).
@@ -122,10 +159,10 @@ class WorkerPool {
 
   // Runs `call` on the trigger's worker, started if need be. A worker that cannot start gives
   // an outcome naming why.
-  python::CallOutcome Run(const std::function<python::CallOutcome(PluginWorker&)>& call);
+  python::CallOutcome Run(const std::function<python::CallOutcome(Interpreter&)>& call);
   // Starts the worker ahead of the first run, so that run does not wait for it.
   void Warm() {
-    Run([](PluginWorker&) { return python::CallOutcome(); });
+    Run([](Interpreter&) { return python::CallOutcome(); });
   }
   // Interrupts every run in progress (timeouts of synchronous triggers, Stop).
   void InterruptRunning(int64_t now_ns, int64_t grace_ns);

@@ -41,7 +41,7 @@ bool SharedCache::Delete(const std::string& ns, const std::string& key) {
 
 WorkerPool::~WorkerPool() { KillAll("the trigger was stopped"); }
 
-python::CallOutcome WorkerPool::Run(const std::function<python::CallOutcome(PluginWorker&)>& call) {
+python::CallOutcome WorkerPool::Run(const std::function<python::CallOutcome(Interpreter&)>& call) {
   auto stopped = [] {
     python::CallOutcome out;
     out.status = Status::Unavailable("the trigger was stopped");
