@@ -423,17 +423,8 @@ class DuckEngine final : public QueryEngine {
     }
     for (const auto& [name, value] : params) {
       if (rewritten.params_used_as_tables.count(name)) continue;
-      duck::Value bound;
-      if (auto* b = std::get_if<bool>(&value))
-        bound = *b;
-      else if (auto* i = std::get_if<int64_t>(&value))
-        bound = *i;
-      else if (auto* d = std::get_if<double>(&value))
-        bound = *d;
-      else if (auto* s = std::get_if<std::string>(&value))
-        bound = *s;
       RIFFLE_RETURN_IF_ERROR(
-          (*stmt)->Bind(name, bound).status());  // a parameter the SQL lacks is ignored
+          (*stmt)->Bind(name, ToValue(value)).status());  // a parameter the SQL lacks is ignored
     }
     // Streaming: DuckDB produces chunks as the consumer fetches them, so memory does not grow
     // with the row count.

@@ -33,6 +33,10 @@ namespace riffle::query {
 // A bound `$name` parameter; HTTP keeps JSON types, plugins pass strings.
 using ParamValue = std::variant<std::monostate, bool, int64_t, double, std::string>;
 using Params = std::vector<std::pair<std::string, ParamValue>>;
+// The same value as a result cell (each parameter type is one of Value's).
+inline Value ToValue(const ParamValue& p) {
+  return std::visit([](const auto& v) -> Value { return v; }, p);
+}
 
 // Rows of a virtual table (system.*, information_schema.*) materialised for one query.
 struct VirtualTable {

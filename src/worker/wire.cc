@@ -369,16 +369,7 @@ UnpackedTables UnpackTables(Unpacker& u, const std::shared_ptr<const std::string
 void PackParams(Packer& p, const query::Params& params) {
   p.U32(static_cast<uint32_t>(params.size()));
   for (const auto& [name, value] : params) {
-    p.Str(name);
-    std::visit(
-        [&](const auto& v) {
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, std::monostate>)
-            p.Val(std::monostate{});
-          else
-            p.Val(query::Value(v));
-        },
-        value);
+    p.Str(name).Val(query::ToValue(value));
   }
 }
 
