@@ -155,17 +155,16 @@ std::map<std::string, std::map<std::string, CacheEntry>>& Caches() {
 double NowSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+const std::string kGlobalNamespace = "\x01global";
 bool IsGlobal(const py::object& use_global) {
   return !use_global.is_none() && use_global.cast<bool>();
 }
 
 std::map<std::string, CacheEntry>& Namespace(const std::string& ns, const py::object& use_global) {
-  return Caches()[IsGlobal(use_global) ? kGlobalCacheNamespace : ns];
+  return Caches()[IsGlobal(use_global) ? kGlobalNamespace : ns];
 }
 
 }  // namespace
-
-const char* const kGlobalCacheNamespace = "\x01global";
 
 void PluginCache::Put(const std::string& key, py::object value, const py::object& ttl, const py::object& use_global) {
   double seconds = -1;
@@ -179,7 +178,7 @@ void PluginCache::Put(const std::string& key, py::object value, const py::object
     // worker: the value travels pickled. The trigger's own cache stays here, live objects.
     std::string pickled = py::module_::import("pickle").attr("dumps")(value).cast<std::string>();
     py::gil_scoped_release release;
-    host_->cache_put(kGlobalCacheNamespace, key, std::move(pickled), seconds);
+    host_->cache_put(key, std::move(pickled), seconds);
     return;
   }
   CacheEntry entry{std::move(value)};
@@ -192,7 +191,7 @@ py::object PluginCache::Get(const std::string& key, py::object fallback, const p
     std::optional<std::string> pickled;
     {
       py::gil_scoped_release release;
-      pickled = host_->cache_get(kGlobalCacheNamespace, key);
+      pickled = host_->cache_get(key);
     }
     if (!pickled) return fallback;
     return py::module_::import("pickle").attr("loads")(py::bytes(*pickled));
@@ -210,7 +209,7 @@ py::object PluginCache::Get(const std::string& key, py::object fallback, const p
 bool PluginCache::Delete(const std::string& key, const py::object& use_global) {
   if (IsGlobal(use_global) && host_ && host_->cache_delete) {
     py::gil_scoped_release release;
-    return host_->cache_delete(kGlobalCacheNamespace, key);
+    return host_->cache_delete(key);
   }
   return Namespace(ns_, use_global).erase(key) > 0;
 }

@@ -33,12 +33,9 @@ struct HostServices {
   // Set in a plugin worker process: the global cache (use_global=True) lives in the server,
   // shared by every trigger's worker, values pickled (ttl_seconds < 0: none). Unset, and for a
   // trigger's own cache: Python objects in this interpreter.
-  std::function<void(const std::string& ns, const std::string& key, std::string value,
-                     double ttl_seconds)>
-      cache_put;
-  std::function<std::optional<std::string>(const std::string& ns, const std::string& key)>
-      cache_get;
-  std::function<bool(const std::string& ns, const std::string& key)> cache_delete;
+  std::function<void(const std::string& key, std::string value, double ttl_seconds)> cache_put;
+  std::function<std::optional<std::string>(const std::string& key)> cache_get;
+  std::function<bool(const std::string& key)> cache_delete;
 };
 
 struct PluginCode {
@@ -109,9 +106,6 @@ CallOutcome CallScheduled(const PluginCode& code, const CallContext& ctx, int64_
 CallOutcome CallRequest(const PluginCode& code, const CallContext& ctx,
                         const std::vector<std::pair<std::string, std::string>>& query_params,
                         const std::map<std::string, std::string>& headers, const std::string& body);
-
-// The namespace of the global cache (use_global=True).
-extern const char* const kGlobalCacheNamespace;
 
 // Drops a cache namespace (trigger stopped or deleted).
 void DropCacheNamespace(const std::string& ns);

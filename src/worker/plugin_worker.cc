@@ -318,26 +318,23 @@ bool PluginWorker::Serve(uint32_t id, const std::string& frame, const python::Ca
       return true;
     }
     case Msg::kCachePut: {
-      std::string ns(u.Str());
       std::string key(u.Str());
       std::string value(u.Str());
       double ttl = u.F64();
-      if (options_.cache) options_.cache->Put(ns, key, std::move(value), ttl);
+      if (options_.cache) options_.cache->Put(key, std::move(value), ttl);
       return true;
     }
     case Msg::kCacheGet: {
-      std::string ns(u.Str());
       std::string key(u.Str());
-      auto value = options_.cache ? options_.cache->Get(ns, key) : std::nullopt;
+      auto value = options_.cache ? options_.cache->Get(key) : std::nullopt;
       Packer p(Msg::kCacheValue, id);
       p.U8(value ? 1 : 0).Str(value ? *value : std::string());
       (void)Send(p.body());
       return true;
     }
     case Msg::kCacheDelete: {
-      std::string ns(u.Str());
       std::string key(u.Str());
-      bool was = options_.cache && options_.cache->Delete(ns, key);
+      bool was = options_.cache && options_.cache->Delete(key);
       (void)reply_status(was ? Status::Ok() : Status::NotFound(key));
       return true;
     }

@@ -24,9 +24,9 @@ enum class Msg : uint8_t {
   kLog,          // level, text (no reply)
   kWriteSync,    // db, lp, no_sync → kStatus
   kQuery,        // db, sql, params → kQueryColumns, kQueryBatch*, kQueryEnd | kStatus (an error)
-  kCachePut,     // ns, key, pickled value, ttl (< 0: none) (no reply)
-  kCacheGet,     // ns, key → kCacheValue
-  kCacheDelete,  // ns, key → kStatus (ok: it was there)
+  kCachePut,     // key, pickled value, ttl (< 0: none) (no reply): the global cache
+  kCacheGet,     // key → kCacheValue
+  kCacheDelete,  // key → kStatus (ok: it was there)
   // server → worker
   kCallWrites = 32,  // code, context, tables
   kCallScheduled,    // code, context, unix seconds

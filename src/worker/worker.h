@@ -30,13 +30,13 @@
 namespace riffle::worker {
 
 // The global cache (use_global=True) of plugins that run in workers, shared by every trigger's
-// worker: per namespace, key → pickled value with a TTL. A trigger's own cache stays in its
-// worker, as live Python objects.
+// worker: key → pickled value with a TTL. A trigger's own cache stays in its worker, as live
+// Python objects.
 class SharedCache {
  public:
-  void Put(const std::string& ns, const std::string& key, std::string value, double ttl_seconds);
-  std::optional<std::string> Get(const std::string& ns, const std::string& key);
-  bool Delete(const std::string& ns, const std::string& key);
+  void Put(const std::string& key, std::string value, double ttl_seconds);
+  std::optional<std::string> Get(const std::string& key);
+  bool Delete(const std::string& key);
 
  private:
   struct Entry {
@@ -44,7 +44,7 @@ class SharedCache {
     int64_t expires_ns = 0;  // 0: never
   };
   std::mutex mu_;
-  std::map<std::string, std::map<std::string, Entry>> spaces_;
+  std::map<std::string, Entry> entries_;
 };
 
 struct WorkerOptions {

@@ -151,16 +151,14 @@ std::shared_ptr<python::HostServices> RemoteHost(Channel* ch, uint32_t id) {
       reply = ch->Await(id);
     }
   };
-  host->cache_put = [ch, id](const std::string& ns, const std::string& key, std::string value,
-                             double ttl) {
+  host->cache_put = [ch, id](const std::string& key, std::string value, double ttl) {
     Packer p(Msg::kCachePut, id);
-    p.Str(ns).Str(key).Str(value).F64(ttl);
+    p.Str(key).Str(value).F64(ttl);
     (void)ch->Send(p.body());
   };
-  host->cache_get = [mu, exchange, id](const std::string& ns,
-                                       const std::string& key) -> std::optional<std::string> {
+  host->cache_get = [mu, exchange, id](const std::string& key) -> std::optional<std::string> {
     Packer p(Msg::kCacheGet, id);
-    p.Str(ns).Str(key);
+    p.Str(key);
     std::lock_guard lock(*mu);
     std::string reply = exchange(p.body());
     Unpacker u(reply);
@@ -169,9 +167,9 @@ std::shared_ptr<python::HostServices> RemoteHost(Channel* ch, uint32_t id) {
     if (!found) return std::nullopt;
     return std::string(value);
   };
-  host->cache_delete = [mu, exchange, id](const std::string& ns, const std::string& key) {
+  host->cache_delete = [mu, exchange, id](const std::string& key) {
     Packer p(Msg::kCacheDelete, id);
-    p.Str(ns).Str(key);
+    p.Str(key);
     std::lock_guard lock(*mu);
     std::string reply = exchange(p.body());
     Unpacker u(reply);

@@ -12,31 +12,27 @@ constexpr int64_t kFirstBackoffNs = 100'000'000;
 constexpr int64_t kMaxBackoffNs = 10'000'000'000;
 }  // namespace
 
-void SharedCache::Put(const std::string& ns, const std::string& key, std::string value,
-                      double ttl_seconds) {
+void SharedCache::Put(const std::string& key, std::string value, double ttl_seconds) {
   Entry e{std::move(value),
           ttl_seconds < 0 ? 0 : NowNanos() + static_cast<int64_t>(ttl_seconds * 1e9)};
   std::lock_guard lock(mu_);
-  spaces_[ns][key] = std::move(e);
+  entries_[key] = std::move(e);
 }
 
-std::optional<std::string> SharedCache::Get(const std::string& ns, const std::string& key) {
+std::optional<std::string> SharedCache::Get(const std::string& key) {
   std::lock_guard lock(mu_);
-  auto space = spaces_.find(ns);
-  if (space == spaces_.end()) return std::nullopt;
-  auto it = space->second.find(key);
-  if (it == space->second.end()) return std::nullopt;
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
   if (it->second.expires_ns != 0 && it->second.expires_ns <= NowNanos()) {
-    space->second.erase(it);
+    entries_.erase(it);
     return std::nullopt;
   }
   return it->second.value;
 }
 
-bool SharedCache::Delete(const std::string& ns, const std::string& key) {
+bool SharedCache::Delete(const std::string& key) {
   std::lock_guard lock(mu_);
-  auto space = spaces_.find(ns);
-  return space != spaces_.end() && space->second.erase(key) > 0;
+  return entries_.erase(key) > 0;
 }
 
 WorkerPool::~WorkerPool() { KillAll("the trigger was stopped"); }
