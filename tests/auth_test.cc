@@ -97,8 +97,13 @@ TEST(Permission, ParsesWhatEnterpriseAcceptsAndFormatsItBack) {
   EXPECT_EQ(FormatPermission(*ParsePermission("db:*:write")), "db:*:write");
   EXPECT_EQ(FormatPermission(*ParsePermission("SYSTEM:Health:READ")), "system:health:read");
   EXPECT_EQ(FormatPermission(*ParsePermission("db:x: read, write")), "db:x:read,write");
-  for (const char* bad : {"db", "db:a", "db::read", "db:a:", "db:a:delete", "db:*,a:read", "*:*:*", "table:a:read",
-                          "system:tokens:read", "system:health:write"})
+  // Row deletes need their own action (InfluxDB 3 Enterprise's db:NAME:delete).
+  EXPECT_EQ(ParsePermission("db:x:delete")->actions, kDelete);
+  EXPECT_EQ(FormatPermission(*ParsePermission("db:x:write,delete")), "db:x:write,delete");
+  EXPECT_EQ(ParsePermission("db:x:*")->actions, kRead | kWrite | kDelete);
+  for (const char* bad :
+       {"db", "db:a", "db::read", "db:a:", "db:a:drop", "system:health:delete", "db:*,a:read",
+        "*:*:*", "table:a:read", "system:tokens:read", "system:health:write"})
     EXPECT_FALSE(ParsePermission(bad).ok()) << bad;
 }
 

@@ -1,8 +1,10 @@
 #include "wal/wal.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <atomic>
+#include <cstring>
 #include <future>
 
 namespace riffle::wal {
@@ -34,6 +36,74 @@ TEST(WalFile, RoundTripsOpsLinesAndTimes) {
   EXPECT_EQ(d.times, (std::vector<int64_t>{100, 101}));
   EXPECT_EQ(d.batch.fields_of(d.batch.lines[1])[1].s, "x \"y\"");
   EXPECT_EQ((*decoded)[1]->batch.fields_of((*decoded)[1]->batch.lines[0])[0].b, true);
+}
+
+TEST(WalFile, RoundTripsARowDeleteBetweenWrites) {
+  auto del = std::make_shared<WriteOp>();
+  del->db_id = 7;
+  del->db_name = "db";
+  del->body = std::make_shared<const std::string>();
+  auto rd = std::make_shared<RowDelete>();
+  rd->sequence = 12;
+  rd->table_id = 3;
+  rd->table_name = "cpu";
+  rd->min_time = -5;
+  rd->max_time = INT64_MAX;
+  rd->tags = {{"host", "a"}, {"region", ""}};
+  rd->predicate = "host = 'a' AND region = ''";
+  rd->created_ns = 99;
+  del->row_delete = rd;
+  std::string file =
+      EncodeWalFile(4, {MakeOp("db", "cpu v=1", 1), del, MakeOp("db", "cpu v=2", 2)});
+  auto decoded = DecodeWalFile(file, nullptr);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  ASSERT_EQ(decoded->size(), 3u);
+  EXPECT_FALSE((*decoded)[0]->row_delete);
+  EXPECT_EQ((*decoded)[2]->batch.lines.size(), 1u);
+  const WriteOp& d = *(*decoded)[1];
+  ASSERT_TRUE(d.row_delete);
+  EXPECT_TRUE(d.batch.lines.empty());
+  EXPECT_EQ(d.db_name, "db");
+  EXPECT_EQ(d.row_delete->sequence, 12u);
+  EXPECT_EQ(d.row_delete->table_id, 3u);
+  EXPECT_EQ(d.row_delete->table_name, "cpu");
+  EXPECT_EQ(d.row_delete->min_time, -5);
+  EXPECT_EQ(d.row_delete->max_time, INT64_MAX);
+  EXPECT_EQ(d.row_delete->tags, rd->tags);
+  EXPECT_EQ(d.row_delete->predicate, rd->predicate);
+  EXPECT_EQ(d.row_delete->created_ns, 99);
+}
+
+// Files written before row deletes (version 1: no kind byte per op) still replay.
+TEST(WalFile, ReadsVersionOneFiles) {
+  std::string payload;
+  auto put32 = [&](uint32_t v) { payload.append(reinterpret_cast<const char*>(&v), 4); };
+  put32(1);  // ops
+  put32(7);  // db id
+  put32(2);  // name length
+  payload += "db";
+  put32(1);  // lines
+  int64_t t = 123;
+  payload.append(reinterpret_cast<const char*>(&t), 8);
+  put32(7);
+  payload += "cpu v=1";
+  std::string file = "RFLWAL01";
+  uint32_t version = 1, length = static_cast<uint32_t>(payload.size());
+  uint64_t seq = 9;
+  auto crc = static_cast<uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), payload.size()));
+  file.append(reinterpret_cast<const char*>(&version), 4);
+  file.append(reinterpret_cast<const char*>(&seq), 8);
+  file.append(reinterpret_cast<const char*>(&length), 4);
+  file.append(reinterpret_cast<const char*>(&crc), 4);
+  file += payload;
+  uint64_t got = 0;
+  auto decoded = DecodeWalFile(file, &got);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_EQ(got, 9u);
+  ASSERT_EQ(decoded->size(), 1u);
+  EXPECT_EQ((*decoded)[0]->times, std::vector<int64_t>{123});
+  EXPECT_EQ((*decoded)[0]->batch.lines.size(), 1u);
 }
 
 TEST(WalFile, DetectsTruncationAndCorruption) {

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -33,6 +34,7 @@
 #include "persist/persister.h"
 #include "plugin/engine.h"
 #include "query/query.h"
+#include "rowdelete/row_deleter.h"
 #include "wal/wal.h"
 #include "write/writer.h"
 
@@ -249,7 +251,7 @@ int RunServer(const ServerConfig& config) {
   });
   // Replayed rows go to the buffer in batches of about 50,000 rows, not one append per write.
   size_t replayed = 0, replay_files = 0;
-  std::vector<wal::WriteOpPtr> replay_batch;
+  std::vector<wal::WriteOpPtr> replay_batch, replayed_deletes;
   size_t replay_batch_rows = 0;
   int64_t replay_started = NowNanos(), appending_ns = 0;
   auto apply_replayed = [&] {
@@ -273,6 +275,7 @@ int RunServer(const ServerConfig& config) {
                     std::to_string(replayed) + " lines so far");
         }
         for (auto& op : ops) {
+          if (op->row_delete) replayed_deletes.push_back(op);
           replayed += op->batch.lines.size();
           replay_batch_rows += op->batch.lines.size();
           replay_batch.push_back(std::move(op));
@@ -285,6 +288,15 @@ int RunServer(const ServerConfig& config) {
     std::cerr << "Error: WAL replay failed: " << replay.message() << "\n";
     return 1;
   }
+  // Deletes the replay found, which no manifest records as done, are applied to the Parquet
+  // files before any query is served.
+  persister.QueueRowDeletes(replayed_deletes, [&write_buffer](uint64_t seq) {
+    return write_buffer.TakeDeletedRows(seq);
+  });
+  if (Status st = persister.ApplyRowDeletes(); !st.ok())
+    log::Error(
+        "row deletes found in the WAL could not be applied to the Parquet files yet (retrying): " +
+        st.message());
   if (replayed)
     log::Info("replayed " + std::to_string(replayed) + " lines from " + std::to_string(replay_files) +
               " WAL files in " + std::to_string((NowNanos() - replay_started) / 1'000'000) + " ms (" +
@@ -340,9 +352,16 @@ int RunServer(const ServerConfig& config) {
   catalog.AddListener([&caches](const catalog::CatalogState&, const catalog::CatalogState& after) {
     caches.Prune(after);  // a dropped cache, table or database takes its values with it
   });
+  // Row deletes: a node of a cluster owns only its own files, and the others' copies of its
+  // rows would keep them; so only a node alone deletes.
+  rowdelete::RowDeleter row_deleter(&catalog, &wal, &persister);
+  if (clustered)
+    row_deleter.Refuse("row deletes are not supported in a cluster yet (--cluster-id " +
+                       config.cluster_id + "): each ingest node owns its own files");
   qe->SetSystemTableProvider(
-      [&processing, &persister, &caches, &catalog, &follower, ingest](
+      [&processing, &persister, &caches, &catalog, &follower, &row_deleter, ingest](
           const std::string& db, const std::string& table) -> Result<query::VirtualTable> {
+        if (table == "row_deletes") return row_deleter.SystemTable(*catalog.State(), db);
         if (table == "parquet_files")
           return !ingest && follower ? follower->ParquetFilesTable(db) : persister.ParquetFilesTable(db);
         if (db == "_internal" && (table == "databases" || table == "tables")) {
@@ -412,8 +431,18 @@ int RunServer(const ServerConfig& config) {
     if (Status st = write_buffer.Append(*catalog.State(), ops); !st.ok())
       log::Error("buffer append: " + st.message());
     caches.Apply(*catalog.State(), ops);
+    // Row deletes are queued before AfterFlush may freeze rows written after them.
+    bool deletes =
+        std::any_of(ops.begin(), ops.end(), [](const auto& op) { return op->row_delete; });
+    if (deletes)
+      persister.QueueRowDeletes(
+          ops, [&write_buffer](uint64_t seq) { return write_buffer.TakeDeletedRows(seq); });
     persister.AfterFlush(sequence);
-    processing.OnWalFlush(ops);
+    if (!deletes) return processing.OnWalFlush(ops);
+    std::vector<wal::WriteOpPtr> writes;  // plugins see writes only
+    for (const auto& op : ops)
+      if (!op->row_delete) writes.push_back(op);
+    processing.OnWalFlush(writes);
   });
   if (ingest) persister.Start();
   if (follower) follower->Start();
@@ -433,6 +462,7 @@ int RunServer(const ServerConfig& config) {
   http::RegisterTokenRoutes(api, &tokens, config.without_auth);
   http::RegisterCacheRoutes(api, &catalog, &caches, qe);
   api.EnableConsole(!config.disable_ui);
+  api.SetRowDeleter(&row_deleter);
   api.SetAuth(
       {&tokens, config.without_auth, config.disable_authz,
        [&processing](const std::string& path) { return processing.RequestRouteAt(path); }});

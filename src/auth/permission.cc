@@ -27,7 +27,9 @@ constexpr const char* kSystemNames[] = {"health", "metrics", "ping", "ready"};
 
 }  // namespace
 
-std::string ActionName(Action action) { return action == kRead ? "read" : "write"; }
+std::string ActionName(Action action) {
+  return action == kRead ? "read" : action == kWrite ? "write" : "delete";
+}
 
 bool Permission::Covers(std::string_view type, std::string_view name, Action action) const {
   if (resource_type != type || !(actions & action)) return false;
@@ -44,7 +46,7 @@ bool Allows(const std::vector<Permission>& permissions, std::string_view type,
 
 Result<Permission> ParsePermission(std::string_view text) {
   const std::string expected =
-      ": expected db:NAME[,NAME...]:read[,write] (NAME may be *) or "
+      ": expected db:NAME[,NAME...]:read[,write][,delete] (NAME may be *) or "
       "system:health|metrics|ping|ready:read";
   size_t first = text.find(':');
   size_t last = text.rfind(':');
@@ -82,8 +84,10 @@ Result<Permission> ParsePermission(std::string_view text) {
       p.actions |= kRead;
     else if (action == "write" && p.resource_type == "db")
       p.actions |= kWrite;
+    else if (action == "delete" && p.resource_type == "db")
+      p.actions |= kDelete;
     else if (action == "*" && p.resource_type == "db")
-      p.actions |= kRead | kWrite;
+      p.actions |= kRead | kWrite | kDelete;
     else
       return Status::InvalidArgument("permission '" + std::string(text) + "' has action '" + a +
                                      "'" + expected);
@@ -97,6 +101,7 @@ std::string FormatPermission(const Permission& p) {
   out += ":";
   if (p.actions & kRead) out += "read";
   if (p.actions & kWrite) out += (p.actions & kRead) ? ",write" : "write";
+  if (p.actions & kDelete) out += (p.actions & (kRead | kWrite)) ? ",delete" : "delete";
   return out;
 }
 

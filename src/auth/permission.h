@@ -1,5 +1,5 @@
 // What a token may do, as InfluxDB 3 Enterprise's resource tokens spell it:
-//   db:NAME[,NAME...]:read[,write]     db:*:read,write
+//   db:NAME[,NAME...]:read[,write][,delete]     db:*:read,write     db:NAME:delete (row deletes)
 //   system:health|metrics|ping|ready[,...]:read      system:*:read
 // A token without permissions is an admin token (`*:*:*`): it may do everything.
 #pragma once
@@ -13,7 +13,7 @@
 
 namespace riffle::auth {
 
-enum Action : uint8_t { kRead = 1, kWrite = 2 };
+enum Action : uint8_t { kRead = 1, kWrite = 2, kDelete = 4 };
 
 struct Permission {
   std::string resource_type;       // "db" or "system"

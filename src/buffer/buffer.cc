@@ -274,6 +274,29 @@ Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal:
   std::lock_guard lock(mu_);
   // A table that cannot be synced is logged and its rows fail below; the others go on.
   (void)SyncLocked(state);
+  bool deletes = std::any_of(ops.begin(), ops.end(), [](const auto& op) { return op->row_delete; });
+  if (!deletes) return AppendWritesLocked(state, ops);
+  // A row delete removes what was written before it and nothing written after.
+  Status result;
+  std::vector<wal::WriteOpPtr> writes;
+  for (const auto& op : ops) {
+    if (!op->row_delete) {
+      writes.push_back(op);
+      continue;
+    }
+    if (Status st = AppendWritesLocked(state, writes); !st.ok()) result = st;
+    writes.clear();
+    if (Status st = DeleteRowsLocked(state, *op); !st.ok()) {
+      log::Error(st.message());
+      result = st;
+    }
+  }
+  if (Status st = AppendWritesLocked(state, writes); !st.ok()) result = st;
+  return result;
+}
+
+Status Buffer::AppendWritesLocked(const catalog::CatalogState& state,
+                                  const std::vector<wal::WriteOpPtr>& ops) {
   RowsByTable by_table = GroupByTable(state, ops);
   Status result;
   for (const auto& [table, group] : by_table) {

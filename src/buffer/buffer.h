@@ -32,6 +32,11 @@ std::string FrozenTable(uint32_t table_id);           // t<id>_frozen: rows a sn
 std::string FilesVariable(uint32_t table_id);         // riffle_files_<id>: see Buffer::ReadViews
 std::string ColumnDefs(const catalog::Table& table);  // "name" TYPE, ... for CREATE TABLE
 duck::ColumnKind ColumnKindOf(catalog::ColumnType t);
+// Rows per Parquet row group: smaller than DuckDB's 122,880, so that a selective query reads
+// fewer rows of the group it cannot skip, and 32k rows still make whole vectors for the scan.
+constexpr int64_t kParquetRowGroupRows = 32'768;
+// The SQL condition that selects the rows of a row delete (it is never NULL).
+std::string RowDeleteSql(const wal::RowDelete& d);
 const char* DuckTypeName(catalog::ColumnType t);  // its SQL type name
 
 class Buffer {
@@ -71,6 +76,16 @@ class Buffer {
   // on); queries are not affected until the files are published.
   Status MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs,
                       const std::string& output);
+  // Row deletes (wal::RowDelete). Append applies those among `ops` to the buffered rows in WAL
+  // order; this tells how many rows the one numbered `sequence` removed (once).
+  int64_t TakeDeletedRows(uint64_t sequence);
+  // How many rows of Parquet file `input` of `table` satisfy `where`.
+  Result<int64_t> CountParquetRows(const catalog::Table& table, const std::string& input,
+                                   const std::string& where);
+  // Writes the rows of `input` that do not satisfy `where` to `output`, in the file's order;
+  // returns how many.
+  Result<int64_t> CopyParquetWithout(const catalog::Table& table, const std::string& input,
+                                     const std::string& where, const std::string& output);
   // A view reads its table's Parquet files from a variable of the connection that queries it
   // (FilesVariable), not from a list in its text: creating or replacing a view then opens no
   // file (the buffer's connection sets the variables to an empty file), and a remote store's
@@ -124,6 +139,10 @@ class Buffer {
   static RowsByTable GroupByTable(const catalog::CatalogState& state,
                                   const std::vector<wal::WriteOpPtr>& ops);
   Status SyncTable(const catalog::Database& db, const catalog::Table& table);
+  Status AppendWritesLocked(const catalog::CatalogState& state,
+                            const std::vector<wal::WriteOpPtr>& ops);
+  Status DeleteRowsLocked(const catalog::CatalogState& state, const wal::WriteOp& op);
+  std::map<uint64_t, int64_t> deleted_rows_;  // by row delete sequence, until taken
   // Appends and records possible duplicates; `*ranges_changed` tells whether the view must
   // now merge more of the table's rows.
   Status AppendTable(const catalog::Database& db, const catalog::Table& table,

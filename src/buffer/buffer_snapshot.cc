@@ -15,9 +15,6 @@ using duck::QuoteLiteral;
 constexpr size_t kMaxFilesPerTable = 16;
 // Files of more rows keep arrival order (see the sort below).
 constexpr int64_t kMaxSortedRows = 4'000'000;
-// Smaller than DuckDB's 122,880: a selective query reads fewer rows of the group it cannot skip,
-// and 32k rows still make whole vectors for the scan.
-constexpr int64_t kRowGroupRows = 32'768;
 
 namespace {
 
@@ -151,7 +148,7 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
           chunk_rows = "SELECT * FROM (" + chunk_rows + ") ORDER BY " + SortKeySql(*table);
         auto copied = conn.QueryInt64s("COPY (" + chunk_rows + ") TO " + QuoteLiteral(f.path) +
                                        " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE " +
-                                       std::to_string(kRowGroupRows) + ")");
+                                       std::to_string(kParquetRowGroupRows) + ")");
         if (!copied.ok())
           return Status::Internal("snapshot: writing " + f.path +
                                   " failed: " + copied.status().message());

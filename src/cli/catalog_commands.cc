@@ -31,7 +31,9 @@ bool Confirm(const std::string& what) {
 void RegisterCatalogCommands(CLI::App& app, std::function<int()>* action) {
   CLI::App* create = app.add_subcommand("create", "Create a resource (database, table, trigger, token, last_cache, distinct_cache)");
   CLI::App* show = app.add_subcommand("show", "List resources (databases, triggers, tokens, system tables)");
-  CLI::App* del = app.add_subcommand("delete", "Delete a resource (database, table, trigger, token, last_cache, distinct_cache)");
+  CLI::App* del = app.add_subcommand(
+      "delete",
+      "Delete a resource (database, table, rows, trigger, token, last_cache, distinct_cache)");
   for (CLI::App* group : {create, show, del}) group->require_subcommand(1);
 
   auto a = std::make_shared<Args>();
@@ -120,6 +122,7 @@ void RegisterClientCommands(CLI::App& app, std::function<int()>* action) {
   RegisterDataCommands(app, action);
   RegisterCatalogCommands(app, action);
   RegisterCacheCommands(app, action);
+  RegisterRowDeleteCommands(app, action);
   RegisterTriggerCommands(app, action);
   RegisterSystemCommands(app, action);
   RegisterPluginFileCommands(app, action);

@@ -23,6 +23,7 @@ void RegisterDataCommands(CLI::App& app, std::function<int()>* action);
 void RegisterCatalogCommands(CLI::App& app, std::function<int()>* action);
 void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action);
 void RegisterCacheCommands(CLI::App& app, std::function<int()>* action);  // after Catalog
+void RegisterRowDeleteCommands(CLI::App& app, std::function<int()>* action);  // after Catalog
 void RegisterSystemCommands(CLI::App& app, std::function<int()>* action);
 void RegisterPluginFileCommands(CLI::App& app,
                                 std::function<int()>* action);  // after System ("update")

@@ -108,7 +108,9 @@ const std::map<std::string, std::string>& FixedRoutes() {
       {"/api/v1/health", "GET"},
       {"/ping", "GET or POST"},
       {"/api/v3/configure/database", "GET, POST, PUT or DELETE"},
-      {"/api/v3/configure/table", "POST, PUT or DELETE"}};
+      {"/api/v3/configure/table", "POST, PUT or DELETE"},
+      {"/api/v3/row_delete_requests", "GET or POST"},
+      {"/api/v2/delete", "POST"}};
   return kRoutes;
 }
 
@@ -181,6 +183,9 @@ void Api::Handle(Request&& req, Reply reply) {
   if ((m == "GET" || m == "POST") && p == "/query") return HandleQueryV1(req, wrapped);
   if (p == "/api/v3/configure/database") return HandleDatabase(req, wrapped);
   if (p == "/api/v3/configure/table") return HandleTable(req, wrapped);
+  if (p == "/api/v3/row_delete_requests" || p.rfind("/api/v3/row_delete_requests/", 0) == 0)
+    return HandleRowDeleteRequests(req, wrapped);
+  if (p == "/api/v2/delete" && m == "POST") return HandleV2Delete(req, wrapped);
 
   if (auto it = routes_.find(p); it != routes_.end()) return it->second(std::move(req), wrapped);
   for (const auto& [prefix, handler] : routes_)
@@ -237,6 +242,10 @@ std::optional<Response> Api::Unauthorized(Request& req) const {
   static const std::set<std::string> kDatabaseRoutes = {"/api/v3/write_lp", "/api/v2/write", "/write",
                                                         "/api/v3/query_sql", "/api/v3/query_influxql", "/query"};
   if (kDatabaseRoutes.count(p)) return std::nullopt;
+  // Row deletes check db:<name>:delete in their handler (the database is in the request).
+  if (p == "/api/v2/delete" || p == "/api/v3/row_delete_requests" ||
+      p.rfind("/api/v3/row_delete_requests/", 0) == 0)
+    return std::nullopt;
   if (p == "/metrics" || p == "/ready") {
     if (auth::Allows(req.token->permissions, "system", p.substr(1), auth::kRead)) return std::nullopt;
     return Response::Error(403, "permission denied: " + p + " needs permission system:" + p.substr(1) +

@@ -12,7 +12,9 @@
 #include "auth/token_store.h"
 #include "catalog/catalog.h"
 #include "http/http.h"
+#include "influxql/influxql.h"
 #include "query/query.h"
+#include "rowdelete/row_deleter.h"
 #include "write/writer.h"
 
 namespace riffle::plugin {
@@ -55,6 +57,9 @@ class Api {
   void SetAuth(AuthOptions options) { auth_ = std::move(options); }
   // The web console at / and /ui/ (off with serve --disable-ui).
   void EnableConsole(bool on) { console_ = on; }
+  // Row deletes (/api/v3/row_delete_requests, /api/v2/delete, InfluxQL DELETE); without one
+  // they answer 501.
+  void SetRowDeleter(rowdelete::RowDeleter* deleter) { row_deleter_ = deleter; }
 
  private:
   Response ConsoleFile(const Request& req) const;
@@ -73,6 +78,13 @@ class Api {
   // db, q, format (or Accept) and params of /api/v3/query_sql|query_influxql, GET or POST.
   static Result<QueryRequest> ParseQueryRequest(const Request& req);
   void HandleDatabase(Request& req, Reply reply);
+  // Row deletes (row_delete_routes.cc): InfluxDB 3 Enterprise's /api/v3/row_delete_requests
+  // (POST a delete, GET the list, POST …/{seq}/abort) and InfluxDB 2's POST /api/v2/delete.
+  void HandleRowDeleteRequests(Request& req, Reply reply);
+  void HandleV2Delete(Request& req, Reply reply);
+  // InfluxQL's DELETE on database `db`: the records of the delete, or why it failed.
+  Status RunInfluxQLDelete(const catalog::CatalogState& state, const std::string& db,
+                           const influxql::DeleteStatement& statement);
   void HandleTable(Request& req, Reply reply);
 
   catalog::Catalog* catalog_;
@@ -86,6 +98,7 @@ class Api {
   static Status Permit(const Request& req, const std::string& db, auth::Action action);
 
   std::map<std::string, Handler> routes_;
+  rowdelete::RowDeleter* row_deleter_ = nullptr;
   bool console_ = true;
   AuthOptions auth_;
   std::string process_id_;

@@ -118,8 +118,21 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
     // statements that create or drop, nor SHOW DATABASES (every database's name).
     if (db.empty())
       return counted(Response::Error(403, "permission denied: a resource token must name its database (db=...)"));
-    if (Status st = Permit(req, db, auth::kRead); !st.ok()) return counted(Response::Error(403, st.message()));
-    if (Status st = ResourceTokenMayRun(req, statements, &bound); !st.ok())
+    // DELETE takes db:<name>:delete; everything else must only read.
+    std::vector<std::string> reads;
+    for (const auto& statement : statements) {
+      auto del = influxql::ParseDelete(statement, &bound);
+      if (del.ok() && *del) {
+        if (Status st = Permit(req, db, auth::kDelete); !st.ok())
+          return counted(Response::Error(403, st.message()));
+      } else {
+        reads.push_back(statement);
+      }
+    }
+    if (!reads.empty())
+      if (Status st = Permit(req, db, auth::kRead); !st.ok())
+        return counted(Response::Error(403, st.message()));
+    if (Status st = ResourceTokenMayRun(req, reads, &bound); !st.ok())
       return counted(Response::Error(403, st.message()));
   }
   bool pretty = param("pretty") == "true";
@@ -159,6 +172,17 @@ void Api::HandleQueryV1(Request& req, Reply reply) {
       r["error"] = st.message();
       results.push_back(std::move(r));
       break;
+    }
+    auto del = influxql::ParseDelete(statements[i], &bound);
+    if (!del.ok() && IsParseError(del.status()))
+      return counted(Response::Error(400, del.status().message()));
+    if (del.ok() && *del) {
+      if (Status st = RunInfluxQLDelete(*state, db, **del); !st.ok()) {
+        statement_failed = true;
+        r["error"] = st.message();
+      }
+      results.push_back(std::move(r));
+      continue;
     }
     auto out = influxql::Execute(statements[i], *state, db, run_sql, &bound, catalog_);
     state = catalog_->State();  // a management statement changed it for the next ones

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,20 @@ bool IsSelect(const std::string& statement);
 // `params`: the request's bound parameters ($name), if it has any.
 Status CheckReadsOnlyItsDatabase(const std::vector<std::string>& statements,
                                  const std::map<std::string, std::string>* params = nullptr);
+
+// DELETE [FROM <measurement>] [WHERE <conditions>] (InfluxDB 1.x; one of FROM and WHERE is
+// required): the conditions are tag = 'value' and time comparisons joined by AND. The server
+// evaluates each time expression (now() - 1h, '2024-01-01T00:00:00Z', nanoseconds) and deletes
+// through its row deleter.
+struct DeleteStatement {
+  std::string measurement;  // empty: every measurement of the database
+  std::vector<std::pair<std::string, std::string>> tags;
+  std::vector<std::pair<std::string, std::string>> time_conditions;  // (operator, SQL timestamp)
+  std::string where_text;                                            // the conditions as written
+};
+// nullopt when `statement` is not a DELETE; an error names what is not supported in one.
+Result<std::optional<DeleteStatement>> ParseDelete(
+    const std::string& statement, const std::map<std::string, std::string>* params = nullptr);
 
 // The 1.x `params` JSON object ({"name": "text" | number | bool}) as bound parameters.
 Result<std::map<std::string, std::string>> ParseBoundParams(const std::string& json_text);

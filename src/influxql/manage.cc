@@ -160,7 +160,7 @@ Result<StatementResult> RunManagement(const std::vector<Token>& t, const std::st
         " is not supported (use DROP MEASUREMENT, or the retention period)");
   if (verb == "delete")
     return Status::Unimplemented(
-        "InfluxQL: DELETE is not supported yet (use DROP MEASUREMENT, or the retention period)");
+        "InfluxQL: DELETE runs on /query (InfluxDB 1.x's endpoint); or use influxdb3 delete rows");
   return Status::Unimplemented(
       "InfluxQL: " + AsciiUpper(verb) + " " + AsciiUpper(object) +
       " is not supported (supported: SELECT, SHOW, CREATE|DROP DATABASE, DROP MEASUREMENT, "

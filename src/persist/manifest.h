@@ -18,10 +18,12 @@ struct Manifest {
   uint64_t wal_sequence = 0;
   std::vector<ParquetFileInfo> files;
   buffer::DuplicateRanges duplicates;
+  std::vector<RowDeleteRecord> row_deletes;  // completed ones, oldest first
 };
 
 std::string SerializeManifest(uint64_t wal_seq, const std::vector<ParquetFileInfo>& files,
-                              const buffer::DuplicateRanges& duplicates);
+                              const buffer::DuplicateRanges& duplicates,
+                              const std::vector<RowDeleteRecord>& row_deletes = {});
 Result<Manifest> ParseManifest(const std::string& contents);
 
 // The newest manifest of `node` that reads back whole (older ones are kept as fallbacks while

@@ -32,6 +32,9 @@ Result<uint64_t> Persister::Load() {
     manifest_sequence_ = std::strtoull(key.c_str() + key.rfind('/') + 1, nullptr, 10);
     covered_wal_sequence_ = loaded->manifest.wal_sequence;
     files_ = std::move(loaded->manifest.files);
+    row_deletes_ = std::move(loaded->manifest.row_deletes);
+    for (const auto& r : row_deletes_)
+      last_row_delete_sequence_ = std::max(last_row_delete_sequence_, r.request.sequence);
     buffer::DuplicateRanges persisted;
     for (const auto& f : files_) persisted[f.table_id].push_back({f.min_time, f.max_time});
     buffer_->RestoreDuplicates(loaded->manifest.duplicates, persisted);
@@ -63,9 +66,10 @@ Status Persister::WriteManifest() {
   char name[40];
   std::snprintf(name, sizeof name, "%020llu.json",
                 static_cast<unsigned long long>(manifest_sequence_ + 1));
-  RIFFLE_RETURN_IF_ERROR(store_->Put(
-      options_.node_id + "/snapshots/" + name,
-      SerializeManifest(covered_wal_sequence_, files_, buffer_->DuplicateTimeRanges())));
+  RIFFLE_RETURN_IF_ERROR(
+      store_->Put(options_.node_id + "/snapshots/" + name,
+                  SerializeManifest(covered_wal_sequence_, files_, buffer_->DuplicateTimeRanges(),
+                                    row_deletes_)));
   if (manifest_sequence_ >= 2) {
     std::snprintf(name, sizeof name, "%020llu.json",
                   static_cast<unsigned long long>(manifest_sequence_ - 1));
@@ -102,14 +106,28 @@ void Persister::BackgroundLoop() {
     // Wakes at least every second to delete the files queries no longer read.
     auto wake =
         std::min(next_retention_check, std::chrono::steady_clock::now() + std::chrono::seconds(1));
-    thread_cv_.wait_until(lock, wake, [this] { return stopping_ || snapshot_requested_; });
+    thread_cv_.wait_until(
+        lock, wake, [this] { return stopping_ || snapshot_requested_ || row_deletes_requested_; });
     if (stopping_) return;
-    lock.unlock();
-    DeleteRetired();
-    lock.lock();
+    row_deletes_requested_ = false;
+    // Read before the deletes are applied: the flush that froze the snapshot's rows queued its
+    // deletes first, so they are all applied before the snapshot is written (its files hold
+    // no row written after a delete that is still to be applied to files).
     bool snapshot = snapshot_requested_;
     snapshot_requested_ = false;
     lock.unlock();
+    DeleteRetired();
+    if (Status st = ApplyRowDeletes(); !st.ok()) {
+      log::Error(
+          "row delete failed (its rows may still show from Parquet files; no snapshot "
+          "until it succeeds; retrying in 10 s): " +
+          st.message());
+      lock.lock();
+      if (thread_cv_.wait_for(lock, std::chrono::seconds(10), [this] { return stopping_; })) return;
+      row_deletes_requested_ = true;
+      snapshot_requested_ = snapshot_requested_ || snapshot;
+      continue;
+    }
     if (snapshot) {
       // A failed snapshot keeps its rows frozen (still queried, still in the WAL) and is
       // retried after 10 s with the same WAL coverage.

@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -57,6 +58,20 @@ struct ParquetFileInfo {
   uint32_t db_id = 0, table_id = 0;
   std::string path;  // object-store key
   int64_t size_bytes = 0, rows = 0, min_time = 0, max_time = 0;
+};
+
+// A row delete (wal::RowDelete) and what became of it: system.row_deletes and
+// /api/v3/row_delete_requests. Completed ones are kept in the snapshot manifest (the newest
+// 1,000), pending ones are in the WAL until then.
+struct RowDeleteRecord {
+  uint32_t db_id = 0;
+  std::string db_name;
+  wal::RowDelete request;
+  bool completed = false;
+  int64_t completed_ns = 0;
+  int64_t rows_deleted = 0;  // from the buffer and from Parquet files
+  int64_t files_rewritten = 0, files_removed = 0;
+  std::string error;  // why the last attempt failed, while pending
 };
 
 // Which files compaction merges next: the files of one table and one closed UTC day once
@@ -116,6 +131,26 @@ class Persister {
   // change can be undone until the next check).
   Status Prune(bool expired);
 
+  // Row deletes. The WAL flush listener passes each flush's ops (after the buffer applied
+  // them, before the next freeze): their deletes are queued, and the background thread
+  // removes their rows from the Parquet files of their tables before it writes another
+  // snapshot, since a later file may hold rows written after the delete. Without Parquet
+  // files (no local files) they complete at once. `buffer_rows(sequence)` tells how many rows
+  // the buffer removed.
+  void QueueRowDeletes(const std::vector<wal::WriteOpPtr>& ops,
+                       const std::function<int64_t(uint64_t)>& buffer_rows);
+  // Applies the queued deletes now: at start-up, before queries are served, for those the WAL
+  // replay found and no manifest records as done (rewriting a file again is harmless: every
+  // listed file predates the delete).
+  Status ApplyRowDeletes();
+  // A number for the next delete request, above every one known.
+  uint64_t NextRowDeleteSequence();
+  // Waits until delete `sequence` completed or an attempt failed, at most `timeout`; the
+  // record as it stands then (NotFound if no such delete is known).
+  Result<RowDeleteRecord> WaitRowDelete(uint64_t sequence, std::chrono::milliseconds timeout);
+  // Every known delete, oldest first.
+  std::vector<RowDeleteRecord> RowDeletes();
+
   // Parquet files and bytes by database id (for /metrics).
   std::map<uint32_t, std::pair<int64_t, int64_t>> FilesPerDatabase();
   // system.parquet_files for one database.
@@ -126,6 +161,9 @@ class Persister {
   // the inputs; false (and `merged` removed) when some input is no longer listed.
   Result<bool> Adopt(const std::vector<std::string>& inputs, const ParquetFileInfo& merged);
   Status WriteManifest();
+  // Removes the rows of `record`'s delete from the files of its table (the background thread,
+  // or start-up); files that end up empty leave the manifest.
+  Status ApplyRowDelete(RowDeleteRecord& record);
   Status Publish(bool drop_frozen);
   void RemoveOrphans();
   // Files no manifest lists any more are deleted once no query that may read them runs
@@ -149,6 +187,7 @@ class Persister {
   std::condition_variable thread_cv_;
   bool stopping_ = false;
   bool snapshot_requested_ = false;
+  bool row_deletes_requested_ = false;
   std::thread thread_;
 
   std::mutex mu_;  // guards everything below
@@ -165,6 +204,9 @@ class Persister {
     std::string key;
   };
   std::vector<RetiredFile> retired_;
+  std::vector<RowDeleteRecord> row_deletes_;  // oldest first; pending ones at the end
+  uint64_t last_row_delete_sequence_ = 0;
+  std::condition_variable row_delete_cv_;  // a delete completed or failed (under mu_)
 };
 
 }  // namespace riffle::persist

@@ -45,9 +45,15 @@ struct VirtualTable {
   std::vector<std::vector<Value>> rows;
 };
 // The system.* tables every database has (information_schema and Flight SQL list them).
-inline constexpr const char* kSystemTableNames[] = {
-    "processing_engine_logs", "processing_engine_triggers", "processing_engine_trigger_arguments",
-    "queries", "parquet_files", "last_caches", "distinct_caches", "influxdb_schema"};
+inline constexpr const char* kSystemTableNames[] = {"processing_engine_logs",
+                                                    "processing_engine_triggers",
+                                                    "processing_engine_trigger_arguments",
+                                                    "queries",
+                                                    "parquet_files",
+                                                    "last_caches",
+                                                    "distinct_caches",
+                                                    "influxdb_schema",
+                                                    "row_deletes"};
 // system.influxdb_schema: measurement, key (column) and data_type (time, tag, boolean, integer,
 // uinteger, float, string) of every column of `db`'s tables.
 VirtualTable InfluxdbSchemaTable(const catalog::Database& db);

@@ -1,8 +1,9 @@
 // Write-ahead log: batches writes and makes them durable as one object-store file per flush.
 //
 // File `{node}/wal/{seq:011}.wal`: "RFLWAL01" magic, u32 version, u64 sequence, u32 payload
-// length, u32 CRC32 of the payload, payload. The payload lists, per write op, the database
-// (id and name) and every accepted line as (resolved timestamp ns, raw line text); replay
+// length, u32 CRC32 of the payload, payload. The payload lists, per op, its kind (version 2; a
+// version-1 file holds writes only), the database (id and name) and then for a write every
+// accepted line as (resolved timestamp ns, raw line text), for a row delete its request. Replay
 // re-parses the raw lines, so the WAL never needs its own value encoding.
 #pragma once
 
@@ -22,13 +23,29 @@
 
 namespace riffle::wal {
 
-// One accepted write: the lines of `batch` (which point into `body`) with their times.
+// A row delete request: the rows of one table with `min_time <= time <= max_time` whose tags
+// equal every one of `tags` (a tag compared with "" also matches rows without it). It travels
+// through the WAL between the writes, so the buffer, a replay and a snapshot all see it in the
+// order it was acknowledged: it removes the rows written before it and none written after.
+struct RowDelete {
+  uint64_t sequence = 0;  // the request's number (system.row_deletes)
+  uint32_t table_id = 0;
+  std::string table_name;
+  int64_t min_time = INT64_MIN, max_time = INT64_MAX;  // both inclusive
+  std::vector<std::pair<std::string, std::string>> tags;
+  std::string predicate;  // as the user wrote it, for system.row_deletes
+  int64_t created_ns = 0;
+};
+
+// One WAL entry: an accepted write — the lines of `batch` (which point into `body`) with their
+// times — or, when `row_delete` is set, a row delete (its `body` empty, its batch without lines).
 struct WriteOp {
   uint32_t db_id = 0;
   std::string db_name;
   std::shared_ptr<const std::string> body;
   lineproto::ParsedBatch batch;  // only accepted lines; errors are not kept
   std::vector<int64_t> times;    // nanoseconds, one per batch.lines entry
+  std::shared_ptr<const RowDelete> row_delete;
 };
 using WriteOpPtr = std::shared_ptr<const WriteOp>;
 

@@ -9,7 +9,8 @@ namespace riffle::wal {
 namespace {
 
 constexpr char kMagic[8] = {'R', 'F', 'L', 'W', 'A', 'L', '0', '1'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 1: writes only, without the kind byte
+enum OpKind : uint8_t { kWrite = 0, kRowDelete = 1 };
 constexpr size_t kHeaderSize = 8 + 4 + 8 + 4 + 4;
 
 template <typename T>
@@ -32,18 +33,65 @@ bool GetBytes(std::string_view& in, uint32_t n, std::string_view& out) {
   return true;
 }
 
+void PutString(std::string& out, const std::string& s) {
+  Put<uint32_t>(out, static_cast<uint32_t>(s.size()));
+  out.append(s);
+}
+
+bool GetString(std::string_view& in, std::string& s) {
+  uint32_t n;
+  std::string_view bytes;
+  if (!Get(in, n) || !GetBytes(in, n, bytes)) return false;
+  s.assign(bytes);
+  return true;
+}
+
+void PutRowDelete(std::string& out, const RowDelete& d) {
+  Put<uint64_t>(out, d.sequence);
+  Put<uint32_t>(out, d.table_id);
+  PutString(out, d.table_name);
+  Put<int64_t>(out, d.min_time);
+  Put<int64_t>(out, d.max_time);
+  Put<int64_t>(out, d.created_ns);
+  PutString(out, d.predicate);
+  Put<uint32_t>(out, static_cast<uint32_t>(d.tags.size()));
+  for (const auto& [tag, value] : d.tags) {
+    PutString(out, tag);
+    PutString(out, value);
+  }
+}
+
+bool GetRowDelete(std::string_view& in, RowDelete& d) {
+  uint32_t tags;
+  if (!Get(in, d.sequence) || !Get(in, d.table_id) || !GetString(in, d.table_name) ||
+      !Get(in, d.min_time) || !Get(in, d.max_time) || !Get(in, d.created_ns) ||
+      !GetString(in, d.predicate) || !Get(in, tags))
+    return false;
+  for (uint32_t i = 0; i < tags; ++i) {
+    std::string tag, value;
+    if (!GetString(in, tag) || !GetString(in, value)) return false;
+    d.tags.emplace_back(std::move(tag), std::move(value));
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string EncodeWalFile(uint64_t sequence, const std::vector<WriteOpPtr>& ops) {
   size_t estimate = kHeaderSize;
-  for (const auto& op : ops) estimate += op->body->size() + op->batch.lines.size() * 12 + 64;
+  for (const auto& op : ops) estimate += op->body->size() + op->batch.lines.size() * 12 + 96;
   std::string payload;
   payload.reserve(estimate);
   Put<uint32_t>(payload, static_cast<uint32_t>(ops.size()));
   for (const auto& op : ops) {
+    Put<uint8_t>(payload, op->row_delete ? kRowDelete : kWrite);
     Put<uint32_t>(payload, op->db_id);
     Put<uint32_t>(payload, static_cast<uint32_t>(op->db_name.size()));
     payload.append(op->db_name);
+    if (op->row_delete) {
+      PutRowDelete(payload, *op->row_delete);
+      continue;
+    }
     Put<uint32_t>(payload, static_cast<uint32_t>(op->batch.lines.size()));
     for (size_t i = 0; i < op->batch.lines.size(); ++i) {
       const auto& raw = op->batch.lines[i].raw;
@@ -75,7 +123,8 @@ Result<std::vector<WriteOpPtr>> DecodeWalFile(const std::string& contents, uint6
   Get(in, seq);
   Get(in, length);
   Get(in, crc);
-  if (version != kVersion) return Status::IOError("unsupported WAL version " + std::to_string(version));
+  if (version != kVersion && version != 1)
+    return Status::IOError("unsupported WAL version " + std::to_string(version));
   if (in.size() != length)
     return Status::IOError("WAL file truncated: payload has " + std::to_string(in.size()) +
                            " bytes, header says " + std::to_string(length));
@@ -88,11 +137,24 @@ Result<std::vector<WriteOpPtr>> DecodeWalFile(const std::string& contents, uint6
   if (!Get(in, op_count)) return Status::IOError("WAL payload truncated");
   for (uint32_t o = 0; o < op_count; ++o) {
     auto op = std::make_shared<WriteOp>();
+    uint8_t kind = kWrite;
+    if (version >= 2 && !Get(in, kind)) return Status::IOError("WAL payload truncated");
+    if (kind != kWrite && kind != kRowDelete)
+      return Status::IOError("WAL op has unknown kind " + std::to_string(kind));
     uint32_t name_len, line_count;
     std::string_view name;
-    if (!Get(in, op->db_id) || !Get(in, name_len) || !GetBytes(in, name_len, name) || !Get(in, line_count))
+    if (!Get(in, op->db_id) || !Get(in, name_len) || !GetBytes(in, name_len, name))
       return Status::IOError("WAL payload truncated");
     op->db_name = std::string(name);
+    if (kind == kRowDelete) {
+      auto row_delete = std::make_shared<RowDelete>();
+      if (!GetRowDelete(in, *row_delete)) return Status::IOError("WAL payload truncated");
+      op->row_delete = std::move(row_delete);
+      op->body = std::make_shared<const std::string>();
+      ops.push_back(std::move(op));
+      continue;
+    }
+    if (!Get(in, line_count)) return Status::IOError("WAL payload truncated");
     std::string body;
     for (uint32_t l = 0; l < line_count; ++l) {
       int64_t t;

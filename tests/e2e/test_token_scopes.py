@@ -277,7 +277,7 @@ def test_cli_creates_lists_uses_and_deletes_resource_tokens(env):
     refused = s.cli("show", "tokens", "--token", reader, check=False)
     assert refused.returncode != 0 and "admin token" in refused.stderr, refused
     # Bad permissions are refused before anything is sent, with the form expected.
-    for bad, says in (("db:a:delete", "action 'delete'"), ("db:a", "three parts"), ("table:a:read", "resource type"),
+    for bad, says in (("db:a:drop", "action 'drop'"), ("db:a", "three parts"), ("table:a:read", "resource type"),
                       ("system:disk:read", "system resource 'disk'"), ("db:a,*:read", "mixes *")):
         r = s.cli("create", "token", "--permission", bad, "--name", "bad", *admin, check=False)
         assert r.returncode != 0 and says in r.stderr and "db:NAME" in r.stderr, (bad, r.stderr)
