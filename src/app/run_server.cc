@@ -355,6 +355,11 @@ int RunServer(const ServerConfig& config) {
   // Row deletes: a node of a cluster owns only its own files, and the others' copies of its
   // rows would keep them; so only a node alone deletes.
   rowdelete::RowDeleter row_deleter(&catalog, &wal, &persister);
+  row_deleter.OnDeleted([&caches, &catalog, qe](const std::string& db, const std::string& table) {
+    if (Status st = caches.Refill(*catalog.State(), *qe, db, table); !st.ok())
+      log::Warn("refilling the caches of table '" + table +
+                "' after a row delete: " + st.message());
+  });
   if (clustered)
     row_deleter.Refuse("row deletes are not supported in a cluster yet (--cluster-id " +
                        config.cluster_id + "): each ingest node owns its own files");

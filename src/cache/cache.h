@@ -30,6 +30,10 @@ class Caches {
   // stored, within their ttl / max age.
   Status Warm(const catalog::CatalogState& state, query::QueryEngine& engine, const std::string& db,
               const std::vector<std::string>& names = {});
+  // After rows of `table` in `db` were deleted: its caches forget their values and are filled
+  // again from the rows that are left.
+  Status Refill(const catalog::CatalogState& state, query::QueryEngine& engine,
+                const std::string& db, const std::string& table);
   // The rows of last_cache(table[, name]) (`last`) or distinct_cache(table[, name]) in `db`;
   // `name` may be empty when the table has exactly one cache of that kind.
   Result<query::VirtualTable> Table(const catalog::CatalogState& state, const std::string& db,

@@ -185,6 +185,22 @@ void Caches::Apply(const catalog::CatalogState& state, const std::vector<wal::Wr
   }
 }
 
+Status Caches::Refill(const catalog::CatalogState& state, query::QueryEngine& engine,
+                      const std::string& db_name, const std::string& table) {
+  const catalog::Database* db = state.FindDatabase(db_name);
+  if (!db) return Status::Ok();
+  std::vector<std::string> names;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, def] : db->last_caches)
+      if (def.table == table) names.push_back(name), last_.erase({db->id, name});
+    for (const auto& [name, def] : db->distinct_caches)
+      if (def.table == table) names.push_back(name), distinct_.erase({db->id, name});
+  }
+  if (names.empty()) return Status::Ok();
+  return Warm(state, engine, db_name, names);
+}
+
 Status Caches::Warm(const catalog::CatalogState& state, query::QueryEngine& engine,
                     const std::string& db_name, const std::vector<std::string>& names) {
   const catalog::Database* db = state.FindDatabase(db_name);

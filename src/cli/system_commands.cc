@@ -183,6 +183,7 @@ void RegisterSystemCommands(CLI::App& app, std::function<int()>* action) {
           json list = json::array();
           if (p->actions & auth::kRead) list.push_back("read");
           if (p->actions & auth::kWrite) list.push_back("write");
+          if (p->actions & auth::kDelete) list.push_back("delete");
           perms.push_back({{"resource_type", p->resource_type}, {"resource_names", p->names}, {"actions", list}});
         }
         json j = {{"token_name", a->token_name}, {"permissions", perms}};

@@ -33,8 +33,9 @@ json InfoJson(const auth::TokenInfo& t) {
 // Enterprise's body: [{"resource_type": "db", "resource_names": ["a"], "actions": ["read"]}].
 Result<std::vector<auth::Permission>> PermissionsOf(const json& list) {
   const std::string expected =
-      "'permissions' must be a non-empty array of {\"resource_type\": \"db\"|\"system\", \"resource_names\": "
-      "[names or \"*\"], \"actions\": [\"read\", \"write\"]}";
+      "'permissions' must be a non-empty array of {\"resource_type\": \"db\"|\"system\", "
+      "\"resource_names\": "
+      "[names or \"*\"], \"actions\": [\"read\", \"write\", \"delete\"]}";
   if (!list.is_array() || list.empty()) return Status::InvalidArgument(expected);
   std::vector<auth::Permission> out;
   for (const auto& item : list) {

@@ -99,6 +99,7 @@ Result<std::vector<persist::RowDeleteRecord>> RowDeleter::Delete(const DeleteSpe
   std::vector<persist::RowDeleteRecord> records;
   for (uint64_t seq : sequences) {
     RIFFLE_ASSIGN_OR_RETURN(auto record, persister_->WaitRowDelete(seq, kWaitForFiles));
+    if (on_deleted_ && record.rows_deleted > 0) on_deleted_(db->name, record.request.table_name);
     records.push_back(std::move(record));
   }
   return records;

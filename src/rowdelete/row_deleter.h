@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -49,6 +50,10 @@ class RowDeleter {
 
   // Deletes are refused, with `reason`, on a node that does not own its data alone (a cluster).
   void Refuse(std::string reason) { refused_ = std::move(reason); }
+  // Called after rows of (database, table) were deleted: caches built from rows refill.
+  void OnDeleted(std::function<void(const std::string& db, const std::string& table)> f) {
+    on_deleted_ = std::move(f);
+  }
 
   // Applies `spec` and returns one record per table it covered, completed unless removing the
   // rows from Parquet files failed (the persister retries; the record says why).
@@ -67,6 +72,7 @@ class RowDeleter {
   wal::Wal* wal_;
   persist::Persister* persister_;
   std::string refused_;
+  std::function<void(const std::string&, const std::string&)> on_deleted_;
 };
 
 }  // namespace riffle::rowdelete
