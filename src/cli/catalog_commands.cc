@@ -16,7 +16,7 @@ struct Args {
   ClientOptions opts;
   std::string database, name, retention, format = "pretty", hard_delete;
   std::vector<std::string> tags, fields;
-  bool yes = false, show_deleted = false;
+  bool yes = false, show_deleted = false, data_only = false, remove_tables = false;
 };
 
 bool Confirm(const std::string& what) {
@@ -94,12 +94,25 @@ void RegisterCatalogCommands(CLI::App& app, std::function<int()>* action) {
   AddCommonOptions(del_db, &a->opts, nullptr, false);
   del_db->add_option("name", a->name, "database name")->required();
   del_db->add_flag("-y,--yes", a->yes, "do not ask for confirmation");
-  del_db->add_option("--hard-delete", a->hard_delete, "never|now|default|<RFC3339>");
+  del_db->add_option(
+      "--hard-delete", a->hard_delete,
+      "never|now|default|<RFC3339> (Riffle removes the files at once in every case)");
+  del_db->add_flag("--data-only", a->data_only,
+                   "delete every row, keep the database, its tables and resources");
+  del_db->add_flag("--remove-tables", a->remove_tables,
+                   "with --data-only: not supported (refused)");
   del_db->callback([a, action] {
     *action = [a] {
-      if (!a->yes && !Confirm("database \"" + a->name + "\"")) return Fail("cannot delete database without confirmation");
-      return Call(a->opts, "DELETE", "/api/v3/configure/database?db=" + UrlEncode(a->name), "", "",
-                  "Database \"" + a->name + "\" deleted successfully");
+      std::string what =
+          (a->data_only ? "every row of database \"" : "database \"") + a->name + "\"";
+      if (!a->yes && !Confirm(what)) return Fail("cannot delete database without confirmation");
+      std::string path = "/api/v3/configure/database?db=" + UrlEncode(a->name);
+      if (!a->hard_delete.empty()) path += "&hard_delete_at=" + UrlEncode(a->hard_delete);
+      if (a->data_only) path += "&data_only=true";
+      if (a->remove_tables) path += "&remove_tables=true";
+      return Call(a->opts, "DELETE", path, "", "",
+                  a->data_only ? "Data of database \"" + a->name + "\" deleted successfully"
+                               : "Database \"" + a->name + "\" deleted successfully");
     };
   });
 
@@ -107,13 +120,23 @@ void RegisterCatalogCommands(CLI::App& app, std::function<int()>* action) {
   AddCommonOptions(del_table, &a->opts, &a->database, true);
   del_table->add_option("name", a->name, "table name")->required();
   del_table->add_flag("-y,--yes", a->yes, "do not ask for confirmation");
+  del_table->add_option(
+      "--hard-delete", a->hard_delete,
+      "never|now|default|<RFC3339> (Riffle removes the files at once in every case)");
+  del_table->add_flag("--data-only", a->data_only,
+                      "delete every row, keep the table, its schema and caches");
   del_table->callback([a, action] {
     *action = [a] {
-      if (!a->yes && !Confirm("table \"" + a->database + "\".\"" + a->name + "\""))
-        return Fail("cannot delete table without confirmation");
-      return Call(a->opts, "DELETE",
-                  "/api/v3/configure/table?db=" + UrlEncode(a->database) + "&table=" + UrlEncode(a->name), "", "",
-                  "Table \"" + a->database + "\".\"" + a->name + "\" deleted successfully");
+      std::string what = std::string(a->data_only ? "every row of table" : "table") + " \"" +
+                         a->database + "\".\"" + a->name + "\"";
+      if (!a->yes && !Confirm(what)) return Fail("cannot delete table without confirmation");
+      std::string path =
+          "/api/v3/configure/table?db=" + UrlEncode(a->database) + "&table=" + UrlEncode(a->name);
+      if (!a->hard_delete.empty()) path += "&hard_delete_at=" + UrlEncode(a->hard_delete);
+      if (a->data_only) path += "&data_only=true";
+      return Call(a->opts, "DELETE", path, "", "",
+                  (a->data_only ? "Data of table \"" : "Table \"") + a->database + "\".\"" +
+                      a->name + "\" deleted successfully");
     };
   });
 }

@@ -86,6 +86,8 @@ class Api {
   Status RunInfluxQLDelete(const catalog::CatalogState& state, const std::string& db,
                            const influxql::DeleteStatement& statement);
   void HandleTable(Request& req, Reply reply);
+  // data_only: every row of `table` (of every table when empty) deleted, the schema kept.
+  Status DeleteDataOnly(const std::string& db, const std::string& table);
 
   catalog::Catalog* catalog_;
   write::Writer* writer_;

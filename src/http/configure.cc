@@ -25,7 +25,40 @@ Result<std::optional<int64_t>> RetentionFrom(const json& body) {
   return std::optional<int64_t>(d->count());
 }
 
+// hard_delete_at: now, never, default or an RFC 3339 time. Riffle removes a deleted database's or
+// table's files at once whatever it says (see REFERENCE.md), so it is only checked.
+Status CheckHardDeleteAt(const Request& req) {
+  const std::string* at = req.Param("hard_delete_at");
+  if (!at || *at == "now" || *at == "never" || *at == "default") return Status::Ok();
+  auto t = rowdelete::ParseTime(*at);
+  if (!t.ok())
+    return Status::InvalidArgument("invalid hard_delete_at '" + *at +
+                                   "': expected now, never, default or an RFC 3339 time");
+  return Status::Ok();
+}
+
+bool Flag(const Request& req, const char* name) {
+  const std::string* v = req.Param(name);
+  return v && (*v == "true" || v->empty());
+}
+
 }  // namespace
+
+Status Api::DeleteDataOnly(const std::string& db, const std::string& table) {
+  if (!row_deleter_)
+    return Status::Unimplemented("deleting only the data is not available on this server");
+  rowdelete::DeleteSpec spec;
+  spec.db = db;
+  spec.table = table;
+  auto records = row_deleter_->Delete(spec);
+  if (!records.ok()) return records.status();
+  for (const auto& r : *records)
+    if (!r.completed)
+      return Status::Internal("the data of table '" + r.request.table_name +
+                              "' left memory but not yet its Parquet files (" + r.error +
+                              "); the server retries");
+  return Status::Ok();
+}
 
 void Api::HandleDatabase(Request& req, Reply reply) {
   if (req.method == "GET") {
@@ -49,6 +82,16 @@ void Api::HandleDatabase(Request& req, Reply reply) {
   if (req.method == "DELETE") {
     const std::string* db = req.Param("db");
     if (!db) return reply(Response::Error(400, "missing query parameter 'db'"));
+    if (Status st = CheckHardDeleteAt(req); !st.ok()) return reply(FromStatus(st));
+    // data_only (InfluxDB 3.6+): the rows go, the database, its tables, tokens, triggers and
+    // caches stay.
+    if (Flag(req, "data_only")) {
+      if (Flag(req, "remove_tables"))
+        return reply(Response::Error(400,
+                                     "remove_tables is not supported: data_only keeps every table; "
+                                     "delete tables one by one to remove them"));
+      return reply(FromStatus(DeleteDataOnly(*db, "")));
+    }
     return reply(FromStatus(catalog_->DeleteDatabase(*db)));
   }
   if (req.method != "POST" && req.method != "PUT") return reply(Response::Error(404, "not found: " + req.path + " does not take " + req.method));
@@ -68,6 +111,8 @@ void Api::HandleTable(Request& req, Reply reply) {
     const std::string* db = req.Param("db");
     const std::string* table = req.Param("table");
     if (!db || !table) return reply(Response::Error(400, "missing query parameter 'db' or 'table'"));
+    if (Status st = CheckHardDeleteAt(req); !st.ok()) return reply(FromStatus(st));
+    if (Flag(req, "data_only")) return reply(FromStatus(DeleteDataOnly(*db, *table)));
     return reply(FromStatus(catalog_->DeleteTable(*db, *table)));
   }
   if (req.method != "POST" && req.method != "PUT")

@@ -307,3 +307,47 @@ def query_rows_auth(s, sql, headers):
                      headers=headers, timeout=30)
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def test_data_only_deletes_keep_the_schema_and_give_the_space_back(tmp_path):
+    """InfluxDB 3.6's --data-only: every row goes (buffer and files), the database, its tables,
+    their caches and triggers stay and take new writes."""
+    s = Server(tmp_path, SNAPSHOT_EVERY_10).start()
+    try:
+        assert write_lp(s, "db", lines(["a", "b"], 20), precision="s").status_code == 204
+        assert write_lp(s, "db", lines(["a", "b"], 20, table="mem"), precision="s").status_code == 204
+        assert wait_for(lambda: len({f["table_name"] for f in parquet_files(s)}) == 2, timeout=20)
+        assert write_lp(s, "db", lines(["c"], 3, start=40), precision="s").status_code == 204  # in the buffer
+        s.cli("create", "distinct_cache", "-d", "db", "-t", "mem", "--columns", "host", "dc")
+        out = s.cli("delete", "table", "cpu", "-d", "db", "--data-only", "-y")
+        assert "Data of table" in out.stdout
+        assert query_rows(s, "db", "SELECT count(*) AS n FROM cpu") == [{"n": 0}]
+        assert {f["table_name"] for f in parquet_files(s)} == {"mem"}
+        # The table is still there, with its columns, and takes writes.
+        cols = {r["column_name"] for r in query_rows(s, "db", "SELECT column_name FROM information_schema.columns "
+                                                               "WHERE table_name = 'cpu'")}
+        assert {"host", "region", "v", "time"} <= cols
+        assert write_lp(s, "db", "cpu,host=z v=1i", precision="s").status_code == 204
+        assert hosts_count(s) == {"z": 1}
+        out = s.cli("delete", "database", "db", "--data-only", "-y")
+        assert "Data of database" in out.stdout
+        assert query_rows(s, "db", "SELECT count(*) AS n FROM mem") == [{"n": 0}]
+        assert hosts_count(s) == {}
+        assert parquet_files(s) == []
+        assert wait_for(lambda: not list((s.data_dir / "node0" / "dbs").rglob("*.parquet")), timeout=20)
+        assert query_rows(s, "db", "SELECT count(*) AS n FROM distinct_cache('mem', 'dc')") == [{"n": 0}]
+        assert "db" in s.cli("show", "databases").stdout
+        # hard_delete_at is checked; remove_tables is refused rather than guessed at.
+        r = requests.delete(s.url + "/api/v3/configure/table",
+                            params={"db": "db", "table": "mem", "hard_delete_at": "later"}, timeout=10)
+        assert r.status_code == 400 and "hard_delete_at" in r.json()["error"], r.text
+        r = requests.delete(s.url + "/api/v3/configure/database",
+                            params={"db": "db", "data_only": "true", "remove_tables": "true"}, timeout=10)
+        assert r.status_code == 400, r.text
+        s.cli("delete", "table", "mem", "-d", "db", "--hard-delete", "now", "-y")
+        s.kill9()
+        s.start()
+        assert query_rows(s, "db", "SELECT count(*) AS n FROM cpu") == [{"n": 0}]
+        assert "mem" not in {r["table_name"] for r in query_rows(s, "db", "SHOW TABLES")}
+    finally:
+        s.kill9()
