@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   std::function<int()> action;
   riffle::app::RegisterServeCommand(app, &action);
   riffle::cli::RegisterClientCommands(app, &action);
+  riffle::app::RegisterRestoreCommand(app, &action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -466,6 +466,12 @@ int RunServer(const ServerConfig& config) {
   http::RegisterEngineRoutes(api, &processing);
   http::RegisterTokenRoutes(api, &tokens, config.without_auth);
   http::RegisterCacheRoutes(api, &catalog, &caches, qe);
+  http::RegisterBackupRoutes(
+      api, store.get(), &persister, config.node_id, shared_prefix,
+      clustered
+          ? "backups are not supported in a cluster yet (--cluster-id " + config.cluster_id + ")"
+      : !local_files ? "backups need a store that keeps files (--object-store file or s3)"
+                     : "");
   api.EnableConsole(!config.disable_ui);
   api.SetRowDeleter(&row_deleter);
   api.SetAuth(

@@ -7,5 +7,7 @@
 namespace riffle::app {
 
 void RegisterServeCommand(CLI::App& app, std::function<int()>* action);
+// `create restore` (after the client commands, which add `create`).
+void RegisterRestoreCommand(CLI::App& app, std::function<int()>* action);
 
 }  // namespace riffle::app

@@ -146,6 +146,7 @@ void RegisterClientCommands(CLI::App& app, std::function<int()>* action) {
   RegisterCatalogCommands(app, action);
   RegisterCacheCommands(app, action);
   RegisterRowDeleteCommands(app, action);
+  RegisterBackupCommands(app, action);
   RegisterTriggerCommands(app, action);
   RegisterSystemCommands(app, action);
   RegisterPluginFileCommands(app, action);

@@ -24,6 +24,7 @@ void RegisterCatalogCommands(CLI::App& app, std::function<int()>* action);
 void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action);
 void RegisterCacheCommands(CLI::App& app, std::function<int()>* action);  // after Catalog
 void RegisterRowDeleteCommands(CLI::App& app, std::function<int()>* action);  // after Catalog
+void RegisterBackupCommands(CLI::App& app, std::function<int()>* action);     // after Catalog
 void RegisterSystemCommands(CLI::App& app, std::function<int()>* action);
 void RegisterPluginFileCommands(CLI::App& app,
                                 std::function<int()>* action);  // after System ("update")

@@ -22,8 +22,13 @@ using nlohmann::json;
 namespace {
 
 // The system tables every database has (COMPAT §5).
-constexpr const char* kSystemTables[] = {"influxdb_schema", "parquet_files", "processing_engine_logs", "processing_engine_trigger_arguments",
-                                         "processing_engine_triggers", "queries"};
+constexpr const char* kSystemTables[] = {"influxdb_schema",
+                                         "parquet_files",
+                                         "processing_engine_logs",
+                                         "processing_engine_trigger_arguments",
+                                         "processing_engine_triggers",
+                                         "queries",
+                                         "row_deletes"};
 
 struct SystemArgs {
   ClientOptions opts;

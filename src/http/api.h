@@ -120,6 +120,10 @@ namespace riffle::http {
 void RegisterEngineRoutes(Api& api, plugin::ProcessingEngine* engine);
 // Adds /api/v3/configure/last_cache and /api/v3/configure/distinct_cache.
 void RegisterCacheRoutes(Api& api, catalog::Catalog* catalog, cache::Caches* caches, query::QueryEngine* engine);
+// Adds /api/v3/enterprise/backup[/{name}] over the node's store (405 with `refused` when set).
+void RegisterBackupRoutes(Api& api, objstore::ObjectStore* store, persist::Persister* persister,
+                          const std::string& node, const std::string& shared,
+                          const std::string& refused);
 // Adds /api/v3/configure/token* (405 when the server runs --without-auth).
 void RegisterTokenRoutes(Api& api, auth::TokenStore* tokens, bool without_auth);
 }  // namespace riffle::http

@@ -116,12 +116,14 @@ void Persister::BackgroundLoop() {
     bool snapshot = snapshot_requested_;
     snapshot_requested_ = false;
     lock.unlock();
+    std::unique_lock working(work_mu_);
     DeleteRetired();
     if (Status st = ApplyRowDeletes(); !st.ok()) {
       log::Error(
           "row delete failed (its rows may still show from Parquet files; no snapshot "
           "until it succeeds; retrying in 10 s): " +
           st.message());
+      working.unlock();
       lock.lock();
       if (thread_cv_.wait_for(lock, std::chrono::seconds(10), [this] { return stopping_; })) return;
       row_deletes_requested_ = true;
@@ -160,6 +162,7 @@ void Persister::BackgroundLoop() {
       if (Status st = Prune(/*expired=*/true); !st.ok())
         log::Error("retention check failed: " + st.message());
     }
+    working.unlock();
     lock.lock();
   }
 }

@@ -151,6 +151,11 @@ class Persister {
   // Every known delete, oldest first.
   std::vector<RowDeleteRecord> RowDeletes();
 
+  // While the returned lock is held, no snapshot, compaction, retention check or row delete
+  // changes the stored files, and no file or WAL file is deleted: a backup copies a consistent
+  // set. Writes go on (their rows wait in the buffer and the WAL).
+  std::unique_lock<std::mutex> HoldFiles() { return std::unique_lock(work_mu_); }
+
   // Parquet files and bytes by database id (for /metrics).
   std::map<uint32_t, std::pair<int64_t, int64_t>> FilesPerDatabase();
   // system.parquet_files for one database.
@@ -183,6 +188,7 @@ class Persister {
   query::FileReaders* readers_;  // who may still read a file that a publish dropped
   wal::Wal* wal_;
 
+  std::mutex work_mu_;    // held by the background thread while it changes files (HoldFiles)
   std::mutex thread_mu_;  // guards the three below
   std::condition_variable thread_cv_;
   bool stopping_ = false;
