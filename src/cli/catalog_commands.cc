@@ -147,6 +147,8 @@ void RegisterClientCommands(CLI::App& app, std::function<int()>* action) {
   RegisterCacheCommands(app, action);
   RegisterRowDeleteCommands(app, action);
   RegisterBackupCommands(app, action);
+  RegisterExportCommands(app, action);
+  RegisterImportCommands(app, action);
   RegisterTriggerCommands(app, action);
   RegisterSystemCommands(app, action);
   RegisterPluginFileCommands(app, action);

@@ -25,6 +25,8 @@ void RegisterTriggerCommands(CLI::App& app, std::function<int()>* action);
 void RegisterCacheCommands(CLI::App& app, std::function<int()>* action);  // after Catalog
 void RegisterRowDeleteCommands(CLI::App& app, std::function<int()>* action);  // after Catalog
 void RegisterBackupCommands(CLI::App& app, std::function<int()>* action);     // after Catalog
+void RegisterExportCommands(CLI::App& app, std::function<int()>* action);
+void RegisterImportCommands(CLI::App& app, std::function<int()>* action);
 void RegisterSystemCommands(CLI::App& app, std::function<int()>* action);
 void RegisterPluginFileCommands(CLI::App& app,
                                 std::function<int()>* action);  // after System ("update")

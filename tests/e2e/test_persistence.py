@@ -390,3 +390,22 @@ def test_orphan_files_of_an_interrupted_compaction_are_removed_at_start(tmp_path
         assert got in (acked, acked + [len(acked)]), (got, acked)
     finally:
         s.kill9()
+
+
+def test_a_query_reads_more_files_than_influxdb3_core_allows(tmp_path):
+    """Issue 19, item 6: InfluxDB 3 Core refuses a query past 432 Parquet files; here 480 files
+    of one table (30 snapshots of 16 one-minute chunks, compaction off) answer like one."""
+    s = Server(tmp_path, ["--force-snapshot-rows", "1", "--gen1-duration", "1m", "--compaction-min-files", "100000",
+                          "--snapshotted-wal-files-to-keep", "0"]).start()
+    try:
+        base = 1_600_000_000 - 1_600_000_000 % 86_400
+        for w in range(30):
+            body = "\n".join(f"cpu,host=h{i % 4} n={w * 16 + i}i {(base + w * 3600 + i * 60) * 10**9}" for i in range(16))
+            assert write_lp(s, "db", body).status_code == 204
+            assert wait_for(lambda: len(parquet_files(s, "db")) == (w + 1) * 16, timeout=20), len(parquet_files(s, "db"))
+        assert query_rows(s, "db", "SELECT count(*) AS c, sum(n) AS t FROM cpu") == [{"c": 480, "t": sum(range(480))}]
+        assert query_rows(s, "db", "SELECT max(n) AS m FROM cpu WHERE host = 'h1'") == [{"m": 477}]
+        r = requests.get(s.url + "/query", params={"db": "db", "q": "SELECT count(n) FROM cpu"}, timeout=30)
+        assert r.json()["results"][0]["series"][0]["values"][0][1] == 480, r.text
+    finally:
+        s.kill9()

@@ -314,9 +314,11 @@ def test_data_only_deletes_keep_the_schema_and_give_the_space_back(tmp_path):
     their caches and triggers stay and take new writes."""
     s = Server(tmp_path, SNAPSHOT_EVERY_10).start()
     try:
+        # One write per snapshot: a write that arrives while a snapshot runs waits for the next one.
         assert write_lp(s, "db", lines(["a", "b"], 20), precision="s").status_code == 204
+        assert wait_for(lambda: {f["table_name"] for f in parquet_files(s)} == {"cpu"}, timeout=20)
         assert write_lp(s, "db", lines(["a", "b"], 20, table="mem"), precision="s").status_code == 204
-        assert wait_for(lambda: len({f["table_name"] for f in parquet_files(s)}) == 2, timeout=20)
+        assert wait_for(lambda: {f["table_name"] for f in parquet_files(s)} == {"cpu", "mem"}, timeout=20)
         assert write_lp(s, "db", lines(["c"], 3, start=40), precision="s").status_code == 204  # in the buffer
         s.cli("create", "distinct_cache", "-d", "db", "-t", "mem", "--columns", "host", "dc")
         out = s.cli("delete", "table", "cpu", "-d", "db", "--data-only", "-y")
