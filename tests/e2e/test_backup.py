@@ -148,3 +148,33 @@ def test_a_backup_killed_halfway_is_not_listed_and_can_be_taken_again(tmp_path):
         restore(s, "b", again)
     finally:
         s.kill9()
+
+
+def test_a_backup_in_a_bucket_restores_into_another_bucket(tmp_path):
+    """On S3 the backup lives in the server's bucket; `create restore --object-store s3
+    --from-bucket` copies it into an empty bucket of the same endpoint."""
+    from conftest import new_bucket, session_s3_target
+    s = Server(tmp_path / "live", ["--force-snapshot-rows", "10"], object_store="s3").start()
+    target = None
+    try:
+        body = "\n".join(f"cpu,host=h{i % 3} n={i}i {NOW_NS + i}" for i in range(30))
+        assert write_lp(s, "db", body).status_code == 204
+        assert wait_for(lambda: query_rows(s, "db", "SELECT count(*) AS c FROM system.parquet_files")[0]["c"] > 0)
+        assert write_lp(s, "db", f"cpu,host=wal n=99i {NOW_NS}").status_code == 204
+        s.cli("create", "backup", "--name", "nightly")
+        s3 = session_s3_target()
+        bucket = new_bucket(s3.store)
+        out = subprocess.run([BINARY, "create", "restore", "--backup", "nightly", "--node-id", "node0",
+                              "--object-store", "s3", "--bucket", bucket, "--from-bucket", s.bucket,
+                              "--aws-endpoint", s3.endpoint, "--aws-access-key-id", s3.access_key,
+                              "--aws-secret-access-key", s3.secret_key, "--aws-default-region", s3.region,
+                              "--aws-allow-http"], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and f"into bucket {bucket}" in out.stdout, out.stderr
+        target = Server(tmp_path / "restored", object_store="s3", s3=s3)
+        target.bucket = bucket
+        target.start()
+        assert rows_of(target) == rows_of(s) == set(range(30)) | {99}
+    finally:
+        if target:
+            target.kill9()
+        s.kill9()
