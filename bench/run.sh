@@ -12,5 +12,6 @@ cd "$(dirname "$0")/.."
 /usr/bin/python3 bench/caches.py
 /usr/bin/python3 bench/s3.py
 /usr/bin/python3 bench/recovery.py
+/usr/bin/python3 bench/many_files.py
 /usr/bin/python3 bench/console.py
 bench/peers.sh  # installs influxdb, victoria-metrics and wrk with apt-get when missing
