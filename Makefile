@@ -76,12 +76,21 @@ sanitize-e2e: sanitize
 
 # libFuzzer on the line-protocol parser (FUZZ_SECONDS, default 20).
 FUZZ_SECONDS ?= 20
+PREDICATE_FUZZ_SECONDS ?= 10
 fuzz: setup
 	mkdir -p build-fuzz/corpus
 	clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/lineproto/line_protocol.cc \
 	  tests/fuzz/lineproto_fuzz.cc -o build-fuzz/lineproto_fuzz
 	printf 'cpu,host=a,region=b usage=1.5,n=3i,s="x\\"y" 1700000000\n# c\nm\\ x,t\\=k=v\\,w f=t\n' > build-fuzz/corpus/seed
-	build-fuzz/lineproto_fuzz -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus 2>&1 | tail -1
+	build-fuzz/lineproto_fuzz -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus > build-fuzz/lineproto.log 2>&1; \
+	  rc=$$?; tail -1 build-fuzz/lineproto.log; exit $$rc
+	mkdir -p build-fuzz/predicate-corpus
+	clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/rowdelete/predicate.cc \
+	  tests/fuzz/delete_predicate_fuzz.cc -o build-fuzz/delete_predicate_fuzz
+	printf 'host = "a" AND region=\x27us\x27 and _measurement="cpu"' > build-fuzz/predicate-corpus/seed
+	printf '2023-11-14T22:13:20.5+01:00' > build-fuzz/predicate-corpus/time
+	build-fuzz/delete_predicate_fuzz -max_total_time=$(PREDICATE_FUZZ_SECONDS) build-fuzz/predicate-corpus \
+	  > build-fuzz/predicate.log 2>&1; rc=$$?; tail -1 build-fuzz/predicate.log; exit $$rc
 
 bench: build
 	bench/run.sh

@@ -154,6 +154,34 @@ Status Post(const ImportArgs& a, const std::string& body) {
   return Status::Ok();
 }
 
+// Lines gathered into write requests of kBatchLines each, with the running count on stderr.
+class Batcher {
+ public:
+  Batcher(const ImportArgs& a, std::string label, Totals* totals)
+      : args_(a), label_(std::move(label)), totals_(totals) {}
+  Status Add(std::string_view line) {
+    batch_.append(line);
+    batch_.push_back('\n');
+    ++totals_->rows;
+    return ++lines_ == kBatchLines ? Flush() : Status::Ok();
+  }
+  Status Flush() {
+    if (lines_ == 0) return Status::Ok();
+    RIFFLE_RETURN_IF_ERROR(Post(args_, batch_));
+    batch_.clear();
+    lines_ = 0;
+    std::cerr << "\r  " << label_ << ": " << totals_->rows << " rows" << std::flush;
+    return Status::Ok();
+  }
+
+ private:
+  const ImportArgs& args_;
+  std::string label_;
+  Totals* totals_;
+  std::string batch_;
+  size_t lines_ = 0;
+};
+
 Status ImportParquet(const ImportArgs& a, const std::filesystem::path& file,
                      const std::map<std::string, Mapping>& mapped, Totals* totals) {
   duck::DatabaseOptions options;
@@ -182,8 +210,7 @@ Status ImportParquet(const ImportArgs& a, const std::filesystem::path& file,
                                    " has no time column: name one with --column <name>:time");
   std::string measurement;
   Escape(measurement, a.table, ", ");
-  std::string batch;
-  size_t lines = 0;
+  Batcher batcher(a, file.filename().string(), totals);
   duck::Batch chunk;
   for (;;) {
     RIFFLE_ASSIGN_OR_RETURN(bool more, rows->Next(&chunk));
@@ -216,45 +243,26 @@ Status ImportParquet(const ImportArgs& a, const std::filesystem::path& file,
         ++totals->skipped;  // line protocol needs a field and a time
         continue;
       }
-      batch += line + " " + fields + " " + std::to_string(time) + "\n";
-      ++totals->rows;
-      if (++lines == kBatchLines) {
-        RIFFLE_RETURN_IF_ERROR(Post(a, batch));
-        batch.clear();
-        lines = 0;
-        std::cerr << "\r  " << file.filename().string() << ": " << totals->rows << " rows"
-                  << std::flush;
-      }
+      RIFFLE_RETURN_IF_ERROR(batcher.Add(line + " " + fields + " " + std::to_string(time)));
     }
   }
-  if (lines) RIFFLE_RETURN_IF_ERROR(Post(a, batch));
-  return Status::Ok();
+  return batcher.Flush();
 }
 
 Status ImportLineProtocol(const ImportArgs& a, const std::filesystem::path& file, Totals* totals) {
   auto text = ReadFile(file.string());
   if (!text.ok()) return text.status();
-  std::string batch;
-  size_t lines = 0, start = 0;
+  Batcher batcher(a, file.filename().string(), totals);
+  size_t start = 0;
   while (start < text->size()) {
     size_t end = text->find('\n', start);
     if (end == std::string::npos) end = text->size();
     std::string_view line(text->data() + start, end - start);
     start = end + 1;
     if (line.empty() || line[0] == '#') continue;
-    batch.append(line);
-    batch.push_back('\n');
-    ++totals->rows;
-    if (++lines == kBatchLines) {
-      RIFFLE_RETURN_IF_ERROR(Post(a, batch));
-      batch.clear();
-      lines = 0;
-      std::cerr << "\r  " << file.filename().string() << ": " << totals->rows << " lines"
-                << std::flush;
-    }
+    RIFFLE_RETURN_IF_ERROR(batcher.Add(line));
   }
-  if (lines) RIFFLE_RETURN_IF_ERROR(Post(a, batch));
-  return Status::Ok();
+  return batcher.Flush();
 }
 
 int Import(const ImportArgs& a) {

@@ -1,9 +1,8 @@
 // Delete predicates and times as the delete APIs take them.
+#include "rowdelete/predicate.h"
+
 #include <cctype>
 #include <charconv>
-
-#include "common/clock.h"
-#include "rowdelete/row_deleter.h"
 
 namespace riffle::rowdelete {
 namespace {
@@ -115,6 +114,7 @@ Result<TagEquals> ParsePredicate(std::string_view text, std::string* measurement
   if (in.AtEnd()) return tags;
   for (;;) {
     RIFFLE_ASSIGN_OR_RETURN(std::string key, in.Word(true, "a tag name"));
+    if (key.empty()) return in.Error("a tag name is empty");
     RIFFLE_RETURN_IF_ERROR(in.Expect('='));
     RIFFLE_ASSIGN_OR_RETURN(std::string value, in.Word(false, "a value"));
     if (key == "_measurement") {

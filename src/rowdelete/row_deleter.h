@@ -17,11 +17,10 @@
 #include "catalog/catalog.h"
 #include "persist/persister.h"
 #include "query/query.h"
+#include "rowdelete/predicate.h"
 #include "wal/wal.h"
 
 namespace riffle::rowdelete {
-
-using TagEquals = std::vector<std::pair<std::string, std::string>>;
 
 // What to delete: the rows of `table` (every table of the database when empty) with
 // min_time <= time <= max_time whose tags equal every one of `tags`.
@@ -32,16 +31,6 @@ struct DeleteSpec {
   TagEquals tags;
   std::string predicate;  // as the user wrote it
 };
-
-// A delete predicate: tag = "value" (or 'value') comparisons joined by AND, as InfluxDB 3
-// Enterprise and InfluxDB 2 take them. InfluxDB 2's `_measurement = "m"` names the table: it is
-// returned in `*measurement` when that is given, refused otherwise. Anything else (OR, !=, a
-// number) is an error naming what was found and what is expected.
-Result<TagEquals> ParsePredicate(std::string_view text, std::string* measurement = nullptr);
-
-// A time as RFC 3339 ("2024-01-02T03:04:05.5Z", "+01:00" offsets, or a bare date) or integer
-// nanoseconds since the epoch.
-Result<int64_t> ParseTime(std::string_view text);
 
 class RowDeleter {
  public:

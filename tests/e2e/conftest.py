@@ -510,6 +510,45 @@ def wait_for(predicate, timeout=10.0, interval=0.05):
     return value
 
 
+class TimedWriters:
+    """`count` threads that each write one line at a time until stopped: line n = k·10⁶ + i of
+    thread k is `make_line(n)`. `sent[n]` and `acked[n]` are monotonic times, so a test can tell
+    which writes were acknowledged before an operation began and which were sent after it ended."""
+
+    def __init__(self, server, db, make_line, count=2):
+        self.sent, self.acked, self.failures = {}, {}, []
+        self._stop = threading.Event()
+
+        def writer(k):
+            i = 0
+            while not self._stop.is_set():
+                n = k * 1_000_000 + i
+                self.sent[n] = time.monotonic()
+                r = write_lp(server, db, make_line(n))
+                if r.status_code != 204:
+                    self.failures.append(r.text)
+                    return
+                self.acked[n] = time.monotonic()
+                i += 1
+
+        # Daemons: a test that fails before stop() must not leave them writing forever.
+        self._threads = [threading.Thread(target=writer, args=(k,), daemon=True) for k in range(count)]
+        for t in self._threads:
+            t.start()
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+        assert not self.failures, self.failures[:3]
+
+    def acked_before(self, t):
+        return {n for n, at in self.acked.items() if at < t}
+
+    def sent_after(self, t):
+        return {n for n, at in self.sent.items() if at > t}
+
+
 def write_from_threads(server, db, make_line, writers, writes):
     """`writers` threads each make `writes` writes at once (`make_line(k, i)` is thread k's i-th
     line, written with precision=s); returns the bodies of the writes not answered 204."""

@@ -4,12 +4,11 @@ backup is consistent while writes go on; restoring it into an empty data dir giv
 acknowledged rows up to the backup point, compared row by row."""
 import shutil
 import subprocess
-import threading
 import time
 
 import requests
 
-from conftest import BINARY, Server, query_rows, wait_for, write_lp
+from conftest import BINARY, Server, TimedWriters, query_rows, wait_for, write_lp
 
 NOW_NS = 1_700_000_000 * 10**9
 
@@ -28,25 +27,15 @@ def rows_of(s):
 
 
 def test_a_backup_taken_during_writes_restores_exactly_the_acknowledged_rows(tmp_path):
-    s = Server(tmp_path / "live", ["--force-snapshot-rows", "50", "--snapshotted-wal-files-to-keep", "0"]).start()
+    # No compaction: files the full backup holds stay listed, so the incremental one can skip them.
+    s = Server(tmp_path / "live", ["--force-snapshot-rows", "50", "--snapshotted-wal-files-to-keep", "0",
+                                   "--compaction-min-files", "100000"]).start()
     restored = []
     try:
-        sent, acked, stop = {}, {}, threading.Event()
-
-        def writer(k):
-            i = 0
-            while not stop.is_set():
-                n = k * 1_000_000 + i
-                sent[n] = time.monotonic()
-                r = write_lp(s, "db", f"cpu,host=h{n % 5},w=w{k} n={n}i {NOW_NS + n}")
-                assert r.status_code == 204, r.text
-                acked[n] = time.monotonic()
-                i += 1
-
-        threads = [threading.Thread(target=writer, args=(k,)) for k in range(2)]
-        for t in threads:
-            t.start()
-        time.sleep(1.0)
+        writers = TimedWriters(s, "db", lambda n: f"cpu,host=h{n % 5},w=w{n // 1_000_000} n={n}i {NOW_NS + n}")
+        assert wait_for(lambda: writers.acked, timeout=30)
+        assert wait_for(lambda: query_rows(s, "db", "SELECT count(*) AS c FROM system.parquet_files")[0]["c"] > 0,
+                        timeout=30)
         points = {}
         for name, extra in (("base", []), ("inc-1", ["--incremental", "--parent", "base"])):
             asked = time.monotonic()
@@ -54,9 +43,7 @@ def test_a_backup_taken_during_writes_restores_exactly_the_acknowledged_rows(tmp
             points[name] = (asked, time.monotonic())
             assert f'Backup "{name}" completed' in out.stdout, out.stdout
             time.sleep(0.8)
-        stop.set()
-        for t in threads:
-            t.join()
+        writers.stop()
         assert "snapshot:" in s.log()
         listed = requests.get(s.url + "/api/v3/enterprise/backup", timeout=10).json()
         assert [b["backup_name"] for b in listed] == ["base", "inc-1"]
@@ -70,11 +57,10 @@ def test_a_backup_taken_during_writes_restores_exactly_the_acknowledged_rows(tmp
             r = Server(target).start()
             restored.append(r)
             got = rows_of(r)
-            before = {n for n, t in acked.items() if t < asked}
-            after = {n for n, t in sent.items() if t > answered}
+            before, after = writers.acked_before(asked), writers.sent_after(answered)
             assert before <= got, sorted(before - got)[:10]
             assert not (got & after), sorted(got & after)[:10]
-            assert got <= set(acked)
+            assert got <= set(writers.acked)
             # What the restored server holds is the live server's rows up to its newest one per writer.
             for k in range(2):
                 mine = sorted(n for n in got if n // 1_000_000 == k)
@@ -85,7 +71,7 @@ def test_a_backup_taken_during_writes_restores_exactly_the_acknowledged_rows(tmp
             r.start()
             assert rows_of(r) == got | {-1}
         # The live server is unaffected.
-        assert rows_of(s) == set(acked)
+        assert rows_of(s) == set(writers.acked)
     finally:
         for r in restored:
             r.kill9()

@@ -3,12 +3,11 @@ system.row_deletes (InfluxDB 3 Enterprise's spelling), InfluxDB 2's POST /api/v2
 InfluxQL's DELETE. Deleted rows are gone from queries when the request returns — from the buffer
 and from Parquet files — never come back after a restart or kill -9, and their files' space is
 given back."""
-import threading
 import time
 
 import requests
 
-from conftest import Server, object_keys, query_rows, wait_for, write_lp
+from conftest import Server, TimedWriters, object_keys, query_rows, wait_for, write_lp
 
 NOW_S = 1_700_000_000  # 2023-11-14T22:13:20Z
 SNAPSHOT_EVERY_10 = ["--force-snapshot-rows", "10", "--snapshotted-wal-files-to-keep", "0"]
@@ -208,43 +207,25 @@ def test_a_delete_removes_what_was_written_before_it_and_nothing_written_after(t
     before the delete was sent is gone, every row sent after its answer stays, also after kill -9."""
     s = Server(tmp_path, ["--force-snapshot-rows", "40", "--snapshotted-wal-files-to-keep", "0"]).start()
     try:
-        sent, acked, stop = {}, {}, threading.Event()
-
-        def writer(k):
-            i = 0
-            while not stop.is_set():
-                n = k * 1_000_000 + i
-                sent[n] = time.monotonic()
-                r = write_lp(s, "db", f"cpu,host=h,w=w{k} n={n}i {NOW_S * 10**9 + n}")
-                assert r.status_code == 204, r.text
-                acked[n] = time.monotonic()
-                i += 1
-
-        threads = [threading.Thread(target=writer, args=(k,)) for k in range(2)]
-        for t in threads:
-            t.start()
+        writers = TimedWriters(s, "db", lambda n: f"cpu,host=h,w=w{n // 1_000_000} n={n}i {NOW_S * 10**9 + n}")
         time.sleep(1.0)
         asked = time.monotonic()
         out = delete_rows(s, "-t", "cpu", "--all-time", "-p", 'host = "h"')
         answered = time.monotonic()
         time.sleep(1.0)
-        stop.set()
-        for t in threads:
-            t.join()
+        writers.stop()
         assert "snapshot:" in s.log()
         kept = {r["n"] for r in query_rows(s, "db", "SELECT n FROM cpu")}
-        before = {n for n, t in acked.items() if t < asked}
-        after = {n for n, t in sent.items() if t > answered}
+        before, after = writers.acked_before(asked), writers.sent_after(answered)
         assert before and after, (len(before), len(after))
         assert not (before & kept), sorted(before & kept)[:10]
         assert after <= kept, sorted(after - kept)[:10]
-        assert kept <= set(acked)
+        assert kept <= set(writers.acked)
         assert out.returncode == 0
         s.kill9()
         s.start()
         assert {r["n"] for r in query_rows(s, "db", "SELECT n FROM cpu")} == kept
     finally:
-        stop.set()
         s.kill9()
 
 
