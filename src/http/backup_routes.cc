@@ -50,6 +50,16 @@ void RegisterBackupRoutes(Api& api, objstore::ObjectStore* store, persist::Persi
     if (!made.ok()) return reply(failed(made.status()));
     reply(Response::Json(200, backup::ToJson(*made).dump()));
   });
+  // Enterprise restores in place through /api/v3/enterprise/restore; Riffle restores into an
+  // empty store before the server starts, so the route explains where to go.
+  for (const char* restore : {"/api/v3/enterprise/restore", "/api/v3/enterprise/restore/"})
+    api.AddRoute(restore, [](Request&&, Reply reply) {
+      reply(Response::Error(
+          405,
+          "a running server does not restore itself: stop it, then run influxdb3 create "
+          "restore --backup NAME --node-id ID --data-dir DIR (or --object-store s3 "
+          "--bucket B) into an empty data dir or bucket, and start serve on it"));
+    });
   api.AddRoute(base + "/", [=](Request&& req, Reply reply) {
     if (!refused.empty()) return reply(Response::Error(405, refused));
     std::string name = req.path.substr(base.size() + 1);

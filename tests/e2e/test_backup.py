@@ -99,6 +99,8 @@ def test_backup_mistakes_are_refused_clearly(tmp_path):
         assert out.returncode != 0 and "already holds data" in out.stderr, out.stderr
         out = restore(s, "zzz", tmp_path / "empty", check=False)
         assert out.returncode != 0 and "no backup named 'zzz'" in out.stderr
+        r = requests.post(s.url + "/api/v3/enterprise/restore", json={"backup_name": "b2"}, timeout=10)
+        assert r.status_code == 405 and "influxdb3 create restore" in r.json()["error"], r.text
         s.cli("delete", "backup", "--name", "b2", "-y")
         s.cli("delete", "backup", "--name", "b1", "-y")
         assert "no backups" in s.cli("show", "backups").stdout
