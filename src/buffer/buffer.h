@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -35,8 +36,10 @@ duck::ColumnKind ColumnKindOf(catalog::ColumnType t);
 // Rows per Parquet row group: smaller than DuckDB's 122,880, so that a selective query reads
 // fewer rows of the group it cannot skip, and 32k rows still make whole vectors for the scan.
 constexpr int64_t kParquetRowGroupRows = 32'768;
-// The SQL condition that selects the rows of a row delete (it is never NULL).
-std::string RowDeleteSql(const wal::RowDelete& d);
+// The SQL condition that selects the rows of `table` a row delete names (it is never NULL): a
+// tag the table lacks is left out when compared with "", and makes it nullopt (no row can match)
+// when compared with anything else.
+std::optional<std::string> RowDeleteSql(const catalog::Table& table, const wal::RowDelete& d);
 const char* DuckTypeName(catalog::ColumnType t);  // its SQL type name
 
 class Buffer {

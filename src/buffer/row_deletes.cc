@@ -12,15 +12,20 @@ namespace riffle::buffer {
 using duck::QuoteIdent;
 using duck::QuoteLiteral;
 
-std::string RowDeleteSql(const wal::RowDelete& d) {
+std::optional<std::string> RowDeleteSql(const catalog::Table& table, const wal::RowDelete& d) {
   std::vector<std::string> terms;
   if (d.min_time != INT64_MIN)
     terms.push_back("\"time\" >= make_timestamp_ns(" + std::to_string(d.min_time) + ")");
   if (d.max_time != INT64_MAX)
     terms.push_back("\"time\" <= make_timestamp_ns(" + std::to_string(d.max_time) + ")");
   // A row without the tag has it as NULL; "" matches those (InfluxDB has no empty tag values).
-  for (const auto& [tag, value] : d.tags)
+  for (const auto& [tag, value] : d.tags) {
+    if (!table.Find(tag)) {
+      if (!value.empty()) return std::nullopt;
+      continue;  // every row lacks it
+    }
     terms.push_back("coalesce(" + QuoteIdent(tag) + ", '') = " + QuoteLiteral(value));
+  }
   if (terms.empty()) return "true";
   std::string sql;
   for (const auto& t : terms) sql += (sql.empty() ? "" : " AND ") + t;
@@ -38,20 +43,14 @@ Status Buffer::DeleteRowsLocked(const catalog::CatalogState& state, const wal::W
       if (t->id == d.table_id) table = t.get();
   auto it = tables_.find(d.table_id);
   if (!table || it == tables_.end()) return Status::Ok();  // deleted since; its rows went with it
-  // A tag the table does not have yet: no buffered row can match a non-empty value.
-  for (const auto& [tag, value] : d.tags)
-    if (!table->Find(tag) && !value.empty()) return Status::Ok();
-  wal::RowDelete known = d;
-  known.tags.erase(std::remove_if(known.tags.begin(), known.tags.end(),
-                                  [&](const auto& t) { return !table->Find(t.first); }),
-                   known.tags.end());
-  std::string where = RowDeleteSql(known);
+  std::optional<std::string> where = RowDeleteSql(*table, d);
+  if (!where) return Status::Ok();
   int64_t removed = 0;
   std::vector<std::string> targets = {DataTable(d.table_id)};
   if (frozen_.count(d.table_id)) targets.push_back(FrozenTable(d.table_id));
   for (const auto& name : targets) {
     auto count = conn_.QueryInt64s("DELETE FROM " + SchemaRef(DataSchema(db->id)) + "." +
-                                   QuoteIdent(name) + " WHERE " + where);
+                                   QuoteIdent(name) + " WHERE " + *where);
     if (!count.ok())
       return Status::Internal("deleting rows of table '" + table->name +
                               "' from the buffer failed: " + count.status().message());

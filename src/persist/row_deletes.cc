@@ -110,17 +110,8 @@ Status Persister::ApplyRowDelete(RowDeleteRecord& record) {
       if (table && f.table_id == d.table_id && f.max_time >= d.min_time && f.min_time <= d.max_time)
         candidates.push_back(f);
   }
-  // A tag the table does not have: a non-empty value matches no row.
-  bool matches_nothing = false;
-  if (table)
-    for (const auto& [tag, value] : d.tags)
-      matches_nothing = matches_nothing || (!table->Find(tag) && !value.empty());
-  wal::RowDelete known = d;
-  if (table)
-    known.tags.erase(std::remove_if(known.tags.begin(), known.tags.end(),
-                                    [&](const auto& t) { return !table->Find(t.first); }),
-                     known.tags.end());
-  const std::string where = buffer::RowDeleteSql(known);
+  // No table (deleted since) or no row that can match: nothing to rewrite.
+  const std::optional<std::string> where = table ? buffer::RowDeleteSql(*table, d) : std::nullopt;
   struct Replacement {
     std::string old_key;
     std::optional<ParquetFileInfo> file;  // none: every row went
@@ -131,11 +122,11 @@ Status Persister::ApplyRowDelete(RowDeleteRecord& record) {
     for (const auto& r : replacements)
       if (r.file) (void)local_->Remove(r.file->path);
   };
-  for (size_t i = 0; !matches_nothing && i < candidates.size(); ++i) {
+  for (size_t i = 0; where && i < candidates.size(); ++i) {
     const ParquetFileInfo& f = candidates[i];
     RIFFLE_ASSIGN_OR_RETURN(std::shared_ptr<void> pinned, local_->Pin({f.path}));
     RIFFLE_ASSIGN_OR_RETURN(std::string input, local_->PathFor(f.path));
-    auto matching = buffer_->CountParquetRows(*table, input, where);
+    auto matching = buffer_->CountParquetRows(*table, input, *where);
     if (!matching.ok()) {
       discard_outputs();
       return Status::Internal("row delete " + std::to_string(d.sequence) + ": reading " + f.path +
@@ -154,7 +145,7 @@ Status Persister::ApplyRowDelete(RowDeleteRecord& record) {
       discard_outputs();
       return staged.status();
     }
-    auto kept = buffer_->CopyParquetWithout(*table, input, where, *staged);
+    auto kept = buffer_->CopyParquetWithout(*table, input, *where, *staged);
     auto size = kept.ok() ? local_->Commit(out.path) : Result<int64_t>(kept.status());
     if (!size.ok()) {
       local_->Discard(out.path);
