@@ -90,14 +90,8 @@ void RegisterBackupCommands(CLI::App& app, std::function<int()>* action) {
   del->add_flag("-y,--yes", a->yes, "do not ask for confirmation");
   del->callback([a, action] {
     *action = [a] {
-      if (!a->yes) {
-        std::cout << "Are you sure you want to delete backup \"" << a->name
-                  << "\"? Enter 'yes' to confirm: " << std::flush;
-        std::string answer;
-        std::getline(std::cin, answer);
-        if (answer != "yes" && answer != "y")
-          return Fail("cannot delete backup without confirmation");
-      }
+      if (!a->yes && !Confirm("backup \"" + a->name + "\""))
+        return Fail("cannot delete backup without confirmation");
       return Call(a->opts, "DELETE", "/api/v3/enterprise/backup/" + a->name, "", "",
                   "Backup \"" + a->name + "\" deleted successfully");
     };

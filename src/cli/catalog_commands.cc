@@ -19,14 +19,14 @@ struct Args {
   bool yes = false, show_deleted = false, data_only = false, remove_tables = false;
 };
 
+}  // namespace
+
 bool Confirm(const std::string& what) {
   std::cout << "Are you sure you want to delete " << what << "? Enter 'yes' to confirm: " << std::flush;
   std::string answer;
   std::getline(std::cin, answer);
   return answer == "yes" || answer == "y";
 }
-
-}  // namespace
 
 void RegisterCatalogCommands(CLI::App& app, std::function<int()>* action) {
   CLI::App* create = app.add_subcommand("create", "Create a resource (database, table, trigger, token, last_cache, distinct_cache)");

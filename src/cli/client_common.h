@@ -10,6 +10,8 @@
 namespace riffle::cli {
 
 int Fail(const std::string& message);
+// Asks "Are you sure you want to delete <what>?" on stdout; true for "yes" or "y".
+bool Confirm(const std::string& what);
 Result<std::string> ReadFile(const std::string& path);
 std::string ReadAll(std::istream& in);
 // Performs a request; prints `success_message` on 2xx, the server's error otherwise.

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/client_common.h"
+#include "duck/duck.h"
 
 namespace riffle::cli {
 
@@ -21,18 +22,6 @@ struct ExportArgs {
   std::string database, table, output_dir;
   std::vector<std::string> windows;
 };
-
-std::string SqlString(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string SqlName(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
 
 Result<json> QueryJson(const ExportArgs& a, const std::string& sql) {
   auto r = HttpCall(
@@ -63,7 +52,7 @@ Result<std::vector<std::pair<std::string, int64_t>>> Windows(const ExportArgs& a
                           QueryJson(a,
                                     "SELECT strftime(date_trunc('day', time), '%Y-%m-%d') AS day, "
                                     "count(*) AS n FROM " +
-                                        SqlName(table) + " GROUP BY 1 ORDER BY 1"));
+                                        duck::QuoteIdent(table) + " GROUP BY 1 ORDER BY 1"));
   std::vector<std::pair<std::string, int64_t>> out;
   for (const auto& r : rows) out.emplace_back(r.at("day"), r.at("n"));
   return out;
@@ -90,9 +79,9 @@ int ExportData(const ExportArgs& a) {
       if (!a.windows.empty() &&
           std::find(a.windows.begin(), a.windows.end(), day) == a.windows.end())
         continue;
-      std::string sql = "SELECT * FROM " + SqlName(table) + " WHERE time >= " + SqlString(day) +
-                        "::TIMESTAMP AND time < " + SqlString(day) +
-                        "::TIMESTAMP + INTERVAL 1 DAY ORDER BY time";
+      std::string sql = "SELECT * FROM " + duck::QuoteIdent(table) +
+                        " WHERE time >= " + duck::QuoteLiteral(day) + "::TIMESTAMP AND time < " +
+                        duck::QuoteLiteral(day) + "::TIMESTAMP + INTERVAL 1 DAY ORDER BY time";
       auto r = HttpCall(
           a.opts, "GET",
           "/api/v3/query_sql?db=" + UrlEncode(a.database) + "&format=parquet&q=" + UrlEncode(sql));

@@ -121,8 +121,8 @@ Result<std::map<std::string, Mapping>> KindsFromServer(const ImportArgs& a) {
   std::map<std::string, Mapping> kinds;
   std::string sql =
       "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'iox' "
-      "AND table_name = '" +
-      a.table + "'";
+      "AND table_name = " +
+      duck::QuoteLiteral(a.table);
   auto r = HttpCall(
       a.opts, "GET",
       "/api/v3/query_sql?db=" + UrlEncode(a.database) + "&format=json&q=" + UrlEncode(sql));

@@ -58,14 +58,7 @@ void RegisterRowDeleteCommands(CLI::App& app, std::function<int()>* action) {
             "a delete needs an explicit time scope: --min-time and/or --max-time, or --all-time");
       std::string what = "rows of table \"" + a->database + "\".\"" + a->table + "\"" +
                          (a->predicate.empty() ? "" : " where " + a->predicate);
-      if (!a->yes) {
-        std::cout << "Are you sure you want to delete " << what
-                  << "? Enter 'yes' to confirm: " << std::flush;
-        std::string answer;
-        std::getline(std::cin, answer);
-        if (answer != "yes" && answer != "y")
-          return Fail("cannot delete rows without confirmation");
-      }
+      if (!a->yes && !Confirm(what)) return Fail("cannot delete rows without confirmation");
       json body = {{"db", a->database}, {"table", a->table}, {"predicate", a->predicate}};
       if (a->all_time) body["all_time"] = true;
       if (!a->min_time.empty()) body["min_time"] = TimeValue(a->min_time);
