@@ -650,8 +650,10 @@ def test_a_late_query_node_sees_data_whose_wal_files_are_gone(cluster, store):
     for w in range(8):
         assert_written(ing.write(db, lines("m", w * 5, 5)))
     first_wal = "ing1/wal/00000000001.wal"
+    # A snapshot and --snapshotted-wal-files-to-keep 1 removed the first WAL files. How many of
+    # the last ones remain depends on how the writes fell into flush periods, so only the first
+    # is checked: its rows are in Parquet files alone.
     assert wait_for(lambda: first_wal not in store.keys("ing1/wal/"), timeout=WAIT), store.keys("ing1/wal/")
-    assert wait_for(lambda: len(store.keys("ing1/wal/")) <= 2, timeout=WAIT), store.keys("ing1/wal/")
     q = cluster(store, "q1", "query")
     assert wait_for(lambda: q.count(db, "m") == 40, timeout=WAIT), q.count(db, "m")
     rows = q.rows(db, "SELECT count(DISTINCT v) AS d, min(v) AS lo, max(v) AS hi FROM m")
