@@ -1,15 +1,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
-
-#include <nlohmann/json.hpp>
 
 #include "duck/connection.h"
 #include "duck/database.h"
 #include "query/sql_compat.h"
 #include "query/statement_scope.h"
+#include "query/time_bounds.h"
 
 namespace riffle::query {
 namespace {
@@ -156,6 +158,87 @@ TEST(WithoutExplain, StripsEveryExplainForm) {
   EXPECT_EQ(WithoutExplain("/* c */ EXPLAIN (FORMAT json) SELECT 1"), " SELECT 1");
   EXPECT_EQ(WithoutExplain("SELECT explain FROM t"), "SELECT explain FROM t");
   EXPECT_EQ(WithoutExplain("explained"), "explained");
+}
+
+// The time bounds a statement puts on each table, found on DuckDB's real parse trees and
+// evaluated by DuckDB (query/time_bounds.h).
+class TimeBoundsTest : public StatementScopeTest {
+ protected:
+  static constexpr int64_t kSecond = 1'000'000'000;
+  // table -> [lo, hi] with the one-second widening taken off again.
+  std::map<std::string, std::pair<int64_t, int64_t>> Ranges(const std::string& sql,
+                                                            const std::string& param = "") {
+    StatementTimeBounds bounds = AnalyzeTimeBounds(*conn_, sql);
+    auto ranges = EvaluateTimeBounds(*conn_, bounds, [&](duck::Statement& stmt) {
+      if (!param.empty()) return stmt.Bind("p", duck::Value(param)).status();
+      return Status::Ok();
+    });
+    std::map<std::string, std::pair<int64_t, int64_t>> out;
+    for (const auto& [table, r] : ranges)
+      out[table] = {r.lo == INT64_MIN ? r.lo : r.lo + kSecond,
+                    r.hi == INT64_MAX ? r.hi : r.hi - kSecond};
+    return out;
+  }
+  static constexpr int64_t k2020 = 1577836800 * kSecond;  // 2020-01-01T00:00:00Z
+};
+
+TEST_F(TimeBoundsTest, ComparisonsWithLiteralsBoundTheTable) {
+  using Range = std::pair<int64_t, int64_t>;
+  EXPECT_EQ(Ranges("SELECT * FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < "
+                   "'2020-01-01T01:00:00Z'"),
+            (std::map<std::string, Range>{{"cpu", {k2020, k2020 + 3600 * kSecond}}}));
+  EXPECT_EQ(Ranges("SELECT * FROM Cpu WHERE host = 'a' AND '2020-01-01' <= time"),
+            (std::map<std::string, Range>{{"cpu", {k2020, INT64_MAX}}}));
+  EXPECT_EQ(
+      Ranges(
+          "SELECT * FROM cpu c WHERE c.time BETWEEN TIMESTAMP '2020-01-01' AND DATE '2020-01-02'"),
+      (std::map<std::string, Range>{{"cpu", {k2020, k2020 + 86400 * kSecond}}}));
+  EXPECT_EQ(
+      Ranges("SELECT * FROM cpu WHERE time = '2020-01-01T00:00:00+01:00'"),
+      (std::map<std::string, Range>{{"cpu", {k2020 - 3600 * kSecond, k2020 - 3600 * kSecond}}}));
+  EXPECT_EQ(
+      Ranges("SELECT count(*) FROM (SELECT * FROM cpu WHERE time > $p) GROUP BY 1", "2020-01-01"),
+      (std::map<std::string, Range>{{"cpu", {k2020, INT64_MAX}}}));
+  // DuckDB's parser turns NOT > into <=.
+  EXPECT_EQ(Ranges("SELECT * FROM cpu WHERE NOT time > '2020-01-01'"),
+            (std::map<std::string, Range>{{"cpu", {INT64_MIN, k2020}}}));
+  // Two bounds of one side: the narrower wins.
+  EXPECT_EQ(Ranges("SELECT * FROM cpu WHERE time > '2020-01-01' AND time > '2019-01-01'"),
+            (std::map<std::string, Range>{{"cpu", {k2020, INT64_MAX}}}));
+}
+
+TEST_F(TimeBoundsTest, TheClockIsWidenedByAMinute) {
+  auto ranges = Ranges("SELECT * FROM cpu WHERE time < now() AND time > now() - INTERVAL '1 hour'");
+  ASSERT_EQ(ranges.size(), 1u);
+  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  EXPECT_NEAR(static_cast<double>(ranges["cpu"].second), static_cast<double>(now + 60 * kSecond),
+              5e9);
+  EXPECT_NEAR(static_cast<double>(ranges["cpu"].first), static_cast<double>(now - 3600 * kSecond),
+              5e9);
+}
+
+TEST_F(TimeBoundsTest, WhatIsNotCertainBoundsNothing) {
+  for (const char* sql :
+       {"SELECT * FROM cpu WHERE time > '2020-01-01' OR host = 'a'",  // not a conjunct
+        "SELECT * FROM cpu a JOIN cpu b USING (time) WHERE a.time > '2020-01-01'",  // read twice
+        "SELECT * FROM cpu JOIN mem USING (host) WHERE time > '2020-01-01'",        // a join
+        "SELECT * FROM cpu WHERE date_trunc('day', time) > '2020-01-01'",  // a function of time
+        "SELECT * FROM cpu WHERE time > (SELECT max(time) FROM mem)",      // a subquery
+        "SELECT * FROM cpu WHERE time > random()::TIMESTAMP",              // not a time function
+        "SELECT * FROM cpu WHERE time > 5",                                // not a time
+        "SELECT * FROM cpu AS c(a, b, time) WHERE time > '2020-01-01'",    // columns renamed
+        "SELECT * FROM cpu WHERE mem.time > '2020-01-01'",                 // another table's time
+        "SELECT * FROM cpu WHERE time > 'yesterday-ish'",                  // not castable
+        "SELECT * FROM cpu WHERE time > $p",                               // no value bound
+        "SELECT * FROM cpu; SELECT 1", "SELECT * FROM cpu WHERE"}) {
+    EXPECT_TRUE(Ranges(sql).empty()) << sql;
+  }
+  // Only the table the bounds are on is bounded.
+  auto ranges = Ranges("SELECT * FROM cpu WHERE time > '2020-01-01' UNION ALL SELECT * FROM mem");
+  EXPECT_EQ(ranges.size(), 1u);
+  EXPECT_TRUE(ranges.count("cpu"));
 }
 
 }  // namespace

@@ -145,12 +145,41 @@ std::string Buffer::FileVariablesSql(uint64_t* seen) const {
   return sql;
 }
 
-std::vector<std::string> Buffer::FileKeys(const std::set<uint32_t>& table_ids) const {
+namespace {
+
+bool Meets(const PersistedFile& f, const TimeRange& range) {
+  return f.max_time >= range.lo && f.min_time <= range.hi;
+}
+
+}  // namespace
+
+std::string Buffer::FileVariableSql(uint32_t table_id,
+                                    const std::optional<TimeRange>& range) const {
+  auto it = parquet_files_.find(table_id);
+  if (it == parquet_files_.end() || it->second.empty()) return "";
+  std::vector<std::string> paths;
+  for (const auto& f : it->second)
+    if (!range || Meets(f, *range)) paths.push_back(f.path);
+  // read_parquet refuses an empty list; the empty file has the "time" column the view filters.
+  if (paths.empty()) paths.push_back(stub_path_);
+  return "SET VARIABLE " + FilesVariable(table_id) + " = " + PathListSql(paths) + ";\n";
+}
+
+size_t Buffer::FileCount(uint32_t table_id) const {
+  auto it = parquet_files_.find(table_id);
+  return it == parquet_files_.end() ? 0 : it->second.size();
+}
+
+std::vector<std::string> Buffer::FileKeys(const std::set<uint32_t>& table_ids,
+                                          const std::map<uint32_t, TimeRange>& ranges) const {
   std::vector<std::string> keys;
   for (uint32_t id : table_ids) {
     auto it = parquet_files_.find(id);
     if (it == parquet_files_.end()) continue;
-    for (const auto& f : it->second) keys.push_back(f.key.empty() ? f.path : f.key);
+    auto range = ranges.find(id);
+    for (const auto& f : it->second)
+      if (range == ranges.end() || Meets(f, range->second))
+        keys.push_back(f.key.empty() ? f.path : f.key);
   }
   return keys;
 }

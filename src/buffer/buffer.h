@@ -99,8 +99,16 @@ class Buffer {
   // Under ReadViews(): the SET VARIABLE statements that give a connection which last set them
   // at publish `*seen` the current lists ("" if they are current); `*seen` becomes current.
   std::string FileVariablesSql(uint64_t* seen) const;
-  // Under ReadViews(): the object keys of the Parquet files of the tables `table_ids`.
-  std::vector<std::string> FileKeys(const std::set<uint32_t>& table_ids) const;
+  // Under ReadViews(): the SET VARIABLE statement that narrows table `table_id`'s list to the
+  // files whose rows can fall in `range` (to the empty file when none can), or with no range
+  // restores the whole list ("" when the table has no files).
+  std::string FileVariableSql(uint32_t table_id, const std::optional<TimeRange>& range) const;
+  // Under ReadViews(): how many Parquet files table `table_id` has.
+  size_t FileCount(uint32_t table_id) const;
+  // Under ReadViews(): the object keys of the Parquet files of the tables `table_ids`, those of
+  // a table in `ranges` only where its rows can fall in that range.
+  std::vector<std::string> FileKeys(const std::set<uint32_t>& table_ids,
+                                    const std::map<uint32_t, TimeRange>& ranges = {}) const;
   // How many times PublishParquet changed what queries read. A file dropped by publish N can
   // go once no query that began before N runs (see query::FileReaders).
   uint64_t PublishCount() const { return publishes_.load(); }

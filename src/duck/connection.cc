@@ -277,25 +277,43 @@ Result<std::unique_ptr<Statement>> Connection::PrepareOne(const std::string& sql
   return std::unique_ptr<Statement>(new Statement(stmt));
 }
 
-Result<std::string> Connection::ParseTreeJson(const std::string& sql) {
-  if (!parse_tree_ && duckdb_prepare(conn_, "SELECT json_serialize_sql($1::VARCHAR)", &parse_tree_) == DuckDBError) {
-    std::string err = duckdb_prepare_error(parse_tree_) ? duckdb_prepare_error(parse_tree_) : "?";
-    duckdb_destroy_prepare(&parse_tree_);
-    parse_tree_ = nullptr;
-    return Status::Internal("cannot prepare json_serialize_sql: " + err);
+namespace {
+
+// `function`($1) on the text `arg`, with `*stmt` prepared on first use and kept.
+Result<std::string> CallTextFunction(duckdb_connection conn, duckdb_prepared_statement* stmt,
+                                     const std::string& function, const std::string& arg) {
+  if (!*stmt &&
+      duckdb_prepare(conn, ("SELECT " + function + "($1::VARCHAR)").c_str(), stmt) == DuckDBError) {
+    std::string err = duckdb_prepare_error(*stmt) ? duckdb_prepare_error(*stmt) : "?";
+    duckdb_destroy_prepare(stmt);
+    *stmt = nullptr;
+    return Status::Internal("cannot prepare " + function + ": " + err);
   }
   DuckResult r;
-  bool ok = duckdb_bind_varchar_length(parse_tree_, 1, sql.data(), sql.size()) != DuckDBError &&
-            duckdb_execute_prepared(parse_tree_, r.get()) != DuckDBError;
+  bool ok = duckdb_bind_varchar_length(*stmt, 1, arg.data(), arg.size()) != DuckDBError &&
+            duckdb_execute_prepared(*stmt, r.get()) != DuckDBError;
   if (!ok) {
     const char* err = duckdb_result_error(r.get());
-    return Status::Internal("json_serialize_sql failed: " + std::string(err ? err : "?"));
+    return Status::Internal(function + " failed: " + std::string(err ? err : "?"));
   }
   char* text = duckdb_value_varchar(r.get(), 0, 0);
-  if (!text) return Status::Internal("json_serialize_sql returned no text");
+  if (!text) return Status::Internal(function + " returned no text");
   std::string out(text);
   duckdb_free(text);
   return out;
+}
+
+}  // namespace
+
+Result<std::string> Connection::ParseTreeJson(const std::string& sql) {
+  return CallTextFunction(conn_, &parse_tree_, "json_serialize_sql", sql);
+}
+
+Result<std::string> Connection::SqlOfParseTree(const std::string& tree_json) {
+  duckdb_prepared_statement stmt = nullptr;
+  auto sql = CallTextFunction(conn_, &stmt, "json_deserialize_sql", tree_json);
+  if (stmt) duckdb_destroy_prepare(&stmt);
+  return sql;
 }
 
 void Connection::Interrupt() {

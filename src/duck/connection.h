@@ -47,6 +47,8 @@ class Connection {
   // DuckDB's parse tree of `sql` as JSON (json_serialize_sql): parsed, never bound, so naming a
   // file or a table here reads nothing.
   Result<std::string> ParseTreeJson(const std::string& sql);
+  // The SQL text of a parse tree in that JSON form (json_deserialize_sql).
+  Result<std::string> SqlOfParseTree(const std::string& tree_json);
   // Replaces temporary table `name` with `rows` (a system or information_schema table).
   Status LoadTempTable(const std::string& name,
                        const std::vector<std::pair<std::string, ColumnKind>>& columns,

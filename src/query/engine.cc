@@ -3,17 +3,17 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <thread>
-#include <unordered_set>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <shared_mutex>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "buffer/buffer.h"
 #include "common/clock.h"
@@ -23,6 +23,7 @@
 #include "query/query_log.h"
 #include "query/sql_compat.h"
 #include "query/statement_scope.h"
+#include "query/time_bounds.h"
 
 namespace riffle::query {
 namespace {
@@ -136,6 +137,8 @@ class DuckEngine final : public QueryEngine {
     std::shared_ptr<duck::Connection> conn;
     uint32_t db_id = 0;  // whose schema is on the search path
     uint64_t files_seen = UINT64_MAX;  // the publish whose file lists it holds (Buffer::ReadViews)
+    // Tables whose file list the last query narrowed to a time range (time_bounds.h).
+    std::map<uint32_t, buffer::TimeRange> narrowed;
   };
 
   Result<Conn> Acquire() {
@@ -148,7 +151,7 @@ class DuckEngine final : public QueryEngine {
       }
     }
     RIFFLE_ASSIGN_OR_RETURN(duck::Connection opened, duck::Connection::Open(*db_));
-    return Conn{std::make_shared<duck::Connection>(std::move(opened)), 0};
+    return Conn{std::make_shared<duck::Connection>(std::move(opened)), 0, UINT64_MAX, {}};
   }
   void Release(Conn c) {
     std::lock_guard lock(pool_mu_);
@@ -294,15 +297,19 @@ class DuckEngine final : public QueryEngine {
     // Before the views lock: system tables ask the persister, which may be publishing.
     RIFFLE_RETURN_IF_ERROR(MaterializeVirtualTables(*conn.conn, state, db, rewritten));
     std::set<uint32_t> tables = TablesNamedIn(db, sql);
+    auto ranges = TimeRangesRead(conn, db, tables, rewritten, params);
     for (bool all = false;; all = true) {
       if (all)
         for (const auto& [name, t] : db.tables) tables.insert(t->id);
-      auto views = PinFiles(tables, &lease.pinned);
+      auto views = PinFiles(tables, ranges, &lease.pinned);
       if (!views.ok()) return views.status();
       std::string variables = buffer_->FileVariablesSql(&conn.files_seen);
+      if (!variables.empty()) conn.narrowed.clear();  // every list whole again
+      variables += NarrowingSql(conn, ranges);
       if (!variables.empty()) {
         if (Status st = conn.conn->Exec(variables); !st.ok()) {
           conn.files_seen = UINT64_MAX;
+          conn.narrowed.clear();
           return st;
         }
       }
@@ -311,6 +318,79 @@ class DuckEngine final : public QueryEngine {
           result.status().message().find("No files found that match") == std::string::npos)
         return result;
     }
+  }
+
+  // The time range in which the statement reads each of `tables` that has enough Parquet files
+  // for narrowing its list to pay (see query/time_bounds.h): the bounds are found once per
+  // statement text and evaluated per run (they may use now() or parameters).
+  std::map<uint32_t, buffer::TimeRange> TimeRangesRead(Conn& conn, const catalog::Database& db,
+                                                       const std::set<uint32_t>& tables,
+                                                       const RewrittenSql& rewritten,
+                                                       const Params& params) {
+    constexpr size_t kNarrowFromFiles = 16;  // fewer open faster than the bounds evaluate
+    bool worth = false;
+    {
+      auto views = buffer_->ReadViews();
+      for (uint32_t id : tables) worth = worth || buffer_->FileCount(id) >= kNarrowFromFiles;
+    }
+    if (!worth) return {};
+    std::shared_ptr<const StatementTimeBounds> bounds;
+    {
+      std::lock_guard lock(bounds_mu_);
+      if (auto it = bounds_by_text_.find(rewritten.sql); it != bounds_by_text_.end())
+        bounds = it->second;
+    }
+    if (!bounds) {
+      bounds = std::make_shared<const StatementTimeBounds>(
+          AnalyzeTimeBounds(*conn.conn, WithoutExplain(rewritten.sql)));
+      constexpr size_t kMaxText = 16 * 1024, kMaxEntries = 1024;
+      if (rewritten.sql.size() <= kMaxText) {
+        std::lock_guard lock(bounds_mu_);
+        if (bounds_by_text_.size() >= kMaxEntries) bounds_by_text_.clear();
+        bounds_by_text_.emplace(rewritten.sql, bounds);
+      }
+    }
+    if (bounds->bounds.empty()) return {};
+    auto by_name = EvaluateTimeBounds(*conn.conn, *bounds, [&](duck::Statement& stmt) {
+      return BindParams(stmt, rewritten, params);
+    });
+    std::map<uint32_t, buffer::TimeRange> ranges;
+    for (const auto& [name, t] : db.tables) {
+      auto it = by_name.find(Lower(name));
+      if (it != by_name.end() && tables.count(t->id)) ranges[t->id] = it->second;
+    }
+    return ranges;
+  }
+
+  // Under the views lock: the SET VARIABLE statements that narrow the lists of the tables in
+  // `ranges` on `conn` and give back their whole lists to those the last query narrowed.
+  std::string NarrowingSql(Conn& conn, const std::map<uint32_t, buffer::TimeRange>& ranges) {
+    std::string sql;
+    for (auto it = conn.narrowed.begin(); it != conn.narrowed.end();) {
+      if (ranges.count(it->first)) {
+        ++it;
+        continue;
+      }
+      sql += buffer_->FileVariableSql(it->first, std::nullopt);
+      it = conn.narrowed.erase(it);
+    }
+    for (const auto& [id, range] : ranges) {
+      auto it = conn.narrowed.find(id);
+      if (it != conn.narrowed.end() && it->second == range) continue;
+      sql += buffer_->FileVariableSql(id, range);
+      conn.narrowed[id] = range;
+    }
+    return sql;
+  }
+
+  static Status BindParams(duck::Statement& stmt, const RewrittenSql& rewritten,
+                           const Params& params) {
+    for (const auto& [name, value] : params) {
+      if (rewritten.params_used_as_tables.count(name)) continue;
+      RIFFLE_RETURN_IF_ERROR(
+          stmt.Bind(name, ToValue(value)).status());  // a parameter the SQL lacks is ignored
+    }
+    return Status::Ok();
   }
 
   // Refuses, before DuckDB binds anything, a statement that names what is not `db`'s: another
@@ -383,8 +463,9 @@ class DuckEngine final : public QueryEngine {
 
   // The files of `tables` pinned into `*pinned` (downloaded without holding up publishes) and
   // the views lock that keeps them the files the views list.
-  Result<std::shared_lock<std::shared_mutex>> PinFiles(const std::set<uint32_t>& tables,
-                                                       std::shared_ptr<void>* pinned) {
+  Result<std::shared_lock<std::shared_mutex>> PinFiles(
+      const std::set<uint32_t>& tables, const std::map<uint32_t, buffer::TimeRange>& ranges,
+      std::shared_ptr<void>* pinned) {
     if (!pinner_) return buffer_->ReadViews();
     for (int attempt = 0;; ++attempt) {
       uint64_t publish;
@@ -392,7 +473,7 @@ class DuckEngine final : public QueryEngine {
       {
         auto views = buffer_->ReadViews();
         publish = buffer_->PublishCount();
-        keys = buffer_->FileKeys(tables);
+        keys = buffer_->FileKeys(tables, ranges);
         if (attempt == 3) {  // publishes keep coming: pin under the lock
           RIFFLE_ASSIGN_OR_RETURN(*pinned, pinner_(keys));
           return views;
@@ -421,11 +502,7 @@ class DuckEngine final : public QueryEngine {
                                    QuoteLiteral(parquet_path) + " (FORMAT parquet)");
       if (!stmt.ok()) return stmt.status();
     }
-    for (const auto& [name, value] : params) {
-      if (rewritten.params_used_as_tables.count(name)) continue;
-      RIFFLE_RETURN_IF_ERROR(
-          (*stmt)->Bind(name, ToValue(value)).status());  // a parameter the SQL lacks is ignored
-    }
+    RIFFLE_RETURN_IF_ERROR(BindParams(**stmt, rewritten, params));
     // Streaming: DuckDB produces chunks as the consumer fetches them, so memory does not grow
     // with the row count.
     return (*stmt)->ExecuteStreaming();
@@ -544,6 +621,8 @@ class DuckEngine final : public QueryEngine {
   std::mutex pool_mu_;
   std::mutex scope_mu_;
   std::unordered_set<std::string> scope_passed_;  // CheckScopeCached's statements that passed
+  std::mutex bounds_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const StatementTimeBounds>> bounds_by_text_;
   std::vector<Conn> idle_;
   std::atomic<uint64_t> counter_{0};
   SystemTableProvider system_provider_;
