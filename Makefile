@@ -27,8 +27,12 @@ serve: build
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The end-to-end suites run JOBS test processes at once (pytest-xdist): each test starts its own
+# servers on free ports and waits for what it checks, so they do not see each other.
+PYTEST := /usr/bin/python3 -m pytest -q -n $(JOBS)
+
 e2e: build
-	/usr/bin/python3 -m pytest -q tests/e2e
+	$(PYTEST) tests/e2e
 
 # The suites that write, persist, restart and crash, again with every server on the S3 object
 # store: a fresh bucket each, on s3rver (build/node, from scripts/setup.sh) behind the tests'
@@ -37,7 +41,7 @@ e2e: build
 E2E_S3 ?= tests/e2e/test_write.py tests/e2e/test_core_write.py tests/e2e/test_persistence.py \
   tests/e2e/test_durability.py tests/e2e/test_core_durability.py tests/e2e/test_duplicates.py
 e2e-s3: build
-	RIFFLE_TEST_OBJECT_STORE=s3 /usr/bin/python3 -m pytest -q $(E2E_S3)
+	RIFFLE_TEST_OBJECT_STORE=s3 $(PYTEST) $(E2E_S3)
 
 # The S3 suites against a real Ceph RADOS Gateway (scripts/ceph_s3.sh installs Ceph 16 from
 # Debian and runs a one-host cluster in CEPH_S3_DIR, a fresh temporary directory by default),
@@ -71,7 +75,7 @@ SANITIZE_E2E ?= tests/e2e/test_persistence.py tests/e2e/test_bad_input.py tests/
   tests/e2e/test_backup.py
 sanitize-e2e: sanitize
 	cmake --build build-asan -j $(JOBS) --target influxdb3
-	ASAN_OPTIONS=detect_leaks=0 RIFFLE_SANITIZED=1 RIFFLE_BIN=$(CURDIR)/build-asan/influxdb3 /usr/bin/python3 -m pytest -q $(SANITIZE_E2E)
+	ASAN_OPTIONS=detect_leaks=0 RIFFLE_SANITIZED=1 RIFFLE_BIN=$(CURDIR)/build-asan/influxdb3 $(PYTEST) $(SANITIZE_E2E)
 
 # libFuzzer on the line-protocol parser (FUZZ_SECONDS, default 20).
 FUZZ_SECONDS ?= 15
