@@ -34,13 +34,7 @@ std::optional<std::string> RowDeleteSql(const catalog::Table& table, const wal::
 
 Status Buffer::DeleteRowsLocked(const catalog::CatalogState& state, const wal::WriteOp& op) {
   const wal::RowDelete& d = *op.row_delete;
-  const catalog::Database* db = nullptr;
-  const catalog::Table* table = nullptr;
-  for (const auto& [name, candidate] : state.databases)
-    if (candidate->id == op.db_id && !candidate->deleted) db = candidate.get();
-  if (db)
-    for (const auto& [name, t] : db->tables)
-      if (t->id == d.table_id) table = t.get();
+  const catalog::Table* table = state.FindTableById(op.db_id, d.table_id);
   auto it = tables_.find(d.table_id);
   if (!table || it == tables_.end()) return Status::Ok();  // deleted since; its rows went with it
   std::optional<std::string> where = RowDeleteSql(*table, d);
@@ -49,7 +43,7 @@ Status Buffer::DeleteRowsLocked(const catalog::CatalogState& state, const wal::W
   std::vector<std::string> targets = {DataTable(d.table_id)};
   if (frozen_.count(d.table_id)) targets.push_back(FrozenTable(d.table_id));
   for (const auto& name : targets) {
-    auto count = conn_.QueryInt64s("DELETE FROM " + SchemaRef(DataSchema(db->id)) + "." +
+    auto count = conn_.QueryInt64s("DELETE FROM " + SchemaRef(DataSchema(op.db_id)) + "." +
                                    QuoteIdent(name) + " WHERE " + *where);
     if (!count.ok())
       return Status::Internal("deleting rows of table '" + table->name +

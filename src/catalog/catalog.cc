@@ -90,10 +90,27 @@ const Table* Database::FindTable(std::string_view name) const {
   return it == tables.end() ? nullptr : it->second.get();
 }
 
+const Table* Database::FindTableById(uint32_t table_id) const {
+  for (const auto& [name, t] : tables)
+    if (t->id == table_id) return t.get();
+  return nullptr;
+}
+
 const Database* CatalogState::FindDatabase(std::string_view name) const {
   auto it = databases.find(name);
   if (it == databases.end() || it->second->deleted) return nullptr;
   return it->second.get();
+}
+
+const Database* CatalogState::FindDatabaseById(uint32_t db_id) const {
+  for (const auto& [name, db] : databases)
+    if (db->id == db_id && !db->deleted) return db.get();
+  return nullptr;
+}
+
+const Table* CatalogState::FindTableById(uint32_t db_id, uint32_t table_id) const {
+  const Database* db = FindDatabaseById(db_id);
+  return db ? db->FindTableById(table_id) : nullptr;
 }
 
 size_t CatalogState::LiveDatabaseCount() const {

@@ -103,6 +103,7 @@ struct Database {
   std::map<std::string, DistinctCache> distinct_caches;        // by name
 
   const Table* FindTable(std::string_view name) const;
+  const Table* FindTableById(uint32_t table_id) const;
   // A table whose name differs from `name` only in letter case, if any (see FindOtherCase).
   const Table* FindTableOtherCase(std::string_view name) const;
 };
@@ -124,6 +125,10 @@ struct CatalogState {
   std::map<std::string, std::shared_ptr<const Database>, std::less<>> databases;  // by (current) name
 
   const Database* FindDatabase(std::string_view name) const;
+  // The live (not deleted) database numbered `db_id`, or null.
+  const Database* FindDatabaseById(uint32_t db_id) const;
+  // Its table numbered `table_id`, or null (Parquet files, WAL ops and deletes name tables by id).
+  const Table* FindTableById(uint32_t db_id, uint32_t table_id) const;
   size_t LiveDatabaseCount() const;
 };
 

@@ -18,15 +18,6 @@ namespace {
 constexpr int64_t kDay = 86'400'000'000'000;
 int64_t DayOf(int64_t t) { return t >= 0 ? t / kDay : (t - kDay + 1) / kDay; }
 
-// The table with id `table_id` and its database; nulls when it was deleted.
-std::pair<const catalog::Database*, const catalog::Table*> TableById(
-    const catalog::CatalogState& state, uint32_t table_id) {
-  for (const auto& [name, db] : state.databases)
-    for (const auto& [tname, t] : db->tables)
-      if (t->id == table_id) return {db.get(), t.get()};
-  return {nullptr, nullptr};
-}
-
 }  // namespace
 
 std::vector<ParquetFileInfo> PlanCompaction(const std::vector<ParquetFileInfo>& files,
@@ -92,7 +83,7 @@ Result<ParquetFileInfo> MergeFiles(const catalog::CatalogState& state, buffer::B
                                    objstore::LocalFiles* local,
                                    const std::vector<ParquetFileInfo>& group,
                                    const std::string& key) {
-  const catalog::Table* table = TableById(state, group.at(0).table_id).second;
+  const catalog::Table* table = state.FindTableById(group.at(0).db_id, group[0].table_id);
   if (!table) return Status::NotFound("the table of " + group[0].path + " was deleted");
   ParquetFileInfo merged{group[0].db_id,    group[0].table_id, key, 0, 0,
                          group[0].min_time, group[0].max_time};
@@ -184,8 +175,9 @@ Result<bool> Persister::Adopt(const std::vector<std::string>& inputs,
         day_lo <= f.max_time)
       alone = false;
   auto state = catalog_->State();
-  auto [table_db, table] = TableById(*state, merged.table_id);
-  if (alone && table && !table_db->deleted) {
+  const catalog::Database* table_db = state->FindDatabaseById(merged.db_id);
+  const catalog::Table* table = table_db ? table_db->FindTableById(merged.table_id) : nullptr;
+  if (alone && table) {
     Status st = buffer_->ForgetDuplicates(*table_db, *table, day_lo, day_hi);
     if (!st.ok()) log::Warn("compaction: " + st.message());
   }

@@ -14,16 +14,6 @@ namespace {
 
 constexpr size_t kKeptRowDeletes = 1000;
 
-const catalog::Table* FindTable(const catalog::CatalogState& state, uint32_t db_id,
-                                uint32_t table_id) {
-  for (const auto& [name, db] : state.databases) {
-    if (db->id != db_id || db->deleted) continue;
-    for (const auto& [tname, t] : db->tables)
-      if (t->id == table_id) return t.get();
-  }
-  return nullptr;
-}
-
 // {dir of `key`}/r{delete sequence}-{index}.parquet: unique per delete and file.
 std::string RewrittenKey(const std::string& key, uint64_t sequence, size_t index) {
   char name[48];
@@ -102,7 +92,7 @@ Status Persister::ApplyRowDeletes() {
 Status Persister::ApplyRowDelete(RowDeleteRecord& record) {
   const wal::RowDelete& d = record.request;
   auto state = catalog_->State();
-  const catalog::Table* table = FindTable(*state, record.db_id, d.table_id);
+  const catalog::Table* table = state->FindTableById(record.db_id, d.table_id);
   std::vector<ParquetFileInfo> candidates;
   {
     std::lock_guard lock(mu_);
