@@ -21,7 +21,19 @@ struct ExportArgs {
   ClientOptions opts;
   std::string database, table, output_dir;
   std::vector<std::string> windows;
+  std::string time_unit = "ns";
 };
+
+// The select list that writes `time` in `unit`: Parquet's nanosecond timestamps (what Riffle
+// stores) are read by pandas and pyarrow, but Spark refuses them unless told to read them as
+// integers; microseconds it reads as timestamps.
+Result<std::string> SelectList(const std::string& unit) {
+  if (unit == "ns") return std::string("*");
+  if (unit == "us") return std::string("* REPLACE (CAST(time AS TIMESTAMP) AS time)");
+  if (unit == "ms")
+    return std::string("* REPLACE (CAST(CAST(time AS TIMESTAMP) AS TIMESTAMP_MS) AS time)");
+  return Status::InvalidArgument("--time-unit '" + unit + "': expected ns, us or ms");
+}
 
 Result<json> QueryJson(const ExportArgs& a, const std::string& sql) {
   auto r = HttpCall(
@@ -60,6 +72,8 @@ Result<std::vector<std::pair<std::string, int64_t>>> Windows(const ExportArgs& a
 
 int ExportData(const ExportArgs& a) {
   if (a.output_dir.empty()) return Fail("--output-dir is required: where the Parquet files go");
+  auto select_list = SelectList(a.time_unit);
+  if (!select_list.ok()) return Fail(select_list.status().message());
   std::vector<std::string> tables;
   if (!a.table.empty()) {
     tables.push_back(a.table);
@@ -79,7 +93,7 @@ int ExportData(const ExportArgs& a) {
       if (!a.windows.empty() &&
           std::find(a.windows.begin(), a.windows.end(), day) == a.windows.end())
         continue;
-      std::string sql = "SELECT * FROM " + duck::QuoteIdent(table) +
+      std::string sql = "SELECT " + *select_list + " FROM " + duck::QuoteIdent(table) +
                         " WHERE time >= " + duck::QuoteLiteral(day) + "::TIMESTAMP AND time < " +
                         duck::QuoteLiteral(day) + "::TIMESTAMP + INTERVAL 1 DAY ORDER BY time";
       auto r = HttpCall(
@@ -159,6 +173,9 @@ void RegisterExportCommands(CLI::App& app, std::function<int()>* action) {
   data->add_option("--window", a->windows, "only these days, e.g. 2026-01-15,2026-01-16")
       ->delimiter(',')
       ->allow_extra_args(false);
+  data->add_option("--time-unit", a->time_unit,
+                   "the unit of the files' time column: ns (as stored), or us or ms (for Spark, "
+                   "which reads no nanosecond timestamps)");
   data->add_option("-o,--output-dir", a->output_dir, "where to write <table>/<day>.parquet")
       ->required();
   data->callback([a, action] { *action = [a] { return ExportData(*a); }; });

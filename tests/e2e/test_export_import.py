@@ -2,9 +2,11 @@
 table's rows as Parquet files, one per UTC day; `influxdb3 import upload` writes Parquet or
 line-protocol files into a database, with progress and a summary. An export imported into another
 database gives the same rows back, so the files open in DuckDB (the reader the import uses)."""
+import ctypes
+
 import pytest
 
-from conftest import Server, query_rows, write_lp
+from conftest import REPO, Server, query_rows, write_lp
 
 DAY = 86_400 * 10**9
 START = 1_700_000_000 * 10**9 - (1_700_000_000 * 10**9) % DAY  # 2023-11-14T00:00:00Z
@@ -21,6 +23,26 @@ def server(tmp_path_factory):
     assert write_lp(s, "db", f"mem,host=h0 free=1i {START}").status_code == 204
     yield s
     s.kill9()
+
+
+def duckdb_cell(sql):
+    """The first cell of `sql` run by the DuckDB library the build uses (through its C API)."""
+    lib = ctypes.CDLL(str(REPO / "third_party" / "duckdb" / "lib" / "libduckdb.so"))
+    lib.duckdb_value_varchar.restype = ctypes.c_void_p
+    db, conn = ctypes.c_void_p(), ctypes.c_void_p()
+    result = ctypes.create_string_buffer(256)  # duckdb_result, larger than it is
+    assert lib.duckdb_open(None, ctypes.byref(db)) == 0
+    assert lib.duckdb_connect(db, ctypes.byref(conn)) == 0
+    try:
+        assert lib.duckdb_query(conn, sql.encode(), result) == 0, sql
+        text = lib.duckdb_value_varchar(result, ctypes.c_uint64(0), ctypes.c_uint64(0))
+        value = ctypes.string_at(text).decode() if text else None
+        lib.duckdb_free(ctypes.c_void_p(text))
+        lib.duckdb_destroy_result(result)
+        return value
+    finally:
+        lib.duckdb_disconnect(ctypes.byref(conn))
+        lib.duckdb_close(ctypes.byref(db))
 
 
 def all_rows(s, db, table):
@@ -94,3 +116,27 @@ def test_import_mistakes_are_clear(server, tmp_path):
     assert out.returncode != 0 and "refused a batch" in out.stderr
     out = server.cli("export", "data", "-d", "nodb", "--output-dir", str(tmp_path / "y"), check=False)
     assert out.returncode != 0 and "not found" in out.stderr
+
+
+def test_time_unit_writes_timestamps_spark_reads(server, tmp_path):
+    def time_type(unit):
+        out = tmp_path / unit
+        server.cli("export", "data", "-d", "db", "-t", "cpu", "--window", "2023-11-14", "--time-unit", unit,
+                   "--output-dir", str(out))
+        path = out / "cpu" / "2023-11-14.parquet"
+        return duckdb_cell(f"SELECT logical_type::VARCHAR || ' / ' || coalesce(converted_type, '-') "
+                           f"FROM parquet_schema('{path}') WHERE name = 'time'"), path
+
+    ns, _ = time_type("ns")
+    assert "NANOS=NanoSeconds()" in ns and ns.endswith("/ -"), ns
+    us, path = time_type("us")
+    assert "MICROS=MicroSeconds()" in us and us.endswith("/ TIMESTAMP_MICROS"), us
+    ms, _ = time_type("ms")
+    assert "MILLIS=MilliSeconds()" in ms and ms.endswith("/ TIMESTAMP_MILLIS"), ms
+    # The same instants (the rows' times are whole milliseconds).
+    server.cli("import", "upload", "-d", "micros", "-t", "cpu", "--column", "host:tag", "--column", "region:tag",
+               str(path))
+    assert all_rows(server, "micros", "cpu") == [r for r in all_rows(server, "db", "cpu")
+                                                 if r["time"].startswith("2023-11-14")]
+    bad = server.cli("export", "data", "-d", "db", "--time-unit", "s", "--output-dir", str(tmp_path), check=False)
+    assert bad.returncode != 0 and "--time-unit 's': expected ns, us or ms" in bad.stderr, bad.stderr
