@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,9 +30,11 @@ class Connection {
   static Result<Connection> Open(Database& db);
   Connection() = default;
   ~Connection();
-  Connection(Connection&& other) noexcept : conn_(other.conn_), parse_tree_(other.parse_tree_) {
+  Connection(Connection&& other) noexcept
+      : conn_(other.conn_), parse_tree_(other.parse_tree_), kept_(std::move(other.kept_)) {
     other.conn_ = nullptr;
     other.parse_tree_ = nullptr;
+    other.kept_.clear();
   }
   Connection& operator=(Connection&& other) noexcept;
   Connection(const Connection&) = delete;
@@ -39,6 +42,9 @@ class Connection {
 
   // SQL that Riffle generated itself: a failure is an internal error naming the SQL.
   Status Exec(const std::string& sql);
+  // The same for a statement run again and again (SET VARIABLE x = true): prepared on first
+  // use and kept, so later runs skip parsing and planning.
+  Status ExecKept(const std::string& sql);
   // Every row of an internal query whose cells are all integers (NULL reads as 0).
   Result<std::vector<std::vector<int64_t>>> QueryInt64s(const std::string& sql);
   // Exactly one statement of user SQL, prepared; an empty text or several statements are
@@ -62,6 +68,7 @@ class Connection {
   friend Status RegisterCompatCasts(Connection& conn);
   _duckdb_connection* conn_ = nullptr;
   _duckdb_prepared_statement* parse_tree_ = nullptr;  // ParseTreeJson's statement, prepared once
+  std::map<std::string, _duckdb_prepared_statement*> kept_;  // ExecKept's statements
 };
 
 class Statement {

@@ -491,21 +491,33 @@ class DuckEngine final : public QueryEngine {
                                             const Params& params, const std::string& parquet_path) {
     // Exactly one read-only statement; everything else (SET, INSTALL, COPY, ATTACH, DDL...) is
     // refused.
-    auto stmt = conn.conn->PrepareOne(rewritten.sql);
+    auto stmt = Prepare(*conn.conn, rewritten.sql);
     if (!stmt.ok())
       return Status::InvalidArgument(WithoutInternalSuggestion(stmt.status().message()));
     if (!(*stmt)->IsReadOnlyQuery())
       return Status::InvalidArgument(kReadOnlyOnly);
     if (!parquet_path.empty()) {
       // Re-prepared wrapped in COPY; the inner text is the same single SELECT just checked.
-      stmt = conn.conn->PrepareOne("COPY (\n" + rewritten.sql + "\n) TO " +
-                                   QuoteLiteral(parquet_path) + " (FORMAT parquet)");
+      stmt = Prepare(*conn.conn, "COPY (\n" + rewritten.sql + "\n) TO " +
+                                     QuoteLiteral(parquet_path) + " (FORMAT parquet)");
       if (!stmt.ok()) return stmt.status();
     }
     RIFFLE_RETURN_IF_ERROR(BindParams(**stmt, rewritten, params));
     // Streaming: DuckDB produces chunks as the consumer fetches them, so memory does not grow
     // with the row count.
     return (*stmt)->ExecuteStreaming();
+  }
+
+  // Prepares `sql` with the views reading the empty file where DuckDB binds it again when it
+  // runs (Buffer::PreparesWithoutFiles): the files are then opened once, not twice. The
+  // variable is false again before anything runs, or the statement is not returned.
+  Result<std::unique_ptr<duck::Statement>> Prepare(duck::Connection& conn, const std::string& sql) {
+    if (!buffer_->PreparesWithoutFiles()) return conn.PrepareOne(sql);
+    const std::string set = std::string("SET VARIABLE ") + buffer::kPreparingVariable + " = ";
+    RIFFLE_RETURN_IF_ERROR(conn.ExecKept(set + "true"));
+    auto stmt = conn.PrepareOne(sql);
+    RIFFLE_RETURN_IF_ERROR(conn.ExecKept(set + "false"));
+    return stmt;
   }
 
   // DuckDB suggests near names from every schema ("Did you mean "pg_enum"?", another
