@@ -427,13 +427,13 @@ def main():
     if not riffle_bin.is_absolute():
         riffle_bin = REPO / riffle_bin
     binaries = {"riffle": str(riffle_bin), "influxdb": shutil.which("influxd"), "vm": shutil.which("victoria-metrics")}
-    missing = [n for n, b in binaries.items() if not b or not os.access(b, os.X_OK)]
+    systems = [s for s in args.only.split(",") if s]
+    missing = [n for n, b in binaries.items() if n in systems and (not b or not os.access(b, os.X_OK))]
     if not shutil.which("wrk"):
         missing.append("wrk")
     if missing:
         raise SystemExit(f"error: missing {', '.join(missing)} (Riffle: build it or set RIFFLE_BIN={riffle_bin}; "
                          f"the peers: bench/peers.sh installs them with apt-get)")
-    systems = [s for s in args.only.split(",") if s]
     if set(systems) - set(SYSTEMS):
         raise SystemExit(f"error: --only takes {','.join(SYSTEMS)}")
 
