@@ -272,15 +272,6 @@ Status Api::Permit(const Request& req, const std::string& db, auth::Action actio
 
 namespace {
 
-Result<bool> BoolParam(const Request& req, const std::string& name, bool fallback) {
-  const std::string* v = req.Param(name);
-  if (!v) return fallback;
-  if (*v == "true" || v->empty()) return true;
-  if (*v == "false") return false;
-  return Status::InvalidArgument("invalid value '" + *v + "' for query parameter '" + name +
-                                 "': expected true or false");
-}
-
 json LineErrorJson(const lineproto::LineError& e) {
   // Key order as InfluxDB 3: error_message, line_number, original_line.
   json j = json::object();
@@ -337,8 +328,8 @@ void Api::HandleWrite(Request& req, Reply reply, int api_version) {
   if (!parsed_precision.ok())
     return reply(WriteError(api_version, 400, parsed_precision.status().message(), nullptr));
   wr.precision = *parsed_precision;
-  auto accept_partial = BoolParam(req, "accept_partial", api_version == 3);
-  auto no_sync = BoolParam(req, "no_sync", false);
+  auto accept_partial = req.BoolParam("accept_partial", api_version == 3);
+  auto no_sync = req.BoolParam("no_sync", false);
   if (!accept_partial.ok())
     return reply(WriteError(api_version, 400, accept_partial.status().message(), nullptr));
   if (!no_sync.ok())

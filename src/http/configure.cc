@@ -37,11 +37,6 @@ Status CheckHardDeleteAt(const Request& req) {
   return Status::Ok();
 }
 
-bool Flag(const Request& req, const char* name) {
-  const std::string* v = req.Param(name);
-  return v && (*v == "true" || v->empty());
-}
-
 }  // namespace
 
 Status Api::DeleteDataOnly(const std::string& db, const std::string& table) {
@@ -85,8 +80,12 @@ void Api::HandleDatabase(Request& req, Reply reply) {
     if (Status st = CheckHardDeleteAt(req); !st.ok()) return reply(FromStatus(st));
     // data_only (InfluxDB 3.6+): the rows go, the database, its tables, tokens, triggers and
     // caches stay.
-    if (Flag(req, "data_only")) {
-      if (Flag(req, "remove_tables"))
+    auto data_only = req.BoolParam("data_only", false);
+    auto remove_tables = req.BoolParam("remove_tables", false);
+    if (!data_only.ok()) return reply(FromStatus(data_only.status()));
+    if (!remove_tables.ok()) return reply(FromStatus(remove_tables.status()));
+    if (*data_only) {
+      if (*remove_tables)
         return reply(Response::Error(400,
                                      "remove_tables is not supported: data_only keeps every table; "
                                      "delete tables one by one to remove them"));
@@ -112,7 +111,9 @@ void Api::HandleTable(Request& req, Reply reply) {
     const std::string* table = req.Param("table");
     if (!db || !table) return reply(Response::Error(400, "missing query parameter 'db' or 'table'"));
     if (Status st = CheckHardDeleteAt(req); !st.ok()) return reply(FromStatus(st));
-    if (Flag(req, "data_only")) return reply(FromStatus(DeleteDataOnly(*db, *table)));
+    auto data_only = req.BoolParam("data_only", false);
+    if (!data_only.ok()) return reply(FromStatus(data_only.status()));
+    if (*data_only) return reply(FromStatus(DeleteDataOnly(*db, *table)));
     return reply(FromStatus(catalog_->DeleteTable(*db, *table)));
   }
   if (req.method != "POST" && req.method != "PUT")

@@ -43,6 +43,10 @@ struct Request {
 
   // Last value of a query parameter, if present.
   const std::string* Param(const std::string& name) const;
+  // A true/false query parameter: `fallback` when absent, true when given without a value, an
+  // error naming it for anything but true or false (never guessed: `data_only=1` taken as false
+  // would delete a whole database).
+  Result<bool> BoolParam(const std::string& name, bool fallback) const;
   std::string Header(const std::string& name) const;
 };
 

@@ -13,6 +13,15 @@ const std::string* Request::Param(const std::string& name) const {
   return found;
 }
 
+Result<bool> Request::BoolParam(const std::string& name, bool fallback) const {
+  const std::string* v = Param(name);
+  if (!v) return fallback;
+  if (*v == "true" || v->empty()) return true;
+  if (*v == "false") return false;
+  return Status::InvalidArgument("invalid value '" + *v + "' for query parameter '" + name +
+                                 "': expected true or false");
+}
+
 std::string Request::Header(const std::string& name) const {
   auto it = headers.find(name);
   return it == headers.end() ? std::string() : it->second;

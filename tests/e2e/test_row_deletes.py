@@ -327,10 +327,17 @@ def test_data_only_deletes_keep_the_schema_and_give_the_space_back(tmp_path):
         r = requests.delete(s.url + "/api/v3/configure/database",
                             params={"db": "db", "data_only": "true", "remove_tables": "true"}, timeout=10)
         assert r.status_code == 400, r.text
+        # A data_only that is not true or false is refused, never read as false (which would
+        # delete the whole database or table).
+        assert write_lp(s, "db", "cpu,host=y v=2i", precision="s").status_code == 204
+        for path, params in (("database", {"db": "db"}), ("table", {"db": "db", "table": "cpu"})):
+            r = requests.delete(s.url + f"/api/v3/configure/{path}", params={**params, "data_only": "1"}, timeout=10)
+            assert r.status_code == 400 and "'data_only': expected true or false" in r.json()["error"], r.text
+        assert hosts_count(s) == {"y": 1}
         s.cli("delete", "table", "mem", "-d", "db", "--hard-delete", "now", "-y")
         s.kill9()
         s.start()
-        assert query_rows(s, "db", "SELECT count(*) AS n FROM cpu") == [{"n": 0}]
+        assert hosts_count(s) == {"y": 1}  # the one row written after the data-only delete
         assert "mem" not in {r["table_name"] for r in query_rows(s, "db", "SHOW TABLES")}
     finally:
         s.kill9()
