@@ -78,9 +78,7 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
   const auto& files = files_it == parquet_files_.end() ? kNoFiles : files_it->second;
   std::string source = "SELECT * FROM " + live;
   if (!frozen.empty()) source += " UNION ALL BY NAME SELECT * FROM " + frozen;
-  std::string file_list = "(CASE WHEN getvariable(" + QuoteLiteral(kPreparingVariable) +
-                          ") THEN [" + QuoteLiteral(stub_path_) + "] ELSE getvariable(" +
-                          QuoteLiteral(FilesVariable(table.id)) + ") END)";
+  std::string file_list = FileListSql("getvariable(" + QuoteLiteral(FilesVariable(table.id)) + ")");
   if (!files.empty()) source += " UNION ALL BY NAME " + ReadParquetSql(file_list);
   auto dup = duplicates_.find(table.id);
   if (dup != duplicates_.end() && !dup->second.ranges().empty()) {
@@ -129,10 +127,24 @@ Buffer::Buffer(duck::Database* db, const std::string& scratch_dir) : db_(db) {
         "open their Parquet files when prepared and again when run");
 }
 
+namespace {
+
+constexpr const char* kPreparingVariable = "riffle_preparing";
+
+}  // namespace
+
+std::string PreparingSql(bool preparing) {
+  return std::string("SET VARIABLE ") + kPreparingVariable + (preparing ? " = true" : " = false");
+}
+
+std::string Buffer::FileListSql(const std::string& list) const {
+  return "(CASE WHEN getvariable(" + QuoteLiteral(kPreparingVariable) + ") THEN [" +
+         QuoteLiteral(stub_path_) + "] ELSE " + list + " END)";
+}
+
 bool Buffer::CheckRebindsWhenRun() {
   std::string probe = stub_path_ + ".probe.parquet";
-  std::string list = "(CASE WHEN getvariable(" + QuoteLiteral(kPreparingVariable) + ") THEN [" +
-                     QuoteLiteral(stub_path_) + "] ELSE [" + QuoteLiteral(probe) + "] END)";
+  std::string list = FileListSql("[" + QuoteLiteral(probe) + "]");
   auto rows = [&]() -> Result<int64_t> {
     RIFFLE_RETURN_IF_ERROR(conn_.Exec("COPY (SELECT TIMESTAMP_NS '2020-01-01' AS \"time\") TO " +
                                       QuoteLiteral(probe) + " (FORMAT parquet)"));
@@ -141,11 +153,9 @@ bool Buffer::CheckRebindsWhenRun() {
                    "NULL::TIMESTAMP_NS AS "
                    "\"time\" WHERE false) UNION ALL BY NAME SELECT * FROM read_parquet(" +
                    list + ", union_by_name = true)"));
-    RIFFLE_RETURN_IF_ERROR(
-        conn_.Exec(std::string("SET VARIABLE ") + kPreparingVariable + " = true"));
+    RIFFLE_RETURN_IF_ERROR(conn_.Exec(PreparingSql(true)));
     auto stmt = conn_.PrepareOne("SELECT count(*) FROM riffle_rebind_probe");
-    RIFFLE_RETURN_IF_ERROR(
-        conn_.Exec(std::string("SET VARIABLE ") + kPreparingVariable + " = false"));
+    RIFFLE_RETURN_IF_ERROR(conn_.Exec(PreparingSql(false)));
     if (!stmt.ok()) return stmt.status();
     RIFFLE_ASSIGN_OR_RETURN(auto result, (*stmt)->ExecuteStreaming());
     duck::Batch batch;
@@ -173,12 +183,8 @@ std::string Buffer::FileVariablesSql(uint64_t* seen) const {
   if (*seen == now) return "";
   *seen = now;
   std::string sql;
-  for (const auto& [table_id, files] : parquet_files_) {
-    if (files.empty()) continue;
-    std::vector<std::string> paths;
-    for (const auto& f : files) paths.push_back(f.path);
-    sql += "SET VARIABLE " + FilesVariable(table_id) + " = " + PathListSql(paths) + ";\n";
-  }
+  for (const auto& [table_id, files] : parquet_files_)
+    sql += FileVariableSql(table_id, std::nullopt);
   return sql;
 }
 

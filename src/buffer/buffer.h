@@ -31,9 +31,9 @@ std::string DataSchema(uint32_t db_id);               // db_<id>_data: the buffe
 std::string DataTable(uint32_t table_id);             // t<id>
 std::string FrozenTable(uint32_t table_id);           // t<id>_frozen: rows a snapshot is persisting
 std::string FilesVariable(uint32_t table_id);         // riffle_files_<id>: see Buffer::ReadViews
-// While a connection's BOOLEAN variable of this name is true, the views read the empty file
-// instead of their tables' lists (see Buffer::PreparesWithoutFiles).
-constexpr const char* kPreparingVariable = "riffle_preparing";
+// The statement that sets a connection's riffle_preparing variable: while it is true, the views
+// read the empty file instead of their tables' lists (see Buffer::PreparesWithoutFiles).
+std::string PreparingSql(bool preparing);
 std::string ColumnDefs(const catalog::Table& table);  // "name" TYPE, ... for CREATE TABLE
 duck::ColumnKind ColumnKindOf(catalog::ColumnType t);
 // Rows per Parquet row group: smaller than DuckDB's 122,880, so that a selective query reads
@@ -101,10 +101,10 @@ class Buffer {
   std::shared_lock<std::shared_mutex> ReadViews() { return std::shared_lock(views_mu_); }
   // DuckDB binds a statement that reads Parquet files twice, when it is prepared and again when
   // it runs (the files may have changed), and binding opens every file the views list (about
-  // 0.1 ms each). A connection may therefore prepare with kPreparingVariable true, so that the
-  // first bind opens only the empty file, and run with it false: true when the DuckDB in use
-  // was seen to bind again at run time (checked once at start, on a view like the real ones),
-  // so that no query can run on what it saw while preparing.
+  // 0.1 ms each). A connection may therefore prepare with PreparingSql(true), so that the
+  // first bind opens only the empty file, and run after PreparingSql(false): true when the DuckDB
+  // in use was seen to bind again at run time (checked once at start, on a view like the real
+  // ones), so that no query can run on what it saw while preparing.
   bool PreparesWithoutFiles() const { return prepares_without_files_; }
   // Under ReadViews(): the SET VARIABLE statements that give a connection which last set them
   // at publish `*seen` the current lists ("" if they are current); `*seen` becomes current.
@@ -146,6 +146,8 @@ class Buffer {
   // Whether a statement prepared while reading the empty file reads the real ones when it
   // runs (PreparesWithoutFiles).
   bool CheckRebindsWhenRun();
+  // The file list a view reads: the empty file while preparing, else `list` (SQL of a list).
+  std::string FileListSql(const std::string& list) const;
   bool prepares_without_files_ = false;
   std::string stub_path_;             // an empty Parquet file with a "time" column
   std::set<uint32_t> stub_variables_;  // table ids whose variable conn_ has set to it

@@ -513,10 +513,9 @@ class DuckEngine final : public QueryEngine {
   // variable is false again before anything runs, or the statement is not returned.
   Result<std::unique_ptr<duck::Statement>> Prepare(duck::Connection& conn, const std::string& sql) {
     if (!buffer_->PreparesWithoutFiles()) return conn.PrepareOne(sql);
-    const std::string set = std::string("SET VARIABLE ") + buffer::kPreparingVariable + " = ";
-    RIFFLE_RETURN_IF_ERROR(conn.ExecKept(set + "true"));
+    RIFFLE_RETURN_IF_ERROR(conn.ExecKept(buffer::PreparingSql(true)));
     auto stmt = conn.PrepareOne(sql);
-    RIFFLE_RETURN_IF_ERROR(conn.ExecKept(set + "false"));
+    RIFFLE_RETURN_IF_ERROR(conn.ExecKept(buffer::PreparingSql(false)));
     return stmt;
   }
 
