@@ -17,6 +17,7 @@
 
 #include "buffer/buffer.h"
 #include "common/clock.h"
+#include "common/text.h"
 #include "duck/connection.h"
 #include "duck/database.h"
 #include "query/query.h"
@@ -356,7 +357,7 @@ class DuckEngine final : public QueryEngine {
     });
     std::map<uint32_t, buffer::TimeRange> ranges;
     for (const auto& [name, t] : db.tables) {
-      auto it = by_name.find(Lower(name));
+      auto it = by_name.find(AsciiLower(name));
       if (it != by_name.end() && tables.count(t->id)) ranges[t->id] = it->second;
     }
     return ranges;
@@ -428,31 +429,24 @@ class DuckEngine final : public QueryEngine {
     const auto& statements = tree["statements"];
     if (!statements.is_array() || statements.size() != 1) return Status::Ok();  // prepare says how many
     StatementScope scope{db.name, {}, {}};
-    for (const auto& [name, t] : db.tables) scope.tables.insert(Lower(name));
+    for (const auto& [name, t] : db.tables) scope.tables.insert(AsciiLower(name));
     if (rewritten.needs_info_tables || rewritten.needs_info_columns) {
       scope.virtual_tables.insert(kInfoTablesName);
       scope.virtual_tables.insert(kInfoColumnsName);
     }
-    for (const auto& name : rewritten.system_tables) scope.virtual_tables.insert(Lower(kSystemPrefix + name));
-    for (const auto& call : rewritten.cache_calls) scope.virtual_tables.insert(Lower(call.temp_name));
+    for (const auto& name : rewritten.system_tables)
+      scope.virtual_tables.insert(AsciiLower(kSystemPrefix + name));
+    for (const auto& call : rewritten.cache_calls)
+      scope.virtual_tables.insert(AsciiLower(call.temp_name));
     return CheckStatementScope(statements[0], scope);
-  }
-
-  static std::string Lower(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
   }
 
   // Tables of `db` whose name appears in `sql`, ignoring case (a superset of those it reads).
   static std::set<uint32_t> TablesNamedIn(const catalog::Database& db, const std::string& sql) {
-    auto lower = [](std::string s) {
-      for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      return s;
-    };
-    std::string text = lower(sql);
+    std::string text = AsciiLower(sql);
     std::set<uint32_t> out;
     for (const auto& [name, t] : db.tables) {
-      std::string n = lower(name);
+      std::string n = AsciiLower(name);
       std::string quoted;  // as an identifier in double quotes, quotes doubled
       for (char c : n) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
       if (text.find(n) != std::string::npos || text.find(quoted) != std::string::npos)

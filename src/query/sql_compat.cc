@@ -4,6 +4,8 @@
 #include <functional>
 #include <map>
 
+#include "common/text.h"
+
 namespace riffle::query {
 namespace {
 
@@ -14,12 +16,6 @@ struct Token {
   size_t begin, end;
   std::string text;  // identifier value (unquoted, lower-cased for words) or param name
 };
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || (c & 0x80); }
 bool IsIdentChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (c & 0x80); }
@@ -66,7 +62,8 @@ Result<std::vector<Token>> Tokenize(const std::string& sql) {
       toks.push_back({TokKind::kParam, start, i, sql.substr(start + 1, i - start - 1)});
     } else if (IsIdentStart(c)) {
       while (i < n && IsIdentChar(sql[i])) ++i;
-      toks.push_back({TokKind::kWord, start, i, Lower(std::string_view(sql).substr(start, i - start))});
+      toks.push_back(
+          {TokKind::kWord, start, i, AsciiLower(std::string_view(sql).substr(start, i - start))});
     } else if (c == '.') {
       ++i;
       toks.push_back({TokKind::kDot, start, i, {}});

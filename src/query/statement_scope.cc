@@ -4,15 +4,12 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "common/text.h"
+
 namespace riffle::query {
 namespace {
 
 using nlohmann::json;
-
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // Table functions that read nothing but their arguments.
 const std::set<std::string>& AllowedTableFunctions() {
@@ -50,12 +47,7 @@ bool IsHarmlessSetting(const json& call) {
     return false;
   const json& v = arg["value"];
   return v.is_object() && v.contains("value") && v["value"].is_string() &&
-         names.count(Lower(v["value"].get<std::string>())) > 0;
-}
-
-std::string StringAt(const json& obj, const char* key) {
-  const auto it = obj.find(key);
-  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+         names.count(AsciiLower(v["value"].get<std::string>())) > 0;
 }
 
 // "catalog.schema.name" with the parts the reference has.
@@ -102,7 +94,7 @@ class Checker {
       for (const auto& entry : map["map"]) {
         if (entry.is_object() && entry.contains("value"))
           RIFFLE_RETURN_IF_ERROR(Visit(entry["value"]));
-        ctes_.push_back(Lower(StringAt(entry, "key")));
+        ctes_.push_back(AsciiLower(StringAt(entry, "key")));
         ++pushed;
       }
     }
@@ -114,7 +106,7 @@ class Checker {
 
   // WITH RECURSIVE t AS (...): the node may name t.
   Status VisitRecursive(const json& node) {
-    ctes_.push_back(Lower(StringAt(node, "cte_name")));
+    ctes_.push_back(AsciiLower(StringAt(node, "cte_name")));
     Status st = VisitChildren(node, "cte_map");
     ctes_.pop_back();
     return st;
@@ -122,7 +114,7 @@ class Checker {
 
   Status VisitExpression(const json& expr) {
     if (StringAt(expr, "class") == "FUNCTION") {
-      std::string name = Lower(StringAt(expr, "function_name"));
+      std::string name = AsciiLower(StringAt(expr, "function_name"));
       // Qualified names are let through (the parser itself writes [1, 2] as main.list_value):
       // no schema of a database holds functions, so only the name matters.
       if (name == "current_setting" && IsHarmlessSetting(expr)) return VisitChildren(expr);
@@ -139,9 +131,9 @@ class Checker {
     const std::string type = StringAt(ref, "type");
     if (type == "BASE_TABLE") {
       std::string name = StringAt(ref, "table_name");
-      std::string lower = Lower(name);
-      std::string catalog = Lower(StringAt(ref, "catalog_name")),
-                  schema = Lower(StringAt(ref, "schema_name"));
+      std::string lower = AsciiLower(name);
+      std::string catalog = AsciiLower(StringAt(ref, "catalog_name")),
+                  schema = AsciiLower(StringAt(ref, "schema_name"));
       bool known =
           catalog.empty() && schema.empty() && (scope_.tables.count(lower) > 0 || IsCte(lower));
       bool temp = (catalog.empty() || catalog == "temp") && (schema.empty() || schema == "main");
@@ -156,7 +148,7 @@ class Checker {
     }
     if (type == "TABLE_FUNCTION") {
       const json* fn = ref.contains("function") ? &ref["function"] : nullptr;
-      std::string name = fn && fn->is_object() ? Lower(StringAt(*fn, "function_name")) : "";
+      std::string name = fn && fn->is_object() ? AsciiLower(StringAt(*fn, "function_name")) : "";
       bool qualified = fn && fn->is_object() &&
                        (!StringAt(*fn, "schema").empty() || !StringAt(*fn, "catalog").empty());
       if (qualified || AllowedTableFunctions().count(name) == 0)
@@ -238,6 +230,11 @@ std::string WithoutExplain(const std::string& sql) {
     i = close + 1;
   }
   return sql.substr(i);
+}
+
+std::string StringAt(const json& obj, const char* key) {
+  const auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 }  // namespace riffle::query

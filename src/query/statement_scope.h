@@ -33,6 +33,9 @@ struct StatementScope {
 // Checks the parse tree `tree` (json_serialize_sql's output for one statement).
 Status CheckStatementScope(const nlohmann::json& tree, const StatementScope& scope);
 
+// A string field of a parse-tree node; "" when it is absent or not a string.
+std::string StringAt(const nlohmann::json& obj, const char* key);
+
 // The statement EXPLAIN [ANALYZE] [(options)] wraps, or `sql` itself.
 std::string WithoutExplain(const std::string& sql);
 

@@ -5,6 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/text.h"
+#include "query/statement_scope.h"
+
 namespace riffle::query {
 namespace {
 
@@ -17,16 +20,6 @@ constexpr int64_t kClockSlackNs = 60'000'000'000;
 // it to TIMESTAMP_NS without the ICU extension.
 constexpr const char* kTimestampTz = "TIMESTAMP WITH TIME ZONE";
 
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string StringAt(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 bool IsNullOrAbsent(const json& j, const char* key) {
   auto it = j.find(key);
   return it == j.end() || it->is_null();
@@ -35,7 +28,7 @@ bool IsNullOrAbsent(const json& j, const char* key) {
 void CountBaseTables(const json& j, std::map<std::string, int>* counts) {
   if (j.is_object()) {
     if (StringAt(j, "type") == "BASE_TABLE" && j.contains("table_name"))
-      ++(*counts)[Lower(StringAt(j, "table_name"))];
+      ++(*counts)[AsciiLower(StringAt(j, "table_name"))];
     for (const auto& [key, value] : j.items()) CountBaseTables(value, counts);
   } else if (j.is_array()) {
     for (const auto& value : j) CountBaseTables(value, counts);
@@ -104,7 +97,7 @@ bool IsBoundValue(const json& e, bool* clock) {
   if (auto ob = e.find("order_bys");
       ob != e.end() && ob->is_object() && ob->contains("orders") && !(*ob)["orders"].empty())
     return false;
-  if (!IsTimeFunction(Lower(StringAt(e, "function_name")), clock)) return false;
+  if (!IsTimeFunction(AsciiLower(StringAt(e, "function_name")), clock)) return false;
   const auto& children = e.contains("children") ? e["children"] : json::array();
   return children.is_array() && std::all_of(children.begin(), children.end(),
                                             [&](const json& c) { return IsBoundValue(c, clock); });
@@ -157,8 +150,8 @@ class BoundFinder {
     if (!names.is_array() || names.empty() || names.size() > 2) return false;
     for (const auto& n : names)
       if (!n.is_string()) return false;
-    if (Lower(names.back().get<std::string>()) != "time") return false;
-    return names.size() == 1 || Lower(names[0].get<std::string>()) == qualifier_;
+    if (AsciiLower(names.back().get<std::string>()) != "time") return false;
+    return names.size() == 1 || AsciiLower(names[0].get<std::string>()) == qualifier_;
   }
 
   void Add(const json& value, bool lower) {
@@ -246,9 +239,9 @@ StatementTimeBounds FindTimeBounds(const nlohmann::json& statement) {
         !from.value("column_name_alias", json::array()).empty() ||
         !IsNullOrAbsent(from, "at_clause"))
       return;
-    std::string table = Lower(StringAt(from, "table_name"));
+    std::string table = AsciiLower(StringAt(from, "table_name"));
     if (references[table] != 1) return;
-    std::string alias = Lower(StringAt(from, "alias"));
+    std::string alias = AsciiLower(StringAt(from, "alias"));
     BoundFinder finder(table, alias.empty() ? table : alias, &found);
     finder.Conjuncts(select.value("where_clause", json()));
   });
