@@ -392,6 +392,10 @@ class Server(ServeProcess):
                 *self.extra_args]
         # A remote store takes longer to load from (catalog, manifests, WAL replay over HTTP).
         limit = 15 if self.object_store != "s3" else 60
+        # An ASan+UBSan build (RIFFLE_SANITIZED=1) starts several times slower, and two tests
+        # run at once: one such server did not reach main() within 15 s in a fresh-clone run.
+        if os.environ.get("RIFFLE_SANITIZED") == "1":
+            limit *= 4
         return self.launch(args, limit, env={**os.environ, **store_env, **self.env})
 
     def restart(self):
