@@ -3,6 +3,7 @@
 #include "lineproto/line_protocol.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
 
@@ -43,6 +44,23 @@ bool ValidUtf8(std::string_view s) {
     if (len == 4 && (c > 0xF4 || (c == 0xF0 && p[i + 1] < 0x90) || (c == 0xF4 && p[i + 1] >= 0x90))) return false;
     i += len;
   }
+  return true;
+}
+
+// What a byte can end: one table lookup per byte instead of four or five comparisons.
+constexpr uint8_t kNameEnd = 1;  // ',', ' ', '\t' end any name; '\\' needs a look
+constexpr uint8_t kKeyEnd = 2;   // '=' ends a key
+constexpr auto kByteClass = [] {
+  std::array<uint8_t, 256> t{};
+  t[','] = t[' '] = t['\t'] = t['\\'] = kNameEnd;
+  t['='] = kKeyEnd;
+  return t;
+}();
+
+bool FloatText(std::string_view v) {
+  for (char c : v)
+    if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'))
+      return false;
   return true;
 }
 
@@ -124,16 +142,17 @@ class LineParser {
   std::string_view ReadName(bool measurement, bool stop_at_equals = true) {
     size_t start = pos_;
     bool escaped = false;
+    const uint8_t stop = !measurement && stop_at_equals ? kNameEnd | kKeyEnd : kNameEnd;
     while (pos_ < s_.size()) {
       char c = s_[pos_];
-      if (c == '\\') {
-        if (pos_ + 1 >= s_.size()) throw LineParseError("key or value ends with a backslash");
-        escaped = true;
-        pos_ += 2;
+      if (!(kByteClass[static_cast<uint8_t>(c)] & stop)) {
+        ++pos_;
         continue;
       }
-      if (c == ',' || c == ' ' || c == '\t' || (!measurement && stop_at_equals && c == '=')) break;
-      ++pos_;
+      if (c != '\\') break;
+      if (pos_ + 1 >= s_.size()) throw LineParseError("key or value ends with a backslash");
+      escaped = true;
+      pos_ += 2;
     }
     std::string_view raw = s_.substr(start, pos_ - start);
     if (!escaped) return raw;
@@ -229,16 +248,21 @@ class LineParser {
         throw LineParseError("invalid field value '" + std::string(v) + "' for field '" + std::string(f.key) + "'");
       default: break;
     }
-    // Floats: digits, sign, '.', exponent only (no inf/nan).
-    for (char c : v)
-      if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'))
-        throw LineParseError("invalid field value '" + std::string(v) + "' for field '" + std::string(f.key) + "'");
+    // Floats: digits, sign, '.', exponent only (no inf/nan, which from_chars would take: a
+    // digit or '.' must follow the sign). The character check runs only for the error's words.
     const char* b = v.data();
     const char* e = b + v.size();
     if (*b == '+') ++b;
-    auto [p, ec] = std::from_chars(b, e, f.f);
-    if (ec != std::errc() || p != e)
+    const char* first = b < e && *b == '-' ? b + 1 : b;
+    bool number_start = first < e && ((*first >= '0' && *first <= '9') || *first == '.');
+    auto [p, ec] = number_start ? std::from_chars(b, e, f.f)
+                                : std::from_chars_result{b, std::errc::invalid_argument};
+    if (ec != std::errc() || p != e) {
+      if (!FloatText(v))
+        throw LineParseError("invalid field value '" + std::string(v) + "' for field '" +
+                             std::string(f.key) + "'");
       throw LineParseError("Unable to parse float value '" + std::string(v) + "' for field '" + std::string(f.key) + "'");
+    }
     f.type = FieldType::kFloat;
   }
 
@@ -278,13 +302,42 @@ size_t LineEnd(std::string_view body, size_t pos) {
   }
 }
 
+// How many bytes of `w` equal the byte repeated in `pattern` (exact: no borrow between bytes).
+inline int BytesEqual(uint64_t w, uint64_t pattern) {
+  constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
+  uint64_t x = w ^ pattern;  // a zero byte where w has the byte sought
+  uint64_t marks = ~(((x & kLow7) + kLow7) | x | kLow7) >> 7;  // 1 in each such byte
+  // Summing the bytes by multiplication: the build targets no POPCNT instruction.
+  return static_cast<int>((marks * 0x0101010101010101ULL) >> 56);
+}
+
+// Newlines and '=' in one pass of eight bytes at a time: std::count is a byte loop at -O2, and
+// the two counts were a tenth of parsing.
+void CountLinesAndPairs(std::string_view body, size_t* newlines, size_t* equals) {
+  constexpr uint64_t kNewline = 0x0A0A0A0A0A0A0A0AULL, kEquals = 0x3D3D3D3D3D3D3D3DULL;
+  size_t n = 0, e = 0, i = 0;
+  for (; i + 8 <= body.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, body.data() + i, 8);
+    n += BytesEqual(w, kNewline);
+    e += BytesEqual(w, kEquals);
+  }
+  for (; i < body.size(); ++i) {
+    n += body[i] == '\n';
+    e += body[i] == '=';
+  }
+  *newlines = n;
+  *equals = e;
+}
+
 }  // namespace
 
 ParsedBatch Parse(std::string_view body) {
   ParsedBatch batch;
-  size_t estimate = static_cast<size_t>(std::count(body.begin(), body.end(), '\n')) + 1;
+  size_t newlines, pairs;
   // Every tag and field has an '=': an upper bound that spares the vectors from regrowing.
-  size_t pairs = static_cast<size_t>(std::count(body.begin(), body.end(), '='));
+  CountLinesAndPairs(body, &newlines, &pairs);
+  size_t estimate = newlines + 1;
   batch.lines.reserve(estimate);
   batch.tags.reserve(pairs);
   batch.fields.reserve(pairs);
