@@ -249,22 +249,14 @@ int RunServer(const ServerConfig& config) {
     if (Status st = persister.Prune(/*expired=*/false); !st.ok())
       log::Error("pruning Parquet files: " + st.message());
   });
-  // Replayed rows go to the buffer in batches of about 50,000 rows, not one append per write.
+  // Each replayed file goes to the buffer as soon as it is decoded (a bulk append: its rows are
+  // committed in whole row groups), so that at most the decoders' window of files is held.
   size_t replayed = 0, replay_files = 0;
-  std::vector<wal::WriteOpPtr> replay_batch, replayed_deletes;
-  size_t replay_batch_rows = 0;
+  std::vector<wal::WriteOpPtr> replayed_deletes;
   int64_t replay_started = NowNanos(), appending_ns = 0;
-  auto apply_replayed = [&] {
-    if (replay_batch.empty()) return;
-    int64_t t = NowNanos();
-    if (Status st = write_buffer.Append(*catalog.State(), replay_batch); !st.ok())
-      log::Error("WAL replay: " + st.message());
-    appending_ns += NowNanos() - t;
-    replay_batch.clear();
-    replay_batch_rows = 0;
-  };
   startup.phase = kReplayingPhase;
   int64_t replay_logged = replay_started;
+  write_buffer.BeginBulkAppend();
   Status replay = wal.Replay(
       [&](uint64_t, std::vector<wal::WriteOpPtr>&& ops) {
         ++replay_files;
@@ -274,16 +266,22 @@ int RunServer(const ServerConfig& config) {
                     std::to_string(startup.replay.files_total.load()) + " files, " +
                     std::to_string(replayed) + " lines so far");
         }
-        for (auto& op : ops) {
+        for (const auto& op : ops) {
           if (op->row_delete) replayed_deletes.push_back(op);
           replayed += op->batch.lines.size();
-          replay_batch_rows += op->batch.lines.size();
-          replay_batch.push_back(std::move(op));
         }
-        if (replay_batch_rows >= 50'000) apply_replayed();
+        int64_t t = NowNanos();
+        if (Status st = write_buffer.Append(*catalog.State(), ops); !st.ok())
+          log::Error("WAL replay: " + st.message());
+        appending_ns += NowNanos() - t;
       },
       *covered, &startup.replay);
-  apply_replayed();
+  {
+    int64_t t = NowNanos();
+    if (Status st = write_buffer.EndBulkAppend(); !st.ok())
+      log::Error("WAL replay: " + st.message());
+    appending_ns += NowNanos() - t;
+  }
   if (!replay.ok()) {
     std::cerr << "Error: WAL replay failed: " << replay.message() << "\n";
     return 1;

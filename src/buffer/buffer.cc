@@ -51,6 +51,12 @@ const char* DuckTypeName(ColumnType t) { return duck::SqlTypeName(ColumnKindOf(t
 namespace {
 
 constexpr size_t kCheckpointRows = 1 << 20;
+// A bulk append commits once more than a row group's rows (DuckDB's 122,880) wait, so that
+// they move into the table whole; and checkpoints more often than kCheckpointRows, as such
+// commits do not count towards DuckDB's automatic checkpoint (they log no rows), and the
+// uncompressed row groups would otherwise pile up.
+constexpr size_t kBulkCommitRows = 122'880;
+constexpr size_t kBulkCheckpointRows = 2 * kBulkCommitRows;
 
 }  // namespace
 
@@ -342,8 +348,36 @@ Buffer::RowsByTable Buffer::GroupByTable(const catalog::CatalogState& state,
   return by_table;
 }
 
+void Buffer::BeginBulkAppend() {
+  std::lock_guard lock(mu_);
+  bulk_ = true;
+}
+
+Status Buffer::EndBulkAppend() {
+  std::lock_guard lock(mu_);
+  bulk_ = false;
+  return CloseBulkAppendersLocked();
+}
+
+Status Buffer::CloseBulkAppendersLocked() {
+  Status result;
+  for (auto& [table_id, appender] : bulk_appenders_)
+    if (Status st = appender->Close(); !st.ok()) {
+      log::Error("buffer append to table id " + std::to_string(table_id) +
+                 " failed: " + st.message());
+      result = st;
+    }
+  bulk_appenders_.clear();
+  return result;
+}
+
 Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops) {
   std::lock_guard lock(mu_);
+  // A kept appender's rows must reach their table before its schema can change.
+  if (bulk_ && state.version != bulk_catalog_version_) {
+    (void)CloseBulkAppendersLocked();
+    bulk_catalog_version_ = state.version;
+  }
   // A table that cannot be synced is logged and its rows fail below; the others go on.
   (void)SyncLocked(state);
   bool deletes = std::any_of(ops.begin(), ops.end(), [](const auto& op) { return op->row_delete; });
@@ -358,6 +392,7 @@ Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal:
     }
     if (Status st = AppendWritesLocked(state, writes); !st.ok()) result = st;
     writes.clear();
+    if (Status st = CloseBulkAppendersLocked(); !st.ok()) result = st;
     if (Status st = DeleteRowsLocked(state, *op); !st.ok()) {
       log::Error(st.message());
       result = st;
@@ -391,7 +426,8 @@ Status Buffer::AppendWritesLocked(const catalog::CatalogState& state,
   }
   // Appended row groups stay uncompressed until a checkpoint compresses them; do it regularly
   // so memory follows the compressed size.
-  if (rows_since_checkpoint_ >= kCheckpointRows || checkpoint_due_) CheckpointLocked();
+  if (rows_since_checkpoint_ >= (bulk_ ? kBulkCheckpointRows : kCheckpointRows) || checkpoint_due_)
+    CheckpointLocked();
   return result;
 }
 
@@ -438,10 +474,19 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
   const size_t ncols = table.columns.size();
   std::vector<duck::ColumnKind> kinds;
   for (const auto& c : table.columns) kinds.push_back(ColumnKindOf(c.type));
-  auto opened = duck::ChunkAppender::Open(conn_, kBufferCatalog, DataSchema(db.id),
-                                          DataTable(table.id), kinds);
-  if (!opened.ok()) return opened.status();
-  duck::ChunkAppender& appender = **opened;
+  std::unique_ptr<duck::ChunkAppender> own;
+  std::unique_ptr<duck::ChunkAppender>* kept = bulk_ ? &bulk_appenders_[table.id] : &own;
+  if (*kept && (*kept)->ColumnCount() != ncols) {
+    RIFFLE_RETURN_IF_ERROR((*kept)->Close());
+    kept->reset();
+  }
+  if (!*kept) {
+    auto opened = duck::ChunkAppender::Open(conn_, kBufferCatalog, DataSchema(db.id),
+                                            DataTable(table.id), kinds);
+    if (!opened.ok()) return opened.status();
+    *kept = std::move(*opened);
+  }
+  duck::ChunkAppender& appender = **kept;
   const size_t capacity = appender.Capacity();
   const size_t time_pos = table.index.at("time");
   std::vector<void*> data(ncols);  // the current chunk's typed column arrays
@@ -450,8 +495,12 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
   const lineproto::Line* shape_line = nullptr;
   std::vector<size_t> key_columns;  // its tags' then its fields' column positions
   Status status;
-  for (size_t start = 0; start < rows.size() && status.ok(); start += capacity) {
-    size_t count = std::min(capacity, rows.size() - start);
+  for (size_t start = 0, count = 0; start < rows.size() && status.ok(); start += count) {
+    count = std::min(capacity, rows.size() - start);
+    // A bulk append commits whole row groups: a chunk ends where one does.
+    if (bulk_) count = std::min(count, kBulkCommitRows - appender.PendingRows() % kBulkCommitRows);
+    if (bulk_ && appender.PendingRows() >= kBulkCommitRows) status = appender.Commit();
+    if (!status.ok()) break;
     appender.Begin(count);
     for (size_t c = 0; c < ncols; ++c) {
       switch (table.columns[c].type) {
@@ -535,6 +584,7 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
     }
     status = appender.Flush();
   }
+  if (bulk_) return status;
   Status closed = appender.Close();
   return status.ok() ? closed : status;
 }

@@ -53,6 +53,13 @@ class Buffer {
 
   Status SyncSchema(const catalog::CatalogState& state);
   Status Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops);
+  // Replay: between these, Append keeps one appender per table open across calls, and its rows
+  // are committed as DuckDB's appender fills (about 200k rows) and by EndBulkAppend. A commit of
+  // more than a row group's rows moves whole row groups into the table; the 50k-row batches of
+  // replay were each copied into it row by row. Until EndBulkAppend, queries and snapshots may
+  // miss rows: only a server that serves nothing yet may use this.
+  void BeginBulkAppend();
+  Status EndBulkAppend();
   // A query node's copy of other nodes' data: every buffered row replaced by the rows of
   // `ops`, and the Parquet files by `files`, in one transaction (a query sees the old contents
   // or the new ones, never both). `duplicates` are the ranges the nodes' manifests recorded.
@@ -193,6 +200,10 @@ class Buffer {
   size_t rows_since_checkpoint_ = 0;
   std::map<uint32_t, std::vector<PersistedFile>> parquet_files_;  // by table id, oldest first
   std::map<uint32_t, DuplicateTracker> duplicates_;               // by table id
+  bool bulk_ = false;                                             // see BeginBulkAppend
+  uint64_t bulk_catalog_version_ = 0;  // the catalog the kept appenders' columns come from
+  std::map<uint32_t, std::unique_ptr<duck::ChunkAppender>> bulk_appenders_;  // by table id
+  Status CloseBulkAppendersLocked();
   uint64_t writes_seen_ = 0;                                      // numbers the writes for it
   std::string ViewSql(const catalog::Database& db, const catalog::Table& table) const;
 };

@@ -145,7 +145,8 @@ Status Follower::ReadWal(const std::string& node, Source& source,
       return Status::Ok();
     }
     uint64_t decoded_sequence = 0;
-    auto ops = wal::DecodeWalFile(*contents, &decoded_sequence);
+    auto ops = wal::DecodeWalFile(std::make_shared<const std::string>(std::move(*contents)),
+                                  &decoded_sequence);
     if (!ops.ok()) {
       log::Warn("cluster: skipping WAL file " + key + ": " + ops.status().message());
     } else {

@@ -533,7 +533,17 @@ Status ChunkAppender::Flush() {
   duckdb_data_chunk chunk = chunk_;
   duckdb_destroy_data_chunk(&chunk);
   chunk_ = nullptr;
+  if (st.ok()) pending_rows_ += rows_;
   return st;
+}
+
+Status ChunkAppender::Commit() {
+  pending_rows_ = 0;
+  if (duckdb_appender_flush(appender_) == DuckDBError)
+    return Status::Internal(
+        std::string("appender flush failed: ") +
+        (duckdb_appender_error(appender_) ? duckdb_appender_error(appender_) : "?"));
+  return Status::Ok();
 }
 
 Status ChunkAppender::Close() {

@@ -132,6 +132,10 @@ class ChunkAppender {
                                                      const std::vector<ColumnKind>& columns);
   ~ChunkAppender();
   size_t Capacity() const;  // most rows in one chunk
+  size_t ColumnCount() const { return kinds_.size(); }
+  // Rows flushed since the appender opened or last committed; Commit hands them to the table.
+  size_t PendingRows() const { return pending_rows_; }
+  Status Commit();
   void Begin(size_t rows);
   int64_t* Int64s(size_t column);  // kBigint and kTimestampNs
   uint64_t* UInt64s(size_t column);
@@ -154,6 +158,7 @@ class ChunkAppender {
   std::vector<uint64_t*> validity_;
   size_t rows_ = 0;
   bool closed_ = false;
+  size_t pending_rows_ = 0;
 };
 
 // Casts DataFusion has and DuckDB lacks (CAST(<timestamp> AS BIGINT) gives nanoseconds since

@@ -352,26 +352,32 @@ ParsedBatch Parse(std::string_view body) {
     while (first < line.size() && (line[first] == ' ' || line[first] == '\t')) ++first;
     line.remove_prefix(first);
     if (line.empty() || line[0] == '#') continue;
-    ++line_number;
-    size_t tags_before = batch.tags.size(), fields_before = batch.fields.size();
-    try {
-      if (!ValidUtf8(line)) throw LineParseError("invalid UTF-8 in line protocol");
-      Line parsed = LineParser(line, batch).Parse();
-      parsed.line_number = line_number;
-      batch.lines.push_back(parsed);
-    } catch (const LineParseError& e) {
-      batch.tags.resize(tags_before);
-      batch.fields.resize(fields_before);
-      LineError err;
-      err.line_number = line_number;
-      size_t n = std::min<size_t>(line.size(), 20);
-      while (n > 0 && n < line.size() && (static_cast<unsigned char>(line[n]) & 0xC0) == 0x80) --n;
-      err.original_line = ValidUtf8(line.substr(0, n)) ? std::string(line.substr(0, n)) : std::string();
-      err.message = e.message;
-      batch.errors.push_back(std::move(err));
-    }
+    ParseLine(line, ++line_number, &batch);
   }
   return batch;
+}
+
+bool ParseLine(std::string_view line, uint32_t line_number, ParsedBatch* batch) {
+  size_t tags_before = batch->tags.size(), fields_before = batch->fields.size();
+  try {
+    if (!ValidUtf8(line)) throw LineParseError("invalid UTF-8 in line protocol");
+    Line parsed = LineParser(line, *batch).Parse();
+    parsed.line_number = line_number;
+    batch->lines.push_back(parsed);
+    return true;
+  } catch (const LineParseError& e) {
+    batch->tags.resize(tags_before);
+    batch->fields.resize(fields_before);
+    LineError err;
+    err.line_number = line_number;
+    size_t n = std::min<size_t>(line.size(), 20);
+    while (n > 0 && n < line.size() && (static_cast<unsigned char>(line[n]) & 0xC0) == 0x80) --n;
+    err.original_line =
+        ValidUtf8(line.substr(0, n)) ? std::string(line.substr(0, n)) : std::string();
+    err.message = e.message;
+    batch->errors.push_back(std::move(err));
+    return false;
+  }
 }
 
 bool SameShape(const ParsedBatch& batch_a, const Line& a, const ParsedBatch& batch_b, const Line& b,

@@ -64,6 +64,11 @@ struct ParsedBatch {
 // Also rejects duplicate tag keys and duplicate field keys within a line.
 ParsedBatch Parse(std::string_view body);
 
+// Parses one line as Parse would, given as Line::raw holds it (no newline, no leading blanks),
+// as line number `line_number`, into `batch`: false, with an entry in batch->errors, when it
+// is not valid. For text whose lines are already apart, such as a WAL file's.
+bool ParseLine(std::string_view line, uint32_t line_number, ParsedBatch* batch);
+
 // True when line `a` of `batch_a` and line `b` of `batch_b` have the same measurement, tag keys
 // and field keys in the same order, and (with `field_types`) the same field types: what the
 // schema checks and the column lookups of a line depend on. Consecutive lines of one writer

@@ -61,9 +61,10 @@ Status Wal::Replay(const ReplayApply& apply, uint64_t skip_through, ReplayProgre
       lock.unlock();
       auto contents = store_->Get(f.key);
       Result<std::vector<WriteOpPtr>> ops =
-          contents.ok() ? DecodeWalFile(*contents, nullptr)
-                        : Result<std::vector<WriteOpPtr>>(Status::IOError(
-                              "cannot read it: " + contents.status().message()));
+          contents.ok()
+              ? DecodeWalFile(std::make_shared<const std::string>(std::move(*contents)), nullptr)
+              : Result<std::vector<WriteOpPtr>>(
+                    Status::IOError("cannot read it: " + contents.status().message()));
       lock.lock();
       f.ops = std::move(ops);
       f.ready = true;

@@ -52,6 +52,9 @@ using WriteOpPtr = std::shared_ptr<const WriteOp>;
 // Encoding, exposed for tests and replay.
 std::string EncodeWalFile(uint64_t sequence, const std::vector<WriteOpPtr>& ops);
 Result<std::vector<WriteOpPtr>> DecodeWalFile(const std::string& contents, uint64_t* sequence);
+// The same without a copy: the decoded writes' lines point into `contents`, which they keep.
+Result<std::vector<WriteOpPtr>> DecodeWalFile(std::shared_ptr<const std::string> contents,
+                                              uint64_t* sequence);
 
 // How flushes form (group commit): a write to an idle WAL is flushed at once; writes that arrive
 // while a flush runs go together into the next one, which starts when it ends, but never sooner
