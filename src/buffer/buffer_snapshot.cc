@@ -31,6 +31,8 @@ std::string SortKeySql(const catalog::Table& table) {
 Result<size_t> Buffer::Freeze(const catalog::CatalogState& state) {
   std::lock_guard lock(mu_);
   if (!frozen_.empty()) return Status::Internal("a snapshot is already in progress");
+  // A snapshot covers every row appended before it, those a bulk append holds too.
+  RIFFLE_RETURN_IF_ERROR(CloseBulkAppendersLocked());
   RIFFLE_RETURN_IF_ERROR(conn_.Exec("BEGIN TRANSACTION"));
   Status st;
   std::vector<std::pair<const catalog::Database*, const catalog::Table*>> renamed;

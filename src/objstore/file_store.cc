@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -70,10 +71,16 @@ class FileStore final : public ObjectStore {
       if (errno == ENOENT) return Status::NotFound("object not found: " + path);
       return Status::IOError(ErrnoText("cannot open", p));
     }
-    std::string out;
-    char buf[1 << 16];
+    // Read straight into a string of the file's size: growing it by appending copied an 8 MB
+    // WAL file about twice over and faulted in three times its pages.
+    struct stat st_buf;
+    size_t expected =
+        ::fstat(fd, &st_buf) == 0 && st_buf.st_size > 0 ? static_cast<size_t>(st_buf.st_size) : 0;
+    std::string out(expected + 1, '\0');  // one byte more: a file that grew is read on
+    size_t used = 0;
     for (;;) {
-      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (used == out.size()) out.resize(out.size() * 2);
+      ssize_t n = ::read(fd, out.data() + used, out.size() - used);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         Status st = Status::IOError(ErrnoText("cannot read", p));
@@ -81,9 +88,10 @@ class FileStore final : public ObjectStore {
         return st;
       }
       if (n == 0) break;
-      out.append(buf, static_cast<size_t>(n));
+      used += static_cast<size_t>(n);
     }
     ::close(fd);
+    out.resize(used);
     return out;
   }
 
