@@ -65,6 +65,12 @@ class FileStore final : public ObjectStore {
   }
 
   Result<std::string> Get(const std::string& path) override {
+    std::string out;
+    RIFFLE_RETURN_IF_ERROR(GetInto(path, &out));
+    return out;
+  }
+
+  Status GetInto(const std::string& path, std::string* out) override {
     fs::path p = root_ / path;
     int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -72,15 +78,17 @@ class FileStore final : public ObjectStore {
       return Status::IOError(ErrnoText("cannot open", p));
     }
     // Read straight into a string of the file's size: growing it by appending copied an 8 MB
-    // WAL file about twice over and faulted in three times its pages.
+    // WAL file about twice over and faulted in three times its pages. A string that held a
+    // bigger object before keeps its memory (resize only zeroes what it adds).
     struct stat st_buf;
     size_t expected =
         ::fstat(fd, &st_buf) == 0 && st_buf.st_size > 0 ? static_cast<size_t>(st_buf.st_size) : 0;
-    std::string out(expected + 1, '\0');  // one byte more: a file that grew is read on
+    if (out->size() < expected + 1)
+      out->resize(expected + 1);  // one byte more: a file that grew is read on
     size_t used = 0;
     for (;;) {
-      if (used == out.size()) out.resize(out.size() * 2);
-      ssize_t n = ::read(fd, out.data() + used, out.size() - used);
+      if (used == out->size()) out->resize(out->size() * 2);
+      ssize_t n = ::read(fd, out->data() + used, out->size() - used);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         Status st = Status::IOError(ErrnoText("cannot read", p));
@@ -91,8 +99,8 @@ class FileStore final : public ObjectStore {
       used += static_cast<size_t>(n);
     }
     ::close(fd);
-    out.resize(used);
-    return out;
+    out->resize(used);
+    return Status::Ok();
   }
 
   Status Delete(const std::string& path) override {

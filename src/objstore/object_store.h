@@ -19,6 +19,13 @@ class ObjectStore {
   // Fails with AlreadyExists if the object is there (used for WAL files: one writer per node).
   virtual Status PutIfAbsent(const std::string& path, std::string_view data) = 0;
   virtual Result<std::string> Get(const std::string& path) = 0;
+  // The same into `*out`, whose memory a store may reuse (replay reads file after file).
+  virtual Status GetInto(const std::string& path, std::string* out) {
+    auto got = Get(path);
+    if (!got.ok()) return got.status();
+    *out = std::move(*got);
+    return Status::Ok();
+  }
   virtual Status Delete(const std::string& path) = 0;
   // Keys under `prefix`, sorted ascending.
   virtual Result<std::vector<std::string>> List(const std::string& prefix) = 0;

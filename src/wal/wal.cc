@@ -31,8 +31,10 @@ Status Wal::Replay(const ReplayApply& apply, uint64_t skip_through, ReplayProgre
     std::string key;
     uint64_t sequence;
     Result<std::vector<WriteOpPtr>> ops = std::vector<WriteOpPtr>();
+    std::shared_ptr<std::string> contents;
     bool ready = false;
   };
+  DecodeRecycler recycler;
   std::vector<File> files;
   for (const auto& key : *keys) {
     if (key.size() < 4 || key.compare(key.size() - 4, 4, ".wal") != 0) continue;
@@ -45,9 +47,10 @@ Status Wal::Replay(const ReplayApply& apply, uint64_t skip_through, ReplayProgre
   // Decoding (reading the object, checking it, parsing its lines again) runs on a few threads
   // a bounded window ahead of the caller, which applies the files in order.
   const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
-  // Decoded files take several times their size in memory: a short window keeps replay's
-  // peak near the ingest's.
-  const size_t window = threads + 1;
+  // Decoded files take about three times their size in memory: a window of one file per
+  // thread keeps replay's peak near the ingest's (the buffer's appends, not decoding, set the
+  // pace, so a longer one gained nothing).
+  const size_t window = threads;
   std::mutex mu;
   std::condition_variable cv;
   size_t next_to_decode = 0, applied = 0;
@@ -59,14 +62,15 @@ Status Wal::Replay(const ReplayApply& apply, uint64_t skip_through, ReplayProgre
       if (stop || next_to_decode >= files.size()) return;
       File& f = files[next_to_decode++];
       lock.unlock();
-      auto contents = store_->Get(f.key);
+      auto contents = recycler.TakeBuffer();
+      Status read = store_->GetInto(f.key, contents.get());
       Result<std::vector<WriteOpPtr>> ops =
-          contents.ok()
-              ? DecodeWalFile(std::make_shared<const std::string>(std::move(*contents)), nullptr)
-              : Result<std::vector<WriteOpPtr>>(
-                    Status::IOError("cannot read it: " + contents.status().message()));
+          read.ok() ? DecodeWalFile(contents, nullptr, &recycler)
+                    : Result<std::vector<WriteOpPtr>>(
+                          Status::IOError("cannot read it: " + read.message()));
       lock.lock();
       f.ops = std::move(ops);
+      f.contents = std::move(contents);
       f.ready = true;
       cv.notify_all();
     }
@@ -75,16 +79,20 @@ Status Wal::Replay(const ReplayApply& apply, uint64_t skip_through, ReplayProgre
   for (size_t i = 0; i < std::min(threads, files.size()); ++i) workers.emplace_back(decoder);
   for (size_t i = 0; i < files.size(); ++i) {
     Result<std::vector<WriteOpPtr>> ops = std::vector<WriteOpPtr>();
+    std::shared_ptr<std::string> contents;
     {
       std::unique_lock lock(mu);
       cv.wait(lock, [&] { return files[i].ready; });
       ops = std::move(files[i].ops);
       files[i].ops = std::vector<WriteOpPtr>();  // its memory goes with the caller's copy
+      contents = std::move(files[i].contents);
     }
-    if (!ops.ok())
+    if (!ops.ok()) {
       log::Error("skipping WAL file " + files[i].key + ": " + ops.status().message());
-    else
-      apply(files[i].sequence, std::move(ops).value());
+    } else {
+      apply(files[i].sequence, std::move(*ops));
+      recycler.Give(*ops, std::move(contents));
+    }
     {
       std::lock_guard lock(mu);
       ++applied;

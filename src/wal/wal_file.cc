@@ -116,8 +116,58 @@ Result<std::vector<WriteOpPtr>> DecodeWalFile(const std::string& contents, uint6
   return DecodeWalFile(std::make_shared<const std::string>(contents), sequence);
 }
 
+std::shared_ptr<WriteOp> DecodeRecycler::TakeOp() {
+  {
+    std::lock_guard lock(mu_);
+    if (!ops_.empty()) {
+      auto op = std::move(ops_.back());
+      ops_.pop_back();
+      return op;
+    }
+  }
+  return std::make_shared<WriteOp>();
+}
+
+std::shared_ptr<std::string> DecodeRecycler::TakeBuffer() {
+  {
+    std::lock_guard lock(mu_);
+    if (!buffers_.empty()) {
+      auto buffer = std::move(buffers_.back());
+      buffers_.pop_back();
+      return buffer;
+    }
+  }
+  return std::make_shared<std::string>();
+}
+
+void DecodeRecycler::Give(std::vector<WriteOpPtr>& ops, std::shared_ptr<std::string> buffer) {
+  std::vector<std::shared_ptr<WriteOp>> freed;
+  for (auto& held : ops) {
+    if (held.use_count() != 1) continue;
+    // Created mutable by TakeOp; only the replay that decoded it shares it, as const.
+    auto op = std::const_pointer_cast<WriteOp>(std::move(held));
+    op->db_id = 0;
+    op->db_name.clear();
+    op->body.reset();
+    op->batch.lines.clear();
+    op->batch.tags.clear();
+    op->batch.fields.clear();
+    op->batch.errors.clear();
+    op->batch.arena.clear();
+    op->times.clear();
+    op->row_delete.reset();
+    freed.push_back(std::move(op));
+  }
+  ops.clear();
+  std::lock_guard lock(mu_);
+  for (auto& op : freed)
+    if (ops_.size() < 1024) ops_.push_back(std::move(op));
+  if (buffer && buffer.use_count() == 1 && buffers_.size() < 8)
+    buffers_.push_back(std::move(buffer));
+}
+
 Result<std::vector<WriteOpPtr>> DecodeWalFile(std::shared_ptr<const std::string> contents,
-                                              uint64_t* sequence) {
+                                              uint64_t* sequence, DecodeRecycler* recycler) {
   std::string_view in(*contents);
   if (in.size() < kHeaderSize || std::memcmp(in.data(), kMagic, sizeof kMagic) != 0)
     return Status::IOError("not a WAL file: bad magic or too short (" + std::to_string(in.size()) + " bytes)");
@@ -141,7 +191,7 @@ Result<std::vector<WriteOpPtr>> DecodeWalFile(std::shared_ptr<const std::string>
   uint32_t op_count;
   if (!Get(in, op_count)) return Status::IOError("WAL payload truncated");
   for (uint32_t o = 0; o < op_count; ++o) {
-    auto op = std::make_shared<WriteOp>();
+    auto op = recycler ? recycler->TakeOp() : std::make_shared<WriteOp>();
     uint8_t kind = kWrite;
     if (version >= 2 && !Get(in, kind)) return Status::IOError("WAL payload truncated");
     if (kind != kWrite && kind != kRowDelete)
