@@ -38,6 +38,37 @@ TEST(WalFile, RoundTripsOpsLinesAndTimes) {
   EXPECT_EQ((*decoded)[1]->batch.fields_of((*decoded)[1]->batch.lines[0])[0].b, true);
 }
 
+TEST(DecodeRecycler, ReusesOnlyWritesAndBuffersNothingElseHolds) {
+  DecodeRecycler recycler;
+  std::string file = EncodeWalFile(
+      1, {MakeOp("db", "cpu,host=a v=1\ncpu,host=b v=2", 10), MakeOp("db", "mem free=3i", 20)});
+  auto buffer = recycler.TakeBuffer();
+  *buffer = file;
+  auto first = DecodeWalFile(buffer, nullptr, &recycler);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  const WriteOp* kept_op = (*first)[1].get();
+  WriteOpPtr kept = (*first)[1];  // as replay keeps a row delete
+  const WriteOp* reused_op = (*first)[0].get();
+  recycler.Give(*first, buffer);
+  EXPECT_TRUE(first->empty());
+  // The buffer is still held (here, and by the write kept above): a new one is made.
+  EXPECT_NE(recycler.TakeBuffer().get(), buffer.get());
+  auto again = DecodeWalFile(std::make_shared<const std::string>(file), nullptr, &recycler);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)[0].get(), reused_op);  // the free write, emptied and filled again
+  EXPECT_NE((*again)[1].get(), kept_op);
+  EXPECT_EQ((*again)[0]->batch.lines.size(), 2u);
+  EXPECT_EQ((*again)[0]->times, (std::vector<int64_t>{10, 11}));
+  EXPECT_EQ((*again)[1]->batch.fields_of((*again)[1]->batch.lines[0])[0].i, 3);
+  EXPECT_EQ(kept->batch.fields_of(kept->batch.lines[0])[0].i, 3);  // the held write is intact
+  // Once nothing points into it, the buffer is reused too.
+  std::vector<WriteOpPtr> none;
+  kept.reset();
+  const std::string* buffer_address = buffer.get();
+  recycler.Give(none, std::move(buffer));
+  EXPECT_EQ(recycler.TakeBuffer().get(), buffer_address);
+}
+
 TEST(WalFile, RoundTripsARowDeleteBetweenWrites) {
   auto del = std::make_shared<WriteOp>();
   del->db_id = 7;
