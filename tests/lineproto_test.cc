@@ -187,3 +187,38 @@ TEST(SameShape, ComparesMeasurementKeysOrderAndFieldTypes) {
 
 }  // namespace
 }  // namespace riffle::lineproto
+
+namespace riffle::lineproto {
+namespace {
+
+TEST(Parse, EachLineSaysWhetherItHasThePreviousAcceptedLinesShape) {
+  auto b = Parse("m,a=1 v=1\nm,a=2 v=2\nm,b=1 v=1\nm,b=1 v=1i\nbad line\nm,b=1 v=2i\nn,b=1 v=2i");
+  ASSERT_EQ(b.lines.size(), 6u);
+  std::vector<bool> flags;
+  for (const auto& l : b.lines) flags.push_back(l.same_shape_as_previous);
+  // New tag key, then a new field type: other shapes; the bad line is not compared with.
+  EXPECT_EQ(flags, (std::vector<bool>{false, true, false, false, true, false}));
+  for (size_t i = 1; i < b.lines.size(); ++i)
+    EXPECT_EQ(flags[i], SameShape(b, b.lines[i - 1], b, b.lines[i], true)) << i;
+}
+
+TEST(Parse, ParseLineReadsOneLineAsParseWould) {
+  ParsedBatch batch;
+  EXPECT_TRUE(ParseLine("cpu,host=a v=1.5,s=\"x\ny\" 10", 1, &batch));
+  EXPECT_FALSE(ParseLine("cpu v=", 2, &batch));
+  ASSERT_EQ(batch.lines.size(), 1u);
+  ASSERT_EQ(batch.errors.size(), 1u);
+  EXPECT_EQ(batch.errors[0].line_number, 2u);
+  EXPECT_EQ(batch.fields_of(batch.lines[0])[1].s, "x\ny");
+  EXPECT_EQ(*batch.lines[0].timestamp, 10);
+}
+
+TEST(SeriesHash, IsThatOfTheTagSetInAnyOrder) {
+  auto b = Parse("m,a=1,b=2 v=1\nm,b=2,a=1 v=1\nm,a=2,b=1 v=1");
+  auto hash = [&](size_t i) { return SeriesHash(b.tags_of(b.lines[i]), b.lines[i].tag_count); };
+  EXPECT_EQ(hash(0), hash(1));
+  EXPECT_NE(hash(0), hash(2));
+}
+
+}  // namespace
+}  // namespace riffle::lineproto

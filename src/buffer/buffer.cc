@@ -491,7 +491,7 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
   const size_t time_pos = table.index.at("time");
   std::vector<void*> data(ncols);  // the current chunk's typed column arrays
   constexpr size_t kNoColumn = SIZE_MAX;
-  const wal::WriteOp* shape_op = nullptr;  // the line whose keys key_columns resolves
+  const wal::WriteOp* shape_op = nullptr;  // the previous line, whose keys key_columns resolves
   const lineproto::Line* shape_line = nullptr;
   std::vector<size_t> key_columns;  // its tags' then its fields' column positions
   Status status;
@@ -531,14 +531,18 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
       appender.SetValid(time_pos, r);
       const auto* tags = op->batch.tags_of(line);
       if (op != write) write = op, ++writes_seen_;
-      if (duplicates.Observe(SeriesHash(tags, line.tag_count), op->times[line_index], writes_seen_))
-        *ranges_changed = true;
+      uint64_t series = op->series.size() == op->batch.lines.size()
+                            ? op->series[line_index]
+                            : SeriesHash(tags, line.tag_count);
+      if (duplicates.Observe(series, op->times[line_index], writes_seen_)) *ranges_changed = true;
       // Column positions by key, looked up again only when the line's keys differ from the
-      // previous line's.
-      if (!shape_op ||
-          !lineproto::SameShape(shape_op->batch, *shape_line, op->batch, line, false)) {
-        shape_op = op;
-        shape_line = &line;
+      // previous line's (which parsing found out for lines that follow each other in a write).
+      bool same_shape =
+          shape_op && ((shape_op == op && shape_line + 1 == &line && line.same_shape_as_previous) ||
+                       lineproto::SameShape(shape_op->batch, *shape_line, op->batch, line, false));
+      shape_op = op;
+      shape_line = &line;
+      if (!same_shape) {
         key_columns.clear();
         const auto* fields = op->batch.fields_of(line);
         for (uint32_t t = 0; t < line.tag_count; ++t) {

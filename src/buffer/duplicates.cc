@@ -156,20 +156,6 @@ void DuplicateTracker::Restore(const std::vector<TimeRange>& ranges,
   for (const auto& r : persisted) persisted_.Add(r.lo, r.hi);
 }
 
-uint64_t SeriesHash(const lineproto::Tag* tags, uint32_t count) {
-  // Sum of mixed per-tag hashes: the same tag set in any order gives the same value.
-  uint64_t h = 0x9e3779b97f4a7c15ULL;
-  std::hash<std::string_view> hasher;
-  for (uint32_t i = 0; i < count; ++i) {
-    uint64_t x = hasher(tags[i].key) * 0xff51afd7ed558ccdULL ^ hasher(tags[i].value);
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    h += x;
-  }
-  return h;
-}
-
 std::string InRangesSql(const std::vector<TimeRange>& ranges) {
   std::string sql;
   for (const auto& r : ranges)

@@ -81,8 +81,7 @@ class DuplicateTracker {
   TimeRangeSet ranges_;
 };
 
-// The series of a line: a hash of its tag set, independent of the order tags are written in.
-uint64_t SeriesHash(const lineproto::Tag* tags, uint32_t count);
+using lineproto::SeriesHash;
 
 // SQL: "time" within any of the ranges.
 std::string InRangesSql(const std::vector<TimeRange>& ranges);

@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <functional>
 
 namespace riffle::lineproto {
 namespace {
@@ -363,6 +364,8 @@ bool ParseLine(std::string_view line, uint32_t line_number, ParsedBatch* batch) 
     if (!ValidUtf8(line)) throw LineParseError("invalid UTF-8 in line protocol");
     Line parsed = LineParser(line, *batch).Parse();
     parsed.line_number = line_number;
+    parsed.same_shape_as_previous =
+        !batch->lines.empty() && SameShape(*batch, batch->lines.back(), *batch, parsed, true);
     batch->lines.push_back(parsed);
     return true;
   } catch (const LineParseError& e) {
@@ -394,6 +397,20 @@ bool SameShape(const ParsedBatch& batch_a, const Line& a, const ParsedBatch& bat
   for (uint32_t i = 0; i < a.field_count; ++i)
     if (fa[i].key != fb[i].key || (field_types && fa[i].type != fb[i].type)) return false;
   return true;
+}
+
+uint64_t SeriesHash(const Tag* tags, uint32_t count) {
+  // Sum of mixed per-tag hashes: the same tag set in any order gives the same value.
+  uint64_t h = 0x9e3779b97f4a7c15ULL;
+  std::hash<std::string_view> hasher;
+  for (uint32_t i = 0; i < count; ++i) {
+    uint64_t x = hasher(tags[i].key) * 0xff51afd7ed558ccdULL ^ hasher(tags[i].value);
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    h += x;
+  }
+  return h;
 }
 
 Result<Precision> ParsePrecision(std::string_view text) {

@@ -40,6 +40,10 @@ struct Line {
   uint32_t field_begin = 0, field_count = 0;
   std::optional<int64_t> timestamp;  // raw value as written, before precision scaling
   uint32_t line_number = 0;          // 1-based, counting only non-blank, non-comment lines
+  // Whether the line before it in its batch's `lines` has the same shape (SameShape with field
+  // types), found while parsing, off any lock: consumers that map keys to columns reuse the
+  // previous line's mapping without comparing keys again.
+  bool same_shape_as_previous = false;
   std::string_view raw;              // the original line text
 };
 
@@ -75,6 +79,9 @@ bool ParseLine(std::string_view line, uint32_t line_number, ParsedBatch* batch);
 // nearly always do, and comparing short keys costs less than hashing them again.
 bool SameShape(const ParsedBatch& batch_a, const Line& a, const ParsedBatch& batch_b, const Line& b,
                bool field_types);
+
+// The series of a line: a hash of its tag set, independent of the order tags are written in.
+uint64_t SeriesHash(const Tag* tags, uint32_t count);
 
 enum class Precision { kAuto, kSecond, kMillisecond, kMicrosecond, kNanosecond };
 

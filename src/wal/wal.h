@@ -45,6 +45,9 @@ struct WriteOp {
   std::shared_ptr<const std::string> body;
   lineproto::ParsedBatch batch;  // only accepted lines; errors are not kept
   std::vector<int64_t> times;    // nanoseconds, one per batch.lines entry
+  // One per batch.lines entry, lineproto::SeriesHash of its tags, when whoever built the op
+  // computed them (off the buffer's lock: a request's thread, a replay's decoder); else empty.
+  std::vector<uint64_t> series;
   std::shared_ptr<const RowDelete> row_delete;
 };
 using WriteOpPtr = std::shared_ptr<const WriteOp>;

@@ -155,6 +155,7 @@ void DecodeRecycler::Give(std::vector<WriteOpPtr>& ops, std::shared_ptr<std::str
     op->batch.errors.clear();
     op->batch.arena.clear();
     op->times.clear();
+    op->series.clear();
     op->row_delete.reset();
     freed.push_back(std::move(op));
   }
@@ -228,6 +229,9 @@ Result<std::vector<WriteOpPtr>> DecodeWalFile(std::shared_ptr<const std::string>
         op->batch.fields.reserve(size_t{op->batch.lines[0].field_count} * line_count);
       }
     }
+    op->series.reserve(op->batch.lines.size());
+    for (const auto& line : op->batch.lines)
+      op->series.push_back(lineproto::SeriesHash(op->batch.tags_of(line), line.tag_count));
     if (op->batch.lines.size() != op->times.size())
       return Status::IOError("WAL op for database '" + op->db_name + "' re-parsed to " +
                              std::to_string(op->batch.lines.size()) + " lines, expected " +

@@ -94,7 +94,9 @@ std::string ValidateLine(const lineproto::ParsedBatch& batch, const lineproto::L
                          std::map<std::pair<std::string, std::string>, std::string>& spellings,
                          std::vector<catalog::ColumnAddition>* additions,
                          const lineproto::Line** last_valid) {
-  if (*last_valid && lineproto::SameShape(batch, **last_valid, batch, line, true)) return {};
+  if (*last_valid && ((*last_valid + 1 == &line && line.same_shape_as_previous) ||
+                      lineproto::SameShape(batch, **last_valid, batch, line, true)))
+    return {};
   std::string err = CheckLine(batch, line, db, pending, spellings, additions);
   if (err.empty()) *last_valid = &line;
   return err;
@@ -210,6 +212,7 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
       if (!good[i]) continue;
       const lineproto::Line& line = parsed.lines[i];
       lineproto::Line copy = line;
+      copy.same_shape_as_previous = line.same_shape_as_previous && good[i - 1];  // i > 0 then
       copy.tag_begin = static_cast<uint32_t>(kept.tags.size());
       copy.field_begin = static_cast<uint32_t>(kept.fields.size());
       kept.tags.insert(kept.tags.end(), parsed.tags_of(line), parsed.tags_of(line) + line.tag_count);
@@ -221,6 +224,9 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
     add_errors(std::move(rejected));
     if (!request.accept_partial) return fail(Status::InvalidArgument("line protocol parsing error"));
   }
+  op->series.reserve(kept.lines.size());
+  for (const auto& line : kept.lines)
+    op->series.push_back(lineproto::SeriesHash(kept.tags_of(line), line.tag_count));
   outcome.lines_written = kept.lines.size();
   outcome.partial = !outcome.errors.empty();
   if (kept.lines.empty()) return fail(Status::InvalidArgument("partial write of line protocol occurred"));
