@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cstring>
 #include <future>
+#include <mutex>
+#include <thread>
 
 namespace riffle::wal {
 namespace {
@@ -172,6 +174,51 @@ TEST(Wal, AcknowledgesAfterDurableFlushAndReplaysInOrder) {
       for (const auto& l : op->batch.lines) measurements.emplace_back(l.measurement);
   }).ok());
   EXPECT_EQ(measurements, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+// The next file is written while the listener takes the last one; the listener still sees the
+// files in order, and a write is acknowledged only after the listener saw it.
+TEST(Wal, WritesTheNextFileWhileTheListenerTakesTheLastOne) {
+  auto store = objstore::NewMemoryStore();
+  Wal wal(store.get(),
+          {"node0", std::chrono::milliseconds(1000), 1000, 4 << 20, std::chrono::milliseconds(0)});
+  ASSERT_TRUE(wal.Replay([](uint64_t, std::vector<WriteOpPtr>&&) {}).ok());
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::mutex mu;
+  std::vector<uint64_t> seen;
+  wal.Start([&](uint64_t sequence, const std::vector<WriteOpPtr>&) {
+    {
+      std::lock_guard lock(mu);
+      seen.push_back(sequence);
+    }
+    if (sequence == 1) released.wait_for(std::chrono::seconds(30));
+  });
+  std::promise<Status> first, second;
+  ASSERT_TRUE(wal.Submit(MakeOp("db", "a v=1", 1), [&](Status st) { first.set_value(st); }).ok());
+  auto second_done = second.get_future();
+  // Submitted once the first file is with the listener: it cannot join that file.
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (!seen.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(wal.Submit(MakeOp("db", "b v=2", 2), [&](Status st) { second.set_value(st); }).ok());
+  size_t files = 0;
+  for (int i = 0; i < 500 && files < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    auto listed = store->List("node0/wal/");
+    files = listed.ok() ? listed->size() : 0;
+  }
+  EXPECT_EQ(files, 2u);  // written while the listener still holds the first
+  EXPECT_EQ(second_done.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  release.set_value();
+  EXPECT_TRUE(first.get_future().get().ok());
+  EXPECT_TRUE(second_done.get().ok());
+  wal.Stop();
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2}));
 }
 
 // How flushes form (wal.h): at once when idle, whatever arrived during a flush together in the

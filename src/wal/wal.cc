@@ -126,6 +126,7 @@ void Wal::DeleteThrough(uint64_t through, size_t keep) {
 
 void Wal::Start(FlushListener listener) {
   listener_ = std::move(listener);
+  apply_thread_ = std::thread([this] { ApplyLoop(); });
   thread_ = std::thread([this] { FlushLoop(); });
 }
 
@@ -137,6 +138,29 @@ void Wal::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(apply_mu_);
+    apply_stopping_ = true;
+  }
+  apply_cv_.notify_all();
+  if (apply_thread_.joinable()) apply_thread_.join();  // after the files still waiting
+}
+
+void Wal::ApplyLoop() {
+  for (;;) {
+    Durable file;
+    {
+      std::unique_lock lock(apply_mu_);
+      apply_cv_.wait(lock, [this] { return apply_stopping_ || !durable_.empty(); });
+      if (durable_.empty()) return;
+      file = std::move(durable_.front());
+      durable_.pop_front();
+    }
+    apply_cv_.notify_all();
+    if (listener_) listener_(file.sequence, file.ops);
+    for (auto& d : file.dones)
+      if (d) d(Status::Ok());
+  }
 }
 
 Status Wal::Submit(WriteOpPtr op, Done done) {
@@ -230,9 +254,14 @@ void Wal::FlushOnce() {
     return;
   }
   ++next_sequence_;
-  if (listener_) listener_(seq, ops);
-  for (auto& d : dones)
-    if (d) d(Status::Ok());
+  // The listener (the buffer's append) takes this file while the next flush is written. One
+  // file at most waits for it, which bounds the memory held and keeps the order.
+  {
+    std::unique_lock lock(apply_mu_);
+    apply_cv_.wait(lock, [this] { return durable_.empty(); });
+    durable_.push_back({seq, std::move(ops), std::move(dones)});
+  }
+  apply_cv_.notify_all();
 }
 
 }  // namespace riffle::wal

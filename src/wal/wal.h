@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -93,7 +94,8 @@ struct WalOptions {
 
 class Wal {
  public:
-  // Called on the flush thread after a WAL file is durable, before writers are released.
+  // Called after a WAL file is durable, before its writers are released, for one file after
+  // another in order, on a thread of its own: the flush of the next writes overlaps it.
   using FlushListener = std::function<void(uint64_t sequence, const std::vector<WriteOpPtr>& ops)>;
   // Replays every WAL file in order, skipping those whose data a snapshot already persisted
   // (sequence ≤ skip_through); corrupt files are logged and skipped.
@@ -134,6 +136,7 @@ class Wal {
  private:
   void FlushLoop();
   void FlushOnce();
+  void ApplyLoop();  // runs the listener, then releases the writers, file by file
 
   objstore::ObjectStore* store_;
   WalOptions options_;
@@ -148,6 +151,17 @@ class Wal {
   size_t pending_bytes_ = 0;
   bool flush_now_ = false;  // enough bytes queued: flush without waiting out the gap
   std::thread thread_;
+
+  struct Durable {  // a file written, waiting for the listener
+    uint64_t sequence = 0;
+    std::vector<WriteOpPtr> ops;
+    std::vector<Done> dones;
+  };
+  std::mutex apply_mu_;
+  std::condition_variable apply_cv_;
+  std::deque<Durable> durable_;  // in sequence order
+  bool apply_stopping_ = false;
+  std::thread apply_thread_;
 };
 
 }  // namespace riffle::wal
