@@ -223,39 +223,63 @@ TEST(Wal, WritesTheNextFileWhileTheListenerTakesTheLastOne) {
 
 // How flushes form (wal.h): at once when idle, whatever arrived during a flush together in the
 // next one, and never two starts closer than the minimum gap.
+// A memory store whose first PutIfAbsent (the first WAL file) waits until released.
+class FirstPutWaits final : public objstore::ObjectStore {
+ public:
+  Status Put(const std::string& path, std::string_view data) override {
+    return inner_->Put(path, data);
+  }
+  Status PutIfAbsent(const std::string& path, std::string_view data) override {
+    if (first_.exchange(false)) {
+      in_first_put.set_value();
+      released_.wait_for(std::chrono::seconds(30));
+    }
+    return inner_->PutIfAbsent(path, data);
+  }
+  Result<std::string> Get(const std::string& path) override { return inner_->Get(path); }
+  Status Delete(const std::string& path) override { return inner_->Delete(path); }
+  Result<std::vector<std::string>> List(const std::string& prefix) override {
+    return inner_->List(prefix);
+  }
+  void Release() { release_.set_value(); }
+  std::promise<void> in_first_put;
+
+ private:
+  std::unique_ptr<objstore::ObjectStore> inner_ = objstore::NewMemoryStore();
+  std::atomic<bool> first_{true};
+  std::promise<void> release_;
+  std::shared_future<void> released_ = release_.get_future().share();
+};
+
 TEST(Wal, FlushesAnIdleWriteAtOnceAndGroupsWritesThatArriveDuringAFlush) {
-  auto store = objstore::NewMemoryStore();
+  FirstPutWaits store;
   using std::chrono::hours;
   using std::chrono::milliseconds;
-  Wal wal(store.get(), {"node0", std::chrono::duration_cast<milliseconds>(hours(1)), 1000, 4 << 20,
-                        milliseconds(0)});
+  Wal wal(&store, {"node0", std::chrono::duration_cast<milliseconds>(hours(1)), 1000, 4 << 20,
+                   milliseconds(0)});
   ASSERT_TRUE(wal.Replay([](uint64_t, std::vector<WriteOpPtr>&&) {}).ok());
-  std::promise<void> in_first_flush, release_first_flush;
-  auto released = release_first_flush.get_future().share();
+  std::mutex mu;
   std::vector<size_t> ops_per_flush;
   wal.Start([&](uint64_t, const std::vector<WriteOpPtr>& ops) {
+    std::lock_guard lock(mu);
     ops_per_flush.push_back(ops.size());
-    if (ops_per_flush.size() == 1) {
-      in_first_flush.set_value();
-      released.wait_for(std::chrono::seconds(30));
-    }
   });
   std::promise<Status> first;
   ASSERT_TRUE(wal.Submit(MakeOp("db", "a v=1", 1), [&](Status st) { first.set_value(st); }).ok());
-  // A one-hour interval: only an immediate flush reaches the listener (the wait is a bound, so
-  // that the old behaviour fails instead of hanging).
-  ASSERT_EQ(in_first_flush.get_future().wait_for(std::chrono::seconds(30)),
+  // A one-hour interval: only an immediate flush writes a file (the wait is a bound, so that
+  // the old behaviour fails instead of hanging).
+  ASSERT_EQ(store.in_first_put.get_future().wait_for(std::chrono::seconds(30)),
             std::future_status::ready);
   std::vector<std::promise<Status>> later(3);
   for (int i = 0; i < 3; ++i)
     ASSERT_TRUE(
         wal.Submit(MakeOp("db", "b v=2", 2 + i), [&, i](Status st) { later[i].set_value(st); })
             .ok());
-  release_first_flush.set_value();
+  store.Release();
   ASSERT_TRUE(first.get_future().get().ok());
   for (auto& p : later) ASSERT_TRUE(p.get_future().get().ok());  // the next flush started by itself
-  EXPECT_EQ(ops_per_flush, (std::vector<size_t>{1, 3}));
   wal.Stop();
+  EXPECT_EQ(ops_per_flush, (std::vector<size_t>{1, 3}));
 }
 
 TEST(Wal, KeepsTheMinimumGapBetweenFlushes) {
