@@ -4,27 +4,13 @@
 #include <string>
 
 #include "lineproto/line_protocol.h"
+#include "tsbs_lines.h"
 
 namespace {
 
-std::string TsbsBatch(int lines) {
-  std::string body;
-  for (int i = 0; i < lines; ++i) {
-    int h = i % 1000;
-    body += "cpu,hostname=host_" + std::to_string(h) +
-            ",region=us-west-2,datacenter=us-west-2a,rack=" + std::to_string(h % 100) +
-            ",os=Ubuntu16.04LTS,arch=x64,team=SF,service=" + std::to_string(h % 20) +
-            ",service_version=1,service_environment=production usage_user=58.1317132,usage_system=2.6224297,"
-            "usage_idle=24.9969198,usage_nice=61.8525925,usage_iowait=22.9656878,usage_irq=63.4214562,"
-            "usage_softirq=6.1016519,usage_steal=44.9897062,usage_guest=80.5133001,usage_guest_nice=38.2080978 " +
-            std::to_string(1451606400000000000LL + i) + "\n";
-  }
-  return body;
-}
-
 void BM_ParseTsbsBatch(benchmark::State& state) {
   const int lines = static_cast<int>(state.range(0));
-  std::string body = TsbsBatch(lines);
+  std::string body = TsbsLines(lines);
   for (auto _ : state) {
     auto batch = riffle::lineproto::Parse(body);
     benchmark::DoNotOptimize(batch.lines.data());
