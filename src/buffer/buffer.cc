@@ -51,10 +51,10 @@ const char* DuckTypeName(ColumnType t) { return duck::SqlTypeName(ColumnKindOf(t
 namespace {
 
 constexpr size_t kCheckpointRows = 1 << 20;
-// A bulk append commits once more than a row group's rows (DuckDB's 122,880) wait, so that
-// they move into the table whole; and checkpoints more often than kCheckpointRows, as such
-// commits do not count towards DuckDB's automatic checkpoint (they log no rows), and the
-// uncompressed row groups would otherwise pile up.
+// A bulk append commits exactly one row group's rows (DuckDB's 122,880) at a time, which move
+// into the table whole (a partial group left at each commit made it slower and bigger); and it
+// checkpoints more often than kCheckpointRows, as such commits do not count towards DuckDB's
+// automatic checkpoint (they log no rows), and uncompressed row groups would pile up.
 constexpr size_t kBulkCommitRows = 122'880;
 constexpr size_t kBulkCheckpointRows = 2 * kBulkCommitRows;
 
