@@ -431,6 +431,7 @@ int RunServer(const ServerConfig& config) {
     return 1;
   }
   wal.Start([&](uint64_t sequence, const std::vector<wal::WriteOpPtr>& ops) {
+    persister.BeforeAppend(sequence);
     if (Status st = write_buffer.Append(*catalog.State(), ops); !st.ok())
       log::Error("buffer append: " + st.message());
     caches.Apply(*catalog.State(), ops);

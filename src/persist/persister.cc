@@ -140,6 +140,7 @@ void Persister::BackgroundLoop() {
         if (thread_cv_.wait_for(wait, std::chrono::seconds(10), [this] { return stopping_; }))
           return;
       }
+      RecheckAfterSnapshot();
       // Merges follow one another (a tier's merge can complete the next tier's run), a few
       // per snapshot at most so that the next snapshot is not held up for long.
       for (int round = 0; options_.compact && round < kCompactionsPerSnapshot; ++round) {
@@ -185,7 +186,38 @@ void Persister::AfterFlush(uint64_t wal_sequence) {
       last_period_ = period;
       period_starts_.push_back(wal_sequence);
     }
+    applied_sequence_ = wal_sequence;
     if (snapshot_in_progress_) return;  // its flushes' periods still count toward the next one
+    if (!SnapshotIfDueLocked(wal_sequence)) return;
+  }
+  {
+    std::lock_guard lock(thread_mu_);
+    snapshot_requested_ = true;
+  }
+  thread_cv_.notify_all();
+}
+
+void Persister::BeforeAppend(uint64_t wal_sequence) {
+  if (!local_) return;
+  std::lock_guard lock(mu_);
+  appending_sequence_ = wal_sequence;
+}
+
+void Persister::RecheckAfterSnapshot() {
+  {
+    std::lock_guard lock(mu_);
+    // A flush between BeforeAppend and AfterFlush has rows in the buffer that wal_sequence
+    // would not cover; its own AfterFlush checks instead.
+    if (snapshot_in_progress_ || appending_sequence_ != applied_sequence_ ||
+        applied_sequence_ <= covered_wal_sequence_ || !SnapshotIfDueLocked(applied_sequence_))
+      return;
+  }
+  std::lock_guard lock(thread_mu_);
+  snapshot_requested_ = true;
+}
+
+bool Persister::SnapshotIfDueLocked(uint64_t wal_sequence) {
+  {
     while (!period_starts_.empty() && period_starts_.front() <= covered_wal_sequence_)
       period_starts_.pop_front();
     // As InfluxDB: snapshot once 1.5 × --wal-snapshot-size periods are not yet persisted.
@@ -195,20 +227,16 @@ void Persister::AfterFlush(uint64_t wal_sequence) {
       due = buffer_->MemoryBytes() >= options_.snapshot_buffer_bytes;
     // Bounds what a restart replays: the rows no snapshot covers.
     if (!due && options_.snapshot_rows > 0) due = buffer_->UnfrozenRows() >= options_.snapshot_rows;
-    if (!due) return;
+    if (!due) return false;
     auto frozen = buffer_->Freeze(*catalog_->State());
     if (!frozen.ok()) {
       log::Error("snapshot: cannot set the buffer aside: " + frozen.status().message());
-      return;
+      return false;
     }
     snapshot_in_progress_ = true;
     frozen_sequence_ = wal_sequence;
   }
-  {
-    std::lock_guard lock(thread_mu_);
-    snapshot_requested_ = true;
-  }
-  thread_cv_.notify_all();
+  return true;
 }
 
 std::map<uint32_t, std::pair<int64_t, int64_t>> Persister::FilesPerDatabase() {

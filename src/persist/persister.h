@@ -115,6 +115,11 @@ class Persister {
   // threshold is reached, freezes the buffer's rows (fast) and wakes the background thread to
   // persist them; writes go on meanwhile.
   void AfterFlush(uint64_t wal_sequence);
+  // Called on the same thread before that flush's rows go to the buffer: a snapshot that ends
+  // while no flush is between the two checks again whether the flushes it let by (they only
+  // count their periods while it runs) make the next one due, as an idle server gets no
+  // further AfterFlush.
+  void BeforeAppend(uint64_t wal_sequence);
   // Persists what is frozen, covering the WAL through `frozen_sequence_` (background thread).
   Status PersistFrozen();
   // Merges the group of Parquet files PlanCompaction chooses (a closed day's, or a run of one
@@ -201,6 +206,12 @@ class Persister {
   uint64_t covered_wal_sequence_ = 0;
   bool snapshot_in_progress_ = false;  // rows are frozen and not yet published
   uint64_t frozen_sequence_ = 0;       // the WAL the frozen rows cover
+  uint64_t appending_sequence_ = 0;    // BeforeAppend's, then AfterFlush's
+  uint64_t applied_sequence_ = 0;
+  // Under mu_, no snapshot in progress: freezes the buffer as covering the WAL through
+  // `wal_sequence` if a threshold says so; true when the background thread must persist it.
+  bool SnapshotIfDueLocked(uint64_t wal_sequence);
+  void RecheckAfterSnapshot();
   std::deque<uint64_t> period_starts_;  // the first WAL file of each period with a flush
   int64_t last_period_ = -1;
   std::vector<ParquetFileInfo> files_;

@@ -409,3 +409,26 @@ def test_a_query_reads_more_files_than_influxdb3_core_allows(tmp_path):
         assert r.json()["results"][0]["series"][0]["values"][0][1] == 480, r.text
     finally:
         s.kill9()
+
+
+def test_flushes_during_a_snapshot_make_the_next_one_due_without_another_write(tmp_path):
+    """With --wal-snapshot-size 1, two flush periods not yet persisted make a snapshot due. The
+    flushes that arrive while one runs only count their periods; when it ends with enough of
+    them, the next snapshot starts by itself, not at some later write (an idle server has none)."""
+    s = Server(tmp_path, ["--wal-snapshot-size", "1", "--force-snapshot-rows", "0",
+                          "--wal-min-flush-gap", "100ms", "--max-http-request-size", "104857600"]).start()
+    try:
+        big = "\n".join(f"m,host=h{i % 100},k=k{i % 7} a={i},b={i * 2},c=\"s{i % 50}\" {1_700_000_000_000_000_000 + i * 1000}"
+                        for i in range(1_000_000))
+        assert write_lp(s, "db", big).status_code == 204
+        time.sleep(0.15)
+        assert write_lp(s, "db", "m,host=x a=1 1700000100000000000").status_code == 204  # due: 2 periods
+        # While that snapshot of 1M rows runs (about half a second): two more periods, then nothing.
+        for t in range(2):
+            time.sleep(0.11)
+            assert write_lp(s, "db", f"m,host=y a={t} {1_700_000_200_000_000_000 + t}").status_code == 204
+        persisted = lambda: query_rows(s, "db", "SELECT coalesce(sum(row_count), 0) AS n FROM system.parquet_files")[0]["n"]
+        assert wait_for(lambda: persisted() == 1_000_003, timeout=30), (persisted(), s.log()[-1500:])
+        assert len(re.findall(r"snapshot: \d+ rows", s.log())) == 2, s.log()[-1500:]  # the 2 rows came after
+    finally:
+        s.stop()
