@@ -254,6 +254,11 @@ int RunServer(const ServerConfig& config) {
   size_t replayed = 0, replay_files = 0;
   std::vector<wal::WriteOpPtr> replayed_deletes;
   int64_t replay_started = NowNanos(), appending_ns = 0;
+  auto timed_append = [&](const std::function<Status()>& append) {
+    int64_t t = NowNanos();
+    if (Status st = append(); !st.ok()) log::Error("WAL replay: " + st.message());
+    appending_ns += NowNanos() - t;
+  };
   startup.phase = kReplayingPhase;
   int64_t replay_logged = replay_started;
   write_buffer.BeginBulkAppend();
@@ -270,18 +275,10 @@ int RunServer(const ServerConfig& config) {
           if (op->row_delete) replayed_deletes.push_back(op);
           replayed += op->batch.lines.size();
         }
-        int64_t t = NowNanos();
-        if (Status st = write_buffer.Append(*catalog.State(), ops); !st.ok())
-          log::Error("WAL replay: " + st.message());
-        appending_ns += NowNanos() - t;
+        timed_append([&] { return write_buffer.Append(*catalog.State(), ops); });
       },
       *covered, &startup.replay);
-  {
-    int64_t t = NowNanos();
-    if (Status st = write_buffer.EndBulkAppend(); !st.ok())
-      log::Error("WAL replay: " + st.message());
-    appending_ns += NowNanos() - t;
-  }
+  timed_append([&] { return write_buffer.EndBulkAppend(); });
   if (!replay.ok()) {
     std::cerr << "Error: WAL replay failed: " << replay.message() << "\n";
     return 1;

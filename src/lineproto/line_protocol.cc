@@ -413,6 +413,13 @@ uint64_t SeriesHash(const Tag* tags, uint32_t count) {
   return h;
 }
 
+void SeriesHashes(const ParsedBatch& batch, std::vector<uint64_t>* out) {
+  out->clear();
+  out->reserve(batch.lines.size());
+  for (const auto& line : batch.lines)
+    out->push_back(SeriesHash(batch.tags_of(line), line.tag_count));
+}
+
 Result<Precision> ParsePrecision(std::string_view text) {
   if (text == "auto") return Precision::kAuto;
   if (text == "s" || text == "second") return Precision::kSecond;

@@ -87,6 +87,8 @@ bool SameShape(const ParsedBatch& batch_a, const Line& a, const ParsedBatch& bat
 
 // The series of a line: a hash of its tag set, independent of the order tags are written in.
 uint64_t SeriesHash(const Tag* tags, uint32_t count);
+// `*out` becomes the SeriesHash of every line of `batch`, in order (its memory kept).
+void SeriesHashes(const ParsedBatch& batch, std::vector<uint64_t>* out);
 
 enum class Precision { kAuto, kSecond, kMillisecond, kMicrosecond, kNanosecond };
 

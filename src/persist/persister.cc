@@ -217,25 +217,23 @@ void Persister::RecheckAfterSnapshot() {
 }
 
 bool Persister::SnapshotIfDueLocked(uint64_t wal_sequence) {
-  {
-    while (!period_starts_.empty() && period_starts_.front() <= covered_wal_sequence_)
-      period_starts_.pop_front();
-    // As InfluxDB: snapshot once 1.5 × --wal-snapshot-size periods are not yet persisted.
-    bool due = 2 * period_starts_.size() >= 3 * options_.snapshot_wal_files ||
-               2 * (wal_sequence - covered_wal_sequence_) >= 30 * options_.snapshot_wal_files;
-    if (!due && options_.snapshot_buffer_bytes > 0)
-      due = buffer_->MemoryBytes() >= options_.snapshot_buffer_bytes;
-    // Bounds what a restart replays: the rows no snapshot covers.
-    if (!due && options_.snapshot_rows > 0) due = buffer_->UnfrozenRows() >= options_.snapshot_rows;
-    if (!due) return false;
-    auto frozen = buffer_->Freeze(*catalog_->State());
-    if (!frozen.ok()) {
-      log::Error("snapshot: cannot set the buffer aside: " + frozen.status().message());
-      return false;
-    }
-    snapshot_in_progress_ = true;
-    frozen_sequence_ = wal_sequence;
+  while (!period_starts_.empty() && period_starts_.front() <= covered_wal_sequence_)
+    period_starts_.pop_front();
+  // As InfluxDB: snapshot once 1.5 × --wal-snapshot-size periods are not yet persisted.
+  bool due = 2 * period_starts_.size() >= 3 * options_.snapshot_wal_files ||
+             2 * (wal_sequence - covered_wal_sequence_) >= 30 * options_.snapshot_wal_files;
+  if (!due && options_.snapshot_buffer_bytes > 0)
+    due = buffer_->MemoryBytes() >= options_.snapshot_buffer_bytes;
+  // Bounds what a restart replays: the rows no snapshot covers.
+  if (!due && options_.snapshot_rows > 0) due = buffer_->UnfrozenRows() >= options_.snapshot_rows;
+  if (!due) return false;
+  auto frozen = buffer_->Freeze(*catalog_->State());
+  if (!frozen.ok()) {
+    log::Error("snapshot: cannot set the buffer aside: " + frozen.status().message());
+    return false;
   }
+  snapshot_in_progress_ = true;
+  frozen_sequence_ = wal_sequence;
   return true;
 }
 

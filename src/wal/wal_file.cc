@@ -229,9 +229,7 @@ Result<std::vector<WriteOpPtr>> DecodeWalFile(std::shared_ptr<const std::string>
         op->batch.fields.reserve(size_t{op->batch.lines[0].field_count} * line_count);
       }
     }
-    op->series.reserve(op->batch.lines.size());
-    for (const auto& line : op->batch.lines)
-      op->series.push_back(lineproto::SeriesHash(op->batch.tags_of(line), line.tag_count));
+    lineproto::SeriesHashes(op->batch, &op->series);
     if (op->batch.lines.size() != op->times.size())
       return Status::IOError("WAL op for database '" + op->db_name + "' re-parsed to " +
                              std::to_string(op->batch.lines.size()) + " lines, expected " +

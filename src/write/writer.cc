@@ -224,9 +224,7 @@ void Writer::Write(WriteRequest request, std::function<void(WriteOutcome)> done)
     add_errors(std::move(rejected));
     if (!request.accept_partial) return fail(Status::InvalidArgument("line protocol parsing error"));
   }
-  op->series.reserve(kept.lines.size());
-  for (const auto& line : kept.lines)
-    op->series.push_back(lineproto::SeriesHash(kept.tags_of(line), line.tag_count));
+  lineproto::SeriesHashes(kept, &op->series);
   outcome.lines_written = kept.lines.size();
   outcome.partial = !outcome.errors.empty();
   if (kept.lines.empty()) return fail(Status::InvalidArgument("partial write of line protocol occurred"));
