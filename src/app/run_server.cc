@@ -427,7 +427,8 @@ int RunServer(const ServerConfig& config) {
     std::cerr << "Error: cannot start the processing engine: " << st.message() << "\n";
     return 1;
   }
-  wal.Start([&](uint64_t sequence, const std::vector<wal::WriteOpPtr>& ops) {
+  wal.Start([&](uint64_t sequence, std::chrono::steady_clock::time_point flushed_at,
+                const std::vector<wal::WriteOpPtr>& ops) {
     persister.BeforeAppend(sequence);
     if (Status st = write_buffer.Append(*catalog.State(), ops); !st.ok())
       log::Error("buffer append: " + st.message());
@@ -438,7 +439,7 @@ int RunServer(const ServerConfig& config) {
     if (deletes)
       persister.QueueRowDeletes(
           ops, [&write_buffer](uint64_t seq) { return write_buffer.TakeDeletedRows(seq); });
-    persister.AfterFlush(sequence);
+    persister.AfterFlush(sequence, flushed_at);
     if (!deletes) return processing.OnWalFlush(ops);
     std::vector<wal::WriteOpPtr> writes;  // plugins see writes only
     for (const auto& op : ops)

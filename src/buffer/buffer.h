@@ -86,9 +86,9 @@ class Buffer {
   std::string MergeFilesSql(const catalog::Table& table, const std::vector<std::string>& inputs);
   // Compaction: writes the rows of `inputs` (Parquet files of `table`, oldest first) into one
   // zstd Parquet file `output`, repeated points merged, on a connection of its own (appends go
-  // on); queries are not affected until the files are published.
-  Status MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs,
-                      const std::string& output);
+  // on); queries are not affected until the files are published. Returns the rows written.
+  Result<int64_t> MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs,
+                               const std::string& output);
   // Row deletes (wal::RowDelete). Append applies those among `ops` to the buffered rows in WAL
   // order; this tells how many rows the one numbered `sequence` removed (once).
   int64_t TakeDeletedRows(uint64_t sequence);

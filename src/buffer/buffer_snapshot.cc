@@ -246,13 +246,16 @@ std::string Buffer::MergeFilesSql(const catalog::Table& table,
   return all + " WHERE NOT " + in + " UNION ALL BY NAME " + MergeDuplicatesSql(table, ordered);
 }
 
-Status Buffer::MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs,
-                            const std::string& output) {
+Result<int64_t> Buffer::MergeParquet(const catalog::Table& table,
+                                     const std::vector<std::string>& inputs,
+                                     const std::string& output) {
   auto conn = duck::Connection::Open(*db_);
   if (!conn.ok()) return Status::Internal("compaction: " + conn.status().message());
   ScanGuard scanning(this);
-  return conn->Exec("COPY (" + MergeFilesSql(table, inputs) + ") TO " + QuoteLiteral(output) +
-                    " (FORMAT parquet, COMPRESSION zstd)");
+  auto copied = conn->QueryInt64s("COPY (" + MergeFilesSql(table, inputs) + ") TO " +
+                                  QuoteLiteral(output) + " (FORMAT parquet, COMPRESSION zstd)");
+  if (!copied.ok()) return copied.status();
+  return (*copied)[0][0];  // repeats merged: fewer than the inputs hold
 }
 
 }  // namespace riffle::buffer

@@ -98,10 +98,12 @@ Result<ParquetFileInfo> MergeFiles(const catalog::CatalogState& state, buffer::B
     merged.max_time = std::max(merged.max_time, f.max_time);
   }
   RIFFLE_ASSIGN_OR_RETURN(std::string output, local->Stage(key));
-  if (Status st = buffer->MergeParquet(*table, inputs, output); !st.ok()) {
+  auto rows = buffer->MergeParquet(*table, inputs, output);
+  if (!rows.ok()) {
     local->Discard(key);
-    return st;
+    return rows.status();
   }
+  merged.rows = *rows;
   auto size = local->Commit(key);
   if (!size.ok()) {
     local->Discard(key);

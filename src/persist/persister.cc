@@ -168,13 +168,15 @@ void Persister::BackgroundLoop() {
   }
 }
 
-void Persister::AfterFlush(uint64_t wal_sequence) {
+void Persister::AfterFlush(uint64_t wal_sequence,
+                           std::chrono::steady_clock::time_point flushed_at) {
   if (!local_) return;
   {
     std::lock_guard lock(mu_);
-    auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::steady_clock::now().time_since_epoch());
-    int64_t period = now.count() / std::max<int64_t>(1, options_.wal_period_ns);
+    // Not the time now: the listener can lag behind (a freeze, a plugin), and two flushes
+    // counted as one period would put the snapshot off.
+    auto at = std::chrono::duration_cast<std::chrono::nanoseconds>(flushed_at.time_since_epoch());
+    int64_t period = at.count() / std::max<int64_t>(1, options_.wal_period_ns);
     if (last_period_ < 0) {
       // The first flush since start: each replayed file counts as a period, as before the
       // restart its flush did (at most enough to make the snapshot due).

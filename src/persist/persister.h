@@ -114,7 +114,8 @@ class Persister {
   // Called on the WAL flush thread after each flush (its rows are in the buffer): when a
   // threshold is reached, freezes the buffer's rows (fast) and wakes the background thread to
   // persist them; writes go on meanwhile.
-  void AfterFlush(uint64_t wal_sequence);
+  // The flush counts in the --wal-flush-interval period it started in.
+  void AfterFlush(uint64_t wal_sequence, std::chrono::steady_clock::time_point flushed_at);
   // Called on the same thread before that flush's rows go to the buffer: a snapshot that ends
   // while no flush is between the two checks again whether the flushes it let by (they only
   // count their periods while it runs) make the next one due, as an idle server gets no

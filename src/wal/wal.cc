@@ -157,7 +157,7 @@ void Wal::ApplyLoop() {
       durable_.pop_front();
     }
     apply_cv_.notify_all();
-    if (listener_) listener_(file.sequence, file.ops);
+    if (listener_) listener_(file.sequence, file.flushed_at, file.ops);
     for (auto& d : file.dones)
       if (d) d(Status::Ok());
   }
@@ -259,7 +259,7 @@ void Wal::FlushOnce() {
   {
     std::unique_lock lock(apply_mu_);
     apply_cv_.wait(lock, [this] { return durable_.empty(); });
-    durable_.push_back({seq, std::move(ops), std::move(dones)});
+    durable_.push_back({seq, started, std::move(ops), std::move(dones)});
   }
   apply_cv_.notify_all();
 }

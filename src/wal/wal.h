@@ -95,8 +95,11 @@ struct WalOptions {
 class Wal {
  public:
   // Called after a WAL file is durable, before its writers are released, for one file after
-  // another in order, on a thread of its own: the flush of the next writes overlaps it.
-  using FlushListener = std::function<void(uint64_t sequence, const std::vector<WriteOpPtr>& ops)>;
+  // another in order, on a thread of its own: the flush of the next writes overlaps it, so the
+  // listener may run later than the flush did (`flushed_at` tells when it started).
+  using FlushListener =
+      std::function<void(uint64_t sequence, std::chrono::steady_clock::time_point flushed_at,
+                         const std::vector<WriteOpPtr>& ops)>;
   // Replays every WAL file in order, skipping those whose data a snapshot already persisted
   // (sequence ≤ skip_through); corrupt files are logged and skipped.
   using Done = std::function<void(Status)>;
@@ -154,6 +157,7 @@ class Wal {
 
   struct Durable {  // a file written, waiting for the listener
     uint64_t sequence = 0;
+    std::chrono::steady_clock::time_point flushed_at;
     std::vector<WriteOpPtr> ops;
     std::vector<Done> dones;
   };

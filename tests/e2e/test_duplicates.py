@@ -186,17 +186,20 @@ def test_compaction_ends_the_merging_of_a_closed_day(tmp_path):
     try:
         def batch(b, value):
             return "\n".join(f"m,host=h{i},region=r v={value},b={b}i {T0 + b * 70 + i}" for i in range(3))
-        # Nine writes of one (long closed) day, one WAL file each: three snapshots, three files.
+        # Nine writes of one (long closed) day, one WAL file each: three snapshots (of three
+        # flush periods each) persist them all, and no row of the day is left in the buffer.
         for b in range(9):
-            write(s, "db", batch(b, b))
-            if b == 4:
-                write(s, "db", batch(0, 100))  # a retry with new values: merged until compacted
+            body = batch(b, b)
+            if b == 5:  # with a retry of the first write's points: merged until compacted
+                body += "\n" + batch(0, 100)
+            write(s, "db", body)
         merged = wait_for(lambda: [f for f in parquet_files(s, "db") if "/00-00/c" in f["path"]], timeout=30)
         assert merged, (parquet_files(s, "db"), s.log())
         assert wait_for(lambda: not merges_at_read_time(s, "db", "m"), timeout=10), s.log()
         got = query_rows(s, "db", "SELECT b, v FROM m ORDER BY time, host")
         assert len(got) == 27 and [r["v"] for r in got[:3]] == [100.0] * 3
-        assert merged[0]["row_count"] == 27
+        # One file, each point once (its row count is after merging: 30 rows were written).
+        assert [(f["path"].split("/")[-2], f["row_count"]) for f in parquet_files(s, "db")] == [("00-00", 27)]
         # The series still remember the day: a new repeat is merged again.
         write(s, "db", batch(1, 200))
         assert merges_at_read_time(s, "db", "m")
