@@ -1,6 +1,7 @@
 // QueryEngine on DuckDB: configuration lock-down, connections, statement checks, results.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
@@ -314,7 +315,11 @@ class DuckEngine final : public QueryEngine {
           return st;
         }
       }
-      auto result = RunOn(conn, rewritten, params, parquet_path);
+      // Preparing without the files only pays where the statement may read some (two SET
+      // VARIABLE statements cost more than a query of the buffer alone).
+      bool reads_files = std::any_of(tables.begin(), tables.end(),
+                                     [&](uint32_t id) { return buffer_->FileCount(id) > 0; });
+      auto result = RunOn(conn, rewritten, params, parquet_path, reads_files);
       if (result.ok() || all || !pinner_ ||
           result.status().message().find("No files found that match") == std::string::npos)
         return result;
@@ -482,18 +487,21 @@ class DuckEngine final : public QueryEngine {
   // Prepares, checks, binds and starts the statement on `conn`, whose search path, virtual
   // tables and file lists are set.
   Result<std::unique_ptr<duck::Rows>> RunOn(Conn& conn, const RewrittenSql& rewritten,
-                                            const Params& params, const std::string& parquet_path) {
+                                            const Params& params, const std::string& parquet_path,
+                                            bool reads_files) {
     // Exactly one read-only statement; everything else (SET, INSTALL, COPY, ATTACH, DDL...) is
     // refused.
-    auto stmt = Prepare(*conn.conn, rewritten.sql);
+    auto stmt = Prepare(*conn.conn, rewritten.sql, reads_files);
     if (!stmt.ok())
       return Status::InvalidArgument(WithoutInternalSuggestion(stmt.status().message()));
     if (!(*stmt)->IsReadOnlyQuery())
       return Status::InvalidArgument(kReadOnlyOnly);
     if (!parquet_path.empty()) {
       // Re-prepared wrapped in COPY; the inner text is the same single SELECT just checked.
-      stmt = Prepare(*conn.conn, "COPY (\n" + rewritten.sql + "\n) TO " +
-                                     QuoteLiteral(parquet_path) + " (FORMAT parquet)");
+      stmt = Prepare(
+          *conn.conn,
+          "COPY (\n" + rewritten.sql + "\n) TO " + QuoteLiteral(parquet_path) + " (FORMAT parquet)",
+          reads_files);
       if (!stmt.ok()) return stmt.status();
     }
     RIFFLE_RETURN_IF_ERROR(BindParams(**stmt, rewritten, params));
@@ -505,8 +513,9 @@ class DuckEngine final : public QueryEngine {
   // Prepares `sql` with the views reading the empty file where DuckDB binds it again when it
   // runs (Buffer::PreparesWithoutFiles): the files are then opened once, not twice. The
   // variable is false again before anything runs, or the statement is not returned.
-  Result<std::unique_ptr<duck::Statement>> Prepare(duck::Connection& conn, const std::string& sql) {
-    if (!buffer_->PreparesWithoutFiles()) return conn.PrepareOne(sql);
+  Result<std::unique_ptr<duck::Statement>> Prepare(duck::Connection& conn, const std::string& sql,
+                                                   bool reads_files) {
+    if (!reads_files || !buffer_->PreparesWithoutFiles()) return conn.PrepareOne(sql);
     RIFFLE_RETURN_IF_ERROR(conn.ExecKept(buffer::PreparingSql(true)));
     auto stmt = conn.PrepareOne(sql);
     RIFFLE_RETURN_IF_ERROR(conn.ExecKept(buffer::PreparingSql(false)));
