@@ -115,6 +115,12 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
          " AS SELECT " + cols + " FROM (" + source + ")" + where;
 }
 
+namespace {
+
+constexpr const char* kPreparingFunction = "riffle_preparing";  // see PreparingScope
+
+}  // namespace
+
 Buffer::Buffer(duck::Database* db, const std::string& scratch_dir) : db_(db) {
   auto conn = duck::Connection::Open(*db);
   if (!conn.ok()) {
@@ -128,6 +134,8 @@ Buffer::Buffer(duck::Database* db, const std::string& scratch_dir) : db_(db) {
   Status st = conn_.Exec("COPY (SELECT NULL::TIMESTAMP_NS AS \"time\" WHERE false) TO " +
                          QuoteLiteral(stub_path_) + " (FORMAT parquet)");
   if (!st.ok()) log::Error("write buffer: cannot write " + stub_path_ + ": " + st.message());
+  if (st.ok()) st = duck::RegisterThreadFlag(conn_, kPreparingFunction);
+  if (!st.ok()) log::Error("write buffer: " + st.message());
   prepares_without_files_ = st.ok() && CheckRebindsWhenRun();
   if (!prepares_without_files_)
     log::Warn(
@@ -135,36 +143,32 @@ Buffer::Buffer(duck::Database* db, const std::string& scratch_dir) : db_(db) {
         "open their Parquet files when prepared and again when run");
 }
 
-namespace {
-
-constexpr const char* kPreparingVariable = "riffle_preparing";
-
-}  // namespace
-
-std::string PreparingSql(bool preparing) {
-  return std::string("SET VARIABLE ") + kPreparingVariable + (preparing ? " = true" : " = false");
-}
-
 std::string Buffer::FileListSql(const std::string& list) const {
-  return "(CASE WHEN getvariable(" + QuoteLiteral(kPreparingVariable) + ") THEN [" +
-         QuoteLiteral(stub_path_) + "] ELSE " + list + " END)";
+  return std::string("(CASE WHEN ") + kPreparingFunction + "() THEN [" + QuoteLiteral(stub_path_) +
+         "] ELSE " + list + " END)";
 }
 
 bool Buffer::CheckRebindsWhenRun() {
   std::string probe = stub_path_ + ".probe.parquet";
   std::string list = FileListSql("[" + QuoteLiteral(probe) + "]");
+  std::string write_probe = "COPY (SELECT TIMESTAMP_NS '2020-01-01' AS \"time\") TO " +
+                            QuoteLiteral(probe) + " (FORMAT parquet)";
   auto rows = [&]() -> Result<int64_t> {
-    RIFFLE_RETURN_IF_ERROR(conn_.Exec("COPY (SELECT TIMESTAMP_NS '2020-01-01' AS \"time\") TO " +
-                                      QuoteLiteral(probe) + " (FORMAT parquet)"));
+    RIFFLE_RETURN_IF_ERROR(conn_.Exec(write_probe));
     RIFFLE_RETURN_IF_ERROR(
         conn_.Exec("CREATE OR REPLACE TEMP VIEW riffle_rebind_probe AS SELECT * FROM (SELECT "
                    "NULL::TIMESTAMP_NS AS "
                    "\"time\" WHERE false) UNION ALL BY NAME SELECT * FROM read_parquet(" +
                    list + ", union_by_name = true)"));
-    RIFFLE_RETURN_IF_ERROR(conn_.Exec(PreparingSql(true)));
-    auto stmt = conn_.PrepareOne("SELECT count(*) FROM riffle_rebind_probe");
-    RIFFLE_RETURN_IF_ERROR(conn_.Exec(PreparingSql(false)));
+    // Prepared while the file is missing: only the empty file can have been read.
+    std::error_code removed;
+    std::filesystem::remove(probe, removed);
+    auto stmt = [&] {
+      PreparingScope preparing;
+      return conn_.PrepareOne("SELECT count(*) FROM riffle_rebind_probe");
+    }();
     if (!stmt.ok()) return stmt.status();
+    RIFFLE_RETURN_IF_ERROR(conn_.Exec(write_probe));
     RIFFLE_ASSIGN_OR_RETURN(auto result, (*stmt)->ExecuteStreaming());
     duck::Batch batch;
     RIFFLE_ASSIGN_OR_RETURN(bool more, result->Next(&batch));

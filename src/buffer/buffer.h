@@ -31,9 +31,9 @@ std::string DataSchema(uint32_t db_id);               // db_<id>_data: the buffe
 std::string DataTable(uint32_t table_id);             // t<id>
 std::string FrozenTable(uint32_t table_id);           // t<id>_frozen: rows a snapshot is persisting
 std::string FilesVariable(uint32_t table_id);         // riffle_files_<id>: see Buffer::ReadViews
-// The statement that sets a connection's riffle_preparing variable: while it is true, the views
-// read the empty file instead of their tables' lists (see Buffer::PreparesWithoutFiles).
-std::string PreparingSql(bool preparing);
+// While one lives on a thread, the views that thread binds read the empty file instead of their
+// tables' lists (see Buffer::PreparesWithoutFiles).
+using PreparingScope = duck::ThreadFlagScope;
 std::string ColumnDefs(const catalog::Table& table);  // "name" TYPE, ... for CREATE TABLE
 duck::ColumnKind ColumnKindOf(catalog::ColumnType t);
 // Rows per Parquet row group: smaller than DuckDB's 122,880, so that a selective query reads
@@ -108,8 +108,8 @@ class Buffer {
   std::shared_lock<std::shared_mutex> ReadViews() { return std::shared_lock(views_mu_); }
   // DuckDB binds a statement that reads Parquet files twice, when it is prepared and again when
   // it runs (the files may have changed), and binding opens every file the views list (about
-  // 0.1 ms each). A connection may therefore prepare with PreparingSql(true), so that the
-  // first bind opens only the empty file, and run after PreparingSql(false): true when the DuckDB
+  // 0.1 ms each). A statement may therefore be prepared under a PreparingScope, so that the
+  // first bind opens only the empty file, and run after it ends: true when the DuckDB
   // in use was seen to bind again at run time (checked once at start, on a view like the real
   // ones), so that no query can run on what it saw while preparing.
   bool PreparesWithoutFiles() const { return prepares_without_files_; }
@@ -150,8 +150,9 @@ class Buffer {
   // Creates or replaces a view (ViewSql) on the buffer's connection, whose file variables
   // name only the empty file.
   Status ExecView(uint32_t table_id, const std::string& sql);
-  // Whether a statement prepared while reading the empty file reads the real ones when it
-  // runs (PreparesWithoutFiles).
+  // Whether a statement prepared under a PreparingScope read only the empty file (it is
+  // prepared while the real one is missing), and reads the real ones when it runs
+  // (PreparesWithoutFiles).
   bool CheckRebindsWhenRun();
   // The file list a view reads: the empty file while preparing, else `list` (SQL of a list).
   std::string FileListSql(const std::string& list) const;

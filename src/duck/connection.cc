@@ -220,46 +220,22 @@ Result<Connection> Connection::Open(Database& db) {
 
 Connection::~Connection() {
   if (parse_tree_) duckdb_destroy_prepare(&parse_tree_);
-  for (auto& [sql, stmt] : kept_) duckdb_destroy_prepare(&stmt);
   if (conn_) duckdb_disconnect(&conn_);
 }
 
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
     if (parse_tree_) duckdb_destroy_prepare(&parse_tree_);
-    for (auto& [sql, stmt] : kept_) duckdb_destroy_prepare(&stmt);
     if (conn_) duckdb_disconnect(&conn_);
     conn_ = other.conn_;
     parse_tree_ = other.parse_tree_;
-    kept_ = std::move(other.kept_);
     other.conn_ = nullptr;
     other.parse_tree_ = nullptr;
-    other.kept_.clear();
   }
   return *this;
 }
 
 Status Connection::Exec(const std::string& sql) { return duck::Exec(conn_, sql); }
-
-Status Connection::ExecKept(const std::string& sql) {
-  auto it = kept_.find(sql);
-  if (it == kept_.end()) {
-    duckdb_prepared_statement stmt = nullptr;
-    if (duckdb_prepare(conn_, sql.c_str(), &stmt) == DuckDBError) {
-      std::string err = duckdb_prepare_error(stmt) ? duckdb_prepare_error(stmt) : "?";
-      duckdb_destroy_prepare(&stmt);
-      return Status::Internal("internal SQL failed: " + err + " [" + sql + "]");
-    }
-    it = kept_.emplace(sql, stmt).first;
-  }
-  DuckResult r;
-  if (duckdb_execute_prepared(it->second, r.get()) == DuckDBError) {
-    const char* err = duckdb_result_error(r.get());
-    return Status::Internal("internal SQL failed: " + std::string(err ? err : "?") + " [" + sql +
-                            "]");
-  }
-  return Status::Ok();
-}
 
 Result<std::vector<std::vector<int64_t>>> Connection::QueryInt64s(const std::string& sql) {
   DuckResult r;

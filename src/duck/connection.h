@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,11 +29,9 @@ class Connection {
   static Result<Connection> Open(Database& db);
   Connection() = default;
   ~Connection();
-  Connection(Connection&& other) noexcept
-      : conn_(other.conn_), parse_tree_(other.parse_tree_), kept_(std::move(other.kept_)) {
+  Connection(Connection&& other) noexcept : conn_(other.conn_), parse_tree_(other.parse_tree_) {
     other.conn_ = nullptr;
     other.parse_tree_ = nullptr;
-    other.kept_.clear();
   }
   Connection& operator=(Connection&& other) noexcept;
   Connection(const Connection&) = delete;
@@ -42,9 +39,6 @@ class Connection {
 
   // SQL that Riffle generated itself: a failure is an internal error naming the SQL.
   Status Exec(const std::string& sql);
-  // The same for a statement run again and again (SET VARIABLE x = true): prepared on first
-  // use and kept, so later runs skip parsing and planning.
-  Status ExecKept(const std::string& sql);
   // Every row of an internal query whose cells are all integers (NULL reads as 0).
   Result<std::vector<std::vector<int64_t>>> QueryInt64s(const std::string& sql);
   // Exactly one statement of user SQL, prepared; an empty text or several statements are
@@ -66,9 +60,9 @@ class Connection {
  private:
   friend class ChunkAppender;
   friend Status RegisterCompatCasts(Connection& conn);
+  friend Status RegisterThreadFlag(Connection& conn, const char* name);
   _duckdb_connection* conn_ = nullptr;
   _duckdb_prepared_statement* parse_tree_ = nullptr;  // ParseTreeJson's statement, prepared once
-  std::map<std::string, _duckdb_prepared_statement*> kept_;  // ExecKept's statements
 };
 
 class Statement {
@@ -164,5 +158,17 @@ class ChunkAppender {
 // Casts DataFusion has and DuckDB lacks (CAST(<timestamp> AS BIGINT) gives nanoseconds since
 // the epoch), registered on the connection's database.
 Status RegisterCompatCasts(Connection& conn);
+
+// Registers `name`(), a BOOLEAN function DuckDB folds to a constant when it binds a statement:
+// true while the binding thread holds a ThreadFlagScope. A statement is thus bound with a switch
+// flipped without a statement run to flip it (a SET VARIABLE costs about 0.25 ms).
+Status RegisterThreadFlag(Connection& conn, const char* name);
+class ThreadFlagScope {
+ public:
+  ThreadFlagScope();
+  ~ThreadFlagScope();
+  ThreadFlagScope(const ThreadFlagScope&) = delete;
+  ThreadFlagScope& operator=(const ThreadFlagScope&) = delete;
+};
 
 }  // namespace riffle::duck

@@ -511,15 +511,13 @@ class DuckEngine final : public QueryEngine {
   }
 
   // Prepares `sql` with the views reading the empty file where DuckDB binds it again when it
-  // runs (Buffer::PreparesWithoutFiles): the files are then opened once, not twice. The
-  // variable is false again before anything runs, or the statement is not returned.
+  // runs (Buffer::PreparesWithoutFiles): the files are then opened once, not twice. The scope
+  // ends before the statement runs.
   Result<std::unique_ptr<duck::Statement>> Prepare(duck::Connection& conn, const std::string& sql,
                                                    bool reads_files) {
     if (!reads_files || !buffer_->PreparesWithoutFiles()) return conn.PrepareOne(sql);
-    RIFFLE_RETURN_IF_ERROR(conn.ExecKept(buffer::PreparingSql(true)));
-    auto stmt = conn.PrepareOne(sql);
-    RIFFLE_RETURN_IF_ERROR(conn.ExecKept(buffer::PreparingSql(false)));
-    return stmt;
+    buffer::PreparingScope preparing;
+    return conn.PrepareOne(sql);
   }
 
   // DuckDB suggests near names from every schema ("Did you mean "pg_enum"?", another
