@@ -130,9 +130,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     watch_id_ = hangups_.Watch(Socket().native_handle(), req.client);
     auto self = this->shared_from_this();
     auto replied = std::make_shared<std::atomic<bool>>(false);
+    // A reply given inside the handler (a query, a read) is sent at once on this thread; one
+    // from another thread (a write's, after the WAL flush) is queued on the session's strand.
+    // Posting in both cases woke another I/O thread for every request.
     Reply reply = [self, replied](Response response) {
       replied->store(true);
-      net::post(self->stream_.get_executor(), [self, r = std::move(response)]() mutable { self->Send(std::move(r)); });
+      net::dispatch(self->stream_.get_executor(),
+                    [self, r = std::move(response)]() mutable { self->Send(std::move(r)); });
     };
     // A handler's unexpected exception fails its request, never the server.
     try {
