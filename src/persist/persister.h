@@ -14,6 +14,7 @@
 //   4. delete the covered WAL files (keeping the newest --snapshotted-wal-files-to-keep).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -111,7 +112,7 @@ class Persister {
   void Start();
   void Stop();
 
-  // Called on the WAL flush thread after each flush (its rows are in the buffer): when a
+  // Called on the WAL's listener thread after each flush (its rows are in the buffer): when a
   // threshold is reached, freezes the buffer's rows (fast) and wakes the background thread to
   // persist them; writes go on meanwhile.
   // The flush counts in the --wal-flush-interval period it started in.
