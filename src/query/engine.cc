@@ -315,11 +315,7 @@ class DuckEngine final : public QueryEngine {
           return st;
         }
       }
-      // Preparing without the files only pays where the statement may read some (two SET
-      // VARIABLE statements cost more than a query of the buffer alone).
-      bool reads_files = std::any_of(tables.begin(), tables.end(),
-                                     [&](uint32_t id) { return buffer_->FileCount(id) > 0; });
-      auto result = RunOn(conn, rewritten, params, parquet_path, reads_files);
+      auto result = RunOn(conn, rewritten, params, parquet_path);
       if (result.ok() || all || !pinner_ ||
           result.status().message().find("No files found that match") == std::string::npos)
         return result;
@@ -487,21 +483,18 @@ class DuckEngine final : public QueryEngine {
   // Prepares, checks, binds and starts the statement on `conn`, whose search path, virtual
   // tables and file lists are set.
   Result<std::unique_ptr<duck::Rows>> RunOn(Conn& conn, const RewrittenSql& rewritten,
-                                            const Params& params, const std::string& parquet_path,
-                                            bool reads_files) {
+                                            const Params& params, const std::string& parquet_path) {
     // Exactly one read-only statement; everything else (SET, INSTALL, COPY, ATTACH, DDL...) is
     // refused.
-    auto stmt = Prepare(*conn.conn, rewritten.sql, reads_files);
+    auto stmt = Prepare(*conn.conn, rewritten.sql);
     if (!stmt.ok())
       return Status::InvalidArgument(WithoutInternalSuggestion(stmt.status().message()));
     if (!(*stmt)->IsReadOnlyQuery())
       return Status::InvalidArgument(kReadOnlyOnly);
     if (!parquet_path.empty()) {
       // Re-prepared wrapped in COPY; the inner text is the same single SELECT just checked.
-      stmt = Prepare(
-          *conn.conn,
-          "COPY (\n" + rewritten.sql + "\n) TO " + QuoteLiteral(parquet_path) + " (FORMAT parquet)",
-          reads_files);
+      stmt = Prepare(*conn.conn, "COPY (\n" + rewritten.sql + "\n) TO " +
+                                     QuoteLiteral(parquet_path) + " (FORMAT parquet)");
       if (!stmt.ok()) return stmt.status();
     }
     RIFFLE_RETURN_IF_ERROR(BindParams(**stmt, rewritten, params));
@@ -513,9 +506,8 @@ class DuckEngine final : public QueryEngine {
   // Prepares `sql` with the views reading the empty file where DuckDB binds it again when it
   // runs (Buffer::PreparesWithoutFiles): the files are then opened once, not twice. The scope
   // ends before the statement runs.
-  Result<std::unique_ptr<duck::Statement>> Prepare(duck::Connection& conn, const std::string& sql,
-                                                   bool reads_files) {
-    if (!reads_files || !buffer_->PreparesWithoutFiles()) return conn.PrepareOne(sql);
+  Result<std::unique_ptr<duck::Statement>> Prepare(duck::Connection& conn, const std::string& sql) {
+    if (!buffer_->PreparesWithoutFiles()) return conn.PrepareOne(sql);
     buffer::PreparingScope preparing;
     return conn.PrepareOne(sql);
   }
