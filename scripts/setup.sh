@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(g++ cmake ninja-build make pkg-config libboost-dev pybind11-dev python3-dev
   python3-venv python3-pip nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libzstd-dev
-  zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev python3-pytest python3-pytest-xdist python3-requests curl
+  zlib1g-dev libdeflate-dev libgtest-dev libgmock-dev libbenchmark-dev python3-pytest python3-pytest-xdist python3-requests curl
   clang libclang-rt-14-dev libssl-dev
   # Arrow Flight over gRPC: protoc + the gRPC C++ plugin and library, flatc for the Arrow IPC
   # flatbuffers; node runs the official JavaScript client in the end-to-end tests, python3-grpcio

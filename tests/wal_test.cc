@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "common/crc32.h"
+
 namespace riffle::wal {
 namespace {
 
@@ -105,6 +107,17 @@ TEST(WalFile, RoundTripsARowDeleteBetweenWrites) {
   EXPECT_EQ(d.row_delete->tags, rd->tags);
   EXPECT_EQ(d.row_delete->predicate, rd->predicate);
   EXPECT_EQ(d.row_delete->created_ns, 99);
+}
+
+// WAL files and checksummed metadata written while Riffle used zlib's crc32() still open.
+TEST(WalFile, ChecksumIsZlibsCrc32) {
+  std::string data;
+  for (int i = 0; i < 100'000; ++i) data.push_back(static_cast<char>(i * 131 + i / 7));
+  for (size_t len : {size_t{0}, size_t{1}, size_t{15}, size_t{64}, size_t{4097}, data.size()}) {
+    std::string_view part(data.data(), len);
+    EXPECT_EQ(Crc32(part), crc32(0L, reinterpret_cast<const Bytef*>(part.data()), part.size()))
+        << len;
+  }
 }
 
 // Files written before row deletes (version 1: no kind byte per op) still replay.

@@ -1,18 +1,16 @@
 #include "common/checksummed.h"
 
-#include <zlib.h>
-
 #include <cstdio>
 #include <cstdlib>
+
+#include "common/crc32.h"
 
 namespace riffle {
 namespace {
 
 std::string HeaderPrefix(std::string_view magic) { return std::string(magic) + " crc32="; }
 
-unsigned long Crc(std::string_view data) {
-  return crc32(0L, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size()));
-}
+unsigned long Crc(std::string_view data) { return Crc32(data); }
 
 }  // namespace
 

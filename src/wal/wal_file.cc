@@ -1,8 +1,7 @@
 // WAL file encoding and decoding.
-#include <zlib.h>
-
 #include <cstring>
 
+#include "common/crc32.h"
 #include "wal/wal.h"
 
 namespace riffle::wal {
@@ -106,8 +105,7 @@ std::string EncodeWalFile(uint64_t sequence, const std::vector<WriteOpPtr>& ops)
   Put<uint32_t>(out, kVersion);
   Put<uint64_t>(out, sequence);
   Put<uint32_t>(out, static_cast<uint32_t>(payload.size()));
-  Put<uint32_t>(out, static_cast<uint32_t>(
-                         crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), payload.size())));
+  Put<uint32_t>(out, Crc32(payload));
   out.append(payload);
   return out;
 }
@@ -184,8 +182,7 @@ Result<std::vector<WriteOpPtr>> DecodeWalFile(std::shared_ptr<const std::string>
   if (in.size() != length)
     return Status::IOError("WAL file truncated: payload has " + std::to_string(in.size()) +
                            " bytes, header says " + std::to_string(length));
-  if (crc32(0L, reinterpret_cast<const Bytef*>(in.data()), in.size()) != crc)
-    return Status::IOError("WAL file checksum mismatch");
+  if (Crc32(in) != crc) return Status::IOError("WAL file checksum mismatch");
   if (sequence) *sequence = seq;
 
   std::vector<WriteOpPtr> ops;
