@@ -9,6 +9,7 @@
 
 #include "duck/connection.h"
 #include "duck/database.h"
+#include "query/last_point.h"
 #include "query/sql_compat.h"
 #include "query/statement_scope.h"
 #include "query/time_bounds.h"
@@ -239,6 +240,123 @@ TEST_F(TimeBoundsTest, WhatIsNotCertainBoundsNothing) {
   auto ranges = Ranges("SELECT * FROM cpu WHERE time > '2020-01-01' UNION ALL SELECT * FROM mem");
   EXPECT_EQ(ranges.size(), 1u);
   EXPECT_TRUE(ranges.count("cpu"));
+}
+
+// "The newest row of each key" (query/last_point.h) on DuckDB's real parse trees: the shapes
+// it rewrites give exactly the rows the statement as written gives, on data with NULL keys,
+// ties at the newest time and newest rows that the WHERE clause leaves out.
+class LastPointTest : public StatementScopeTest {
+ protected:
+  void SetUp() override {
+    StatementScopeTest::SetUp();
+    ASSERT_TRUE(
+        conn_
+            ->Exec(
+                "CREATE TABLE cpu (host VARCHAR, region VARCHAR, v DOUBLE, \"time\" TIMESTAMP_NS);"
+                "INSERT INTO cpu VALUES ('a', 'eu', 1, '2020-01-01 00:00:01'), ('a', 'eu', 2, "
+                "'2020-01-01 00:00:03'),"
+                "('a', 'us', 3, '2020-01-01 00:00:03'), ('a', 'us', 9, '2020-01-01 00:00:02'),"
+                "('b', 'eu', 4, '2020-01-01 00:00:05'), ('b', NULL, 50, '2020-01-01 00:00:09'),"
+                "(NULL, 'eu', 6, '2020-01-01 00:00:07'), (NULL, 'us', 7, '2020-01-01 00:00:04'),"
+                "('c', 'us', 8, '2020-01-01 00:00:01');"
+                "CREATE TABLE mem (host VARCHAR, \"time\" TIMESTAMP_NS)")
+            .ok());
+  }
+  std::optional<std::string> Rewritten(const std::string& sql) {
+    return LastPointSql(*conn_, sql, [](const std::string& name) { return name == "cpu"; });
+  }
+  // The rows as text, in the order the statement gives them.
+  std::vector<std::string> Rows(const std::string& sql) {
+    std::vector<std::string> out;
+    auto stmt = conn_->PrepareOne("SELECT CAST(r AS VARCHAR) FROM (" + sql + ") AS r");
+    EXPECT_TRUE(stmt.ok()) << sql << ": " << stmt.status().message();
+    if (!stmt.ok()) return out;
+    auto rows = (*stmt)->ExecuteStreaming();
+    EXPECT_TRUE(rows.ok()) << sql;
+    if (!rows.ok()) return out;
+    duck::Batch batch;
+    for (;;) {
+      auto more = (*rows)->Next(&batch);
+      if (!more.ok() || !*more) break;
+      for (size_t r = 0; r < batch.rows; ++r) out.push_back(std::get<std::string>(batch.at(r, 0)));
+    }
+    return out;
+  }
+};
+
+TEST_F(LastPointTest, RewrittenShapesGiveTheSameRows) {
+  for (const char* sql : {
+           "SELECT DISTINCT ON (host) * FROM cpu ORDER BY host, time DESC, region",
+           "SELECT DISTINCT ON (host) * FROM cpu ORDER BY host DESC NULLS FIRST, time DESC, v",
+           "select distinct on (HOST) * from CPU order by Host, TIME desc, region limit 2",
+           "SELECT DISTINCT ON (host, region) * FROM cpu ORDER BY region, host, time DESC",
+           "SELECT DISTINCT ON (c.host) c.host, v::VARCHAR AS value, time FROM cpu AS c "
+           "WHERE v < 5 AND c.time >= '2020-01-01 00:00:02' ORDER BY c.host, c.time DESC, region",
+           "SELECT DISTINCT ON (region) * EXCLUDE (v) FROM cpu WHERE host IS NOT NULL "
+           "ORDER BY region, time DESC, host LIMIT 5 OFFSET 1",
+           "SELECT DISTINCT ON (cpu.host) cpu.* FROM cpu WHERE region = 'eu' ORDER BY cpu.host, "
+           "time DESC",
+       }) {
+    auto rewritten = Rewritten(sql);
+    ASSERT_TRUE(rewritten.has_value()) << sql;
+    EXPECT_NE(rewritten->find("SEMI JOIN"), std::string::npos) << *rewritten;
+    auto want = Rows(sql);
+    EXPECT_FALSE(want.empty()) << sql;
+    EXPECT_EQ(Rows(*rewritten), want) << sql << "\nrewritten: " << *rewritten;
+  }
+}
+
+TEST_F(LastPointTest, ParametersKeepTheirMeaning) {
+  const std::string sql =
+      "SELECT DISTINCT ON (host) * FROM cpu WHERE v < $max ORDER BY host, time DESC, region";
+  auto rewritten = Rewritten(sql);
+  ASSERT_TRUE(rewritten.has_value());
+  auto run = [&](const std::string& text) {
+    auto stmt = conn_->PrepareOne(text);
+    EXPECT_TRUE(stmt.ok()) << text;
+    EXPECT_TRUE((*stmt)->Bind("max", duck::Value(8.5)).ok());
+    auto rows = (*stmt)->ExecuteStreaming();
+    duck::Batch batch;
+    std::vector<double> values;
+    while (rows.ok()) {
+      auto more = (*rows)->Next(&batch);
+      if (!more.ok() || !*more) break;
+      for (size_t r = 0; r < batch.rows; ++r) values.push_back(std::get<double>(batch.at(r, 2)));
+    }
+    return values;
+  };
+  EXPECT_EQ(run(*rewritten), run(sql));
+  EXPECT_EQ(run(sql), (std::vector<double>{2, 4, 8, 6}));  // b's newest (50) is left out
+}
+
+TEST_F(LastPointTest, OtherShapesAreLeftAlone) {
+  for (
+      const char* sql : {
+          "SELECT DISTINCT ON (host) * FROM cpu ORDER BY host, time",               // oldest
+          "SELECT DISTINCT ON (host) * FROM cpu ORDER BY time DESC, host",          // time first
+          "SELECT DISTINCT ON (host) * FROM cpu ORDER BY host",                     // no time
+          "SELECT DISTINCT ON (host, region) * FROM cpu ORDER BY host, time DESC",  // a key missing
+          "SELECT DISTINCT ON (lower(host)) * FROM cpu ORDER BY lower(host), time DESC",
+          "SELECT DISTINCT ON (host) host, v AS time FROM cpu ORDER BY host, time DESC",  // shadows
+          "SELECT DISTINCT ON (h) host AS h, time FROM cpu ORDER BY h, time DESC",
+          "SELECT DISTINCT ON (host) * REPLACE (v + 1 AS v) FROM cpu ORDER BY host, time DESC",
+          "SELECT DISTINCT ON (host) host, v + 1, time FROM cpu ORDER BY host, time DESC",
+          "SELECT DISTINCT ON (host) host, row_number() OVER () FROM cpu ORDER BY host, time DESC",
+          "SELECT DISTINCT ON (host) * FROM cpu WHERE v > (SELECT 1) ORDER BY host, time DESC",
+          "SELECT DISTINCT ON (host) * FROM mem ORDER BY host, time DESC",  // not the database's
+          "SELECT DISTINCT ON (host) * FROM cpu JOIN mem USING (host) ORDER BY host, cpu.time DESC",
+          "WITH cpu AS (SELECT * FROM mem) SELECT DISTINCT ON (host) * FROM cpu ORDER BY host, "
+          "time DESC",
+          "SELECT DISTINCT ON (host) * FROM (SELECT * FROM cpu) ORDER BY host, time DESC",
+          "SELECT DISTINCT host FROM cpu ORDER BY host",
+          "SELECT DISTINCT ON (host) * FROM cpu TABLESAMPLE 50% ORDER BY host, time DESC",
+          "SELECT DISTINCT ON (host) * FROM cpu AS c(h, r, v, t) ORDER BY host, time DESC",
+          "SELECT DISTINCT ON (host) host FROM cpu GROUP BY host, time ORDER BY host, time DESC",
+          "SELECT DISTINCT ON (host) * FROM cpu ORDER BY host, time DESC; SELECT 1",
+          "SELECT DISTINCT ON (host) * FROM cpu UNION ALL SELECT DISTINCT ON (host) * FROM cpu",
+      }) {
+    EXPECT_FALSE(Rewritten(sql).has_value()) << sql;
+  }
 }
 
 }  // namespace

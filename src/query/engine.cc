@@ -21,6 +21,7 @@
 #include "common/text.h"
 #include "duck/connection.h"
 #include "duck/database.h"
+#include "query/last_point.h"
 #include "query/query.h"
 #include "query/query_log.h"
 #include "query/sql_compat.h"
@@ -300,6 +301,9 @@ class DuckEngine final : public QueryEngine {
     RIFFLE_RETURN_IF_ERROR(MaterializeVirtualTables(*conn.conn, state, db, rewritten));
     std::set<uint32_t> tables = TablesNamedIn(db, sql);
     auto ranges = TimeRangesRead(conn, db, tables, rewritten, params);
+    // The bounds above are those of the statement as written: the rewrite reads the table
+    // only where it did (query/last_point.h).
+    std::optional<RewrittenSql> last_point = LastPointRewrite(conn, state, db, rewritten);
     for (bool all = false;; all = true) {
       if (all)
         for (const auto& [name, t] : db.tables) tables.insert(t->id);
@@ -315,7 +319,7 @@ class DuckEngine final : public QueryEngine {
           return st;
         }
       }
-      auto result = RunOn(conn, rewritten, params, parquet_path);
+      auto result = RunOn(conn, last_point ? *last_point : rewritten, params, parquet_path);
       if (result.ok() || all || !pinner_ ||
           result.status().message().find("No files found that match") == std::string::npos)
         return result;
@@ -362,6 +366,40 @@ class DuckEngine final : public QueryEngine {
       if (it != by_name.end() && tables.count(t->id)) ranges[t->id] = it->second;
     }
     return ranges;
+  }
+
+  // The statement with the newest row of each key found first (query/last_point.h), or
+  // nothing when it does not ask for that; decided once per database, catalog version and text.
+  std::optional<RewrittenSql> LastPointRewrite(Conn& conn, const catalog::CatalogState& state,
+                                               const catalog::Database& db,
+                                               const RewrittenSql& rewritten) {
+    if (WithoutExplain(rewritten.sql).size() != rewritten.sql.size()) return std::nullopt;
+    constexpr size_t kMaxText = 16 * 1024, kMaxEntries = 1024;
+    if (rewritten.sql.size() > kMaxText) return std::nullopt;
+    std::string key =
+        std::to_string(db.id) + "\x1f" + std::to_string(state.version) + "\x1f" + rewritten.sql;
+    std::optional<std::string> sql;
+    bool known = false;
+    {
+      std::lock_guard lock(last_point_mu_);
+      if (auto it = last_point_by_text_.find(key); it != last_point_by_text_.end()) {
+        known = true;
+        sql = it->second;
+      }
+    }
+    if (!known) {
+      std::set<std::string> tables;
+      for (const auto& [name, t] : db.tables) tables.insert(AsciiLower(name));
+      sql = LastPointSql(*conn.conn, rewritten.sql,
+                         [&tables](const std::string& name) { return tables.count(name) > 0; });
+      std::lock_guard lock(last_point_mu_);
+      if (last_point_by_text_.size() >= kMaxEntries) last_point_by_text_.clear();
+      last_point_by_text_.emplace(std::move(key), sql);
+    }
+    if (!sql) return std::nullopt;
+    RewrittenSql out = rewritten;
+    out.sql = std::move(*sql);
+    return out;
   }
 
   // Under the views lock: the SET VARIABLE statements that narrow the lists of the tables in
@@ -627,6 +665,8 @@ class DuckEngine final : public QueryEngine {
   std::unordered_set<std::string> scope_passed_;  // CheckScopeCached's statements that passed
   std::mutex bounds_mu_;
   std::unordered_map<std::string, std::shared_ptr<const StatementTimeBounds>> bounds_by_text_;
+  std::mutex last_point_mu_;
+  std::unordered_map<std::string, std::optional<std::string>> last_point_by_text_;
   std::vector<Conn> idle_;
   std::atomic<uint64_t> counter_{0};
   SystemTableProvider system_provider_;
