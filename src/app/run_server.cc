@@ -174,7 +174,9 @@ int RunServer(const ServerConfig& config) {
     std::cerr << "Error: " << duck.status().message() << "\n";
     return 1;
   }
-  buffer::Buffer write_buffer(duck->get(), scratch);
+  buffer::Buffer write_buffer(duck->get(), scratch,
+                              config.parquet_compression.empty() ? buffer::kDefaultParquetCodec
+                                                                 : config.parquet_compression);
   auto engine = query::QueryEngine::Open(
       {.scratch_dir = scratch, .query_timeout = config.query_timeout, .query_timeout_text = config.query_timeout_text},
       duck->get(), &write_buffer);

@@ -223,6 +223,14 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   serve->add_option("--compaction-min-files", cfg->compaction_min_files,
                     "merge a table's Parquet files of one closed UTC day once there are this many")
       ->envname("INFLUXDB3_COMPACTION_MIN_FILES")->check(CLI::Range(2, 1000000));
+  serve
+      ->add_option("--parquet-compression", cfg->parquet_compression,
+                   "codec of the Parquet files Riffle writes: snappy (default: decodes about twice "
+                   "as fast as "
+                   "zstd), zstd (about 20% smaller), lz4_raw, gzip or uncompressed; files of any "
+                   "codec are read")
+      ->envname("INFLUXDB3_PARQUET_COMPRESSION")
+      ->check(CLI::IsMember({"snappy", "zstd", "lz4_raw", "gzip", "uncompressed"}));
   serve->add_option("--gen1-duration", *gen1, "time chunk of one Parquet file (1m, 5m, 10m, ...)")
       ->envname("INFLUXDB3_GEN1_DURATION");
   serve->add_option("--query-timeout", *query_timeout,

@@ -45,6 +45,7 @@ struct ServerConfig {
   std::chrono::nanoseconds gen1_duration{std::chrono::minutes(10)};
   std::chrono::nanoseconds retention_check_interval{std::chrono::minutes(30)};
   size_t compaction_min_files = 8;
+  std::string parquet_compression;  // empty: buffer::kDefaultParquetCodec
   std::chrono::milliseconds compaction_check_interval{10000};  // a cluster's compactor
   int64_t snapshot_buffer_bytes = int64_t{1} << 29;
   int64_t snapshot_rows = 1'000'000;  // --force-snapshot-rows: bounds what a restart replays

@@ -121,7 +121,10 @@ constexpr const char* kPreparingFunction = "riffle_preparing";  // see Preparing
 
 }  // namespace
 
-Buffer::Buffer(duck::Database* db, const std::string& scratch_dir) : db_(db) {
+Buffer::Buffer(duck::Database* db, const std::string& scratch_dir, const std::string& parquet_codec)
+    : db_(db),
+      parquet_options_(" (FORMAT parquet, COMPRESSION " + parquet_codec + ", ROW_GROUP_SIZE " +
+                       std::to_string(kParquetRowGroupRows) + ")") {
   auto conn = duck::Connection::Open(*db);
   if (!conn.ok()) {
     log::Error("write buffer: " + conn.status().message());

@@ -149,8 +149,7 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
         if (f.rows <= kMaxSortedRows)
           chunk_rows = "SELECT * FROM (" + chunk_rows + ") ORDER BY " + SortKeySql(*table);
         auto copied = conn.QueryInt64s("COPY (" + chunk_rows + ") TO " + QuoteLiteral(f.path) +
-                                       " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE " +
-                                       std::to_string(kParquetRowGroupRows) + ")");
+                                       parquet_options_);
         if (!copied.ok())
           return Status::Internal("snapshot: writing " + f.path +
                                   " failed: " + copied.status().message());
@@ -253,7 +252,7 @@ Result<int64_t> Buffer::MergeParquet(const catalog::Table& table,
   if (!conn.ok()) return Status::Internal("compaction: " + conn.status().message());
   ScanGuard scanning(this);
   auto copied = conn->QueryInt64s("COPY (" + MergeFilesSql(table, inputs) + ") TO " +
-                                  QuoteLiteral(output) + " (FORMAT parquet, COMPRESSION zstd)");
+                                  QuoteLiteral(output) + parquet_options_);
   if (!copied.ok()) return copied.status();
   return (*copied)[0][0];  // repeats merged: fewer than the inputs hold
 }

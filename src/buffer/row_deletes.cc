@@ -89,10 +89,9 @@ Result<int64_t> Buffer::CopyParquetWithout(const catalog::Table& table, const st
   if (!conn.ok()) return Status::Internal("row delete: " + conn.status().message());
   ScanGuard scanning(this);
   // The file's order (series, then time) is kept: DuckDB preserves insertion order in COPY.
-  auto copied = conn->QueryInt64s("COPY (SELECT * FROM " + FileRowsSql(table, input) +
-                                  " WHERE NOT (" + where + ")) TO " + QuoteLiteral(output) +
-                                  " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE " +
-                                  std::to_string(kParquetRowGroupRows) + ")");
+  auto copied =
+      conn->QueryInt64s("COPY (SELECT * FROM " + FileRowsSql(table, input) + " WHERE NOT (" +
+                        where + ")) TO " + QuoteLiteral(output) + parquet_options_);
   if (!copied.ok()) return copied.status();
   return (*copied)[0][0];
 }

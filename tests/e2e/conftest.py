@@ -9,6 +9,7 @@ RADOS Gateway), reached through `s3_proxy.S3Proxy`, which checks every request's
 signature (RIFFLE_TEST_S3_PROXY=0 connects the server to the S3 server directly). Tests look
 at stored objects with `object_keys`, `read_object`, `write_object`, `delete_object` and
 `object_exists`, which work for both stores."""
+import ctypes
 import dataclasses
 import itertools
 import os
@@ -482,6 +483,26 @@ def query_rows(server, db, sql, params=None):
     r = query(server, db, sql, params=params)
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def duckdb_cell(sql):
+    """The first cell of `sql` run by the DuckDB library the build uses (through its C API)."""
+    lib = ctypes.CDLL(str(REPO / "third_party" / "duckdb" / "lib" / "libduckdb.so"))
+    lib.duckdb_value_varchar.restype = ctypes.c_void_p
+    db, conn = ctypes.c_void_p(), ctypes.c_void_p()
+    result = ctypes.create_string_buffer(256)  # duckdb_result, larger than it is
+    assert lib.duckdb_open(None, ctypes.byref(db)) == 0
+    assert lib.duckdb_connect(db, ctypes.byref(conn)) == 0
+    try:
+        assert lib.duckdb_query(conn, sql.encode(), result) == 0, sql
+        text = lib.duckdb_value_varchar(result, ctypes.c_uint64(0), ctypes.c_uint64(0))
+        value = ctypes.string_at(text).decode() if text else None
+        lib.duckdb_free(ctypes.c_void_p(text))
+        lib.duckdb_destroy_result(result)
+        return value
+    finally:
+        lib.duckdb_disconnect(ctypes.byref(conn))
+        lib.duckdb_close(ctypes.byref(db))
 
 
 def put_plugin(server, name, code):

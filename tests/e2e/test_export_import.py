@@ -2,11 +2,9 @@
 table's rows as Parquet files, one per UTC day; `influxdb3 import upload` writes Parquet or
 line-protocol files into a database, with progress and a summary. An export imported into another
 database gives the same rows back, so the files open in DuckDB (the reader the import uses)."""
-import ctypes
-
 import pytest
 
-from conftest import REPO, Server, query_rows, write_lp
+from conftest import Server, duckdb_cell, query_rows, write_lp
 
 DAY = 86_400 * 10**9
 START = 1_700_000_000 * 10**9 - (1_700_000_000 * 10**9) % DAY  # 2023-11-14T00:00:00Z
@@ -23,26 +21,6 @@ def server(tmp_path_factory):
     assert write_lp(s, "db", f"mem,host=h0 free=1i {START}").status_code == 204
     yield s
     s.kill9()
-
-
-def duckdb_cell(sql):
-    """The first cell of `sql` run by the DuckDB library the build uses (through its C API)."""
-    lib = ctypes.CDLL(str(REPO / "third_party" / "duckdb" / "lib" / "libduckdb.so"))
-    lib.duckdb_value_varchar.restype = ctypes.c_void_p
-    db, conn = ctypes.c_void_p(), ctypes.c_void_p()
-    result = ctypes.create_string_buffer(256)  # duckdb_result, larger than it is
-    assert lib.duckdb_open(None, ctypes.byref(db)) == 0
-    assert lib.duckdb_connect(db, ctypes.byref(conn)) == 0
-    try:
-        assert lib.duckdb_query(conn, sql.encode(), result) == 0, sql
-        text = lib.duckdb_value_varchar(result, ctypes.c_uint64(0), ctypes.c_uint64(0))
-        value = ctypes.string_at(text).decode() if text else None
-        lib.duckdb_free(ctypes.c_void_p(text))
-        lib.duckdb_destroy_result(result)
-        return value
-    finally:
-        lib.duckdb_disconnect(ctypes.byref(conn))
-        lib.duckdb_close(ctypes.byref(db))
 
 
 def all_rows(s, db, table):

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from conftest import OBJECT_STORE, Server, object_exists, object_keys, query, query_rows, read_object, wait_for, write_lp
+from conftest import OBJECT_STORE, Server, duckdb_cell, object_exists, object_keys, query, query_rows, read_object, wait_for, write_lp
 
 # --wal-snapshot-size 2: a snapshot once 3 WAL files (1.5 × 2) are not yet persisted.
 SNAPSHOT_ARGS = ["--wal-snapshot-size", "2", "--snapshotted-wal-files-to-keep", "0", "--gen1-duration", "1m"]
@@ -372,6 +372,45 @@ def test_the_open_days_snapshots_are_merged_by_size_tiers(tmp_path):
         s.kill9()
         s.start()
         assert query_rows(s, "db", sql) == expected
+    finally:
+        s.kill9()
+
+
+def codecs(server, tmp_path):
+    """The codecs of the table's published Parquet files, as DuckDB reads their footers."""
+    keys = wait_for(lambda: parquet_keys(server) == sorted(f["path"] for f in parquet_files(server, "db"))
+                    and parquet_keys(server))
+    assert keys
+    found = set()
+    for key in keys:
+        local = tmp_path / "copy.parquet"
+        local.write_bytes(read_object(server, key))
+        found.add(duckdb_cell(f"SELECT string_agg(DISTINCT compression, ',') FROM parquet_metadata('{local}')"))
+    return found
+
+
+@pytest.mark.parametrize("codec", [None, "zstd"])
+def test_parquet_files_are_written_with_the_chosen_codec(tmp_path, codec):
+    """--parquet-compression (Riffle): snapshots, compaction and row deletes all write their files
+    with it, snappy by default; every file reads back the same, whatever wrote it."""
+    args = ["--force-snapshot-rows", "10", "--compaction-min-files", "3", "--snapshotted-wal-files-to-keep", "0"]
+    s = Server(tmp_path, args + (["--parquet-compression", codec] if codec else [])).start()
+    try:
+        now = time.time_ns()
+        for b in range(4):
+            lines = [f"cpu,host=h{i % 3} usage={b * 10 + i}.5 {now - (b * 10 + i) * 10**6}" for i in range(10)]
+            assert write_lp(s, "db", "\n".join(lines)).status_code == 204
+            assert wait_for(lambda: sum(f["row_count"] for f in parquet_files(s, "db")) == (b + 1) * 10,
+                            timeout=20), parquet_files(s, "db")
+        assert wait_for(lambda: "compaction: merged" in s.log(), timeout=30), s.log()
+        want = (codec or "snappy").upper()
+        assert codecs(s, tmp_path) == {want}  # compacted and snapshot files
+        # h0 has rows in every file: the delete writes each one again
+        out = s.cli("delete", "rows", "-d", "db", "-y", "-t", "cpu", "--all-time", "--predicate", "host = 'h0'")
+        assert "Deleted 16 rows" in out.stdout, out.stdout
+        expected = sorted(b * 10 + i + 0.5 for b in range(4) for i in range(10) if i % 3 != 0)
+        assert [x["usage"] for x in query_rows(s, "db", "SELECT usage FROM cpu ORDER BY usage")] == expected
+        assert codecs(s, tmp_path) == {want}
     finally:
         s.kill9()
 
