@@ -96,8 +96,14 @@ bool TimeRangeSet::Contains(int64_t t) const {
   return it != ranges_.end() && it->lo <= t;
 }
 
-bool DuplicateTracker::Cover(Series& series, int64_t time, uint64_t write) {
+bool DuplicateTracker::Cover(Series& series, int64_t time, uint64_t write, size_t max_spans,
+                             size_t* total) {
   auto& spans = series.spans;
+  const size_t had = spans.size();
+  auto bound = [&] {
+    while (spans.size() > max_spans) JoinClosest(spans);
+    *total = *total + spans.size() - had;
+  };
   bool same_write = write == series.last_write;
   int64_t previous = series.last_time;
   series.last_time = time;
@@ -111,7 +117,7 @@ bool DuplicateTracker::Cover(Series& series, int64_t time, uint64_t write) {
                                   [](int64_t v, const Span& s) { return v < s.lo; });
     if (after == spans.begin()) {
       spans.insert(after, Span{time, time, 0});
-      if (spans.size() > kMaxSpans) JoinClosest(spans);
+      bound();
       return false;
     }
     at = static_cast<size_t>(after - spans.begin()) - 1;
@@ -120,16 +126,29 @@ bool DuplicateTracker::Cover(Series& series, int64_t time, uint64_t write) {
   if (time <= below.hi) return true;
   uint64_t gap = static_cast<uint64_t>(time) - static_cast<uint64_t>(below.hi);
   bool newest = at + 1 == spans.size();
-  bool continues = (same_write && below.lo <= previous && previous <= below.hi) ||
-                   (newest && below.step > 0 && gap / 4 <= static_cast<uint64_t>(below.step)) ||
-                   (spans.size() == 1 && below.step == 0);  // a series' first two points
+  bool continues =
+      (same_write && below.lo <= previous && previous <= below.hi) ||
+      (newest && below.step > 0 && gap / 4 <= static_cast<uint64_t>(below.step)) ||
+      (below.step > 0 && gap <= static_cast<uint64_t>(below.step)) ||  // its next point
+      (spans.size() == 1 && below.step == 0);                          // a series' first two points
   if (continues) {
     below.hi = time;
     below.step = static_cast<int64_t>(std::min<uint64_t>(gap, INT64_MAX));
+    // Filled up to the next span at this cadence: nothing lies between the two, they are one.
+    if (at + 1 < spans.size()) {
+      const Span& next = spans[at + 1];
+      if (static_cast<uint64_t>(next.lo) - static_cast<uint64_t>(below.hi) <=
+          static_cast<uint64_t>(below.step)) {
+        below.hi = next.hi;
+        if (next.step > 0) below.step = next.step;
+        spans.erase(spans.begin() + static_cast<std::ptrdiff_t>(at) + 1);
+        *total -= 1;
+      }
+    }
     return false;
   }
   spans.insert(spans.begin() + static_cast<std::ptrdiff_t>(at) + 1, Span{time, time, 0});
-  if (spans.size() > kMaxSpans) JoinClosest(spans);
+  bound();
   return false;
 }
 
@@ -137,9 +156,11 @@ bool DuplicateTracker::Observe(uint64_t series, int64_t time, uint64_t write) {
   bool repeat;
   auto it = series_.find(series);
   if (it != series_.end()) {
-    repeat = Cover(it->second, time, write);
+    repeat = Cover(it->second, time, write, spans_ < kSpanBudget ? kMaxSpans : kSpansOverBudget,
+                   &spans_);
   } else if (series_.size() < kMaxTrackedSeries) {
     series_.emplace(series, Series{{Span{time, time, 0}}, time, write});
+    ++spans_;
     repeat = false;
   } else {
     repeat = table_span_.lo <= time && time <= table_span_.hi;

@@ -43,14 +43,21 @@ class TimeRangeSet {
 // point stretches the span below it when it continues that span's flow: the next point of the
 // same write, or the next at the newest span's cadence (live data; O(1)). Otherwise it starts
 // a span of its own, so batches of a backfill arriving in any order from concurrent clients
-// leave the gaps between them open and flag nothing.
+// leave the gaps between them open and flag nothing; the batch that fills a gap at the series'
+// cadence joins the spans on both sides, so a series keeps only as many spans as it has gaps.
 class DuplicateTracker {
  public:
   // Series tracked exactly per table; past it, new series are compared with the table's whole
   // time span (which can only flag more ranges, never fewer).
   static constexpr size_t kMaxTrackedSeries = size_t{1} << 20;
-  // Spans per series; past it the two closest become one.
-  static constexpr size_t kMaxSpans = 16;
+  // Spans per series; past it the two closest become one, and a point later written in the gap
+  // between them is flagged. A loader whose clients write alternate batches (wrk's threads,
+  // TSBS's workers) can leave one client dozens of batches behind the other, a gap each.
+  static constexpr size_t kMaxSpans = 64;
+  // Spans of all series together: past it (about 100 MB), a series keeps at most
+  // kSpansOverBudget, so that memory stays bounded whatever the write pattern.
+  static constexpr size_t kSpanBudget = size_t{1} << 22;
+  static constexpr size_t kSpansOverBudget = 8;
 
   // Called for every appended row, `write` telling rows of one write apart from the next;
   // returns whether the ranges changed.
@@ -72,10 +79,12 @@ class DuplicateTracker {
     int64_t last_time;        // the previous point, and the write it came in
     uint64_t last_write;
   };
-  // Whether `time` may repeat a point of `series`; records it either way.
-  static bool Cover(Series& series, int64_t time, uint64_t write);
+  // Whether `time` may repeat a point of `series`; records it either way, keeping at most
+  // `max_spans` spans and `*spans` (the spans of all series) up to date.
+  static bool Cover(Series& series, int64_t time, uint64_t write, size_t max_spans, size_t* spans);
 
   std::unordered_map<uint64_t, Series> series_;
+  size_t spans_ = 0;  // of all series
   TimeRange table_span_{INT64_MAX, INT64_MIN};
   TimeRangeSet persisted_;
   TimeRangeSet ranges_;
