@@ -302,6 +302,46 @@ TEST(Wal, FlushesAnIdleWriteAtOnceAndGroupsWritesThatArriveDuringAFlush) {
   EXPECT_EQ(ops_per_flush, (std::vector<size_t>{1, 3}));
 }
 
+// The second listener runs after the writers were released (their acknowledgement does not
+// wait for it), for each file in order, after the first listener saw that file.
+TEST(Wal, TheReleasedListenerRunsAfterTheWritersAreReleased) {
+  auto store = objstore::NewMemoryStore();
+  Wal wal(store.get(),
+          {"node0", std::chrono::milliseconds(1), 1000, 4 << 20, std::chrono::milliseconds(0)});
+  ASSERT_TRUE(wal.Replay([](uint64_t, std::vector<WriteOpPtr>&&) {}).ok());
+  std::mutex mu;
+  std::vector<std::string> events;
+  std::promise<void> released_once;
+  std::atomic<bool> blocked{true};
+  wal.Start(
+      [&](uint64_t seq, auto, const std::vector<WriteOpPtr>&) {
+        std::lock_guard lock(mu);
+        events.push_back("seen " + std::to_string(seq));
+      },
+      [&](uint64_t seq, auto, const std::vector<WriteOpPtr>&) {
+        {
+          std::lock_guard lock(mu);
+          events.push_back("released " + std::to_string(seq));
+        }
+        if (blocked.exchange(false)) released_once.set_value();
+      });
+  std::promise<Status> done;
+  ASSERT_TRUE(wal.Submit(MakeOp("db", "a v=1", 1),
+                         [&](Status st) {
+                           std::lock_guard lock(mu);
+                           events.push_back("done");
+                           done.set_value(st);
+                         })
+                  .ok());
+  ASSERT_TRUE(done.get_future().get().ok());
+  ASSERT_EQ(released_once.get_future().wait_for(std::chrono::seconds(30)),
+            std::future_status::ready);
+  wal.Stop();
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(std::vector<std::string>(events.begin(), events.begin() + 3),
+            (std::vector<std::string>{"seen 1", "done", "released 1"}));
+}
+
 TEST(Wal, KeepsTheMinimumGapBetweenFlushes) {
   auto store = objstore::NewMemoryStore();
   auto hour = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::hours(1));

@@ -124,8 +124,9 @@ void Wal::DeleteThrough(uint64_t through, size_t keep) {
       log::Warn("cannot delete WAL file " + key + ": " + st.message());
 }
 
-void Wal::Start(FlushListener listener) {
+void Wal::Start(FlushListener listener, FlushListener released) {
   listener_ = std::move(listener);
+  released_ = std::move(released);
   apply_thread_ = std::thread([this] { ApplyLoop(); });
   thread_ = std::thread([this] { FlushLoop(); });
 }
@@ -160,6 +161,7 @@ void Wal::ApplyLoop() {
     if (listener_) listener_(file.sequence, file.flushed_at, file.ops);
     for (auto& d : file.dones)
       if (d) d(Status::Ok());
+    if (released_) released_(file.sequence, file.flushed_at, file.ops);
   }
 }
 

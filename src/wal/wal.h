@@ -122,7 +122,9 @@ class Wal {
   // `keep` of them.
   void DeleteThrough(uint64_t through, size_t keep);
 
-  void Start(FlushListener listener);
+  // `released`, when given, is called for each file after `listener` and after its writers
+  // were released: work the acknowledgement need not wait for.
+  void Start(FlushListener listener, FlushListener released = nullptr);
   // Flushes what is queued and stops the flush thread.
   void Stop();
 
@@ -144,6 +146,7 @@ class Wal {
   objstore::ObjectStore* store_;
   WalOptions options_;
   FlushListener listener_;
+  FlushListener released_;
   uint64_t next_sequence_ = 1;
 
   std::mutex mu_;
