@@ -346,6 +346,19 @@ def test_compaction_merges_a_closed_days_files_and_queries_do_not_change(tmp_pat
         s.kill9()
 
 
+def write_snapshots(server, count, with_n=False):
+    """`count` writes of 10 recent rows to a server that snapshots every 10 rows: each write's
+    file is listed before the next write."""
+    now = time.time_ns()
+    for b in range(count):
+        n = ",n={i}i" if with_n else ""
+        lines = [f"cpu,host=h{i % 3} usage={b * 10 + i}.5{n.format(i=i)} {now - (b * 10 + i) * 10**6}"
+                 for i in range(10)]
+        assert write_lp(server, "db", "\n".join(lines)).status_code == 204
+        assert wait_for(lambda: sum(f["row_count"] for f in parquet_files(server, "db")) == (b + 1) * 10,
+                        timeout=20), parquet_files(server, "db")
+
+
 def test_the_open_days_snapshots_are_merged_by_size_tiers(tmp_path):
     """Issue 13, item 4: a busy day's many snapshots do not wait for the day to close. Each write
     below makes a snapshot of one file (--force-snapshot-rows 10); with --compaction-min-files 3
@@ -354,13 +367,7 @@ def test_the_open_days_snapshots_are_merged_by_size_tiers(tmp_path):
     s = Server(tmp_path, ["--force-snapshot-rows", "10", "--compaction-min-files", "3",
                           "--snapshotted-wal-files-to-keep", "0"]).start()
     try:
-        now = time.time_ns()
-        for b in range(9):
-            lines = [f"cpu,host=h{i % 3} usage={b * 10 + i}.5,n={i}i {now - (b * 10 + i) * 10**6}" for i in range(10)]
-            assert write_lp(s, "db", "\n".join(lines)).status_code == 204
-            # one snapshot per write: its file is listed before the next write
-            assert wait_for(lambda: sum(f["row_count"] for f in parquet_files(s, "db")) == (b + 1) * 10,
-                            timeout=20), parquet_files(s, "db")
+        write_snapshots(s, 9, with_n=True)
         expected = [{"host": f"h{v % 10 % 3}", "usage": v + 0.5} for v in range(90)]
         sql = "SELECT host, usage FROM cpu ORDER BY usage"
         assert query_rows(s, "db", sql) == expected
@@ -396,12 +403,7 @@ def test_parquet_files_are_written_with_the_chosen_codec(tmp_path, codec):
     args = ["--force-snapshot-rows", "10", "--compaction-min-files", "3", "--snapshotted-wal-files-to-keep", "0"]
     s = Server(tmp_path, args + (["--parquet-compression", codec] if codec else [])).start()
     try:
-        now = time.time_ns()
-        for b in range(4):
-            lines = [f"cpu,host=h{i % 3} usage={b * 10 + i}.5 {now - (b * 10 + i) * 10**6}" for i in range(10)]
-            assert write_lp(s, "db", "\n".join(lines)).status_code == 204
-            assert wait_for(lambda: sum(f["row_count"] for f in parquet_files(s, "db")) == (b + 1) * 10,
-                            timeout=20), parquet_files(s, "db")
+        write_snapshots(s, 4)
         assert wait_for(lambda: "compaction: merged" in s.log(), timeout=30), s.log()
         want = (codec or "snappy").upper()
         assert codecs(s, tmp_path) == {want}  # compacted and snapshot files
