@@ -432,16 +432,19 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
           bounds.hi.empty() ? "riffle_now()" : "(" + bounds.hi + ")::TIMESTAMPTZ::TIMESTAMP";
       if (bounds.hi.empty() || bounds.hi_inclusive)
         hi += " + INTERVAL '1 microsecond'";  // range() excludes its end
-      // Past kMaxFillBuckets buckets per series only the buckets with points are listed.
-      std::string filled =
-          "WITH agg AS (" + sql + "), bounds AS (SELECT date_bin(" + interval + ", " + lo + ", " +
-          origin + ") AS lo, " + hi + " AS hi), buckets AS (SELECT unnest(CASE WHEN " +
+      // Past kMaxFillBuckets buckets per series only the buckets with points are listed. Two
+      // branches of which one is empty, not a CASE over a scalar subquery: DuckDB plans the
+      // subquery whichever branch is taken (about 1 ms of a 9 ms query).
+      std::string too_many =
           "date_diff('microsecond', lo, hi) > " +
           std::to_string(static_cast<__int128>(bucket_ns / 1000) * kMaxFillBuckets > INT64_MAX
                              ? INT64_MAX
-                             : bucket_ns / 1000 * kMaxFillBuckets) +
-          " THEN (SELECT list(DISTINCT \"time\") FROM agg) " + "ELSE range(lo, hi, " + interval +
-          ") END) AS \"time\" FROM bounds)";
+                             : bucket_ns / 1000 * kMaxFillBuckets);
+      std::string filled =
+          "WITH agg AS (" + sql + "), bounds AS (SELECT date_bin(" + interval + ", " + lo + ", " +
+          origin + ") AS lo, " + hi + " AS hi), buckets AS (SELECT unnest(range(lo, hi, " +
+          interval + ")) AS \"time\" FROM bounds WHERE NOT (" + too_many +
+          ") UNION ALL SELECT DISTINCT a.\"time\" FROM agg a, bounds WHERE " + too_many + ")";
       std::string from = " FROM buckets b";
       std::string on = "a.\"time\" = b.\"time\"";
       std::string select = "SELECT b.\"time\" AS \"time\"";
