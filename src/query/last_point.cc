@@ -15,11 +15,6 @@ using nlohmann::json;
 
 constexpr const char* kWherePlaceholder = "__riffle_where";
 
-bool IsNullOrAbsent(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it == j.end() || it->is_null();
-}
-
 bool IsEmptyArray(const json& j, const char* key) {
   auto it = j.find(key);
   return it == j.end() || it->is_null() || (it->is_array() && it->empty());
@@ -202,15 +197,7 @@ std::optional<json> LastPointTree(
 
 std::optional<std::string> LastPointSql(duck::Connection& conn, const std::string& sql,
                                         const std::function<bool(const std::string&)>& is_table) {
-  auto statement_of = [&conn](const std::string& text) -> std::optional<json> {
-    auto parsed = conn.ParseTreeJson(text);
-    if (!parsed.ok()) return std::nullopt;
-    json tree = json::parse(*parsed, nullptr, /*allow_exceptions=*/false);
-    if (tree.is_discarded() || tree.value("error", false) || !tree.contains("statements") ||
-        !tree["statements"].is_array() || tree["statements"].size() != 1)
-      return std::nullopt;
-    return tree["statements"][0];
-  };
+  auto statement_of = [&conn](const std::string& text) { return ParseOneStatement(conn, text); };
   auto statement = statement_of(sql);
   if (!statement) return std::nullopt;
   auto rewritten = LastPointTree(*statement, is_table, statement_of);

@@ -237,4 +237,19 @@ std::string StringAt(const json& obj, const char* key) {
   return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+bool IsNullOrAbsent(const json& obj, const char* key) {
+  const auto it = obj.find(key);
+  return it == obj.end() || it->is_null();
+}
+
+std::optional<json> ParseOneStatement(duck::Connection& conn, const std::string& sql) {
+  auto text = conn.ParseTreeJson(sql);
+  if (!text.ok()) return std::nullopt;
+  json tree = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (tree.is_discarded() || tree.value("error", false) || !tree.contains("statements") ||
+      !tree["statements"].is_array() || tree["statements"].size() != 1)
+    return std::nullopt;
+  return std::move(tree["statements"][0]);
+}
+
 }  // namespace riffle::query

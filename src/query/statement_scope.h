@@ -17,10 +17,12 @@
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "common/status.h"
+#include "duck/connection.h"
 
 namespace riffle::query {
 
@@ -35,6 +37,11 @@ Status CheckStatementScope(const nlohmann::json& tree, const StatementScope& sco
 
 // A string field of a parse-tree node; "" when it is absent or not a string.
 std::string StringAt(const nlohmann::json& obj, const char* key);
+// Whether a field of a parse-tree node is absent or null.
+bool IsNullOrAbsent(const nlohmann::json& obj, const char* key);
+// The parse tree of `sql` when DuckDB parses it (on `conn`, binding nothing) as exactly one
+// statement: that statement's element of json_serialize_sql's "statements"; else nothing.
+std::optional<nlohmann::json> ParseOneStatement(duck::Connection& conn, const std::string& sql);
 
 // The statement EXPLAIN [ANALYZE] [(options)] wraps, or `sql` itself.
 std::string WithoutExplain(const std::string& sql);

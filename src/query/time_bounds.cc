@@ -20,11 +20,6 @@ constexpr int64_t kClockSlackNs = 60'000'000'000;
 // it to TIMESTAMP_NS without the ICU extension.
 constexpr const char* kTimestampTz = "TIMESTAMP WITH TIME ZONE";
 
-bool IsNullOrAbsent(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it == j.end() || it->is_null();
-}
-
 void CountBaseTables(const json& j, std::map<std::string, int>* counts) {
   if (j.is_object()) {
     if (StringAt(j, "type") == "BASE_TABLE" && j.contains("table_name"))
@@ -276,13 +271,9 @@ std::map<std::string, buffer::TimeRange> RangesFromEvaluation(const StatementTim
 }
 
 StatementTimeBounds AnalyzeTimeBounds(duck::Connection& conn, const std::string& sql) {
-  auto text = conn.ParseTreeJson(sql);
-  if (!text.ok()) return {};
-  json tree = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (tree.is_discarded() || tree.value("error", false) || !tree.contains("statements") ||
-      !tree["statements"].is_array() || tree["statements"].size() != 1)
-    return {};
-  StatementTimeBounds bounds = FindTimeBounds(tree["statements"][0]);
+  auto statement = ParseOneStatement(conn, sql);
+  if (!statement) return {};
+  StatementTimeBounds bounds = FindTimeBounds(*statement);
   if (bounds.bounds.empty()) return bounds;
   auto eval = conn.SqlOfParseTree(bounds.eval_tree_json);
   if (!eval.ok()) return {};
