@@ -14,7 +14,6 @@
 #include <sstream>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "buffer/buffer.h"
 #include "common/clock.h"
@@ -77,6 +76,38 @@ Status Explained(const Cancellation* cancel, const Status& st) {
   std::string reason = cancel->reason();
   return reason.empty() ? st : Status::Timeout(reason);
 }
+
+// What the engine worked out about a statement text, kept because dashboards and plugins send
+// the same text again and again: at most `max_entries` (all dropped when full), and nothing
+// for a text longer than kMaxText.
+template <typename V>
+class StatementCache {
+ public:
+  static constexpr size_t kMaxText = 16 * 1024;
+  explicit StatementCache(size_t max_entries) : max_entries_(max_entries) {}
+  static bool Keeps(const std::string& sql) { return sql.size() <= kMaxText; }
+  // The key of `sql` for what depends on the database and its catalog version.
+  static std::string KeyFor(const catalog::CatalogState& state, const catalog::Database& db,
+                            const std::string& sql) {
+    return std::to_string(db.id) + "\x1f" + std::to_string(state.version) + "\x1f" + sql;
+  }
+  std::optional<V> Find(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Put(std::string key, V value) {
+    std::lock_guard lock(mu_);
+    if (entries_.size() >= max_entries_) entries_.clear();
+    entries_.emplace(std::move(key), std::move(value));
+  }
+
+ private:
+  const size_t max_entries_;
+  std::mutex mu_;
+  std::unordered_map<std::string, V> entries_;
+};
 
 class DuckEngine final : public QueryEngine {
  public:
@@ -341,20 +372,12 @@ class DuckEngine final : public QueryEngine {
     }
     if (!worth) return {};
     std::shared_ptr<const StatementTimeBounds> bounds;
-    {
-      std::lock_guard lock(bounds_mu_);
-      if (auto it = bounds_by_text_.find(rewritten.sql); it != bounds_by_text_.end())
-        bounds = it->second;
-    }
-    if (!bounds) {
+    if (auto known = bounds_by_text_.Find(rewritten.sql)) {
+      bounds = std::move(*known);
+    } else {
       bounds = std::make_shared<const StatementTimeBounds>(
           AnalyzeTimeBounds(*conn.conn, WithoutExplain(rewritten.sql)));
-      constexpr size_t kMaxText = 16 * 1024, kMaxEntries = 1024;
-      if (rewritten.sql.size() <= kMaxText) {
-        std::lock_guard lock(bounds_mu_);
-        if (bounds_by_text_.size() >= kMaxEntries) bounds_by_text_.clear();
-        bounds_by_text_.emplace(rewritten.sql, bounds);
-      }
+      if (bounds_by_text_.Keeps(rewritten.sql)) bounds_by_text_.Put(rewritten.sql, bounds);
     }
     if (bounds->bounds.empty()) return {};
     auto by_name = EvaluateTimeBounds(*conn.conn, *bounds, [&](duck::Statement& stmt) {
@@ -374,27 +397,17 @@ class DuckEngine final : public QueryEngine {
                                                const catalog::Database& db,
                                                const RewrittenSql& rewritten) {
     if (WithoutExplain(rewritten.sql).size() != rewritten.sql.size()) return std::nullopt;
-    constexpr size_t kMaxText = 16 * 1024, kMaxEntries = 1024;
-    if (rewritten.sql.size() > kMaxText) return std::nullopt;
-    std::string key =
-        std::to_string(db.id) + "\x1f" + std::to_string(state.version) + "\x1f" + rewritten.sql;
+    if (!last_point_by_text_.Keeps(rewritten.sql)) return std::nullopt;
+    std::string key = last_point_by_text_.KeyFor(state, db, rewritten.sql);
     std::optional<std::string> sql;
-    bool known = false;
-    {
-      std::lock_guard lock(last_point_mu_);
-      if (auto it = last_point_by_text_.find(key); it != last_point_by_text_.end()) {
-        known = true;
-        sql = it->second;
-      }
-    }
-    if (!known) {
+    if (auto known = last_point_by_text_.Find(key)) {
+      sql = std::move(*known);
+    } else {
       std::set<std::string> tables;
       for (const auto& [name, t] : db.tables) tables.insert(AsciiLower(name));
       sql = LastPointSql(*conn.conn, rewritten.sql,
                          [&tables](const std::string& name) { return tables.count(name) > 0; });
-      std::lock_guard lock(last_point_mu_);
-      if (last_point_by_text_.size() >= kMaxEntries) last_point_by_text_.clear();
-      last_point_by_text_.emplace(std::move(key), sql);
+      last_point_by_text_.Put(std::move(key), sql);
     }
     if (!sql) return std::nullopt;
     RewrittenSql out = rewritten;
@@ -438,21 +451,15 @@ class DuckEngine final : public QueryEngine {
   // Dashboards and plugins send the same text again and again: a statement that passed is
   // remembered for its database and catalog version (a new version may change what a name
   // resolves to, so it checks again). The check costs about 230 µs (bench/query_bench.cc).
-  Status CheckScopeCached(duck::Connection& conn, const catalog::CatalogState& state, const catalog::Database& db,
-                          const RewrittenSql& rewritten) {
-    constexpr size_t kMaxText = 16 * 1024, kMaxEntries = 4096;
+  Status CheckScopeCached(duck::Connection& conn, const catalog::CatalogState& state,
+                          const catalog::Database& db, const RewrittenSql& rewritten) {
     std::string key;
-    if (rewritten.sql.size() <= kMaxText) {
-      key = std::to_string(db.id) + "\x1f" + std::to_string(state.version) + "\x1f" + rewritten.sql;
-      std::lock_guard lock(scope_mu_);
-      if (scope_passed_.count(key)) return Status::Ok();
+    if (scope_passed_.Keeps(rewritten.sql)) {
+      key = scope_passed_.KeyFor(state, db, rewritten.sql);
+      if (scope_passed_.Find(key)) return Status::Ok();
     }
     RIFFLE_RETURN_IF_ERROR(CheckScope(conn, db, rewritten));
-    if (!key.empty()) {
-      std::lock_guard lock(scope_mu_);
-      if (scope_passed_.size() >= kMaxEntries) scope_passed_.clear();
-      scope_passed_.insert(std::move(key));
-    }
+    if (!key.empty()) scope_passed_.Put(std::move(key), true);
     return Status::Ok();
   }
 
@@ -661,12 +668,9 @@ class DuckEngine final : public QueryEngine {
   FilePinner pinner_;
   std::multiset<uint64_t> running_;  // the publish count each running query began at
   std::mutex pool_mu_;
-  std::mutex scope_mu_;
-  std::unordered_set<std::string> scope_passed_;  // CheckScopeCached's statements that passed
-  std::mutex bounds_mu_;
-  std::unordered_map<std::string, std::shared_ptr<const StatementTimeBounds>> bounds_by_text_;
-  std::mutex last_point_mu_;
-  std::unordered_map<std::string, std::optional<std::string>> last_point_by_text_;
+  StatementCache<bool> scope_passed_{4096};  // CheckScopeCached's statements that passed
+  StatementCache<std::shared_ptr<const StatementTimeBounds>> bounds_by_text_{1024};
+  StatementCache<std::optional<std::string>> last_point_by_text_{1024};  // LastPointRewrite
   std::vector<Conn> idle_;
   std::atomic<uint64_t> counter_{0};
   SystemTableProvider system_provider_;
