@@ -313,6 +313,7 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
     (void)conn_.Exec("DROP TABLE IF EXISTS " + SchemaRef(DataSchema(it->second.db_id)) + "." +
                      QuoteIdent(FrozenTable(it->first)));
     frozen_.erase(it->first);
+    inserters_.erase(it->first);
     parquet_files_.erase(it->first);
     duplicates_.erase(it->first);
     it = tables_.erase(it);
@@ -389,6 +390,13 @@ Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal:
   }
   // A table that cannot be synced is logged and its rows fail below; the others go on.
   (void)SyncLocked(state);
+  // A replayed file's writes share its contents as their body: each body counts once.
+  const std::string* counted = nullptr;
+  for (const auto& op : ops)
+    if (op->body && op->body.get() != counted) {
+      counted = op->body.get();
+      appended_bytes_ += static_cast<int64_t>(counted->size());
+    }
   bool deletes = std::any_of(ops.begin(), ops.end(), [](const auto& op) { return op->row_delete; });
   if (!deletes) return AppendWritesLocked(state, ops);
   // A row delete removes what was written before it and nothing written after.
@@ -483,15 +491,17 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
   const size_t ncols = table.columns.size();
   std::vector<duck::ColumnKind> kinds;
   for (const auto& c : table.columns) kinds.push_back(ColumnKindOf(c.type));
-  std::unique_ptr<duck::ChunkAppender> own;
-  std::unique_ptr<duck::ChunkAppender>* kept = bulk_ ? &bulk_appenders_[table.id] : &own;
+  std::unique_ptr<duck::ChunkAppender>* kept =
+      bulk_ ? &bulk_appenders_[table.id] : &inserters_[table.id];
   if (*kept && (*kept)->ColumnCount() != ncols) {
     RIFFLE_RETURN_IF_ERROR((*kept)->Close());
     kept->reset();
   }
   if (!*kept) {
-    auto opened = duck::ChunkAppender::Open(conn_, kBufferCatalog, DataSchema(db.id),
-                                            DataTable(table.id), kinds);
+    auto opened = bulk_ ? duck::ChunkAppender::Open(conn_, kBufferCatalog, DataSchema(db.id),
+                                                    DataTable(table.id), kinds)
+                        : duck::ChunkAppender::OpenInserting(
+                              conn_, kBufferCatalog, DataSchema(db.id), DataTable(table.id), kinds);
     if (!opened.ok()) return opened.status();
     *kept = std::move(*opened);
   }
@@ -598,8 +608,10 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
     status = appender.Flush();
   }
   if (bulk_) return status;
-  Status closed = appender.Close();
-  return status.ok() ? closed : status;
+  Status committed = status.ok() ? appender.Commit() : status;
+  // Prepared again by the next append: the table may have changed under it.
+  if (!committed.ok()) kept->reset();
+  return committed;
 }
 
 DuplicateRanges Buffer::DuplicateTimeRanges() {

@@ -137,6 +137,8 @@ class Buffer {
   // go once no query that began before N runs (see query::FileReaders).
   uint64_t PublishCount() const { return publishes_.load(); }
   int64_t MemoryBytes();
+  // Bytes of line protocol appended since the buffer was created (replay included).
+  int64_t AppendedBytes() const { return appended_bytes_.load(); }
   // Rows appended since the last Freeze (what a restart would replay if no snapshot ran).
   int64_t UnfrozenRows() const { return unfrozen_rows_.load(); }
 
@@ -200,6 +202,7 @@ class Buffer {
   };
   std::atomic<uint64_t> publishes_{0};
   std::atomic<int64_t> unfrozen_rows_{0};
+  std::atomic<int64_t> appended_bytes_{0};
   std::mutex mu_;
   duck::Database* db_;
   duck::Connection conn_;
@@ -213,6 +216,9 @@ class Buffer {
   uint64_t bulk_catalog_version_ = 0;  // the catalog the kept appenders' columns come from
   std::map<uint32_t, std::unique_ptr<duck::ChunkAppender>> bulk_appenders_;  // by table id
   Status CloseBulkAppendersLocked();
+  // Outside a bulk append, each table's rows go in by an INSERT prepared once (see
+  // duck::ChunkAppender::OpenInserting), by table id.
+  std::map<uint32_t, std::unique_ptr<duck::ChunkAppender>> inserters_;
   uint64_t writes_seen_ = 0;                                      // numbers the writes for it
   std::string ViewSql(const catalog::Database& db, const catalog::Table& table) const;
 };

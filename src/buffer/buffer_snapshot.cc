@@ -57,6 +57,7 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& state) {
       if (!st.ok()) break;
       it->second.column_count = table->columns.size();
       frozen_.insert(table->id);
+      inserters_.erase(table->id);  // its INSERT named the table now frozen
       renamed.emplace_back(db.get(), table.get());
     }
     if (!st.ok()) break;

@@ -7,6 +7,7 @@
 
 #include "common/status.h"
 #include "duck/duck.h"
+#include "duck/value.h"
 
 namespace riffle::duck {
 
@@ -31,6 +32,24 @@ inline Status Exec(duckdb_connection conn, const std::string& sql) {
                             "]");
   }
   return Status::Ok();
+}
+
+inline duckdb_type TypeId(ColumnKind kind) {
+  switch (kind) {
+    case ColumnKind::kVarchar:
+      return DUCKDB_TYPE_VARCHAR;
+    case ColumnKind::kBigint:
+      return DUCKDB_TYPE_BIGINT;
+    case ColumnKind::kUBigint:
+      return DUCKDB_TYPE_UBIGINT;
+    case ColumnKind::kDouble:
+      return DUCKDB_TYPE_DOUBLE;
+    case ColumnKind::kBoolean:
+      return DUCKDB_TYPE_BOOLEAN;
+    case ColumnKind::kTimestampNs:
+      return DUCKDB_TYPE_TIMESTAMP_NS;
+  }
+  return DUCKDB_TYPE_VARCHAR;
 }
 
 }  // namespace riffle::duck

@@ -218,14 +218,27 @@ void Persister::RecheckAfterSnapshot() {
   snapshot_requested_ = true;
 }
 
+bool Persister::BufferOverMemoryThresholdLocked() {
+  // Line protocol takes more bytes than the rows it gives in DuckDB's compressed columns, so
+  // memory grows by less than this between two answers.
+  constexpr int64_t kRecheckAfterBytes = 4 << 20;
+  int64_t appended = buffer_->AppendedBytes();
+  // An answer over the threshold is never reused: the snapshot it starts frees the memory.
+  if (measured_memory_ < 0 || measured_memory_ >= options_.snapshot_buffer_bytes ||
+      appended - measured_at_appended_ >= kRecheckAfterBytes) {
+    measured_memory_ = buffer_->MemoryBytes();
+    measured_at_appended_ = appended;
+  }
+  return measured_memory_ >= options_.snapshot_buffer_bytes;
+}
+
 bool Persister::SnapshotIfDueLocked(uint64_t wal_sequence) {
   while (!period_starts_.empty() && period_starts_.front() <= covered_wal_sequence_)
     period_starts_.pop_front();
   // As InfluxDB: snapshot once 1.5 × --wal-snapshot-size periods are not yet persisted.
   bool due = 2 * period_starts_.size() >= 3 * options_.snapshot_wal_files ||
              2 * (wal_sequence - covered_wal_sequence_) >= 30 * options_.snapshot_wal_files;
-  if (!due && options_.snapshot_buffer_bytes > 0)
-    due = buffer_->MemoryBytes() >= options_.snapshot_buffer_bytes;
+  if (!due && options_.snapshot_buffer_bytes > 0) due = BufferOverMemoryThresholdLocked();
   // Bounds what a restart replays: the rows no snapshot covers.
   if (!due && options_.snapshot_rows > 0) due = buffer_->UnfrozenRows() >= options_.snapshot_rows;
   if (!due) return false;

@@ -213,6 +213,12 @@ class Persister {
   // Under mu_, no snapshot in progress: freezes the buffer as covering the WAL through
   // `wal_sequence` if a threshold says so; true when the background thread must persist it.
   bool SnapshotIfDueLocked(uint64_t wal_sequence);
+  // Whether the buffer holds --force-snapshot-mem-threshold or more. DuckDB's memory is a query
+  // of its own (about 0.3 ms, as much as appending a small write), so it is asked again only
+  // once enough line protocol has come in since the last answer to move it.
+  bool BufferOverMemoryThresholdLocked();
+  int64_t measured_memory_ = -1;      // the last answer, -1 for none yet
+  int64_t measured_at_appended_ = 0;  // Buffer::AppendedBytes() at that answer
   void RecheckAfterSnapshot();
   std::deque<uint64_t> period_starts_;  // the first WAL file of each period with a flush
   int64_t last_period_ = -1;
