@@ -87,6 +87,12 @@ TEST(ChunkAppender, InsertingAppendsEveryCommittedChunk) {
   append(7);
   ASSERT_TRUE(appender.Close().ok());
   ASSERT_TRUE(appender.Commit().ok()) << "nothing queued: nothing to do";
+  // The same prepared INSERT many times over, and bound again after the catalog changes.
+  for (int i = 0; i < 100; ++i) {
+    if (i == 50) ASSERT_TRUE(conn->Exec("CREATE TABLE other (x BIGINT)").ok());
+    append(static_cast<size_t>(i * 37 % 300 + 1));
+    ASSERT_TRUE(appender.Commit().ok());
+  }
 
   auto rows = conn->QueryInt64s(
       "SELECT count(*), count(DISTINCT time), sum(epoch_ns(time)), count(v), "
@@ -94,7 +100,7 @@ TEST(ChunkAppender, InsertingAppendsEveryCommittedChunk) {
       "sum(CASE WHEN host = (CASE WHEN epoch_ns(time) % 2 = 1 "
       "THEN 'a-host-name-longer-than-twelve-bytes' ELSE 'short' END) THEN 1 ELSE 0 END) FROM t");
   ASSERT_TRUE(rows.ok()) << rows.status().message();
-  const int64_t n = 5008;
+  const int64_t n = next;
   int64_t with_v = n - (n + 2) / 3;
   EXPECT_EQ((*rows)[0], (std::vector<int64_t>{n, n, n * (n - 1) / 2, with_v, with_v, 0, n}));
 

@@ -530,7 +530,9 @@ class DuckEngine final : public QueryEngine {
   Result<std::unique_ptr<duck::Rows>> RunOn(Conn& conn, const RewrittenSql& rewritten,
                                             const Params& params, const std::string& parquet_path) {
     // Exactly one read-only statement; everything else (SET, INSTALL, COPY, ATTACH, DDL...) is
-    // refused.
+    // refused. Prepared anew for each query: keeping statements by text would save a bind and
+    // plan, but DuckDB 1.4.4 running a kept streaming ORDER BY again, after rows were added to
+    // its table, returned corrupt strings and then crashed (a C test of DuckDB alone does too).
     auto stmt = Prepare(*conn.conn, rewritten.sql);
     if (!stmt.ok())
       return Status::InvalidArgument(WithoutInternalSuggestion(stmt.status().message()));
