@@ -394,8 +394,8 @@ Result<StatementResult> RunShow(const std::vector<Token>& tokens,
 }  // namespace
 
 Result<PlannedSelect> PlanSelect(const std::vector<Token>& tokens,
-                                 const catalog::CatalogState& state,
-                                 const std::string& request_db) {
+                                 const catalog::CatalogState& state, const std::string& request_db,
+                                 bool fill_in_stream) {
   RIFFLE_ASSIGN_OR_RETURN(Source source, SelectSource(tokens));
   PlannedSelect out;
   out.db = source.db.empty() ? request_db : source.db;
@@ -406,7 +406,7 @@ Result<PlannedSelect> PlanSelect(const std::vector<Token>& tokens,
   if (!db) return Status::NotFound("database not found: " + out.db);
   out.table = db->FindTable(source.measurement);
   if (!out.table) return out;
-  RIFFLE_ASSIGN_OR_RETURN(out.plan, TranslateSelect(tokens, *out.table));
+  RIFFLE_ASSIGN_OR_RETURN(out.plan, TranslateSelect(tokens, *out.table, fill_in_stream));
   return out;
 }
 

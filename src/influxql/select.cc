@@ -87,7 +87,8 @@ Result<Source> SelectSource(const std::vector<Token>& tokens) {
   return ParseError("found no FROM clause, expected SELECT … FROM <measurement>");
 }
 
-Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catalog::Table& table) {
+Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catalog::Table& table,
+                                   bool fill_in_stream) {
   SelectPlan plan;
   // Clause boundaries at depth 0.
   size_t from = 0;
@@ -422,7 +423,42 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
         TimeBounds bounds,
         WhereTimeBounds(tokens, clause.count("where") ? clause["where"] + 1 : 0,
                         clause.count("where") ? clause_end(clause["where"]) : 0));
-    if (bounds.usable) {
+    if (bounds.usable && fill_in_stream && !descending && limit.empty() && offset.empty()) {
+      // The buckets with points, and what FilledStream needs to fill the others.
+      std::string interval = IntervalSql(bucket_ns);
+      std::string origin = "TIMESTAMP '1970-01-01 00:00:00'";
+      if (bucket_offset_ns) origin += " + " + IntervalSql(bucket_offset_ns);
+      std::string lo = bounds.lo.empty() ? "min(\"time\") OVER ()"
+                                         : "(" + bounds.lo + ")::TIMESTAMPTZ::TIMESTAMP";
+      std::string hi =
+          bounds.hi.empty() ? "riffle_now()" : "(" + bounds.hi + ")::TIMESTAMPTZ::TIMESTAMP";
+      if (bounds.hi.empty() || bounds.hi_inclusive) hi += " + INTERVAL '1 microsecond'";
+      FillPlan f;
+      f.kind = fill == Fill::kNumber     ? FillPlan::Kind::kNumber
+               : fill == Fill::kPrevious ? FillPlan::Kind::kPrevious
+                                         : FillPlan::Kind::kNull;
+      f.bucket_ns = bucket_ns;
+      f.outputs = outputs.size();
+      f.max_span_us = static_cast<__int128>(bucket_ns / 1000) * kMaxFillBuckets > INT64_MAX
+                          ? INT64_MAX
+                          : bucket_ns / 1000 * kMaxFillBuckets;
+      std::string select = "SELECT \"time\"";
+      for (const auto& o : outputs) {
+        std::string v = QuoteIdent(o.name);
+        // As coalesce(v, n) types it in the SQL that fills: the output's type or wider.
+        if (fill == Fill::kNumber) v = "coalesce(" + v + ", " + fill_value + ")";
+        select += ", " + v + " AS " + QuoteIdent(o.name);
+      }
+      select += ", date_bin(" + interval + ", " + lo + ", " + origin + ") AS __riffle_lo, " + hi +
+                " AS __riffle_hi";
+      if (fill == Fill::kNumber)
+        for (const auto& o : outputs)
+          select +=
+              ", coalesce(CASE WHEN false THEN " + QuoteIdent(o.name) + " END, " + fill_value + ")";
+      for (const auto& t : plan.group_tags) select += ", " + QuoteIdent(t);
+      sql = select + " FROM (" + sql + ")";
+      plan.fill = f;
+    } else if (bounds.usable) {
       std::string interval = IntervalSql(bucket_ns);
       std::string origin = "TIMESTAMP '1970-01-01 00:00:00'";
       if (bucket_offset_ns) origin += " + " + IntervalSql(bucket_offset_ns);
@@ -436,13 +472,14 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
       // branches of which one is empty, not a CASE over a scalar subquery: DuckDB plans the
       // subquery whichever branch is taken (about 1 ms of a 9 ms query).
       std::string too_many =
-          "date_diff('microsecond', lo, hi) > " +
+          "date_diff('microsecond', __riffle_lo, __riffle_hi) > " +
           std::to_string(static_cast<__int128>(bucket_ns / 1000) * kMaxFillBuckets > INT64_MAX
                              ? INT64_MAX
                              : bucket_ns / 1000 * kMaxFillBuckets);
       std::string filled =
           "WITH agg AS (" + sql + "), bounds AS (SELECT date_bin(" + interval + ", " + lo + ", " +
-          origin + ") AS lo, " + hi + " AS hi), buckets AS (SELECT unnest(range(lo, hi, " +
+          origin + ") AS __riffle_lo, " + hi +
+          " AS __riffle_hi), buckets AS (SELECT unnest(range(__riffle_lo, __riffle_hi, " +
           interval + ")) AS \"time\" FROM bounds WHERE NOT (" + too_many +
           ") UNION ALL SELECT DISTINCT a.\"time\" FROM agg a, bounds WHERE " + too_many + ")";
       std::string from = " FROM buckets b";

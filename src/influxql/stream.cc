@@ -144,11 +144,15 @@ Result<std::unique_ptr<SeriesStream>> ExecuteStreaming(
     catalog::Catalog* catalog) {
   RIFFLE_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lex(statement, params));
   if (tokens[0].IsKeyword("SELECT")) {
-    RIFFLE_ASSIGN_OR_RETURN(PlannedSelect planned, PlanSelect(tokens, state, db));
+    RIFFLE_ASSIGN_OR_RETURN(PlannedSelect planned,
+                            PlanSelect(tokens, state, db, /*fill_in_stream=*/true));
     if (!planned.table)
       return std::unique_ptr<SeriesStream>(std::make_unique<WholeStream>(StatementResult{}));
     RIFFLE_ASSIGN_OR_RETURN(std::unique_ptr<query::ResultStream> rows,
                             stream_sql(planned.db, planned.plan.sql));
+    if (planned.plan.fill)
+      return FilledStream(std::move(rows), planned.table->name, planned.plan.group_tags,
+                          *planned.plan.fill);
     return std::unique_ptr<SeriesStream>(std::make_unique<SelectStream>(
         std::move(rows), planned.table->name, planned.plan.group_tags));
   }

@@ -248,3 +248,33 @@ def test_the_last_and_first_point_of_each_series(server):
         (("host", "a"), ("region", "w")): [[1700000060, 2.0]],
         (("host", "a"), ("region", "e")): [[1700000060, 3.0]],
         (("host", "b"), ("region", "w")): [[1700000030, 4.0]]}
+
+
+def test_buckets_filled_while_streaming_match_those_the_sql_fills(server):
+    """GROUP BY time() without LIMIT fills its empty buckets as the rows stream out; with a LIMIT
+    the SQL fills them. A LIMIT above the row count must change nothing, for every fill, bound
+    and grouping, including the past-100,000-buckets case (only the buckets with points)."""
+    db = unique_db("fill")
+    base = 1700000000  # 2023-11-14T22:13:20Z
+    lines = []
+    for i in range(40):
+        if i % 7 in (3, 4):
+            continue  # empty buckets
+        for h in ("a", "b", "c"):
+            if h == "c" and i < 20:
+                continue  # a series that starts late
+            fields = f"v={i * 1.5}" + (f",n={i}i" if i % 5 else "")  # n is NULL in some buckets
+            lines.append(f"cpu,host={h},dc={'y' if h == 'b' else 'x'} {fields} {base + i * 20}")
+    assert write_lp(server, db, "\n".join(lines), precision="s").status_code == 204
+    inside = "time >= '2023-11-14T22:13:00Z' AND time < '2023-11-14T22:30:00Z'"
+    closed = "time >= '2023-11-14T22:13:00Z' AND time <= '2023-11-14T22:26:00Z'"
+    compared = 0
+    for fill in ("", " fill(null)", " fill(0)", " fill(-1)", " fill(2.5)", " fill(previous)"):
+        for select in ("max(v)", "count(n)", "mean(n), max(v)", "last(n) AS lo, min(v) AS hi"):
+            for group in ("time(1m)", "time(1m), host", "time(2m, 30s), *"):
+                for where in (inside, closed, "host = 'a'", inside + " AND host = 'none'"):
+                    q = f"SELECT {select} FROM cpu WHERE {where} GROUP BY {group}{fill}"
+                    streamed = v1(server, q, db)
+                    assert streamed == v1(server, q + " LIMIT 100000", db), q
+                    compared += len(streamed[0].get("series", []))
+    assert compared > 100
