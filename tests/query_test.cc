@@ -1,3 +1,5 @@
+#include "query/query.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -357,6 +359,40 @@ TEST_F(LastPointTest, OtherShapesAreLeftAlone) {
       }) {
     EXPECT_FALSE(Rewritten(sql).has_value()) << sql;
   }
+}
+
+}  // namespace
+}  // namespace riffle::query
+
+namespace riffle::query {
+namespace {
+
+// JSON output copies plain strings as they are and escapes the rest as a JSON library does;
+// floats keep a decimal point; integers of both signs and widths are exact.
+TEST(JsonFormat, StringsFloatsAndIntegersAreValidJson) {
+  const std::vector<std::string> strings = {"host_1",        "",
+                                            "say \"hi\"",    "back\\slash",
+                                            "tab\there",     std::string("nul\0x", 5),
+                                            "\x7f",          "caf\xc3\xa9",
+                                            "bad \xff utf8", "line\nbreak"};
+  QueryResult result;
+  result.column_names = {"s", "f", "i", "u"};
+  for (size_t k = 0; k < strings.size(); ++k)
+    result.rows.push_back({strings[k], k % 2 ? 2.0 : 1.5e-9 * static_cast<double>(k),
+                           static_cast<int64_t>(k) - 5, std::numeric_limits<uint64_t>::max() - k});
+  std::string text = Render(result, Format::kJson);
+  auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(parsed.is_array()) << text;
+  ASSERT_EQ(parsed.size(), strings.size());
+  for (size_t k = 0; k < strings.size(); ++k) {
+    std::string want =
+        nlohmann::json(strings[k]).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    EXPECT_EQ(parsed[k]["s"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), want);
+    EXPECT_EQ(parsed[k]["i"].get<int64_t>(), static_cast<int64_t>(k) - 5);
+    EXPECT_EQ(parsed[k]["u"].get<uint64_t>(), std::numeric_limits<uint64_t>::max() - k);
+  }
+  EXPECT_NE(text.find("\"f\":2.0"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"f\":3e-09"), std::string::npos) << text;
 }
 
 }  // namespace

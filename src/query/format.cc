@@ -12,11 +12,9 @@
 namespace riffle::query {
 namespace {
 
-std::string FloatText(double d) {
-  if (std::isnan(d)) return "NaN";
-  if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
-  // Shortest round-trip form (10.0, 100000.0, 1.5, 1e21), always with a decimal point or an
-  // exponent (2.0, not 2).
+// A finite double's shortest round-trip form (10.0, 100000.0, 1.5, 1e21), always with a
+// decimal point or an exponent (2.0, not 2), appended to `out`.
+void AppendFiniteFloat(std::string& out, double d) {
   char buf[64];
   // Plain digits between 1e-7 and 1e21 (as JavaScript and Arrow print), an exponent outside.
   double magnitude = std::fabs(d);
@@ -24,26 +22,59 @@ std::string FloatText(double d) {
                     ? std::chars_format::scientific
                     : std::chars_format::fixed;
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d, format);
-  std::string s(buf, ec == std::errc() ? end : buf);
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  if (ec != std::errc()) end = buf;
+  out.append(buf, end);
+  if (std::find_if(buf, end, [](char c) { return c == '.' || c == 'e' || c == 'E'; }) == end)
+    out += ".0";
+}
+
+std::string FloatText(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
+  std::string s;
+  AppendFiniteFloat(s, d);
   return s;
 }
 
+// Most strings (tags above all) are ASCII without a quote, a backslash or a control character:
+// copied as they are, not through a JSON value.
+void AppendJsonString(std::string& out, const std::string& s) {
+  bool plain = std::all_of(s.begin(), s.end(), [](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+  });
+  if (!plain) {
+    out += nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return;
+  }
+  out += '"';
+  out += s;
+  out += '"';
+}
+
 void AppendJsonValue(std::string& out, const Value& v) {
-  if (auto* b = std::get_if<bool>(&v))
+  if (auto* b = std::get_if<bool>(&v)) {
     out += *b ? "true" : "false";
-  else if (auto* i = std::get_if<int64_t>(&v))
-    out += std::to_string(*i);
-  else if (auto* u = std::get_if<uint64_t>(&v))
-    out += std::to_string(*u);
-  else if (auto* d = std::get_if<double>(&v))
-    out += std::isfinite(*d) ? FloatText(*d) : "null";
-  else if (auto* s = std::get_if<std::string>(&v))
-    out += nlohmann::json(*s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  else if (auto* t = std::get_if<Timestamp>(&v))
-    out += "\"" + FormatTimestampNanos(t->ns) + "\"";
-  else
+  } else if (auto* i = std::get_if<int64_t>(&v)) {
+    char buf[24];
+    out.append(buf, std::to_chars(buf, buf + sizeof buf, *i).ptr);
+  } else if (auto* u = std::get_if<uint64_t>(&v)) {
+    char buf[24];
+    out.append(buf, std::to_chars(buf, buf + sizeof buf, *u).ptr);
+  } else if (auto* d = std::get_if<double>(&v)) {
+    if (std::isfinite(*d))
+      AppendFiniteFloat(out, *d);
+    else
+      out += "null";
+  } else if (auto* s = std::get_if<std::string>(&v)) {
+    AppendJsonString(out, *s);
+  } else if (auto* t = std::get_if<Timestamp>(&v)) {
+    out += '"';
+    out += FormatTimestampNanos(t->ns);
+    out += '"';
+  } else {
     out += "null";
+  }
 }
 
 std::string PlainText(const Value& v) {
