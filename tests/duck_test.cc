@@ -53,7 +53,7 @@ TEST(ChunkAppender, InsertingAppendsEveryCommittedChunk) {
       conn->Exec("CREATE TABLE t (time TIMESTAMP_NS, host VARCHAR, v DOUBLE, n BIGINT)").ok());
   const std::vector<ColumnKind> kinds = {ColumnKind::kTimestampNs, ColumnKind::kVarchar,
                                          ColumnKind::kDouble, ColumnKind::kBigint};
-  auto a = ChunkAppender::OpenInserting(*conn, "memory", "main", "t", kinds);
+  auto a = ChunkAppender::Open(*conn, "memory", "main", "t", kinds);
   ASSERT_TRUE(a.ok()) << a.status().message();
   ChunkAppender& appender = **a;
   int64_t next = 0;
@@ -85,7 +85,7 @@ TEST(ChunkAppender, InsertingAppendsEveryCommittedChunk) {
   append(1);
   ASSERT_TRUE(appender.Commit().ok());
   append(7);
-  ASSERT_TRUE(appender.Close().ok());
+  ASSERT_TRUE(appender.Commit().ok());
   ASSERT_TRUE(appender.Commit().ok()) << "nothing queued: nothing to do";
   // The same prepared INSERT many times over, and bound again after the catalog changes.
   for (int i = 0; i < 100; ++i) {
@@ -106,7 +106,7 @@ TEST(ChunkAppender, InsertingAppendsEveryCommittedChunk) {
 
   auto other = Connection::Open(**db);
   ASSERT_TRUE(other.ok());
-  auto second = ChunkAppender::OpenInserting(*other, "memory", "main", "t", kinds);
+  auto second = ChunkAppender::Open(*other, "memory", "main", "t", kinds);
   ASSERT_TRUE(second.ok()) << second.status().message();
   (*second)->Begin(1);
   (*second)->Int64s(0)[0] = -1;
@@ -125,7 +125,7 @@ TEST(ChunkAppender, TheQueuedChunksFunctionKnowsOnlyLiveAppenders) {
   auto conn = Connection::Open(**db);
   ASSERT_TRUE(conn.ok());
   ASSERT_TRUE(conn->Exec("CREATE TABLE t (time TIMESTAMP_NS)").ok());
-  auto a = ChunkAppender::OpenInserting(*conn, "memory", "main", "t", {ColumnKind::kTimestampNs});
+  auto a = ChunkAppender::Open(*conn, "memory", "main", "t", {ColumnKind::kTimestampNs});
   ASSERT_TRUE(a.ok()) << a.status().message();
   auto rows = conn->QueryInt64s("SELECT count(*) FROM riffle_queued_chunks(987654321::UBIGINT)");
   ASSERT_FALSE(rows.ok());

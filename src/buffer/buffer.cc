@@ -55,8 +55,8 @@ constexpr size_t kCheckpointRows = 1 << 20;
 // into the table whole (a partial group left at each commit made it slower and bigger); and it
 // checkpoints more often than kCheckpointRows, as such commits do not count towards DuckDB's
 // automatic checkpoint (they log no rows), and uncompressed row groups would pile up. (Two row
-// groups per commit measured 40% slower: DuckDB's appender flushes by itself at 204,800 rows,
-// which splits them.)
+// groups per commit measured 40% slower with DuckDB's appender, which flushed by itself at
+// 204,800 rows and so split them.)
 constexpr size_t kBulkCommitRows = 122'880;
 constexpr size_t kBulkCheckpointRows = 2 * kBulkCommitRows;
 
@@ -313,7 +313,7 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
     (void)conn_.Exec("DROP TABLE IF EXISTS " + SchemaRef(DataSchema(it->second.db_id)) + "." +
                      QuoteIdent(FrozenTable(it->first)));
     frozen_.erase(it->first);
-    inserters_.erase(it->first);
+    appenders_.erase(it->first);
     parquet_files_.erase(it->first);
     duplicates_.erase(it->first);
     it = tables_.erase(it);
@@ -366,18 +366,22 @@ void Buffer::BeginBulkAppend() {
 Status Buffer::EndBulkAppend() {
   std::lock_guard lock(mu_);
   bulk_ = false;
-  return CloseBulkAppendersLocked();
+  return CommitAppendersLocked();
 }
 
-Status Buffer::CloseBulkAppendersLocked() {
+Status Buffer::CommitAppendersLocked() {
   Status result;
-  for (auto& [table_id, appender] : bulk_appenders_)
-    if (Status st = appender->Close(); !st.ok()) {
-      log::Error("buffer append to table id " + std::to_string(table_id) +
-                 " failed: " + st.message());
-      result = st;
+  for (auto it = appenders_.begin(); it != appenders_.end();) {
+    Status st = it->second->Commit();
+    if (st.ok()) {
+      ++it;
+      continue;
     }
-  bulk_appenders_.clear();
+    log::Error("buffer append to table id " + std::to_string(it->first) +
+               " failed: " + st.message());
+    result = st;
+    it = appenders_.erase(it);
+  }
   return result;
 }
 
@@ -385,7 +389,7 @@ Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal:
   std::lock_guard lock(mu_);
   // A kept appender's rows must reach their table before its schema can change.
   if (bulk_ && state.version != bulk_catalog_version_) {
-    (void)CloseBulkAppendersLocked();
+    (void)CommitAppendersLocked();
     bulk_catalog_version_ = state.version;
   }
   // A table that cannot be synced is logged and its rows fail below; the others go on.
@@ -409,7 +413,7 @@ Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal:
     }
     if (Status st = AppendWritesLocked(state, writes); !st.ok()) result = st;
     writes.clear();
-    if (Status st = CloseBulkAppendersLocked(); !st.ok()) result = st;
+    if (Status st = CommitAppendersLocked(); !st.ok()) result = st;
     if (Status st = DeleteRowsLocked(state, *op); !st.ok()) {
       log::Error(st.message());
       result = st;
@@ -491,17 +495,14 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
   const size_t ncols = table.columns.size();
   std::vector<duck::ColumnKind> kinds;
   for (const auto& c : table.columns) kinds.push_back(ColumnKindOf(c.type));
-  std::unique_ptr<duck::ChunkAppender>* kept =
-      bulk_ ? &bulk_appenders_[table.id] : &inserters_[table.id];
+  std::unique_ptr<duck::ChunkAppender>* kept = &appenders_[table.id];
   if (*kept && (*kept)->ColumnCount() != ncols) {
-    RIFFLE_RETURN_IF_ERROR((*kept)->Close());
+    RIFFLE_RETURN_IF_ERROR((*kept)->Commit());
     kept->reset();
   }
   if (!*kept) {
-    auto opened = bulk_ ? duck::ChunkAppender::Open(conn_, kBufferCatalog, DataSchema(db.id),
-                                                    DataTable(table.id), kinds)
-                        : duck::ChunkAppender::OpenInserting(
-                              conn_, kBufferCatalog, DataSchema(db.id), DataTable(table.id), kinds);
+    auto opened = duck::ChunkAppender::Open(conn_, kBufferCatalog, DataSchema(db.id),
+                                            DataTable(table.id), kinds);
     if (!opened.ok()) return opened.status();
     *kept = std::move(*opened);
   }

@@ -60,11 +60,11 @@ class Buffer {
 
   Status SyncSchema(const catalog::CatalogState& state);
   Status Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops);
-  // Replay: between these, Append keeps one appender per table open across calls, and its rows
-  // are committed as DuckDB's appender fills (about 200k rows) and by EndBulkAppend. A commit of
-  // more than a row group's rows moves whole row groups into the table; the 50k-row batches of
-  // replay were each copied into it row by row. Until EndBulkAppend, queries and snapshots may
-  // miss rows: only a server that serves nothing yet may use this.
+  // Replay: between these, Append commits a table's rows only once they fill a row group
+  // (122,880 rows), and what is left at EndBulkAppend. A commit of a whole row group moves it
+  // into the table; the 50k-row batches of replay were each copied into it row by row. Until
+  // EndBulkAppend, queries and snapshots may miss rows: only a server that serves nothing yet
+  // may use this.
   void BeginBulkAppend();
   Status EndBulkAppend();
   // A query node's copy of other nodes' data: every buffered row replaced by the rows of
@@ -213,12 +213,11 @@ class Buffer {
   std::map<uint32_t, std::vector<PersistedFile>> parquet_files_;  // by table id, oldest first
   std::map<uint32_t, DuplicateTracker> duplicates_;               // by table id
   bool bulk_ = false;                                             // see BeginBulkAppend
-  uint64_t bulk_catalog_version_ = 0;  // the catalog the kept appenders' columns come from
-  std::map<uint32_t, std::unique_ptr<duck::ChunkAppender>> bulk_appenders_;  // by table id
-  Status CloseBulkAppendersLocked();
-  // Outside a bulk append, each table's rows go in by an INSERT prepared once (see
-  // duck::ChunkAppender::OpenInserting), by table id.
-  std::map<uint32_t, std::unique_ptr<duck::ChunkAppender>> inserters_;
+  uint64_t bulk_catalog_version_ = 0;  // the catalog the pending rows' columns come from
+  // Each table's appender (its INSERT prepared once), by table id, kept from append to append.
+  std::map<uint32_t, std::unique_ptr<duck::ChunkAppender>> appenders_;
+  // Hands every appender's pending rows to its table (a bulk append's); a failed one is dropped.
+  Status CommitAppendersLocked();
   uint64_t writes_seen_ = 0;                                      // numbers the writes for it
   std::string ViewSql(const catalog::Database& db, const catalog::Table& table) const;
 };

@@ -32,7 +32,7 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& state) {
   std::lock_guard lock(mu_);
   if (!frozen_.empty()) return Status::Internal("a snapshot is already in progress");
   // A snapshot covers every row appended before it, those a bulk append holds too.
-  RIFFLE_RETURN_IF_ERROR(CloseBulkAppendersLocked());
+  RIFFLE_RETURN_IF_ERROR(CommitAppendersLocked());
   RIFFLE_RETURN_IF_ERROR(conn_.Exec("BEGIN TRANSACTION"));
   Status st;
   std::vector<std::pair<const catalog::Database*, const catalog::Table*>> renamed;
@@ -57,7 +57,7 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& state) {
       if (!st.ok()) break;
       it->second.column_count = table->columns.size();
       frozen_.insert(table->id);
-      inserters_.erase(table->id);  // its INSERT named the table now frozen
+      appenders_.erase(table->id);  // its INSERT named the table now frozen
       renamed.emplace_back(db.get(), table.get());
     }
     if (!st.ok()) break;

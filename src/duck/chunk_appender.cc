@@ -1,5 +1,5 @@
-// ChunkAppender: rows into a table by DuckDB's appender, or by one INSERT prepared per table
-// that reads the queued chunks through a table function (see connection.h).
+// ChunkAppender: rows into a table by one INSERT prepared per table that reads the queued
+// chunks through a table function (see connection.h).
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -100,23 +100,6 @@ Result<std::unique_ptr<ChunkAppender>> ChunkAppender::Open(Connection& conn,
                                                            const std::string& table,
                                                            const std::vector<ColumnKind>& columns) {
   std::unique_ptr<ChunkAppender> a(new ChunkAppender());
-  duckdb_appender appender = nullptr;
-  if (duckdb_appender_create_ext(conn.conn_, catalog.c_str(), schema.c_str(), table.c_str(),
-                                 &appender) == DuckDBError) {
-    std::string err = duckdb_appender_error(appender) ? duckdb_appender_error(appender) : "?";
-    duckdb_appender_destroy(&appender);
-    return Status::Internal("cannot create appender: " + err);
-  }
-  a->appender_ = appender;
-  a->kinds_ = columns;
-  for (ColumnKind k : columns) a->types_.push_back(duckdb_create_logical_type(TypeId(k)));
-  return a;
-}
-
-Result<std::unique_ptr<ChunkAppender>> ChunkAppender::OpenInserting(
-    Connection& conn, const std::string& catalog, const std::string& schema,
-    const std::string& table, const std::vector<ColumnKind>& columns) {
-  std::unique_ptr<ChunkAppender> a(new ChunkAppender());
   a->kinds_ = columns;
   for (ColumnKind k : columns) a->types_.push_back(duckdb_create_logical_type(TypeId(k)));
   {
@@ -146,7 +129,7 @@ Result<std::unique_ptr<ChunkAppender>> ChunkAppender::OpenInserting(
 }
 
 ChunkAppender::~ChunkAppender() {
-  if (source_id_) {
+  {
     std::lock_guard lock(sources_mu);
     Sources().erase(source_id_);
   }
@@ -158,11 +141,6 @@ ChunkAppender::~ChunkAppender() {
   if (chunk_) {
     duckdb_data_chunk chunk = chunk_;
     duckdb_destroy_data_chunk(&chunk);
-  }
-  if (appender_) {
-    duckdb_appender appender = appender_;
-    if (!closed_) duckdb_appender_close(appender);
-    duckdb_appender_destroy(&appender);
   }
   for (void*& t : types_) {
     auto type = static_cast<duckdb_logical_type>(t);
@@ -223,52 +201,23 @@ void ChunkAppender::DropQueued() {
 
 Status ChunkAppender::Flush() {
   duckdb_data_chunk_set_size(chunk_, rows_);
-  if (insert_) {
-    queued_.push_back(chunk_);
-    chunk_ = nullptr;
-    pending_rows_ += rows_;
-    return Status::Ok();
-  }
-  Status st;
-  if (duckdb_append_data_chunk(appender_, chunk_) == DuckDBError)
-    st = Status::Internal(std::string("append failed: ") + (duckdb_appender_error(appender_)
-                                                                ? duckdb_appender_error(appender_)
-                                                                : "?"));
-  duckdb_data_chunk chunk = chunk_;
-  duckdb_destroy_data_chunk(&chunk);
+  queued_.push_back(chunk_);
   chunk_ = nullptr;
-  if (st.ok()) pending_rows_ += rows_;
-  return st;
+  pending_rows_ += rows_;
+  return Status::Ok();
 }
 
 Status ChunkAppender::Commit() {
   pending_rows_ = 0;
-  if (insert_) {
-    if (queued_.empty()) return Status::Ok();
-    DuckResult result;
-    Status st;
-    if (duckdb_execute_prepared(insert_, result.get()) == DuckDBError) {
-      const char* err = duckdb_result_error(result.get());
-      st = Status::Internal(std::string("insert failed: ") + (err ? err : "?"));
-    }
-    DropQueued();
-    return st;
+  if (queued_.empty()) return Status::Ok();
+  DuckResult result;
+  Status st;
+  if (duckdb_execute_prepared(insert_, result.get()) == DuckDBError) {
+    const char* err = duckdb_result_error(result.get());
+    st = Status::Internal(std::string("insert failed: ") + (err ? err : "?"));
   }
-  if (duckdb_appender_flush(appender_) == DuckDBError)
-    return Status::Internal(
-        std::string("appender flush failed: ") +
-        (duckdb_appender_error(appender_) ? duckdb_appender_error(appender_) : "?"));
-  return Status::Ok();
-}
-
-Status ChunkAppender::Close() {
-  if (insert_) return Commit();
-  closed_ = true;
-  if (duckdb_appender_close(appender_) == DuckDBError)
-    return Status::Internal(
-        std::string("appender close failed: ") +
-        (duckdb_appender_error(appender_) ? duckdb_appender_error(appender_) : "?"));
-  return Status::Ok();
+  DropQueued();
+  return st;
 }
 
 }  // namespace riffle::duck

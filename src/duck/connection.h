@@ -16,7 +16,6 @@
 
 struct _duckdb_connection;
 struct _duckdb_prepared_statement;
-struct _duckdb_appender;
 struct _duckdb_data_chunk;
 
 namespace riffle::duck {
@@ -118,22 +117,18 @@ struct VectorString {
 
 // Appends rows to one table a chunk at a time: Begin(n) gives n rows, every cell NULL; the
 // typed column pointers are written directly and SetValid marks a cell as set; Flush queues
-// the chunk and Commit hands the queued chunks to the table.
+// the chunk and Commit hands the queued chunks to the table in one transaction.
 //
-// Two ways to the table. Open uses DuckDB's appender, for long runs of rows (a replay). But
-// each of its flushes parses, plans and runs an INSERT statement of its own (DuckDB 1.4), about
-// 0.8 ms even for one row. OpenInserting prepares that INSERT once, reading the queued chunks
-// through a table function, and runs it at each Commit: for an appender kept open across many
-// small appends.
+// Not DuckDB's appender: each of its flushes parses, plans and runs an INSERT statement of its
+// own (DuckDB 1.4), about 0.8 ms even for one row, after copying every chunk into a collection
+// of its own. Here the INSERT is prepared once, when the appender opens, and reads the queued
+// chunks by reference through a table function (riffle_queued_chunks), each Commit running it.
 class ChunkAppender {
  public:
   static Result<std::unique_ptr<ChunkAppender>> Open(Connection& conn, const std::string& catalog,
                                                      const std::string& schema,
                                                      const std::string& table,
                                                      const std::vector<ColumnKind>& columns);
-  static Result<std::unique_ptr<ChunkAppender>> OpenInserting(
-      Connection& conn, const std::string& catalog, const std::string& schema,
-      const std::string& table, const std::vector<ColumnKind>& columns);
   ~ChunkAppender();
   size_t Capacity() const;  // most rows in one chunk
   size_t ColumnCount() const { return kinds_.size(); }
@@ -150,14 +145,11 @@ class ChunkAppender {
     validity_[column][row / 64] |= uint64_t{1} << (row % 64);
   }
   Status Flush();
-  // Commits; an appender opened by Open cannot be used after it.
-  Status Close();
 
  private:
   friend struct QueuedChunks;
   ChunkAppender() = default;
-  _duckdb_appender* appender_ = nullptr;
-  _duckdb_prepared_statement* insert_ = nullptr;  // OpenInserting's INSERT
+  _duckdb_prepared_statement* insert_ = nullptr;
   uint64_t source_id_ = 0;                        // its table function's argument
   std::vector<_duckdb_data_chunk*> queued_;       // flushed chunks the INSERT reads
   std::vector<ColumnKind> kinds_;
@@ -166,7 +158,6 @@ class ChunkAppender {
   std::vector<void*> vectors_;  // duckdb_vector of the current chunk
   std::vector<uint64_t*> validity_;
   size_t rows_ = 0;
-  bool closed_ = false;
   size_t pending_rows_ = 0;
   void DropQueued();
 };
