@@ -423,25 +423,28 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
         TimeBounds bounds,
         WhereTimeBounds(tokens, clause.count("where") ? clause["where"] + 1 : 0,
                         clause.count("where") ? clause_end(clause["where"]) : 0));
+    std::string interval = IntervalSql(bucket_ns);
+    std::string origin = "TIMESTAMP '1970-01-01 00:00:00'";
+    if (bucket_offset_ns) origin += " + " + IntervalSql(bucket_offset_ns);
+    std::string hi =
+        bounds.hi.empty() ? "riffle_now()" : "(" + bounds.hi + ")::TIMESTAMPTZ::TIMESTAMP";
+    if (bounds.hi.empty() || bounds.hi_inclusive)
+      hi += " + INTERVAL '1 microsecond'";  // the end is excluded
+    const int64_t max_span_us =
+        static_cast<__int128>(bucket_ns / 1000) * kMaxFillBuckets > INT64_MAX
+            ? INT64_MAX
+            : bucket_ns / 1000 * kMaxFillBuckets;
     if (bounds.usable && fill_in_stream && !descending && limit.empty() && offset.empty()) {
       // The buckets with points, and what FilledStream needs to fill the others.
-      std::string interval = IntervalSql(bucket_ns);
-      std::string origin = "TIMESTAMP '1970-01-01 00:00:00'";
-      if (bucket_offset_ns) origin += " + " + IntervalSql(bucket_offset_ns);
       std::string lo = bounds.lo.empty() ? "min(\"time\") OVER ()"
                                          : "(" + bounds.lo + ")::TIMESTAMPTZ::TIMESTAMP";
-      std::string hi =
-          bounds.hi.empty() ? "riffle_now()" : "(" + bounds.hi + ")::TIMESTAMPTZ::TIMESTAMP";
-      if (bounds.hi.empty() || bounds.hi_inclusive) hi += " + INTERVAL '1 microsecond'";
       FillPlan f;
       f.kind = fill == Fill::kNumber     ? FillPlan::Kind::kNumber
                : fill == Fill::kPrevious ? FillPlan::Kind::kPrevious
                                          : FillPlan::Kind::kNull;
       f.bucket_ns = bucket_ns;
       f.outputs = outputs.size();
-      f.max_span_us = static_cast<__int128>(bucket_ns / 1000) * kMaxFillBuckets > INT64_MAX
-                          ? INT64_MAX
-                          : bucket_ns / 1000 * kMaxFillBuckets;
+      f.max_span_us = max_span_us;
       std::string select = "SELECT \"time\"";
       for (const auto& o : outputs) {
         std::string v = QuoteIdent(o.name);
@@ -459,23 +462,13 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
       sql = select + " FROM (" + sql + ")";
       plan.fill = f;
     } else if (bounds.usable) {
-      std::string interval = IntervalSql(bucket_ns);
-      std::string origin = "TIMESTAMP '1970-01-01 00:00:00'";
-      if (bucket_offset_ns) origin += " + " + IntervalSql(bucket_offset_ns);
       std::string lo = bounds.lo.empty() ? "(SELECT min(\"time\") FROM agg)"
                                          : "(" + bounds.lo + ")::TIMESTAMPTZ::TIMESTAMP";
-      std::string hi =
-          bounds.hi.empty() ? "riffle_now()" : "(" + bounds.hi + ")::TIMESTAMPTZ::TIMESTAMP";
-      if (bounds.hi.empty() || bounds.hi_inclusive)
-        hi += " + INTERVAL '1 microsecond'";  // range() excludes its end
       // Past kMaxFillBuckets buckets per series only the buckets with points are listed. Two
       // branches of which one is empty, not a CASE over a scalar subquery: DuckDB plans the
       // subquery whichever branch is taken (about 1 ms of a 9 ms query).
       std::string too_many =
-          "date_diff('microsecond', __riffle_lo, __riffle_hi) > " +
-          std::to_string(static_cast<__int128>(bucket_ns / 1000) * kMaxFillBuckets > INT64_MAX
-                             ? INT64_MAX
-                             : bucket_ns / 1000 * kMaxFillBuckets);
+          "date_diff('microsecond', __riffle_lo, __riffle_hi) > " + std::to_string(max_span_us);
       std::string filled =
           "WITH agg AS (" + sql + "), bounds AS (SELECT date_bin(" + interval + ", " + lo + ", " +
           origin + ") AS __riffle_lo, " + hi +
