@@ -1,0 +1,313 @@
+// The append path: a flush's (or a replayed file's) writes into each table's DuckDB table, the
+// repeats they may bring, and the checkpoints that compress what was appended.
+#include <algorithm>
+#include <cstring>
+
+#include "buffer/buffer.h"
+#include "common/log.h"
+#include "duck/duck.h"
+
+namespace riffle::buffer {
+
+using catalog::ColumnType;
+
+namespace {
+
+constexpr size_t kCheckpointRows = 1 << 20;
+// A bulk append commits exactly one row group's rows (DuckDB's 122,880) at a time, which move
+// into the table whole (a partial group left at each commit made it slower and bigger); and it
+// checkpoints more often than kCheckpointRows, as such commits do not count towards DuckDB's
+// automatic checkpoint (they log no rows), and uncompressed row groups would pile up. (Two row
+// groups per commit measured 40% slower with DuckDB's appender, which flushed by itself at
+// 204,800 rows and so split them.)
+constexpr size_t kBulkCommitRows = 122'880;
+constexpr size_t kBulkCheckpointRows = 2 * kBulkCommitRows;
+
+}  // namespace
+
+Buffer::RowsByTable Buffer::GroupByTable(const catalog::CatalogState& state,
+                                         const std::vector<wal::WriteOpPtr>& ops) {
+  std::map<uint32_t, const catalog::Database*> dbs;
+  for (const auto& [name, db] : state.databases)
+    if (!db->deleted) dbs[db->id] = db.get();
+  // Group rows by table, keeping arrival order within a table.
+  RowsByTable by_table;
+  for (const auto& op : ops) {
+    auto db_it = dbs.find(op->db_id);
+    if (db_it == dbs.end()) continue;  // database deleted since the write
+    const catalog::Table* last = nullptr;
+    std::string_view last_name;
+    for (uint32_t i = 0; i < op->batch.lines.size(); ++i) {
+      std::string_view m = op->batch.lines[i].measurement;
+      if (!last || m != last_name) {
+        last = db_it->second->FindTable(m);
+        last_name = m;
+      }
+      if (last) {
+        auto& group = by_table[last];
+        group.db = db_it->second;
+        group.rows.emplace_back(op.get(), i);
+      }
+    }
+  }
+  return by_table;
+}
+
+void Buffer::BeginBulkAppend() {
+  std::lock_guard lock(mu_);
+  bulk_ = true;
+}
+
+Status Buffer::EndBulkAppend() {
+  std::lock_guard lock(mu_);
+  bulk_ = false;
+  return CommitAppendersLocked();
+}
+
+Status Buffer::CommitAppendersLocked() {
+  Status result;
+  for (auto it = appenders_.begin(); it != appenders_.end();) {
+    Status st = it->second->Commit();
+    if (st.ok()) {
+      ++it;
+      continue;
+    }
+    log::Error("buffer append to table id " + std::to_string(it->first) +
+               " failed: " + st.message());
+    result = st;
+    it = appenders_.erase(it);
+  }
+  return result;
+}
+
+Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops) {
+  std::lock_guard lock(mu_);
+  // A kept appender's rows must reach their table before its schema can change.
+  if (bulk_ && state.version != bulk_catalog_version_) {
+    (void)CommitAppendersLocked();
+    bulk_catalog_version_ = state.version;
+  }
+  // A table that cannot be synced is logged and its rows fail below; the others go on.
+  (void)SyncLocked(state);
+  // A replayed file's writes share its contents as their body: each body counts once.
+  const std::string* counted = nullptr;
+  for (const auto& op : ops)
+    if (op->body && op->body.get() != counted) {
+      counted = op->body.get();
+      appended_bytes_ += static_cast<int64_t>(counted->size());
+    }
+  bool deletes = std::any_of(ops.begin(), ops.end(), [](const auto& op) { return op->row_delete; });
+  if (!deletes) return AppendWritesLocked(state, ops);
+  // A row delete removes what was written before it and nothing written after.
+  Status result;
+  std::vector<wal::WriteOpPtr> writes;
+  for (const auto& op : ops) {
+    if (!op->row_delete) {
+      writes.push_back(op);
+      continue;
+    }
+    if (Status st = AppendWritesLocked(state, writes); !st.ok()) result = st;
+    writes.clear();
+    if (Status st = CommitAppendersLocked(); !st.ok()) result = st;
+    if (Status st = DeleteRowsLocked(state, *op); !st.ok()) {
+      log::Error(st.message());
+      result = st;
+    }
+  }
+  if (Status st = AppendWritesLocked(state, writes); !st.ok()) result = st;
+  return result;
+}
+
+Status Buffer::AppendWritesLocked(const catalog::CatalogState& state,
+                                  const std::vector<wal::WriteOpPtr>& ops) {
+  RowsByTable by_table = GroupByTable(state, ops);
+  Status result;
+  for (const auto& [table, group] : by_table) {
+    const auto& rows = group.rows;
+    bool ranges_changed = false;
+    Status st = AppendTable(*group.db, *table, rows, &ranges_changed);
+    if (!st.ok()) {
+      log::Error("buffer append to table '" + table->name + "' failed: " + st.message());
+      result = st;
+    }
+    // Before the write is acknowledged, queries must merge the repeated points it brought.
+    if (ranges_changed) {
+      if (Status vs = SyncTable(*group.db, *table); !vs.ok()) {
+        log::Error("buffer: table '" + table->name + "': " + vs.message());
+        result = vs;
+      }
+    }
+    rows_since_checkpoint_ += rows.size();
+    unfrozen_rows_ += static_cast<int64_t>(rows.size());
+  }
+  // Appended row groups stay uncompressed until a checkpoint compresses them; do it regularly
+  // so memory follows the compressed size.
+  if (rows_since_checkpoint_ >= (bulk_ ? kBulkCheckpointRows : kCheckpointRows) || checkpoint_due_)
+    CheckpointLocked();
+  return result;
+}
+
+void Buffer::BeginScan() {
+  std::unique_lock lock(scan_mu_);
+  scan_cv_.wait(lock, [this] { return !checkpointing_; });
+  ++scans_;
+}
+
+void Buffer::EndScan() {
+  std::lock_guard lock(scan_mu_);
+  --scans_;
+}
+
+// DuckDB 1.4's checkpoint takes each table's lock exclusively and waits for its readers; a
+// reader whose parallel tasks take the same table's lock again then waits behind it, and
+// neither ends (DuckDB fixed this in 1.5). So a checkpoint runs only when no scan does, and
+// scans wait for it to end; while scans run it is put off to a later append.
+void Buffer::CheckpointLocked() {
+  {
+    std::lock_guard lock(scan_mu_);
+    if (scans_ > 0) {
+      checkpoint_due_ = true;
+      return;
+    }
+    checkpointing_ = true;
+  }
+  if (Status st = conn_.Exec(std::string("CHECKPOINT ") + kBufferCatalog); !st.ok())
+    log::Warn("buffer checkpoint failed: " + st.message());
+  rows_since_checkpoint_ = 0;
+  checkpoint_due_ = false;
+  {
+    std::lock_guard lock(scan_mu_);
+    checkpointing_ = false;
+  }
+  scan_cv_.notify_all();
+}
+
+Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& table,
+                           const std::vector<std::pair<const wal::WriteOp*, uint32_t>>& rows,
+                           bool* ranges_changed) {
+  DuplicateTracker& duplicates = duplicates_[table.id];
+  const wal::WriteOp* write = nullptr;  // rows of one write are contiguous here
+  const size_t ncols = table.columns.size();
+  std::vector<duck::ColumnKind> kinds;
+  for (const auto& c : table.columns) kinds.push_back(ColumnKindOf(c.type));
+  std::unique_ptr<duck::ChunkAppender>* kept = &appenders_[table.id];
+  if (*kept && (*kept)->ColumnCount() != ncols) {
+    RIFFLE_RETURN_IF_ERROR((*kept)->Commit());
+    kept->reset();
+  }
+  if (!*kept) {
+    auto opened = duck::ChunkAppender::Open(conn_, kBufferCatalog, DataSchema(db.id),
+                                            DataTable(table.id), kinds);
+    if (!opened.ok()) return opened.status();
+    *kept = std::move(*opened);
+  }
+  duck::ChunkAppender& appender = **kept;
+  const size_t capacity = appender.Capacity();
+  const size_t time_pos = table.index.at("time");
+  std::vector<void*> data(ncols);  // the current chunk's typed column arrays
+  constexpr size_t kNoColumn = SIZE_MAX;
+  const wal::WriteOp* shape_op = nullptr;  // the previous line, whose keys key_columns resolves
+  const lineproto::Line* shape_line = nullptr;
+  std::vector<size_t> key_columns;  // its tags' then its fields' column positions
+  Status status;
+  for (size_t start = 0, count = 0; start < rows.size() && status.ok(); start += count) {
+    count = std::min(capacity, rows.size() - start);
+    // A bulk append commits whole row groups: a chunk ends where one does.
+    if (bulk_) count = std::min(count, kBulkCommitRows - appender.PendingRows() % kBulkCommitRows);
+    if (bulk_ && appender.PendingRows() >= kBulkCommitRows) status = appender.Commit();
+    if (!status.ok()) break;
+    appender.Begin(count);
+    for (size_t c = 0; c < ncols; ++c) {
+      switch (table.columns[c].type) {
+        case ColumnType::kFloat64:
+          data[c] = appender.Doubles(c);
+          break;
+        case ColumnType::kInt64:
+        case ColumnType::kTime:
+          data[c] = appender.Int64s(c);
+          break;
+        case ColumnType::kUInt64:
+          data[c] = appender.UInt64s(c);
+          break;
+        case ColumnType::kBool:
+          data[c] = appender.Bools(c);
+          break;
+        case ColumnType::kString:
+        case ColumnType::kTag:
+          data[c] = nullptr;
+          break;
+      }
+    }
+    int64_t* times = static_cast<int64_t*>(data[time_pos]);
+    for (size_t r = 0; r < count; ++r) {
+      const auto& [op, line_index] = rows[start + r];
+      const auto& line = op->batch.lines[line_index];
+      times[r] = op->times[line_index];
+      appender.SetValid(time_pos, r);
+      const auto* tags = op->batch.tags_of(line);
+      if (op != write) write = op, ++writes_seen_;
+      uint64_t series = op->series.size() == op->batch.lines.size()
+                            ? op->series[line_index]
+                            : SeriesHash(tags, line.tag_count);
+      if (duplicates.Observe(series, op->times[line_index], writes_seen_)) *ranges_changed = true;
+      // Column positions by key, looked up again only when the line's keys differ from the
+      // previous line's (which parsing found out for lines that follow each other in a write).
+      bool same_shape =
+          shape_op && ((shape_op == op && shape_line + 1 == &line && line.same_shape_as_previous) ||
+                       lineproto::SameShape(shape_op->batch, *shape_line, op->batch, line, false));
+      shape_op = op;
+      shape_line = &line;
+      if (!same_shape) {
+        key_columns.clear();
+        const auto* fields = op->batch.fields_of(line);
+        for (uint32_t t = 0; t < line.tag_count; ++t) {
+          auto it = table.index.find(tags[t].key);
+          key_columns.push_back(it == table.index.end() ? kNoColumn : it->second);
+        }
+        for (uint32_t f = 0; f < line.field_count; ++f) {
+          auto it = table.index.find(fields[f].key);
+          key_columns.push_back(it == table.index.end() ? kNoColumn : it->second);
+        }
+      }
+      for (uint32_t t = 0; t < line.tag_count; ++t) {
+        if (key_columns[t] == kNoColumn) continue;
+        appender.SetString(key_columns[t], r, tags[t].value.data(), tags[t].value.size());
+      }
+      const auto* fields = op->batch.fields_of(line);
+      for (uint32_t f = 0; f < line.field_count; ++f) {
+        size_t c = key_columns[line.tag_count + f];
+        if (c == kNoColumn) continue;
+        const auto& fv = fields[f];
+        switch (table.columns[c].type) {
+          case ColumnType::kFloat64:
+            static_cast<double*>(data[c])[r] = fv.f;
+            break;
+          case ColumnType::kInt64:
+            static_cast<int64_t*>(data[c])[r] = fv.i;
+            break;
+          case ColumnType::kUInt64:
+            static_cast<uint64_t*>(data[c])[r] = fv.u;
+            break;
+          case ColumnType::kBool:
+            static_cast<bool*>(data[c])[r] = fv.b;
+            break;
+          case ColumnType::kString:
+          case ColumnType::kTag:
+            appender.SetString(c, r, fv.s.data(), fv.s.size());
+            continue;
+          case ColumnType::kTime:
+            continue;
+        }
+        appender.SetValid(c, r);
+      }
+    }
+    status = appender.Flush();
+  }
+  if (bulk_) return status;
+  Status committed = status.ok() ? appender.Commit() : status;
+  // Prepared again by the next append: the table may have changed under it.
+  if (!committed.ok()) kept->reset();
+  return committed;
+}
+
+}  // namespace riffle::buffer
