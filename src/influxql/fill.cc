@@ -93,11 +93,7 @@ class FilledSeries final : public SeriesStream {
       if (!more.ok()) return more.status();
       if (!*more) break;
       for (size_t i = 0; i < batch.rows; ++i) {
-        Tags tags;
-        for (size_t g = 0; g < group_tags_.size(); ++g) {
-          const auto* s = std::get_if<std::string>(&batch.at(i, tags_col + g));
-          tags.emplace_back(group_tags_[g], s ? *s : "");
-        }
+        Tags tags = SeriesTagsAt(batch, i, tags_col, group_tags_);
         if (series_.empty() || series_.back().tags != tags)
           series_.push_back({std::move(tags), {}});
         bool ok = false;

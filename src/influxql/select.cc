@@ -358,14 +358,16 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
   RIFFLE_ASSIGN_OR_RETURN(std::string limit, integer_clause("limit"));
   RIFFLE_ASSIGN_OR_RETURN(std::string offset, integer_clause("offset"));
 
+  // GROUP BY time()'s buckets: their width and where they start, for date_bin and fill().
+  const std::string interval = IntervalSql(bucket_ns);
+  std::string origin = "TIMESTAMP '1970-01-01 00:00:00'";
+  if (bucket_offset_ns) origin += " + " + IntervalSql(bucket_offset_ns);
   std::string time_sql;
   std::vector<std::string> group_by;
   if (!any_aggregate) {
     time_sql = "\"time\"";
   } else if (bucket_ns) {
-    std::string origin = "TIMESTAMP '1970-01-01 00:00:00'";
-    if (bucket_offset_ns) origin += " + " + IntervalSql(bucket_offset_ns);
-    time_sql = "date_bin(" + IntervalSql(bucket_ns) + ", \"time\", " + origin + ")";
+    time_sql = "date_bin(" + interval + ", \"time\", " + origin + ")";
     group_by.push_back("1");
   } else if (selector_functions.size() == 1) {
     // A lone selector reports the time of the point it selected.
@@ -423,9 +425,6 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
         TimeBounds bounds,
         WhereTimeBounds(tokens, clause.count("where") ? clause["where"] + 1 : 0,
                         clause.count("where") ? clause_end(clause["where"]) : 0));
-    std::string interval = IntervalSql(bucket_ns);
-    std::string origin = "TIMESTAMP '1970-01-01 00:00:00'";
-    if (bucket_offset_ns) origin += " + " + IntervalSql(bucket_offset_ns);
     std::string hi =
         bounds.hi.empty() ? "riffle_now()" : "(" + bounds.hi + ")::TIMESTAMPTZ::TIMESTAMP";
     if (bounds.hi.empty() || bounds.hi_inclusive)

@@ -56,6 +56,11 @@ Result<PlannedSelect> PlanSelect(const std::vector<Token>& tokens,
                                  const catalog::CatalogState& state, const std::string& request_db,
                                  bool fill_in_stream = false);
 
+// The GROUP BY tag values of a result row, from its columns `first` on (a NULL tag is "").
+std::vector<std::pair<std::string, std::string>> SeriesTagsAt(
+    const query::Batch& batch, size_t row, size_t first,
+    const std::vector<std::string>& group_tags);
+
 // The series of a SELECT planned with SelectPlan::fill, empty buckets filled.
 std::unique_ptr<SeriesStream> FilledStream(std::unique_ptr<query::ResultStream> rows,
                                            std::string name, std::vector<std::string> group_tags,

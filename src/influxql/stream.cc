@@ -50,12 +50,7 @@ class SelectStream final : public SeriesStream {
 
  private:
   std::vector<std::pair<std::string, std::string>> TagsAt(size_t row) const {
-    std::vector<std::pair<std::string, std::string>> tags;
-    for (size_t i = 0; i < group_tags_.size(); ++i) {
-      const auto* s = std::get_if<std::string>(&batch_.at(row, ncols_ + i));
-      tags.emplace_back(group_tags_[i], s ? *s : "");
-    }
-    return tags;
+    return SeriesTagsAt(batch_, row, ncols_, group_tags_);
   }
 
   std::unique_ptr<query::ResultStream> rows_;
@@ -85,6 +80,17 @@ class WholeStream final : public SeriesStream {
 };
 
 }  // namespace
+
+std::vector<std::pair<std::string, std::string>> SeriesTagsAt(
+    const query::Batch& batch, size_t row, size_t first,
+    const std::vector<std::string>& group_tags) {
+  std::vector<std::pair<std::string, std::string>> tags;
+  for (size_t i = 0; i < group_tags.size(); ++i) {
+    const auto* s = std::get_if<std::string>(&batch.at(row, first + i));
+    tags.emplace_back(group_tags[i], s ? *s : "");
+  }
+  return tags;
+}
 
 Result<std::map<std::string, std::string>> ParseBoundParams(const std::string& json_text) {
   std::map<std::string, std::string> out;
