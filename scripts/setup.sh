@@ -41,15 +41,19 @@ HEADER_TGZ=duckdb-1.4.4.tgz
 HEADER_SHA=5bb967dcbcd517670ba5f169f238fb9d6787e53752c60ebe24386169d76941ed
 LIB_TGZ=duckdb-node-bindings-linux-x64-1.4.4-r.4.tgz
 LIB_SHA=732fac4dc6b8f198870b9c4bb6ddf13544466daca00ad28ba2f1d80de5d7aa4b
-if [ ! -f "$DUCK_DIR/include/duckdb.h" ] || [ ! -f "$DUCK_DIR/lib/libduckdb.so" ]; then
+# The headers: duckdb.h (the C API) and, for duck/parsed_statement.cc only, the C++ headers of
+# the same release, which the package ships with its sources.
+if [ ! -f "$DUCK_DIR/include/duckdb.h" ] || [ ! -f "$DUCK_DIR/include/duckdb/main/capi/capi_internal.hpp" ] ||
+   [ ! -f "$DUCK_DIR/lib/libduckdb.so" ]; then
   echo "setup: fetching DuckDB 1.4.4 from the npm registry"
   tmp=$(mktemp -d)
   (cd "$tmp" && npm pack --silent duckdb@1.4.4 @duckdb/node-bindings-linux-x64@1.4.4-r.4 >/dev/null)
   echo "$HEADER_SHA  $tmp/$HEADER_TGZ" | sha256sum -c --quiet
   echo "$LIB_SHA  $tmp/$LIB_TGZ" | sha256sum -c --quiet
   mkdir -p "$DUCK_DIR/include" "$DUCK_DIR/lib"
-  tar xzf "$tmp/$HEADER_TGZ" -C "$tmp" package/src/duckdb/src/include/duckdb.h
-  cp "$tmp/package/src/duckdb/src/include/duckdb.h" "$DUCK_DIR/include/"
+  tar xzf "$tmp/$HEADER_TGZ" -C "$tmp" package/src/duckdb/src/include
+  rm -rf "$DUCK_DIR/include"
+  cp -r "$tmp/package/src/duckdb/src/include" "$DUCK_DIR/include"
   mkdir -p "$tmp/lib" && tar xzf "$tmp/$LIB_TGZ" -C "$tmp/lib" package/libduckdb.so
   cp "$tmp/lib/package/libduckdb.so" "$DUCK_DIR/lib/"
   rm -rf "$tmp"

@@ -10,36 +10,73 @@
 namespace riffle::duck {
 namespace {
 
-int64_t FlagValue(Connection& conn) {
-  auto rows = conn.QueryInt64s("SELECT riffle_test_flag()::BIGINT");
-  EXPECT_TRUE(rows.ok()) << rows.status().message();
-  return rows.ok() ? (*rows)[0][0] : -1;
+// The single value of a one-row, one-column result.
+Value OnlyValue(Rows& rows) {
+  Batch batch;
+  auto more = rows.Next(&batch);
+  EXPECT_TRUE(more.ok() && *more && batch.rows == 1) << (more.ok() ? "" : more.status().message());
+  return more.ok() && *more && batch.rows == 1 ? batch.at(0, 0) : Value{};
 }
 
-// The flag is the binding thread's: a scope on one thread does not show on another, and it
-// holds as long as any scope on the thread does.
-TEST(ThreadFlag, IsTrueOnlyOnTheThreadInsideAScope) {
+// A parsed statement is bound when it runs, with what the connection holds then: here a
+// variable set after parsing, which a prepared statement would have bound already.
+TEST(ParsedStatement, BindsWhenItRunsWithItsParameters) {
   auto db = Database::Open({});
   ASSERT_TRUE(db.ok()) << db.status().message();
   auto conn = Connection::Open(**db);
   ASSERT_TRUE(conn.ok());
-  ASSERT_TRUE(RegisterThreadFlag(*conn, "riffle_test_flag").ok());
-  EXPECT_EQ(FlagValue(*conn), 0);
-  {
-    ThreadFlagScope outer;
-    EXPECT_EQ(FlagValue(*conn), 1);
-    {
-      ThreadFlagScope inner;
-      EXPECT_EQ(FlagValue(*conn), 1);
-    }
-    EXPECT_EQ(FlagValue(*conn), 1);
-    auto other = Connection::Open(**db);
-    ASSERT_TRUE(other.ok());
-    int64_t seen_elsewhere = -1;
-    std::thread([&] { seen_elsewhere = FlagValue(*other); }).join();
-    EXPECT_EQ(seen_elsewhere, 0);
+  ASSERT_TRUE(conn->Exec("SET VARIABLE riffle_v = 1").ok());
+  auto stmt = conn->ParseOne("SELECT getvariable('riffle_v') * $factor + $offset::BIGINT");
+  ASSERT_TRUE(stmt.ok()) << stmt.status().message();
+  EXPECT_TRUE((*stmt)->IsReadOnlyQuery());
+  ASSERT_TRUE(conn->Exec("SET VARIABLE riffle_v = 5").ok());
+  EXPECT_EQ((*stmt)->Bind("factor", Value{int64_t{10}}).value(), true);
+  EXPECT_EQ((*stmt)->Bind("offset", Value{std::string("3")}).value(), true);
+  EXPECT_EQ((*stmt)->Bind("absent", Value{int64_t{1}}).value(), false);  // ignored
+  auto rows = (*stmt)->ExecuteStreaming();
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  EXPECT_EQ(OnlyValue(**rows), Value{int64_t{53}});
+  rows->reset();
+  // It runs once; a second run is an error, not a crash.
+  EXPECT_FALSE((*stmt)->ExecuteStreaming().ok());
+
+  // A parameter left unbound is DuckDB's error, as for a prepared statement.
+  auto unbound = conn->ParseOne("SELECT $x + 1");
+  ASSERT_TRUE(unbound.ok());
+  auto failed = (*unbound)->ExecuteStreaming();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("x"), std::string::npos) << failed.status().message();
+}
+
+// The same refusals and messages as PrepareOne: empty text, several statements, a syntax
+// error, a statement that writes, and a binder error when it runs.
+TEST(ParsedStatement, RefusesWhatPrepareOneRefuses) {
+  auto db = Database::Open({});
+  ASSERT_TRUE(db.ok()) << db.status().message();
+  auto conn = Connection::Open(**db);
+  ASSERT_TRUE(conn.ok());
+  ASSERT_TRUE(conn->Exec("CREATE TABLE t (a BIGINT)").ok());
+  for (const char* sql : {"", "  ;", "SELECT 1; SELECT 2", "SELEC 1"}) {
+    auto parsed = conn->ParseOne(sql);
+    auto prepared = conn->PrepareOne(sql);
+    ASSERT_FALSE(parsed.ok()) << sql;
+    ASSERT_FALSE(prepared.ok()) << sql;
+    EXPECT_EQ(parsed.status().message(), prepared.status().message()) << sql;
   }
-  EXPECT_EQ(FlagValue(*conn), 0);
+  auto insert = conn->ParseOne("INSERT INTO t VALUES (1)");
+  ASSERT_TRUE(insert.ok());
+  EXPECT_FALSE((*insert)->IsReadOnlyQuery());
+  auto explain = conn->ParseOne("EXPLAIN SELECT * FROM t");
+  ASSERT_TRUE(explain.ok());
+  EXPECT_TRUE((*explain)->IsReadOnlyQuery());
+  auto unknown = conn->ParseOne("SELECT nope FROM t");
+  ASSERT_TRUE(unknown.ok());
+  auto failed = (*unknown)->ExecuteStreaming();
+  auto prepared = conn->PrepareOne("SELECT nope FROM t");
+  ASSERT_FALSE(failed.ok());
+  ASSERT_FALSE(prepared.ok());
+  EXPECT_EQ(failed.status().message(), prepared.status().message());
+  EXPECT_EQ(conn->QueryInt64s("SELECT count(*) FROM t").value()[0][0], 0);  // nothing ran
 }
 
 // Rows go in by the prepared INSERT: several chunks per commit, several commits, NULL cells and

@@ -72,7 +72,7 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
   const auto& files = files_it == parquet_files_.end() ? kNoFiles : files_it->second;
   std::string source = "SELECT * FROM " + live;
   if (!frozen.empty()) source += " UNION ALL BY NAME SELECT * FROM " + frozen;
-  std::string file_list = FileListSql("getvariable(" + QuoteLiteral(FilesVariable(table.id)) + ")");
+  std::string file_list = "getvariable(" + QuoteLiteral(FilesVariable(table.id)) + ")";
   if (!files.empty()) source += " UNION ALL BY NAME " + ReadParquetSql(file_list);
   auto dup = duplicates_.find(table.id);
   if (dup != duplicates_.end() && !dup->second.ranges().empty()) {
@@ -101,12 +101,6 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
          " AS SELECT " + cols + " FROM (" + source + ")" + where;
 }
 
-namespace {
-
-constexpr const char* kPreparingFunction = "riffle_preparing";  // see PreparingScope
-
-}  // namespace
-
 Buffer::Buffer(duck::Database* db, const std::string& scratch_dir, const std::string& parquet_codec)
     : db_(db),
       parquet_options_(" (FORMAT parquet, COMPRESSION " + parquet_codec + ", ROW_GROUP_SIZE " +
@@ -123,51 +117,6 @@ Buffer::Buffer(duck::Database* db, const std::string& scratch_dir, const std::st
   Status st = conn_.Exec("COPY (SELECT NULL::TIMESTAMP_NS AS \"time\" WHERE false) TO " +
                          QuoteLiteral(stub_path_) + " (FORMAT parquet)");
   if (!st.ok()) log::Error("write buffer: cannot write " + stub_path_ + ": " + st.message());
-  if (st.ok()) st = duck::RegisterThreadFlag(conn_, kPreparingFunction);
-  if (!st.ok()) log::Error("write buffer: " + st.message());
-  prepares_without_files_ = st.ok() && CheckRebindsWhenRun();
-  if (!prepares_without_files_)
-    log::Warn(
-        "write buffer: DuckDB did not bind a prepared statement again when it ran: queries "
-        "open their Parquet files when prepared and again when run");
-}
-
-std::string Buffer::FileListSql(const std::string& list) const {
-  return std::string("(CASE WHEN ") + kPreparingFunction + "() THEN [" + QuoteLiteral(stub_path_) +
-         "] ELSE " + list + " END)";
-}
-
-bool Buffer::CheckRebindsWhenRun() {
-  std::string probe = stub_path_ + ".probe.parquet";
-  std::string list = FileListSql("[" + QuoteLiteral(probe) + "]");
-  std::string write_probe = "COPY (SELECT TIMESTAMP_NS '2020-01-01' AS \"time\") TO " +
-                            QuoteLiteral(probe) + " (FORMAT parquet)";
-  auto rows = [&]() -> Result<int64_t> {
-    RIFFLE_RETURN_IF_ERROR(conn_.Exec(write_probe));
-    RIFFLE_RETURN_IF_ERROR(
-        conn_.Exec("CREATE OR REPLACE TEMP VIEW riffle_rebind_probe AS SELECT * FROM (SELECT "
-                   "NULL::TIMESTAMP_NS AS "
-                   "\"time\" WHERE false) UNION ALL BY NAME SELECT * FROM read_parquet(" +
-                   list + ", union_by_name = true)"));
-    // Prepared while the file is missing: only the empty file can have been read.
-    std::error_code removed;
-    std::filesystem::remove(probe, removed);
-    auto stmt = [&] {
-      PreparingScope preparing;
-      return conn_.PrepareOne("SELECT count(*) FROM riffle_rebind_probe");
-    }();
-    if (!stmt.ok()) return stmt.status();
-    RIFFLE_RETURN_IF_ERROR(conn_.Exec(write_probe));
-    RIFFLE_ASSIGN_OR_RETURN(auto result, (*stmt)->ExecuteStreaming());
-    duck::Batch batch;
-    RIFFLE_ASSIGN_OR_RETURN(bool more, result->Next(&batch));
-    const auto* n = more && batch.rows == 1 ? std::get_if<int64_t>(&batch.at(0, 0)) : nullptr;
-    return n ? *n : -1;
-  }();
-  (void)conn_.Exec("DROP VIEW IF EXISTS riffle_rebind_probe");
-  std::error_code ec;
-  std::filesystem::remove(probe, ec);
-  return rows.ok() && *rows == 1;
 }
 
 Status Buffer::ExecView(uint32_t table_id, const std::string& sql) {

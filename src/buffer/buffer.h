@@ -31,9 +31,6 @@ std::string DataSchema(uint32_t db_id);               // db_<id>_data: the buffe
 std::string DataTable(uint32_t table_id);             // t<id>
 std::string FrozenTable(uint32_t table_id);           // t<id>_frozen: rows a snapshot is persisting
 std::string FilesVariable(uint32_t table_id);         // riffle_files_<id>: see Buffer::ReadViews
-// While one lives on a thread, the views that thread binds read the empty file instead of their
-// tables' lists (see Buffer::PreparesWithoutFiles).
-using PreparingScope = duck::ThreadFlagScope;
 std::string ColumnDefs(const catalog::Table& table);  // "name" TYPE, ... for CREATE TABLE
 duck::ColumnKind ColumnKindOf(catalog::ColumnType t);
 // Rows per Parquet row group: smaller than DuckDB's 122,880, so that a selective query reads
@@ -113,13 +110,6 @@ class Buffer {
   // views under this lock, which publishes take exclusively, so the lists it sets are those
   // its views expect.
   std::shared_lock<std::shared_mutex> ReadViews() { return std::shared_lock(views_mu_); }
-  // DuckDB binds a statement that reads Parquet files twice, when it is prepared and again when
-  // it runs (the files may have changed), and binding opens every file the views list (about
-  // 0.1 ms each). A statement may therefore be prepared under a PreparingScope, so that the
-  // first bind opens only the empty file, and run after it ends: true when the DuckDB
-  // in use was seen to bind again at run time (checked once at start, on a view like the real
-  // ones), so that no query can run on what it saw while preparing.
-  bool PreparesWithoutFiles() const { return prepares_without_files_; }
   // Under ReadViews(): the SET VARIABLE statements that give a connection which last set them
   // at publish `*seen` the current lists ("" if they are current); `*seen` becomes current.
   std::string FileVariablesSql(uint64_t* seen) const;
@@ -159,13 +149,6 @@ class Buffer {
   // Creates or replaces a view (ViewSql) on the buffer's connection, whose file variables
   // name only the empty file.
   Status ExecView(uint32_t table_id, const std::string& sql);
-  // Whether a statement prepared under a PreparingScope read only the empty file (it is
-  // prepared while the real one is missing), and reads the real ones when it runs
-  // (PreparesWithoutFiles).
-  bool CheckRebindsWhenRun();
-  // The file list a view reads: the empty file while preparing, else `list` (SQL of a list).
-  std::string FileListSql(const std::string& list) const;
-  bool prepares_without_files_ = false;
   std::string parquet_options_;       // COPY's options for the Parquet files it writes
   std::string stub_path_;             // an empty Parquet file with a "time" column
   std::set<uint32_t> stub_variables_;  // table ids whose variable conn_ has set to it

@@ -193,6 +193,10 @@ class StreamingRows final : public Rows {
 
 }  // namespace
 
+std::unique_ptr<Rows> NewStreamingRows(std::unique_ptr<DuckResult> result) {
+  return std::make_unique<StreamingRows>(std::move(result));
+}
+
 Result<Connection> Connection::Open(Database& db) {
   Connection c;
   if (duckdb_connect(db.db_, &c.conn_) == DuckDBError)
@@ -238,7 +242,8 @@ Result<std::unique_ptr<Statement>> Connection::PrepareOne(const std::string& sql
   duckdb_extracted_statements extracted = nullptr;
   idx_t count = duckdb_extract_statements(conn_, sql.c_str(), &extracted);
   if (count == 0) {
-    std::string err = extracted ? duckdb_extract_statements_error(extracted) : "";
+    const char* text = extracted ? duckdb_extract_statements_error(extracted) : nullptr;
+    std::string err = text ? text : "";  // none for a text without statements
     duckdb_destroy_extracted(&extracted);
     return Status::InvalidArgument(err.empty() ? "query is empty: expected one SQL statement"
                                                : err);
@@ -400,7 +405,7 @@ Result<std::unique_ptr<Rows>> Statement::ExecuteStreaming() {
     const char* err = duckdb_result_error(result->get());
     return Status::InvalidArgument(err ? err : "query failed");
   }
-  return std::unique_ptr<Rows>(std::make_unique<StreamingRows>(std::move(result)));
+  return NewStreamingRows(std::move(result));
 }
 
 }  // namespace riffle::duck

@@ -20,6 +20,7 @@ struct _duckdb_data_chunk;
 
 namespace riffle::duck {
 
+class ParsedStatement;
 class Rows;
 class Statement;
 
@@ -43,6 +44,9 @@ class Connection {
   // Exactly one statement of user SQL, prepared; an empty text or several statements are
   // errors that say so.
   Result<std::unique_ptr<Statement>> PrepareOne(const std::string& sql);
+  // The same statement parsed only: DuckDB binds and plans it once, when it runs. A prepared
+  // statement that reads Parquet files or a variable is bound and planned again when it runs.
+  Result<std::unique_ptr<ParsedStatement>> ParseOne(const std::string& sql);
   // DuckDB's parse tree of `sql` as JSON (json_serialize_sql): parsed, never bound, so naming a
   // file or a table here reads nothing.
   Result<std::string> ParseTreeJson(const std::string& sql);
@@ -59,7 +63,6 @@ class Connection {
  private:
   friend class ChunkAppender;
   friend Status RegisterCompatCasts(Connection& conn);
-  friend Status RegisterThreadFlag(Connection& conn, const char* name);
   _duckdb_connection* conn_ = nullptr;
   _duckdb_prepared_statement* parse_tree_ = nullptr;  // ParseTreeJson's statement, prepared once
 };
@@ -78,6 +81,22 @@ class Statement {
   friend class Connection;
   explicit Statement(_duckdb_prepared_statement* stmt) : stmt_(stmt) {}
   _duckdb_prepared_statement* stmt_;
+};
+
+// User SQL parsed by ParseOne, run once: the same checks and binding as a Statement's.
+class ParsedStatement {
+ public:
+  ~ParsedStatement();
+  bool IsReadOnlyQuery() const;  // SELECT or EXPLAIN
+  Result<bool> Bind(const std::string& name, const Value& value);
+  // Binds, plans and starts the statement; DuckDB produces the rows as Rows::Next asks.
+  Result<std::unique_ptr<Rows>> ExecuteStreaming();
+
+ private:
+  friend class Connection;
+  struct Impl;
+  explicit ParsedStatement(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 // A running statement's result. Destroy it before the connection runs anything else.
@@ -165,17 +184,5 @@ class ChunkAppender {
 // Casts DataFusion has and DuckDB lacks (CAST(<timestamp> AS BIGINT) gives nanoseconds since
 // the epoch), registered on the connection's database.
 Status RegisterCompatCasts(Connection& conn);
-
-// Registers `name`(), a BOOLEAN function DuckDB folds to a constant when it binds a statement:
-// true while the binding thread holds a ThreadFlagScope. A statement is thus bound with a switch
-// flipped without a statement run to flip it (a SET VARIABLE costs about 0.25 ms).
-Status RegisterThreadFlag(Connection& conn, const char* name);
-class ThreadFlagScope {
- public:
-  ThreadFlagScope();
-  ~ThreadFlagScope();
-  ThreadFlagScope(const ThreadFlagScope&) = delete;
-  ThreadFlagScope& operator=(const ThreadFlagScope&) = delete;
-};
 
 }  // namespace riffle::duck

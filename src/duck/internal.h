@@ -3,6 +3,7 @@
 
 #include <duckdb.h>
 
+#include <memory>
 #include <string>
 
 #include "common/status.h"
@@ -22,6 +23,10 @@ class DuckResult {
  private:
   duckdb_result result_{};
 };
+
+class Rows;
+// A streaming result's rows, fetched chunk by chunk as they are asked for (connection.cc).
+std::unique_ptr<Rows> NewStreamingRows(std::unique_ptr<DuckResult> result);
 
 // Runs SQL that we generated ourselves; failure is an internal error.
 inline Status Exec(duckdb_connection conn, const std::string& sql) {

@@ -436,8 +436,8 @@ class DuckEngine final : public QueryEngine {
     return sql;
   }
 
-  static Status BindParams(duck::Statement& stmt, const RewrittenSql& rewritten,
-                           const Params& params) {
+  template <typename Statement>  // duck::Statement or duck::ParsedStatement
+  static Status BindParams(Statement& stmt, const RewrittenSql& rewritten, const Params& params) {
     for (const auto& [name, value] : params) {
       if (rewritten.params_used_as_tables.count(name)) continue;
       RIFFLE_RETURN_IF_ERROR(
@@ -525,38 +525,33 @@ class DuckEngine final : public QueryEngine {
     }
   }
 
-  // Prepares, checks, binds and starts the statement on `conn`, whose search path, virtual
-  // tables and file lists are set.
+  // Parses, checks, binds and starts the statement on `conn`, whose search path, virtual
+  // tables and file lists are set. DuckDB binds and plans it once, as it starts
+  // (duck::ParsedStatement): a prepared statement over Parquet files is bound twice.
   Result<std::unique_ptr<duck::Rows>> RunOn(Conn& conn, const RewrittenSql& rewritten,
                                             const Params& params, const std::string& parquet_path) {
     // Exactly one read-only statement; everything else (SET, INSTALL, COPY, ATTACH, DDL...) is
-    // refused. Prepared anew for each query: keeping statements by text would save a bind and
-    // plan, but DuckDB 1.4.4 running a kept streaming ORDER BY again, after rows were added to
-    // its table, returned corrupt strings and then crashed (a C test of DuckDB alone does too).
-    auto stmt = Prepare(*conn.conn, rewritten.sql);
+    // refused. Nothing is kept for reuse: DuckDB 1.4.4 running a kept prepared streaming
+    // ORDER BY again, after rows were added to its table, returned corrupt strings and then
+    // crashed (a C test of DuckDB alone does too).
+    auto stmt = conn.conn->ParseOne(rewritten.sql);
     if (!stmt.ok())
       return Status::InvalidArgument(WithoutInternalSuggestion(stmt.status().message()));
     if (!(*stmt)->IsReadOnlyQuery())
       return Status::InvalidArgument(kReadOnlyOnly);
     if (!parquet_path.empty()) {
-      // Re-prepared wrapped in COPY; the inner text is the same single SELECT just checked.
-      stmt = Prepare(*conn.conn, "COPY (\n" + rewritten.sql + "\n) TO " +
-                                     QuoteLiteral(parquet_path) + " (FORMAT parquet)");
+      // Wrapped in COPY; the inner text is the same single SELECT just checked.
+      stmt = conn.conn->ParseOne("COPY (\n" + rewritten.sql + "\n) TO " +
+                                 QuoteLiteral(parquet_path) + " (FORMAT parquet)");
       if (!stmt.ok()) return stmt.status();
     }
     RIFFLE_RETURN_IF_ERROR(BindParams(**stmt, rewritten, params));
     // Streaming: DuckDB produces chunks as the consumer fetches them, so memory does not grow
     // with the row count.
-    return (*stmt)->ExecuteStreaming();
-  }
-
-  // Prepares `sql` with the views reading the empty file where DuckDB binds it again when it
-  // runs (Buffer::PreparesWithoutFiles): the files are then opened once, not twice. The scope
-  // ends before the statement runs.
-  Result<std::unique_ptr<duck::Statement>> Prepare(duck::Connection& conn, const std::string& sql) {
-    if (!buffer_->PreparesWithoutFiles()) return conn.PrepareOne(sql);
-    buffer::PreparingScope preparing;
-    return conn.PrepareOne(sql);
+    auto rows = (*stmt)->ExecuteStreaming();
+    if (!rows.ok())
+      return Status::InvalidArgument(WithoutInternalSuggestion(rows.status().message()));
+    return rows;
   }
 
   // DuckDB suggests near names from every schema ("Did you mean "pg_enum"?", another
