@@ -52,8 +52,10 @@ class DuplicateTracker {
   static constexpr size_t kMaxTrackedSeries = size_t{1} << 20;
   // Spans per series; past it the two closest become one, and a point later written in the gap
   // between them is flagged. A loader whose clients write alternate batches (wrk's threads,
-  // TSBS's workers) can leave one client dozens of batches behind the other, a gap each.
-  static constexpr size_t kMaxSpans = 64;
+  // TSBS's workers) can leave one client hundreds of batches behind the other, a gap each:
+  // with 64, 10M rows from bench/peers.sh flagged ranges over days, and every query over them
+  // merged millions of rows (lastpoint 6.3 s, 5.3 GB).
+  static constexpr size_t kMaxSpans = 1024;
   // Spans of all series together: past it (about 100 MB), a series keeps at most
   // kSpansOverBudget, so that memory stays bounded whatever the write pattern.
   static constexpr size_t kSpanBudget = size_t{1} << 22;
