@@ -245,13 +245,11 @@ Result<std::unique_ptr<Statement>> Connection::PrepareOne(const std::string& sql
     const char* text = extracted ? duckdb_extract_statements_error(extracted) : nullptr;
     std::string err = text ? text : "";  // none for a text without statements
     duckdb_destroy_extracted(&extracted);
-    return Status::InvalidArgument(err.empty() ? "query is empty: expected one SQL statement"
-                                               : err);
+    return err.empty() ? StatementCountError(0) : Status::InvalidArgument(err);
   }
   if (count > 1) {
     duckdb_destroy_extracted(&extracted);
-    return Status::InvalidArgument("query contains " + std::to_string(count) +
-                                   " statements: expected exactly one SELECT statement");
+    return StatementCountError(count);
   }
   duckdb_prepared_statement stmt = nullptr;
   duckdb_state st = duckdb_prepare_extracted_statement(conn_, extracted, 0, &stmt);

@@ -24,6 +24,13 @@ class DuckResult {
   duckdb_result result_{};
 };
 
+// User SQL holding `count` statements where exactly one is expected (PrepareOne, ParseOne).
+inline Status StatementCountError(size_t count) {
+  if (count == 0) return Status::InvalidArgument("query is empty: expected one SQL statement");
+  return Status::InvalidArgument("query contains " + std::to_string(count) +
+                                 " statements: expected exactly one SELECT statement");
+}
+
 class Rows;
 // A streaming result's rows, fetched chunk by chunk as they are asked for (connection.cc).
 std::unique_ptr<Rows> NewStreamingRows(std::unique_ptr<DuckResult> result);

@@ -45,11 +45,7 @@ Result<std::unique_ptr<ParsedStatement>> Connection::ParseOne(const std::string&
   } catch (const std::exception& ex) {
     return Status::InvalidArgument(MessageOf(ex));
   }
-  if (statements.empty())
-    return Status::InvalidArgument("query is empty: expected one SQL statement");
-  if (statements.size() > 1)
-    return Status::InvalidArgument("query contains " + std::to_string(statements.size()) +
-                                   " statements: expected exactly one SELECT statement");
+  if (statements.size() != 1) return StatementCountError(statements.size());
   auto impl = std::make_unique<ParsedStatement::Impl>();
   impl->conn = conn;
   impl->statement = std::move(statements[0]);
