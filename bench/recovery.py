@@ -1,7 +1,7 @@
 """Recovery after kill -9: how long until the restarted server answers, and until every
 acknowledged row is queryable again, with N rows in WAL files that no snapshot covers.
 
-    python3 bench/recovery.py [--rows 1000000,10000000] [--clients 8]
+    python3 bench/recovery.py [--rows 1000000,10000000] [--clients 8] [--modes "held off,by rows"]
 
 For each N, twice: with every snapshot held off (--force-snapshot-rows 0, --wal-snapshot-size
 and --force-snapshot-mem-threshold far above N: the whole WAL is replayed), and with the
@@ -51,11 +51,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", default="1000000,10000000")
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--modes", default="held off,by rows",
+                    help="which of 'held off' and 'by rows' to run, comma-separated")
     args = ap.parse_args()
     print(f"recovery after kill -9: TSBS cpu-only lines in the WAL (no snapshot), {args.clients} clients")
     print(f"{'rows':>11} {'snapshots':>10} {'ingest rows/s':>13} {'ingest RSS MB':>13} {'first answer s':>14} "
           f"{'health 200 s':>12} {'all rows s':>10} {'replayed':>10} {'replay rows/s':>13} {'restart RSS MB':>14}")
-    for n, mode in [(int(x), m) for x in args.rows.split(",") for m in ("held off", "by rows")]:
+    for n, mode in [(int(x), m) for x in args.rows.split(",") for m in args.modes.split(",")]:
+        if mode not in ("held off", "by rows"):
+            raise SystemExit(f"--modes: unknown mode {mode!r}, expected 'held off' or 'by rows'")
         flags = ["--wal-snapshot-size", "1000000", "--force-snapshot-mem-threshold", "100000000000"]
         if mode == "held off":
             flags += ["--force-snapshot-rows", "0"]

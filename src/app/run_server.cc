@@ -128,6 +128,15 @@ int RunServer(const ServerConfig& config) {
         std::filesystem::temp_directory_path().string() + "/riffle-" + std::to_string(::getpid());
   }
   std::filesystem::create_directories(scratch, ec);
+  // The memory store's scratch directory belongs to this process alone: removed on the way out,
+  // after everything declared below (DuckDB and its temporary files) is gone.
+  struct RemoveOnExit {
+    std::string dir;
+    ~RemoveOnExit() {
+      std::error_code ignored;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+    }
+  } remove_scratch{config.object_store == "memory" ? scratch : std::string()};
 
   // Nodes of a cluster write one catalog: only create-only puts keep two changes made at the
   // same moment from overwriting each other.

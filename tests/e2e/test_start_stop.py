@@ -8,8 +8,10 @@ store."""
 import re
 import signal
 import subprocess
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import requests
 
@@ -124,6 +126,17 @@ def test_sigterm_answers_the_writes_in_flight_and_keeps_them(tmp_path):
     s.start()
     assert query_rows(s, "db", "SELECT v FROM m ORDER BY v") == [{"v": i} for i in range(5)]
     s.kill9()
+
+
+def test_a_memory_store_server_leaves_no_scratch_directory_behind(tmp_path):
+    s = Server(tmp_path, object_store="memory").start()
+    scratch = Path(tempfile.gettempdir()) / f"riffle-{s.proc.pid}"
+    assert scratch.is_dir()  # DuckDB's temporary files and the views' empty Parquet file
+    assert write_lp(s, "db", "m v=1i 1").status_code == 204
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(timeout=30) == 0, s.log()[-2000:]
+    s.proc = None
+    assert not scratch.exists(), sorted(p.name for p in scratch.iterdir())
 
 
 def test_shutdown_timeout_ends_a_shutdown_that_hangs(tmp_path):
