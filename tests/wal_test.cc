@@ -7,6 +7,8 @@
 #include <cstring>
 #include <future>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "common/crc32.h"
@@ -150,6 +152,104 @@ TEST(WalFile, ReadsVersionOneFiles) {
   ASSERT_EQ(decoded->size(), 1u);
   EXPECT_EQ((*decoded)[0]->times, std::vector<int64_t>{123});
   EXPECT_EQ((*decoded)[0]->batch.lines.size(), 1u);
+}
+
+// The header of a file: magic, version, sequence, payload length and its CRC-32 (and, from
+// version 3, the payload's length before compression).
+std::string Header(uint32_t version, uint64_t seq, std::string_view stored,
+                   std::optional<uint32_t> plain_length = std::nullopt) {
+  std::string file = "RFLWAL01";
+  auto put = [&](const auto& v) { file.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(version);
+  put(seq);
+  put(static_cast<uint32_t>(stored.size()));
+  put(Crc32(stored));
+  if (plain_length) put(*plain_length);
+  return file;
+}
+
+TEST(WalFile, CompressesThePayload) {
+  std::string lp;
+  for (int i = 0; i < 2000; ++i)
+    lp += "cpu,hostname=host_" + std::to_string(i % 100) +
+          ",region=eu-west-1,datacenter=eu-west-1a usage_user=" + std::to_string(i % 97) +
+          ".5,usage_system=" + std::to_string(i % 13) + ".25\n";
+  std::string file = EncodeWalFile(5, {MakeOp("db", lp, 1000)});
+  uint32_t version;
+  std::memcpy(&version, file.data() + 8, 4);
+  EXPECT_EQ(version, 3u);
+  EXPECT_LT(file.size(), lp.size() / 4) << "a WAL file of " << lp.size() << " bytes of lines";
+  uint64_t seq = 0;
+  auto decoded = DecodeWalFile(file, &seq);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_EQ(seq, 5u);
+  ASSERT_EQ(decoded->size(), 1u);
+  const WriteOp& op = *(*decoded)[0];
+  ASSERT_EQ(op.batch.lines.size(), 2000u);
+  EXPECT_EQ(op.times.front(), 1000);
+  EXPECT_EQ(op.times.back(), 2999);
+  EXPECT_EQ(op.batch.lines[1999].raw,
+            "cpu,hostname=host_99,region=eu-west-1,datacenter=eu-west-1a usage_user=59.5,"
+            "usage_system=10.25");
+}
+
+// Files written before the WAL was compressed still replay.
+TEST(WalFile, ReadsUncompressedVersion2Files) {
+  std::string payload;
+  auto put = [&](const auto& v) { payload.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(uint32_t{1});  // ops
+  put(uint8_t{0});   // a write
+  put(uint32_t{7});  // db id
+  put(uint32_t{2});
+  payload += "db";
+  put(uint32_t{2});  // lines
+  put(int64_t{10});
+  put(uint32_t{7});
+  payload += "cpu v=1";
+  put(int64_t{11});
+  put(uint32_t{11});
+  payload += "cpu v=2,w=3";
+  auto decoded = DecodeWalFile(Header(2, 8, payload) + payload, nullptr);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  ASSERT_EQ(decoded->size(), 1u);
+  EXPECT_EQ((*decoded)[0]->times, (std::vector<int64_t>{10, 11}));
+  EXPECT_EQ((*decoded)[0]->batch.lines[1].raw, "cpu v=2,w=3");
+}
+
+TEST(WalFile, RefusesAPayloadThatDoesNotDecompressOrIsOfAnotherSize) {
+  std::string garbage = "not zstd at all";
+  auto bad = DecodeWalFile(Header(3, 1, garbage, 100) + garbage, nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("WAL file payload does not decompress"), std::string::npos)
+      << bad.status().message();
+  // A valid file whose header claims another length before compression.
+  std::string file = EncodeWalFile(1, {MakeOp("db", "cpu v=1", 1)});
+  uint32_t plain_length;
+  std::memcpy(&plain_length, file.data() + 28, 4);
+  std::string stored = file.substr(32);
+  auto wrong = DecodeWalFile(Header(3, 1, stored, plain_length + 1) + stored, nullptr);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("header says " + std::to_string(plain_length + 1)),
+            std::string::npos)
+      << wrong.status().message();
+  auto future = DecodeWalFile(Header(4, 1, stored, plain_length) + stored, nullptr);
+  ASSERT_FALSE(future.ok());
+  EXPECT_NE(future.status().message().find("unsupported WAL version 4"), std::string::npos);
+}
+
+TEST(DecodeRecycler, ReusesTheDecompressedPayloadOnceNoWriteHoldsIt) {
+  DecodeRecycler recycler;
+  std::string file = EncodeWalFile(1, {MakeOp("db", "cpu,host=a v=1\ncpu,host=b v=2", 10)});
+  auto contents = recycler.TakeBuffer();
+  *contents = file;
+  auto ops = DecodeWalFile(contents, nullptr, &recycler);
+  ASSERT_TRUE(ops.ok()) << ops.status().message();
+  const std::string* payload = const_cast<std::string*>((*ops)[0]->body.get());
+  EXPECT_NE(payload, contents.get());  // the lines lie in the decompressed payload
+  const std::string* file_buffer = contents.get();
+  recycler.Give(*ops, std::move(contents));
+  std::set<const std::string*> reused = {recycler.TakeBuffer().get(), recycler.TakeBuffer().get()};
+  EXPECT_EQ(reused, (std::set<const std::string*>{payload, file_buffer}));
 }
 
 TEST(WalFile, DetectsTruncationAndCorruption) {
