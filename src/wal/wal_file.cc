@@ -237,7 +237,9 @@ Result<std::vector<WriteOpPtr>> DecodeWalFile(std::shared_ptr<const std::string>
   if (version >= 3) {
     auto plain = recycler ? recycler->TakeBuffer() : std::make_shared<std::string>();
     plain->resize(plain_length);
-    size_t n = ZSTD_decompress(plain->data(), plain->size(), in.data(), in.size());
+    thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(),
+                                                                         ZSTD_freeDCtx);
+    size_t n = ZSTD_decompressDCtx(dctx.get(), plain->data(), plain->size(), in.data(), in.size());
     if (ZSTD_isError(n))
       return Status::IOError(std::string("WAL file payload does not decompress: ") +
                              ZSTD_getErrorName(n));
