@@ -210,6 +210,26 @@ TEST_F(TimeBoundsTest, ComparisonsWithLiteralsBoundTheTable) {
             (std::map<std::string, Range>{{"cpu", {k2020, INT64_MAX}}}));
 }
 
+// Literal bounds are evaluated once, when the statement is analysed; bounds with the clock or a
+// parameter are evaluated at each run.
+TEST_F(TimeBoundsTest, OnlyConstantBoundsAreEvaluatedOnce) {
+  StatementTimeBounds literal = AnalyzeTimeBounds(
+      *conn_, "SELECT * FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-02'");
+  ASSERT_TRUE(literal.constant_ranges.has_value());
+  ASSERT_EQ(literal.constant_ranges->count("cpu"), 1u);
+  EXPECT_EQ(literal.constant_ranges->at("cpu").lo, k2020 - kSecond);
+  int binds = 0;
+  auto ranges = EvaluateTimeBounds(*conn_, literal, [&](duck::Statement&) {
+    ++binds;
+    return Status::Ok();
+  });
+  EXPECT_EQ(binds, 0);  // nothing prepared, nothing bound
+  EXPECT_EQ(ranges.at("cpu").hi, k2020 + 86400 * kSecond + kSecond);
+  for (const char* sql : {"SELECT * FROM cpu WHERE time > now() - INTERVAL '1 hour'",
+                          "SELECT * FROM cpu WHERE time > $p AND time < '2021-01-01'"})
+    EXPECT_FALSE(AnalyzeTimeBounds(*conn_, sql).constant_ranges.has_value()) << sql;
+}
+
 TEST_F(TimeBoundsTest, TheClockIsWidenedByAMinute) {
   auto ranges = Ranges("SELECT * FROM cpu WHERE time < now() AND time > now() - INTERVAL '1 hour'");
   ASSERT_EQ(ranges.size(), 1u);

@@ -278,12 +278,20 @@ StatementTimeBounds AnalyzeTimeBounds(duck::Connection& conn, const std::string&
   auto eval = conn.SqlOfParseTree(bounds.eval_tree_json);
   if (!eval.ok()) return {};
   bounds.eval_sql = std::move(eval).value();
+  // A parameter anywhere in the bounds (any "PARAMETER" text in the tree, even a string
+  // literal's, only costs the evaluation per run) or the clock: evaluated per run.
+  bool constant = bounds.eval_tree_json.find("\"PARAMETER\"") == std::string::npos;
+  for (const auto& b : bounds.bounds) constant = constant && !b.volatile_value;
+  if (constant)
+    bounds.constant_ranges =
+        EvaluateTimeBounds(conn, bounds, [](duck::Statement&) { return Status::Ok(); });
   return bounds;
 }
 
 std::map<std::string, buffer::TimeRange> EvaluateTimeBounds(
     duck::Connection& conn, const StatementTimeBounds& bounds,
     const std::function<Status(duck::Statement&)>& bind) {
+  if (bounds.constant_ranges) return *bounds.constant_ranges;
   if (bounds.eval_sql.empty()) return {};
   auto stmt = conn.PrepareOne(bounds.eval_sql);
   if (!stmt.ok() || !bind(**stmt).ok()) return {};

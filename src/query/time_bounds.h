@@ -45,13 +45,17 @@ struct StatementTimeBounds {
   // parameters; empty when there are no bounds.
   std::string eval_tree_json;
   std::string eval_sql;  // its text (AnalyzeTimeBounds)
+  // The ranges, when no bound depends on the clock or a parameter: evaluated once, at analysis
+  // (a query with literal bounds then pays no second DuckDB bind per run, about 0.4 ms).
+  std::optional<std::map<std::string, buffer::TimeRange>> constant_ranges;
 };
 
 // The bounds in `statement` (one element of json_serialize_sql's "statements").
 StatementTimeBounds FindTimeBounds(const nlohmann::json& statement);
 
-// The bounds of user SQL `sql` with their eval_sql, parsed on `conn` (nothing is bound or
-// read); none when DuckDB cannot parse it or it is not one statement.
+// The bounds of user SQL `sql` with their eval_sql, parsed on `conn` (nothing of the statement
+// is bound or read; constant bounds are evaluated); none when DuckDB cannot parse it or it is
+// not one statement.
 StatementTimeBounds AnalyzeTimeBounds(duck::Connection& conn, const std::string& sql);
 
 // Each bounded table's range, evaluated on `conn` with the statement's parameters bound by
