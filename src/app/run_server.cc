@@ -169,8 +169,9 @@ int RunServer(const ServerConfig& config) {
   std::unique_ptr<cluster::Compactor> compactor;  // a cluster's compact node (below)
   // One DuckDB: the write buffer's tables in a compressed in-memory catalog, queries over them
   // and the Parquet files; SQL may touch only the scratch and Parquet directories.
-  duck::DatabaseOptions duck_options{
-      .threads = 0, .compressed_catalogs = {buffer::kBufferCatalog}, .allowed_directories = {}};
+  duck::DatabaseOptions duck_options{.threads = config.query_threads,
+                                     .compressed_catalogs = {buffer::kBufferCatalog},
+                                     .allowed_directories = {}};
   if (!scratch.empty()) duck_options.allowed_directories.push_back(scratch);
   if (!scratch.empty() && !parquet_dir.empty())
     duck_options.allowed_directories.push_back(parquet_dir);
@@ -206,8 +207,9 @@ int RunServer(const ServerConfig& config) {
   // Each flush is one file; on S3 one PUT, so there flushes are at most one per interval.
   auto min_gap = config.wal_min_flush_gap.value_or(
       config.object_store == "s3" ? config.wal_flush_interval : std::chrono::milliseconds(10));
-  wal::Wal wal(store.get(), {config.node_id, config.wal_flush_interval, config.wal_max_write_buffer_size,
-                             config.wal_flush_bytes, min_gap});
+  wal::Wal wal(store.get(),
+               {config.node_id, config.wal_flush_interval, config.wal_max_write_buffer_size,
+                config.wal_flush_bytes, min_gap, config.wal_replay_fail_on_error});
   // Parquet files live as local files of the store (DuckDB writes and reads them there).
   auto local_files = objstore::NewLocalFiles(
       store.get(), {cache_dir, config.parquet_cache_bytes, config.parquet_cache_prune_fraction});
@@ -520,6 +522,10 @@ int RunServer(const ServerConfig& config) {
             (clustered ? " of cluster " + config.cluster_id + " (mode " + config.modes_text + ")" : "") +
             ", object store " + store->Describe());
 
+  for (const auto& flag : config.inert_flags)
+    log::Warn(flag +
+              " is accepted for compatibility with InfluxDB 3 and has no effect in Riffle "
+              "(`influxdb3 serve --help` says what Riffle does instead)");
   int sig = 0;
   sigwait(&signals, &sig);
   log::Info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");

@@ -247,6 +247,7 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
                            // the cache is pruned as files are added or released, not on a timer
                            "--parquet-mem-cache-prune-interval", "--parquet-mem-cache-query-path-duration"})
     serve->add_option(name, (*ignored)[i++], "accepted for compatibility");
+  RegisterInfluxdb3Flags(app, *serve, cfg);
   serve->callback([cfg, flush, min_gap, gen1, mem_threshold, retention_check, query_timeout,
                    exec_mem, disable_authz, node_from_env, request_timeout, retry_timeout, modes,
                    replication, cache_size, disable_cache, compaction_check, shutdown_timeout,

@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "objstore/s3_store.h"
 
@@ -54,6 +55,11 @@ struct ServerConfig {
   std::chrono::milliseconds shutdown_timeout{30000};  // SIGTERM → exit at the latest
   std::string query_timeout_text;              // as given, for the error message
   int64_t exec_mem_pool_bytes = 0;             // DuckDB's memory limit (0: its default)
+  int query_threads = 0;  // --num-datafusion-threads: DuckDB's threads (0: one per core)
+  bool wal_replay_fail_on_error =
+      false;  // a corrupt WAL file stops the start instead of being skipped
+  // InfluxDB 3 flags given (on the command line or in the environment) that change nothing here.
+  std::vector<std::string> inert_flags;
   // The s3 store's local copies of Parquet objects (--parquet-mem-cache-size, on disk here).
   int64_t parquet_cache_bytes = 0;
   double parquet_cache_prune_fraction = 0.1;

@@ -77,6 +77,7 @@ Status Wal::Replay(const ReplayApply& apply, uint64_t skip_through, ReplayProgre
   };
   std::vector<std::thread> workers;
   for (size_t i = 0; i < std::min(threads, files.size()); ++i) workers.emplace_back(decoder);
+  Status failed;
   for (size_t i = 0; i < files.size(); ++i) {
     Result<std::vector<WriteOpPtr>> ops = std::vector<WriteOpPtr>();
     std::shared_ptr<std::string> contents;
@@ -86,6 +87,13 @@ Status Wal::Replay(const ReplayApply& apply, uint64_t skip_through, ReplayProgre
       ops = std::move(files[i].ops);
       files[i].ops = std::vector<WriteOpPtr>();  // its memory goes with the caller's copy
       contents = std::move(files[i].contents);
+    }
+    if (!ops.ok() && options_.replay_fail_on_error) {
+      failed = Status::IOError("WAL file " + files[i].key +
+                               " cannot be replayed: " + ops.status().message() +
+                               " (--wal-replay-fail-on-error is set; without it the file is "
+                               "logged and skipped)");
+      break;
     }
     if (!ops.ok()) {
       log::Error("skipping WAL file " + files[i].key + ": " + ops.status().message());
@@ -106,7 +114,7 @@ Status Wal::Replay(const ReplayApply& apply, uint64_t skip_through, ReplayProgre
   }
   cv.notify_all();
   for (auto& w : workers) w.join();
-  return Status::Ok();
+  return failed;
 }
 
 void Wal::DeleteThrough(uint64_t through, size_t keep) {

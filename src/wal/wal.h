@@ -90,6 +90,8 @@ struct WalOptions {
   // Flush without waiting out min_gap once this many bytes are queued. 0 disables it.
   size_t flush_bytes = 4 << 20;
   std::chrono::milliseconds min_gap{10};
+  // Replay stops at a corrupt file with an error instead of logging and skipping it.
+  bool replay_fail_on_error = false;
 };
 
 class Wal {
@@ -109,7 +111,8 @@ class Wal {
 
   // Replays every WAL file after `skip_through` in sequence order: files are read and decoded
   // by a few threads ahead of `apply`, which gets each file's ops on the calling thread.
-  // Corrupt files are logged and skipped. Sets the next sequence number. Must be called before
+  // Corrupt files are logged and skipped (an error, with options.replay_fail_on_error). Sets the
+  // next sequence number. Must be called before
   // Start(). `progress`, when given, counts the files as they are applied.
   struct ReplayProgress {
     std::atomic<size_t> files_total{0}, files_done{0};
