@@ -18,8 +18,8 @@ enum OpKind : uint8_t { kWrite = 0, kRowDelete = 1 };
 constexpr size_t kHeaderSize = 8 + 4 + 8 + 4 + 4;
 constexpr size_t kCompressedHeaderSize = kHeaderSize + 4;
 // zstd's fastest regular level: line protocol shrinks about 5x at ~550 MB/s per core. Writing
-// the plain bytes cost more: a 10M-row ingest spent a fifth of its CPU copying 2 GB into the
-// page cache, which a compressed WAL cuts to 400 MB (and a remote store's traffic with it).
+// the plain bytes cost more: a 10M-row TSBS ingest spent a fifth of its CPU copying 4 GB into
+// the page cache, which a compressed WAL cuts to 850 MB (and a remote store's traffic with it).
 constexpr int kZstdLevel = 1;
 
 template <typename T>
