@@ -237,6 +237,21 @@ TEST(WalFile, RefusesAPayloadThatDoesNotDecompressOrIsOfAnotherSize) {
   EXPECT_NE(future.status().message().find("unsupported WAL version 4"), std::string::npos);
 }
 
+TEST(DecodeRecycler, TakesTheSmallestBufferThatFitsElseTheLargest) {
+  DecodeRecycler recycler;
+  std::vector<const std::string*> by_size;
+  for (size_t size : {size_t{1000}, size_t{100'000}, size_t{10'000}}) {
+    auto b = std::make_shared<std::string>();
+    b->reserve(size);
+    by_size.push_back(b.get());
+    std::vector<WriteOpPtr> none;
+    recycler.Give(none, std::move(b));
+  }
+  EXPECT_EQ(recycler.TakeBuffer(5'000).get(), by_size[2]);      // 10,000 fits best
+  EXPECT_EQ(recycler.TakeBuffer(1'000'000).get(), by_size[1]);  // none fits: the largest
+  EXPECT_EQ(recycler.TakeBuffer().get(), by_size[0]);           // the one left
+}
+
 TEST(DecodeRecycler, ReusesTheDecompressedPayloadOnceNoWriteHoldsIt) {
   DecodeRecycler recycler;
   std::string file = EncodeWalFile(1, {MakeOp("db", "cpu,host=a v=1\ncpu,host=b v=2", 10)});

@@ -59,7 +59,9 @@ using WriteOpPtr = std::shared_ptr<const WriteOp>;
 class DecodeRecycler {
  public:
   std::shared_ptr<WriteOp> TakeOp();  // empty, from a recycled write when there is one
-  std::shared_ptr<std::string> TakeBuffer();
+  // A buffer to fill with `at_least` bytes: the smallest kept one that holds them, else the
+  // largest, else a new one.
+  std::shared_ptr<std::string> TakeBuffer(size_t at_least = 0);
   // Takes back the writes of `ops` that nothing else holds, and then `buffer` if none of the
   // writes still left point into it.
   void Give(std::vector<WriteOpPtr>& ops, std::shared_ptr<std::string> buffer);
@@ -67,6 +69,9 @@ class DecodeRecycler {
  private:
   std::mutex mu_;
   std::vector<std::shared_ptr<WriteOp>> ops_;
+  // A file in flight holds two (its compressed bytes and their payload); more kept buffers only
+  // raise replay's peak memory.
+  static constexpr size_t kKeptBuffers = 4;
   std::vector<std::shared_ptr<std::string>> buffers_;
 };
 
