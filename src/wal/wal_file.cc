@@ -84,15 +84,21 @@ bool GetRowDelete(std::string_view& in, RowDelete& d) {
   return true;
 }
 
+// The header every version starts with: magic, version, sequence, and the length and CRC-32 of
+// the bytes stored after it.
+std::string Header(uint32_t version, uint64_t sequence, std::string_view stored) {
+  std::string out;
+  out.append(kMagic, sizeof kMagic);
+  Put<uint32_t>(out, version);
+  Put<uint64_t>(out, sequence);
+  Put<uint32_t>(out, static_cast<uint32_t>(stored.size()));
+  Put<uint32_t>(out, Crc32(stored));
+  return out;
+}
+
 // A version 2 file: the payload as it is.
 std::string PlainFile(uint64_t sequence, std::string_view payload) {
-  std::string out;
-  out.reserve(kHeaderSize + payload.size());
-  out.append(kMagic, sizeof kMagic);
-  Put<uint32_t>(out, 2);
-  Put<uint64_t>(out, sequence);
-  Put<uint32_t>(out, static_cast<uint32_t>(payload.size()));
-  Put<uint32_t>(out, Crc32(payload));
+  std::string out = Header(2, sequence, payload);
   out.append(payload);
   return out;
 }
@@ -137,12 +143,7 @@ std::string EncodeWalFile(uint64_t sequence, const std::vector<WriteOpPtr>& ops)
   if (compressed <= 0) return PlainFile(sequence, payload);  // a payload of 2 GB or more
   out.resize(kCompressedHeaderSize + static_cast<size_t>(compressed));
   std::string_view stored(out.data() + kCompressedHeaderSize, static_cast<size_t>(compressed));
-  std::string header;
-  header.append(kMagic, sizeof kMagic);
-  Put<uint32_t>(header, kVersion);
-  Put<uint64_t>(header, sequence);
-  Put<uint32_t>(header, static_cast<uint32_t>(compressed));
-  Put<uint32_t>(header, Crc32(stored));
+  std::string header = Header(kVersion, sequence, stored);
   Put<uint32_t>(header, static_cast<uint32_t>(payload.size()));
   std::memcpy(out.data(), header.data(), kCompressedHeaderSize);
   return out;
