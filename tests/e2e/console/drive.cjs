@@ -24,6 +24,11 @@ async function runQuery(page, language, text) {
     const s = document.querySelector("#summary");
     return (s && s.textContent !== old) || document.querySelector(".error");
   }, { timeout: 20000 }, before);
+  // The chart is drawn in a later frame than the summary: sample it once it says it is drawn
+  // (or when the result has no chart). A fresh-clone run read its canvas before, blank.
+  await page.waitForFunction(() => document.querySelector("#chart-time") ||
+                                   !document.querySelector(".chart") || document.querySelector(".error"),
+                             { timeout: 5000 }).catch(() => {});
   return page.evaluate(() => {
     const canvas = document.querySelector(".chart canvas");
     let inked = 0;
