@@ -12,6 +12,7 @@
 #include "duck/connection.h"
 #include "duck/database.h"
 #include "query/last_point.h"
+#include "query/plan_hints.h"
 #include "query/sql_compat.h"
 #include "query/statement_scope.h"
 #include "query/time_bounds.h"
@@ -153,6 +154,28 @@ TEST_F(StatementScopeTest, AnythingOutsideTheDatabaseIsRefused) {
                           "SELECT * FROM pub, LATERAL (SELECT * FROM db_2.secret) s",
                           "SELECT list_transform([1], x -> (SELECT count(*) FROM db_2.secret))"})
     EXPECT_FALSE(Check(bad).ok()) << bad;
+}
+
+TEST_F(StatementScopeTest, OnlyStatementsThatJoinNothingSkipTheJoinOrderOptimizer) {
+  auto skipped = [this](const std::string& sql) {
+    auto statement = ParseOneStatement(*conn_, sql);
+    EXPECT_TRUE(statement.has_value()) << sql;
+    return statement ? OptimizersNotNeeded(*statement) : std::string("?");
+  };
+  for (const char* plain :
+       {"SELECT * FROM cpu WHERE host = 'a' AND time > now() - INTERVAL '1 hour'",
+        "SELECT date_bin(INTERVAL '1 minute', time) AS t, max(v) FROM cpu GROUP BY 1 ORDER BY 1",
+        "SELECT DISTINCT ON (host) * FROM cpu ORDER BY host, time DESC",
+        "WITH w AS (SELECT * FROM cpu) SELECT count(*) FROM (SELECT * FROM w) s",
+        "SELECT * FROM cpu UNION ALL SELECT * FROM pub", "SELECT * FROM range(3)"})
+    EXPECT_EQ(skipped(plain), "join_order") << plain;
+  for (const char* joins :
+       {"SELECT * FROM cpu JOIN pub USING (time)", "SELECT * FROM cpu, pub",
+        "SELECT * FROM cpu WHERE host IN (SELECT host FROM pub)",
+        "SELECT (SELECT max(v) FROM pub) AS m FROM cpu",
+        "SELECT * FROM (SELECT * FROM cpu LEFT JOIN pub ON cpu.time = pub.time) s",
+        "SELECT * FROM cpu PIVOT (max(v) FOR host IN ('a', 'b'))"})
+    EXPECT_EQ(skipped(joins), "") << joins;
 }
 
 TEST(WithoutExplain, StripsEveryExplainForm) {

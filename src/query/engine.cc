@@ -21,6 +21,7 @@
 #include "duck/connection.h"
 #include "duck/database.h"
 #include "query/last_point.h"
+#include "query/plan_hints.h"
 #include "query/query.h"
 #include "query/query_log.h"
 #include "query/sql_compat.h"
@@ -173,6 +174,8 @@ class DuckEngine final : public QueryEngine {
     uint64_t files_seen = UINT64_MAX;  // the publish whose file lists it holds (Buffer::ReadViews)
     // Tables whose file list the last query narrowed to a time range (time_bounds.h).
     std::map<uint32_t, buffer::TimeRange> narrowed;
+    // DuckDB's `disabled_optimizers` on it (query/plan_hints.h); nothing when unknown.
+    std::optional<std::string> disabled_optimizers = std::string();
   };
 
   Result<Conn> Acquire() {
@@ -327,7 +330,8 @@ class DuckEngine final : public QueryEngine {
                                                               DbSchema(db.id) + ",memory.main")));
       conn.db_id = db.id;
     }
-    RIFFLE_RETURN_IF_ERROR(CheckScopeCached(*conn.conn, state, db, rewritten));
+    RIFFLE_ASSIGN_OR_RETURN(std::string optimizers_off,
+                            CheckScopeCached(*conn.conn, state, db, rewritten));
     // Before the views lock: system tables ask the persister, which may be publishing.
     RIFFLE_RETURN_IF_ERROR(MaterializeVirtualTables(*conn.conn, state, db, rewritten));
     std::set<uint32_t> tables = TablesNamedIn(db, sql);
@@ -343,10 +347,17 @@ class DuckEngine final : public QueryEngine {
       std::string variables = buffer_->FileVariablesSql(&conn.files_seen);
       if (!variables.empty()) conn.narrowed.clear();  // every list whole again
       variables += NarrowingSql(conn, ranges);
+      if (optimizers_off != conn.disabled_optimizers) {
+        variables += optimizers_off.empty()
+                         ? std::string("RESET disabled_optimizers;")
+                         : "SET disabled_optimizers = " + QuoteLiteral(optimizers_off) + ";";
+        conn.disabled_optimizers = optimizers_off;
+      }
       if (!variables.empty()) {
         if (Status st = conn.conn->Exec(variables); !st.ok()) {
           conn.files_seen = UINT64_MAX;
           conn.narrowed.clear();
+          conn.disabled_optimizers.reset();
           return st;
         }
       }
@@ -365,12 +376,12 @@ class DuckEngine final : public QueryEngine {
                                                        const RewrittenSql& rewritten,
                                                        const Params& params) {
     constexpr size_t kNarrowFromFiles = 16;  // fewer open faster than the bounds evaluate
-    bool worth = false;
+    size_t most_files = 0;
     {
       auto views = buffer_->ReadViews();
-      for (uint32_t id : tables) worth = worth || buffer_->FileCount(id) >= kNarrowFromFiles;
+      for (uint32_t id : tables) most_files = std::max(most_files, buffer_->FileCount(id));
     }
-    if (!worth) return {};
+    if (most_files < 2) return {};
     std::shared_ptr<const StatementTimeBounds> bounds;
     if (auto known = bounds_by_text_.Find(rewritten.sql)) {
       bounds = std::move(*known);
@@ -380,6 +391,7 @@ class DuckEngine final : public QueryEngine {
       if (bounds_by_text_.Keeps(rewritten.sql)) bounds_by_text_.Put(rewritten.sql, bounds);
     }
     if (bounds->bounds.empty()) return {};
+    if (!bounds->constant_ranges && most_files < kNarrowFromFiles) return {};
     auto by_name = EvaluateTimeBounds(*conn.conn, *bounds, [&](duck::Statement& stmt) {
       return BindParams(stmt, rewritten, params);
     });
@@ -451,29 +463,33 @@ class DuckEngine final : public QueryEngine {
   // Dashboards and plugins send the same text again and again: a statement that passed is
   // remembered for its database and catalog version (a new version may change what a name
   // resolves to, so it checks again). The check costs about 230 µs (bench/query_bench.cc).
-  Status CheckScopeCached(duck::Connection& conn, const catalog::CatalogState& state,
-                          const catalog::Database& db, const RewrittenSql& rewritten) {
+  // Returns the optimizers the statement does not need (query/plan_hints.h), found on the same
+  // parse tree.
+  Result<std::string> CheckScopeCached(duck::Connection& conn, const catalog::CatalogState& state,
+                                       const catalog::Database& db, const RewrittenSql& rewritten) {
     std::string key;
     if (scope_passed_.Keeps(rewritten.sql)) {
       key = scope_passed_.KeyFor(state, db, rewritten.sql);
-      if (scope_passed_.Find(key)) return Status::Ok();
+      if (auto known = scope_passed_.Find(key)) return std::move(*known);
     }
-    RIFFLE_RETURN_IF_ERROR(CheckScope(conn, db, rewritten));
-    if (!key.empty()) scope_passed_.Put(std::move(key), true);
-    return Status::Ok();
+    RIFFLE_ASSIGN_OR_RETURN(std::string optimizers_off, CheckScope(conn, db, rewritten));
+    if (!key.empty()) scope_passed_.Put(std::move(key), optimizers_off);
+    return optimizers_off;
   }
 
-  static Status CheckScope(duck::Connection& conn, const catalog::Database& db, const RewrittenSql& rewritten) {
+  static Result<std::string> CheckScope(duck::Connection& conn, const catalog::Database& db,
+                                        const RewrittenSql& rewritten) {
     RIFFLE_ASSIGN_OR_RETURN(std::string text, conn.ParseTreeJson(WithoutExplain(rewritten.sql)));
     nlohmann::json tree = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (tree.is_discarded()) return Status::Internal("json_serialize_sql gave text that is not JSON");
     if (tree.value("error", false)) {
       // A syntax error is reported by DuckDB's prepare, which parses before it binds.
-      if (tree.value("error_type", "") == "parser") return Status::Ok();
+      if (tree.value("error_type", "") == "parser") return std::string();
       return Status::InvalidArgument(kReadOnlyOnly);
     }
     const auto& statements = tree["statements"];
-    if (!statements.is_array() || statements.size() != 1) return Status::Ok();  // prepare says how many
+    if (!statements.is_array() || statements.size() != 1)
+      return std::string();  // prepare says how many
     StatementScope scope{db.name, {}, {}};
     for (const auto& [name, t] : db.tables) scope.tables.insert(AsciiLower(name));
     if (rewritten.needs_info_tables || rewritten.needs_info_columns) {
@@ -484,7 +500,8 @@ class DuckEngine final : public QueryEngine {
       scope.virtual_tables.insert(AsciiLower(kSystemPrefix + name));
     for (const auto& call : rewritten.cache_calls)
       scope.virtual_tables.insert(AsciiLower(call.temp_name));
-    return CheckStatementScope(statements[0], scope);
+    RIFFLE_RETURN_IF_ERROR(CheckStatementScope(statements[0], scope));
+    return OptimizersNotNeeded(statements[0]);
   }
 
   // Tables of `db` whose name appears in `sql`, ignoring case (a superset of those it reads).
@@ -665,7 +682,8 @@ class DuckEngine final : public QueryEngine {
   FilePinner pinner_;
   std::multiset<uint64_t> running_;  // the publish count each running query began at
   std::mutex pool_mu_;
-  StatementCache<bool> scope_passed_{4096};  // CheckScopeCached's statements that passed
+  // CheckScopeCached's statements that passed, with the optimizers they do not need.
+  StatementCache<std::string> scope_passed_{4096};
   StatementCache<std::shared_ptr<const StatementTimeBounds>> bounds_by_text_{1024};
   StatementCache<std::optional<std::string>> last_point_by_text_{1024};  // LastPointRewrite
   std::vector<Conn> idle_;

@@ -157,3 +157,23 @@ def test_statements_bound_once_read_every_file_with_their_parameters(loaded):
     assert query_rows(loaded, "db", "SELECT count(*) AS c FROM cpu") == [{"c": 80}]
     assert query_rows(loaded, "db", "SELECT count(*) AS c FROM cpu WHERE n >= $lo AND n < $hi",
                       params={"lo": 100, "hi": 1000}) == [{"c": 16}]
+
+
+def test_literal_bounds_narrow_a_table_of_only_a_few_files(tmp_path):
+    """Below 16 files a bound of literals still narrows the list: it is evaluated once per
+    statement text, so it costs less than opening the other files (single-groupby-1-1-1 over
+    four files: 2.8 -> 2.4 ms). Bounds with now() still wait for 16 files."""
+    s = Server(tmp_path, ["--force-snapshot-rows", "1", "--gen1-duration", "1m"]).start()
+    try:
+        for h in range(3):
+            body = "\n".join(f"few,host=h{i} n={h * 10 + i}i {(BASE + h * 3600 + i) * 10**9}" for i in range(4))
+            assert write_lp(s, "db", body).status_code == 204
+            assert wait_for(lambda: files(s) == h + 1, timeout=20), files(s)
+        sql = f"SELECT count(*) AS c, sum(n) AS s FROM few WHERE time >= '{iso(BASE + 3600)}' AND time < '{iso(BASE + 5400)}'"
+        assert query_rows(s, "db", sql) == [{"c": 4, "s": 10 + 11 + 12 + 13}]
+        assert files_read(s, sql) == 1
+        assert files_read(s, "SELECT count(*) AS c FROM few") == 3
+        assert query_rows(s, "db", "SELECT count(*) AS c FROM few WHERE time > now() - INTERVAL '1 hour'") == [{"c": 0}]
+        assert query_rows(s, "db", "SELECT count(*) AS c FROM few") == [{"c": 12}]
+    finally:
+        s.stop()
