@@ -73,6 +73,13 @@ constexpr InertFlag kInertFlags[] = {
      "it only labels InfluxDB 3's telemetry"},
     {"--tcp-listener-file-path", "INFLUXDB3_TCP_LISTINER_FILE_PATH", true,
      "the port is in the start-up log line"},
+    {"--log-filter", "INFLUXDB3_LOG_FILTER", true, "Riffle's log has no filter"},
+    {"--max-concurrent-queries", "INFLUXDB3_MAX_CONCURRENT_QUERIES", true,
+     "queries are not queued; --query-timeout and --exec-mem-pool-bytes bound them"},
+    {"--parquet-mem-cache-prune-interval", "INFLUXDB3_PARQUET_MEM_CACHE_PRUNE_INTERVAL", true,
+     "the cache is pruned as files are added or released, not on a timer"},
+    {"--parquet-mem-cache-query-path-duration", "INFLUXDB3_PARQUET_MEM_CACHE_QUERY_PATH_DURATION",
+     true, "the cache keeps every file a query may read"},
 };
 
 // The global flags of InfluxDB 3's IO runtime (given before `serve`): Riffle's HTTP threads.

@@ -187,9 +187,11 @@ int RunServer(const ServerConfig& config) {
   buffer::Buffer write_buffer(duck->get(), scratch,
                               config.parquet_compression.empty() ? buffer::kDefaultParquetCodec
                                                                  : config.parquet_compression);
-  auto engine = query::QueryEngine::Open(
-      {.scratch_dir = scratch, .query_timeout = config.query_timeout, .query_timeout_text = config.query_timeout_text},
-      duck->get(), &write_buffer);
+  auto engine = query::QueryEngine::Open({.scratch_dir = scratch,
+                                          .query_timeout = config.query_timeout,
+                                          .query_timeout_text = config.query_timeout_text,
+                                          .query_log_size = config.query_log_size},
+                                         duck->get(), &write_buffer);
   if (!engine.ok()) {
     std::cerr << "Error: " << engine.status().message() << "\n";
     return 1;
@@ -316,6 +318,7 @@ int RunServer(const ServerConfig& config) {
   plugin::EngineOptions engine_options;
   engine_options.plugin_dir = config.plugin_dir;
   engine_options.plugin_repo = config.plugin_repo;
+  if (!config.virtual_env.empty()) engine_options.virtual_env = config.virtual_env;
   engine_options.run_triggers = has_mode("process");
   for (const auto& kind : config.restrict_triggers_to)
     engine_options.allowed_trigger_kinds.insert(kind == "wal_flush" ? "wal" : kind);

@@ -66,7 +66,6 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   auto exec_mem = std::make_shared<std::string>();
   auto mem_threshold = std::make_shared<std::string>("536870912");
   auto node_from_env = std::make_shared<std::string>();
-  auto ignored = std::make_shared<std::vector<std::string>>(32);
   auto package_manager = std::make_shared<std::string>();
   CLI::App* serve = app.add_subcommand("serve", "Run the database server");
   serve->add_option("--node-id,--host-id", cfg->node_id, "identifier of this node (prefix of its files)")
@@ -240,13 +239,17 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
                     "memory queries may use: bytes or a percentage of RAM (e.g. 20%); past it they spill to disk "
                     "(default: DuckDB's, 80% of RAM)")
       ->envname("INFLUXDB3_EXEC_MEM_POOL_BYTES");
-  // Accepted for compatibility with InfluxDB 3 command lines; not used by Riffle yet.
-  int i = 0;
-  for (const char* name : {"--log-filter", "--virtual-env-location",
-                           "--query-log-size", "--max-concurrent-queries",
-                           // the cache is pruned as files are added or released, not on a timer
-                           "--parquet-mem-cache-prune-interval", "--parquet-mem-cache-query-path-duration"})
-    serve->add_option(name, (*ignored)[i++], "accepted for compatibility");
+  serve
+      ->add_option(
+          "--virtual-env-location", cfg->virtual_env,
+          "the Python venv plugins import from and `influxdb3 install package` installs into "
+          "(created when missing; default: <plugin-dir>/.venv)")
+      ->envname("VIRTUAL_ENV");
+  serve
+      ->add_option("--query-log-size", cfg->query_log_size,
+                   "queries system.queries keeps (default 1000)")
+      ->envname("INFLUXDB3_QUERY_LOG_SIZE")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24));
   RegisterInfluxdb3Flags(app, *serve, cfg);
   serve->callback([cfg, flush, min_gap, gen1, mem_threshold, retention_check, query_timeout,
                    exec_mem, disable_authz, node_from_env, request_timeout, retry_timeout, modes,

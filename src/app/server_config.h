@@ -25,6 +25,7 @@ struct ServerConfig {
   std::string modes_text = "all";  // as given, for messages
   std::chrono::milliseconds replication_interval{1000};  // query nodes: how often they catch up
   std::string plugin_dir;
+  std::string virtual_env;  // the plugins' venv; empty: <plugin_dir>/.venv
   std::string plugin_repo = "https://raw.githubusercontent.com/influxdata/influxdb3_plugins/main/";
   std::string http_bind = "0.0.0.0:8181";
   std::string tls_cert, tls_key, tls_min_version = "tls-1.2";  // --tls-*: HTTPS and gRPC over TLS
@@ -54,6 +55,7 @@ struct ServerConfig {
   std::chrono::milliseconds query_timeout{0};  // 0: no limit
   std::chrono::milliseconds shutdown_timeout{30000};  // SIGTERM → exit at the latest
   std::string query_timeout_text;              // as given, for the error message
+  size_t query_log_size = 1000;                // queries system.queries keeps
   int64_t exec_mem_pool_bytes = 0;             // DuckDB's memory limit (0: its default)
   int query_threads = 0;  // --num-datafusion-threads: DuckDB's threads (0: one per core)
   bool wal_replay_fail_on_error =

@@ -113,7 +113,10 @@ class StatementCache {
 class DuckEngine final : public QueryEngine {
  public:
   DuckEngine(EngineOptions options, duck::Database* db, Buffer* buffer)
-      : options_(std::move(options)), db_(db), buffer_(buffer) {
+      : options_(std::move(options)),
+        db_(db),
+        buffer_(buffer),
+        query_log_(options_.query_log_size) {
     if (options_.query_timeout.count() > 0) watchdog_ = std::thread([this] { RunWatchdog(); });
   }
   ~DuckEngine() override {

@@ -95,6 +95,7 @@ struct EngineOptions {
   // A query running longer is interrupted with a Timeout error naming the limit (0: none).
   std::chrono::milliseconds query_timeout{0};
   std::string query_timeout_text;  // the limit as the operator wrote it, e.g. "30s"
+  size_t query_log_size = 1000;    // queries system.queries keeps (--query-log-size)
 };
 
 // Which published file lists running queries may still read: a query binds a table's Parquet

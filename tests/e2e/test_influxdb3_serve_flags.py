@@ -2,7 +2,8 @@
 and environment start Riffle unchanged. --num-datafusion-threads sets the threads a query may use,
 --num-io-threads (a global flag, before `serve`) the HTTP threads, --wal-replay-fail-on-error refuses
 to start past a corrupt WAL file; the rest are accepted, named in a start-up warning, and change
-nothing. Real server processes."""
+nothing. --virtual-env-location (env VIRTUAL_ENV) is the plugins' venv and --query-log-size bounds
+system.queries, as in InfluxDB 3. Real server processes."""
 import os
 import subprocess
 import time
@@ -10,6 +11,7 @@ import time
 import requests
 
 from conftest import BINARY, Server, free_port, object_keys, query_rows, read_object, write_lp, write_object
+from conftest import put_plugin, create_trigger
 
 INERT_VALUES = {"--checkpoint-interval": "10m", "--gen1-lookback-duration": "1month",
                 "--snapshot-concurrency-limit": "4", "--wal-replay-concurrency-limit": "8",
@@ -19,7 +21,9 @@ INERT_VALUES = {"--checkpoint-interval": "10m", "--gen1-lookback-duration": "1mo
                 "--table-index-cache-concurrency-limit": "8", "--datafusion-config": "a:b,c:d",
                 "--datafusion-max-parquet-fanout": "1000", "--datafusion-runtime-type": "multi-thread",
                 "--datafusion-runtime-thread-priority": "10", "--telemetry-endpoint": "http://127.0.0.1:1",
-                "--serve-invocation-method": "explicit"}
+                "--serve-invocation-method": "explicit", "--log-filter": "info,iox=debug",
+                "--max-concurrent-queries": "16", "--parquet-mem-cache-prune-interval": "1s",
+                "--parquet-mem-cache-query-path-duration": "5h"}
 INERT_FLAGS = ["--datafusion-use-cached-parquet-loader", "--disable-log-filter-noise-reduction"]
 
 
@@ -115,3 +119,43 @@ def test_wal_replay_fail_on_error_refuses_a_corrupt_wal_file(tmp_path):
         assert "skipping WAL file" in s.log()
     finally:
         s.stop()
+
+
+def test_virtual_env_location_is_where_plugins_import_from(tmp_path):
+    venv = tmp_path / "elsewhere" / "venv"
+    site = venv / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "riffle_venv_probe.py").write_text("WHERE = 'from the venv given'\n")
+    for how in ("flag", "env"):
+        s = Server(tmp_path / how, ["--virtual-env-location", str(venv)] if how == "flag" else [],
+                   env={"VIRTUAL_ENV": str(venv)} if how == "env" else None).start()
+        try:
+            s.cli("create", "database", "db")
+            put_plugin(s, "probe.py", """
+                import os
+                import riffle_venv_probe
+                def process_request(influxdb3_local, q, h, b, args=None):
+                    return riffle_venv_probe.WHERE + " " + os.environ["VIRTUAL_ENV"]
+                """)
+            create_trigger(s, "db", "probe", "request:probe", "probe.py")
+            r = requests.get(f"{s.url}/api/v3/engine/probe", timeout=30)
+            assert r.status_code == 200 and r.text == f"from the venv given {venv}", (how, r.status_code, r.text)
+        finally:
+            s.stop()
+
+
+def test_query_log_size_bounds_system_queries(tmp_path):
+    s = Server(tmp_path, ["--query-log-size", "3"]).start()
+    try:
+        assert write_lp(s, "db", "m v=1i 1").status_code == 204
+        for i in range(6):
+            assert query_rows(s, "db", f"SELECT v + {i} AS v FROM m") == [{"v": 1 + i}]
+        # The ended ones; running queries (this one) are listed besides.
+        texts = [r["query_text"] for r in query_rows(s, "db", "SELECT query_text FROM system.queries WHERE NOT running")]
+        assert len(texts) <= 3 and "SELECT v + 5 AS v FROM m" in texts, texts
+        assert "SELECT v + 0 AS v FROM m" not in texts, texts
+    finally:
+        s.stop()
+    r = subprocess.run([BINARY, "serve", "--node-id", "n", "--object-store", "memory", "--query-log-size", "0"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "--query-log-size" in r.stderr, r.stderr
