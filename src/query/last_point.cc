@@ -22,16 +22,10 @@ bool IsEmptyArray(const json& j, const char* key) {
 
 // Whether an expression holds a subquery or a window function anywhere.
 bool HasSubqueryOrWindow(const json& j) {
-  if (j.is_object()) {
-    std::string cls = StringAt(j, "class");
-    if (cls == "SUBQUERY" || cls == "WINDOW") return true;
-    for (const auto& [key, value] : j.items())
-      if (HasSubqueryOrWindow(value)) return true;
-  } else if (j.is_array()) {
-    for (const auto& value : j)
-      if (HasSubqueryOrWindow(value)) return true;
-  }
-  return false;
+  return AnyObjectIn(j, [](const json& node) {
+    std::string cls = StringAt(node, "class");
+    return cls == "SUBQUERY" || cls == "WINDOW";
+  });
 }
 
 // The column a reference names when it is a plain column of the table known in the statement

@@ -10,16 +10,10 @@ namespace {
 // Whether any node of the tree is a join, a subquery expression (planned as a join) or a
 // PIVOT table reference (planned with joins when it unpivots or has several aggregates).
 bool MayJoin(const nlohmann::json& j) {
-  if (j.is_object()) {
-    std::string type = StringAt(j, "type");
-    if (type == "JOIN" || type == "PIVOT" || StringAt(j, "class") == "SUBQUERY") return true;
-    for (const auto& [key, value] : j.items())
-      if (MayJoin(value)) return true;
-  } else if (j.is_array()) {
-    for (const auto& value : j)
-      if (MayJoin(value)) return true;
-  }
-  return false;
+  return AnyObjectIn(j, [](const nlohmann::json& node) {
+    std::string type = StringAt(node, "type");
+    return type == "JOIN" || type == "PIVOT" || StringAt(node, "class") == "SUBQUERY";
+  });
 }
 
 }  // namespace

@@ -242,6 +242,18 @@ bool IsNullOrAbsent(const json& obj, const char* key) {
   return it == obj.end() || it->is_null();
 }
 
+bool AnyObjectIn(const json& j, const std::function<bool(const json&)>& matches) {
+  if (j.is_object()) {
+    if (matches(j)) return true;
+    for (const auto& [key, value] : j.items())
+      if (AnyObjectIn(value, matches)) return true;
+  } else if (j.is_array()) {
+    for (const auto& value : j)
+      if (AnyObjectIn(value, matches)) return true;
+  }
+  return false;
+}
+
 std::optional<json> ParseOneStatement(duck::Connection& conn, const std::string& sql) {
   auto text = conn.ParseTreeJson(sql);
   if (!text.ok()) return std::nullopt;

@@ -16,6 +16,7 @@
 // EXPLAIN [ANALYZE] is checked on the statement it explains.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <set>
@@ -39,6 +40,9 @@ Status CheckStatementScope(const nlohmann::json& tree, const StatementScope& sco
 std::string StringAt(const nlohmann::json& obj, const char* key);
 // Whether a field of a parse-tree node is absent or null.
 bool IsNullOrAbsent(const nlohmann::json& obj, const char* key);
+// Whether `matches` holds for any object in the tree `j` (`j` itself included).
+bool AnyObjectIn(const nlohmann::json& j,
+                 const std::function<bool(const nlohmann::json&)>& matches);
 // The parse tree of `sql` when DuckDB parses it (on `conn`, binding nothing) as exactly one
 // statement: that statement's element of json_serialize_sql's "statements"; else nothing.
 std::optional<nlohmann::json> ParseOneStatement(duck::Connection& conn, const std::string& sql);
