@@ -101,7 +101,7 @@ class StatementCache {
   void Put(std::string key, V value) {
     std::lock_guard lock(mu_);
     if (entries_.size() >= max_entries_) entries_.clear();
-    entries_.emplace(std::move(key), std::move(value));
+    entries_.insert_or_assign(std::move(key), std::move(value));
   }
 
  private:
@@ -373,7 +373,10 @@ class DuckEngine final : public QueryEngine {
 
   // The time range in which the statement reads each of `tables` that has enough Parquet files
   // for narrowing its list to pay (see query/time_bounds.h): the bounds are found once per
-  // statement text and evaluated per run (they may use now() or parameters).
+  // statement text and evaluated per run (they may use now() or parameters), or once with the
+  // analysis when they are literals. Below kNarrowFromFiles files only literal bounds narrow,
+  // and only from a text's second run: analysing a new text costs about 1 ms, more than opening
+  // a few files, and dashboards send new literal times on every refresh.
   std::map<uint32_t, buffer::TimeRange> TimeRangesRead(Conn& conn, const catalog::Database& db,
                                                        const std::set<uint32_t>& tables,
                                                        const RewrittenSql& rewritten,
@@ -386,8 +389,12 @@ class DuckEngine final : public QueryEngine {
     }
     if (most_files < 2) return {};
     std::shared_ptr<const StatementTimeBounds> bounds;
-    if (auto known = bounds_by_text_.Find(rewritten.sql)) {
+    auto known = bounds_by_text_.Find(rewritten.sql);  // null: seen once, not analysed
+    if (known && *known) {
       bounds = std::move(*known);
+    } else if (!known && most_files < kNarrowFromFiles) {
+      if (bounds_by_text_.Keeps(rewritten.sql)) bounds_by_text_.Put(rewritten.sql, nullptr);
+      return {};
     } else {
       bounds = std::make_shared<const StatementTimeBounds>(
           AnalyzeTimeBounds(*conn.conn, WithoutExplain(rewritten.sql)));
@@ -687,6 +694,7 @@ class DuckEngine final : public QueryEngine {
   std::mutex pool_mu_;
   // CheckScopeCached's statements that passed, with the optimizers they do not need.
   StatementCache<std::string> scope_passed_{4096};
+  // TimeRangesRead's analyses; null for a text seen once over a table of few files.
   StatementCache<std::shared_ptr<const StatementTimeBounds>> bounds_by_text_{1024};
   StatementCache<std::optional<std::string>> last_point_by_text_{1024};  // LastPointRewrite
   std::vector<Conn> idle_;
