@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(g++ cmake ninja-build make pkg-config libboost-dev pybind11-dev python3-dev
   python3-venv python3-pip nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libzstd-dev liblz4-dev
+  libjemalloc-dev
   zlib1g-dev libdeflate-dev libgtest-dev libgmock-dev libbenchmark-dev python3-pytest python3-pytest-xdist python3-requests curl
   clang libclang-rt-14-dev libssl-dev
   # Arrow Flight over gRPC: protoc + the gRPC C++ plugin and library, flatc for the Arrow IPC

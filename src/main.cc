@@ -11,6 +11,16 @@
 #include "cli/cli.h"
 #include "worker/worker.h"
 
+#ifdef RIFFLE_WITH_JEMALLOC
+// jemalloc's options (MALLOC_CONF in the environment still overrides them). Pages freed stay
+// with the process for about a second, then a background thread gives them back: long enough
+// for the next request body or WAL file to reuse them without faulting them in again, short
+// enough that an idle server's resident memory falls back (bench/README.md, "jemalloc").
+extern "C" {
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+}
+#endif
+
 namespace {
 
 // `influxdb3` alone (InfluxDB 3's quick start): `serve` with a node id made from the host name

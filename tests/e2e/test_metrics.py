@@ -1,6 +1,7 @@
 """Issue 15 (item 8): server metrics on /metrics next to the Processing engine's: HTTP requests
 by route and status with latency, lines and bytes written and rejected, WAL flushes, snapshots,
 Parquet files and bytes per database, queries by language, buffer bytes, process metrics."""
+import os
 import re
 
 import requests
@@ -59,5 +60,28 @@ def test_server_metrics(tmp_path):
         # The Processing engine's families are still there, and every family is typed once.
         types = re.findall(r"^# TYPE (\S+) ", text, re.M)
         assert len(types) == len(set(types))
+    finally:
+        s.kill9()
+
+
+def test_allocator_metrics_come_from_jemalloc(tmp_path):
+    """The server allocates through jemalloc (src/common/allocator.h) and /metrics reports its
+    bytes; the sanitized build keeps the sanitizer's allocator and reports none."""
+    s = Server(tmp_path).start()
+    try:
+        lines = "\n".join(f"m,host=h{i % 7} v={i} {i}" for i in range(20000))
+        assert write_lp(s, "alloc", lines, precision="s").status_code == 204
+        text, m = scrape(s)
+        kinds = {k: v for k, v in m.items() if k.startswith("riffle_allocator_bytes")}
+        maps = open(f"/proc/{s.proc.pid}/maps").read()
+        if os.environ.get("RIFFLE_SANITIZED"):
+            assert kinds == {} and "libjemalloc" not in maps
+            return
+        assert "libjemalloc" in maps
+        assert set(kinds) == {f'riffle_allocator_bytes{{kind="{k}"}}'
+                              for k in ("allocated", "active", "resident", "retained")}
+        allocated, active = m['riffle_allocator_bytes{kind="allocated"}'], m['riffle_allocator_bytes{kind="active"}']
+        assert 1e6 < allocated <= active <= m['riffle_allocator_bytes{kind="resident"}']
+        assert "# TYPE riffle_allocator_bytes gauge" in text
     finally:
         s.kill9()
