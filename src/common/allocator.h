@@ -2,7 +2,7 @@
 // malloc every request body, parsed batch and WAL file came from pages the kernel had to fault
 // in again (the ingest's largest buffers are freed a moment after they are filled), and on the
 // 2-core VM that cost about a sixth of the ingest rate (bench/README.md, "jemalloc").
-// Sanitized builds and the unit tests keep the C library's allocator.
+// Sanitized builds keep the sanitizer's allocator, the unit tests the C library's.
 #pragma once
 
 #include <cstdint>

@@ -82,18 +82,16 @@ void ProcessMetrics(std::string* out) {
       "seconds.\n"
       "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds " +
       Number(std::floor(kStartSeconds)) + "\n";
-  if (auto heap = allocator::Current()) {
-    *out += "# HELP riffle_allocator_bytes Memory of the server's allocator (" + heap->name +
-            "): allocated (held by the program), active (its pages), resident (in memory, the "
-            "allocator's own included), retained (returned to the kernel, address space kept).\n"
-            "# TYPE riffle_allocator_bytes gauge\n";
-    for (auto [kind, bytes] : {std::pair<const char*, int64_t>{"allocated", heap->allocated},
-                               {"active", heap->active},
-                               {"resident", heap->resident},
-                               {"retained", heap->retained}})
-      *out += std::string("riffle_allocator_bytes{kind=\"") + kind + "\"} " +
-              Number(static_cast<double>(bytes)) + "\n";
-  }
+  if (auto heap = allocator::Current())
+    Gauge("riffle_allocator_bytes",
+          "Memory of the server's allocator (" + heap->name +
+              "): allocated (held by the program), active (its pages), resident (in memory, the "
+              "allocator's own included), retained (returned to the kernel, address space kept).",
+          {{"allocated", static_cast<double>(heap->allocated)},
+           {"active", static_cast<double>(heap->active)},
+           {"resident", static_cast<double>(heap->resident)},
+           {"retained", static_cast<double>(heap->retained)}},
+          out, "kind");
 }
 
 }  // namespace

@@ -10,8 +10,8 @@ import time
 
 import requests
 
-from conftest import BINARY, Server, free_port, object_keys, query_rows, read_object, write_lp, write_object
-from conftest import put_plugin, create_trigger
+from conftest import (BINARY, Server, create_trigger, free_port, object_keys, put_plugin, query_rows,
+                      read_object, write_lp, write_object)
 
 INERT_VALUES = {"--checkpoint-interval": "10m", "--gen1-lookback-duration": "1month",
                 "--snapshot-concurrency-limit": "4", "--wal-replay-concurrency-limit": "8",
