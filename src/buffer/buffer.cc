@@ -184,7 +184,14 @@ Buffer::~Buffer() {
 
 Status Buffer::SyncSchema(const catalog::CatalogState& state) {
   std::lock_guard lock(mu_);
-  return SyncLocked(state);
+  return SyncLocked(NewestLocked(state));
+}
+
+const catalog::CatalogState& Buffer::NewestLocked(const catalog::CatalogState& given) {
+  // Versions only grow (Catalog::Mutate), and copying a state copies its maps of pointers.
+  if (!newest_ || given.version > newest_->version)
+    newest_ = std::make_shared<const catalog::CatalogState>(given);
+  return *newest_;
 }
 
 Status Buffer::SyncTable(const catalog::Database& db, const catalog::Table& table) {

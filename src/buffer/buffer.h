@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -159,6 +160,13 @@ class Buffer {
   bool checkpointing_ = false;
   bool checkpoint_due_ = false;  // put off while scans ran (under mu_)
   Status SyncLocked(const catalog::CatalogState& state);
+  // The newer of `given` and the newest catalog the buffer has synced with (kept from now on).
+  // Callers take a catalog state before they lock mu_, and a change is synced before it is
+  // published (Catalog::AddPrePublishListener), so `given` may be older than the tables and
+  // columns already in DuckDB: syncing back to it dropped a just-created table's view, and
+  // appending with its columns failed on a just-added column, losing acknowledged rows.
+  const catalog::CatalogState& NewestLocked(const catalog::CatalogState& given);
+  std::shared_ptr<const catalog::CatalogState> newest_;  // under mu_
   struct TableRows {
     const catalog::Database* db = nullptr;
     std::vector<std::pair<const wal::WriteOp*, uint32_t>> rows;  // (write, line) in arrival order

@@ -80,8 +80,9 @@ Status Buffer::CommitAppendersLocked() {
   return result;
 }
 
-Status Buffer::Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops) {
+Status Buffer::Append(const catalog::CatalogState& given, const std::vector<wal::WriteOpPtr>& ops) {
   std::lock_guard lock(mu_);
+  const catalog::CatalogState& state = NewestLocked(given);
   // A kept appender's rows must reach their table before its schema can change.
   if (bulk_ && state.version != bulk_catalog_version_) {
     (void)CommitAppendersLocked();

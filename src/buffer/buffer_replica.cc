@@ -8,10 +8,11 @@ namespace riffle::buffer {
 
 using duck::QuoteIdent;
 
-Status Buffer::Replace(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops,
+Status Buffer::Replace(const catalog::CatalogState& given, const std::vector<wal::WriteOpPtr>& ops,
                        const std::map<uint32_t, std::vector<PersistedFile>>& files,
                        const DuplicateRanges& duplicates) {
   std::lock_guard lock(mu_);
+  const catalog::CatalogState& state = NewestLocked(given);
   std::unique_lock views(views_mu_);  // queries binding views wait (see ReadViews)
   struct CountPublish {
     std::atomic<uint64_t>& count;

@@ -37,8 +37,9 @@ std::string SortKeySql(const catalog::Table& table) {
 
 }  // namespace
 
-Result<size_t> Buffer::Freeze(const catalog::CatalogState& state) {
+Result<size_t> Buffer::Freeze(const catalog::CatalogState& given) {
   std::lock_guard lock(mu_);
+  const catalog::CatalogState& state = NewestLocked(given);
   if (!frozen_.empty()) return Status::Internal("a snapshot is already in progress");
   // A snapshot covers every row appended before it, those a bulk append holds too.
   RIFFLE_RETURN_IF_ERROR(CommitAppendersLocked());
@@ -171,10 +172,11 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
   return out;
 }
 
-Status Buffer::PublishParquet(const catalog::CatalogState& state,
+Status Buffer::PublishParquet(const catalog::CatalogState& given,
                               const std::map<uint32_t, std::vector<PersistedFile>>& files,
                               bool drop_frozen) {
   std::lock_guard lock(mu_);
+  const catalog::CatalogState& state = NewestLocked(given);
   std::unique_lock views(views_mu_);  // queries binding views wait (see ReadViews)
   // Counted once the views changed (or failed to): a query that sees the new count binds them.
   struct CountPublish {

@@ -121,8 +121,9 @@ Result<std::unique_ptr<ChunkAppender>> ChunkAppender::Open(Connection& conn,
     return Status::Ok();
   };
   // The function is registered once per database, by the first connection that needs it.
-  if (!prepare().ok()) {
-    RIFFLE_RETURN_IF_ERROR(QueuedChunks::Register(conn.conn_));
+  if (Status first = prepare(); !first.ok()) {
+    // Registered already: the INSERT failed for a reason of its own, which is the answer.
+    if (!QueuedChunks::Register(conn.conn_).ok()) return first;
     RIFFLE_RETURN_IF_ERROR(prepare());
   }
   return a;
