@@ -90,13 +90,16 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& given) {
 }
 
 Result<std::vector<PersistedFile>> Buffer::WriteParquet(
-    const catalog::CatalogState& state, int64_t chunk_ns,
+    const catalog::CatalogState& given, int64_t chunk_ns,
     const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>&
         path_for) {
   std::set<uint32_t> frozen;
   std::map<uint32_t, TimeRangeSet> duplicates;  // every frozen row was observed before the freeze
+  std::shared_ptr<const catalog::CatalogState> newest;  // the frozen tables' columns, at least
   {
     std::lock_guard lock(mu_);
+    NewestLocked(given);
+    newest = newest_;
     frozen = frozen_;
     for (const auto& [id, tracker] : duplicates_)
       if (!tracker.ranges().empty()) duplicates[id] = tracker.ranges();
@@ -108,7 +111,7 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
   duck::Connection& conn = *opened;
   ScanGuard scanning(this);
   std::vector<PersistedFile> out;
-  for (const auto& [name, db] : state.databases) {
+  for (const auto& [name, db] : newest->databases) {
     if (db->deleted) continue;
     for (const auto& [tname, table] : db->tables) {
       if (!frozen.count(table->id)) continue;
