@@ -17,15 +17,6 @@ constexpr size_t kMaxFilesPerTable = 16;
 constexpr int64_t kMaxSortedRows = 4'000'000;
 
 namespace {
-// The next chunk a backfill's snapshot tries: one that divides a UTC day while there is one
-// (compaction merges the files of a closed day, and leaves a file that spans days as it is),
-// then whole days.
-int64_t CoarserChunk(int64_t chunk) {
-  constexpr int64_t kHour = 3'600'000'000'000, kDay = 24 * kHour;
-  for (int64_t c : {kHour, 6 * kHour, kDay})
-    if (c > chunk && c % chunk == 0) return c;
-  return chunk * 8;
-}
 
 // The series key then time: the tags in the table's column order, as InfluxDB's sort key.
 std::string SortKeySql(const catalog::Table& table) {
@@ -132,7 +123,7 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
           return Status::Internal("snapshot statistics failed: " + queried.status().message());
         stats = std::move(queried).value();
         if (stats.size() <= kMaxFilesPerTable || chunk > INT64_MAX / 16) break;
-        chunk = CoarserChunk(chunk);
+        chunk *= 8;
       }
       for (const auto& row : stats) {
         PersistedFile f;

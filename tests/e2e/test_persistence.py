@@ -346,32 +346,6 @@ def test_compaction_merges_a_closed_days_files_and_queries_do_not_change(tmp_pat
         s.kill9()
 
 
-def test_a_backfill_over_several_days_is_written_in_days_files_that_compaction_merges(tmp_path):
-    """A snapshot spanning more 1-minute chunks than one snapshot writes files for widens its
-    chunks to ones that divide a UTC day (here 6 h), so no file spans two days and each closed
-    day's files merge into one. Chunks of 8 × 8 × 8 minutes crossed midnight, and such files
-    were never merged."""
-    s = Server(tmp_path, ["--force-snapshot-rows", "200", "--gen1-duration", "1m", "--compaction-min-files", "3",
-                          "--snapshotted-wal-files-to-keep", "0"]).start()
-    try:
-        start = 1_699_833_600  # 2023-11-13T00:00:00Z: three whole closed days, a point per host every 20 min
-        lines = [f"cpu,host=h{i % 2} usage={i}.5 {start + (i // 2) * 1200}" for i in range(432)]
-        assert write_lp(s, "db", "\n".join(lines), precision="s").status_code == 204
-        sql = "SELECT host, usage, time FROM cpu ORDER BY usage"
-        expected = query_rows(s, "db", sql)
-        assert len(expected) == 432
-        day = 86400 * 10**9
-        assert wait_for(lambda: len(parquet_files(s, "db")) == 3, timeout=30), (parquet_files(s, "db"), s.log())
-        files = parquet_files(s, "db")
-        assert sorted(f["min_time"] // day for f in files) == [start * 10**9 // day + d for d in range(3)], files
-        assert all(f["min_time"] // day == f["max_time"] // day for f in files), files
-        assert [f["row_count"] for f in files] == [144, 144, 144], files
-        assert "compaction: merged" in s.log()
-        assert query_rows(s, "db", sql) == expected
-    finally:
-        s.kill9()
-
-
 def write_snapshots(server, count, with_n=False):
     """`count` writes of 10 recent rows to a server that snapshots every 10 rows: each write's
     file is listed before the next write."""
