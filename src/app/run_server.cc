@@ -464,7 +464,7 @@ int RunServer(const ServerConfig& config) {
           const std::vector<wal::WriteOpPtr>& ops) {
         persister.BeforeAppend(sequence);
         if (Status st = write_buffer.Append(*catalog.State(), ops); !st.ok())
-          log::Error("buffer append: " + st.message());
+          persister.AppendFailed(sequence, st.message());
         caches.Apply(*catalog.State(), ops);
         if (!has_deletes(ops)) return;
         // Row deletes are queued before AfterFlush may freeze rows written after them.

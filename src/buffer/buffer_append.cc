@@ -1,7 +1,9 @@
 // The append path: a flush's (or a replayed file's) writes into each table's DuckDB table, the
 // repeats they may bring, and the checkpoints that compress what was appended.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "buffer/buffer.h"
 #include "common/log.h"
@@ -12,6 +14,18 @@ namespace riffle::buffer {
 using catalog::ColumnType;
 
 namespace {
+
+// Tests: RIFFLE_FAULT=append_refused:<table> makes every append to that table fail, as an
+// append that DuckDB refuses would (see Persister::AppendFailed).
+bool FaultInjected(const catalog::Table& table) {
+  static const std::string refused = [] {
+    const char* f = std::getenv("RIFFLE_FAULT");
+    std::string_view v = f ? f : "";
+    constexpr std::string_view kPrefix = "append_refused:";
+    return v.substr(0, kPrefix.size()) == kPrefix ? std::string(v.substr(kPrefix.size())) : "";
+  }();
+  return !refused.empty() && table.name == refused;
+}
 
 constexpr size_t kCheckpointRows = 1 << 20;
 // A bulk append commits exactly one row group's rows (DuckDB's 122,880) at a time, which move
@@ -126,7 +140,8 @@ Status Buffer::AppendWritesLocked(const catalog::CatalogState& state,
   for (const auto& [table, group] : by_table) {
     const auto& rows = group.rows;
     bool ranges_changed = false;
-    Status st = AppendTable(*group.db, *table, rows, &ranges_changed);
+    Status st = FaultInjected(*table) ? Status::Internal("RIFFLE_FAULT: append refused")
+                                      : AppendTable(*group.db, *table, rows, &ranges_changed);
     if (!st.ok()) {
       log::Error("buffer append to table '" + table->name + "' failed: " + st.message());
       result = st;

@@ -205,6 +205,16 @@ void Persister::BeforeAppend(uint64_t wal_sequence) {
   appending_sequence_ = wal_sequence;
 }
 
+void Persister::AppendFailed(uint64_t wal_sequence, const std::string& why) {
+  if (!local_) return;
+  std::lock_guard lock(mu_);
+  if (failed_append_sequence_ == 0) failed_append_sequence_ = wal_sequence;
+  log::Error("WAL file " + std::to_string(wal_sequence) +
+             ": its rows could not all be added to the in-memory buffer (" + why +
+             "); they are kept in the WAL, and snapshots are stopped until a restart replays "
+             "them");
+}
+
 void Persister::RecheckAfterSnapshot() {
   {
     std::lock_guard lock(mu_);
@@ -233,6 +243,7 @@ bool Persister::BufferOverMemoryThresholdLocked() {
 }
 
 bool Persister::SnapshotIfDueLocked(uint64_t wal_sequence) {
+  if (failed_append_sequence_ != 0) return false;  // see AppendFailed
   while (!period_starts_.empty() && period_starts_.front() <= covered_wal_sequence_)
     period_starts_.pop_front();
   // As InfluxDB: snapshot once 1.5 × --wal-snapshot-size periods are not yet persisted.

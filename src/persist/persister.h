@@ -122,6 +122,10 @@ class Persister {
   // count their periods while it runs) make the next one due, as an idle server gets no
   // further AfterFlush.
   void BeforeAppend(uint64_t wal_sequence);
+  // Called on the same thread when that flush's rows could not all go to the buffer. They are
+  // acknowledged and in the WAL only, and a snapshot would persist the buffer without them and
+  // delete the WAL files: from now on no snapshot is taken, so a restart replays them.
+  void AppendFailed(uint64_t wal_sequence, const std::string& why);
   // Persists what is frozen, covering the WAL through `frozen_sequence_` (background thread).
   Status PersistFrozen();
   // Merges the group of Parquet files PlanCompaction chooses (a closed day's, or a run of one
@@ -210,6 +214,7 @@ class Persister {
   uint64_t frozen_sequence_ = 0;       // the WAL the frozen rows cover
   uint64_t appending_sequence_ = 0;    // BeforeAppend's, then AfterFlush's
   uint64_t applied_sequence_ = 0;
+  uint64_t failed_append_sequence_ = 0;  // the first flush the buffer missed rows of (0: none)
   // Under mu_, no snapshot in progress: freezes the buffer as covering the WAL through
   // `wal_sequence` if a threshold says so; true when the background thread must persist it.
   bool SnapshotIfDueLocked(uint64_t wal_sequence);

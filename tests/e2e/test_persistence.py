@@ -204,6 +204,29 @@ def test_concurrent_writers_during_snapshots_lose_nothing(tmp_path):
         s.kill9()
 
 
+def test_rows_the_buffer_could_not_take_stop_snapshots_until_a_restart_replays_them(tmp_path):
+    """Rows acknowledged but refused by the in-memory buffer (an injected fault for table
+    `lost`) are only in the WAL. A snapshot would persist the buffer without them and delete
+    the WAL files, losing them for good; instead snapshots stop, and a restart replays them."""
+    s = Server(tmp_path, SNAPSHOT_ARGS, env={"RIFFLE_FAULT": "append_refused:lost"}).start()
+    try:
+        lost = [f"lost,host=h{i % 2} v={i} {1_700_000_000 + i}" for i in range(5)]
+        assert write_lp(s, "db", "\n".join(lost), precision="s").status_code == 204
+        write_batches(s, "db", 8)  # past the 3 unpersisted WAL files that make a snapshot due
+        assert wait_for(lambda: "snapshots are stopped" in s.log()), s.log()
+        time.sleep(1)
+        assert parquet_files(s, "db") == [], parquet_files(s, "db")
+        assert len(wal_files(s)) >= 9
+        before = rows(s, "db", "cpu")
+        s.kill9()
+        s.env.pop("RIFFLE_FAULT")
+        s.start()
+        assert query_rows(s, "db", "SELECT v FROM lost ORDER BY v") == [{"v": float(i)} for i in range(5)]
+        assert rows(s, "db", "cpu") == before
+    finally:
+        s.kill9()
+
+
 def test_delete_table_and_database_remove_their_files(tmp_path):
     s = Server(tmp_path, SNAPSHOT_ARGS).start()
     try:
