@@ -269,17 +269,21 @@ int RunServer(const ServerConfig& config) {
   size_t replayed = 0, replay_files = 0;
   std::vector<wal::WriteOpPtr> replayed_deletes;
   int64_t replay_started = NowNanos(), appending_ns = 0;
+  uint64_t last_replayed = 0;
+  // A replayed file the buffer refuses rows of stops snapshots, as a live flush does.
   auto timed_append = [&](const std::function<Status()>& append) {
     int64_t t = NowNanos();
-    if (Status st = append(); !st.ok()) log::Error("WAL replay: " + st.message());
+    if (Status st = append(); !st.ok())
+      persister.AppendFailed(last_replayed, "WAL replay: " + st.message());
     appending_ns += NowNanos() - t;
   };
   startup.phase = kReplayingPhase;
   int64_t replay_logged = replay_started;
   write_buffer.BeginBulkAppend();
   Status replay = wal.Replay(
-      [&](uint64_t, std::vector<wal::WriteOpPtr>&& ops) {
+      [&](uint64_t sequence, std::vector<wal::WriteOpPtr>&& ops) {
         ++replay_files;
+        last_replayed = sequence;
         if (NowNanos() - replay_logged > 2'000'000'000) {
           replay_logged = NowNanos();
           log::Info("replaying the WAL: " + std::to_string(replay_files) + " of " +

@@ -122,7 +122,8 @@ class Persister {
   // count their periods while it runs) make the next one due, as an idle server gets no
   // further AfterFlush.
   void BeforeAppend(uint64_t wal_sequence);
-  // Called on the same thread when that flush's rows could not all go to the buffer. They are
+  // Called on the same thread when that flush's rows could not all go to the buffer (and at
+  // start when a replayed file's could not), with its WAL sequence. They are
   // acknowledged and in the WAL only, and a snapshot would persist the buffer without them and
   // delete the WAL files: from now on no snapshot is taken, so a restart replays them.
   void AppendFailed(uint64_t wal_sequence, const std::string& why);

@@ -218,6 +218,15 @@ def test_rows_the_buffer_could_not_take_stop_snapshots_until_a_restart_replays_t
         assert parquet_files(s, "db") == [], parquet_files(s, "db")
         assert len(wal_files(s)) >= 9
         before = rows(s, "db", "cpu")
+        # Replayed at start under the same fault, the rows are refused again: snapshots stay stopped.
+        s.kill9()
+        stopped = s.log().count("snapshots are stopped")
+        s.start()
+        write_batches(s, "db", 8, start=8)
+        assert wait_for(lambda: s.log().count("snapshots are stopped") > stopped), s.log()
+        time.sleep(1)
+        assert parquet_files(s, "db") == [], parquet_files(s, "db")
+        before = rows(s, "db", "cpu")
         s.kill9()
         s.env.pop("RIFFLE_FAULT")
         s.start()
