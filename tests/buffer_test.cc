@@ -145,6 +145,24 @@ TEST(DuplicateTracker, AfterARestartPersistedTimesMayRepeat) {
   EXPECT_EQ(t.ranges().ranges(), (std::vector<TimeRange>{{5, 6}, {1000, 1000}, {5000, 5000}}));
 }
 
+TEST(DuplicateTracker, ACheckForgetsTheRangesItClearedButNotWhatWasFlaggedMeanwhile) {
+  DuplicateTracker t;
+  t.Restore({{10, 20}, {100, 200}, {500, 600}}, {{0, 1000}});
+  t.BeginCheck();
+  // Flagged while the check reads the rows (within ranges already: nothing changes yet).
+  EXPECT_FALSE(t.Observe(1, 150, 1));
+  EXPECT_FALSE(t.Observe(1, 550, 1));
+  EXPECT_TRUE(t.EndCheck({{10, 20}, {100, 200}, {500, 600}}));
+  EXPECT_EQ(t.ranges().ranges(), (std::vector<TimeRange>{{150, 150}, {550, 550}}));
+  // A check that cleared nothing changes nothing; a flag between checks is not kept aside.
+  t.BeginCheck();
+  EXPECT_FALSE(t.EndCheck({}));
+  EXPECT_TRUE(t.Observe(2, 700, 2));  // still within a persisted file's span
+  t.BeginCheck();
+  EXPECT_TRUE(t.EndCheck({{150, 150}, {700, 700}}));
+  EXPECT_EQ(t.ranges().ranges(), (std::vector<TimeRange>{{550, 550}}));
+}
+
 TEST(SeriesHash, TagOrderDoesNotMatterButKeysAndValuesDo) {
   using lineproto::Tag;
   std::vector<Tag> ab{{"a", "1"}, {"b", "2"}}, ba{{"b", "2"}, {"a", "1"}},

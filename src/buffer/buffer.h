@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -87,6 +88,16 @@ class Buffer {
   // the buffer holds rows there too, queries stop merging that span.
   Status ForgetDuplicates(const catalog::Database& db, const catalog::Table& table, int64_t lo,
                           int64_t hi);
+  // Checks the duplicate ranges of table `table_id` against its rows, the buffered ones and
+  // those of its Parquet files, and forgets the ranges in which no point is there twice:
+  // queries stop merging them. A restart flags every replayed point that falls within a
+  // persisted file's time span (which series a file holds is not in memory), so after a
+  // backfill most of the restored ranges are such. `pin` keeps the object keys it is given in
+  // the local cache while the check reads them; the caller keeps publishes out meanwhile (the
+  // persister's thread). Returns the ranges forgotten.
+  Result<std::vector<TimeRange>> ForgetUnrepeatedRanges(
+      const catalog::CatalogState& state, uint32_t table_id,
+      const std::function<Result<std::shared_ptr<void>>(const std::vector<std::string>&)>& pin);
   // The SELECT that compaction writes for `inputs` (Parquet files of `table`, oldest first).
   std::string MergeFilesSql(const catalog::Table& table, const std::vector<std::string>& inputs);
   // Compaction: writes the rows of `inputs` (Parquet files of `table`, oldest first) into one

@@ -168,7 +168,22 @@ bool DuplicateTracker::Observe(uint64_t series, int64_t time, uint64_t write) {
   table_span_.lo = std::min(table_span_.lo, time);
   table_span_.hi = std::max(table_span_.hi, time);
   if (!persisted_.empty() && persisted_.Contains(time)) repeat = true;
+  if (repeat && checking_) flagged_in_check_.Add(time, time);
   return repeat && ranges_.Add(time, time);
+}
+
+void DuplicateTracker::BeginCheck() {
+  checking_ = true;
+  flagged_in_check_ = TimeRangeSet();
+}
+
+bool DuplicateTracker::EndCheck(const std::vector<TimeRange>& unrepeated) {
+  std::vector<TimeRange> before = ranges_.ranges();
+  for (const auto& r : unrepeated) ranges_.Remove(r.lo, r.hi);
+  for (const auto& r : flagged_in_check_.ranges()) ranges_.Add(r.lo, r.hi);
+  checking_ = false;
+  flagged_in_check_ = TimeRangeSet();
+  return ranges_.ranges() != before;
 }
 
 void DuplicateTracker::Restore(const std::vector<TimeRange>& ranges,

@@ -70,6 +70,12 @@ class DuplicateTracker {
   const TimeRangeSet& ranges() const { return ranges_; }
   // Once [lo, hi] is merged into a single place (compaction), its repeats are gone.
   bool Forget(int64_t lo, int64_t hi) { return ranges_.Remove(lo, hi); }
+  // A check of the ranges against the rows themselves (Buffer::ForgetUnrepeatedRanges) runs
+  // between these: a time flagged meanwhile stays flagged whatever the check found.
+  void BeginCheck();
+  // Forgets `unrepeated` (ranges in which the check found no point twice), but for the times
+  // flagged since BeginCheck; returns whether the ranges changed.
+  bool EndCheck(const std::vector<TimeRange>& unrepeated);
 
  private:
   struct Span {
@@ -90,6 +96,8 @@ class DuplicateTracker {
   TimeRange table_span_{INT64_MAX, INT64_MIN};
   TimeRangeSet persisted_;
   TimeRangeSet ranges_;
+  bool checking_ = false;
+  TimeRangeSet flagged_in_check_;  // while checking_
 };
 
 using lineproto::SeriesHash;

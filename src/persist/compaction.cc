@@ -233,3 +233,33 @@ Status Persister::AdoptClusterCompactions() {
 }
 
 }  // namespace riffle::persist
+
+namespace riffle::persist {
+
+void Persister::CheckDuplicateRanges() {
+  auto state = catalog_->State();
+  for (const auto& [table_id, ranges] : buffer_->DuplicateTimeRanges()) {
+    int64_t started = NowNanos();
+    auto forgotten = buffer_->ForgetUnrepeatedRanges(
+        *state, table_id,
+        [this](const std::vector<std::string>& keys) { return local_->Pin(keys); });
+    const catalog::Table* table = nullptr;
+    for (const auto& [name, db] : state->databases)
+      if (!table) table = db->FindTableById(table_id);
+    std::string name = table ? "table '" + table->name + "'" : "table " + std::to_string(table_id);
+    std::string took = std::to_string((NowNanos() - started) / 1'000'000) + " ms";
+    if (!forgotten.ok()) {
+      log::Warn("checking the time ranges where " + name +
+                " may hold repeated points failed (queries keep merging them): " +
+                forgotten.status().message());
+    } else {
+      log::Info("checked the " + std::to_string(ranges.size()) + " time ranges where " + name +
+                " may hold repeated points: no point repeats in " +
+                std::to_string(forgotten->size()) +
+                (forgotten->empty() ? std::string() : ", which queries no longer merge") + " (" +
+                took + ")");
+    }
+  }
+}
+
+}  // namespace riffle::persist

@@ -138,6 +138,10 @@ class Persister {
   // In a cluster: adopts each merge the compactor recorded for this node (cluster_id), or
   // deletes its output when an input is gone, then deletes the record.
   Status AdoptClusterCompactions();
+  // Checks the buffer's duplicate ranges against the rows (Buffer::ForgetUnrepeatedRanges),
+  // once after start-up: a restart flags every replayed point within a persisted file's time
+  // span, and queries merge those ranges until a check or compaction clears them.
+  void CheckDuplicateRanges();
   // Drops files of deleted databases/tables and, with `expired`, of data past its retention
   // period (only the --retention-check-interval timer passes it, so a mistaken retention
   // change can be undone until the next check).
@@ -205,6 +209,7 @@ class Persister {
   std::condition_variable thread_cv_;
   bool stopping_ = false;
   bool snapshot_requested_ = false;
+  bool duplicates_checked_ = false;  // CheckDuplicateRanges ran (background thread)
   bool row_deletes_requested_ = false;
   std::thread thread_;
 

@@ -210,3 +210,48 @@ def test_compaction_ends_the_merging_of_a_closed_day(tmp_path):
         assert query_rows(s, "db", "SELECT b, v FROM m ORDER BY time, host") == got
     finally:
         s.kill9()
+
+
+def test_after_a_restart_a_check_of_the_rows_ends_the_merging_where_no_point_repeats(tmp_path):
+    """A restart does not know which series a Parquet file holds, so every replayed point within
+    a file's time span is flagged as a possible repeat, and queries merged those spans (after a
+    backfill: all of them, lastpoint 25x slower) until compaction. A check of the rows clears the
+    spans where no point repeats and keeps those where one does."""
+    s = Server(tmp_path, SNAPSHOT_ARGS).start()
+    try:
+        # Even seconds first, persisted; then the odd seconds in between (new points, which the
+        # series' span flags) and, in table r, a rewrite of a persisted point.
+        for table in ("m", "r"):
+            for half in (range(0, 30, 2), range(30, 60, 2)):
+                write(s, "db", "\n".join(f"{table},host=h{h} v={t} {T0 + t}" for t in half for h in range(3)))
+        persisted = "SELECT table_name, sum(row_count)::BIGINT AS n FROM system.parquet_files GROUP BY 1 ORDER BY 1"
+        want = [{"table_name": "m", "n": 90}, {"table_name": "r", "n": 90}]
+
+        def persisted_all():  # writes to another table make the next snapshot due
+            write(s, "db", f"nudge v=1 {T0}")
+            return [r for r in query_rows(s, "db", persisted) if r["table_name"] != "nudge"] == want
+        assert wait_for(persisted_all, timeout=20), s.log()
+        write(s, "db", "\n".join(f"m,host=h{h} v={t} {T0 + t}" for t in range(1, 60, 2) for h in range(3)))
+        write(s, "db", f"r,host=h1 v=-1 {T0 + 30}")
+        assert merges_at_read_time(s, "db", "m") and merges_at_read_time(s, "db", "r")
+        s.kill9()
+        s.start()
+        checked = wait_for(lambda: "table 'm' may hold repeated points" in s.log()
+                           and "table 'r' may hold repeated points" in s.log(), timeout=20)
+        assert checked, s.log()
+        assert "which queries no longer merge" in s.log()
+        assert not merges_at_read_time(s, "db", "m")
+        assert merges_at_read_time(s, "db", "r"), s.log()
+        assert query_rows(s, "db", "SELECT count(*) AS c, count(DISTINCT time) AS t FROM m") == [{"c": 180, "t": 60}]
+        assert query_rows(s, "db", "SELECT count(*) AS c FROM r") == [{"c": 90}]
+        assert query_rows(s, "db", "SELECT host, v FROM r WHERE time = '2023-11-14T22:13:50Z' ORDER BY host") == [
+            {"host": "h0", "v": 30.0}, {"host": "h1", "v": -1.0}, {"host": "h2", "v": 30.0}]
+        # A repeat written after the check is merged again.
+        write(s, "db", f"m,host=h2 v=-2 {T0 + 7}")
+        assert merges_at_read_time(s, "db", "m")
+        assert query_rows(s, "db", "SELECT count(*) AS c FROM m") == [{"c": 180}]
+        assert query_rows(s, "db", "SELECT v FROM m WHERE host = 'h2' AND time = '2023-11-14T22:13:27Z'") == [
+            {"v": -2.0}]
+        assert "failed" not in s.log()
+    finally:
+        s.kill9()
