@@ -94,10 +94,12 @@ class Buffer {
   // persisted file's time span (which series a file holds is not in memory), so after a
   // backfill most of the restored ranges are such. `pin` keeps the object keys it is given in
   // the local cache while the check reads them; the caller keeps publishes out meanwhile (the
-  // persister's thread). Returns the ranges forgotten.
+  // persister's thread). Before each range it asks `stop` whether to leave the rest for later.
+  // Returns the ranges forgotten.
   Result<std::vector<TimeRange>> ForgetUnrepeatedRanges(
       const catalog::CatalogState& state, uint32_t table_id,
-      const std::function<Result<std::shared_ptr<void>>(const std::vector<std::string>&)>& pin);
+      const std::function<Result<std::shared_ptr<void>>(const std::vector<std::string>&)>& pin,
+      const std::function<bool()>& stop);
   // The SELECT that compaction writes for `inputs` (Parquet files of `table`, oldest first).
   std::string MergeFilesSql(const catalog::Table& table, const std::vector<std::string>& inputs);
   // Compaction: writes the rows of `inputs` (Parquet files of `table`, oldest first) into one

@@ -26,7 +26,8 @@ std::string RepeatExistsSql(const catalog::Table& table, const std::string& rows
 
 Result<std::vector<TimeRange>> Buffer::ForgetUnrepeatedRanges(
     const catalog::CatalogState& given, uint32_t table_id,
-    const std::function<Result<std::shared_ptr<void>>(const std::vector<std::string>&)>& pin) {
+    const std::function<Result<std::shared_ptr<void>>(const std::vector<std::string>&)>& pin,
+    const std::function<bool()>& stop) {
   auto opened = duck::Connection::Open(*db_);
   if (!opened.ok()) return opened.status();
   duck::Connection& conn = *opened;
@@ -65,6 +66,7 @@ Result<std::vector<TimeRange>> Buffer::ForgetUnrepeatedRanges(
   Status checked = Status::Ok();
   std::shared_ptr<void> pinned;
   for (const auto& r : ranges) {
+    if (stop()) break;
     std::string in = InRangesSql({r});
     std::string rows =
         EmptyRowsSql(*table) + " UNION ALL BY NAME SELECT * FROM " + live + " WHERE " + in;

@@ -236,13 +236,19 @@ Status Persister::AdoptClusterCompactions() {
 
 namespace riffle::persist {
 
-void Persister::CheckDuplicateRanges() {
+bool Persister::CheckDuplicateRanges() {
   auto state = catalog_->State();
+  // A snapshot due goes first (a check of many rows can take seconds); the rest waits for it.
+  auto stop = [this] {
+    std::lock_guard lock(thread_mu_);
+    return stopping_ || snapshot_requested_;
+  };
   for (const auto& [table_id, ranges] : buffer_->DuplicateTimeRanges()) {
+    if (stop()) return false;
     int64_t started = NowNanos();
     auto forgotten = buffer_->ForgetUnrepeatedRanges(
         *state, table_id,
-        [this](const std::vector<std::string>& keys) { return local_->Pin(keys); });
+        [this](const std::vector<std::string>& keys) { return local_->Pin(keys); }, stop);
     const catalog::Table* table = nullptr;
     for (const auto& [name, db] : state->databases)
       if (!table) table = db->FindTableById(table_id);
@@ -260,6 +266,7 @@ void Persister::CheckDuplicateRanges() {
                 took + ")");
     }
   }
+  return !stop();
 }
 
 }  // namespace riffle::persist

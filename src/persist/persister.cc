@@ -152,10 +152,7 @@ void Persister::BackgroundLoop() {
         if (!merged) break;
       }
     }
-    if (!duplicates_checked_ && !snapshot) {
-      duplicates_checked_ = true;
-      CheckDuplicateRanges();
-    }
+    if (!duplicates_checked_ && !snapshot) duplicates_checked_ = CheckDuplicateRanges();
     if (!options_.cluster_id.empty() && std::chrono::steady_clock::now() >= next_adoption) {
       next_adoption = std::chrono::steady_clock::now() + std::chrono::seconds(1);
       if (Status st = AdoptClusterCompactions(); !st.ok())

@@ -140,8 +140,9 @@ class Persister {
   Status AdoptClusterCompactions();
   // Checks the buffer's duplicate ranges against the rows (Buffer::ForgetUnrepeatedRanges),
   // once after start-up: a restart flags every replayed point within a persisted file's time
-  // span, and queries merge those ranges until a check or compaction clears them.
-  void CheckDuplicateRanges();
+  // span, and queries merge those ranges until a check or compaction clears them. False when
+  // it left ranges unchecked for a snapshot due (or a stop).
+  bool CheckDuplicateRanges();
   // Drops files of deleted databases/tables and, with `expired`, of data past its retention
   // period (only the --retention-check-interval timer passes it, so a mistaken retention
   // change can be undone until the next check).
