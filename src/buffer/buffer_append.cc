@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "buffer/buffer.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "duck/duck.h"
 
@@ -18,13 +19,8 @@ namespace {
 // Tests: RIFFLE_FAULT=append_refused:<table> makes every append to that table fail, as an
 // append that DuckDB refuses would (see Persister::AppendFailed).
 bool FaultInjected(const catalog::Table& table) {
-  static const std::string refused = [] {
-    const char* f = std::getenv("RIFFLE_FAULT");
-    std::string_view v = f ? f : "";
-    constexpr std::string_view kPrefix = "append_refused:";
-    return v.substr(0, kPrefix.size()) == kPrefix ? std::string(v.substr(kPrefix.size())) : "";
-  }();
-  return !refused.empty() && table.name == refused;
+  std::string refused;
+  return fault::Injected("append_refused", &refused) && table.name == refused;
 }
 
 constexpr size_t kCheckpointRows = 1 << 20;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string_view>
 
+#include "common/fault.h"
 #include "objstore/object_store.h"
 
 namespace riffle::objstore {
@@ -181,10 +182,7 @@ class FileStore final : public ObjectStore {
   }
 
   fs::path root_;
-  bool fault_disk_full_ = [] {
-    const char* f = std::getenv("RIFFLE_FAULT");
-    return f && std::string_view(f) == "disk_full";
-  }();
+  bool fault_disk_full_ = fault::Injected("disk_full");
   std::atomic<uint64_t> counter_{0};
 };
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/checksummed.h"
+#include "common/fault.h"
 #include "common/log.h"
 
 namespace riffle::persist {
@@ -68,8 +69,7 @@ RowDeleteRecord RowDeleteFromJson(const json& j) {
 }  // namespace
 
 void MaybeCrash(const char* point) {
-  const char* fault = std::getenv("RIFFLE_FAULT");
-  if (fault && std::string(fault) == point) {
+  if (fault::Injected(point)) {
     log::Error(std::string("RIFFLE_FAULT: crashing at ") + point);
     ::raise(SIGKILL);
   }
