@@ -163,6 +163,16 @@ TEST(DuplicateTracker, ACheckForgetsTheRangesItClearedButNotWhatWasFlaggedMeanwh
   EXPECT_EQ(t.ranges().ranges(), (std::vector<TimeRange>{{550, 550}}));
 }
 
+TEST(CheckPieces, CutARangeIntoConsecutivePiecesOfAboutTheGivenRows) {
+  // 100 buffered rows and half of a 1,000-row file: 600 rows, pieces of 250 rows: 3 pieces.
+  std::vector<PersistedFile> files = {{1, 1, "a", 1000, 0, 999, ""},
+                                      {1, 1, "b", 5000, 5000, 5999, ""}};
+  auto pieces = CheckPieces({500, 1499}, 100, files, 250);
+  EXPECT_EQ(pieces, (std::vector<TimeRange>{{500, 832}, {833, 1165}, {1166, 1499}}));
+  EXPECT_EQ(CheckPieces({7, 7}, 1'000'000, files, 10), (std::vector<TimeRange>{{7, 7}}));
+  EXPECT_EQ(CheckPieces({0, 9}, 5, {}, 1000), (std::vector<TimeRange>{{0, 9}}));
+}
+
 TEST(SeriesHash, TagOrderDoesNotMatterButKeysAndValuesDo) {
   using lineproto::Tag;
   std::vector<Tag> ab{{"a", "1"}, {"b", "2"}}, ba{{"b", "2"}, {"a", "1"}},

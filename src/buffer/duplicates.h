@@ -102,6 +102,12 @@ class DuplicateTracker {
 
 using lineproto::SeriesHash;
 
+// Buffer::ForgetUnrepeatedRanges checks `r` in consecutive pieces of about `rows_per_piece`
+// rows each, estimated from `buffered` (the rows the buffer holds, all of which may fall in
+// `r`) and the share of each file's rows whose span overlaps `r`. Pieces never split a time.
+std::vector<TimeRange> CheckPieces(const TimeRange& r, int64_t buffered,
+                                   const std::vector<PersistedFile>& files, int64_t rows_per_piece);
+
 // SQL: "time" within any of the ranges.
 std::string InRangesSql(const std::vector<TimeRange>& ranges);
 // SQL: the rows of `source` (a subquery with the table's columns plus a BIGINT column

@@ -239,7 +239,8 @@ def test_after_a_restart_a_check_of_the_rows_ends_the_merging_where_no_point_rep
         checked = wait_for(lambda: "table 'm' may hold repeated points" in s.log()
                            and "table 'r' may hold repeated points" in s.log(), timeout=20)
         assert checked, s.log()
-        assert "which queries no longer merge" in s.log()
+        assert "table 'm' may hold repeated points in " in s.log() and "which queries no longer merge; 0 remain" in s.log()
+        assert "table 'r' may hold repeated points" in s.log() and "; 1 remain" in s.log()
         assert not merges_at_read_time(s, "db", "m")
         assert merges_at_read_time(s, "db", "r"), s.log()
         assert query_rows(s, "db", "SELECT count(*) AS c, count(DISTINCT time) AS t FROM m") == [{"c": 180, "t": 60}]
