@@ -1,7 +1,6 @@
 // The append path: a flush's (or a replayed file's) writes into each table's DuckDB table, the
 // repeats they may bring, and the checkpoints that compress what was appended.
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <string_view>
 

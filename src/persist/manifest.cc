@@ -2,7 +2,6 @@
 
 #include <signal.h>
 
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "common/checksummed.h"
