@@ -169,9 +169,10 @@ int RunServer(const ServerConfig& config) {
   std::unique_ptr<cluster::Compactor> compactor;  // a cluster's compact node (below)
   // One DuckDB: the write buffer's tables in a compressed in-memory catalog, queries over them
   // and the Parquet files; SQL may touch only the scratch and Parquet directories.
-  duck::DatabaseOptions duck_options{.threads = config.query_threads,
-                                     .compressed_catalogs = {buffer::kBufferCatalog},
-                                     .allowed_directories = {}};
+  duck::DatabaseOptions duck_options{
+      .threads = config.query_threads,
+      .compressed_catalogs = {buffer::kDataCatalogs[0], buffer::kDataCatalogs[1]},
+      .allowed_directories = {}};
   if (!scratch.empty()) duck_options.allowed_directories.push_back(scratch);
   if (!scratch.empty() && !parquet_dir.empty())
     duck_options.allowed_directories.push_back(parquet_dir);

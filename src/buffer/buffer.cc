@@ -23,8 +23,10 @@ std::string SchemaRef(const std::string& schema) {
 std::string DbSchema(uint32_t db_id) { return "db_" + std::to_string(db_id); }
 std::string DataSchema(uint32_t db_id) { return "db_" + std::to_string(db_id) + "_data"; }
 std::string DataTable(uint32_t table_id) { return "t" + std::to_string(table_id); }
-// A table's rows being snapshotted: the data table renamed, until its Parquet files are published.
-std::string FrozenTable(uint32_t table_id) { return "t" + std::to_string(table_id) + "_frozen"; }
+std::string DataTableRef(int catalog, uint32_t db_id, uint32_t table_id) {
+  return std::string(kDataCatalogs[catalog]) + "." + QuoteIdent(DataSchema(db_id)) + "." +
+         QuoteIdent(DataTable(table_id));
+}
 std::string FilesVariable(uint32_t table_id) { return "riffle_files_" + std::to_string(table_id); }
 
 duck::ColumnKind ColumnKindOf(ColumnType t) {
@@ -63,10 +65,8 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
   std::sort(names.begin(), names.end());
   std::string cols;
   for (const auto& n : names) cols += (cols.empty() ? "" : ", ") + QuoteIdent(n);
-  std::string live = SchemaRef(DataSchema(db.id)) + "." + QuoteIdent(DataTable(table.id));
-  std::string frozen = frozen_.count(table.id)
-                           ? SchemaRef(DataSchema(db.id)) + "." + QuoteIdent(FrozenTable(table.id))
-                           : "";
+  std::string live = LiveRef(db.id, table.id);
+  std::string frozen = frozen_.count(table.id) ? FrozenRef(db.id, table.id) : "";
   static const std::vector<PersistedFile> kNoFiles;
   auto files_it = parquet_files_.find(table.id);
   const auto& files = files_it == parquet_files_.end() ? kNoFiles : files_it->second;
@@ -196,7 +196,7 @@ const catalog::CatalogState& Buffer::NewestLocked(const catalog::CatalogState& g
 
 Status Buffer::SyncTable(const catalog::Database& db, const catalog::Table& table) {
   auto it = tables_.find(table.id);
-  std::string qualified = SchemaRef(DataSchema(db.id)) + "." + QuoteIdent(DataTable(table.id));
+  std::string qualified = LiveRef(db.id, table.id);
   if (it == tables_.end()) {
     RIFFLE_RETURN_IF_ERROR(
         conn_.Exec("CREATE TABLE IF NOT EXISTS " + qualified + " (" + ColumnDefs(table) + ")"));
@@ -228,8 +228,10 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
     if (!schemas_.count(db->id)) {
       RIFFLE_RETURN_IF_ERROR(
           conn_.Exec("CREATE SCHEMA IF NOT EXISTS " + SchemaRef(DbSchema(db->id))));
-      RIFFLE_RETURN_IF_ERROR(
-          conn_.Exec("CREATE SCHEMA IF NOT EXISTS " + SchemaRef(DataSchema(db->id))));
+      for (const char* data_catalog : kDataCatalogs)
+        RIFFLE_RETURN_IF_ERROR(conn_.Exec("CREATE SCHEMA IF NOT EXISTS " +
+                                          std::string(data_catalog) + "." +
+                                          QuoteIdent(DataSchema(db->id))));
       schemas_.insert(db->id);
     }
     for (const auto& [tname, table] : db->tables) {
@@ -250,10 +252,8 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
     }
     (void)conn_.Exec("DROP VIEW IF EXISTS " + SchemaRef(DbSchema(it->second.db_id)) + "." +
                      QuoteIdent(it->second.name));
-    (void)conn_.Exec("DROP TABLE IF EXISTS " + SchemaRef(DataSchema(it->second.db_id)) + "." +
-                     QuoteIdent(DataTable(it->first)));
-    (void)conn_.Exec("DROP TABLE IF EXISTS " + SchemaRef(DataSchema(it->second.db_id)) + "." +
-                     QuoteIdent(FrozenTable(it->first)));
+    for (int c : {0, 1})
+      (void)conn_.Exec("DROP TABLE IF EXISTS " + DataTableRef(c, it->second.db_id, it->first));
     frozen_.erase(it->first);
     appenders_.erase(it->first);
     parquet_files_.erase(it->first);
@@ -266,7 +266,9 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
       continue;
     }
     (void)conn_.Exec("DROP SCHEMA IF EXISTS " + SchemaRef(DbSchema(*it)) + " CASCADE");
-    (void)conn_.Exec("DROP SCHEMA IF EXISTS " + SchemaRef(DataSchema(*it)) + " CASCADE");
+    for (const char* data_catalog : kDataCatalogs)
+      (void)conn_.Exec("DROP SCHEMA IF EXISTS " + std::string(data_catalog) + "." +
+                       QuoteIdent(DataSchema(*it)) + " CASCADE");
     it = schemas_.erase(it);
   }
   return failed;

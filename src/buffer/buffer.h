@@ -27,11 +27,17 @@ namespace riffle::buffer {
 // dictionary-encoded tags, compressed numbers), about a third of the memory and several times
 // faster to scan than an uncompressed one.
 constexpr const char* kBufferCatalog = "buffer";
+// The buffer's tables live in two such catalogs, which a snapshot swaps: the rows it persists
+// stay where they were (frozen) and new rows go to fresh tables in the other one (live). A
+// checkpoint compresses one catalog's tables and waits for every scan of them, so the live
+// tables can be compressed while the snapshot reads the frozen ones, which takes seconds.
+constexpr const char* kDataCatalogs[2] = {kBufferCatalog, "buffer_b"};
 std::string SchemaRef(const std::string& schema);     // buffer."<schema>"
 std::string DbSchema(uint32_t db_id);                 // db_<id>: the views users query
 std::string DataSchema(uint32_t db_id);               // db_<id>_data: the buffer tables
 std::string DataTable(uint32_t table_id);             // t<id>
-std::string FrozenTable(uint32_t table_id);           // t<id>_frozen: rows a snapshot is persisting
+// <catalog>."db_<id>_data"."t<id>", `catalog` an index into kDataCatalogs.
+std::string DataTableRef(int catalog, uint32_t db_id, uint32_t table_id);
 std::string FilesVariable(uint32_t table_id);         // riffle_files_<id>: see Buffer::ReadViews
 std::string ColumnDefs(const catalog::Table& table);  // "name" TYPE, ... for CREATE TABLE
 duck::ColumnKind ColumnKindOf(catalog::ColumnType t);
@@ -148,18 +154,31 @@ class Buffer {
 
   // Every statement that scans the buffer's tables runs between these (queries, snapshots,
   // compaction): checkpoints wait for none of them and they wait for checkpoints.
-  void BeginScan();
-  void EndScan();
+  // A scan of the frozen tables alone (a snapshot's) does not hold off checkpoints of the live
+  // ones.
+  void BeginScan(bool frozen_only = false);
+  void EndScan(bool frozen_only = false);
   struct ScanGuard {
-    explicit ScanGuard(Buffer* b) : buffer(b) { buffer->BeginScan(); }
-    ~ScanGuard() { buffer->EndScan(); }
+    explicit ScanGuard(Buffer* b, bool frozen = false) : buffer(b), frozen_only(frozen) {
+      buffer->BeginScan(frozen_only);
+    }
+    ~ScanGuard() { buffer->EndScan(frozen_only); }
     ScanGuard(const ScanGuard&) = delete;
     ScanGuard& operator=(const ScanGuard&) = delete;
     Buffer* buffer;
+    bool frozen_only;
   };
 
  private:
-  void CheckpointLocked();  // under mu_
+  // Under mu_: compresses the live tables, or with `all` the frozen ones too, unless a scan
+  // that reads them runs (then it is put off to a later append).
+  void CheckpointLocked(bool all = false);
+  std::string LiveRef(uint32_t db_id, uint32_t table_id) const {  // under mu_
+    return DataTableRef(live_, db_id, table_id);
+  }
+  std::string FrozenRef(uint32_t db_id, uint32_t table_id) const {  // under mu_
+    return DataTableRef(1 - live_, db_id, table_id);
+  }
   // Creates or replaces a view (ViewSql) on the buffer's connection, whose file variables
   // name only the empty file.
   Status ExecView(uint32_t table_id, const std::string& sql);
@@ -169,9 +188,11 @@ class Buffer {
   std::shared_mutex views_mu_;        // see ReadViews
   std::mutex scan_mu_;      // guards the three below
   std::condition_variable scan_cv_;
-  int scans_ = 0;
+  int scans_ = 0;         // of the live tables (and maybe the frozen ones)
+  int frozen_scans_ = 0;  // of the frozen tables alone
   bool checkpointing_ = false;
-  bool checkpoint_due_ = false;  // put off while scans ran (under mu_)
+  bool checkpoint_due_ = false;      // put off while scans ran (under mu_)
+  bool checkpoint_all_due_ = false;  // and of the frozen tables too (under mu_)
   Status SyncLocked(const catalog::CatalogState& state);
   // The newer of `given` and the newest catalog the buffer has synced with (kept from now on).
   // Callers take a catalog state before they lock mu_, and a change is synced before it is
@@ -211,6 +232,7 @@ class Buffer {
   duck::Database* db_;
   duck::Connection conn_;
   std::set<uint32_t> frozen_;              // table ids whose rows a snapshot is persisting
+  int live_ = 0;  // the kDataCatalogs index of the live tables; the frozen ones are in the other
   std::set<uint32_t> schemas_;             // db ids whose schemas exist
   std::map<uint32_t, TableState> tables_;  // by table id
   size_t rows_since_checkpoint_ = 0;

@@ -22,13 +22,16 @@ bool FaultInjected(const catalog::Table& table) {
   return fault::Injected("append_refused", &refused) && table.name == refused;
 }
 
-constexpr size_t kCheckpointRows = 1 << 20;
+// Rows appended between checkpoints of the live tables. Until one, appended rows take several
+// times their compressed memory; but each checkpoint also costs the appends more than its
+// rows' compression (a 10M-row TSBS ingest, bench/README: every 128k rows 77-87 s of CPU,
+// every 256k 65-67 s, every 512k 57-59 s, for 558-583, 554-577 and 606-657 MB peak RSS).
+constexpr size_t kCheckpointRows = 1 << 19;
 // A bulk append commits exactly one row group's rows (DuckDB's 122,880) at a time, which move
 // into the table whole (a partial group left at each commit made it slower and bigger); and it
-// checkpoints more often than kCheckpointRows, as such commits do not count towards DuckDB's
-// automatic checkpoint (they log no rows), and uncompressed row groups would pile up. (Two row
-// groups per commit measured 40% slower with DuckDB's appender, which flushed by itself at
-// 204,800 rows and so split them.)
+// checkpoints every two row groups, so that a long replay's uncompressed row groups do not pile
+// up. (Two row groups per commit measured 40% slower with DuckDB's appender, which flushed by
+// itself at 204,800 rows and so split them.)
 constexpr size_t kBulkCommitRows = 122'880;
 constexpr size_t kBulkCheckpointRows = 2 * kBulkCommitRows;
 
@@ -158,34 +161,42 @@ Status Buffer::AppendWritesLocked(const catalog::CatalogState& state,
   return result;
 }
 
-void Buffer::BeginScan() {
+void Buffer::BeginScan(bool frozen_only) {
   std::unique_lock lock(scan_mu_);
   scan_cv_.wait(lock, [this] { return !checkpointing_; });
-  ++scans_;
+  ++(frozen_only ? frozen_scans_ : scans_);
 }
 
-void Buffer::EndScan() {
+void Buffer::EndScan(bool frozen_only) {
   std::lock_guard lock(scan_mu_);
-  --scans_;
+  --(frozen_only ? frozen_scans_ : scans_);
 }
 
 // DuckDB 1.4's checkpoint takes each table's lock exclusively and waits for its readers; a
 // reader whose parallel tasks take the same table's lock again then waits behind it, and
-// neither ends (DuckDB fixed this in 1.5). So a checkpoint runs only when no scan does, and
-// scans wait for it to end; while scans run it is put off to a later append.
-void Buffer::CheckpointLocked() {
+// neither ends (DuckDB fixed this in 1.5). So a checkpoint runs only when no scan of its tables
+// does, and scans wait for it to end; while such scans run it is put off to a later append.
+// DuckDB's own automatic checkpoint is off (database.cc): it ran inside an append's commit
+// whatever was scanning, and spun on the table locks until a snapshot's scan ended.
+void Buffer::CheckpointLocked(bool all) {
   {
     std::lock_guard lock(scan_mu_);
-    if (scans_ > 0) {
+    all = all || checkpoint_all_due_;
+    if (scans_ > 0 || (all && frozen_scans_ > 0)) {
       checkpoint_due_ = true;
+      checkpoint_all_due_ = all;
       return;
     }
     checkpointing_ = true;
   }
-  if (Status st = conn_.Exec(std::string("CHECKPOINT ") + kBufferCatalog); !st.ok())
-    log::Warn("buffer checkpoint failed: " + st.message());
+  for (int c : {live_, 1 - live_}) {
+    if (c != live_ && !all) break;
+    if (Status st = conn_.Exec(std::string("CHECKPOINT ") + kDataCatalogs[c]); !st.ok())
+      log::Warn("buffer checkpoint failed: " + st.message());
+  }
   rows_since_checkpoint_ = 0;
   checkpoint_due_ = false;
+  checkpoint_all_due_ = false;
   {
     std::lock_guard lock(scan_mu_);
     checkpointing_ = false;
@@ -207,7 +218,7 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
     kept->reset();
   }
   if (!*kept) {
-    auto opened = duck::ChunkAppender::Open(conn_, kBufferCatalog, DataSchema(db.id),
+    auto opened = duck::ChunkAppender::Open(conn_, kDataCatalogs[live_], DataSchema(db.id),
                                             DataTable(table.id), kinds);
     if (!opened.ok()) return opened.status();
     *kept = std::move(*opened);

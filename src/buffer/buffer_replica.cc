@@ -29,14 +29,17 @@ Status Buffer::Replace(const catalog::CatalogState& given, const std::vector<wal
     duplicates_[id].Restore({}, spans);
   }
   parquet_files_ = files;
+  // A DuckDB transaction writes one catalog: the views' and the tables' are the same until a
+  // snapshot swaps them (Freeze), which a query node never runs.
+  if (live_ != 0 || !frozen_.empty())
+    return Status::Internal("a buffer that snapshots cannot take a copy of other nodes' rows");
   RIFFLE_RETURN_IF_ERROR(conn_.Exec("BEGIN TRANSACTION"));
   Status st;
   for (const auto& [name, db] : state.databases) {
     if (db->deleted || !st.ok()) continue;
     for (const auto& [tname, table] : db->tables) {
       if (!tables_.count(table->id)) continue;
-      st = conn_.Exec("DELETE FROM " + SchemaRef(DataSchema(db->id)) + "." +
-                      QuoteIdent(DataTable(table->id)));
+      st = conn_.Exec("DELETE FROM " + LiveRef(db->id, table->id));
       if (!st.ok()) break;
     }
   }

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "buffer/buffer.h"
+#include "common/log.h"
 #include "duck/duck.h"
 
 namespace riffle::buffer {
@@ -34,48 +35,70 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& given) {
   if (!frozen_.empty()) return Status::Internal("a snapshot is already in progress");
   // A snapshot covers every row appended before it, those a bulk append holds too.
   RIFFLE_RETURN_IF_ERROR(CommitAppendersLocked());
+  appenders_.clear();  // their INSERTs name the tables about to be frozen
+  // Every table moves to the other catalog: a checkpoint of the live catalog must not name a
+  // table that the snapshot reads. A DuckDB transaction writes to one catalog only, so this
+  // takes three: the new tables (which nothing reads yet), the views that read them (the
+  // switch, as queries see it), and the old tables that were empty (which nothing reads now).
+  const int next = 1 - live_;
+  struct Moved {
+    const catalog::Database* db;
+    const catalog::Table* table;
+    bool rows;
+  };
+  std::vector<Moved> moved;
   RIFFLE_RETURN_IF_ERROR(conn_.Exec("BEGIN TRANSACTION"));
   Status st;
-  std::vector<std::pair<const catalog::Database*, const catalog::Table*>> renamed;
   for (const auto& [name, db] : state.databases) {
     if (db->deleted) continue;
     for (const auto& [tname, table] : db->tables) {
       auto it = tables_.find(table->id);
       if (it == tables_.end()) continue;
-      std::string data = SchemaRef(DataSchema(db->id)) + ".";
-      auto count =
-          conn_.QueryInt64s("SELECT count(*) FROM " + data + QuoteIdent(DataTable(table->id)));
+      auto count = conn_.QueryInt64s("SELECT count(*) FROM " + LiveRef(db->id, table->id));
       if (!count.ok()) {
         st = Status::Internal("snapshot: " + count.status().message());
         break;
       }
-      if ((*count)[0][0] == 0) continue;
-      st = conn_.Exec("ALTER TABLE " + data + QuoteIdent(DataTable(table->id)) + " RENAME TO " +
-                      QuoteIdent(FrozenTable(table->id)));
-      if (st.ok())
-        st = conn_.Exec("CREATE TABLE " + data + QuoteIdent(DataTable(table->id)) + " (" +
-                        ColumnDefs(*table) + ")");
+      // OR REPLACE: a table an earlier failed freeze left there holds nothing queries read.
+      st = conn_.Exec("CREATE OR REPLACE TABLE " + DataTableRef(next, db->id, table->id) + " (" +
+                      ColumnDefs(*table) + ")");
       if (!st.ok()) break;
-      it->second.column_count = table->columns.size();
-      frozen_.insert(table->id);
-      appenders_.erase(table->id);  // its INSERT named the table now frozen
-      renamed.emplace_back(db.get(), table.get());
+      moved.push_back({db.get(), table.get(), (*count)[0][0] > 0});
     }
     if (!st.ok()) break;
   }
-  for (const auto& [db, table] : renamed) {
+  if (!st.ok()) {
+    (void)conn_.Exec("ROLLBACK");
+    return st;
+  }
+  RIFFLE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
+  const int before = live_;
+  live_ = next;
+  for (const auto& m : moved) {
+    tables_[m.table->id].column_count = m.table->columns.size();
+    if (m.rows) frozen_.insert(m.table->id);
+  }
+  st = conn_.Exec("BEGIN TRANSACTION");
+  for (const auto& m : moved) {
     if (!st.ok()) break;
-    std::string view = ViewSql(*db, *table);
-    st = ExecView(table->id, view);
-    tables_[table->id].view_sql = view;
+    std::string view = ViewSql(*m.db, *m.table);
+    st = ExecView(m.table->id, view);
+    tables_[m.table->id].view_sql = view;
   }
   if (!st.ok()) {
     (void)conn_.Exec("ROLLBACK");
+    live_ = before;
     frozen_.clear();
     for (auto& [id, t] : tables_) t.view_sql.clear();  // re-derived on the next sync
     return st;
   }
   RIFFLE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
+  for (const auto& m : moved)
+    if (!m.rows)
+      if (Status dropped =
+              conn_.Exec("DROP TABLE IF EXISTS " + DataTableRef(before, m.db->id, m.table->id));
+          !dropped.ok())
+        log::Warn("snapshot: cannot drop an empty buffer table: " + dropped.message());
   unfrozen_rows_ = 0;
   return frozen_.size();
 }
@@ -85,6 +108,7 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
     const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>&
         path_for) {
   std::set<uint32_t> frozen;
+  std::map<uint32_t, std::string> frozen_refs;  // by table id
   std::map<uint32_t, TimeRangeSet> duplicates;  // every frozen row was observed before the freeze
   std::shared_ptr<const catalog::CatalogState> newest;  // the frozen tables' columns, at least
   {
@@ -92,6 +116,9 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
     NewestLocked(given);
     newest = newest_;
     frozen = frozen_;
+    for (uint32_t id : frozen_)
+      if (auto t = tables_.find(id); t != tables_.end())
+        frozen_refs[id] = FrozenRef(t->second.db_id, id);
     for (const auto& [id, tracker] : duplicates_)
       if (!tracker.ranges().empty()) duplicates[id] = tracker.ranges();
   }
@@ -100,14 +127,14 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
   auto opened = duck::Connection::Open(*db_);
   if (!opened.ok()) return Status::Internal("snapshot: " + opened.status().message());
   duck::Connection& conn = *opened;
-  ScanGuard scanning(this);
+  ScanGuard scanning(this, /*frozen=*/true);
   std::vector<PersistedFile> out;
   for (const auto& [name, db] : newest->databases) {
     if (db->deleted) continue;
     for (const auto& [tname, table] : db->tables) {
-      if (!frozen.count(table->id)) continue;
-      std::string qualified =
-          SchemaRef(DataSchema(db->id)) + "." + QuoteIdent(FrozenTable(table->id));
+      auto ref = frozen_refs.find(table->id);
+      if (ref == frozen_refs.end()) continue;
+      const std::string& qualified = ref->second;
       // One file per time chunk (--gen1-duration), as InfluxDB persists; a backfill spanning
       // many chunks is written in coarser chunks so that one snapshot stays a few files.
       int64_t chunk = chunk_ns;
@@ -181,6 +208,7 @@ Status Buffer::PublishParquet(const catalog::CatalogState& given,
   RIFFLE_RETURN_IF_ERROR(conn_.Exec("BEGIN TRANSACTION"));
   Status st;
   std::set<uint32_t> dropped;
+  std::vector<std::string> drops;  // after the views: a transaction writes one catalog
   for (const auto& [name, db] : state.databases) {
     if (db->deleted) continue;
     for (const auto& [tname, table] : db->tables) {
@@ -188,8 +216,7 @@ Status Buffer::PublishParquet(const catalog::CatalogState& given,
       if (it == tables_.end()) continue;
       if (drop_frozen && frozen_.count(table->id)) {
         // The frozen rows are in the files now; dropping the table gives its memory back.
-        st = conn_.Exec("DROP TABLE IF EXISTS " + SchemaRef(DataSchema(db->id)) + "." +
-                        QuoteIdent(FrozenTable(table->id)));
+        drops.push_back("DROP TABLE IF EXISTS " + FrozenRef(db->id, table->id));
         dropped.insert(table->id);
         frozen_.erase(table->id);
       }
@@ -207,9 +234,12 @@ Status Buffer::PublishParquet(const catalog::CatalogState& given,
     return st;
   }
   RIFFLE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
+  for (const auto& drop : drops)
+    if (Status dropped_st = conn_.Exec(drop); !dropped_st.ok())
+      log::Warn("snapshot: cannot drop a persisted buffer table: " + dropped_st.message());
   if (drop_frozen) {
     frozen_.clear();  // tables deleted meanwhile were dropped by the sync
-    CheckpointLocked();
+    CheckpointLocked(/*all=*/true);
   }
   return Status::Ok();
 }
@@ -219,12 +249,12 @@ Status Buffer::ForgetDuplicates(const catalog::Database& db, const catalog::Tabl
   std::lock_guard lock(mu_);  // appends (and their repeat checks) wait meanwhile
   auto dup = duplicates_.find(table.id);
   if (dup == duplicates_.end() || !dup->second.ranges().Overlaps(lo, hi)) return Status::Ok();
-  std::vector<std::string> sources = {DataTable(table.id)};
-  if (frozen_.count(table.id)) sources.push_back(FrozenTable(table.id));
-  for (const auto& name : sources) {
-    std::string sql = "SELECT count(*) FROM " + SchemaRef(DataSchema(db.id)) + "." +
-                      QuoteIdent(name) + " WHERE \"time\" BETWEEN make_timestamp_ns(" +
-                      std::to_string(lo) + ") AND make_timestamp_ns(" + std::to_string(hi) + ")";
+  std::vector<std::string> sources = {LiveRef(db.id, table.id)};
+  if (frozen_.count(table.id)) sources.push_back(FrozenRef(db.id, table.id));
+  for (const auto& source : sources) {
+    std::string sql = "SELECT count(*) FROM " + source +
+                      " WHERE \"time\" BETWEEN make_timestamp_ns(" + std::to_string(lo) +
+                      ") AND make_timestamp_ns(" + std::to_string(hi) + ")";
     auto count = conn_.QueryInt64s(sql);
     if (!count.ok())
       return Status::Internal("cannot count buffered rows: " + count.status().message());

@@ -83,13 +83,12 @@ Result<std::vector<TimeRange>> Buffer::ForgetUnrepeatedRanges(
     if (listed != parquet_files_.end()) files = listed->second;
     dup->second.BeginCheck();
   }
-  const std::string schema = SchemaRef(DataSchema(db_id)) + ".";
   // Each piece in a transaction of its own, begun while no append or freeze runs: the tables it
   // names then hold every buffered row of the table until it ends. Returns the rows buffered.
   auto begin = [&](std::string* live, std::string* frozen) -> Result<int64_t> {
     std::lock_guard lock(mu_);
-    *live = schema + QuoteIdent(DataTable(table_id));
-    *frozen = frozen_.count(table_id) ? schema + QuoteIdent(FrozenTable(table_id)) : "";
+    *live = LiveRef(db_id, table_id);
+    *frozen = frozen_.count(table_id) ? FrozenRef(db_id, table_id) : "";
     RIFFLE_RETURN_IF_ERROR(conn.Exec("BEGIN TRANSACTION"));
     auto n = conn.QueryInt64s("SELECT (SELECT count(*) FROM " + *live + ")" +
                               (frozen->empty() ? "" : " + (SELECT count(*) FROM " + *frozen + ")"));

@@ -40,11 +40,10 @@ Status Buffer::DeleteRowsLocked(const catalog::CatalogState& state, const wal::W
   std::optional<std::string> where = RowDeleteSql(*table, d);
   if (!where) return Status::Ok();
   int64_t removed = 0;
-  std::vector<std::string> targets = {DataTable(d.table_id)};
-  if (frozen_.count(d.table_id)) targets.push_back(FrozenTable(d.table_id));
-  for (const auto& name : targets) {
-    auto count = conn_.QueryInt64s("DELETE FROM " + SchemaRef(DataSchema(op.db_id)) + "." +
-                                   QuoteIdent(name) + " WHERE " + *where);
+  std::vector<std::string> targets = {LiveRef(op.db_id, d.table_id)};
+  if (frozen_.count(d.table_id)) targets.push_back(FrozenRef(op.db_id, d.table_id));
+  for (const auto& target : targets) {
+    auto count = conn_.QueryInt64s("DELETE FROM " + target + " WHERE " + *where);
     if (!count.ok())
       return Status::Internal("deleting rows of table '" + table->name +
                               "' from the buffer failed: " + count.status().message());

@@ -35,11 +35,10 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
     return Status::Internal("cannot connect to DuckDB");
   // Queries compare TIMESTAMP_NS with now() (TIMESTAMPTZ): keep that conversion in UTC.
   Status s = Exec(setup, "SET GLOBAL TimeZone = 'UTC'");
-  // A compressed in-memory catalog compresses appended rows at each automatic checkpoint,
-  // which DuckDB starts once 16 MB were appended; every 64 MB costs a little more memory and
-  // ingests and replays 20-40% faster (bench/recovery.py, 1M TSBS rows: 122k → 143-157k
-  // lines/s ingest, peak RSS 252 → 283 MB).
-  if (s.ok()) s = Exec(setup, "SET GLOBAL checkpoint_threshold = '64MB'");
+  // No automatic checkpoint: a compressed in-memory catalog compresses appended rows at each
+  // checkpoint, which its owner runs (the write buffer: buffer_append.cc). DuckDB's own, at
+  // every 16 MB appended, ran inside a commit and waited there for every scan of the catalog.
+  if (s.ok()) s = Exec(setup, "SET GLOBAL checkpoint_threshold = '1000TB'");
   // Parquet footers are read once per file, not once per query: files are never rewritten in
   // place (a snapshot or merge writes a new name), and a query over many small files otherwise
   // spends most of its time decoding their metadata.
