@@ -200,7 +200,8 @@ Status Buffer::SyncTable(const catalog::Database& db, const catalog::Table& tabl
   if (it == tables_.end()) {
     RIFFLE_RETURN_IF_ERROR(
         conn_.Exec("CREATE TABLE IF NOT EXISTS " + qualified + " (" + ColumnDefs(table) + ")"));
-    it = tables_.emplace(table.id, TableState{db.id, table.name, table.columns.size(), ""}).first;
+    it = tables_.emplace(table.id, TableState{db.id, table.name, table.columns.size(), "", live_})
+             .first;
   }
   if (it->second.column_count < table.columns.size()) {
     for (size_t i = it->second.column_count; i < table.columns.size(); ++i) {
@@ -216,6 +217,28 @@ Status Buffer::SyncTable(const catalog::Database& db, const catalog::Table& tabl
     RIFFLE_RETURN_IF_ERROR(ExecView(table.id, view));
     it->second.view_sql = std::move(view);
   }
+  return Status::Ok();
+}
+
+Status Buffer::MoveToLiveCatalog(const catalog::Database& db, const catalog::Table& table) {
+  TableState& t = tables_.at(table.id);
+  const int from = t.catalog;
+  // OR REPLACE: a table an earlier failed move left there holds nothing queries read.
+  RIFFLE_RETURN_IF_ERROR(conn_.Exec("CREATE OR REPLACE TABLE " +
+                                    DataTableRef(live_, db.id, table.id) + " (" +
+                                    ColumnDefs(table) + ")"));
+  t.catalog = live_;
+  std::string view = ViewSql(db, table);
+  if (Status st = ExecView(table.id, view); !st.ok()) {
+    t.catalog = from;
+    return st;
+  }
+  t.view_sql = std::move(view);
+  t.column_count = table.columns.size();
+  appenders_.erase(table.id);
+  if (Status st = conn_.Exec("DROP TABLE IF EXISTS " + DataTableRef(from, db.id, table.id));
+      !st.ok())
+    log::Warn("buffer: cannot drop the empty table left behind: " + st.message());
   return Status::Ok();
 }
 

@@ -30,7 +30,8 @@ constexpr const char* kBufferCatalog = "buffer";
 // The buffer's tables live in two such catalogs, which a snapshot swaps: the rows it persists
 // stay where they were (frozen) and new rows go to fresh tables in the other one (live). A
 // checkpoint compresses one catalog's tables and waits for every scan of them, so the live
-// tables can be compressed while the snapshot reads the frozen ones, which takes seconds.
+// tables can be compressed while the snapshot reads the frozen ones, which takes seconds. A
+// table that was empty at the swap stays where it is until rows come for it.
 constexpr const char* kDataCatalogs[2] = {kBufferCatalog, "buffer_b"};
 std::string SchemaRef(const std::string& schema);     // buffer."<schema>"
 std::string DbSchema(uint32_t db_id);                 // db_<id>: the views users query
@@ -174,7 +175,8 @@ class Buffer {
   // that reads them runs (then it is put off to a later append).
   void CheckpointLocked(bool all = false);
   std::string LiveRef(uint32_t db_id, uint32_t table_id) const {  // under mu_
-    return DataTableRef(live_, db_id, table_id);
+    auto it = tables_.find(table_id);
+    return DataTableRef(it == tables_.end() ? live_ : it->second.catalog, db_id, table_id);
   }
   std::string FrozenRef(uint32_t db_id, uint32_t table_id) const {  // under mu_
     return DataTableRef(1 - live_, db_id, table_id);
@@ -209,6 +211,9 @@ class Buffer {
   static RowsByTable GroupByTable(const catalog::CatalogState& state,
                                   const std::vector<wal::WriteOpPtr>& ops);
   Status SyncTable(const catalog::Database& db, const catalog::Table& table);
+  // Moves the live table of `table`, empty since it stayed behind at a freeze, to the live
+  // catalog, so that no checkpoint of that catalog waits for a snapshot to end.
+  Status MoveToLiveCatalog(const catalog::Database& db, const catalog::Table& table);
   Status AppendWritesLocked(const catalog::CatalogState& state,
                             const std::vector<wal::WriteOpPtr>& ops);
   Status DeleteRowsLocked(const catalog::CatalogState& state, const wal::WriteOp& op);
@@ -224,6 +229,7 @@ class Buffer {
     std::string name;
     size_t column_count;
     std::string view_sql;  // the view as last created
+    int catalog = 0;       // where its live table is: live_, or the other catalog while empty
   };
   std::atomic<uint64_t> publishes_{0};
   std::atomic<int64_t> unfrozen_rows_{0};
@@ -232,7 +238,9 @@ class Buffer {
   duck::Database* db_;
   duck::Connection conn_;
   std::set<uint32_t> frozen_;              // table ids whose rows a snapshot is persisting
-  int live_ = 0;  // the kDataCatalogs index of the live tables; the frozen ones are in the other
+  // The kDataCatalogs index of the live tables; the frozen ones are in the other, and so are the
+  // tables that were empty at the last freeze (TableState::catalog), until rows come for them.
+  int live_ = 0;
   std::set<uint32_t> schemas_;             // db ids whose schemas exist
   std::map<uint32_t, TableState> tables_;  // by table id
   size_t rows_since_checkpoint_ = 0;

@@ -7,6 +7,7 @@
 #include "buffer/buffer.h"
 #include "common/fault.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "duck/duck.h"
 
 namespace riffle::buffer {
@@ -183,6 +184,7 @@ void Buffer::CheckpointLocked(bool all) {
     std::lock_guard lock(scan_mu_);
     all = all || checkpoint_all_due_;
     if (scans_ > 0 || (all && frozen_scans_ > 0)) {
+      if (!checkpoint_due_) metrics::Server().buffer_checkpoints.With({"put_off"}).Add();
       checkpoint_due_ = true;
       checkpoint_all_due_ = all;
       return;
@@ -194,6 +196,7 @@ void Buffer::CheckpointLocked(bool all) {
     if (Status st = conn_.Exec(std::string("CHECKPOINT ") + kDataCatalogs[c]); !st.ok())
       log::Warn("buffer checkpoint failed: " + st.message());
   }
+  metrics::Server().buffer_checkpoints.With({"run"}).Add();
   rows_since_checkpoint_ = 0;
   checkpoint_due_ = false;
   checkpoint_all_due_ = false;
@@ -207,6 +210,10 @@ void Buffer::CheckpointLocked(bool all) {
 Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& table,
                            const std::vector<std::pair<const wal::WriteOp*, uint32_t>>& rows,
                            bool* ranges_changed) {
+  auto known = tables_.find(table.id);
+  if (known == tables_.end())
+    return Status::Internal("table '" + table.name + "' has no buffer table (it failed to sync)");
+  if (known->second.catalog != live_) RIFFLE_RETURN_IF_ERROR(MoveToLiveCatalog(db, table));
   DuplicateTracker& duplicates = duplicates_[table.id];
   const wal::WriteOp* write = nullptr;  // rows of one write are contiguous here
   const size_t ncols = table.columns.size();
@@ -218,8 +225,8 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
     kept->reset();
   }
   if (!*kept) {
-    auto opened = duck::ChunkAppender::Open(conn_, kDataCatalogs[live_], DataSchema(db.id),
-                                            DataTable(table.id), kinds);
+    auto opened = duck::ChunkAppender::Open(conn_, kDataCatalogs[known->second.catalog],
+                                            DataSchema(db.id), DataTable(table.id), kinds);
     if (!opened.ok()) return opened.status();
     *kept = std::move(*opened);
   }

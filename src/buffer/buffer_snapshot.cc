@@ -1,9 +1,14 @@
 // The buffer's side of a snapshot: freeze the tables, copy the frozen rows to Parquet, publish
 // the files and forget the frozen rows (see QueryEngine::FreezeBuffer and persist/).
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "buffer/buffer.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "duck/duck.h"
 
@@ -35,70 +40,64 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& given) {
   if (!frozen_.empty()) return Status::Internal("a snapshot is already in progress");
   // A snapshot covers every row appended before it, those a bulk append holds too.
   RIFFLE_RETURN_IF_ERROR(CommitAppendersLocked());
-  appenders_.clear();  // their INSERTs name the tables about to be frozen
-  // Every table moves to the other catalog: a checkpoint of the live catalog must not name a
-  // table that the snapshot reads. A DuckDB transaction writes to one catalog only, so this
-  // takes three: the new tables (which nothing reads yet), the views that read them (the
-  // switch, as queries see it), and the old tables that were empty (which nothing reads now).
+  // The live catalog becomes the frozen one: a table with rows gets a fresh, empty table in the
+  // other, the new live catalog; an empty one stays behind (see MoveToLiveCatalog). A DuckDB
+  // transaction writes to one catalog only, so the fresh tables (which nothing reads yet) and
+  // the views that read them (the switch, as queries see it) take one each.
   const int next = 1 - live_;
-  struct Moved {
-    const catalog::Database* db;
-    const catalog::Table* table;
-    bool rows;
-  };
-  std::vector<Moved> moved;
+  std::vector<std::pair<const catalog::Database*, const catalog::Table*>> frozen;
   RIFFLE_RETURN_IF_ERROR(conn_.Exec("BEGIN TRANSACTION"));
   Status st;
   for (const auto& [name, db] : state.databases) {
     if (db->deleted) continue;
     for (const auto& [tname, table] : db->tables) {
       auto it = tables_.find(table->id);
-      if (it == tables_.end()) continue;
+      if (it == tables_.end() || it->second.catalog != live_) continue;
       auto count = conn_.QueryInt64s("SELECT count(*) FROM " + LiveRef(db->id, table->id));
       if (!count.ok()) {
         st = Status::Internal("snapshot: " + count.status().message());
         break;
       }
+      if ((*count)[0][0] == 0) continue;
       // OR REPLACE: a table an earlier failed freeze left there holds nothing queries read.
       st = conn_.Exec("CREATE OR REPLACE TABLE " + DataTableRef(next, db->id, table->id) + " (" +
                       ColumnDefs(*table) + ")");
       if (!st.ok()) break;
-      moved.push_back({db.get(), table.get(), (*count)[0][0] > 0});
+      frozen.emplace_back(db.get(), table.get());
     }
     if (!st.ok()) break;
   }
+  if (st.ok()) st = conn_.Exec("COMMIT");
   if (!st.ok()) {
     (void)conn_.Exec("ROLLBACK");
     return st;
   }
-  RIFFLE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
   const int before = live_;
   live_ = next;
-  for (const auto& m : moved) {
-    tables_[m.table->id].column_count = m.table->columns.size();
-    if (m.rows) frozen_.insert(m.table->id);
+  for (const auto& [db, table] : frozen) {
+    tables_[table->id].catalog = next;
+    frozen_.insert(table->id);
   }
   st = conn_.Exec("BEGIN TRANSACTION");
-  for (const auto& m : moved) {
+  for (const auto& [db, table] : frozen) {
     if (!st.ok()) break;
-    std::string view = ViewSql(*m.db, *m.table);
-    st = ExecView(m.table->id, view);
-    tables_[m.table->id].view_sql = view;
+    std::string view = ViewSql(*db, *table);
+    st = ExecView(table->id, view);
+    tables_[table->id].view_sql = view;
   }
+  if (st.ok()) st = conn_.Exec("COMMIT");
   if (!st.ok()) {
     (void)conn_.Exec("ROLLBACK");
     live_ = before;
+    for (const auto& [db, table] : frozen) tables_[table->id].catalog = before;
     frozen_.clear();
     for (auto& [id, t] : tables_) t.view_sql.clear();  // re-derived on the next sync
     return st;
   }
-  RIFFLE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
-  for (const auto& m : moved)
-    if (!m.rows)
-      if (Status dropped =
-              conn_.Exec("DROP TABLE IF EXISTS " + DataTableRef(before, m.db->id, m.table->id));
-          !dropped.ok())
-        log::Warn("snapshot: cannot drop an empty buffer table: " + dropped.message());
+  for (const auto& [db, table] : frozen) {
+    tables_[table->id].column_count = table->columns.size();
+    appenders_.erase(table->id);  // its INSERT named the table now frozen
+  }
   unfrozen_rows_ = 0;
   return frozen_.size();
 }
@@ -128,6 +127,13 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
   if (!opened.ok()) return Status::Internal("snapshot: " + opened.status().message());
   duck::Connection& conn = *opened;
   ScanGuard scanning(this, /*frozen=*/true);
+  // Tests: RIFFLE_FAULT=snapshot_waits_for:<path> holds every snapshot here, as it reads the
+  // frozen rows, until the file <path> exists (at most a minute); <path>.held says it waits.
+  if (std::string path; fault::Injected("snapshot_waits_for", &path)) {
+    std::ofstream(path + ".held").put('\n');
+    for (int i = 0; i < 6000 && !std::filesystem::exists(path); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   std::vector<PersistedFile> out;
   for (const auto& [name, db] : newest->databases) {
     if (db->deleted) continue;

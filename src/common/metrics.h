@@ -77,6 +77,10 @@ struct ServerMetrics {
   CounterFamily wal_flushes{"riffle_wal_flushes_total", "WAL flushes by outcome", {"outcome"}};
   HistogramFamily snapshot_duration{
       "riffle_snapshot_duration_seconds", "Time to persist one snapshot", {}};
+  CounterFamily buffer_checkpoints{"riffle_buffer_checkpoints_total",
+                                   "Checkpoints that compress the buffer's rows, run or put off "
+                                   "while scans of its tables ran",
+                                   {"outcome"}};
   HistogramFamily compaction_duration{
       "riffle_compaction_duration_seconds", "Time to merge one day's files", {}};
   CounterFamily queries{

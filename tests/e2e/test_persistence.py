@@ -505,3 +505,80 @@ def test_flushes_during_a_snapshot_make_the_next_one_due_without_another_write(t
         assert len(re.findall(r"snapshot: \d+ rows", s.log())) == 2, s.log()[-1500:]  # the 2 rows came after
     finally:
         s.stop()
+
+
+def test_tables_written_in_turns_across_snapshots_keep_every_row(tmp_path):
+    """A snapshot swaps the buffer's two DuckDB catalogs (src/buffer/buffer.h): a table with rows
+    is frozen where it is and gets a fresh table in the other catalog, an empty one stays behind
+    until rows come for it. Tables written in turns over six snapshots go through each case."""
+    s = Server(tmp_path, SNAPSHOT_ARGS).start()
+    try:
+        expected = {"a": [], "b": [], "c": []}
+        snapshots = lambda: len(re.findall(r"snapshot: \d+ rows", s.log()))
+        value = 0
+        for turn in [("a", "b"), ("a",), ("b", "c"), ("c",), ("a", "b", "c"), ("b",)]:
+            before = snapshots()
+            for _ in range(3):  # three WAL files: a snapshot is due
+                lines = []
+                for t in turn:
+                    for i in range(5):
+                        value += 1
+                        expected[t].append(value)
+                        lines.append(f"{t},host=h{i} v={value}i {1_700_000_000 + value}")
+                assert write_lp(s, "db", "\n".join(lines), precision="s").status_code == 204
+                time.sleep(0.15)  # > the 100 ms flush interval: one WAL file per write
+            assert wait_for(lambda: snapshots() > before, timeout=20), s.log()[-2000:]
+            for t, values in expected.items():
+                if values:
+                    got = query_rows(s, "db", f"SELECT v FROM {t} ORDER BY v")
+                    assert [r["v"] for r in got] == values, (turn, t)
+        files = {f["table_name"] for f in parquet_files(s, "db")}
+        assert files == {"a", "b", "c"}
+        for restart in (s.restart, lambda: (s.kill9(), s.start())):
+            restart()
+            for t, values in expected.items():
+                assert [r["v"] for r in query_rows(s, "db", f"SELECT v FROM {t} ORDER BY v")] == values
+    finally:
+        s.kill9()
+
+
+def test_rows_that_arrive_while_a_snapshot_writes_are_compressed_meanwhile_and_kept(tmp_path):
+    """The buffer compresses its rows every 2^19 appended (a DuckDB checkpoint), also while a
+    snapshot writes the frozen rows: those are in the other catalog, which that checkpoint does
+    not wait for. The snapshot of 1M rows is held (RIFFLE_FAULT=snapshot_waits_for) while 600k
+    more arrive: they are compressed before their write is acknowledged, and nothing is lost."""
+    go = tmp_path / "go"
+    s = Server(tmp_path, ["--wal-snapshot-size", "1", "--force-snapshot-rows", "0",
+                          "--max-http-request-size", "104857600"],
+               env={"RIFFLE_FAULT": f"snapshot_waits_for:{go}"}).start()
+
+    def body(start, count):
+        return "\n".join(f"m,host=h{i % 100} a={i},b={i * 2} {1_700_000_000_000_000_000 + i * 1000}"
+                         for i in range(start, start + count))
+
+    def checkpoints(outcome):
+        text = requests.get(s.url + "/metrics", timeout=10).text
+        found = re.search(r'^riffle_buffer_checkpoints_total\{outcome="' + outcome + r'"\} (\d+)', text, re.M)
+        return int(found.group(1)) if found else 0
+
+    try:
+        first, second = body(0, 1_000_000), body(1_000_000, 600_000)
+        assert write_lp(s, "db", first).status_code == 204
+        time.sleep(0.15)
+        assert write_lp(s, "db", "m,host=x a=1 1700000100000000000").status_code == 204  # due
+        assert wait_for(lambda: (tmp_path / "go.held").exists(), timeout=30), s.log()[-1500:]
+        run, put_off = checkpoints("run"), checkpoints("put_off")
+        assert write_lp(s, "db", second).status_code == 204
+        assert "snapshot: " not in s.log()  # still held
+        assert checkpoints("run") == run + 1 and checkpoints("put_off") == put_off
+        go.touch()
+        assert wait_for(lambda: "snapshot: 1000001 rows" in s.log(), timeout=60), s.log()[-1500:]
+        n = 1_600_000
+        count = lambda: query_rows(s, "db", "SELECT count(*) AS n, sum(a) AS a FROM m")[0]
+        assert count() == {"n": n + 1, "a": n * (n - 1) // 2 + 1}
+        s.kill9()
+        s.start()
+        assert count() == {"n": n + 1, "a": n * (n - 1) // 2 + 1}
+    finally:
+        go.touch()
+        s.kill9()
