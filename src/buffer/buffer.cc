@@ -200,8 +200,9 @@ Status Buffer::SyncTable(const catalog::Database& db, const catalog::Table& tabl
   if (it == tables_.end()) {
     RIFFLE_RETURN_IF_ERROR(
         conn_.Exec("CREATE TABLE IF NOT EXISTS " + qualified + " (" + ColumnDefs(table) + ")"));
-    it = tables_.emplace(table.id, TableState{db.id, table.name, table.columns.size(), "", live_})
-             .first;
+    it =
+        tables_.emplace(table.id, TableState{db.id, table.name, table.columns.size(), "", live_, 0})
+            .first;
   }
   if (it->second.column_count < table.columns.size()) {
     for (size_t i = it->second.column_count; i < table.columns.size(); ++i) {
@@ -235,6 +236,7 @@ Status Buffer::MoveToLiveCatalog(const catalog::Database& db, const catalog::Tab
   }
   t.view_sql = std::move(view);
   t.column_count = table.columns.size();
+  t.appended = 0;
   appenders_.erase(table.id);
   if (Status st = conn_.Exec("DROP TABLE IF EXISTS " + DataTableRef(from, db.id, table.id));
       !st.ok())

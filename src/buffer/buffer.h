@@ -230,6 +230,7 @@ class Buffer {
     size_t column_count;
     std::string view_sql;  // the view as last created
     int catalog = 0;       // where its live table is: live_, or the other catalog while empty
+    size_t appended = 0;   // rows appended to the live table (0: it is empty)
   };
   std::atomic<uint64_t> publishes_{0};
   std::atomic<int64_t> unfrozen_rows_{0};

@@ -152,6 +152,8 @@ Status Buffer::AppendWritesLocked(const catalog::CatalogState& state,
         result = vs;
       }
     }
+    if (auto known = tables_.find(table->id); known != tables_.end())
+      known->second.appended += rows.size();
     rows_since_checkpoint_ += rows.size();
     unfrozen_rows_ += static_cast<int64_t>(rows.size());
   }

@@ -52,13 +52,10 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& given) {
     if (db->deleted) continue;
     for (const auto& [tname, table] : db->tables) {
       auto it = tables_.find(table->id);
-      if (it == tables_.end() || it->second.catalog != live_) continue;
-      auto count = conn_.QueryInt64s("SELECT count(*) FROM " + LiveRef(db->id, table->id));
-      if (!count.ok()) {
-        st = Status::Internal("snapshot: " + count.status().message());
-        break;
-      }
-      if ((*count)[0][0] == 0) continue;
+      // Counted, not queried: a count(*) per table took 0.2 s with 1,000 tables. (A table whose
+      // rows a delete removed, or whose append failed, is frozen empty: the snapshot writes no
+      // file for it.)
+      if (it == tables_.end() || it->second.catalog != live_ || it->second.appended == 0) continue;
       // OR REPLACE: a table an earlier failed freeze left there holds nothing queries read.
       st = conn_.Exec("CREATE OR REPLACE TABLE " + DataTableRef(next, db->id, table->id) + " (" +
                       ColumnDefs(*table) + ")");
@@ -96,6 +93,7 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& given) {
   }
   for (const auto& [db, table] : frozen) {
     tables_[table->id].column_count = table->columns.size();
+    tables_[table->id].appended = 0;
     appenders_.erase(table->id);  // its INSERT named the table now frozen
   }
   unfrozen_rows_ = 0;
