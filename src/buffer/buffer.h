@@ -188,7 +188,7 @@ class Buffer {
   std::string stub_path_;             // an empty Parquet file with a "time" column
   std::set<uint32_t> stub_variables_;  // table ids whose variable conn_ has set to it
   std::shared_mutex views_mu_;        // see ReadViews
-  std::mutex scan_mu_;      // guards the three below
+  std::mutex scan_mu_;                // guards scans_, frozen_scans_ and checkpointing_
   std::condition_variable scan_cv_;
   int scans_ = 0;         // of the live tables (and maybe the frozen ones)
   int frozen_scans_ = 0;  // of the frozen tables alone

@@ -26,7 +26,7 @@ bool FaultInjected(const catalog::Table& table) {
 // Rows appended between checkpoints of the live tables. Until one, appended rows take several
 // times their compressed memory; but each checkpoint also costs the appends more than its
 // rows' compression (a 10M-row TSBS ingest, bench/README: every 128k rows 77-87 s of CPU,
-// every 256k 65-67 s, every 512k 57-59 s, for 558-583, 554-577 and 606-657 MB peak RSS).
+// every 256k 65-67 s, every 512k 57-64 s, for 558-583, 554-577 and 606-657 MB peak RSS).
 constexpr size_t kCheckpointRows = 1 << 19;
 // A bulk append commits exactly one row group's rows (DuckDB's 122,880) at a time, which move
 // into the table whole (a partial group left at each commit made it slower and bigger); and it

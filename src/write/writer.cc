@@ -95,8 +95,10 @@ std::string ValidateLine(const lineproto::ParsedBatch& batch, const lineproto::L
                          std::vector<catalog::ColumnAddition>* additions,
                          const lineproto::Line** last_valid) {
   if (*last_valid && ((*last_valid + 1 == &line && line.same_shape_as_previous) ||
-                      lineproto::SameShape(batch, **last_valid, batch, line, true)))
+                      lineproto::SameShape(batch, **last_valid, batch, line, true))) {
+    *last_valid = &line;  // so that the next line of the shape takes the first test
     return {};
+  }
   std::string err = CheckLine(batch, line, db, pending, spellings, additions);
   if (err.empty()) *last_valid = &line;
   return err;
