@@ -23,9 +23,13 @@ std::string SchemaRef(const std::string& schema) {
 std::string DbSchema(uint32_t db_id) { return "db_" + std::to_string(db_id); }
 std::string DataSchema(uint32_t db_id) { return "db_" + std::to_string(db_id) + "_data"; }
 std::string DataTable(uint32_t table_id) { return "t" + std::to_string(table_id); }
+namespace {
+std::string DataSchemaRef(int catalog, uint32_t db_id) {
+  return std::string(kDataCatalogs[catalog]) + "." + QuoteIdent(DataSchema(db_id));
+}
+}  // namespace
 std::string DataTableRef(int catalog, uint32_t db_id, uint32_t table_id) {
-  return std::string(kDataCatalogs[catalog]) + "." + QuoteIdent(DataSchema(db_id)) + "." +
-         QuoteIdent(DataTable(table_id));
+  return DataSchemaRef(catalog, db_id) + "." + QuoteIdent(DataTable(table_id));
 }
 std::string FilesVariable(uint32_t table_id) { return "riffle_files_" + std::to_string(table_id); }
 
@@ -253,10 +257,9 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
     if (!schemas_.count(db->id)) {
       RIFFLE_RETURN_IF_ERROR(
           conn_.Exec("CREATE SCHEMA IF NOT EXISTS " + SchemaRef(DbSchema(db->id))));
-      for (const char* data_catalog : kDataCatalogs)
-        RIFFLE_RETURN_IF_ERROR(conn_.Exec("CREATE SCHEMA IF NOT EXISTS " +
-                                          std::string(data_catalog) + "." +
-                                          QuoteIdent(DataSchema(db->id))));
+      for (int c : {0, 1})
+        RIFFLE_RETURN_IF_ERROR(
+            conn_.Exec("CREATE SCHEMA IF NOT EXISTS " + DataSchemaRef(c, db->id)));
       schemas_.insert(db->id);
     }
     for (const auto& [tname, table] : db->tables) {
@@ -291,9 +294,8 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
       continue;
     }
     (void)conn_.Exec("DROP SCHEMA IF EXISTS " + SchemaRef(DbSchema(*it)) + " CASCADE");
-    for (const char* data_catalog : kDataCatalogs)
-      (void)conn_.Exec("DROP SCHEMA IF EXISTS " + std::string(data_catalog) + "." +
-                       QuoteIdent(DataSchema(*it)) + " CASCADE");
+    for (int c : {0, 1})
+      (void)conn_.Exec("DROP SCHEMA IF EXISTS " + DataSchemaRef(c, *it) + " CASCADE");
     it = schemas_.erase(it);
   }
   return failed;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string_view>
+#include <vector>
 
 #include "buffer/buffer.h"
 #include "common/fault.h"
@@ -193,11 +194,11 @@ void Buffer::CheckpointLocked(bool all) {
     }
     checkpointing_ = true;
   }
-  for (int c : {live_, 1 - live_}) {
-    if (c != live_ && !all) break;
+  std::vector<int> catalogs = {live_};
+  if (all) catalogs.push_back(1 - live_);
+  for (int c : catalogs)
     if (Status st = conn_.Exec(std::string("CHECKPOINT ") + kDataCatalogs[c]); !st.ok())
       log::Warn("buffer checkpoint failed: " + st.message());
-  }
   metrics::Server().buffer_checkpoints.With({"run"}).Add();
   rows_since_checkpoint_ = 0;
   checkpoint_due_ = false;

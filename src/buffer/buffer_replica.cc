@@ -1,5 +1,7 @@
 // The buffer of a query node that serves other nodes' data (see cluster/): their unpersisted
 // WAL rows and their Parquet files, swapped as a whole when one of them snapshots.
+#include <algorithm>
+
 #include "buffer/buffer.h"
 #include "common/log.h"
 #include "duck/duck.h"
@@ -31,7 +33,10 @@ Status Buffer::Replace(const catalog::CatalogState& given, const std::vector<wal
   parquet_files_ = files;
   // A DuckDB transaction writes one catalog: the views' and the tables' are the same until a
   // snapshot swaps them (Freeze), which a query node never runs.
-  if (live_ != 0 || !frozen_.empty())
+  bool swapped = live_ != 0 || !frozen_.empty() ||
+                 std::any_of(tables_.begin(), tables_.end(),
+                             [](const auto& t) { return t.second.catalog != 0; });
+  if (swapped)
     return Status::Internal("a buffer that snapshots cannot take a copy of other nodes' rows");
   RIFFLE_RETURN_IF_ERROR(conn_.Exec("BEGIN TRANSACTION"));
   Status st;

@@ -104,7 +104,6 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
     const catalog::CatalogState& given, int64_t chunk_ns,
     const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>&
         path_for) {
-  std::set<uint32_t> frozen;
   std::map<uint32_t, std::string> frozen_refs;  // by table id
   std::map<uint32_t, TimeRangeSet> duplicates;  // every frozen row was observed before the freeze
   std::shared_ptr<const catalog::CatalogState> newest;  // the frozen tables' columns, at least
@@ -112,7 +111,6 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
     std::lock_guard lock(mu_);
     NewestLocked(given);
     newest = newest_;
-    frozen = frozen_;
     for (uint32_t id : frozen_)
       if (auto t = tables_.find(id); t != tables_.end())
         frozen_refs[id] = FrozenRef(t->second.db_id, id);

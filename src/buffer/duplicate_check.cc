@@ -11,8 +11,7 @@ using duck::QuoteIdent;
 
 namespace {
 
-// Rows one query checks at most (as estimated): its aggregate stays small, and an automatic
-// checkpoint of the buffer, which waits for the open transaction, waits for one piece only.
+// Rows one query checks at most (as estimated), so that its aggregate stays small.
 constexpr int64_t kRowsPerPiece = int64_t{1} << 20;
 
 // SQL: 1 if some point (tags and time) of `rows` occurs more than once, else 0. The tags are
