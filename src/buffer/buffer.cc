@@ -298,6 +298,8 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
       (void)conn_.Exec("DROP SCHEMA IF EXISTS " + DataSchemaRef(c, *it) + " CASCADE");
     it = schemas_.erase(it);
   }
+  synced_version_ = state.version;
+  views_stale_ = !failed.ok();  // a table that failed is tried again on the next append
   return failed;
 }
 
@@ -313,7 +315,7 @@ void Buffer::RestoreDuplicates(const DuplicateRanges& ranges, const DuplicateRan
   std::lock_guard lock(mu_);
   for (const auto& [id, r] : ranges) duplicates_[id].Restore(r, {});
   for (const auto& [id, spans] : persisted) duplicates_[id].Restore({}, spans);
-  for (auto& [id, t] : tables_) t.view_sql.clear();  // re-derived on the next sync
+  ForgetViewsLocked();
 }
 
 int64_t Buffer::MemoryBytes() {

@@ -195,7 +195,18 @@ class Buffer {
   bool checkpointing_ = false;
   bool checkpoint_due_ = false;      // put off while scans ran (under mu_)
   bool checkpoint_all_due_ = false;  // and of the frozen tables too (under mu_)
+  // Creates what `state` has and the buffer lacks, drops what it deleted, and re-creates every
+  // view whose text changed: O(tables), so an append runs it only when the catalog's version
+  // moved or views_stale_ says a view may be out of date.
   Status SyncLocked(const catalog::CatalogState& state);
+  // Every view is re-derived by the next sync (after a failed change of views, or one that
+  // changed what they read without re-creating them all).
+  void ForgetViewsLocked() {
+    for (auto& [id, t] : tables_) t.view_sql.clear();
+    views_stale_ = true;
+  }
+  uint64_t synced_version_ = UINT64_MAX;  // the catalog version of the last whole sync (under mu_)
+  bool views_stale_ = true;               // under mu_
   // The newer of `given` and the newest catalog the buffer has synced with (kept from now on).
   // Callers take a catalog state before they lock mu_, and a change is synced before it is
   // published (Catalog::AddPrePublishListener), so `given` may be older than the tables and

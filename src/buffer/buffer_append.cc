@@ -102,8 +102,10 @@ Status Buffer::Append(const catalog::CatalogState& given, const std::vector<wal:
     (void)CommitAppendersLocked();
     bulk_catalog_version_ = state.version;
   }
-  // A table that cannot be synced is logged and its rows fail below; the others go on.
-  (void)SyncLocked(state);
+  // A table that cannot be synced is logged and its rows fail below; the others go on. Only
+  // when something changed: a sync derives every table's view, which with 1,000 tables took
+  // about 2 ms of every flush.
+  if (state.version != synced_version_ || views_stale_) (void)SyncLocked(state);
   // A replayed file's writes share its contents as their body: each body counts once.
   const std::string* counted = nullptr;
   for (const auto& op : ops)

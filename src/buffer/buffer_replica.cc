@@ -68,10 +68,13 @@ Status Buffer::Replace(const catalog::CatalogState& given, const std::vector<wal
   }
   if (!st.ok()) {
     (void)conn_.Exec("ROLLBACK");
-    for (auto& [id, t] : tables_) t.view_sql.clear();  // re-derived on the next sync
+    ForgetViewsLocked();
     return st;
   }
-  RIFFLE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
+  if (st = conn_.Exec("COMMIT"); !st.ok()) {
+    ForgetViewsLocked();
+    return st;
+  }
   CheckpointLocked();
   return Status::Ok();
 }

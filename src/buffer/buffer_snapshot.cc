@@ -88,7 +88,7 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& given) {
     live_ = before;
     for (const auto& [db, table] : frozen) tables_[table->id].catalog = before;
     frozen_.clear();
-    for (auto& [id, t] : tables_) t.view_sql.clear();  // re-derived on the next sync
+    ForgetViewsLocked();
     return st;
   }
   for (const auto& [db, table] : frozen) {
@@ -97,6 +97,7 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& given) {
     appenders_.erase(table->id);  // its INSERT named the table now frozen
   }
   unfrozen_rows_ = 0;
+  views_stale_ = true;  // the next append checks every view once, as it did on every flush
   return frozen_.size();
 }
 
@@ -232,10 +233,14 @@ Status Buffer::PublishParquet(const catalog::CatalogState& given,
   if (!st.ok()) {
     (void)conn_.Exec("ROLLBACK");
     frozen_.insert(dropped.begin(), dropped.end());
-    for (auto& [id, t] : tables_) t.view_sql.clear();  // re-derive views on the next sync
+    ForgetViewsLocked();
     return st;
   }
-  RIFFLE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
+  if (st = conn_.Exec("COMMIT"); !st.ok()) {
+    ForgetViewsLocked();
+    return st;
+  }
+  views_stale_ = true;  // the next append checks every view once, as it did on every flush
   for (const auto& drop : drops)
     if (Status dropped_st = conn_.Exec(drop); !dropped_st.ok())
       log::Warn("snapshot: cannot drop a persisted buffer table: " + dropped_st.message());
