@@ -6,6 +6,7 @@
 
 #include "duck/connection.h"
 #include "duck/database.h"
+#include "duck/staged_rows.h"
 
 namespace riffle::duck {
 namespace {
@@ -79,94 +80,112 @@ TEST(ParsedStatement, RefusesWhatPrepareOneRefuses) {
   EXPECT_EQ(conn->QueryInt64s("SELECT count(*) FROM t").value()[0][0], 0);  // nothing ran
 }
 
-// Rows go in by the prepared INSERT: several chunks per commit, several commits, NULL cells and
-// strings past DuckDB's 12 inline bytes; a second connection's appender shares the function.
-TEST(ChunkAppender, InsertingAppendsEveryCommittedChunk) {
+// Rows staged a few at a time fill chunks in place; SQL reads them with NULL cells, strings past
+// DuckDB's 12 inline bytes, a column added later (NULL in older chunks) and arrival positions;
+// deletes and a move into a table (INSERT ... BY NAME) leave the right rows.
+TEST(StagedRows, SqlReadsEveryCommittedRowMovesAndDeletesThem) {
   auto db = Database::Open({});
   ASSERT_TRUE(db.ok()) << db.status().message();
   auto conn = Connection::Open(**db);
   ASSERT_TRUE(conn.ok());
-  ASSERT_TRUE(
-      conn->Exec("CREATE TABLE t (time TIMESTAMP_NS, host VARCHAR, v DOUBLE, n BIGINT)").ok());
-  const std::vector<ColumnKind> kinds = {ColumnKind::kTimestampNs, ColumnKind::kVarchar,
-                                         ColumnKind::kDouble, ColumnKind::kBigint};
-  auto a = ChunkAppender::Open(*conn, "memory", "main", "t", kinds);
-  ASSERT_TRUE(a.ok()) << a.status().message();
-  ChunkAppender& appender = **a;
+  ASSERT_TRUE(StagedRows::Register(*conn).ok());
+  ASSERT_TRUE(StagedRows::Register(*conn).ok()) << "registering again is a no-op";
+  std::vector<StagedRows::Column> columns = {{"time", ColumnKind::kTimestampNs},
+                                             {"host", ColumnKind::kVarchar},
+                                             {"v", ColumnKind::kDouble}};
+  auto staged = StagedRows::Create(columns);
   int64_t next = 0;
   auto append = [&](size_t rows) {
     for (size_t start = 0; start < rows;) {
-      size_t count = std::min(appender.Capacity(), rows - start);
-      appender.Begin(count);
-      int64_t* times = appender.Int64s(0);
-      double* values = appender.Doubles(2);
+      size_t count = staged->Begin(rows - start);
+      ASSERT_GE(count, 1u);
+      int64_t* times = staged->Int64s(0);
+      double* values = staged->Doubles(2);
       for (size_t r = 0; r < count; ++r, ++next) {
         times[r] = next;
-        appender.SetValid(0, r);
+        staged->SetValid(0, r);
         std::string host = next % 2 ? "a-host-name-longer-than-twelve-bytes" : "short";
-        appender.SetString(1, r, host.data(), host.size());
-        if (next % 3 == 0) continue;  // v and n stay NULL
+        staged->SetString(1, r, host.data(), host.size());
+        if (next % 3 == 0) continue;  // v stays NULL
         values[r] = static_cast<double>(next) / 2;
-        appender.SetValid(2, r);
+        staged->SetValid(2, r);
       }
-      ASSERT_TRUE(appender.Flush().ok());
+      staged->Commit();
       start += count;
     }
   };
-  append(5000);  // three chunks in one commit
-  EXPECT_EQ(appender.PendingRows(), 5000u);
-  auto none = conn->QueryInt64s("SELECT count(*) FROM t");
-  ASSERT_TRUE(none.ok());
-  EXPECT_EQ((*none)[0][0], 0) << "flushed chunks wait for the commit";
-  ASSERT_TRUE(appender.Commit().ok());
-  append(1);
-  ASSERT_TRUE(appender.Commit().ok());
-  append(7);
-  ASSERT_TRUE(appender.Commit().ok());
-  ASSERT_TRUE(appender.Commit().ok()) << "nothing queued: nothing to do";
-  // The same prepared INSERT many times over, and bound again after the catalog changes.
-  for (int i = 0; i < 100; ++i) {
-    if (i == 50) ASSERT_TRUE(conn->Exec("CREATE TABLE other (x BIGINT)").ok());
-    append(static_cast<size_t>(i * 37 % 300 + 1));
-    ASSERT_TRUE(appender.Commit().ok());
-  }
-
-  auto rows = conn->QueryInt64s(
-      "SELECT count(*), count(DISTINCT time), sum(epoch_ns(time)), count(v), "
-      "sum(CASE WHEN v = epoch_ns(time) / 2 THEN 1 ELSE 0 END), count(n), "
-      "sum(CASE WHEN host = (CASE WHEN epoch_ns(time) % 2 = 1 "
-      "THEN 'a-host-name-longer-than-twelve-bytes' ELSE 'short' END) THEN 1 ELSE 0 END) FROM t");
-  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  append(5000);                                                          // three chunks
+  for (int i = 0; i < 300; ++i) append(static_cast<size_t>(i % 7 + 1));  // in place, mostly
   const int64_t n = next;
+  EXPECT_EQ(staged->rows(), static_cast<size_t>(n));
+  const std::string check =
+      "SELECT count(*), count(DISTINCT time), sum(epoch_ns(time)), count(v), "
+      "sum(CASE WHEN v = epoch_ns(time) / 2 THEN 1 ELSE 0 END), "
+      "sum(CASE WHEN host = (CASE WHEN epoch_ns(time) % 2 = 1 "
+      "THEN 'a-host-name-longer-than-twelve-bytes' ELSE 'short' END) THEN 1 ELSE 0 END) FROM ";
   int64_t with_v = n - (n + 2) / 3;
-  EXPECT_EQ((*rows)[0], (std::vector<int64_t>{n, n, n * (n - 1) / 2, with_v, with_v, 0, n}));
+  auto rows = conn->QueryInt64s(check + staged->ScanSql(false));
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  EXPECT_EQ((*rows)[0], (std::vector<int64_t>{n, n, n * (n - 1) / 2, with_v, with_v, n}));
+  // Positions follow arrival and start past any rowid.
+  auto order = conn->QueryInt64s("SELECT count(*) FILTER (WHERE riffle_position - " +
+                                 std::to_string(StagedRows::kFirstPosition) +
+                                 " = epoch_ns(time)) FROM " + staged->ScanSql(true));
+  ASSERT_TRUE(order.ok()) << order.status().message();
+  EXPECT_EQ((*order)[0][0], n);
 
-  auto other = Connection::Open(**db);
-  ASSERT_TRUE(other.ok());
-  auto second = ChunkAppender::Open(*other, "memory", "main", "t", kinds);
-  ASSERT_TRUE(second.ok()) << second.status().message();
-  (*second)->Begin(1);
-  (*second)->Int64s(0)[0] = -1;
-  (*second)->SetValid(0, 0);
-  ASSERT_TRUE((*second)->Flush().ok());
-  ASSERT_TRUE((*second)->Commit().ok());
-  auto total = conn->QueryInt64s("SELECT count(*) FROM t");
-  ASSERT_TRUE(total.ok());
-  EXPECT_EQ((*total)[0][0], n + 1);
+  // A column added: older rows read it as NULL, newer ones as written.
+  columns.push_back({"extra", ColumnKind::kBigint});
+  staged->SetColumns(columns);
+  ASSERT_EQ(staged->Begin(1), 1u);
+  staged->Int64s(0)[0] = next++;
+  staged->SetValid(0, 0);
+  staged->Int64s(3)[0] = 42;
+  staged->SetValid(3, 0);
+  staged->Commit();
+  auto extra =
+      conn->QueryInt64s("SELECT count(*), count(extra), sum(extra) FROM " + staged->ScanSql(false));
+  ASSERT_TRUE(extra.ok()) << extra.status().message();
+  EXPECT_EQ((*extra)[0], (std::vector<int64_t>{n + 1, 1, 42}));
+
+  auto removed = staged->DeleteWhere(*conn, "host = 'short' AND v IS NULL");
+  ASSERT_TRUE(removed.ok()) << removed.status().message();
+  auto expected_removed = conn->QueryInt64s("SELECT count(*) FROM range(" + std::to_string(n + 1) +
+                                            ") t(i) WHERE i % 2 = 0 AND i % 3 = 0");
+  ASSERT_TRUE(expected_removed.ok());
+  EXPECT_EQ(*removed, (*expected_removed)[0][0]);
+  EXPECT_EQ(staged->rows(), static_cast<size_t>(n + 1 - *removed));
+  append(10);  // after a delete, into a new chunk
+
+  ASSERT_TRUE(conn->Exec("CREATE TABLE t (time TIMESTAMP_NS, host VARCHAR, v DOUBLE, extra BIGINT, "
+                         "later VARCHAR)")
+                  .ok());
+  ASSERT_TRUE(conn->Exec("INSERT INTO t BY NAME SELECT * FROM " + staged->ScanSql(false)).ok());
+  size_t moved = staged->rows();
+  staged->Clear();
+  EXPECT_EQ(staged->rows(), 0u);
+  auto in_table = conn->QueryInt64s("SELECT count(*), count(extra), count(later) FROM t");
+  ASSERT_TRUE(in_table.ok());
+  EXPECT_EQ((*in_table)[0], (std::vector<int64_t>{static_cast<int64_t>(moved), 1, 0}));
+  auto none = conn->QueryInt64s("SELECT count(*) FROM " + staged->ScanSql(false));
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ((*none)[0][0], 0);
 }
 
-// The function reads only the chunks of a live appender; any other id is an error.
-TEST(ChunkAppender, TheQueuedChunksFunctionKnowsOnlyLiveAppenders) {
+// The function reads only staged rows that exist; any other key is an error.
+TEST(StagedRows, TheFunctionKnowsOnlyLiveStagedRows) {
   auto db = Database::Open({});
   ASSERT_TRUE(db.ok());
   auto conn = Connection::Open(**db);
   ASSERT_TRUE(conn.ok());
-  ASSERT_TRUE(conn->Exec("CREATE TABLE t (time TIMESTAMP_NS)").ok());
-  auto a = ChunkAppender::Open(*conn, "memory", "main", "t", {ColumnKind::kTimestampNs});
-  ASSERT_TRUE(a.ok()) << a.status().message();
-  auto rows = conn->QueryInt64s("SELECT count(*) FROM riffle_queued_chunks(987654321::UBIGINT)");
+  ASSERT_TRUE(StagedRows::Register(*conn).ok());
+  auto staged = StagedRows::Create({{"time", ColumnKind::kTimestampNs}});
+  std::string sql = "SELECT count(*) FROM " + staged->ScanSql(false);
+  ASSERT_TRUE(conn->QueryInt64s(sql).ok());
+  staged.reset();
+  auto rows = conn->QueryInt64s(sql);
   ASSERT_FALSE(rows.ok());
-  EXPECT_NE(rows.status().message().find("no appender has this id"), std::string::npos)
+  EXPECT_NE(rows.status().message().find("no staged rows have this key"), std::string::npos)
       << rows.status().message();
 }
 

@@ -61,6 +61,43 @@ std::string ColumnDefs(const catalog::Table& table) {
   return cols;
 }
 
+duck::StagedRows& Buffer::StagedLocked(const catalog::Table& table, int c) {
+  TableState& t = tables_.at(table.id);
+  if (!t.staged[c]) {
+    std::vector<duck::StagedRows::Column> columns;
+    for (const auto& col : table.columns) columns.push_back({col.name, ColumnKindOf(col.type)});
+    t.staged[c] = duck::StagedRows::Create(std::move(columns));
+  }
+  return *t.staged[c];
+}
+
+std::string Buffer::RowsSql(uint32_t db_id, uint32_t table_id, int c) const {
+  std::string table = DataTableRef(c, db_id, table_id);
+  auto it = tables_.find(table_id);
+  if (it == tables_.end() || !it->second.staged[c]) return table;
+  return "(SELECT * FROM " + table + " UNION ALL BY NAME SELECT * FROM " +
+         it->second.staged[c]->ScanSql(false) + ")";
+}
+
+std::string Buffer::OrderedRowsSql(uint32_t db_id, uint32_t table_id, int c,
+                                   const std::string& rank, const std::string& where) const {
+  auto it = tables_.find(table_id);
+  const duck::StagedRows* staged = it == tables_.end() ? nullptr : it->second.staged[c].get();
+  return OrderedSql(DataTableRef(c, db_id, table_id), staged ? staged->ScanSql(true) : "", rank,
+                    where);
+}
+
+std::string OrderedSql(const std::string& table, const std::string& staged_scan,
+                       const std::string& rank, const std::string& where) {
+  std::string sql = "SELECT *, " + OrderSql(rank, "rowid") + " FROM " + table + " WHERE " + where;
+  if (staged_scan.empty()) return sql;
+  // Staged rows arrived after every row of the table (they move in whole, oldest first), and
+  // their positions start past any rowid.
+  return sql + " UNION ALL BY NAME SELECT * EXCLUDE (" + duck::StagedRows::kPositionColumn + "), " +
+         OrderSql(rank, duck::StagedRows::kPositionColumn) + " FROM " + staged_scan + " WHERE " +
+         where;
+}
+
 // The user-facing view: columns sorted by name, buffer ∪ Parquet files, retention applied, and
 // repeated points merged where the table may have them.
 std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& table) const {
@@ -69,8 +106,9 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
   std::sort(names.begin(), names.end());
   std::string cols;
   for (const auto& n : names) cols += (cols.empty() ? "" : ", ") + QuoteIdent(n);
-  std::string live = LiveRef(db.id, table.id);
-  std::string frozen = frozen_.count(table.id) ? FrozenRef(db.id, table.id) : "";
+  const int live_catalog = LiveCatalogOf(table.id);
+  std::string live = RowsSql(db.id, table.id, live_catalog);
+  std::string frozen = frozen_.count(table.id) ? RowsSql(db.id, table.id, FrozenCatalog()) : "";
   static const std::vector<PersistedFile> kNoFiles;
   auto files_it = parquet_files_.find(table.id);
   const auto& files = files_it == parquet_files_.end() ? kNoFiles : files_it->second;
@@ -84,11 +122,10 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
     std::string in = InRangesSql(ranges.ranges());
     // Arrival order: the files oldest first (a file holds no repeats of its own), then the
     // frozen rows, then the live ones, each in append order.
-    std::string ordered =
-        "SELECT *, " + OrderSql("1000000", "rowid") + " FROM " + live + " WHERE " + in;
+    std::string ordered = OrderedRowsSql(db.id, table.id, live_catalog, "1000000", in);
     if (!frozen.empty())
-      ordered += " UNION ALL BY NAME SELECT *, " + OrderSql("999999", "rowid") + " FROM " + frozen +
-                 " WHERE " + in;
+      ordered +=
+          " UNION ALL BY NAME " + OrderedRowsSql(db.id, table.id, FrozenCatalog(), "999999", in);
     // All the files, not only those that overlap the ranges: the list is the connection's and
     // the condition skips the others' row groups by their statistics.
     bool overlapping = false;
@@ -115,6 +152,8 @@ Buffer::Buffer(duck::Database* db, const std::string& scratch_dir, const std::st
     return;
   }
   conn_ = std::move(conn).value();
+  if (Status st = duck::StagedRows::Register(conn_); !st.ok())
+    log::Error("write buffer: " + st.message());
   std::string dir = scratch_dir.empty() ? std::filesystem::temp_directory_path().string() : scratch_dir;
   stub_path_ = dir + "/view-stub-" + std::to_string(::getpid()) + ".parquet";
   // "time" because the views filter the files' rows by it.
@@ -207,6 +246,7 @@ Status Buffer::SyncTable(const catalog::Database& db, const catalog::Table& tabl
     it =
         tables_.emplace(table.id, TableState{db.id, table.name, table.columns.size(), "", live_, 0})
             .first;
+    StagedLocked(table, live_);
   }
   if (it->second.column_count < table.columns.size()) {
     for (size_t i = it->second.column_count; i < table.columns.size(); ++i) {
@@ -233,6 +273,8 @@ Status Buffer::MoveToLiveCatalog(const catalog::Database& db, const catalog::Tab
                                     DataTableRef(live_, db.id, table.id) + " (" +
                                     ColumnDefs(table) + ")"));
   t.catalog = live_;
+  t.staged[live_].reset();
+  StagedLocked(table, live_);
   std::string view = ViewSql(db, table);
   if (Status st = ExecView(table.id, view); !st.ok()) {
     t.catalog = from;
@@ -241,7 +283,7 @@ Status Buffer::MoveToLiveCatalog(const catalog::Database& db, const catalog::Tab
   t.view_sql = std::move(view);
   t.column_count = table.columns.size();
   t.appended = 0;
-  appenders_.erase(table.id);
+  t.staged[from].reset();
   if (Status st = conn_.Exec("DROP TABLE IF EXISTS " + DataTableRef(from, db.id, table.id));
       !st.ok())
     log::Warn("buffer: cannot drop the empty table left behind: " + st.message());
@@ -283,7 +325,6 @@ Status Buffer::SyncLocked(const catalog::CatalogState& state) {
     for (int c : {0, 1})
       (void)conn_.Exec("DROP TABLE IF EXISTS " + DataTableRef(c, it->second.db_id, it->first));
     frozen_.erase(it->first);
-    appenders_.erase(it->first);
     parquet_files_.erase(it->first);
     duplicates_.erase(it->first);
     it = tables_.erase(it);
@@ -323,7 +364,11 @@ int64_t Buffer::MemoryBytes() {
   auto rows = conn_.QueryInt64s(
       "SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory() WHERE tag = "
       "'IN_MEMORY_TABLE'");
-  return rows.ok() && !rows->empty() ? (*rows)[0][0] : 0;
+  int64_t bytes = rows.ok() && !rows->empty() ? (*rows)[0][0] : 0;
+  for (const auto& [id, t] : tables_)
+    for (const auto& staged : t.staged)
+      if (staged) bytes += static_cast<int64_t>(staged->bytes());
+  return bytes;
 }
 
 }  // namespace riffle::buffer

@@ -19,6 +19,7 @@
 #include "buffer/persisted.h"
 #include "catalog/catalog.h"
 #include "duck/connection.h"
+#include "duck/staged_rows.h"
 #include "wal/wal.h"
 
 namespace riffle::buffer {
@@ -54,6 +55,11 @@ constexpr const char* kDefaultParquetCodec = "snappy";
 // when compared with anything else.
 std::optional<std::string> RowDeleteSql(const catalog::Table& table, const wal::RowDelete& d);
 const char* DuckTypeName(catalog::ColumnType t);  // its SQL type name
+// The rows of DuckDB table `table` and of the staged scan `staged_scan` (StagedRows::ScanSql
+// with positions; "" for none) for which `where` holds, with the column that orders them by
+// arrival (OrderSql with `rank`).
+std::string OrderedSql(const std::string& table, const std::string& staged_scan,
+                       const std::string& rank, const std::string& where);
 
 class Buffer {
  public:
@@ -66,11 +72,8 @@ class Buffer {
 
   Status SyncSchema(const catalog::CatalogState& state);
   Status Append(const catalog::CatalogState& state, const std::vector<wal::WriteOpPtr>& ops);
-  // Replay: between these, Append commits a table's rows only once they fill a row group
-  // (122,880 rows), and what is left at EndBulkAppend. A commit of a whole row group moves it
-  // into the table; the 50k-row batches of replay were each copied into it row by row. Until
-  // EndBulkAppend, queries and snapshots may miss rows: only a server that serves nothing yet
-  // may use this.
+  // Replay: between these, the live tables are compressed every two row groups rather than
+  // every kCheckpointRows (a long replay's uncompressed rows do not pile up).
   void BeginBulkAppend();
   Status EndBulkAppend();
   // A query node's copy of other nodes' data: every buffered row replaced by the rows of
@@ -242,6 +245,9 @@ class Buffer {
     std::string view_sql;  // the view as last created
     int catalog = 0;       // where its live table is: live_, or the other catalog while empty
     size_t appended = 0;   // rows appended to the live table (0: it is empty)
+    // The rows not yet moved into the DuckDB table of each catalog (duck/staged_rows.h): set
+    // wherever that table exists, read by everything that reads the table.
+    std::shared_ptr<duck::StagedRows> staged[2];
   };
   std::atomic<uint64_t> publishes_{0};
   std::atomic<int64_t> unfrozen_rows_{0};
@@ -259,13 +265,25 @@ class Buffer {
   std::map<uint32_t, std::vector<PersistedFile>> parquet_files_;  // by table id, oldest first
   std::map<uint32_t, DuplicateTracker> duplicates_;               // by table id
   bool bulk_ = false;                                             // see BeginBulkAppend
-  uint64_t bulk_catalog_version_ = 0;  // the catalog the pending rows' columns come from
-  // Each table's appender (its INSERT prepared once), by table id, kept from append to append.
-  std::map<uint32_t, std::unique_ptr<duck::ChunkAppender>> appenders_;
-  // Hands every appender's pending rows to its table (a bulk append's); a failed one is dropped.
-  Status CommitAppendersLocked();
   uint64_t writes_seen_ = 0;                                      // numbers the writes for it
   std::string ViewSql(const catalog::Database& db, const catalog::Table& table) const;
+  // Under mu_: the staged rows of table `table` in catalog `c`, created (empty) if missing.
+  duck::StagedRows& StagedLocked(const catalog::Table& table, int c);
+  // Under mu_: a subquery of every row of table `table_id` in catalog `c`: those of its DuckDB
+  // table and its staged ones.
+  std::string RowsSql(uint32_t db_id, uint32_t table_id, int c) const;
+  // Under mu_: the same rows with the column that orders them by arrival (OrderSql with
+  // `rank`), those for which `where` holds.
+  std::string OrderedRowsSql(uint32_t db_id, uint32_t table_id, int c, const std::string& rank,
+                             const std::string& where) const;
+  // Under mu_: moves table `table_id`'s staged rows of the live catalog into its DuckDB table,
+  // unless a scan of the live tables runs (then a later append does).
+  Status MoveStagedLocked(uint32_t db_id, uint32_t table_id);
+  int FrozenCatalog() const { return 1 - live_; }  // under mu_
+  int LiveCatalogOf(uint32_t table_id) const {     // under mu_: where its live table is
+    auto it = tables_.find(table_id);
+    return it == tables_.end() ? live_ : it->second.catalog;
+  }
 };
 
 }  // namespace riffle::buffer

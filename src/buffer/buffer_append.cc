@@ -29,13 +29,13 @@ bool FaultInjected(const catalog::Table& table) {
 // rows' compression (a 10M-row TSBS ingest, bench/README: every 128k rows 77-87 s of CPU,
 // every 256k 65-67 s, every 512k 57-64 s, for 558-583, 554-577 and 606-657 MB peak RSS).
 constexpr size_t kCheckpointRows = 1 << 19;
-// A bulk append commits exactly one row group's rows (DuckDB's 122,880) at a time, which move
-// into the table whole (a partial group left at each commit made it slower and bigger); and it
-// checkpoints every two row groups, so that a long replay's uncompressed row groups do not pile
-// up. (Two row groups per commit measured 40% slower with DuckDB's appender, which flushed by
-// itself at 204,800 rows and so split them.)
-constexpr size_t kBulkCommitRows = 122'880;
-constexpr size_t kBulkCheckpointRows = 2 * kBulkCommitRows;
+// A table's staged rows move into its DuckDB table once they fill a row group (DuckDB's
+// 122,880 rows): a commit of at least that many moves its row groups into the table as they are
+// (smaller ones were copied in again row by row, into a 256 KB block per column). A bulk append
+// (replay) checkpoints every two row groups, so that a long replay's uncompressed rows do not
+// pile up.
+constexpr size_t kMoveRows = 122'880;
+constexpr size_t kBulkCheckpointRows = 2 * kMoveRows;
 
 }  // namespace
 
@@ -75,33 +75,12 @@ void Buffer::BeginBulkAppend() {
 Status Buffer::EndBulkAppend() {
   std::lock_guard lock(mu_);
   bulk_ = false;
-  return CommitAppendersLocked();
-}
-
-Status Buffer::CommitAppendersLocked() {
-  Status result;
-  for (auto it = appenders_.begin(); it != appenders_.end();) {
-    Status st = it->second->Commit();
-    if (st.ok()) {
-      ++it;
-      continue;
-    }
-    log::Error("buffer append to table id " + std::to_string(it->first) +
-               " failed: " + st.message());
-    result = st;
-    it = appenders_.erase(it);
-  }
-  return result;
+  return Status::Ok();
 }
 
 Status Buffer::Append(const catalog::CatalogState& given, const std::vector<wal::WriteOpPtr>& ops) {
   std::lock_guard lock(mu_);
   const catalog::CatalogState& state = NewestLocked(given);
-  // A kept appender's rows must reach their table before its schema can change.
-  if (bulk_ && state.version != bulk_catalog_version_) {
-    (void)CommitAppendersLocked();
-    bulk_catalog_version_ = state.version;
-  }
   // A table that cannot be synced is logged and its rows fail below; the others go on. Only
   // when something changed: a sync derives every table's view, which with 1,000 tables took
   // about 2 ms of every flush.
@@ -125,7 +104,6 @@ Status Buffer::Append(const catalog::CatalogState& given, const std::vector<wal:
     }
     if (Status st = AppendWritesLocked(state, writes); !st.ok()) result = st;
     writes.clear();
-    if (Status st = CommitAppendersLocked(); !st.ok()) result = st;
     if (Status st = DeleteRowsLocked(state, *op); !st.ok()) {
       log::Error(st.message());
       result = st;
@@ -222,49 +200,40 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
   DuplicateTracker& duplicates = duplicates_[table.id];
   const wal::WriteOp* write = nullptr;  // rows of one write are contiguous here
   const size_t ncols = table.columns.size();
-  std::vector<duck::ColumnKind> kinds;
-  for (const auto& c : table.columns) kinds.push_back(ColumnKindOf(c.type));
-  std::unique_ptr<duck::ChunkAppender>* kept = &appenders_[table.id];
-  if (*kept && (*kept)->ColumnCount() != ncols) {
-    RIFFLE_RETURN_IF_ERROR((*kept)->Commit());
-    kept->reset();
+  if (!known->second.staged[live_]) {
+    // Every table is created with its staged rows; should one lack them, its view must read
+    // them before any is acknowledged.
+    StagedLocked(table, live_);
+    RIFFLE_RETURN_IF_ERROR(SyncTable(db, table));
   }
-  if (!*kept) {
-    auto opened = duck::ChunkAppender::Open(conn_, kDataCatalogs[known->second.catalog],
-                                            DataSchema(db.id), DataTable(table.id), kinds);
-    if (!opened.ok()) return opened.status();
-    *kept = std::move(*opened);
+  duck::StagedRows& staged = *known->second.staged[live_];
+  if (staged.ColumnCount() != ncols) {
+    std::vector<duck::StagedRows::Column> columns;
+    for (const auto& c : table.columns) columns.push_back({c.name, ColumnKindOf(c.type)});
+    staged.SetColumns(std::move(columns));
   }
-  duck::ChunkAppender& appender = **kept;
-  const size_t capacity = appender.Capacity();
   const size_t time_pos = table.index.at("time");
   std::vector<void*> data(ncols);  // the current chunk's typed column arrays
   constexpr size_t kNoColumn = SIZE_MAX;
   const wal::WriteOp* shape_op = nullptr;  // the previous line, whose keys key_columns resolves
   const lineproto::Line* shape_line = nullptr;
   std::vector<size_t> key_columns;  // its tags' then its fields' column positions
-  Status status;
-  for (size_t start = 0, count = 0; start < rows.size() && status.ok(); start += count) {
-    count = std::min(capacity, rows.size() - start);
-    // A bulk append commits whole row groups: a chunk ends where one does.
-    if (bulk_) count = std::min(count, kBulkCommitRows - appender.PendingRows() % kBulkCommitRows);
-    if (bulk_ && appender.PendingRows() >= kBulkCommitRows) status = appender.Commit();
-    if (!status.ok()) break;
-    appender.Begin(count);
+  for (size_t start = 0, count = 0; start < rows.size(); start += count) {
+    count = staged.Begin(rows.size() - start);
     for (size_t c = 0; c < ncols; ++c) {
       switch (table.columns[c].type) {
         case ColumnType::kFloat64:
-          data[c] = appender.Doubles(c);
+          data[c] = staged.Doubles(c);
           break;
         case ColumnType::kInt64:
         case ColumnType::kTime:
-          data[c] = appender.Int64s(c);
+          data[c] = staged.Int64s(c);
           break;
         case ColumnType::kUInt64:
-          data[c] = appender.UInt64s(c);
+          data[c] = staged.UInt64s(c);
           break;
         case ColumnType::kBool:
-          data[c] = appender.Bools(c);
+          data[c] = staged.Bools(c);
           break;
         case ColumnType::kString:
         case ColumnType::kTag:
@@ -277,7 +246,7 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
       const auto& [op, line_index] = rows[start + r];
       const auto& line = op->batch.lines[line_index];
       times[r] = op->times[line_index];
-      appender.SetValid(time_pos, r);
+      staged.SetValid(time_pos, r);
       const auto* tags = op->batch.tags_of(line);
       if (op != write) write = op, ++writes_seen_;
       uint64_t series = op->series.size() == op->batch.lines.size()
@@ -305,7 +274,7 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
       }
       for (uint32_t t = 0; t < line.tag_count; ++t) {
         if (key_columns[t] == kNoColumn) continue;
-        appender.SetString(key_columns[t], r, tags[t].value.data(), tags[t].value.size());
+        staged.SetString(key_columns[t], r, tags[t].value.data(), tags[t].value.size());
       }
       const auto* fields = op->batch.fields_of(line);
       for (uint32_t f = 0; f < line.field_count; ++f) {
@@ -327,21 +296,41 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
             break;
           case ColumnType::kString:
           case ColumnType::kTag:
-            appender.SetString(c, r, fv.s.data(), fv.s.size());
+            staged.SetString(c, r, fv.s.data(), fv.s.size());
             continue;
           case ColumnType::kTime:
             continue;
         }
-        appender.SetValid(c, r);
+        staged.SetValid(c, r);
       }
     }
-    status = appender.Flush();
+    staged.Commit();
   }
-  if (bulk_) return status;
-  Status committed = status.ok() ? appender.Commit() : status;
-  // Prepared again by the next append: the table may have changed under it.
-  if (!committed.ok()) kept->reset();
-  return committed;
+  if (staged.rows() < kMoveRows) return Status::Ok();
+  return MoveStagedLocked(db.id, table.id);
+}
+
+Status Buffer::MoveStagedLocked(uint32_t db_id, uint32_t table_id) {
+  TableState& t = tables_.at(table_id);
+  duck::StagedRows* staged = t.staged[t.catalog].get();
+  if (!staged || staged->rows() == 0) return Status::Ok();
+  {
+    // As a checkpoint: a scan that began before the move would see the rows in neither place
+    // (its transaction predates the table's new rows) or, begun meanwhile, in both.
+    std::lock_guard lock(scan_mu_);
+    if (scans_ > 0) return Status::Ok();  // the next append tries again
+    checkpointing_ = true;
+  }
+  // BY NAME: the staged rows lack the columns added since, which their DuckDB table has.
+  Status st = conn_.Exec("INSERT INTO " + DataTableRef(t.catalog, db_id, table_id) +
+                         " BY NAME SELECT * FROM " + staged->ScanSql(false));
+  if (st.ok()) staged->Clear();  // else they stay staged, and queries read them there
+  {
+    std::lock_guard lock(scan_mu_);
+    checkpointing_ = false;
+  }
+  scan_cv_.notify_all();
+  return st;
 }
 
 }  // namespace riffle::buffer

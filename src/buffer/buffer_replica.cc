@@ -38,7 +38,24 @@ Status Buffer::Replace(const catalog::CatalogState& given, const std::vector<wal
                              [](const auto& t) { return t.second.catalog != 0; });
   if (swapped)
     return Status::Internal("a buffer that snapshots cannot take a copy of other nodes' rows");
-  RIFFLE_RETURN_IF_ERROR(conn_.Exec("BEGIN TRANSACTION"));
+  // The rows go to fresh staged rows, which only the views created below read: queries see
+  // the old views (the old tables and staged rows) until the transaction commits. A failure
+  // puts the old staged rows back, as the rollback does the old views.
+  std::map<uint32_t, std::shared_ptr<duck::StagedRows>> old_staged;
+  for (auto& [id, t] : tables_) {
+    old_staged[id] = t.staged[t.catalog];
+    t.staged[t.catalog] = duck::StagedRows::Create(
+        old_staged[id] ? old_staged[id]->ReadColumns() : std::vector<duck::StagedRows::Column>{});
+  }
+  auto put_back = [&] {
+    for (auto& [id, staged] : old_staged)
+      if (auto it = tables_.find(id); it != tables_.end())
+        it->second.staged[it->second.catalog] = staged;
+  };
+  if (Status begun = conn_.Exec("BEGIN TRANSACTION"); !begun.ok()) {
+    put_back();
+    return begun;
+  }
   Status st;
   for (const auto& [name, db] : state.databases) {
     if (db->deleted || !st.ok()) continue;
@@ -68,10 +85,12 @@ Status Buffer::Replace(const catalog::CatalogState& given, const std::vector<wal
   }
   if (!st.ok()) {
     (void)conn_.Exec("ROLLBACK");
+    put_back();
     ForgetViewsLocked();
     return st;
   }
   if (st = conn_.Exec("COMMIT"); !st.ok()) {
+    put_back();
     ForgetViewsLocked();
     return st;
   }

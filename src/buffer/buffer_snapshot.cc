@@ -38,8 +38,6 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& given) {
   std::lock_guard lock(mu_);
   const catalog::CatalogState& state = NewestLocked(given);
   if (!frozen_.empty()) return Status::Internal("a snapshot is already in progress");
-  // A snapshot covers every row appended before it, those a bulk append holds too.
-  RIFFLE_RETURN_IF_ERROR(CommitAppendersLocked());
   // The live catalog becomes the frozen one: a table with rows gets a fresh, empty table in the
   // other, the new live catalog; an empty one stays behind (see MoveToLiveCatalog). A DuckDB
   // transaction writes to one catalog only, so the fresh tables (which nothing reads yet) and
@@ -73,6 +71,8 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& given) {
   live_ = next;
   for (const auto& [db, table] : frozen) {
     tables_[table->id].catalog = next;
+    tables_[table->id].staged[next].reset();  // the fresh table's: its frozen rows stay staged
+    StagedLocked(*table, next);               // in the other catalog, where the snapshot reads
     frozen_.insert(table->id);
   }
   st = conn_.Exec("BEGIN TRANSACTION");
@@ -94,7 +94,6 @@ Result<size_t> Buffer::Freeze(const catalog::CatalogState& given) {
   for (const auto& [db, table] : frozen) {
     tables_[table->id].column_count = table->columns.size();
     tables_[table->id].appended = 0;
-    appenders_.erase(table->id);  // its INSERT named the table now frozen
   }
   unfrozen_rows_ = 0;
   views_stale_ = true;  // the next append checks every view once, as it did on every flush
@@ -105,7 +104,13 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
     const catalog::CatalogState& given, int64_t chunk_ns,
     const std::function<std::string(const catalog::Database&, const catalog::Table&, int64_t)>&
         path_for) {
-  std::map<uint32_t, std::string> frozen_refs;  // by table id
+  struct FrozenRows {
+    std::string all;                           // a subquery of every frozen row
+    std::string table;                         // the frozen DuckDB table
+    std::string staged_scan;                   // its staged rows, with positions
+    std::shared_ptr<duck::StagedRows> staged;  // kept while the snapshot reads them
+  };
+  std::map<uint32_t, FrozenRows> frozen_refs;   // by table id
   std::map<uint32_t, TimeRangeSet> duplicates;  // every frozen row was observed before the freeze
   std::shared_ptr<const catalog::CatalogState> newest;  // the frozen tables' columns, at least
   {
@@ -114,7 +119,11 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
     newest = newest_;
     for (uint32_t id : frozen_)
       if (auto t = tables_.find(id); t != tables_.end())
-        frozen_refs[id] = FrozenRef(t->second.db_id, id);
+        frozen_refs[id] = {
+            RowsSql(t->second.db_id, id, FrozenCatalog()), FrozenRef(t->second.db_id, id),
+            t->second.staged[FrozenCatalog()] ? t->second.staged[FrozenCatalog()]->ScanSql(true)
+                                              : "",
+            t->second.staged[FrozenCatalog()]};
     for (const auto& [id, tracker] : duplicates_)
       if (!tracker.ranges().empty()) duplicates[id] = tracker.ranges();
   }
@@ -137,7 +146,7 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
     for (const auto& [tname, table] : db->tables) {
       auto ref = frozen_refs.find(table->id);
       if (ref == frozen_refs.end()) continue;
-      const std::string& qualified = ref->second;
+      const std::string& qualified = ref->second.all;
       // One file per time chunk (--gen1-duration), as InfluxDB persists; a backfill spanning
       // many chunks is written in coarser chunks so that one snapshot stays a few files.
       int64_t chunk = chunk_ns;
@@ -173,8 +182,8 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
           std::string in = InRangesSql(dup->second.ranges());
           chunk_rows +=
               " AND NOT " + in + " UNION ALL BY NAME " +
-              MergeDuplicatesSql(*table, "SELECT *, " + OrderSql("0", "rowid") + " FROM " +
-                                             qualified + " WHERE " + in_chunk + " AND " + in);
+              MergeDuplicatesSql(*table, OrderedSql(ref->second.table, ref->second.staged_scan, "0",
+                                                    in_chunk + " AND " + in));
         }
         // Sorted by series (the tags in the table's order) and time, as InfluxDB persists: a
         // row group then holds a few series, and a query for one host or one time range skips
@@ -244,6 +253,8 @@ Status Buffer::PublishParquet(const catalog::CatalogState& given,
   for (const auto& drop : drops)
     if (Status dropped_st = conn_.Exec(drop); !dropped_st.ok())
       log::Warn("snapshot: cannot drop a persisted buffer table: " + dropped_st.message());
+  for (uint32_t id : dropped)  // their staged rows too (a query that read them keeps its own)
+    if (auto it = tables_.find(id); it != tables_.end()) it->second.staged[FrozenCatalog()].reset();
   if (drop_frozen) {
     frozen_.clear();  // tables deleted meanwhile were dropped by the sync
     CheckpointLocked(/*all=*/true);
@@ -256,8 +267,8 @@ Status Buffer::ForgetDuplicates(const catalog::Database& db, const catalog::Tabl
   std::lock_guard lock(mu_);  // appends (and their repeat checks) wait meanwhile
   auto dup = duplicates_.find(table.id);
   if (dup == duplicates_.end() || !dup->second.ranges().Overlaps(lo, hi)) return Status::Ok();
-  std::vector<std::string> sources = {LiveRef(db.id, table.id)};
-  if (frozen_.count(table.id)) sources.push_back(FrozenRef(db.id, table.id));
+  std::vector<std::string> sources = {RowsSql(db.id, table.id, LiveCatalogOf(table.id))};
+  if (frozen_.count(table.id)) sources.push_back(RowsSql(db.id, table.id, FrozenCatalog()));
   for (const auto& source : sources) {
     std::string sql = "SELECT count(*) FROM " + source +
                       " WHERE \"time\" BETWEEN make_timestamp_ns(" + std::to_string(lo) +

@@ -84,10 +84,13 @@ Result<std::vector<TimeRange>> Buffer::ForgetUnrepeatedRanges(
   }
   // Each piece in a transaction of its own, begun while no append or freeze runs: the tables it
   // names then hold every buffered row of the table until it ends. Returns the rows buffered.
+  std::vector<std::shared_ptr<duck::StagedRows>> staged;  // alive while the piece reads them
   auto begin = [&](std::string* live, std::string* frozen) -> Result<int64_t> {
     std::lock_guard lock(mu_);
-    *live = LiveRef(db_id, table_id);
-    *frozen = frozen_.count(table_id) ? FrozenRef(db_id, table_id) : "";
+    *live = RowsSql(db_id, table_id, LiveCatalogOf(table_id));
+    *frozen = frozen_.count(table_id) ? RowsSql(db_id, table_id, FrozenCatalog()) : "";
+    if (auto t = tables_.find(table_id); t != tables_.end())
+      staged.assign(std::begin(t->second.staged), std::end(t->second.staged));
     RIFFLE_RETURN_IF_ERROR(conn.Exec("BEGIN TRANSACTION"));
     auto n = conn.QueryInt64s("SELECT (SELECT count(*) FROM " + *live + ")" +
                               (frozen->empty() ? "" : " + (SELECT count(*) FROM " + *frozen + ")"));

@@ -41,7 +41,19 @@ Status Buffer::DeleteRowsLocked(const catalog::CatalogState& state, const wal::W
   if (!where) return Status::Ok();
   int64_t removed = 0;
   std::vector<std::string> targets = {LiveRef(op.db_id, d.table_id)};
-  if (frozen_.count(d.table_id)) targets.push_back(FrozenRef(op.db_id, d.table_id));
+  std::vector<duck::StagedRows*> staged = {it->second.staged[it->second.catalog].get()};
+  if (frozen_.count(d.table_id)) {
+    targets.push_back(FrozenRef(op.db_id, d.table_id));
+    staged.push_back(it->second.staged[FrozenCatalog()].get());
+  }
+  for (duck::StagedRows* rows : staged) {
+    if (!rows) continue;
+    auto count = rows->DeleteWhere(conn_, *where);
+    if (!count.ok())
+      return Status::Internal("deleting rows of table '" + table->name +
+                              "' from the buffer failed: " + count.status().message());
+    removed += *count;
+  }
   for (const auto& target : targets) {
     auto count = conn_.QueryInt64s("DELETE FROM " + target + " WHERE " + *where);
     if (!count.ok())

@@ -1,5 +1,5 @@
 // duck::Connection and what runs on it: internal statements, one checked user statement with
-// bound parameters and a streaming result, bulk appends of whole chunks, and temporary tables.
+// bound parameters and a streaming result, staged rows (staged_rows.h), and temporary tables.
 // The only way the buffer and query components talk to DuckDB; duckdb.h stays inside duck/.
 #pragma once
 
@@ -61,7 +61,7 @@ class Connection {
   void Interrupt();
 
  private:
-  friend class ChunkAppender;
+  friend class StagedRows;
   friend Status RegisterCompatCasts(Connection& conn);
   _duckdb_connection* conn_ = nullptr;
   _duckdb_prepared_statement* parse_tree_ = nullptr;  // ParseTreeJson's statement, prepared once
@@ -132,53 +132,6 @@ struct VectorString {
   const char* data() const {
     return length <= 12 ? reinterpret_cast<const char*>(this) + sizeof(uint32_t) : ptr;
   }
-};
-
-// Appends rows to one table a chunk at a time: Begin(n) gives n rows, every cell NULL; the
-// typed column pointers are written directly and SetValid marks a cell as set; Flush queues
-// the chunk and Commit hands the queued chunks to the table in one transaction.
-//
-// Not DuckDB's appender: each of its flushes parses, plans and runs an INSERT statement of its
-// own (DuckDB 1.4), about 0.8 ms even for one row, after copying every chunk into a collection
-// of its own. Here the INSERT is prepared once, when the appender opens, and reads the queued
-// chunks by reference through a table function (riffle_queued_chunks), each Commit running it.
-class ChunkAppender {
- public:
-  static Result<std::unique_ptr<ChunkAppender>> Open(Connection& conn, const std::string& catalog,
-                                                     const std::string& schema,
-                                                     const std::string& table,
-                                                     const std::vector<ColumnKind>& columns);
-  ~ChunkAppender();
-  size_t Capacity() const;  // most rows in one chunk
-  size_t ColumnCount() const { return kinds_.size(); }
-  // Rows flushed since the appender opened or last committed; Commit hands them to the table.
-  size_t PendingRows() const { return pending_rows_; }
-  Status Commit();
-  void Begin(size_t rows);
-  int64_t* Int64s(size_t column);  // kBigint and kTimestampNs
-  uint64_t* UInt64s(size_t column);
-  double* Doubles(size_t column);
-  bool* Bools(size_t column);
-  void SetString(size_t column, size_t row, const char* data, size_t size);  // also marks it valid
-  void SetValid(size_t column, size_t row) {
-    validity_[column][row / 64] |= uint64_t{1} << (row % 64);
-  }
-  Status Flush();
-
- private:
-  friend struct QueuedChunks;
-  ChunkAppender() = default;
-  _duckdb_prepared_statement* insert_ = nullptr;
-  uint64_t source_id_ = 0;                        // its table function's argument
-  std::vector<_duckdb_data_chunk*> queued_;       // flushed chunks the INSERT reads
-  std::vector<ColumnKind> kinds_;
-  std::vector<void*> types_;  // duckdb_logical_type
-  _duckdb_data_chunk* chunk_ = nullptr;
-  std::vector<void*> vectors_;  // duckdb_vector of the current chunk
-  std::vector<uint64_t*> validity_;
-  size_t rows_ = 0;
-  size_t pending_rows_ = 0;
-  void DropQueued();
 };
 
 // Casts DataFusion has and DuckDB lacks (CAST(<timestamp> AS BIGINT) gives nanoseconds since
