@@ -350,6 +350,10 @@ int RunServer(const ServerConfig& config) {
     }
     metrics::Gauge("riffle_buffer_bytes", "Bytes held by the in-memory write buffer",
                    {{"", static_cast<double>(write_buffer.MemoryBytes())}}, out);
+    metrics::Gauge(
+        "riffle_buffer_staged_rows",
+        "Buffered rows not yet moved into their table's DuckDB storage (a row group at a time)",
+        {{"", static_cast<double>(write_buffer.StagedRowCount())}}, out);
     auto state = catalog.State();
     std::vector<std::pair<std::string, double>> files, bytes;
     for (const auto& [db_id, totals] : persister.FilesPerDatabase()) {

@@ -359,6 +359,15 @@ void Buffer::RestoreDuplicates(const DuplicateRanges& ranges, const DuplicateRan
   ForgetViewsLocked();
 }
 
+int64_t Buffer::StagedRowCount() {
+  std::lock_guard lock(mu_);
+  int64_t rows = 0;
+  for (const auto& [id, t] : tables_)
+    for (const auto& staged : t.staged)
+      if (staged) rows += static_cast<int64_t>(staged->rows());
+  return rows;
+}
+
 int64_t Buffer::MemoryBytes() {
   std::lock_guard lock(mu_);
   auto rows = conn_.QueryInt64s(

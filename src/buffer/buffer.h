@@ -151,6 +151,8 @@ class Buffer {
   // go once no query that began before N runs (see query::FileReaders).
   uint64_t PublishCount() const { return publishes_.load(); }
   int64_t MemoryBytes();
+  // Rows appended and not yet moved into their DuckDB table (duck/staged_rows.h), frozen ones too.
+  int64_t StagedRowCount();
   // Bytes of line protocol appended since the buffer was created (replay included).
   int64_t AppendedBytes() const { return appended_bytes_.load(); }
   // Rows appended since the last Freeze (what a restart would replay if no snapshot ran).
