@@ -307,7 +307,11 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
     staged.Commit();
   }
   if (staged.rows() < kMoveRows) return Status::Ok();
-  return MoveStagedLocked(db.id, table.id);
+  // A move that fails leaves the rows staged, where queries and snapshots read them: the append
+  // itself succeeded.
+  if (Status moved = MoveStagedLocked(db.id, table.id); !moved.ok())
+    log::Warn("buffer: table '" + table.name + "': staged rows stay staged: " + moved.message());
+  return Status::Ok();
 }
 
 Status Buffer::MoveStagedLocked(uint32_t db_id, uint32_t table_id) {

@@ -65,6 +65,7 @@ struct BindData {
 
 struct InitData {
   std::vector<StagedRows::Entry> entries;
+  std::vector<size_t> projected;  // the bound columns the scan reads, in output order
   size_t next = 0;
   int64_t position = StagedRows::kFirstPosition;
 };
@@ -98,8 +99,10 @@ void Bind(duckdb_bind_info info) {
 
 void Init(duckdb_init_info info) {
   auto* bind = static_cast<BindData*>(duckdb_init_get_bind_data(info));
-  duckdb_init_set_init_data(info, new InitData{bind->staged->Snapshot()},
-                            [](void* p) { delete static_cast<InitData*>(p); });
+  auto* state = new InitData{bind->staged->Snapshot()};
+  for (idx_t i = 0; i < duckdb_init_get_column_count(info); ++i)
+    state->projected.push_back(duckdb_init_get_column_index(info, i));
+  duckdb_init_set_init_data(info, state, [](void* p) { delete static_cast<InitData*>(p); });
 }
 
 void Produce(duckdb_function_info info, duckdb_data_chunk out) {
@@ -110,20 +113,20 @@ void Produce(duckdb_function_info info, duckdb_data_chunk out) {
     return;
   }
   const StagedRows::Entry& e = state->entries[state->next++];
-  for (size_t c = 0; c < bind->columns; ++c) {
-    duckdb_vector vec = duckdb_data_chunk_get_vector(out, c);
-    if (c < e.columns) {
+  for (size_t j = 0; j < state->projected.size(); ++j) {
+    size_t c = state->projected[j];
+    duckdb_vector vec = duckdb_data_chunk_get_vector(out, j);
+    if (c == bind->columns) {  // the position column
+      auto* positions = static_cast<int64_t*>(duckdb_vector_get_data(vec));
+      for (size_t r = 0; r < e.rows; ++r) positions[r] = state->position + static_cast<int64_t>(r);
+    } else if (c < e.columns) {
       duckdb_vector_reference_vector(vec, duckdb_data_chunk_get_vector(e.chunk.get(), c));
-      continue;
+    } else {
+      duckdb_vector_ensure_validity_writable(vec);  // a column added after this chunk: NULL
+      std::memset(duckdb_vector_get_validity(vec), 0, (e.rows + 63) / 64 * sizeof(uint64_t));
     }
-    duckdb_vector_ensure_validity_writable(vec);  // a column added after this chunk: NULL
-    std::memset(duckdb_vector_get_validity(vec), 0, (e.rows + 63) / 64 * sizeof(uint64_t));
   }
-  if (bind->with_position) {
-    auto* positions = static_cast<int64_t*>(
-        duckdb_vector_get_data(duckdb_data_chunk_get_vector(out, bind->columns)));
-    for (size_t r = 0; r < e.rows; ++r) positions[r] = state->position++;
-  }
+  state->position += static_cast<int64_t>(e.rows);
   duckdb_data_chunk_set_size(out, e.rows);
 }
 
@@ -161,6 +164,7 @@ Status StagedRows::Register(Connection& conn) {
   duckdb_table_function_set_bind(f, Bind);
   duckdb_table_function_set_init(f, Init);
   duckdb_table_function_set_function(f, Produce);
+  duckdb_table_function_supports_projection_pushdown(f, true);
   duckdb_state st = duckdb_register_table_function(conn.conn_, f);
   duckdb_destroy_table_function(&f);
   if (st == DuckDBError)
