@@ -1,6 +1,7 @@
 // buffer: the write buffer (InfluxDB 3's write_buffer). One DuckDB table per Influx table
-// (columns in catalog order, in schema db_<id>_data), and a view per table in schema db_<id>
-// that lists the columns sorted by name, as InfluxDB 3 shows them.
+// (columns in catalog order, in schema db_<id>_data) with its newest rows staged beside it
+// (duck/staged_rows.h), and a view per table in schema db_<id> that reads both and lists the
+// columns sorted by name, as InfluxDB 3 shows them.
 #pragma once
 
 #include <atomic>

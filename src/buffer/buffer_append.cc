@@ -1,5 +1,6 @@
-// The append path: a flush's (or a replayed file's) writes into each table's DuckDB table, the
-// repeats they may bring, and the checkpoints that compress what was appended.
+// The append path: a flush's (or a replayed file's) writes into each table's staged rows, their
+// moves into its DuckDB table a row group at a time, the repeats they may bring, and the
+// checkpoints that compress what was moved.
 #include <algorithm>
 #include <cstring>
 #include <string_view>
