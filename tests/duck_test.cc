@@ -172,6 +172,54 @@ TEST(StagedRows, SqlReadsEveryCommittedRowMovesAndDeletesThem) {
   EXPECT_EQ((*none)[0][0], 0);
 }
 
+// A move takes whole row groups from the front: the full chunks up to the last whole group;
+// irregular chunks (a delete's) hold a move back until two groups' worth are staged.
+TEST(StagedRows, MovesTakeWholeGroupsFromTheFront) {
+  auto db = Database::Open({});
+  ASSERT_TRUE(db.ok());
+  auto conn = Connection::Open(**db);
+  ASSERT_TRUE(conn.ok());
+  ASSERT_TRUE(StagedRows::Register(*conn).ok());
+  auto staged = StagedRows::Create({{"time", ColumnKind::kTimestampNs}});
+  const size_t capacity = StagedRows::ChunkRows();
+  int64_t next = 0;
+  auto append = [&](size_t rows) {
+    for (size_t done = 0; done < rows;) {
+      size_t n = staged->Begin(rows - done);
+      for (size_t r = 0; r < n; ++r) {
+        staged->Int64s(0)[r] = next++;
+        staged->SetValid(0, r);
+      }
+      staged->Commit();
+      done += n;
+    }
+  };
+  const size_t group = 2 * capacity;
+  append(group - 1);
+  EXPECT_EQ(staged->FrontEntriesToMove(group), 0u) << "not a whole group yet";
+  append(capacity + 101);  // three full chunks and 100 rows
+  ASSERT_EQ(staged->FrontEntriesToMove(group), 2u);
+  auto front = conn->QueryInt64s("SELECT count(*), min(epoch_ns(time)), max(epoch_ns(time)) FROM " +
+                                 staged->ScanFrontSql(2));
+  ASSERT_TRUE(front.ok()) << front.status().message();
+  EXPECT_EQ((*front)[0], (std::vector<int64_t>{static_cast<int64_t>(group), 0,
+                                               static_cast<int64_t>(group) - 1}));
+  staged->DropFront(2);
+  EXPECT_EQ(staged->rows(), capacity + 100);
+  append(5);  // the open chunk goes on filling
+  auto rest = conn->QueryInt64s("SELECT count(*), min(epoch_ns(time)), min(riffle_position) FROM " +
+                                staged->ScanSql(true));
+  ASSERT_TRUE(rest.ok()) << rest.status().message();
+  EXPECT_EQ((*rest)[0],
+            (std::vector<int64_t>{static_cast<int64_t>(capacity) + 105, static_cast<int64_t>(group),
+                                  StagedRows::kFirstPosition}));
+  // After a delete the chunks are irregular: nothing moves below two groups, then everything.
+  ASSERT_TRUE(staged->DeleteWhere(*conn, "epoch_ns(time) % 1000 = 0").ok());
+  EXPECT_EQ(staged->FrontEntriesToMove(group), 0u);
+  append(2 * group);
+  EXPECT_GT(staged->FrontEntriesToMove(group), 0u);
+}
+
 // The function reads only staged rows that exist; any other key is an error.
 TEST(StagedRows, TheFunctionKnowsOnlyLiveStagedRows) {
   auto db = Database::Open({});

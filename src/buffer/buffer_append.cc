@@ -318,7 +318,11 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
 Status Buffer::MoveStagedLocked(uint32_t db_id, uint32_t table_id) {
   TableState& t = tables_.at(table_id);
   duck::StagedRows* staged = t.staged[t.catalog].get();
-  if (!staged || staged->rows() == 0) return Status::Ok();
+  if (!staged) return Status::Ok();
+  // Whole row groups only: a move of 122,880 rows plus a flush's left a partial row group in
+  // the table each time (replay 579k -> 507k rows/s, 50 MB more after it).
+  const size_t entries = staged->FrontEntriesToMove(kMoveRows);
+  if (entries == 0) return Status::Ok();
   {
     // As a checkpoint: a scan that began before the move would see the rows in neither place
     // (its transaction predates the table's new rows) or, begun meanwhile, in both.
@@ -328,8 +332,8 @@ Status Buffer::MoveStagedLocked(uint32_t db_id, uint32_t table_id) {
   }
   // BY NAME: the staged rows lack the columns added since, which their DuckDB table has.
   Status st = conn_.Exec("INSERT INTO " + DataTableRef(t.catalog, db_id, table_id) +
-                         " BY NAME SELECT * FROM " + staged->ScanSql(false));
-  if (st.ok()) staged->Clear();  // else they stay staged, and queries read them there
+                         " BY NAME SELECT * FROM " + staged->ScanFrontSql(entries));
+  if (st.ok()) staged->DropFront(entries);  // else they stay staged, and queries read them there
   {
     std::lock_guard lock(scan_mu_);
     checkpointing_ = false;

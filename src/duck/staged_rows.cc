@@ -61,6 +61,7 @@ struct BindData {
   std::shared_ptr<StagedRows> staged;
   size_t columns;
   bool with_position;
+  uint64_t max_entries;  // 0: every chunk
 };
 
 struct InitData {
@@ -75,8 +76,11 @@ void Bind(duckdb_bind_info info) {
   duckdb_value position_arg = duckdb_bind_get_parameter(info, 1);
   uint64_t key = duckdb_get_uint64(key_arg);
   bool with_position = duckdb_get_bool(position_arg);
+  duckdb_value entries_arg = duckdb_bind_get_parameter(info, 2);
+  uint64_t max_entries = duckdb_get_uint64(entries_arg);
   duckdb_destroy_value(&key_arg);
   duckdb_destroy_value(&position_arg);
+  duckdb_destroy_value(&entries_arg);
   std::shared_ptr<StagedRows> staged = Find(key);
   if (!staged) {
     duckdb_bind_set_error(info, "riffle_staged: no staged rows have this key");
@@ -93,13 +97,16 @@ void Bind(duckdb_bind_info info) {
     duckdb_bind_add_result_column(info, StagedRows::kPositionColumn, type);
     duckdb_destroy_logical_type(&type);
   }
-  duckdb_bind_set_bind_data(info, new BindData{std::move(staged), columns.size(), with_position},
-                            [](void* p) { delete static_cast<BindData*>(p); });
+  duckdb_bind_set_bind_data(
+      info, new BindData{std::move(staged), columns.size(), with_position, max_entries},
+      [](void* p) { delete static_cast<BindData*>(p); });
 }
 
 void Init(duckdb_init_info info) {
   auto* bind = static_cast<BindData*>(duckdb_init_get_bind_data(info));
   auto* state = new InitData{bind->staged->Snapshot()};
+  if (bind->max_entries > 0 && state->entries.size() > bind->max_entries)
+    state->entries.resize(bind->max_entries);
   for (idx_t i = 0; i < duckdb_init_get_column_count(info); ++i)
     state->projected.push_back(duckdb_init_get_column_index(info, i));
   duckdb_init_set_init_data(info, state, [](void* p) { delete static_cast<InitData*>(p); });
@@ -159,6 +166,7 @@ Status StagedRows::Register(Connection& conn) {
   duckdb_logical_type flag_type = duckdb_create_logical_type(DUCKDB_TYPE_BOOLEAN);
   duckdb_table_function_add_parameter(f, key_type);
   duckdb_table_function_add_parameter(f, flag_type);
+  duckdb_table_function_add_parameter(f, key_type);  // at most this many chunks (0: all)
   duckdb_destroy_logical_type(&key_type);
   duckdb_destroy_logical_type(&flag_type);
   duckdb_table_function_set_bind(f, Bind);
@@ -172,9 +180,42 @@ Status StagedRows::Register(Connection& conn) {
   return Status::Ok();
 }
 
+size_t StagedRows::ChunkRows() { return duckdb_vector_size(); }
+
 std::string StagedRows::ScanSql(bool with_position) const {
   return std::string(kFunction) + "(" + std::to_string(key_) + "::UBIGINT, " +
-         (with_position ? "true" : "false") + ")";
+         (with_position ? "true" : "false") + ", 0::UBIGINT)";
+}
+
+std::string StagedRows::ScanFrontSql(size_t entries) const {
+  return std::string(kFunction) + "(" + std::to_string(key_) + "::UBIGINT, false, " +
+         std::to_string(entries) + "::UBIGINT)";
+}
+
+size_t StagedRows::FrontEntriesToMove(size_t group_rows) const {
+  const size_t capacity = duckdb_vector_size();
+  std::lock_guard lock(mu_);
+  size_t full = 0;  // leading chunks that are full
+  while (full < entries_.size() && entries_[full].rows == capacity) ++full;
+  size_t groups = full * capacity / group_rows;
+  if (groups > 0 && group_rows % capacity == 0) return groups * group_rows / capacity;
+  return rows_ >= 2 * group_rows ? entries_.size() : 0;
+}
+
+void StagedRows::DropFront(size_t entries) {
+  std::lock_guard lock(mu_);
+  entries = std::min(entries, entries_.size());
+  if (entries == 0) return;
+  if (open_listed_ && entries == entries_.size()) {  // the open chunk goes too
+    open_.reset();
+    open_rows_ = 0;
+    open_listed_ = false;
+  }
+  for (size_t i = 0; i < entries; ++i) {
+    rows_ -= entries_[i].rows;
+    bytes_ -= std::min(bytes_, BytesPerRow(columns_, entries_[i].columns) * duckdb_vector_size());
+  }
+  entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(entries));
 }
 
 void StagedRows::SetColumns(std::vector<Column> columns) {

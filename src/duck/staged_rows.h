@@ -50,10 +50,20 @@ class StagedRows {
   StagedRows& operator=(const StagedRows&) = delete;
   // The table function on `conn`'s database (once per database; again is a no-op).
   static Status Register(Connection& conn);
+  static size_t ChunkRows();  // rows a chunk holds (DuckDB's vector size)
   // riffle_staged(<key>::UBIGINT, false|true): its rows, every column (NULL where a row's
   // chunk lacks a later column), with the position column when asked. A statement bound to it
   // keeps reading the rows it saw even once they are cleared or this object is gone.
   std::string ScanSql(bool with_position) const;
+  // The same scan of the first `entries` chunks only (Snapshot's order), for a move.
+  std::string ScanFrontSql(size_t entries) const;
+  // How many of the first chunks a move takes so that it moves whole row groups of
+  // `group_rows`: the full chunks up to the last whole group, or every chunk when chunks of
+  // other sizes (a delete's, a column change's) keep the full ones from making one while
+  // `2 * group_rows` rows are staged; 0 when a move should wait.
+  size_t FrontEntriesToMove(size_t group_rows) const;
+  // Drops the first `entries` chunks (moved into the table).
+  void DropFront(size_t entries);
 
   // Everything below is for one writer at a time (the buffer's, under its lock); readers run
   // concurrently and see the rows committed when their scan began.
