@@ -61,13 +61,15 @@ std::string ColumnDefs(const catalog::Table& table) {
   return cols;
 }
 
+std::vector<duck::StagedRows::Column> StagedColumns(const catalog::Table& table) {
+  std::vector<duck::StagedRows::Column> columns;
+  for (const auto& c : table.columns) columns.push_back({c.name, ColumnKindOf(c.type)});
+  return columns;
+}
+
 duck::StagedRows& Buffer::StagedLocked(const catalog::Table& table, int c) {
   TableState& t = tables_.at(table.id);
-  if (!t.staged[c]) {
-    std::vector<duck::StagedRows::Column> columns;
-    for (const auto& col : table.columns) columns.push_back({col.name, ColumnKindOf(col.type)});
-    t.staged[c] = duck::StagedRows::Create(std::move(columns));
-  }
+  if (!t.staged[c]) t.staged[c] = duck::StagedRows::Create(StagedColumns(table));
   return *t.staged[c];
 }
 

@@ -44,6 +44,7 @@ std::string DataTableRef(int catalog, uint32_t db_id, uint32_t table_id);
 std::string FilesVariable(uint32_t table_id);         // riffle_files_<id>: see Buffer::ReadViews
 std::string ColumnDefs(const catalog::Table& table);  // "name" TYPE, ... for CREATE TABLE
 duck::ColumnKind ColumnKindOf(catalog::ColumnType t);
+std::vector<duck::StagedRows::Column> StagedColumns(const catalog::Table& table);  // in order
 // Rows per Parquet row group: smaller than DuckDB's 122,880, so that a selective query reads
 // fewer rows of the group it cannot skip, and 32k rows still make whole vectors for the scan.
 constexpr int64_t kParquetRowGroupRows = 32'768;
@@ -180,6 +181,10 @@ class Buffer {
   // Under mu_: compresses the live tables, or with `all` the frozen ones too, unless a scan
   // that reads them runs (then it is put off to a later append).
   void CheckpointLocked(bool all = false);
+  // Holds new scans of the buffer back (BeginScan waits) unless one of the live tables, or with
+  // `frozen_too` of the frozen ones, runs: then it returns false and holds nothing.
+  bool HoldScans(bool frozen_too);
+  void ReleaseScans();                                            // after HoldScans returned true
   std::string LiveRef(uint32_t db_id, uint32_t table_id) const {  // under mu_
     auto it = tables_.find(table_id);
     return DataTableRef(it == tables_.end() ? live_ : it->second.catalog, db_id, table_id);
@@ -283,6 +288,13 @@ class Buffer {
   // unless a scan of the live tables runs (then a later append does).
   Status MoveStagedLocked(uint32_t db_id, uint32_t table_id);
   int FrozenCatalog() const { return 1 - live_; }  // under mu_
+  // Under mu_: the catalogs that hold rows of table `table_id`: its live table's, and the frozen
+  // one while a snapshot persists it.
+  std::vector<int> CatalogsOf(uint32_t table_id) const {
+    std::vector<int> catalogs = {LiveCatalogOf(table_id)};
+    if (frozen_.count(table_id)) catalogs.push_back(FrozenCatalog());
+    return catalogs;
+  }
   int LiveCatalogOf(uint32_t table_id) const {     // under mu_: where its live table is
     auto it = tables_.find(table_id);
     return it == tables_.end() ? live_ : it->second.catalog;

@@ -163,17 +163,28 @@ void Buffer::EndScan(bool frozen_only) {
 // does, and scans wait for it to end; while such scans run it is put off to a later append.
 // DuckDB's own automatic checkpoint is off (database.cc): it ran inside an append's commit
 // whatever was scanning, and spun on the table locks until a snapshot's scan ended.
-void Buffer::CheckpointLocked(bool all) {
+bool Buffer::HoldScans(bool frozen_too) {
+  std::lock_guard lock(scan_mu_);
+  if (scans_ > 0 || (frozen_too && frozen_scans_ > 0)) return false;
+  checkpointing_ = true;
+  return true;
+}
+
+void Buffer::ReleaseScans() {
   {
     std::lock_guard lock(scan_mu_);
-    all = all || checkpoint_all_due_;
-    if (scans_ > 0 || (all && frozen_scans_ > 0)) {
-      if (!checkpoint_due_) metrics::Server().buffer_checkpoints.With({"put_off"}).Add();
-      checkpoint_due_ = true;
-      checkpoint_all_due_ = all;
-      return;
-    }
-    checkpointing_ = true;
+    checkpointing_ = false;
+  }
+  scan_cv_.notify_all();
+}
+
+void Buffer::CheckpointLocked(bool all) {
+  all = all || checkpoint_all_due_;
+  if (!HoldScans(all)) {
+    if (!checkpoint_due_) metrics::Server().buffer_checkpoints.With({"put_off"}).Add();
+    checkpoint_due_ = true;
+    checkpoint_all_due_ = all;
+    return;
   }
   std::vector<int> catalogs = {live_};
   if (all) catalogs.push_back(1 - live_);
@@ -184,11 +195,7 @@ void Buffer::CheckpointLocked(bool all) {
   rows_since_checkpoint_ = 0;
   checkpoint_due_ = false;
   checkpoint_all_due_ = false;
-  {
-    std::lock_guard lock(scan_mu_);
-    checkpointing_ = false;
-  }
-  scan_cv_.notify_all();
+  ReleaseScans();
 }
 
 Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& table,
@@ -208,11 +215,7 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
     RIFFLE_RETURN_IF_ERROR(SyncTable(db, table));
   }
   duck::StagedRows& staged = *known->second.staged[live_];
-  if (staged.ColumnCount() != ncols) {
-    std::vector<duck::StagedRows::Column> columns;
-    for (const auto& c : table.columns) columns.push_back({c.name, ColumnKindOf(c.type)});
-    staged.SetColumns(std::move(columns));
-  }
+  if (staged.ColumnCount() != ncols) staged.SetColumns(StagedColumns(table));
   const size_t time_pos = table.index.at("time");
   std::vector<void*> data(ncols);  // the current chunk's typed column arrays
   constexpr size_t kNoColumn = SIZE_MAX;
@@ -323,22 +326,14 @@ Status Buffer::MoveStagedLocked(uint32_t db_id, uint32_t table_id) {
   // the table each time (replay 579k -> 507k rows/s, 50 MB more after it).
   const size_t entries = staged->FrontEntriesToMove(kMoveRows);
   if (entries == 0) return Status::Ok();
-  {
-    // As a checkpoint: a scan that began before the move would see the rows in neither place
-    // (its transaction predates the table's new rows) or, begun meanwhile, in both.
-    std::lock_guard lock(scan_mu_);
-    if (scans_ > 0) return Status::Ok();  // the next append tries again
-    checkpointing_ = true;
-  }
+  // As a checkpoint: a scan that began before the move would see the rows in neither place
+  // (its transaction predates the table's new rows) or, begun meanwhile, in both.
+  if (!HoldScans(/*frozen_too=*/false)) return Status::Ok();  // the next append tries again
   // BY NAME: the staged rows lack the columns added since, which their DuckDB table has.
   Status st = conn_.Exec("INSERT INTO " + DataTableRef(t.catalog, db_id, table_id) +
                          " BY NAME SELECT * FROM " + staged->ScanFrontSql(entries));
   if (st.ok()) staged->DropFront(entries);  // else they stay staged, and queries read them there
-  {
-    std::lock_guard lock(scan_mu_);
-    checkpointing_ = false;
-  }
-  scan_cv_.notify_all();
+  ReleaseScans();
   return st;
 }
 

@@ -267,10 +267,8 @@ Status Buffer::ForgetDuplicates(const catalog::Database& db, const catalog::Tabl
   std::lock_guard lock(mu_);  // appends (and their repeat checks) wait meanwhile
   auto dup = duplicates_.find(table.id);
   if (dup == duplicates_.end() || !dup->second.ranges().Overlaps(lo, hi)) return Status::Ok();
-  std::vector<std::string> sources = {RowsSql(db.id, table.id, LiveCatalogOf(table.id))};
-  if (frozen_.count(table.id)) sources.push_back(RowsSql(db.id, table.id, FrozenCatalog()));
-  for (const auto& source : sources) {
-    std::string sql = "SELECT count(*) FROM " + source +
+  for (int c : CatalogsOf(table.id)) {
+    std::string sql = "SELECT count(*) FROM " + RowsSql(db.id, table.id, c) +
                       " WHERE \"time\" BETWEEN make_timestamp_ns(" + std::to_string(lo) +
                       ") AND make_timestamp_ns(" + std::to_string(hi) + ")";
     auto count = conn_.QueryInt64s(sql);

@@ -39,27 +39,21 @@ Status Buffer::DeleteRowsLocked(const catalog::CatalogState& state, const wal::W
   if (!table || it == tables_.end()) return Status::Ok();  // deleted since; its rows went with it
   std::optional<std::string> where = RowDeleteSql(*table, d);
   if (!where) return Status::Ok();
+  auto failed = [&](const Status& st) {
+    return Status::Internal("deleting rows of table '" + table->name +
+                            "' from the buffer failed: " + st.message());
+  };
   int64_t removed = 0;
-  std::vector<std::string> targets = {LiveRef(op.db_id, d.table_id)};
-  std::vector<duck::StagedRows*> staged = {it->second.staged[it->second.catalog].get()};
-  if (frozen_.count(d.table_id)) {
-    targets.push_back(FrozenRef(op.db_id, d.table_id));
-    staged.push_back(it->second.staged[FrozenCatalog()].get());
-  }
-  for (duck::StagedRows* rows : staged) {
-    if (!rows) continue;
-    auto count = rows->DeleteWhere(conn_, *where);
-    if (!count.ok())
-      return Status::Internal("deleting rows of table '" + table->name +
-                              "' from the buffer failed: " + count.status().message());
-    removed += *count;
-  }
-  for (const auto& target : targets) {
-    auto count = conn_.QueryInt64s("DELETE FROM " + target + " WHERE " + *where);
-    if (!count.ok())
-      return Status::Internal("deleting rows of table '" + table->name +
-                              "' from the buffer failed: " + count.status().message());
+  for (int c : CatalogsOf(d.table_id)) {
+    auto count = conn_.QueryInt64s("DELETE FROM " + DataTableRef(c, op.db_id, d.table_id) +
+                                   " WHERE " + *where);
+    if (!count.ok()) return failed(count.status());
     if (!count->empty() && !(*count)[0].empty()) removed += (*count)[0][0];
+    if (duck::StagedRows* staged = it->second.staged[c].get()) {
+      auto staged_count = staged->DeleteWhere(conn_, *where);
+      if (!staged_count.ok()) return failed(staged_count.status());
+      removed += *staged_count;
+    }
   }
   deleted_rows_[d.sequence] += removed;
   return Status::Ok();

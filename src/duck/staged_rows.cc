@@ -296,14 +296,6 @@ void StagedRows::Commit() {
   window_rows_ = 0;
 }
 
-void StagedRows::Clear() {
-  Close();
-  std::lock_guard lock(mu_);
-  entries_.clear();
-  rows_ = 0;
-  bytes_ = 0;
-}
-
 void StagedRows::Replace(std::vector<_duckdb_data_chunk*> chunks) {
   Close();
   std::vector<Entry> entries;

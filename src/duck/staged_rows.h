@@ -81,8 +81,6 @@ class StagedRows {
   void SetValid(size_t column, size_t row);
   // Readers see the window's rows from now on.
   void Commit();
-  // Every row gone (moved into the table).
-  void Clear();
   // The rows become those of `chunks` (a copy without deleted rows), each taken over.
   void Replace(std::vector<_duckdb_data_chunk*> chunks);
   // Removes the rows for which the SQL `condition` holds (it may name the columns); returns
