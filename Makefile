@@ -72,7 +72,7 @@ SANITIZE_E2E ?= tests/e2e/test_persistence.py tests/e2e/test_bad_input.py tests/
   tests/e2e/test_influxql.py tests/e2e/test_query_stream.py tests/e2e/test_client_details.py tests/e2e/test_metrics.py \
   tests/e2e/test_flight.py tests/e2e/test_caches.py tests/e2e/test_query_limits.py \
   tests/e2e/test_db_isolation.py tests/e2e/test_plugin_workers.py tests/e2e/test_row_deletes.py \
-  tests/e2e/test_backup.py tests/e2e/test_staged_rows.py
+  tests/e2e/test_backup.py tests/e2e/test_staged_rows.py tests/e2e/test_staged_time_skip.py
 sanitize-e2e: sanitize
 	cmake --build build-asan -j $(JOBS) --target influxdb3
 	ASAN_OPTIONS=detect_leaks=0 RIFFLE_SANITIZED=1 RIFFLE_BIN=$(CURDIR)/build-asan/influxdb3 $(PYTEST) $(SANITIZE_E2E)

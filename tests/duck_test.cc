@@ -226,6 +226,65 @@ TEST_F(StagedRowsTest, MovesTakeWholeGroupsFromTheFront) {
   EXPECT_GT(staged->FrontEntriesToMove(group), 0u);
 }
 
+// Given a range in a session variable, a scan skips the chunks whose times all fall outside
+// it, keeps the positions of the rest, and with the variable unset (NULL) reads every chunk;
+// so do the chunks a delete rewrote.
+TEST_F(StagedRowsTest, ARangeSkipsTheChunksOutsideIt) {
+  auto staged =
+      StagedRows::Create({{"v", ColumnKind::kBigint}, {"time", ColumnKind::kTimestampNs}});
+  const int64_t capacity = static_cast<int64_t>(StagedRows::ChunkRows());
+  int64_t next = 0;
+  auto append = [&](size_t rows, int64_t time_base) {
+    for (size_t done = 0; done < rows;) {
+      size_t n = staged->Begin(rows - done);
+      for (size_t r = 0; r < n; ++r, ++next) {
+        staged->Int64s(0)[r] = next;
+        staged->SetValid(0, r);
+        staged->Int64s(1)[r] = time_base + next % capacity;  // a chunk's times: one base
+        staged->SetValid(1, r);
+      }
+      staged->Commit();
+      done += n;
+    }
+  };
+  // Three chunks at times 1,000,000+, 2,000,000+ and 3,000,000+, the last filled in two commits.
+  append(static_cast<size_t>(capacity), 1'000'000);
+  append(static_cast<size_t>(capacity), 2'000'000);
+  append(10, 3'000'000);
+  append(static_cast<size_t>(capacity) - 10, 3'000'000);
+  const std::string scan = staged->ScanSql(true, "range_of_test");
+  const std::string sql = "SELECT count(*), min(v), min(riffle_position) FROM " + scan;
+  auto read = [&](const std::string& value) {
+    EXPECT_TRUE(conn->Exec("SET VARIABLE range_of_test = " + value).ok()) << value;
+    auto rows = conn->QueryInt64s(sql);
+    EXPECT_TRUE(rows.ok()) << rows.status().message();
+    return rows.ok() ? (*rows)[0] : std::vector<int64_t>{};
+  };
+  const int64_t first = StagedRows::kFirstPosition;
+  EXPECT_EQ(read("NULL"), (std::vector<int64_t>{3 * capacity, 0, first}));
+  EXPECT_EQ(read("[2000000, 2000000]"),
+            (std::vector<int64_t>{capacity, capacity, first + capacity}));
+  // The range meets the second chunk's last time and the third's first.
+  EXPECT_EQ(read("[" + std::to_string(2'000'000 + capacity - 1) + ", 3000000]"),
+            (std::vector<int64_t>{2 * capacity, capacity, first + capacity}));
+  EXPECT_EQ(read("[3000005, 9000000]"),
+            (std::vector<int64_t>{capacity, 2 * capacity, first + 2 * capacity}));
+  EXPECT_EQ(read("[0, 999999]")[0], 0);
+  EXPECT_EQ(read("[5000000, 9000000]")[0], 0);
+  // After a delete the rewritten chunks (DuckDB's result chunks, which may join the rows of
+  // two) know their times too.
+  ASSERT_TRUE(staged->DeleteWhere(*conn, "v % 2 = 1").ok());
+  int64_t first_chunk = read("[1000000, 1000000]")[0];
+  EXPECT_GE(first_chunk, capacity / 2);
+  EXPECT_LT(first_chunk, 3 * capacity / 2);
+  EXPECT_EQ(read("[5000000, 9000000]")[0], 0);
+  EXPECT_EQ(read("NULL")[0], 3 * capacity / 2);
+  // Without a variable the scan reads everything.
+  auto all = conn->QueryInt64s("SELECT count(*) FROM " + staged->ScanSql(false));
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  EXPECT_EQ((*all)[0][0], 3 * capacity / 2);
+}
+
 // The function reads only staged rows that exist; any other key is an error.
 TEST_F(StagedRowsTest, TheFunctionKnowsOnlyLiveStagedRows) {
   auto staged = StagedRows::Create({{"time", ColumnKind::kTimestampNs}});

@@ -32,6 +32,9 @@ std::string DataTableRef(int catalog, uint32_t db_id, uint32_t table_id) {
   return DataSchemaRef(catalog, db_id) + "." + QuoteIdent(DataTable(table_id));
 }
 std::string FilesVariable(uint32_t table_id) { return "riffle_files_" + std::to_string(table_id); }
+std::string TimeRangeVariable(uint32_t table_id) {
+  return "riffle_time_range_" + std::to_string(table_id);
+}
 
 duck::ColumnKind ColumnKindOf(ColumnType t) {
   switch (t) {
@@ -73,20 +76,22 @@ duck::StagedRows& Buffer::StagedLocked(const catalog::Table& table, int c) {
   return *t.staged[c];
 }
 
-std::string Buffer::RowsSql(uint32_t db_id, uint32_t table_id, int c) const {
+std::string Buffer::RowsSql(uint32_t db_id, uint32_t table_id, int c, bool in_view) const {
   std::string table = DataTableRef(c, db_id, table_id);
   auto it = tables_.find(table_id);
   if (it == tables_.end() || !it->second.staged[c]) return table;
   return "(SELECT * FROM " + table + " UNION ALL BY NAME SELECT * FROM " +
-         it->second.staged[c]->ScanSql(false) + ")";
+         it->second.staged[c]->ScanSql(false, in_view ? TimeRangeVariable(table_id) : "") + ")";
 }
 
 std::string Buffer::OrderedRowsSql(uint32_t db_id, uint32_t table_id, int c,
-                                   const std::string& rank, const std::string& where) const {
+                                   const std::string& rank, const std::string& where,
+                                   bool in_view) const {
   auto it = tables_.find(table_id);
   const duck::StagedRows* staged = it == tables_.end() ? nullptr : it->second.staged[c].get();
-  return OrderedSql(DataTableRef(c, db_id, table_id), staged ? staged->ScanSql(true) : "", rank,
-                    where);
+  return OrderedSql(DataTableRef(c, db_id, table_id),
+                    staged ? staged->ScanSql(true, in_view ? TimeRangeVariable(table_id) : "") : "",
+                    rank, where);
 }
 
 std::string OrderedSql(const std::string& table, const std::string& staged_scan,
@@ -109,8 +114,9 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
   std::string cols;
   for (const auto& n : names) cols += (cols.empty() ? "" : ", ") + QuoteIdent(n);
   const int live_catalog = LiveCatalogOf(table.id);
-  std::string live = RowsSql(db.id, table.id, live_catalog);
-  std::string frozen = frozen_.count(table.id) ? RowsSql(db.id, table.id, FrozenCatalog()) : "";
+  std::string live = RowsSql(db.id, table.id, live_catalog, true);
+  std::string frozen =
+      frozen_.count(table.id) ? RowsSql(db.id, table.id, FrozenCatalog(), true) : "";
   static const std::vector<PersistedFile> kNoFiles;
   auto files_it = parquet_files_.find(table.id);
   const auto& files = files_it == parquet_files_.end() ? kNoFiles : files_it->second;
@@ -124,10 +130,10 @@ std::string Buffer::ViewSql(const catalog::Database& db, const catalog::Table& t
     std::string in = InRangesSql(ranges.ranges());
     // Arrival order: the files oldest first (a file holds no repeats of its own), then the
     // frozen rows, then the live ones, each in append order.
-    std::string ordered = OrderedRowsSql(db.id, table.id, live_catalog, "1000000", in);
+    std::string ordered = OrderedRowsSql(db.id, table.id, live_catalog, "1000000", in, true);
     if (!frozen.empty())
-      ordered +=
-          " UNION ALL BY NAME " + OrderedRowsSql(db.id, table.id, FrozenCatalog(), "999999", in);
+      ordered += " UNION ALL BY NAME " +
+                 OrderedRowsSql(db.id, table.id, FrozenCatalog(), "999999", in, true);
     // All the files, not only those that overlap the ranges: the list is the connection's and
     // the condition skips the others' row groups by their statistics.
     bool overlapping = false;
@@ -201,6 +207,13 @@ std::string Buffer::FileVariableSql(uint32_t table_id,
   // read_parquet refuses an empty list; the empty file has the "time" column the view filters.
   if (paths.empty()) paths.push_back(stub_path_);
   return "SET VARIABLE " + FilesVariable(table_id) + " = " + PathListSql(paths) + ";\n";
+}
+
+std::string Buffer::TimeRangeVariableSql(uint32_t table_id, const std::optional<TimeRange>& range) {
+  return "SET VARIABLE " + TimeRangeVariable(table_id) + " = " +
+         (range ? "[" + std::to_string(range->lo) + ", " + std::to_string(range->hi) + "]"
+                : std::string("NULL")) +
+         "::BIGINT[];\n";
 }
 
 size_t Buffer::FileCount(uint32_t table_id) const {

@@ -42,6 +42,7 @@ std::string DataTable(uint32_t table_id);             // t<id>
 // <catalog>."db_<id>_data"."t<id>", `catalog` an index into kDataCatalogs.
 std::string DataTableRef(int catalog, uint32_t db_id, uint32_t table_id);
 std::string FilesVariable(uint32_t table_id);         // riffle_files_<id>: see Buffer::ReadViews
+std::string TimeRangeVariable(uint32_t table_id);     // riffle_time_range_<id>: the same
 std::string ColumnDefs(const catalog::Table& table);  // "name" TYPE, ... for CREATE TABLE
 duck::ColumnKind ColumnKindOf(catalog::ColumnType t);
 std::vector<duck::StagedRows::Column> StagedColumns(const catalog::Table& table);  // in order
@@ -143,6 +144,11 @@ class Buffer {
   // files whose rows can fall in `range` (to the empty file when none can), or with no range
   // restores the whole list ("" when the table has no files).
   std::string FileVariableSql(uint32_t table_id, const std::optional<TimeRange>& range) const;
+  // The SET VARIABLE statement by which a connection's views of table `table_id` skip the
+  // staged rows (duck/staged_rows.h) outside `range`, or with no range read them all. Only a
+  // range within which the statement reads every row of the table may be given (the time
+  // bounds of query/time_bounds.h).
+  static std::string TimeRangeVariableSql(uint32_t table_id, const std::optional<TimeRange>& range);
   // Under ReadViews(): how many Parquet files table `table_id` has.
   size_t FileCount(uint32_t table_id) const;
   // Under ReadViews(): the object keys of the Parquet files of the tables `table_ids`, those of
@@ -278,12 +284,13 @@ class Buffer {
   // Under mu_: the staged rows of table `table` in catalog `c`, created (empty) if missing.
   duck::StagedRows& StagedLocked(const catalog::Table& table, int c);
   // Under mu_: a subquery of every row of table `table_id` in catalog `c`: those of its DuckDB
-  // table and its staged ones.
-  std::string RowsSql(uint32_t db_id, uint32_t table_id, int c) const;
+  // table and its staged ones. A view's (`in_view`) scan of the staged rows skips the chunks
+  // outside the querying connection's TimeRangeVariable; other readers read them all.
+  std::string RowsSql(uint32_t db_id, uint32_t table_id, int c, bool in_view = false) const;
   // Under mu_: the same rows with the column that orders them by arrival (OrderSql with
   // `rank`), those for which `where` holds.
   std::string OrderedRowsSql(uint32_t db_id, uint32_t table_id, int c, const std::string& rank,
-                             const std::string& where) const;
+                             const std::string& where, bool in_view = false) const;
   // Under mu_: moves table `table_id`'s staged rows of the live catalog into its DuckDB table,
   // unless a scan of the live tables runs (then a later append does).
   Status MoveStagedLocked(uint32_t db_id, uint32_t table_id);

@@ -62,14 +62,39 @@ struct BindData {
   size_t columns;
   bool with_position;
   uint64_t max_entries;  // 0: every chunk
+  std::optional<std::pair<int64_t, int64_t>> range;  // only chunks with rows in [lo, hi]
 };
 
 struct InitData {
   std::vector<StagedRows::Entry> entries;
-  std::vector<size_t> projected;  // the bound columns the scan reads, in output order
+  std::vector<int64_t> positions;  // of each entry's first row (skipped chunks keep theirs)
+  std::vector<size_t> projected;   // the bound columns the scan reads, in output order
   size_t next = 0;
-  int64_t position = StagedRows::kFirstPosition;
 };
+
+// [lo, hi] from a BIGINT[] parameter; none when it is NULL or not two non-NULL values.
+std::optional<std::pair<int64_t, int64_t>> RangeOf(duckdb_value list) {
+  if (duckdb_is_null_value(list) || duckdb_get_list_size(list) != 2) return std::nullopt;
+  duckdb_value lo = duckdb_get_list_child(list, 0);
+  duckdb_value hi = duckdb_get_list_child(list, 1);
+  std::optional<std::pair<int64_t, int64_t>> range;
+  if (!duckdb_is_null_value(lo) && !duckdb_is_null_value(hi))
+    range.emplace(duckdb_get_int64(lo), duckdb_get_int64(hi));
+  duckdb_destroy_value(&lo);
+  duckdb_destroy_value(&hi);
+  return range;
+}
+
+// The smallest and largest of `count` times (INT64_MAX and INT64_MIN for none).
+std::pair<int64_t, int64_t> TimeSpan(const int64_t* times, const uint64_t* validity, size_t count) {
+  int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (size_t r = 0; r < count; ++r) {
+    if (validity && !(validity[r / 64] >> (r % 64) & 1)) continue;
+    lo = std::min(lo, times[r]);
+    hi = std::max(hi, times[r]);
+  }
+  return {lo, hi};
+}
 
 void Bind(duckdb_bind_info info) {
   duckdb_value key_arg = duckdb_bind_get_parameter(info, 0);
@@ -78,9 +103,12 @@ void Bind(duckdb_bind_info info) {
   bool with_position = duckdb_get_bool(position_arg);
   duckdb_value entries_arg = duckdb_bind_get_parameter(info, 2);
   uint64_t max_entries = duckdb_get_uint64(entries_arg);
+  duckdb_value range_arg = duckdb_bind_get_parameter(info, 3);
+  auto range = RangeOf(range_arg);
   duckdb_destroy_value(&key_arg);
   duckdb_destroy_value(&position_arg);
   duckdb_destroy_value(&entries_arg);
+  duckdb_destroy_value(&range_arg);
   std::shared_ptr<StagedRows> staged = Find(key);
   if (!staged) {
     duckdb_bind_set_error(info, "riffle_staged: no staged rows have this key");
@@ -98,15 +126,24 @@ void Bind(duckdb_bind_info info) {
     duckdb_destroy_logical_type(&type);
   }
   duckdb_bind_set_bind_data(
-      info, new BindData{std::move(staged), columns.size(), with_position, max_entries},
+      info, new BindData{std::move(staged), columns.size(), with_position, max_entries, range},
       [](void* p) { delete static_cast<BindData*>(p); });
 }
 
 void Init(duckdb_init_info info) {
   auto* bind = static_cast<BindData*>(duckdb_init_get_bind_data(info));
-  auto* state = new InitData{bind->staged->Snapshot()};
-  if (bind->max_entries > 0 && state->entries.size() > bind->max_entries)
-    state->entries.resize(bind->max_entries);
+  auto* state = new InitData{};
+  std::vector<StagedRows::Entry> entries = bind->staged->Snapshot();
+  if (bind->max_entries > 0 && entries.size() > bind->max_entries)
+    entries.resize(bind->max_entries);
+  int64_t position = StagedRows::kFirstPosition;
+  for (auto& e : entries) {
+    if (!bind->range || (e.max_time >= bind->range->first && e.min_time <= bind->range->second)) {
+      state->positions.push_back(position);
+      state->entries.push_back(std::move(e));
+    }
+    position += static_cast<int64_t>(e.rows);
+  }
   for (idx_t i = 0; i < duckdb_init_get_column_count(info); ++i)
     state->projected.push_back(duckdb_init_get_column_index(info, i));
   duckdb_init_set_init_data(info, state, [](void* p) { delete static_cast<InitData*>(p); });
@@ -119,13 +156,14 @@ void Produce(duckdb_function_info info, duckdb_data_chunk out) {
     duckdb_data_chunk_set_size(out, 0);
     return;
   }
+  const int64_t position = state->positions[state->next];
   const StagedRows::Entry& e = state->entries[state->next++];
   for (size_t j = 0; j < state->projected.size(); ++j) {
     size_t c = state->projected[j];
     duckdb_vector vec = duckdb_data_chunk_get_vector(out, j);
     if (c == bind->columns) {  // the position column
       auto* positions = static_cast<int64_t*>(duckdb_vector_get_data(vec));
-      for (size_t r = 0; r < e.rows; ++r) positions[r] = state->position + static_cast<int64_t>(r);
+      for (size_t r = 0; r < e.rows; ++r) positions[r] = position + static_cast<int64_t>(r);
     } else if (c < e.columns) {
       duckdb_vector_reference_vector(vec, duckdb_data_chunk_get_vector(e.chunk.get(), c));
     } else {
@@ -133,7 +171,6 @@ void Produce(duckdb_function_info info, duckdb_data_chunk out) {
       std::memset(duckdb_vector_get_validity(vec), 0, (e.rows + 63) / 64 * sizeof(uint64_t));
     }
   }
-  state->position += static_cast<int64_t>(e.rows);
   duckdb_data_chunk_set_size(out, e.rows);
 }
 
@@ -142,6 +179,7 @@ void Produce(duckdb_function_info info, duckdb_data_chunk out) {
 std::shared_ptr<StagedRows> StagedRows::Create(std::vector<Column> columns) {
   std::shared_ptr<StagedRows> staged(new StagedRows());
   staged->columns_ = std::move(columns);
+  staged->FindTimeColumn();
   std::lock_guard lock(registry_mu);
   staged->key_ = next_key++;
   Registry()[staged->key_] = staged;
@@ -167,6 +205,11 @@ Status StagedRows::Register(Connection& conn) {
   duckdb_table_function_add_parameter(f, key_type);
   duckdb_table_function_add_parameter(f, flag_type);
   duckdb_table_function_add_parameter(f, key_type);  // at most this many chunks (0: all)
+  duckdb_logical_type bigint_type = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
+  duckdb_logical_type range_type = duckdb_create_list_type(bigint_type);
+  duckdb_table_function_add_parameter(f, range_type);  // [lo, hi] or NULL
+  duckdb_destroy_logical_type(&bigint_type);
+  duckdb_destroy_logical_type(&range_type);
   duckdb_destroy_logical_type(&key_type);
   duckdb_destroy_logical_type(&flag_type);
   duckdb_table_function_set_bind(f, Bind);
@@ -182,14 +225,16 @@ Status StagedRows::Register(Connection& conn) {
 
 size_t StagedRows::ChunkRows() { return duckdb_vector_size(); }
 
-std::string StagedRows::ScanSql(bool with_position) const {
+std::string StagedRows::ScanSql(bool with_position, const std::string& range_variable) const {
+  std::string range = range_variable.empty() ? std::string("NULL")
+                                             : "getvariable(" + QuoteLiteral(range_variable) + ")";
   return std::string(kFunction) + "(" + std::to_string(key_) + "::UBIGINT, " +
-         (with_position ? "true" : "false") + ", 0::UBIGINT)";
+         (with_position ? "true" : "false") + ", 0::UBIGINT, " + range + "::BIGINT[])";
 }
 
 std::string StagedRows::ScanFrontSql(size_t entries) const {
   return std::string(kFunction) + "(" + std::to_string(key_) + "::UBIGINT, false, " +
-         std::to_string(entries) + "::UBIGINT)";
+         std::to_string(entries) + "::UBIGINT, NULL::BIGINT[])";
 }
 
 size_t StagedRows::FrontEntriesToMove(size_t group_rows) const {
@@ -221,6 +266,14 @@ void StagedRows::DropFront(size_t entries) {
 void StagedRows::SetColumns(std::vector<Column> columns) {
   std::lock_guard lock(mu_);
   columns_ = std::move(columns);
+  FindTimeColumn();
+}
+
+void StagedRows::FindTimeColumn() {
+  time_column_ = SIZE_MAX;
+  for (size_t c = 0; c < columns_.size(); ++c)
+    if (columns_[c].name == "time" && columns_[c].kind == ColumnKind::kTimestampNs)
+      time_column_ = c;
 }
 
 void StagedRows::Close() {
@@ -283,16 +336,21 @@ void StagedRows::SetString(size_t column, size_t row, const char* data, size_t s
 
 void StagedRows::Commit() {
   if (window_rows_ == 0) return;
+  auto [lo, hi] = time_column_ < vectors_.size()
+                      ? TimeSpan(Int64s(time_column_), nullptr, window_rows_)
+                      : std::pair<int64_t, int64_t>{INT64_MIN, INT64_MAX};
   std::lock_guard lock(mu_);
   open_rows_ += window_rows_;
   rows_ += window_rows_;
-  if (open_listed_) {
-    entries_.back().rows = open_rows_;
-  } else {
-    entries_.push_back({open_, open_rows_, columns_.size()});
+  if (!open_listed_) {
+    entries_.push_back({open_, 0, columns_.size()});
     bytes_ += BytesPerRow(columns_, columns_.size()) * duckdb_vector_size();
     open_listed_ = true;
   }
+  Entry& e = entries_.back();
+  e.rows = open_rows_;
+  e.min_time = std::min(e.min_time, lo);
+  e.max_time = std::max(e.max_time, hi);
   window_rows_ = 0;
 }
 
@@ -305,7 +363,14 @@ void StagedRows::Replace(std::vector<_duckdb_data_chunk*> chunks) {
     size_t n = duckdb_data_chunk_get_size(c);
     if (n == 0) continue;  // an empty chunk would end a scan early
     size_t ncols = duckdb_data_chunk_get_column_count(c);
-    entries.push_back({std::move(chunk), n, ncols});
+    Entry e{std::move(chunk), n, ncols, INT64_MIN, INT64_MAX};
+    if (time_column_ < ncols) {
+      duckdb_vector times = duckdb_data_chunk_get_vector(c, time_column_);
+      std::tie(e.min_time, e.max_time) =
+          TimeSpan(static_cast<const int64_t*>(duckdb_vector_get_data(times)),
+                   duckdb_vector_get_validity(times), n);
+    }
+    entries.push_back(std::move(e));
     rows += n;
     bytes += BytesPerRow(columns_, ncols) * duckdb_vector_size();
   }

@@ -37,6 +37,10 @@ class StagedRows {
     std::shared_ptr<_duckdb_data_chunk> chunk;
     size_t rows = 0;
     size_t columns = 0;  // a chunk begun before the table gained columns has fewer
+    // The times of its rows, so that a scan given a time range skips the chunk (a chunk
+    // without a time column is never skipped).
+    int64_t min_time = INT64_MAX;
+    int64_t max_time = INT64_MIN;
   };
   // The name of the position column riffle_staged(key, true) adds: arrival order, from
   // kFirstPosition on, so that it sorts after any rowid of a table.
@@ -51,10 +55,13 @@ class StagedRows {
   // The table function on `conn`'s database (once per database; again is a no-op).
   static Status Register(Connection& conn);
   static size_t ChunkRows();  // rows a chunk holds (DuckDB's vector size)
-  // riffle_staged(<key>::UBIGINT, false|true): its rows, every column (NULL where a row's
-  // chunk lacks a later column), with the position column when asked. A statement bound to it
-  // keeps reading the rows it saw even once they are cleared or this object is gone.
-  std::string ScanSql(bool with_position) const;
+  // riffle_staged(<key>::UBIGINT, false|true, 0::UBIGINT, <range>): its rows, every column
+  // (NULL where a row's chunk lacks a later column), with the position column when asked. A
+  // statement bound to it keeps reading the rows it saw even once they are cleared or this
+  // object is gone. With `range_variable`, the scan reads that session variable when it is
+  // bound: a list [lo, hi] of nanoseconds skips the chunks whose times all fall outside it
+  // (DuckDB's C API hands a table function no filter to do that with); NULL (unset) skips none.
+  std::string ScanSql(bool with_position, const std::string& range_variable = "") const;
   // The same scan of the first `entries` chunks only (Snapshot's order), for a move.
   std::string ScanFrontSql(size_t entries) const;
   // How many of the first chunks a move takes so that it moves whole row groups of
@@ -95,8 +102,10 @@ class StagedRows {
  private:
   StagedRows() = default;
   void Close();  // ends the open chunk: the next Begin starts another
+  void FindTimeColumn();
   uint64_t key_ = 0;
   std::vector<Column> columns_;
+  size_t time_column_ = SIZE_MAX;  // the "time" column's index, if there is one
   mutable std::mutex mu_;       // guards entries_ and the counts
   std::vector<Entry> entries_;  // committed
   size_t rows_ = 0;

@@ -175,8 +175,12 @@ class DuckEngine final : public QueryEngine {
     std::shared_ptr<duck::Connection> conn;
     uint32_t db_id = 0;  // whose schema is on the search path
     uint64_t files_seen = UINT64_MAX;  // the publish whose file lists it holds (Buffer::ReadViews)
-    // Tables whose file list the last query narrowed to a time range (time_bounds.h).
+    // Tables whose file list and staged rows the last query narrowed to a time range
+    // (time_bounds.h).
     std::map<uint32_t, buffer::TimeRange> narrowed;
+    // Tables whose TimeRangeVariable may hold a range (kept when a SET fails: what it holds is
+    // then unknown).
+    std::set<uint32_t> time_ranged;
     // DuckDB's `disabled_optimizers` on it (query/plan_hints.h); nothing when unknown.
     std::optional<std::string> disabled_optimizers = std::string();
   };
@@ -191,7 +195,7 @@ class DuckEngine final : public QueryEngine {
       }
     }
     RIFFLE_ASSIGN_OR_RETURN(duck::Connection opened, duck::Connection::Open(*db_));
-    return Conn{std::make_shared<duck::Connection>(std::move(opened)), 0, UINT64_MAX, {}};
+    return Conn{std::make_shared<duck::Connection>(std::move(opened)), 0, UINT64_MAX, {}, {}};
   }
   void Release(Conn c) {
     std::lock_guard lock(pool_mu_);
@@ -348,7 +352,8 @@ class DuckEngine final : public QueryEngine {
       auto views = PinFiles(tables, ranges, &lease.pinned);
       if (!views.ok()) return views.status();
       std::string variables = buffer_->FileVariablesSql(&conn.files_seen);
-      if (!variables.empty()) conn.narrowed.clear();  // every list whole again
+      if (!variables.empty()) conn.narrowed.clear();  // every file list whole again
+      const std::set<uint32_t> time_ranged_before = conn.time_ranged;
       variables += NarrowingSql(conn, ranges);
       if (optimizers_off != conn.disabled_optimizers) {
         variables += optimizers_off.empty()
@@ -360,6 +365,7 @@ class DuckEngine final : public QueryEngine {
         if (Status st = conn.conn->Exec(variables); !st.ok()) {
           conn.files_seen = UINT64_MAX;
           conn.narrowed.clear();
+          conn.time_ranged.insert(time_ranged_before.begin(), time_ranged_before.end());
           conn.disabled_optimizers.reset();
           return st;
         }
@@ -387,7 +393,7 @@ class DuckEngine final : public QueryEngine {
       auto views = buffer_->ReadViews();
       for (uint32_t id : tables) most_files = std::max(most_files, buffer_->FileCount(id));
     }
-    if (most_files < 2) return {};
+    // A table with fewer files still gains: its staged rows are scanned whole without a range.
     std::shared_ptr<const StatementTimeBounds> bounds;
     auto known = bounds_by_text_.Find(rewritten.sql);  // null: seen once, not analysed
     if (known && *known) {
@@ -437,8 +443,9 @@ class DuckEngine final : public QueryEngine {
     return out;
   }
 
-  // Under the views lock: the SET VARIABLE statements that narrow the lists of the tables in
-  // `ranges` on `conn` and give back their whole lists to those the last query narrowed.
+  // Under the views lock: the SET VARIABLE statements that narrow the file lists and staged
+  // rows of the tables in `ranges` on `conn`, and give back the whole lists and rows to those
+  // the last queries narrowed.
   std::string NarrowingSql(Conn& conn, const std::map<uint32_t, buffer::TimeRange>& ranges) {
     std::string sql;
     for (auto it = conn.narrowed.begin(); it != conn.narrowed.end();) {
@@ -449,11 +456,21 @@ class DuckEngine final : public QueryEngine {
       sql += buffer_->FileVariableSql(it->first, std::nullopt);
       it = conn.narrowed.erase(it);
     }
+    for (auto it = conn.time_ranged.begin(); it != conn.time_ranged.end();) {
+      if (ranges.count(*it)) {
+        ++it;
+        continue;
+      }
+      sql += buffer::Buffer::TimeRangeVariableSql(*it, std::nullopt);
+      it = conn.time_ranged.erase(it);
+    }
     for (const auto& [id, range] : ranges) {
       auto it = conn.narrowed.find(id);
-      if (it != conn.narrowed.end() && it->second == range) continue;
+      if (it != conn.narrowed.end() && it->second == range && conn.time_ranged.count(id)) continue;
       sql += buffer_->FileVariableSql(id, range);
+      sql += buffer::Buffer::TimeRangeVariableSql(id, range);
       conn.narrowed[id] = range;
+      conn.time_ranged.insert(id);
     }
     return sql;
   }
