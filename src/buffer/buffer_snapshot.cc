@@ -32,17 +32,6 @@ std::string SortKeySql(const catalog::Table& table) {
   return key + "\"time\"";
 }
 
-// The next chunk width past `chunk` for a snapshot of too many chunks: one hour, six hours,
-// then a UTC day, each a whole number of the one before within a day (chunks begin at multiples
-// of their width since the epoch, so none of these crosses midnight and compaction, which
-// merges a table's files day by day, can take each file); past a day, eight times as wide.
-int64_t WiderChunk(int64_t chunk) {
-  constexpr int64_t kHour = 3'600'000'000'000;
-  for (int64_t width : {kHour, 6 * kHour, 24 * kHour})
-    if (chunk < width) return width;
-  return chunk * 8;  // the caller stops widening past INT64_MAX / 16
-}
-
 }  // namespace
 
 Result<size_t> Buffer::Freeze(const catalog::CatalogState& given) {
@@ -159,8 +148,7 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
       if (ref == frozen_refs.end()) continue;
       const std::string& qualified = ref->second.all;
       // One file per time chunk (--gen1-duration), as InfluxDB persists; a backfill spanning
-      // many chunks is written in coarser chunks (WiderChunk) so that one snapshot stays a few
-      // files.
+      // many chunks is written in coarser chunks so that one snapshot stays a few files.
       int64_t chunk = chunk_ns;
       std::vector<std::vector<int64_t>> stats;
       for (;;) {
@@ -174,7 +162,7 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
           return Status::Internal("snapshot statistics failed: " + queried.status().message());
         stats = std::move(queried).value();
         if (stats.size() <= kMaxFilesPerTable || chunk > INT64_MAX / 16) break;
-        chunk = WiderChunk(chunk);
+        chunk *= 8;
       }
       for (const auto& row : stats) {
         PersistedFile f;
