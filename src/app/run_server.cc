@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "app/node_lock.h"
 #include "app/server_config.h"
 #include "app/startup.h"
 #include "auth/token_store.h"
@@ -128,6 +129,14 @@ int RunServer(const ServerConfig& config) {
         std::filesystem::temp_directory_path().string() + "/riffle-" + std::to_string(::getpid());
   }
   std::filesystem::create_directories(scratch, ec);
+  // Before anything is read or written: a second server of this node on this directory would
+  // replay and delete the first one's WAL (app/node_lock.h).
+  if (config.object_store != "memory") {
+    if (Status st = LockNode(scratch, config.node_id); !st.ok()) {
+      std::cerr << "Error: " << st.message() << "\n";
+      return 1;
+    }
+  }
   // The memory store's scratch directory belongs to this process alone: removed on the way out,
   // after everything declared below (DuckDB and its temporary files) is gone.
   struct RemoveOnExit {
