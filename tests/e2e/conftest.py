@@ -485,6 +485,18 @@ def query_rows(server, db, sql, params=None):
     return r.json()
 
 
+def bounded_sql(parts):
+    """(statement up to WHERE, a condition on time, what follows it) as one statement."""
+    head, condition, tail = parts
+    return f"{head} WHERE {condition}{tail}"
+
+
+def unreadable_sql(parts):
+    """The same statement with a condition whose time bounds the engine does not read."""
+    head, condition, tail = parts
+    return f"{head} WHERE ({condition}) OR false{tail}"
+
+
 def duckdb_cell(sql):
     """The first cell of `sql` run by the DuckDB library the build uses (through its C API)."""
     lib = ctypes.CDLL(str(REPO / "third_party" / "duckdb" / "lib" / "libduckdb.so"))

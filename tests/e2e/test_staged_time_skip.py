@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from conftest import Server, query, query_rows, write_lp
+from conftest import Server, bounded_sql, query, query_rows, unreadable_sql, write_lp
 
 BASE = 1_600_000_000 - 1_600_000_000 % 86_400  # 2020-09-13T00:00:00Z
 PER_HOUR = 3_000
@@ -79,42 +79,33 @@ BOUNDED = {
     "the last minute": (COUNT, f"time > '{iso(int(time.time()) - 3600)}'", ""),
     "nothing": (COUNT, f"time < '{iso(BASE - 86_400)}'", ""),
 }
-
-
-def bounded(name):
-    head, condition, tail = BOUNDED[name]
-    return f"{head} WHERE {condition}{tail}"
-
-
-def unreadable(name):
-    """The same statement with a condition whose bounds the engine does not read."""
-    head, condition, tail = BOUNDED[name]
-    return f"{head} WHERE ({condition}) OR false{tail}"
+BOUNDED_SQL = {name: bounded_sql(parts) for name, parts in BOUNDED.items()}
+UNREADABLE_SQL = {name: unreadable_sql(parts) for name, parts in BOUNDED.items()}
 
 
 @pytest.mark.parametrize("name", sorted(BOUNDED))
 def test_a_bounded_query_answers_as_every_staged_row_does(loaded, name):
     for _ in range(2):  # the first run of a text and the narrowed ones
-        assert query_rows(loaded, "db", bounded(name)) == query_rows(loaded, "db", unreadable(name)), bounded(name)
-    narrowed, whole = staged_rows_read(loaded, bounded(name)), staged_rows_read(loaded, unreadable(name))
+        assert query_rows(loaded, "db", BOUNDED_SQL[name]) == query_rows(loaded, "db", UNREADABLE_SQL[name]), BOUNDED_SQL[name]
+    narrowed, whole = staged_rows_read(loaded, BOUNDED_SQL[name]), staged_rows_read(loaded, UNREADABLE_SQL[name])
     assert whole >= 4 * PER_HOUR + 60, whole
-    assert narrowed < whole / 2, (bounded(name), narrowed, whole)
+    assert narrowed < whole / 2, (BOUNDED_SQL[name], narrowed, whole)
 
 
 def test_what_the_narrowed_queries_saw(loaded):
     n_hour_1 = sum(range(PER_HOUR, 2 * PER_HOUR)) - (PER_HOUR + 7) + REWRITTEN_N
     for _ in range(2):
-        assert query_rows(loaded, "db", bounded("strings")) == [{"c": PER_HOUR, "s": n_hour_1, "e": 0}]
-        assert query_rows(loaded, "db", bounded("the rewritten point")) == [{"host": "h3", "n": REWRITTEN_N}]
-        assert query_rows(loaded, "db", bounded("the last minute")) == [{"c": 60, "s": -sum(range(1, 61)), "e": 60}]
-        assert query_rows(loaded, "db", bounded("nothing")) == [{"c": 0, "e": 0}]  # JSON leaves out NULLs
+        assert query_rows(loaded, "db", BOUNDED_SQL["strings"]) == [{"c": PER_HOUR, "s": n_hour_1, "e": 0}]
+        assert query_rows(loaded, "db", BOUNDED_SQL["the rewritten point"]) == [{"host": "h3", "n": REWRITTEN_N}]
+        assert query_rows(loaded, "db", BOUNDED_SQL["the last minute"]) == [{"c": 60, "s": -sum(range(1, 61)), "e": 60}]
+        assert query_rows(loaded, "db", BOUNDED_SQL["nothing"]) == [{"c": 0, "e": 0}]  # JSON leaves out NULLs
 
 
 def test_the_next_query_on_the_connection_sees_every_staged_row_again(loaded):
     everything = [{"c": 4 * PER_HOUR + 60, "e": 60}]
     for name in ("the rewritten point", "nothing", "strings"):
         for _ in range(3):
-            assert query_rows(loaded, "db", bounded(name)) == query_rows(loaded, "db", unreadable(name))
+            assert query_rows(loaded, "db", BOUNDED_SQL[name]) == query_rows(loaded, "db", UNREADABLE_SQL[name])
             assert query_rows(loaded, "db", "SELECT count(*) AS c, count(extra) AS e FROM cpu") == everything
             assert query_rows(loaded, "db", "SELECT max(n) AS m FROM cpu WHERE host = 'h3'") == [{"m": REWRITTEN_N}]
 

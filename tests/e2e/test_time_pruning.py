@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from conftest import Server, query, query_rows, wait_for, write_lp
+from conftest import Server, bounded_sql, query, query_rows, unreadable_sql, wait_for, write_lp
 
 BASE = 1_600_000_000 - 1_600_000_000 % 86_400  # 2020-09-13T00:00:00Z
 REWRITTEN_N = 1_000_000
@@ -77,14 +77,11 @@ BOUNDED = {
 
 
 def bounded(name):
-    head, condition, tail = BOUNDED[name]
-    return f"{head} WHERE {condition}{tail}"
+    return bounded_sql(BOUNDED[name])
 
 
 def unreadable(name):
-    """The same statement with a condition whose bounds the narrowing does not read."""
-    head, condition, tail = BOUNDED[name]
-    return f"{head} WHERE ({condition}) OR false{tail}"
+    return unreadable_sql(BOUNDED[name])
 
 
 @pytest.mark.parametrize("name", sorted(BOUNDED))
