@@ -394,6 +394,7 @@ class DuckEngine final : public QueryEngine {
       for (uint32_t id : tables) most_files = std::max(most_files, buffer_->FileCount(id));
     }
     // A table with fewer files still gains: its staged rows are scanned whole without a range.
+    if (tables.empty()) return {};
     std::shared_ptr<const StatementTimeBounds> bounds;
     auto known = bounds_by_text_.Find(rewritten.sql);  // null: seen once, not analysed
     if (known && *known) {
