@@ -6,15 +6,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 
 #include "common/log.h"
 
 namespace riffle::app {
 
 Status LockNode(const std::string& dir, const std::string& node_id) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
   const std::string path = dir + "/" + node_id + ".lock";
   // Close-on-exec: plugin workers and other children must not keep the lock past this process.
   // Read-only: a file held open for writing would keep its file system from being remounted

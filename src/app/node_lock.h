@@ -11,7 +11,7 @@
 
 namespace riffle::app {
 
-// Takes the lock of node `node_id` in directory `dir` (created if missing) and keeps it until
+// Takes the lock of node `node_id` in directory `dir` (which exists) and keeps it until
 // the process exits; an error naming the process that holds it when another does. Where the
 // lock file cannot be created (a read-only directory) it warns and lets the server run.
 Status LockNode(const std::string& dir, const std::string& node_id);

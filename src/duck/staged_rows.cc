@@ -138,11 +138,12 @@ void Init(duckdb_init_info info) {
     entries.resize(bind->max_entries);
   int64_t position = StagedRows::kFirstPosition;
   for (auto& e : entries) {
+    const int64_t first = position;
+    position += static_cast<int64_t>(e.rows);
     if (!bind->range || (e.max_time >= bind->range->first && e.min_time <= bind->range->second)) {
-      state->positions.push_back(position);
+      state->positions.push_back(first);
       state->entries.push_back(std::move(e));
     }
-    position += static_cast<int64_t>(e.rows);
   }
   for (idx_t i = 0; i < duckdb_init_get_column_count(info); ++i)
     state->projected.push_back(duckdb_init_get_column_index(info, i));
@@ -225,16 +226,21 @@ Status StagedRows::Register(Connection& conn) {
 
 size_t StagedRows::ChunkRows() { return duckdb_vector_size(); }
 
-std::string StagedRows::ScanSql(bool with_position, const std::string& range_variable) const {
-  std::string range = range_variable.empty() ? std::string("NULL")
-                                             : "getvariable(" + QuoteLiteral(range_variable) + ")";
+std::string StagedRows::CallSql(bool with_position, size_t max_chunks,
+                                const std::string& range) const {
   return std::string(kFunction) + "(" + std::to_string(key_) + "::UBIGINT, " +
-         (with_position ? "true" : "false") + ", 0::UBIGINT, " + range + "::BIGINT[])";
+         (with_position ? "true" : "false") + ", " + std::to_string(max_chunks) + "::UBIGINT, " +
+         range + "::BIGINT[])";
+}
+
+std::string StagedRows::ScanSql(bool with_position, const std::string& range_variable) const {
+  return CallSql(with_position, 0,
+                 range_variable.empty() ? std::string("NULL")
+                                        : "getvariable(" + QuoteLiteral(range_variable) + ")");
 }
 
 std::string StagedRows::ScanFrontSql(size_t entries) const {
-  return std::string(kFunction) + "(" + std::to_string(key_) + "::UBIGINT, false, " +
-         std::to_string(entries) + "::UBIGINT, NULL::BIGINT[])";
+  return CallSql(false, entries, "NULL");
 }
 
 size_t StagedRows::FrontEntriesToMove(size_t group_rows) const {

@@ -103,6 +103,8 @@ class StagedRows {
   StagedRows() = default;
   void Close();  // ends the open chunk: the next Begin starts another
   void FindTimeColumn();
+  // riffle_staged(key, with_position, max_chunks, range) for this object's key.
+  std::string CallSql(bool with_position, size_t max_chunks, const std::string& range) const;
   uint64_t key_ = 0;
   std::vector<Column> columns_;
   size_t time_column_ = SIZE_MAX;  // the "time" column's index, if there is one

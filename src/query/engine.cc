@@ -175,12 +175,10 @@ class DuckEngine final : public QueryEngine {
     std::shared_ptr<duck::Connection> conn;
     uint32_t db_id = 0;  // whose schema is on the search path
     uint64_t files_seen = UINT64_MAX;  // the publish whose file lists it holds (Buffer::ReadViews)
-    // Tables whose file list and staged rows the last query narrowed to a time range
-    // (time_bounds.h).
-    std::map<uint32_t, buffer::TimeRange> narrowed;
-    // Tables whose TimeRangeVariable may hold a range (kept when a SET fails: what it holds is
-    // then unknown).
-    std::set<uint32_t> time_ranged;
+    // Tables whose file list and staged rows (TimeRangeVariable) the last queries narrowed to
+    // a time range (time_bounds.h); no range where what the connection holds is not known
+    // (after a publish reset the file lists, or a SET failed): set again or reset next time.
+    std::map<uint32_t, std::optional<buffer::TimeRange>> narrowed;
     // DuckDB's `disabled_optimizers` on it (query/plan_hints.h); nothing when unknown.
     std::optional<std::string> disabled_optimizers = std::string();
   };
@@ -195,7 +193,7 @@ class DuckEngine final : public QueryEngine {
       }
     }
     RIFFLE_ASSIGN_OR_RETURN(duck::Connection opened, duck::Connection::Open(*db_));
-    return Conn{std::make_shared<duck::Connection>(std::move(opened)), 0, UINT64_MAX, {}, {}};
+    return Conn{std::make_shared<duck::Connection>(std::move(opened)), 0, UINT64_MAX, {}};
   }
   void Release(Conn c) {
     std::lock_guard lock(pool_mu_);
@@ -352,8 +350,9 @@ class DuckEngine final : public QueryEngine {
       auto views = PinFiles(tables, ranges, &lease.pinned);
       if (!views.ok()) return views.status();
       std::string variables = buffer_->FileVariablesSql(&conn.files_seen);
-      if (!variables.empty()) conn.narrowed.clear();  // every file list whole again
-      const std::set<uint32_t> time_ranged_before = conn.time_ranged;
+      if (!variables.empty())  // every file list whole again, the staged ranges as they were
+        for (auto& [id, range] : conn.narrowed) range.reset();
+      const auto narrowed_before = conn.narrowed;
       variables += NarrowingSql(conn, ranges);
       if (optimizers_off != conn.disabled_optimizers) {
         variables += optimizers_off.empty()
@@ -364,8 +363,8 @@ class DuckEngine final : public QueryEngine {
       if (!variables.empty()) {
         if (Status st = conn.conn->Exec(variables); !st.ok()) {
           conn.files_seen = UINT64_MAX;
-          conn.narrowed.clear();
-          conn.time_ranged.insert(time_ranged_before.begin(), time_ranged_before.end());
+          for (const auto& [id, range] : narrowed_before) conn.narrowed[id].reset();
+          for (const auto& [id, range] : ranges) conn.narrowed[id].reset();
           conn.disabled_optimizers.reset();
           return st;
         }
@@ -455,23 +454,15 @@ class DuckEngine final : public QueryEngine {
         continue;
       }
       sql += buffer_->FileVariableSql(it->first, std::nullopt);
+      sql += buffer::Buffer::TimeRangeVariableSql(it->first, std::nullopt);
       it = conn.narrowed.erase(it);
-    }
-    for (auto it = conn.time_ranged.begin(); it != conn.time_ranged.end();) {
-      if (ranges.count(*it)) {
-        ++it;
-        continue;
-      }
-      sql += buffer::Buffer::TimeRangeVariableSql(*it, std::nullopt);
-      it = conn.time_ranged.erase(it);
     }
     for (const auto& [id, range] : ranges) {
       auto it = conn.narrowed.find(id);
-      if (it != conn.narrowed.end() && it->second == range && conn.time_ranged.count(id)) continue;
+      if (it != conn.narrowed.end() && it->second == range) continue;
       sql += buffer_->FileVariableSql(id, range);
       sql += buffer::Buffer::TimeRangeVariableSql(id, range);
       conn.narrowed[id] = range;
-      conn.time_ranged.insert(id);
     }
     return sql;
   }
