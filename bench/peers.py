@@ -2,7 +2,7 @@
 each started here as a child process on a free port with a temp data dir (never the packages'
 services), one server at a time, on the same TSBS cpu-only rows. Prints one markdown table.
 
-    bench/peers.sh [--rows 1000000] [--seq-rows 200000] [--latency-writes 50] [--runs 5]
+    bench/peers.sh [--rows 1000000] [--seq-rows 200000] [--latency-writes 50] [--runs 15]
     RIFFLE_BIN=/path/to/influxdb3 python3 bench/peers.py ...     (default build/influxdb3)
 
 Per server:
@@ -10,7 +10,8 @@ Per server:
      (bench/peers_wrk.lua): lines/s from the first write to the last acknowledgement, peak RSS
      (VmHWM); then a count check. All three servers.
   2. queries (Riffle, influxdb): TSBS cpu-only queries on those rows, TSBS's InfluxQL on influxdb,
-     an equivalent SQL and the same InfluxQL on Riffle; median of --runs after one warm-up.
+     an equivalent SQL and the same InfluxQL on Riffle; median of --runs after one warm-up, and
+     the server's CPU time per run (user + system of all its threads, /proc/PID/stat).
   3. write latency (Riffle, influxdb): one 1-line write to the idle server, --latency-writes
      times, 50 ms apart (another database): p50, p90.
   4. sequential (Riffle, influxdb): one client (requests.Session) POSTs --seq-rows rows as
@@ -85,20 +86,26 @@ class Server:
     def rss_mb(self):
         return peak_rss_mb(self.proc.pid)
 
+    def cpu_s(self):
+        """CPU seconds the server's threads have run so far: the sum of their schedstat, in ns
+        (/proc/PID/stat counts 10 ms ticks, too coarse for a few runs of a 3 ms query). A
+        thread that ended since is no longer counted: compare around work its threads outlive."""
+        total = 0
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass  # the thread ended while being read
+        return total / 1e9
+
     def settle(self, timeout=30):
         """Waits until the server uses under 5% of a core for 0.5 s (background work such as
         compaction after the load has finished), at most `timeout` seconds."""
-        tick = os.sysconf("SC_CLK_TCK")
-
-        def cpu_s():
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / tick
-
         deadline = time.time() + timeout
         while time.time() < deadline:
-            before = cpu_s()
+            before = self.cpu_s()
             time.sleep(0.5)
-            if cpu_s() - before < 0.025:
+            if self.cpu_s() - before < 0.025:
                 return
 
     def stop(self):
@@ -335,14 +342,18 @@ def build_queries(hosts, rows, seed, hour_buckets):
     return queries, sorted(set(notes))
 
 
-def time_query(run, runs):
-    """Median ms of `runs` after one warm-up, and the row count; or the error."""
+def time_query(run, runs, server):
+    """Median ms of `runs` after one warm-up, the row count, and the server's CPU ms per run
+    (all its threads, from /proc: steadier than the wall time on a shared VM); or None, the error
+    and None."""
     try:
         rows = run()[1]
+        cpu_before = server.cpu_s()
         times = [run()[0] for _ in range(runs)]
-        return statistics.median(times), rows
+        cpu_ms = (server.cpu_s() - cpu_before) * 1000 / runs
+        return statistics.median(times), rows, cpu_ms
     except (QueryError, requests.RequestException, ValueError) as e:
-        return None, str(e)
+        return None, str(e), None
 
 
 def run_queries(server, queries, runs, res, notes):
@@ -353,13 +364,15 @@ def run_queries(server, queries, runs, res, notes):
                         if server.name == "riffle" else
                         [("influxql", lambda: count_result(influx_ql(server, iql, sess)))])
             for lang, run in variants:
-                ms, rows = time_query(run, runs)
+                ms, rows, cpu_ms = time_query(run, runs, server)
                 if ms is None:
                     notes.append(f"{server.name} {lang} {name} failed: {rows}")
                     rows = None
                 res[(name, lang)] = ms
                 res[(name, lang, "rows")] = rows
-                log(f"  {name} [{lang}]: {ms if ms is None else round(ms, 1)} ms, {rows} rows")
+                res[(name, lang, "cpu")] = cpu_ms
+                log(f"  {name} [{lang}]: {ms if ms is None else round(ms, 1)} ms, {rows} rows, "
+                    f"server CPU {cpu_ms if cpu_ms is None else round(cpu_ms, 1)} ms per run")
 
 
 def count_result(timed):
@@ -414,7 +427,7 @@ def main():
                          "points of each host span more than the 12 h windows of the queries")
     ap.add_argument("--seq-rows", type=int, default=200_000, help="rows of the sequential one-client test")
     ap.add_argument("--latency-writes", type=int, default=50)
-    ap.add_argument("--runs", type=int, default=5, help="timed runs of each query (after one warm-up)")
+    ap.add_argument("--runs", type=int, default=15, help="timed runs of each query (after one warm-up)")
     ap.add_argument("--threads", type=int, default=2, help="wrk -t")
     ap.add_argument("--connections", type=int, default=8, help="wrk -c")
     ap.add_argument("--hour-buckets", action="store_true",
@@ -523,6 +536,8 @@ def main():
         rows.append((f"{label}: Riffle SQL, ms", "ms", R.get((qname, "sql")), I.get((qname, "influxql")), None))
         rows.append((f"{label}: Riffle InfluxQL, ms", "ms", R.get((qname, "influxql")), I.get((qname, "influxql")),
                      None))
+        rows.append((f"{label}: server CPU per query (Riffle SQL), ms", "ms", R.get((qname, "sql", "cpu")),
+                     I.get((qname, "influxql", "cpu")), None))
     rows.append(("peak RSS over the whole run, MB", "mb", R.get("rss_end"), I.get("rss_end"), V.get("rss_end")))
 
     print(f"Riffle {riffle_bin} vs {names['influxdb']} (influxd) and {names['vm']} (victoria-metrics), one server at "
@@ -532,7 +547,7 @@ def main():
           f"pre-generated 5,000-line batch POSTed exactly once over {args.connections} connections "
           f"(lines/s from the first write to the last acknowledgement). Sequential: Python requests.Session, "
           f"{args.seq_rows:,} other rows. Latency: {args.latency_writes} 1-line writes, 50 ms apart. Queries: median "
-          f"of {args.runs} after one warm-up, HTTP round trip with the JSON body; influxdb runs TSBS's InfluxQL, "
+          f"of {args.runs} after one warm-up, HTTP round trip with the JSON body, and the server process's CPU time per run (all threads; a query run on two threads counts both); influxdb runs TSBS's InfluxQL, "
           f"Riffle an equivalent SQL (query_sql) and the same InfluxQL (query_influxql).")
     print("Riffle: default flags (sync writes: acknowledged once its WAL flush is durable; an idle server flushes at once); "
           "influxdb: WAL fsync per write; VictoriaMetrics: acknowledged before it is on disk.")
