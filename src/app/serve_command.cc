@@ -202,10 +202,13 @@ void RegisterServeCommand(CLI::App& app, std::function<int()>* action) {
   serve->add_option("--force-snapshot-mem-threshold,--snapshot-buffer-bytes", *mem_threshold,
                     "snapshot when the in-memory buffer holds this much: bytes, or a percentage of RAM (e.g. 25%)")
       ->envname("INFLUXDB3_FORCE_SNAPSHOT_MEM_THRESHOLD");
-  serve->add_option("--force-snapshot-rows", cfg->snapshot_rows,
-                    "snapshot once this many rows were written since the last snapshot, so a restart replays "
-                    "at most about that many (default 1000000; 0: no limit)")
-      ->envname("INFLUXDB3_FORCE_SNAPSHOT_ROWS")->check(CLI::Range(int64_t{0}, INT64_MAX));
+  serve
+      ->add_option(
+          "--force-snapshot-rows", cfg->snapshot_rows,
+          "snapshot once this many rows were written since the last snapshot, so a restart replays "
+          "at most about that many (default 500000; 0: no limit)")
+      ->envname("INFLUXDB3_FORCE_SNAPSHOT_ROWS")
+      ->check(CLI::Range(int64_t{0}, INT64_MAX));
   serve->add_option("--disable-authz", *disable_authz, "endpoints served without a token: health,ping,metrics,ready")
       ->envname("INFLUXDB3_DISABLE_AUTHZ")->delimiter(',')->allow_extra_args(false)
       ->check(CLI::IsMember({"health", "ping", "metrics", "ready", "pprof"}));
