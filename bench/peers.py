@@ -11,7 +11,7 @@ Per server:
      (VmHWM); then a count check. All three servers.
   2. queries (Riffle, influxdb): TSBS cpu-only queries on those rows, TSBS's InfluxQL on influxdb,
      an equivalent SQL and the same InfluxQL on Riffle; median of --runs after one warm-up, and
-     the server's CPU time per run (user + system of all its threads, /proc/PID/stat).
+     the server's CPU time per run (the sum of its threads' /proc/PID/task/*/schedstat).
   3. write latency (Riffle, influxdb): one 1-line write to the idle server, --latency-writes
      times, 50 ms apart (another database): p50, p90.
   4. sequential (Riffle, influxdb): one client (requests.Session) POSTs --seq-rows rows as
