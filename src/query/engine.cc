@@ -387,13 +387,13 @@ class DuckEngine final : public QueryEngine {
                                                        const RewrittenSql& rewritten,
                                                        const Params& params) {
     constexpr size_t kNarrowFromFiles = 16;  // fewer open faster than the bounds evaluate
+    if (tables.empty()) return {};  // nothing to narrow: not worth the views lock or an analysis
     size_t most_files = 0;
     {
       auto views = buffer_->ReadViews();
       for (uint32_t id : tables) most_files = std::max(most_files, buffer_->FileCount(id));
     }
     // A table with fewer files still gains: its staged rows are scanned whole without a range.
-    if (tables.empty()) return {};
     std::shared_ptr<const StatementTimeBounds> bounds;
     auto known = bounds_by_text_.Find(rewritten.sql);  // null: seen once, not analysed
     if (known && *known) {
