@@ -5,6 +5,7 @@
 #include <random>
 
 #include "buffer/duplicates.h"
+#include "buffer/newest_times.h"
 
 namespace riffle::buffer {
 namespace {
@@ -182,6 +183,64 @@ TEST(SeriesHash, TagOrderDoesNotMatterButKeysAndValuesDo) {
   EXPECT_NE(SeriesHash(ab.data(), 2), SeriesHash(swapped.data(), 2));
   EXPECT_NE(SeriesHash(ab.data(), 2), SeriesHash(one.data(), 1));
   EXPECT_NE(SeriesHash(one.data(), 1), SeriesHash(nullptr, 0));
+}
+
+// NewestTimes: a bound found while rows are appended or removed is kept only as low as those
+// appends, or not at all; Lower and Forget move the generation a query checks.
+TEST(NewestTimes, FindingKeepsTheAppendsMadeMeanwhile) {
+  NewestTimes times;
+  EXPECT_FALSE(times.Get(1, "host"));
+  auto finding = times.Begin(1, "host");
+  EXPECT_FALSE(finding.narrowed_by);
+  times.Lower(1, 500);  // a row at 500 became readable while the rows were read
+  times.Lower(2, 100);  // another table's
+  times.Finish(finding, 1000, /*publish=*/7);
+  auto bound = times.Get(1, "host");
+  ASSERT_TRUE(bound);
+  EXPECT_EQ(bound->time, 500);
+  EXPECT_EQ(bound->publish, 7u);
+  EXPECT_FALSE(times.Get(1, "host,region"));
+  // Appends at or after the bound keep it and the generation.
+  const uint64_t generation = times.Generation(1);
+  times.Lower(1, 500);
+  times.Lower(1, 2000);
+  EXPECT_EQ(times.Get(1, "host")->time, 500);
+  EXPECT_EQ(times.Generation(1), generation);
+  // An older one lowers it and moves the generation.
+  times.Lower(1, 40);
+  EXPECT_EQ(times.Get(1, "host")->time, 40);
+  EXPECT_NE(times.Generation(1), generation);
+  // A later finding narrows by the bound and may raise it.
+  auto again = times.Begin(1, "host");
+  EXPECT_EQ(again.narrowed_by, std::optional<int64_t>(40));
+  times.Finish(again, 3000, 8);
+  EXPECT_EQ(times.Get(1, "host")->time, 3000);
+  // No rows: nothing kept.
+  auto empty = times.Begin(3, "host");
+  times.Finish(empty, std::nullopt, 8);
+  EXPECT_FALSE(times.Get(3, "host"));
+}
+
+TEST(NewestTimes, ForgetDropsBoundsAndFindingsUnderWay) {
+  NewestTimes times;
+  times.Finish(times.Begin(1, "host"), 1000, 1);
+  times.Finish(times.Begin(2, "host"), 1000, 1);
+  auto under_way = times.Begin(1, "region");
+  const uint64_t generation = times.Generation(1);
+  times.Forget(1);
+  EXPECT_FALSE(times.Get(1, "host"));
+  EXPECT_TRUE(times.Get(2, "host"));
+  EXPECT_NE(times.Generation(1), generation);
+  times.Finish(under_way, 1000, 1);
+  EXPECT_FALSE(times.Get(1, "region"));
+  // ForgetAll: every table, and the generation of each (a query may rely on a bound it read).
+  const uint64_t table2 = times.Generation(2);
+  auto pending = times.Begin(5, "host");
+  times.ForgetAll();
+  EXPECT_FALSE(times.Get(2, "host"));
+  EXPECT_NE(times.Generation(2), table2);
+  times.Finish(pending, 10, 1);
+  EXPECT_FALSE(times.Get(5, "host"));
 }
 
 }  // namespace

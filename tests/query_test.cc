@@ -308,7 +308,10 @@ class LastPointTest : public StatementScopeTest {
             .ok());
   }
   std::optional<std::string> Rewritten(const std::string& sql) {
-    return LastPointSql(*conn_, sql, [](const std::string& name) { return name == "cpu"; });
+    auto rewritten =
+        LastPointSql(*conn_, sql, [](const std::string& name) { return name == "cpu"; });
+    if (!rewritten) return std::nullopt;
+    return rewritten->sql;
   }
   // The rows as text, in the order the statement gives them.
   std::vector<std::string> Rows(const std::string& sql) {

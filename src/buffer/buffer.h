@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "buffer/duplicates.h"
+#include "buffer/newest_times.h"
 #include "buffer/persisted.h"
 #include "catalog/catalog.h"
 #include "duck/connection.h"
@@ -159,6 +160,9 @@ class Buffer {
   // go once no query that began before N runs (see query::FileReaders).
   uint64_t PublishCount() const { return publishes_.load(); }
   int64_t MemoryBytes();
+  // Bounds on each key's newest row, for queries of the newest row per key (see newest_times.h):
+  // appends lower them before their rows are readable, and row deletes and Replace forget them.
+  NewestTimes& newest_times() { return newest_times_; }
   // Rows appended and not yet moved into their DuckDB table (duck/staged_rows.h), frozen ones too.
   int64_t StagedRowCount();
   // Bytes of line protocol appended since the buffer was created (replay included).
@@ -264,6 +268,7 @@ class Buffer {
     std::shared_ptr<duck::StagedRows> staged[2];
   };
   std::atomic<uint64_t> publishes_{0};
+  NewestTimes newest_times_;
   std::atomic<int64_t> unfrozen_rows_{0};
   std::atomic<int64_t> appended_bytes_{0};
   std::mutex mu_;

@@ -217,6 +217,9 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
   duck::StagedRows& staged = *known->second.staged[live_];
   if (staged.ColumnCount() != ncols) staged.SetColumns(StagedColumns(table));
   const size_t time_pos = table.index.at("time");
+  int64_t oldest = INT64_MAX;
+  for (const auto& [op, line_index] : rows) oldest = std::min(oldest, op->times[line_index]);
+  if (!rows.empty()) newest_times_.Lower(table.id, oldest);  // before any row is readable
   std::vector<void*> data(ncols);  // the current chunk's typed column arrays
   constexpr size_t kNoColumn = SIZE_MAX;
   const wal::WriteOp* shape_op = nullptr;  // the previous line, whose keys key_columns resolves

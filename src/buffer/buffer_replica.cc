@@ -21,6 +21,7 @@ Status Buffer::Replace(const catalog::CatalogState& given, const std::vector<wal
     ~CountPublish() { count.fetch_add(1); }
   } counted{publishes_};
   (void)SyncLocked(state);
+  newest_times_.ForgetAll();  // the other nodes' rows may have lost some (row deletes)
   // Repeats are learnt again from the rows appended below; the files' spans and the ranges
   // their manifests recorded stand for the rows no longer in memory.
   duplicates_.clear();

@@ -39,6 +39,7 @@ Status Buffer::DeleteRowsLocked(const catalog::CatalogState& state, const wal::W
   if (!table || it == tables_.end()) return Status::Ok();  // deleted since; its rows went with it
   std::optional<std::string> where = RowDeleteSql(*table, d);
   if (!where) return Status::Ok();
+  newest_times_.Forget(d.table_id);  // a key's newest rows may go
   auto failed = [&](const Status& st) {
     return Status::Internal("deleting rows of table '" + table->name +
                             "' from the buffer failed: " + st.message());

@@ -198,6 +198,8 @@ Status Persister::ApplyRowDelete(RowDeleteRecord& record) {
   }
   MaybeCrash("after_row_delete_manifest");
   RIFFLE_RETURN_IF_ERROR(Publish(/*drop_frozen=*/false));
+  // Bounds found while the files still held the rows may be too new now.
+  buffer_->newest_times().Forget(d.table_id);
   for (const auto& key : retired) Retire(key);
   row_delete_cv_.notify_all();
   if (!replacements.empty())

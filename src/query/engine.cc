@@ -343,7 +343,8 @@ class DuckEngine final : public QueryEngine {
     auto ranges = TimeRangesRead(conn, db, tables, rewritten, params);
     // The bounds above are those of the statement as written: the rewrite reads the table
     // only where it did (query/last_point.h).
-    std::optional<RewrittenSql> last_point = LastPointRewrite(conn, state, db, rewritten);
+    std::optional<LastPointRun> last_point = LastPointRewrite(conn, state, db, rewritten);
+    NewestBound newest = NewestBoundFor(db, last_point, &ranges);
     for (bool all = false;; all = true) {
       if (all)
         for (const auto& [name, t] : db.tables) tables.insert(t->id);
@@ -369,7 +370,28 @@ class DuckEngine final : public QueryEngine {
           return st;
         }
       }
-      auto result = RunOn(conn, last_point ? *last_point : rewritten, params, parquet_path);
+      if (newest.table) {
+        if (Status st = NarrowToNewest(conn, &newest, &ranges); !st.ok()) {
+          conn.files_seen = UINT64_MAX;
+          for (const auto& [id, range] : ranges) conn.narrowed[id].reset();
+          return st;
+        }
+      }
+      const RewrittenSql& run = last_point ? last_point->sql : rewritten;
+      auto result = RunOn(conn, run, params, parquet_path);
+      if (result.ok() && newest.bound &&
+          buffer_->newest_times().Generation(newest.table->id) != newest.bound->generation) {
+        // Older rows became readable while the statement bound its reads: again, reading all.
+        result =
+            Status::Cancelled("");  // the narrowed run's rows go before the connection runs more
+        ranges.erase(newest.table->id);
+        newest = {};
+        if (Status st = ExecNarrowing(conn, ranges); !st.ok()) {
+          conn.files_seen = UINT64_MAX;
+          return st;
+        }
+        result = RunOn(conn, run, params, parquet_path);
+      }
       if (result.ok() || all || !pinner_ ||
           result.status().message().find("No files found that match") == std::string::npos)
         return result;
@@ -419,28 +441,100 @@ class DuckEngine final : public QueryEngine {
     return ranges;
   }
 
+  struct LastPointRun {
+    RewrittenSql sql;
+    LastPointShape shape;
+  };
   // The statement with the newest row of each key found first (query/last_point.h), or
   // nothing when it does not ask for that; decided once per database, catalog version and text.
-  std::optional<RewrittenSql> LastPointRewrite(Conn& conn, const catalog::CatalogState& state,
+  std::optional<LastPointRun> LastPointRewrite(Conn& conn, const catalog::CatalogState& state,
                                                const catalog::Database& db,
                                                const RewrittenSql& rewritten) {
     if (WithoutExplain(rewritten.sql).size() != rewritten.sql.size()) return std::nullopt;
     if (!last_point_by_text_.Keeps(rewritten.sql)) return std::nullopt;
     std::string key = last_point_by_text_.KeyFor(state, db, rewritten.sql);
-    std::optional<std::string> sql;
+    std::optional<LastPoint> found;
     if (auto known = last_point_by_text_.Find(key)) {
-      sql = std::move(*known);
+      found = std::move(*known);
     } else {
       std::set<std::string> tables;
       for (const auto& [name, t] : db.tables) tables.insert(AsciiLower(name));
-      sql = LastPointSql(*conn.conn, rewritten.sql,
-                         [&tables](const std::string& name) { return tables.count(name) > 0; });
-      last_point_by_text_.Put(std::move(key), sql);
+      found = LastPointSql(*conn.conn, rewritten.sql,
+                           [&tables](const std::string& name) { return tables.count(name) > 0; });
+      last_point_by_text_.Put(std::move(key), found);
     }
-    if (!sql) return std::nullopt;
-    RewrittenSql out = rewritten;
-    out.sql = std::move(*sql);
+    if (!found) return std::nullopt;
+    LastPointRun out{rewritten, std::move(found->shape)};
+    out.sql.sql = std::move(found->sql);
     return out;
+  }
+
+  // A statement for the newest row of each key over a whole table reads only the rows that reach
+  // every key's newest time (buffer/newest_times.h), once a bound is known.
+  struct NewestBound {
+    const catalog::Table* table = nullptr;  // none: the statement is not of that kind
+    std::string keys;
+    std::optional<buffer::NewestTimes::Bound> bound;  // the one the run relies on
+  };
+  NewestBound NewestBoundFor(const catalog::Database& db,
+                             const std::optional<LastPointRun>& last_point,
+                             std::map<uint32_t, buffer::TimeRange>* ranges) {
+    NewestBound out;
+    if (!last_point || last_point->shape.filtered) return out;
+    for (const auto& [name, t] : db.tables)
+      if (AsciiLower(name) == last_point->shape.table) out.table = t.get();
+    if (!out.table) return out;
+    out.keys = last_point->shape.keys;
+    ranges->erase(out.table->id);  // whatever it reads, it reads wholly: the bound decides
+    return out;
+  }
+
+  // Under the views lock, the file lists set: narrows `newest->table`'s reads on `conn` to its
+  // bound, found first (from rows it narrows by the last bound) when none is known or files
+  // were published since.
+  Status NarrowToNewest(Conn& conn, NewestBound* newest,
+                        std::map<uint32_t, buffer::TimeRange>* ranges) {
+    buffer::NewestTimes& times = buffer_->newest_times();
+    const uint32_t id = newest->table->id;
+    newest->bound = times.Get(id, newest->keys);
+    const uint64_t publish = buffer_->PublishCount();
+    if (!newest->bound || newest->bound->publish != publish) {
+      auto finding = times.Begin(id, newest->keys);
+      if (finding.narrowed_by)
+        (*ranges)[id] = buffer::TimeRange{*finding.narrowed_by, INT64_MAX};
+      else
+        ranges->erase(id);
+      std::optional<int64_t> found;
+      Status st = ExecNarrowing(conn, *ranges);
+      if (st.ok()) {
+        std::string keys;
+        for (size_t start = 0; start <= newest->keys.size();) {
+          size_t end = newest->keys.find(',', start);
+          if (end == std::string::npos) end = newest->keys.size();
+          keys += (keys.empty() ? "" : ", ") + QuoteIdent(newest->keys.substr(start, end - start));
+          start = end + 1;
+        }
+        auto rows = conn.conn->QueryInt64s(
+            "SELECT count(*), coalesce(epoch_ns(min(__riffle_newest)), 0) FROM (SELECT "
+            "max(\"time\") "
+            "AS __riffle_newest FROM " +
+            QuoteIdent(newest->table->name) + " GROUP BY " + keys + ")");
+        if (rows.ok() && !rows->empty() && (*rows)[0].size() == 2 && (*rows)[0][0] > 0)
+          found = (*rows)[0][1];
+      }
+      times.Finish(finding, found, publish);
+      if (!st.ok()) return st;
+      newest->bound = times.Get(id, newest->keys);
+    }
+    if (newest->bound)
+      (*ranges)[id] = buffer::TimeRange{newest->bound->time, INT64_MAX};
+    else
+      ranges->erase(id);
+    return ExecNarrowing(conn, *ranges);
+  }
+  Status ExecNarrowing(Conn& conn, const std::map<uint32_t, buffer::TimeRange>& ranges) {
+    std::string sql = NarrowingSql(conn, ranges);
+    return sql.empty() ? Status::Ok() : conn.conn->Exec(sql);
   }
 
   // Under the views lock: the SET VARIABLE statements that narrow the file lists and staged
@@ -705,7 +799,7 @@ class DuckEngine final : public QueryEngine {
   StatementCache<std::string> scope_passed_{4096};
   // TimeRangesRead's analyses; null for a text seen once over a table of few files.
   StatementCache<std::shared_ptr<const StatementTimeBounds>> bounds_by_text_{1024};
-  StatementCache<std::optional<std::string>> last_point_by_text_{1024};  // LastPointRewrite
+  StatementCache<std::optional<LastPoint>> last_point_by_text_{1024};  // LastPointRewrite
   std::vector<Conn> idle_;
   std::atomic<uint64_t> counter_{0};
   SystemTableProvider system_provider_;

@@ -50,7 +50,11 @@ bool SelectListPassesColumns(const json& list, const std::string& qualifier,
   for (const auto& item : list) {
     std::string cls = StringAt(item, "class");
     std::string alias = AsciiLower(StringAt(item, "alias"));
-    if (!alias.empty() && reserved.count(alias)) return false;
+    // A column named as itself ("time" AS "time", as InfluxQL's translation writes) shadows
+    // nothing.
+    auto column = cls == "COLUMN_REF" ? ColumnOf(item, qualifier) : std::nullopt;
+    bool as_itself = column && AsciiLower(*column) == alias;
+    if (!alias.empty() && reserved.count(alias) && !as_itself) return false;
     if (cls == "STAR") {
       std::string relation = AsciiLower(StringAt(item, "relation_name"));
       if (!relation.empty() && relation != qualifier) return false;
@@ -89,7 +93,7 @@ void PutWhere(json& j, const json& where) {
 
 std::optional<json> LastPointTree(
     const json& statement, const std::function<bool(const std::string&)>& is_table,
-    const std::function<std::optional<json>(const std::string&)>& parse) {
+    const std::function<std::optional<json>(const std::string&)>& parse, LastPointShape* shape) {
   if (!statement.is_object() || !statement.contains("node")) return std::nullopt;
   const json& node = statement["node"];
   if (StringAt(node, "type") != "SELECT_NODE") return std::nullopt;
@@ -183,23 +187,31 @@ std::optional<json> LastPointTree(
   json replacement = (*parsed)["node"]["from_table"];
   if (!where.is_null()) PutWhere(replacement, where);
 
+  if (shape) {
+    shape->table = AsciiLower(table);
+    shape->keys.clear();
+    for (const auto& k : key_set) shape->keys += (shape->keys.empty() ? "" : ",") + k;
+    shape->filtered = !where.is_null();
+  }
   json out = statement;
   out["node"]["from_table"] = std::move(replacement);
   out["node"]["where_clause"] = nullptr;
   return out;
 }
 
-std::optional<std::string> LastPointSql(duck::Connection& conn, const std::string& sql,
-                                        const std::function<bool(const std::string&)>& is_table) {
+std::optional<LastPoint> LastPointSql(duck::Connection& conn, const std::string& sql,
+                                      const std::function<bool(const std::string&)>& is_table) {
   auto statement_of = [&conn](const std::string& text) { return ParseOneStatement(conn, text); };
   auto statement = statement_of(sql);
   if (!statement) return std::nullopt;
-  auto rewritten = LastPointTree(*statement, is_table, statement_of);
+  LastPoint out;
+  auto rewritten = LastPointTree(*statement, is_table, statement_of, &out.shape);
   if (!rewritten) return std::nullopt;
   json tree = {{"error", false}, {"statements", json::array({*rewritten})}};
   auto text = conn.SqlOfParseTree(tree.dump());
   if (!text.ok()) return std::nullopt;
-  return std::move(text).value();
+  out.sql = std::move(text).value();
+  return out;
 }
 
 }  // namespace riffle::query

@@ -30,17 +30,32 @@
 
 namespace riffle::query {
 
+// What the rewritten statement reads: its table and keys, and whether a WHERE clause keeps
+// some rows only. Without one, a bound on every key's newest time (buffer/newest_times.h) may
+// narrow what it reads.
+struct LastPointShape {
+  std::string table;  // lower-cased
+  std::string keys;   // the key columns, lower-cased, sorted, joined by ','
+  bool filtered = false;
+};
+
 // The parse tree of the rewritten statement, or nothing when `statement` (one element of
 // json_serialize_sql's "statements") is not of that shape. `is_table` says whether a name in
 // FROM is a table of the database (lower-cased). `subquery_tree` parses SQL text to its
-// statement's tree (json_serialize_sql on a connection).
+// statement's tree (json_serialize_sql on a connection). `shape`, when given, is set.
 std::optional<nlohmann::json> LastPointTree(
     const nlohmann::json& statement, const std::function<bool(const std::string&)>& is_table,
-    const std::function<std::optional<nlohmann::json>(const std::string&)>& parse);
+    const std::function<std::optional<nlohmann::json>(const std::string&)>& parse,
+    LastPointShape* shape = nullptr);
+
+struct LastPoint {
+  std::string sql;
+  LastPointShape shape;
+};
 
 // `sql` rewritten as above, parsed and written back on `conn` (nothing is bound or read), or
 // nothing when it is not of that shape.
-std::optional<std::string> LastPointSql(duck::Connection& conn, const std::string& sql,
-                                        const std::function<bool(const std::string&)>& is_table);
+std::optional<LastPoint> LastPointSql(duck::Connection& conn, const std::string& sql,
+                                      const std::function<bool(const std::string&)>& is_table);
 
 }  // namespace riffle::query

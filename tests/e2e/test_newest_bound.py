@@ -1,0 +1,101 @@
+"""The newest row of each key over a whole table (`SELECT DISTINCT ON (keys) ... ORDER BY keys,
+time DESC`, no WHERE) reads only the Parquet files and staged rows that reach every key's newest
+time, once the server has found that time (buffer/newest_times.h). On a real server with rows in
+files and in the buffer, every answer must be the one of the same statement over a subquery (which
+is never narrowed) after each way rows come and go: a new key backfilled at an old time, a row
+delete of a key's newest rows, older rows of a known key, a restart. And the narrowing must be
+real: with the files older than the bound removed from the store behind the server's back, the
+statement still answers, and so does InfluxQL's last point of each series, while a count(*) of
+the table fails."""
+from datetime import datetime, timezone
+
+import requests
+
+from conftest import Server, delete_object, query, query_rows, wait_for, write_lp
+
+BASE = 1_600_000_000 - 1_600_000_000 % 86_400  # 2020-09-13T00:00:00Z
+RECENT = BASE + 10 * 3600
+LAST_POINT = "SELECT DISTINCT ON (host) host, n, time FROM cpu ORDER BY host, time DESC"
+NOT_NARROWED = "SELECT DISTINCT ON (host) host, n, time FROM (SELECT * FROM cpu) AS cpu ORDER BY host, time DESC"
+
+
+def iso(seconds):
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def files(s):
+    return query_rows(s, "db", "SELECT path, min_time, max_time FROM system.parquet_files ORDER BY path")
+
+
+def loaded(tmp_path):
+    """Three old hours of 4 hosts, then recent rows of them: 8 minutes each, a file a minute."""
+    s = Server(tmp_path, ["--force-snapshot-rows", "1", "--gen1-duration", "1m",
+                          "--compaction-min-files", "100000"]).start()
+    expected = 0
+    for start in (BASE, BASE + 3600, BASE + 7200, RECENT):
+        body = "\n".join(f"cpu,host=h{i % 4} n={start // 60 + i}i {start + i * 60}" for i in range(8))
+        assert write_lp(s, "db", body, precision="s").status_code == 204
+        expected += 8
+        assert wait_for(lambda: len(files(s)) == expected, timeout=20), files(s)
+    return s
+
+
+def newest_rows(s):
+    got = query_rows(s, "db", LAST_POINT)
+    assert got == query_rows(s, "db", NOT_NARROWED)
+    return got
+
+
+def test_answers_stay_exact_as_rows_come_and_go(tmp_path):
+    s = loaded(tmp_path)
+    try:
+        first = newest_rows(s)  # finds the bound
+        assert [r["host"] for r in first] == ["h0", "h1", "h2", "h3"]
+        assert newest_rows(s) == first  # narrowed by it
+        # A new key at an old time: in the buffer, older than the bound.
+        assert write_lp(s, "db", f"cpu,host=h9 n=9i {BASE + 3 * 3600}", precision="s").status_code == 204
+        got = newest_rows(s)
+        assert [(r["host"], r["n"]) for r in got][-1] == ("h9", 9)
+        # It reaches a file too.
+        assert wait_for(lambda: len(files(s)) == 33, timeout=20), files(s)
+        assert newest_rows(s) == got
+        # A row delete takes h0's recent rows: its newest row is now an old one.
+        out = s.cli("delete", "rows", "-d", "db", "-y", "-t", "cpu", "--min-time", iso(RECENT),
+                    "--max-time", iso(RECENT + 3600), "-p", 'host = "h0"')
+        assert "Deleted 2 rows" in out.stdout, out.stdout
+        got = newest_rows(s)
+        assert got[0]["host"] == "h0" and got[0]["time"] < iso(RECENT).rstrip("Z"), got
+        # Older rows of a known key change nothing.
+        assert write_lp(s, "db", f"cpu,host=h1 n=555i {BASE + 60}", precision="s").status_code == 204
+        assert newest_rows(s) == got
+        s.stop()
+        s.start()
+        assert newest_rows(s) == got
+        assert newest_rows(s) == got
+    finally:
+        s.kill9()
+
+
+def test_files_before_the_bound_are_not_read(tmp_path):
+    s = loaded(tmp_path)
+    try:
+        expected = newest_rows(s)
+        assert newest_rows(s) == expected
+        old = [f for f in files(s) if f["max_time"] < RECENT * 10**9]
+        assert len(old) == 24, files(s)
+        for f in old:
+            delete_object(s, f["path"])
+        assert query_rows(s, "db", LAST_POINT) == expected
+        # InfluxQL's last point of each series is translated to the same statement.
+        r = requests.get(s.url + "/query", params={
+            "db": "db", "q": 'SELECT n FROM cpu GROUP BY "host" ORDER BY time DESC LIMIT 1'}, timeout=30)
+        assert r.status_code == 200 and "error" not in r.json()["results"][0], r.text
+        assert {x["tags"]["host"]: x["values"][0][1] for x in r.json()["results"][0]["series"]} == {
+            row["host"]: row["n"] for row in expected}
+        whole = query(s, "db", "SELECT count(*) AS n FROM cpu")
+        assert whole.status_code != 200, whole.text  # it needs the removed files
+        # Another key set of the same table has no bound yet: it reads every file.
+        other = query(s, "db", "SELECT DISTINCT ON (host, n) host FROM cpu ORDER BY host, n, time DESC")
+        assert other.status_code != 200, other.text
+    finally:
+        s.kill9()
