@@ -39,7 +39,8 @@ e2e: build
 # SigV4-checking proxy, or on the S3 endpoint in RIFFLE_TEST_S3_ENDPOINT (with
 # RIFFLE_TEST_S3_ACCESS_KEY and RIFFLE_TEST_S3_SECRET_KEY, e.g. from scripts/ceph_s3.sh).
 E2E_S3 ?= tests/e2e/test_write.py tests/e2e/test_core_write.py tests/e2e/test_persistence.py \
-  tests/e2e/test_durability.py tests/e2e/test_core_durability.py tests/e2e/test_duplicates.py
+  tests/e2e/test_durability.py tests/e2e/test_core_durability.py tests/e2e/test_duplicates.py \
+  tests/e2e/test_newest_bound.py
 e2e-s3: build
 	RIFFLE_TEST_OBJECT_STORE=s3 $(PYTEST) $(E2E_S3)
 

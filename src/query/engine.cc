@@ -346,8 +346,10 @@ class DuckEngine final : public QueryEngine {
     std::optional<LastPointRun> last_point = LastPointRewrite(conn, state, db, rewritten);
     NewestBound newest = NewestBoundFor(db, last_point, &ranges);
     for (bool all = false;; all = true) {
-      if (all)
+      if (all) {
         for (const auto& [name, t] : db.tables) tables.insert(t->id);
+        if (newest.table) ranges.erase(newest.table->id);
+      }
       auto views = PinFiles(tables, ranges, &lease.pinned);
       if (!views.ok()) return views.status();
       std::string variables = buffer_->FileVariablesSql(&conn.files_seen);
@@ -485,7 +487,12 @@ class DuckEngine final : public QueryEngine {
       if (AsciiLower(name) == last_point->shape.table) out.table = t.get();
     if (!out.table) return out;
     out.keys = last_point->shape.keys;
-    ranges->erase(out.table->id);  // whatever it reads, it reads wholly: the bound decides
+    // The files pinned (a remote store's) are those the bound known now reaches; should the one
+    // NarrowToNewest relies on be lower, a file is missing and the retry pins every file.
+    if (auto bound = buffer_->newest_times().Get(out.table->id, out.keys))
+      (*ranges)[out.table->id] = buffer::TimeRange{bound->time, INT64_MAX};
+    else
+      ranges->erase(out.table->id);
     return out;
   }
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import requests
 
-from conftest import Server, delete_object, query, query_rows, wait_for, write_lp
+from conftest import OBJECT_STORE, Server, delete_object, query, query_rows, wait_for, write_lp
 
 BASE = 1_600_000_000 - 1_600_000_000 % 86_400  # 2020-09-13T00:00:00Z
 RECENT = BASE + 10 * 3600
@@ -29,8 +29,11 @@ def files(s):
 
 def loaded(tmp_path):
     """Three old hours of 4 hosts, then recent rows of them: 8 minutes each, a file a minute."""
+    # On S3 the local cache keeps a file only while a query reads it: a query that pins a file
+    # it does not need fails on a removed one.
+    cache = ["--disable-parquet-mem-cache"] if OBJECT_STORE == "s3" else []
     s = Server(tmp_path, ["--force-snapshot-rows", "1", "--gen1-duration", "1m",
-                          "--compaction-min-files", "100000"]).start()
+                          "--compaction-min-files", "100000"] + cache).start()
     expected = 0
     for start in (BASE, BASE + 3600, BASE + 7200, RECENT):
         body = "\n".join(f"cpu,host=h{i % 4} n={start // 60 + i}i {start + i * 60}" for i in range(8))
