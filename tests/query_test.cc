@@ -377,6 +377,38 @@ TEST_F(LastPointTest, ParametersKeepTheirMeaning) {
   EXPECT_EQ(run(sql), (std::vector<double>{2, 4, 8, 6}));  // b's newest (50) is left out
 }
 
+// What the engine narrows by (query/newest_bound.h): the table and the key columns, lower-cased
+// and sorted, and whether a WHERE clause keeps some rows only.
+TEST_F(LastPointTest, ShapeNamesTableKeysAndFilter) {
+  auto is_cpu = [](const std::string& name) { return name == "cpu"; };
+  auto whole = LastPointSql(*conn_,
+                            "SELECT DISTINCT ON (Region, host) * FROM CPU ORDER BY host, "
+                            "region, time DESC",
+                            is_cpu);
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->shape.table, "cpu");
+  EXPECT_EQ(whole->shape.keys, (std::vector<std::string>{"host", "region"}));
+  EXPECT_FALSE(whole->shape.filtered);
+  auto filtered = LastPointSql(
+      *conn_, "SELECT DISTINCT ON (host) * FROM cpu WHERE v > 1 ORDER BY host, time DESC", is_cpu);
+  ASSERT_TRUE(filtered);
+  EXPECT_TRUE(filtered->shape.filtered);
+  // A column named as itself, as InfluxQL's translation writes it.
+  auto as_itself = LastPointSql(*conn_,
+                                "SELECT DISTINCT ON (host) \"time\" AS \"time\", v AS v, "
+                                "host AS host FROM cpu ORDER BY host, time DESC, v",
+                                is_cpu);
+  ASSERT_TRUE(as_itself);
+  EXPECT_EQ(Rows(as_itself->sql),
+            Rows("SELECT DISTINCT ON (host) time, v, host FROM (SELECT * FROM "
+                 "cpu) AS cpu ORDER BY host, time DESC, v"));
+  // Another column named `time` still is not.
+  EXPECT_FALSE(LastPointSql(*conn_,
+                            "SELECT DISTINCT ON (host) v AS time FROM cpu ORDER BY host, "
+                            "time DESC",
+                            is_cpu));
+}
+
 TEST_F(LastPointTest, OtherShapesAreLeftAlone) {
   for (
       const char* sql : {

@@ -21,6 +21,7 @@
 #include "duck/connection.h"
 #include "duck/database.h"
 #include "query/last_point.h"
+#include "query/newest_bound.h"
 #include "query/plan_hints.h"
 #include "query/query.h"
 #include "query/query_log.h"
@@ -344,7 +345,11 @@ class DuckEngine final : public QueryEngine {
     // The bounds above are those of the statement as written: the rewrite reads the table
     // only where it did (query/last_point.h).
     std::optional<LastPointRun> last_point = LastPointRewrite(conn, state, db, rewritten);
-    NewestBound newest = NewestBoundFor(db, last_point, &ranges);
+    NewestBound newest =
+        NewestBoundFor(*buffer_, db, last_point ? &last_point->shape : nullptr, &ranges);
+    auto narrow = [&](const std::map<uint32_t, buffer::TimeRange>& r) {
+      return ExecNarrowing(conn, r);
+    };
     for (bool all = false;; all = true) {
       if (all) {
         for (const auto& [name, t] : db.tables) tables.insert(t->id);
@@ -373,7 +378,7 @@ class DuckEngine final : public QueryEngine {
         }
       }
       if (newest.table) {
-        if (Status st = NarrowToNewest(conn, &newest, &ranges); !st.ok()) {
+        if (Status st = NarrowToNewest(*buffer_, *conn.conn, &newest, &ranges, narrow); !st.ok()) {
           conn.files_seen = UINT64_MAX;
           for (const auto& [id, range] : ranges) conn.narrowed[id].reset();
           return st;
@@ -381,8 +386,7 @@ class DuckEngine final : public QueryEngine {
       }
       const RewrittenSql& run = last_point ? last_point->sql : rewritten;
       auto result = RunOn(conn, run, params, parquet_path);
-      if (result.ok() && newest.bound &&
-          buffer_->newest_times().Generation(newest.table->id) != newest.bound->generation) {
+      if (result.ok() && NewestBoundMoved(*buffer_, newest)) {
         // Older rows became readable while the statement bound its reads: again, reading all.
         result =
             Status::Cancelled("");  // the narrowed run's rows go before the connection runs more
@@ -471,74 +475,6 @@ class DuckEngine final : public QueryEngine {
     return out;
   }
 
-  // A statement for the newest row of each key over a whole table reads only the rows that reach
-  // every key's newest time (buffer/newest_times.h), once a bound is known.
-  struct NewestBound {
-    const catalog::Table* table = nullptr;  // none: the statement is not of that kind
-    std::string keys;
-    std::optional<buffer::NewestTimes::Bound> bound;  // the one the run relies on
-  };
-  NewestBound NewestBoundFor(const catalog::Database& db,
-                             const std::optional<LastPointRun>& last_point,
-                             std::map<uint32_t, buffer::TimeRange>* ranges) {
-    NewestBound out;
-    if (!last_point || last_point->shape.filtered) return out;
-    for (const auto& [name, t] : db.tables)
-      if (AsciiLower(name) == last_point->shape.table) out.table = t.get();
-    if (!out.table) return out;
-    out.keys = last_point->shape.keys;
-    // The files pinned (a remote store's) are those the bound known now reaches; should the one
-    // NarrowToNewest relies on be lower, a file is missing and the retry pins every file.
-    if (auto bound = buffer_->newest_times().Get(out.table->id, out.keys))
-      (*ranges)[out.table->id] = buffer::TimeRange{bound->time, INT64_MAX};
-    else
-      ranges->erase(out.table->id);
-    return out;
-  }
-
-  // Under the views lock, the file lists set: narrows `newest->table`'s reads on `conn` to its
-  // bound, found first (from rows it narrows by the last bound) when none is known or files
-  // were published since.
-  Status NarrowToNewest(Conn& conn, NewestBound* newest,
-                        std::map<uint32_t, buffer::TimeRange>* ranges) {
-    buffer::NewestTimes& times = buffer_->newest_times();
-    const uint32_t id = newest->table->id;
-    newest->bound = times.Get(id, newest->keys);
-    const uint64_t publish = buffer_->PublishCount();
-    if (!newest->bound || newest->bound->publish != publish) {
-      auto finding = times.Begin(id, newest->keys);
-      if (finding.narrowed_by)
-        (*ranges)[id] = buffer::TimeRange{*finding.narrowed_by, INT64_MAX};
-      else
-        ranges->erase(id);
-      std::optional<int64_t> found;
-      Status st = ExecNarrowing(conn, *ranges);
-      if (st.ok()) {
-        std::string keys;
-        for (size_t start = 0; start <= newest->keys.size();) {
-          size_t end = newest->keys.find(',', start);
-          if (end == std::string::npos) end = newest->keys.size();
-          keys += (keys.empty() ? "" : ", ") + QuoteIdent(newest->keys.substr(start, end - start));
-          start = end + 1;
-        }
-        auto rows = conn.conn->QueryInt64s(
-            "SELECT count(*), coalesce(epoch_ns(min(__riffle_newest)), 0) FROM (SELECT "
-            "max(\"time\") "
-            "AS __riffle_newest FROM " +
-            QuoteIdent(newest->table->name) + " GROUP BY " + keys + ")");
-        if (rows.ok() && !rows->empty() && (*rows)[0].size() == 2 && (*rows)[0][0] > 0)
-          found = (*rows)[0][1];
-      }
-      times.Finish(finding, found, publish);
-      if (!st.ok()) return st;
-      newest->bound = times.Get(id, newest->keys);
-    }
-    if (newest->bound)
-      (*ranges)[id] = buffer::TimeRange{newest->bound->time, INT64_MAX};
-    else
-      ranges->erase(id);
-    return ExecNarrowing(conn, *ranges);
-  }
   Status ExecNarrowing(Conn& conn, const std::map<uint32_t, buffer::TimeRange>& ranges) {
     std::string sql = NarrowingSql(conn, ranges);
     return sql.empty() ? Status::Ok() : conn.conn->Exec(sql);

@@ -189,8 +189,7 @@ std::optional<json> LastPointTree(
 
   if (shape) {
     shape->table = AsciiLower(table);
-    shape->keys.clear();
-    for (const auto& k : key_set) shape->keys += (shape->keys.empty() ? "" : ",") + k;
+    shape->keys.assign(key_set.begin(), key_set.end());
     shape->filtered = !where.is_null();
   }
   json out = statement;

@@ -25,6 +25,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "duck/connection.h"
 
@@ -35,7 +36,7 @@ namespace riffle::query {
 // narrow what it reads.
 struct LastPointShape {
   std::string table;  // lower-cased
-  std::string keys;   // the key columns, lower-cased, sorted, joined by ','
+  std::vector<std::string> keys;  // the key columns, lower-cased, sorted
   bool filtered = false;
 };
 

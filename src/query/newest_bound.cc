@@ -1,0 +1,66 @@
+#include "query/newest_bound.h"
+
+#include "common/text.h"
+#include "duck/duck.h"
+
+namespace riffle::query {
+
+NewestBound NewestBoundFor(buffer::Buffer& buffer, const catalog::Database& db,
+                           const LastPointShape* shape,
+                           std::map<uint32_t, buffer::TimeRange>* ranges) {
+  NewestBound out;
+  if (!shape || shape->filtered) return out;
+  for (const auto& [name, t] : db.tables)
+    if (AsciiLower(name) == shape->table) out.table = t.get();
+  if (!out.table) return out;
+  out.keys = shape->keys;
+  for (const auto& k : out.keys) out.key += k + '\0';
+  if (auto bound = buffer.newest_times().Get(out.table->id, out.key))
+    (*ranges)[out.table->id] = buffer::TimeRange{bound->time, INT64_MAX};
+  else
+    ranges->erase(out.table->id);
+  return out;
+}
+
+Status NarrowToNewest(buffer::Buffer& buffer, duck::Connection& conn, NewestBound* newest,
+                      std::map<uint32_t, buffer::TimeRange>* ranges, const SetNarrowing& narrow) {
+  buffer::NewestTimes& times = buffer.newest_times();
+  const uint32_t id = newest->table->id;
+  newest->bound = times.Get(id, newest->key);
+  const uint64_t publish = buffer.PublishCount();
+  if (!newest->bound || newest->bound->publish != publish) {
+    auto finding = times.Begin(id, newest->key);
+    if (finding.narrowed_by)
+      (*ranges)[id] = buffer::TimeRange{*finding.narrowed_by, INT64_MAX};
+    else
+      ranges->erase(id);
+    std::optional<int64_t> found;
+    Status st = narrow(*ranges);
+    if (st.ok()) {
+      std::string keys;
+      for (const auto& k : newest->keys) keys += (keys.empty() ? "" : ", ") + duck::QuoteIdent(k);
+      // No row: nothing found (an empty table has no bound).
+      auto rows = conn.QueryInt64s(
+          "SELECT count(*), coalesce(epoch_ns(min(__riffle_newest)), 0) FROM (SELECT "
+          "max(\"time\") AS __riffle_newest FROM " +
+          duck::QuoteIdent(newest->table->name) + " GROUP BY " + keys + ")");
+      if (rows.ok() && !rows->empty() && (*rows)[0].size() == 2 && (*rows)[0][0] > 0)
+        found = (*rows)[0][1];
+    }
+    times.Finish(finding, found, publish);
+    if (!st.ok()) return st;
+    newest->bound = times.Get(id, newest->key);
+  }
+  if (newest->bound)
+    (*ranges)[id] = buffer::TimeRange{newest->bound->time, INT64_MAX};
+  else
+    ranges->erase(id);
+  return narrow(*ranges);
+}
+
+bool NewestBoundMoved(buffer::Buffer& buffer, const NewestBound& newest) {
+  return newest.bound &&
+         buffer.newest_times().Generation(newest.table->id) != newest.bound->generation;
+}
+
+}  // namespace riffle::query
