@@ -27,13 +27,13 @@ def files(s):
     return query_rows(s, "db", "SELECT path, min_time, max_time FROM system.parquet_files ORDER BY path")
 
 
-def loaded(tmp_path):
+def loaded(tmp_path, env=None):
     """Three old hours of 4 hosts, then recent rows of them: 8 minutes each, a file a minute."""
     # On S3 the local cache keeps a file only while a query reads it: a query that pins a file
     # it does not need fails on a removed one.
     cache = ["--disable-parquet-mem-cache"] if OBJECT_STORE == "s3" else []
     s = Server(tmp_path, ["--force-snapshot-rows", "1", "--gen1-duration", "1m",
-                          "--compaction-min-files", "100000"] + cache).start()
+                          "--compaction-min-files", "100000"] + cache, env=env).start()
     expected = 0
     for start in (BASE, BASE + 3600, BASE + 7200, RECENT):
         body = "\n".join(f"cpu,host=h{i % 4} n={start // 60 + i}i {start + i * 60}" for i in range(8))
@@ -100,5 +100,22 @@ def test_files_before_the_bound_are_not_read(tmp_path):
         # Another key set of the same table has no bound yet: it reads every file.
         other = query(s, "db", "SELECT DISTINCT ON (host, n) host FROM cpu ORDER BY host, n, time DESC")
         assert other.status_code != 200, other.text
+    finally:
+        s.kill9()
+
+
+def test_a_run_during_which_the_bound_moved_reads_every_row(tmp_path):
+    """RIFFLE_FAULT=newest_bound_moves lowers the bound by 1 ns as each narrowed run binds, as an
+    append of older rows committed meanwhile would: the run is repeated over every file, removed
+    ones too (the lowered bound alone still reaches only the recent files)."""
+    s = loaded(tmp_path, env={"RIFFLE_FAULT": "newest_bound_moves"})
+    try:
+        expected = newest_rows(s)
+        assert newest_rows(s) == expected
+        for f in files(s):
+            if f["max_time"] < RECENT * 10**9:
+                delete_object(s, f["path"])
+        r = query(s, "db", LAST_POINT)
+        assert r.status_code != 200, r.text
     finally:
         s.kill9()
