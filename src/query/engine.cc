@@ -379,8 +379,9 @@ class DuckEngine final : public QueryEngine {
       }
       if (newest.table) {
         if (Status st = NarrowToNewest(*buffer_, *conn.conn, &newest, &ranges, narrow); !st.ok()) {
-          conn.files_seen = UINT64_MAX;
+          conn.files_seen = UINT64_MAX;  // the next statement sets whole what this one narrowed
           for (const auto& [id, range] : ranges) conn.narrowed[id].reset();
+          conn.narrowed[newest.table->id].reset();
           return st;
         }
       }
@@ -390,10 +391,12 @@ class DuckEngine final : public QueryEngine {
         // Older rows became readable while the statement bound its reads: again, reading all.
         result =
             Status::Cancelled("");  // the narrowed run's rows go before the connection runs more
-        ranges.erase(newest.table->id);
+        const uint32_t table_id = newest.table->id;
+        ranges.erase(table_id);
         newest = {};
         if (Status st = ExecNarrowing(conn, ranges); !st.ok()) {
           conn.files_seen = UINT64_MAX;
+          conn.narrowed[table_id].reset();
           return st;
         }
         result = RunOn(conn, run, params, parquet_path);
