@@ -217,9 +217,6 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
   duck::StagedRows& staged = *known->second.staged[live_];
   if (staged.ColumnCount() != ncols) staged.SetColumns(StagedColumns(table));
   const size_t time_pos = table.index.at("time");
-  int64_t oldest = INT64_MAX;
-  for (const auto& [op, line_index] : rows) oldest = std::min(oldest, op->times[line_index]);
-  if (!rows.empty()) newest_times_.Lower(table.id, oldest);  // before any row is readable
   std::vector<void*> data(ncols);  // the current chunk's typed column arrays
   constexpr size_t kNoColumn = SIZE_MAX;
   const wal::WriteOp* shape_op = nullptr;  // the previous line, whose keys key_columns resolves
@@ -249,10 +246,12 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
       }
     }
     int64_t* times = static_cast<int64_t*>(data[time_pos]);
+    int64_t oldest = INT64_MAX;  // of the window's rows
     for (size_t r = 0; r < count; ++r) {
       const auto& [op, line_index] = rows[start + r];
       const auto& line = op->batch.lines[line_index];
       times[r] = op->times[line_index];
+      oldest = std::min(oldest, times[r]);
       staged.SetValid(time_pos, r);
       const auto* tags = op->batch.tags_of(line);
       if (op != write) write = op, ++writes_seen_;
@@ -311,6 +310,7 @@ Status Buffer::AppendTable(const catalog::Database& db, const catalog::Table& ta
         staged.SetValid(c, r);
       }
     }
+    newest_times_.Lower(table.id, oldest);  // before the window's rows are readable
     staged.Commit();
   }
   if (staged.rows() < kMoveRows) return Status::Ok();
