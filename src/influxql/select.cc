@@ -500,7 +500,6 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
     }
   }
   std::string direction = descending ? " DESC" : " ASC";
-  bool ordered = false;  // sql has its ORDER BY
   const bool plain_columns = std::all_of(outputs.begin(), outputs.end(), [](const Output& o) {
     return o.sql.size() > 2 && o.sql.front() == '"' && o.sql.back() == '"';
   });
@@ -509,12 +508,9 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
     // The last point of each series as SQL asks for it, which the query engine answers from
     // the rows at each series' newest time, and over a whole table from only the files that
     // reach every series' newest time (query/last_point.h): the same cost as the SQL.
-    sql = "SELECT DISTINCT ON (" + tag_list + ") \"time\" AS \"time\"";
-    for (const auto& o : outputs) sql += ", " + o.sql + " AS " + QuoteIdent(o.name);
-    for (const auto& t : plan.group_tags) sql += ", " + QuoteIdent(t);
-    sql += " FROM " + QuoteIdent(plan.source.measurement) + where + " ORDER BY " + tag_list +
-           ", \"time\" DESC";
-    ordered = true;
+    // `sql` is the raw SELECT built above; the ORDER BY below (the tags, then time DESC) is the
+    // one DISTINCT ON needs.
+    sql.insert(std::string_view("SELECT ").size(), "DISTINCT ON (" + tag_list + ") ");
     limit.clear();
   } else if (!plan.group_tags.empty() && !any_aggregate && transform.kind.empty() && limit == "1" &&
              offset.empty()) {
@@ -548,8 +544,7 @@ Result<SelectPlan> TranslateSelect(const std::vector<Token>& tokens, const catal
     limit.clear();
     offset.clear();
   }
-  if (!ordered)
-    sql += " ORDER BY " + (tag_list.empty() ? "" : tag_list + ", ") + "\"time\"" + direction;
+  sql += " ORDER BY " + (tag_list.empty() ? "" : tag_list + ", ") + "\"time\"" + direction;
   if (!limit.empty()) sql += " LIMIT " + limit;
   if (!offset.empty()) sql += " OFFSET " + offset;
   plan.sql = std::move(sql);
