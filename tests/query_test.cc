@@ -393,6 +393,30 @@ TEST_F(LastPointTest, ShapeNamesTableKeysAndFilter) {
       *conn_, "SELECT DISTINCT ON (host) * FROM cpu WHERE v > 1 ORDER BY host, time DESC", is_cpu);
   ASSERT_TRUE(filtered);
   EXPECT_TRUE(filtered->shape.filtered);
+  // Lower bounds on time leave every key's newest row in or out with all its older ones: the
+  // bound on the newest times still applies. Anything else may keep an older row instead.
+  for (const char* where :
+       {"time > now() - INTERVAL 1 HOUR", "time >= '2020-01-01' AND cpu.time > $since",
+        "'2020-01-01' <= time", "time >= to_timestamp(1577836800) AND time > NULL"}) {
+    auto lower = LastPointSql(*conn_,
+                              std::string("SELECT DISTINCT ON (host) * FROM cpu WHERE ") + where +
+                                  " ORDER BY host, time DESC",
+                              is_cpu);
+    ASSERT_TRUE(lower) << where;
+    EXPECT_FALSE(lower->shape.filtered) << where;
+  }
+  for (const char* where :
+       {"time < now()", "time = '2020-01-01'", "time BETWEEN '2020-01-01' AND '2021-01-01'",
+        "time > '2020-01-01' AND host = 'a'", "time > '2020-01-01' OR time > '2019-01-01'",
+        "time > '2020-01-01'::TIMESTAMP + to_seconds(v)",
+        "time > now() - to_seconds(random() * 10)", "v < time", "other.time > '2020-01-01'"}) {
+    auto kept = LastPointSql(*conn_,
+                             std::string("SELECT DISTINCT ON (host) * FROM cpu WHERE ") + where +
+                                 " ORDER BY host, time DESC",
+                             is_cpu);
+    ASSERT_TRUE(kept) << where;
+    EXPECT_TRUE(kept->shape.filtered) << where;
+  }
   // A column named as itself, as InfluxQL's translation writes it.
   auto as_itself = LastPointSql(*conn_,
                                 "SELECT DISTINCT ON (host) \"time\" AS \"time\", v AS v, "

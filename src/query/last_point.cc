@@ -7,6 +7,7 @@
 #include "common/text.h"
 #include "duck/duck.h"
 #include "query/statement_scope.h"
+#include "query/time_bounds.h"
 
 namespace riffle::query {
 namespace {
@@ -190,7 +191,7 @@ std::optional<json> LastPointTree(
   if (shape) {
     shape->table = AsciiLower(table);
     shape->keys.assign(key_set.begin(), key_set.end());
-    shape->filtered = !where.is_null();
+    shape->filtered = !where.is_null() && !OnlyLowerTimeBounds(where, qualifier);
   }
   json out = statement;
   out["node"]["from_table"] = std::move(replacement);

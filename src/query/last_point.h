@@ -31,9 +31,10 @@
 
 namespace riffle::query {
 
-// What the rewritten statement reads: its table and keys, and whether a WHERE clause keeps
-// some rows only. Without one, a bound on every key's newest time (buffer/newest_times.h) may
-// narrow what it reads.
+// What the rewritten statement reads: its table and keys, and whether a WHERE clause may leave
+// out a key's newest row. Without one (no WHERE, or only lower bounds on time: OnlyLowerTimeBounds
+// in query/time_bounds.h), a bound on every key's newest time (buffer/newest_times.h) may narrow
+// what it reads.
 struct LastPointShape {
   std::string table;  // lower-cased
   std::vector<std::string> keys;  // the key columns, lower-cased, sorted

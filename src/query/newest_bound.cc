@@ -1,10 +1,35 @@
 #include "query/newest_bound.h"
 
+#include <algorithm>
+
 #include "common/fault.h"
 #include "common/text.h"
 #include "duck/duck.h"
 
 namespace riffle::query {
+namespace {
+
+// The reads of `newest.table` in `*ranges`: from `from` (none: no bound, the whole table) within
+// the statement's own range.
+void SetRange(const NewestBound& newest, std::optional<int64_t> from,
+              std::map<uint32_t, buffer::TimeRange>* ranges) {
+  const uint32_t id = newest.table->id;
+  if (!from) {
+    if (newest.statement_range)
+      (*ranges)[id] = *newest.statement_range;
+    else
+      ranges->erase(id);
+    return;
+  }
+  buffer::TimeRange range{*from, INT64_MAX};
+  if (newest.statement_range) {
+    range.lo = std::max(range.lo, newest.statement_range->lo);
+    range.hi = newest.statement_range->hi;
+  }
+  (*ranges)[id] = range;
+}
+
+}  // namespace
 
 NewestBound NewestBoundFor(buffer::Buffer& buffer, const catalog::Database& db,
                            const LastPointShape* shape,
@@ -16,10 +41,9 @@ NewestBound NewestBoundFor(buffer::Buffer& buffer, const catalog::Database& db,
   if (!out.table) return out;
   out.keys = shape->keys;
   for (const auto& k : out.keys) out.key += k + '\0';
-  if (auto bound = buffer.newest_times().Get(out.table->id, out.key))
-    (*ranges)[out.table->id] = buffer::TimeRange{bound->time, INT64_MAX};
-  else
-    ranges->erase(out.table->id);
+  if (auto it = ranges->find(out.table->id); it != ranges->end()) out.statement_range = it->second;
+  auto bound = buffer.newest_times().Get(out.table->id, out.key);
+  SetRange(out, bound ? std::optional<int64_t>(bound->time) : std::nullopt, ranges);
   return out;
 }
 
@@ -52,10 +76,8 @@ Status NarrowToNewest(buffer::Buffer& buffer, duck::Connection& conn, NewestBoun
     if (!st.ok()) return st;
     newest->bound = times.Get(id, newest->key);
   }
-  if (newest->bound)
-    (*ranges)[id] = buffer::TimeRange{newest->bound->time, INT64_MAX};
-  else
-    ranges->erase(id);
+  SetRange(*newest, newest->bound ? std::optional<int64_t>(newest->bound->time) : std::nullopt,
+           ranges);
   return narrow(*ranges);
 }
 

@@ -1,6 +1,7 @@
 // query::NewestBound: a last-point statement over a whole table (query/last_point.h without a
-// WHERE clause) reads only the Parquet files and staged rows that reach every key's newest time,
-// the bound buffer::NewestTimes keeps. The engine calls these around its run of the statement.
+// WHERE clause, or one with only lower bounds on time) reads only the Parquet files and staged rows
+// that reach every key's newest time, the bound buffer::NewestTimes keeps. The engine calls these
+// around its run of the statement.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,9 @@ struct NewestBound {
   std::vector<std::string> keys;                    // lower-cased, sorted
   std::string key;                                  // NewestTimes' name for them
   std::optional<buffer::NewestTimes::Bound> bound;  // the one the run relies on
+  // The range the statement's own WHERE reads (lower bounds on time), kept in what the bound
+  // narrows: a key whose newest row is older is not in the answer.
+  std::optional<buffer::TimeRange> statement_range;
 };
 
 // What a statement of `shape` (none: not a last-point statement) reads of `db`, and in

@@ -98,6 +98,17 @@ bool IsBoundValue(const json& e, bool* clock) {
                                             [&](const json& c) { return IsBoundValue(c, clock); });
 }
 
+// `time`, or `q.time` where q is the table's name in the statement (lower-cased).
+bool IsTimeColumnOf(const json& e, const std::string& qualifier) {
+  if (!e.is_object() || StringAt(e, "class") != "COLUMN_REF") return false;
+  const auto& names = e.value("column_names", json::array());
+  if (!names.is_array() || names.empty() || names.size() > 2) return false;
+  for (const auto& n : names)
+    if (!n.is_string()) return false;
+  if (AsciiLower(names.back().get<std::string>()) != "time") return false;
+  return names.size() == 1 || AsciiLower(names[0].get<std::string>()) == qualifier;
+}
+
 struct FoundBound {
   TimeBound bound;
   json value;
@@ -139,15 +150,7 @@ class BoundFinder {
   }
 
  private:
-  bool IsTimeColumn(const json& e) const {
-    if (!e.is_object() || StringAt(e, "class") != "COLUMN_REF") return false;
-    const auto& names = e.value("column_names", json::array());
-    if (!names.is_array() || names.empty() || names.size() > 2) return false;
-    for (const auto& n : names)
-      if (!n.is_string()) return false;
-    if (AsciiLower(names.back().get<std::string>()) != "time") return false;
-    return names.size() == 1 || AsciiLower(names[0].get<std::string>()) == qualifier_;
-  }
+  bool IsTimeColumn(const json& e) const { return IsTimeColumnOf(e, qualifier_); }
 
   void Add(const json& value, bool lower) {
     bool clock = false;
@@ -244,6 +247,27 @@ StatementTimeBounds FindTimeBounds(const nlohmann::json& statement) {
   for (const auto& f : found) result.bounds.push_back(f.bound);
   result.eval_tree_json = EvalTree(found, statement).dump();
   return result;
+}
+
+bool OnlyLowerTimeBounds(const nlohmann::json& where, const std::string& qualifier) {
+  if (!where.is_object()) return false;
+  if (StringAt(where, "type") == "CONJUNCTION_AND") {
+    const auto& children = where.value("children", json::array());
+    return children.is_array() && !children.empty() &&
+           std::all_of(children.begin(), children.end(),
+                       [&](const json& c) { return OnlyLowerTimeBounds(c, qualifier); });
+  }
+  if (StringAt(where, "class") != "COMPARISON") return false;
+  const std::string type = StringAt(where, "type");
+  const json left = where.value("left", json()), right = where.value("right", json());
+  bool clock = false;
+  if (IsTimeColumnOf(left, qualifier))
+    return (type == "COMPARE_GREATERTHAN" || type == "COMPARE_GREATERTHANOREQUALTO") &&
+           IsBoundValue(right, &clock);
+  if (IsTimeColumnOf(right, qualifier))
+    return (type == "COMPARE_LESSTHAN" || type == "COMPARE_LESSTHANOREQUALTO") &&
+           IsBoundValue(left, &clock);
+  return false;
 }
 
 std::map<std::string, buffer::TimeRange> RangesFromEvaluation(const StatementTimeBounds& bounds,

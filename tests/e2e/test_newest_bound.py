@@ -119,3 +119,38 @@ def test_a_run_during_which_the_bound_moved_reads_every_row(tmp_path):
         assert r.status_code != 200, r.text
     finally:
         s.kill9()
+
+
+def test_lower_bounds_on_time_keep_the_narrowing(tmp_path):
+    """A WHERE of only lower bounds on time keeps or leaves out each key's newest row with all its
+    older ones, so the bound still applies, within the statement's own range; an upper bound
+    could keep an older row instead, and reads every file."""
+    s = loaded(tmp_path)
+
+    def last_point(where, table="cpu"):
+        return (f"SELECT DISTINCT ON (host) host, n, time FROM {table} WHERE {where} "
+                f"ORDER BY host, time DESC")
+
+    since_base = f"time >= '{iso(BASE)}'"
+    since_h2 = f"time > '{iso(RECENT + 5 * 60)}' AND time >= now() - INTERVAL '100000 days'"
+    try:
+        expected = newest_rows(s)  # finds the bound
+        for where in (since_base, since_h2):
+            assert query_rows(s, "db", last_point(where)) == query_rows(
+                s, "db", last_point(where, "(SELECT * FROM cpu) AS cpu")), where
+        for f in files(s):
+            if f["max_time"] < RECENT * 10**9:
+                delete_object(s, f["path"])
+        assert query_rows(s, "db", last_point(since_base)) == expected
+        # h0 and h1 wrote nothing after the bound: they are not in the answer.
+        assert query_rows(s, "db", last_point(since_h2)) == [r for r in expected if r["host"] in ("h2", "h3")]
+        r = requests.get(s.url + "/query", params={
+            "db": "db", "q": f"SELECT n FROM cpu WHERE time >= '{iso(BASE)}' GROUP BY \"host\" "
+                             f"ORDER BY time DESC LIMIT 1"}, timeout=30)
+        assert r.status_code == 200 and "error" not in r.json()["results"][0], r.text
+        assert {x["tags"]["host"]: x["values"][0][1] for x in r.json()["results"][0]["series"]} == {
+            row["host"]: row["n"] for row in expected}
+        upper = query(s, "db", last_point(f"time < '{iso(RECENT + 3600)}'"))
+        assert upper.status_code != 200, upper.text  # it needs the removed files
+    finally:
+        s.kill9()
