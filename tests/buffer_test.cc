@@ -221,6 +221,25 @@ TEST(NewestTimes, FindingKeepsTheAppendsMadeMeanwhile) {
   EXPECT_FALSE(times.Get(3, "host"));
 }
 
+TEST(NewestTimes, KeepsAtMostSoManyBoundsDroppingTheOldestFound) {
+  NewestTimes times;
+  auto find = [&](const std::string& keys, uint64_t publish) {
+    times.Finish(times.Begin(1, keys), 100, publish);
+  };
+  find("host", 1);  // found first: the one that goes
+  for (size_t i = 1; i < NewestTimes::kMaxBounds; ++i) find("host\1" + std::to_string(i), 2);
+  find("host", 3);  // found again: kept in place, nothing dropped
+  EXPECT_TRUE(times.Get(1, "host"));
+  EXPECT_TRUE(times.Get(1, "host\1" + std::to_string(1)));
+  find("host\1new", 4);
+  EXPECT_TRUE(times.Get(1, "host\1new"));
+  EXPECT_TRUE(times.Get(1, "host"));  // publish 3: newer than the one dropped
+  size_t kept = 0;
+  for (size_t i = 1; i < NewestTimes::kMaxBounds; ++i)
+    kept += times.Get(1, "host\1" + std::to_string(i)) ? 1 : 0;
+  EXPECT_EQ(kept, NewestTimes::kMaxBounds - 2);
+}
+
 TEST(NewestTimes, ForgetDropsBoundsAndFindingsUnderWay) {
   NewestTimes times;
   times.Finish(times.Begin(1, "host"), 1000, 1);

@@ -392,30 +392,44 @@ TEST_F(LastPointTest, ShapeNamesTableKeysAndFilter) {
   auto filtered = LastPointSql(
       *conn_, "SELECT DISTINCT ON (host) * FROM cpu WHERE v > 1 ORDER BY host, time DESC", is_cpu);
   ASSERT_TRUE(filtered);
-  EXPECT_TRUE(filtered->shape.filtered);
-  // Lower bounds on time leave every key's newest row in or out with all its older ones: the
-  // bound on the newest times still applies. Anything else may keep an older row instead.
+  EXPECT_FALSE(filtered->shape.filtered);  // a condition on a row's own column, a field
+  EXPECT_EQ(filtered->shape.filter_columns, (std::set<std::string>{"v"}));
+  // Lower bounds on time leave every key's newest row in or out with all its older ones, and
+  // conditions on a row's own columns make the bound one of the rows they keep: a bound applies
+  // where those columns are tags (here host and region; the engine checks). Anything else may
+  // keep an older row, or differ between runs.
+  auto shape_of = [&](const std::string& where) {
+    auto lp = LastPointSql(
+        *conn_, "SELECT DISTINCT ON (host) * FROM cpu WHERE " + where + " ORDER BY host, time DESC",
+        is_cpu);
+    EXPECT_TRUE(lp) << where;
+    return lp ? lp->shape : LastPointShape{};
+  };
+  auto on_tags = [](const LastPointShape& shape) {
+    for (const auto& c : shape.filter_columns)
+      if (c != "host" && c != "region") return false;
+    return !shape.filtered;
+  };
   for (const char* where :
        {"time > now() - INTERVAL 1 HOUR", "time >= '2020-01-01' AND cpu.time > $since",
         "'2020-01-01' <= time", "time >= to_timestamp(1577836800) AND time > NULL"}) {
-    auto lower = LastPointSql(*conn_,
-                              std::string("SELECT DISTINCT ON (host) * FROM cpu WHERE ") + where +
-                                  " ORDER BY host, time DESC",
-                              is_cpu);
-    ASSERT_TRUE(lower) << where;
-    EXPECT_FALSE(lower->shape.filtered) << where;
+    auto shape = shape_of(where);
+    EXPECT_TRUE(on_tags(shape) && shape.filter.empty() && shape.finding_sql.empty()) << where;
   }
+  auto tags = shape_of("time > '2020-01-01' AND host IN ('a', 'b') AND NOT (Region LIKE 'us%')");
+  EXPECT_TRUE(on_tags(tags));
+  EXPECT_EQ(tags.filter_columns, (std::set<std::string>{"host", "region"}));
+  EXPECT_NE(tags.finding_sql.find("max("), std::string::npos) << tags.finding_sql;
+  // The same conditions elsewhere in the text are the same bound.
+  EXPECT_EQ(shape_of("host IN ('a', 'b') AND  NOT (Region LIKE 'us%')").filter, tags.filter);
+  EXPECT_NE(shape_of("host IN ('a', 'c')").filter, shape_of("host IN ('a', 'b')").filter);
   for (const char* where :
        {"time < now()", "time = '2020-01-01'", "time BETWEEN '2020-01-01' AND '2021-01-01'",
-        "time > '2020-01-01' AND host = 'a'", "time > '2020-01-01' OR time > '2019-01-01'",
+        "time > '2020-01-01' OR time > '2019-01-01'",
         "time > '2020-01-01'::TIMESTAMP + to_seconds(v)",
-        "time > now() - to_seconds(random() * 10)", "v < time", "other.time > '2020-01-01'"}) {
-    auto kept = LastPointSql(*conn_,
-                             std::string("SELECT DISTINCT ON (host) * FROM cpu WHERE ") + where +
-                                 " ORDER BY host, time DESC",
-                             is_cpu);
-    ASSERT_TRUE(kept) << where;
-    EXPECT_TRUE(kept->shape.filtered) << where;
+        "time > now() - to_seconds(random() * 10)", "v < time", "other.time > '2020-01-01'",
+        "host = $h", "v > 1", "host = 'a' OR v > 1"}) {
+    EXPECT_FALSE(on_tags(shape_of(where))) << where;
   }
   // A column named as itself, as InfluxQL's translation writes it.
   auto as_itself = LastPointSql(*conn_,

@@ -70,7 +70,15 @@ void NewestTimes::Finish(const Finding& finding, std::optional<int64_t> found, u
   Pending p = std::move(it->second);
   pending_.erase(it);
   if (p.forgotten || !found) return;
-  bounds_[{p.table_id, p.keys}] = Bound{std::min(*found, p.lowest_append), 0, publish};
+  std::pair<uint32_t, std::string> key{p.table_id, std::move(p.keys)};
+  if (bounds_.size() >= kMaxBounds && !bounds_.count(key)) {
+    // Dropping one loses nothing but the next query's narrowing: it is found again.
+    auto oldest = std::min_element(
+        bounds_.begin(), bounds_.end(),
+        [](const auto& a, const auto& b) { return a.second.publish < b.second.publish; });
+    bounds_.erase(oldest);
+  }
+  bounds_[std::move(key)] = Bound{std::min(*found, p.lowest_append), 0, publish};
 }
 
 }  // namespace riffle::buffer

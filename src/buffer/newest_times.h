@@ -14,6 +14,7 @@
 // move (Lower or Forget changed it meanwhile) and otherwise runs again.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -25,6 +26,10 @@ namespace riffle::buffer {
 
 class NewestTimes {
  public:
+  // Bounds kept at most (key sets and, for filtered statements, their conditions: a dashboard
+  // may send a new list of hosts on every refresh); past it the one found longest ago goes.
+  static constexpr size_t kMaxBounds = 1024;
+
   struct Bound {
     int64_t time;         // ns: no key's newest row is older
     uint64_t generation;  // the table's, when it was read

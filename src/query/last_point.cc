@@ -1,5 +1,6 @@
 #include "query/last_point.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <vector>
@@ -73,21 +74,89 @@ bool SelectListPassesColumns(const json& list, const std::string& qualifier,
   return true;
 }
 
-// Replaces every reference to the placeholder column by `where`.
-void PutWhere(json& j, const json& where) {
+// Replaces every reference to the placeholder column `placeholder` by `where`.
+void PutWhere(json& j, const json& where, const char* placeholder = kWherePlaceholder) {
   if (j.is_object()) {
     if (StringAt(j, "class") == "COLUMN_REF") {
       auto names = j.find("column_names");
       if (names != j.end() && names->is_array() && names->size() == 1 &&
-          (*names)[0] == kWherePlaceholder) {
+          (*names)[0] == placeholder) {
         j = where;
         return;
       }
     }
-    for (auto& [key, value] : j.items()) PutWhere(value, where);
+    for (auto& [key, value] : j.items()) PutWhere(value, where, placeholder);
   } else if (j.is_array()) {
-    for (auto& value : j) PutWhere(value, where);
+    for (auto& value : j) PutWhere(value, where, placeholder);
   }
+}
+
+void Conjuncts(const json& e, std::vector<json>* out) {
+  if (StringAt(e, "type") == "CONJUNCTION_AND") {
+    for (const auto& child : e.value("children", json::array())) Conjuncts(child, out);
+    return;
+  }
+  out->push_back(e);
+}
+
+// Whether a condition decides each row from that row's columns alone, the same way on every run:
+// comparisons, AND/OR/NOT, IN, IS NULL, BETWEEN and a few string functions of the table's plain
+// columns (collected, lower-cased, in `columns`), literals and casts; no parameter, clock or
+// subquery.
+bool IsRowCondition(const json& e, const std::string& qualifier, std::set<std::string>* columns) {
+  if (!e.is_object()) return false;
+  const std::string cls = StringAt(e, "class");
+  auto all = [&](const json& list) {
+    return list.is_array() && std::all_of(list.begin(), list.end(), [&](const json& c) {
+             return IsRowCondition(c, qualifier, columns);
+           });
+  };
+  if (cls == "CONSTANT") return true;
+  if (cls == "COLUMN_REF") {
+    auto column = ColumnOf(e, qualifier);
+    if (!column) return false;
+    columns->insert(AsciiLower(*column));
+    return true;
+  }
+  if (cls == "CAST") return e.contains("child") && IsRowCondition(e["child"], qualifier, columns);
+  if (cls == "COMPARISON")
+    return IsRowCondition(e.value("left", json()), qualifier, columns) &&
+           IsRowCondition(e.value("right", json()), qualifier, columns);
+  if (cls == "BETWEEN")
+    return IsRowCondition(e.value("input", json()), qualifier, columns) &&
+           IsRowCondition(e.value("lower", json()), qualifier, columns) &&
+           IsRowCondition(e.value("upper", json()), qualifier, columns);
+  if (cls == "CONJUNCTION") return all(e.value("children", json::array()));
+  if (cls == "OPERATOR") {
+    static const std::set<std::string> kOperators = {"OPERATOR_NOT", "COMPARE_IN", "COMPARE_NOT_IN",
+                                                     "OPERATOR_IS_NULL", "OPERATOR_IS_NOT_NULL"};
+    return kOperators.count(StringAt(e, "type")) > 0 && all(e.value("children", json::array()));
+  }
+  if (cls == "FUNCTION") {
+    static const std::set<std::string> kFunctions = {
+        "~~",     "!~~",    "~~*",       "!~~*",     "lower",          "upper", "starts_with",
+        "prefix", "suffix", "ends_with", "contains", "regexp_matches", "length"};
+    if (!IsNullOrAbsent(e, "filter") || e.value("distinct", false) ||
+        !StringAt(e, "schema").empty() ||
+        !kFunctions.count(AsciiLower(StringAt(e, "function_name"))))
+      return false;
+    if (auto ob = e.find("order_bys");
+        ob != e.end() && ob->is_object() && ob->contains("orders") && !(*ob)["orders"].empty())
+      return false;
+    return all(e.value("children", json::array()));
+  }
+  return false;
+}
+
+// A parse tree without where its parts were in the text: the same condition, the same key.
+json WithoutLocations(json j) {
+  if (j.is_object()) {
+    j.erase("query_location");
+    for (auto& [key, value] : j.items()) value = WithoutLocations(std::move(value));
+  } else if (j.is_array()) {
+    for (auto& value : j) value = WithoutLocations(std::move(value));
+  }
+  return j;
 }
 
 }  // namespace
@@ -191,7 +260,38 @@ std::optional<json> LastPointTree(
   if (shape) {
     shape->table = AsciiLower(table);
     shape->keys.assign(key_set.begin(), key_set.end());
-    shape->filtered = !where.is_null() && !OnlyLowerTimeBounds(where, qualifier);
+    // Lower bounds on time keep a key's newest row or none of its rows; other conditions on a
+    // row's own columns make the bound one of the rows they keep.
+    std::vector<json> conditions;
+    if (!where.is_null()) {
+      std::vector<json> conjuncts;
+      Conjuncts(where, &conjuncts);
+      for (const auto& c : conjuncts) {
+        if (OnlyLowerTimeBounds(c, qualifier)) continue;
+        if (!IsRowCondition(c, qualifier, &shape->filter_columns)) shape->filtered = true;
+        conditions.push_back(c);
+      }
+    }
+    if (!shape->filtered && !conditions.empty()) {
+      std::string placeholders;
+      for (size_t i = 0; i < conditions.size(); ++i)
+        placeholders += std::string(i ? " AND " : "") + kWherePlaceholder + std::to_string(i);
+      std::string keys_sql;
+      for (const auto& k : keys)
+        keys_sql += (keys_sql.empty() ? "" : ", ") + q + "." + duck::QuoteIdent(k);
+      auto finding =
+          parse("SELECT count(*), coalesce(epoch_ns(min(__riffle_newest)), 0) FROM (SELECT max(" +
+                q + ".\"time\") AS __riffle_newest FROM " + t + " AS " + q + " WHERE " +
+                placeholders + " GROUP BY " + keys_sql + ")");
+      if (!finding) {
+        shape->filtered = true;
+      } else {
+        for (size_t i = 0; i < conditions.size(); ++i)
+          PutWhere(*finding, conditions[i], (kWherePlaceholder + std::to_string(i)).c_str());
+        shape->filter = WithoutLocations(json(conditions)).dump();
+        shape->finding_tree = finding->dump();
+      }
+    }
   }
   json out = statement;
   out["node"]["from_table"] = std::move(replacement);
@@ -207,6 +307,16 @@ std::optional<LastPoint> LastPointSql(duck::Connection& conn, const std::string&
   LastPoint out;
   auto rewritten = LastPointTree(*statement, is_table, statement_of, &out.shape);
   if (!rewritten) return std::nullopt;
+  if (!out.shape.finding_tree.empty()) {
+    json finding = {{"error", false},
+                    {"statements", json::array({json::parse(out.shape.finding_tree)})}};
+    auto text = conn.SqlOfParseTree(finding.dump());
+    out.shape.finding_tree.clear();
+    if (text.ok())
+      out.shape.finding_sql = std::move(text).value();
+    else
+      out.shape.filtered = true;
+  }
   json tree = {{"error", false}, {"statements", json::array({*rewritten})}};
   auto text = conn.SqlOfParseTree(tree.dump());
   if (!text.ok()) return std::nullopt;

@@ -24,6 +24,7 @@
 #include <functional>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,18 @@ namespace riffle::query {
 struct LastPointShape {
   std::string table;  // lower-cased
   std::vector<std::string> keys;  // the key columns, lower-cased, sorted
+  // A WHERE clause no bound covers (it may keep an older row than a key's newest, or differ
+  // between runs).
   bool filtered = false;
+  // Otherwise the conditions of the WHERE beyond lower bounds on time, when it has some: each
+  // decides a row from its own columns (`filter_columns`, lower-cased). The bound is then one of
+  // the rows they keep, found by `finding_sql` (rows found, min over the keys of max(time)) and
+  // known by `filter` (the conditions' parse tree without text positions). A bound applies only
+  // where those columns are tags: a repeated point can change a field, never a tag.
+  std::set<std::string> filter_columns;
+  std::string filter;
+  std::string finding_sql;
+  std::string finding_tree;  // LastPointTree's, before LastPointSql writes it as finding_sql
 };
 
 // The parse tree of the rewritten statement, or nothing when `statement` (one element of

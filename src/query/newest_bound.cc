@@ -1,6 +1,7 @@
 #include "query/newest_bound.h"
 
 #include <algorithm>
+#include <set>
 
 #include "common/fault.h"
 #include "common/text.h"
@@ -39,8 +40,20 @@ NewestBound NewestBoundFor(buffer::Buffer& buffer, const catalog::Database& db,
   for (const auto& [name, t] : db.tables)
     if (AsciiLower(name) == shape->table) out.table = t.get();
   if (!out.table) return out;
+  // Keys and conditions of tags only: a repeated point may change its fields (the later write's
+  // values win), which could take a key's newest row away or out of the conditions; its tags
+  // and time are the point's own.
+  std::set<std::string> tags;
+  for (const auto& c : out.table->columns)
+    if (c.type == catalog::ColumnType::kTag) tags.insert(AsciiLower(c.name));
+  for (const auto& k : shape->keys)
+    if (!tags.count(k)) return NewestBound{};
+  for (const auto& c : shape->filter_columns)
+    if (!tags.count(c)) return NewestBound{};
   out.keys = shape->keys;
   for (const auto& k : out.keys) out.key += k + '\0';
+  if (!shape->filter.empty()) out.key += '\1' + shape->filter;
+  out.finding_sql = shape->finding_sql;
   if (auto it = ranges->find(out.table->id); it != ranges->end()) out.statement_range = it->second;
   auto bound = buffer.newest_times().Get(out.table->id, out.key);
   SetRange(out, bound ? std::optional<int64_t>(bound->time) : std::nullopt, ranges);
@@ -62,13 +75,17 @@ Status NarrowToNewest(buffer::Buffer& buffer, duck::Connection& conn, NewestBoun
     std::optional<int64_t> found;
     Status st = narrow(*ranges);
     if (st.ok()) {
-      std::string keys;
-      for (const auto& k : newest->keys) keys += (keys.empty() ? "" : ", ") + duck::QuoteIdent(k);
-      // No row: nothing found (an empty table has no bound).
-      auto rows = conn.QueryInt64s(
-          "SELECT count(*), coalesce(epoch_ns(min(__riffle_newest)), 0) FROM (SELECT "
-          "max(\"time\") AS __riffle_newest FROM " +
-          duck::QuoteIdent(newest->table->name) + " GROUP BY " + keys + ")");
+      std::string sql = newest->finding_sql;
+      if (sql.empty()) {
+        std::string keys;
+        for (const auto& k : newest->keys) keys += (keys.empty() ? "" : ", ") + duck::QuoteIdent(k);
+        sql =
+            "SELECT count(*), coalesce(epoch_ns(min(__riffle_newest)), 0) FROM (SELECT "
+            "max(\"time\") AS __riffle_newest FROM " +
+            duck::QuoteIdent(newest->table->name) + " GROUP BY " + keys + ")";
+      }
+      // No row: nothing found (an empty table, or no row the conditions keep, has no bound).
+      auto rows = conn.QueryInt64s(sql);
       if (rows.ok() && !rows->empty() && (*rows)[0].size() == 2 && (*rows)[0][0] > 0)
         found = (*rows)[0][1];
     }

@@ -1,7 +1,7 @@
 // query::NewestBound: a last-point statement over a whole table (query/last_point.h without a
-// WHERE clause, or one with only lower bounds on time) reads only the Parquet files and staged rows
-// that reach every key's newest time, the bound buffer::NewestTimes keeps. The engine calls these
-// around its run of the statement.
+// WHERE clause, or one of lower bounds on time and conditions on tags) reads only the Parquet files
+// and staged rows that reach every key's newest time, the bound buffer::NewestTimes keeps. The
+// engine calls these around its run of the statement.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +22,8 @@ namespace riffle::query {
 struct NewestBound {
   const catalog::Table* table = nullptr;            // none: the statement is not of that kind
   std::vector<std::string> keys;                    // lower-cased, sorted
-  std::string key;                                  // NewestTimes' name for them
+  std::string key;          // NewestTimes' name for them (and the statement's conditions)
+  std::string finding_sql;  // finds the bound (LastPointShape's; empty: the keys' own)
   std::optional<buffer::NewestTimes::Bound> bound;  // the one the run relies on
   // The range the statement's own WHERE reads (lower bounds on time), kept in what the bound
   // narrows: a key whose newest row is older is not in the answer.

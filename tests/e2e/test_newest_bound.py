@@ -154,3 +154,52 @@ def test_lower_bounds_on_time_keep_the_narrowing(tmp_path):
         assert upper.status_code != 200, upper.text  # it needs the removed files
     finally:
         s.kill9()
+
+
+def test_conditions_on_tags_have_their_own_bound(tmp_path):
+    """Conditions on tags make the bound one of the rows they keep, found with them and known by
+    them: another statement's conditions (or none) never use it. A key whose newest row the
+    conditions leave out answers with an older one, which the bound must reach. Conditions on a
+    field (a repeated point may change it) read every row."""
+    s = loaded(tmp_path)
+
+    def last_point(where, table="cpu"):
+        return (f"SELECT DISTINCT ON (host) host, n, time FROM {table} WHERE {where} "
+                f"ORDER BY host, time DESC")
+
+    def exact(where):
+        got = query_rows(s, "db", last_point(where))
+        assert got == query_rows(s, "db", last_point(where, "(SELECT * FROM cpu) AS cpu")), where
+        return got
+
+    try:
+        # h0's rows in rack r1 are old; its newest row is in r2. The others' r1 rows are recent.
+        lines = [f"cpu,host=h0,rack=r1 n=1i {BASE + 30}", f"cpu,host=h0,rack=r2 n=2i {RECENT + 600}"]
+        lines += [f"cpu,host=h{i},rack=r1 n={10 + i}i {RECENT + 600 + i}" for i in (1, 2, 3)]
+        assert write_lp(s, "db", "\n".join(lines), precision="s").status_code == 204
+        in_r1 = "rack = 'r1'"
+        late = "host IN ('h2', 'h3')"
+        assert [r["host"] for r in exact(late)] == ["h2", "h3"]
+        assert exact(late) == exact(late)  # narrowed by its own bound
+        # The bound of `late` (h2's newest time) is above h0's and h1's newest rows: the other
+        # statements must not use it.
+        got = exact(in_r1)
+        assert [(r["host"], r["n"]) for r in got] == [("h0", 1), ("h1", 11), ("h2", 12), ("h3", 13)]
+        assert exact(in_r1) == got
+        assert [r["host"] for r in newest_rows(s)] == ["h0", "h1", "h2", "h3"]
+        # A backfill into r1 of a new host lowers every bound of the table.
+        assert write_lp(s, "db", f"cpu,host=h9,rack=r1 n=9i {BASE + 90}", precision="s").status_code == 204
+        assert [r["host"] for r in exact(in_r1)] == ["h0", "h1", "h2", "h3", "h9"]
+        assert wait_for(lambda: len(files(s)) == 35, timeout=20), files(s)
+        # Found again from the rows it reaches, now that files were published.
+        assert [r["host"] for r in exact(late)] == ["h2", "h3"]
+        for f in files(s):
+            if f["max_time"] < (RECENT + 600) * 10**9:
+                delete_object(s, f["path"])
+        assert [r["host"] for r in query_rows(s, "db", last_point(late))] == ["h2", "h3"]
+        # r1's bound reaches h0's and h9's old rows: their files are gone.
+        assert query(s, "db", last_point(in_r1)).status_code != 200
+        # A field's condition has no bound: it reads every file.
+        assert query(s, "db", last_point(f"{late} AND n > 0")).status_code != 200
+    finally:
+        s.kill9()
