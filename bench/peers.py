@@ -323,6 +323,12 @@ def build_queries(hosts, rows, seed, hour_buckets):
     queries.append(("lastpoint",
                     'SELECT * from cpu group by "hostname" order by time desc limit 1',
                     "SELECT DISTINCT ON (hostname) * FROM cpu ORDER BY hostname, time DESC"))
+    # Not a TSBS query: the last point of the hosts of one region, as a dashboard filtered by a
+    # tag asks for it.
+    queries.append(("lastpoint of one region",
+                    "SELECT * from cpu where region = 'us-west-1' group by \"hostname\" order by time desc limit 1",
+                    "SELECT DISTINCT ON (hostname) * FROM cpu WHERE region = 'us-west-1' "
+                    "ORDER BY hostname, time DESC"))
     a, b = window(12)
     hs = pick(1)
     queries.append(("high-cpu-1",
