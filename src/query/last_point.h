@@ -32,10 +32,10 @@
 
 namespace riffle::query {
 
-// What the rewritten statement reads: its table and keys, and whether a WHERE clause may leave
-// out a key's newest row. Without one (no WHERE, or only lower bounds on time: OnlyLowerTimeBounds
-// in query/time_bounds.h), a bound on every key's newest time (buffer/newest_times.h) may narrow
-// what it reads.
+// What the rewritten statement reads: its table and keys, and what its WHERE clause lets a bound
+// on every key's newest time (buffer/newest_times.h) narrow. No WHERE, lower bounds on time
+// (OnlyLowerTimeBounds in query/time_bounds.h) and conditions on a row's own columns do; anything
+// else makes it `filtered`.
 struct LastPointShape {
   std::string table;  // lower-cased
   std::vector<std::string> keys;  // the key columns, lower-cased, sorted
