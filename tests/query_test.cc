@@ -414,12 +414,15 @@ TEST_F(LastPointTest, ShapeNamesTableKeysAndFilter) {
        {"time > now() - INTERVAL 1 HOUR", "time >= '2020-01-01' AND cpu.time > $since",
         "'2020-01-01' <= time", "time >= to_timestamp(1577836800) AND time > NULL"}) {
     auto shape = shape_of(where);
-    EXPECT_TRUE(on_tags(shape) && shape.filter.empty() && shape.finding_sql.empty()) << where;
+    // No condition: the bound of the keys alone, found over every row.
+    EXPECT_TRUE(on_tags(shape) && shape.filter.empty()) << where;
+    EXPECT_EQ(shape.finding_sql.find("WHERE"), std::string::npos) << shape.finding_sql;
   }
   auto tags = shape_of("time > '2020-01-01' AND host IN ('a', 'b') AND NOT (Region LIKE 'us%')");
   EXPECT_TRUE(on_tags(tags));
   EXPECT_EQ(tags.filter_columns, (std::set<std::string>{"host", "region"}));
   EXPECT_NE(tags.finding_sql.find("max("), std::string::npos) << tags.finding_sql;
+  EXPECT_NE(tags.finding_sql.find("WHERE"), std::string::npos) << tags.finding_sql;
   // The same conditions elsewhere in the text are the same bound.
   EXPECT_EQ(shape_of("host IN ('a', 'b') AND  NOT (Region LIKE 'us%')").filter, tags.filter);
   EXPECT_NE(shape_of("host IN ('a', 'c')").filter, shape_of("host IN ('a', 'b')").filter);

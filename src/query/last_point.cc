@@ -272,23 +272,26 @@ std::optional<json> LastPointTree(
         conditions.push_back(c);
       }
     }
-    if (!shape->filtered && !conditions.empty()) {
+    if (!shape->filtered) {
+      // The statement that finds the bound: rows found, and min over the keys of max(time)
+      // among the rows the conditions keep.
       std::string placeholders;
       for (size_t i = 0; i < conditions.size(); ++i)
-        placeholders += std::string(i ? " AND " : "") + kWherePlaceholder + std::to_string(i);
+        placeholders +=
+            std::string(i ? " AND " : " WHERE ") + kWherePlaceholder + std::to_string(i);
       std::string keys_sql;
       for (const auto& k : keys)
         keys_sql += (keys_sql.empty() ? "" : ", ") + q + "." + duck::QuoteIdent(k);
       auto finding =
           parse("SELECT count(*), coalesce(epoch_ns(min(__riffle_newest)), 0) FROM (SELECT max(" +
-                q + ".\"time\") AS __riffle_newest FROM " + t + " AS " + q + " WHERE " +
-                placeholders + " GROUP BY " + keys_sql + ")");
+                q + ".\"time\") AS __riffle_newest FROM " + t + " AS " + q + placeholders +
+                " GROUP BY " + keys_sql + ")");
       if (!finding) {
         shape->filtered = true;
       } else {
         for (size_t i = 0; i < conditions.size(); ++i)
           PutWhere(*finding, conditions[i], (kWherePlaceholder + std::to_string(i)).c_str());
-        shape->filter = WithoutLocations(json(conditions)).dump();
+        if (!conditions.empty()) shape->filter = WithoutLocations(json(conditions)).dump();
         shape->finding_tree = finding->dump();
       }
     }

@@ -42,11 +42,12 @@ struct LastPointShape {
   // A WHERE clause no bound covers (it may keep an older row than a key's newest, or differ
   // between runs).
   bool filtered = false;
-  // Otherwise the conditions of the WHERE beyond lower bounds on time, when it has some: each
-  // decides a row from its own columns (`filter_columns`, lower-cased). The bound is then one of
-  // the rows they keep, found by `finding_sql` (rows found, min over the keys of max(time)) and
-  // known by `filter` (the conditions' parse tree without text positions). A bound applies only
-  // where those columns are tags: a repeated point can change a field, never a tag.
+  // Otherwise the bound is found by `finding_sql` (rows found, min over the keys of max(time)).
+  // The conditions of the WHERE beyond lower bounds on time, when it has some, each decide a row
+  // from its own columns (`filter_columns`, lower-cased): the bound is then one of the rows they
+  // keep, found with them and known by `filter` (their parse tree without text positions). A
+  // bound applies only where those columns are tags: a repeated point can change a field, never
+  // a tag.
   std::set<std::string> filter_columns;
   std::string filter;
   std::string finding_sql;

@@ -5,7 +5,6 @@
 
 #include "common/fault.h"
 #include "common/text.h"
-#include "duck/duck.h"
 
 namespace riffle::query {
 namespace {
@@ -50,8 +49,7 @@ NewestBound NewestBoundFor(buffer::Buffer& buffer, const catalog::Database& db,
     if (!tags.count(k)) return NewestBound{};
   for (const auto& c : shape->filter_columns)
     if (!tags.count(c)) return NewestBound{};
-  out.keys = shape->keys;
-  for (const auto& k : out.keys) out.key += k + '\0';
+  for (const auto& k : shape->keys) out.key += k + '\0';
   if (!shape->filter.empty()) out.key += '\1' + shape->filter;
   out.finding_sql = shape->finding_sql;
   if (auto it = ranges->find(out.table->id); it != ranges->end()) out.statement_range = it->second;
@@ -75,17 +73,8 @@ Status NarrowToNewest(buffer::Buffer& buffer, duck::Connection& conn, NewestBoun
     std::optional<int64_t> found;
     Status st = narrow(*ranges);
     if (st.ok()) {
-      std::string sql = newest->finding_sql;
-      if (sql.empty()) {
-        std::string keys;
-        for (const auto& k : newest->keys) keys += (keys.empty() ? "" : ", ") + duck::QuoteIdent(k);
-        sql =
-            "SELECT count(*), coalesce(epoch_ns(min(__riffle_newest)), 0) FROM (SELECT "
-            "max(\"time\") AS __riffle_newest FROM " +
-            duck::QuoteIdent(newest->table->name) + " GROUP BY " + keys + ")";
-      }
       // No row: nothing found (an empty table, or no row the conditions keep, has no bound).
-      auto rows = conn.QueryInt64s(sql);
+      auto rows = conn.QueryInt64s(newest->finding_sql);
       if (rows.ok() && !rows->empty() && (*rows)[0].size() == 2 && (*rows)[0][0] > 0)
         found = (*rows)[0][1];
     }

@@ -9,7 +9,6 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "buffer/buffer.h"
 #include "catalog/catalog.h"
@@ -21,9 +20,8 @@ namespace riffle::query {
 
 struct NewestBound {
   const catalog::Table* table = nullptr;            // none: the statement is not of that kind
-  std::vector<std::string> keys;                    // lower-cased, sorted
-  std::string key;          // NewestTimes' name for them (and the statement's conditions)
-  std::string finding_sql;  // finds the bound (LastPointShape's; empty: the keys' own)
+  std::string key;          // NewestTimes' name for the keys and the statement's conditions
+  std::string finding_sql;  // finds the bound (LastPointShape's)
   std::optional<buffer::NewestTimes::Bound> bound;  // the one the run relies on
   // The range the statement's own WHERE reads (lower bounds on time), kept in what the bound
   // narrows: a key whose newest row is older is not in the answer.
