@@ -267,7 +267,7 @@ std::optional<json> LastPointTree(
       std::vector<json> conjuncts;
       Conjuncts(where, &conjuncts);
       for (const auto& c : conjuncts) {
-        if (OnlyLowerTimeBounds(c, qualifier)) continue;
+        if (IsLowerTimeBound(c, qualifier)) continue;
         if (!IsRowCondition(c, qualifier, &shape->filter_columns)) shape->filtered = true;
         conditions.push_back(c);
       }

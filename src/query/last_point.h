@@ -34,7 +34,7 @@ namespace riffle::query {
 
 // What the rewritten statement reads: its table and keys, and what its WHERE clause lets a bound
 // on every key's newest time (buffer/newest_times.h) narrow. No WHERE, lower bounds on time
-// (OnlyLowerTimeBounds in query/time_bounds.h) and conditions on a row's own columns do; anything
+// (IsLowerTimeBound in query/time_bounds.h) and conditions on a row's own columns do; anything
 // else makes it `filtered`.
 struct LastPointShape {
   std::string table;  // lower-cased

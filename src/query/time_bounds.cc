@@ -249,15 +249,8 @@ StatementTimeBounds FindTimeBounds(const nlohmann::json& statement) {
   return result;
 }
 
-bool OnlyLowerTimeBounds(const nlohmann::json& where, const std::string& qualifier) {
-  if (!where.is_object()) return false;
-  if (StringAt(where, "type") == "CONJUNCTION_AND") {
-    const auto& children = where.value("children", json::array());
-    return children.is_array() && !children.empty() &&
-           std::all_of(children.begin(), children.end(),
-                       [&](const json& c) { return OnlyLowerTimeBounds(c, qualifier); });
-  }
-  if (StringAt(where, "class") != "COMPARISON") return false;
+bool IsLowerTimeBound(const nlohmann::json& where, const std::string& qualifier) {
+  if (!where.is_object() || StringAt(where, "class") != "COMPARISON") return false;
   const std::string type = StringAt(where, "type");
   const json left = where.value("left", json()), right = where.value("right", json());
   bool clock = false;

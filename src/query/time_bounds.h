@@ -53,12 +53,12 @@ struct StatementTimeBounds {
 // The bounds in `statement` (one element of json_serialize_sql's "statements").
 StatementTimeBounds FindTimeBounds(const nlohmann::json& statement);
 
-// Whether a WHERE clause (its parse tree) keeps exactly the rows at or after one moment:
-// a conjunction of `time > v`, `time >= v` (or `v < time`, `v <= time`), each v an expression
-// of the kind a bound may be (the same for every row). Every row of a series it keeps is then
-// newer than every row it leaves out. `qualifier` is the table's name in the statement,
-// lower-cased.
-bool OnlyLowerTimeBounds(const nlohmann::json& where, const std::string& qualifier);
+// Whether a condition of a WHERE clause (its parse tree; one conjunct) keeps exactly the rows
+// at or after one moment: `time > v` or `time >= v` (or `v < time`, `v <= time`), v an
+// expression of the kind a bound may be (the same for every row). Every row of a series it
+// keeps is then newer than every row it leaves out. `qualifier` is the table's name in the
+// statement, lower-cased.
+bool IsLowerTimeBound(const nlohmann::json& where, const std::string& qualifier);
 
 // The bounds of user SQL `sql` with their eval_sql, parsed on `conn` (nothing of the statement
 // is bound or read; constant bounds are evaluated); none when DuckDB cannot parse it or it is
