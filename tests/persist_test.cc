@@ -13,6 +13,21 @@ ParquetFileInfo File(const std::string& path, uint32_t table, int64_t day, int64
   return {1, table, path, 10, 1, day * kDay + 60, day * kDay + 60 + span};
 }
 
+TEST(MergeSortBucket, HoldsAboutSoManyRowsAsAWholePartOfADay) {
+  constexpr int64_t kHour = kDay / 24;
+  // TSBS: 100 hosts, a point every 10 s, 864,000 rows a day; 262,144 rows are 7.3 hours.
+  EXPECT_EQ(MergeSortBucket(864'000, kDay), 6 * kHour);
+  // The same rate over a merge of half a day.
+  EXPECT_EQ(MergeSortBucket(432'000, kDay / 2), 6 * kHour);
+  // Few rows: sorted by series over the whole day.
+  EXPECT_EQ(MergeSortBucket(60, kDay), kDay);
+  EXPECT_EQ(MergeSortBucket(1, 1), kDay / 24 / 6);  // one row in one nanosecond: the narrowest
+  // Dense: 10 million rows a day, 38 minutes' worth per bucket.
+  EXPECT_EQ(MergeSortBucket(10'000'000, kDay), kHour / 2);
+  EXPECT_EQ(MergeSortBucket(100'000'000, kDay), kHour / 6);
+  EXPECT_EQ(MergeSortBucket(0, 0), kDay / 24 / 6);
+}
+
 TEST(PlanCompaction, MergesAClosedDaysFilesOfOneTableOncePastTheMinimum) {
   std::vector<ParquetFileInfo> files = {File("a", 1, 98), File("b", 1, 98), File("c", 2, 98),
                                         File("d", 1, 98)};

@@ -116,11 +116,13 @@ class Buffer {
       const std::function<bool()>& stop);
   // The SELECT that compaction writes for `inputs` (Parquet files of `table`, oldest first).
   std::string MergeFilesSql(const catalog::Table& table, const std::vector<std::string>& inputs);
-  // Compaction: writes the rows of `inputs` (Parquet files of `table`, oldest first) into one
-  // zstd Parquet file `output`, repeated points merged, on a connection of its own (appends go
-  // on); queries are not affected until the files are published. Returns the rows written.
+  // Compaction: writes the rows of `inputs` (Parquet files of `table`, oldest first, holding
+  // `input_rows` rows) into one Parquet file `output`, repeated points merged, sorted by time
+  // bucket (multiples of `bucket_ns` since the epoch), then series and time as a snapshot's
+  // rows are, on a connection of its own (appends go on); queries are not affected until the
+  // files are published. Returns the rows written.
   Result<int64_t> MergeParquet(const catalog::Table& table, const std::vector<std::string>& inputs,
-                               const std::string& output);
+                               int64_t input_rows, int64_t bucket_ns, const std::string& output);
   // Row deletes (wal::RowDelete). Append applies those among `ops` to the buffered rows in WAL
   // order; this tells how many rows the one numbered `sequence` removed (once).
   int64_t TakeDeletedRows(uint64_t sequence);

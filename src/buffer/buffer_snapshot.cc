@@ -1,5 +1,6 @@
 // The buffer's side of a snapshot: freeze the tables, copy the frozen rows to Parquet, publish
 // the files and forget the frozen rows (see QueryEngine::FreezeBuffer and persist/).
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -298,13 +299,22 @@ std::string Buffer::MergeFilesSql(const catalog::Table& table,
 }
 
 Result<int64_t> Buffer::MergeParquet(const catalog::Table& table,
-                                     const std::vector<std::string>& inputs,
-                                     const std::string& output) {
+                                     const std::vector<std::string>& inputs, int64_t input_rows,
+                                     int64_t bucket_ns, const std::string& output) {
   auto conn = duck::Connection::Open(*db_);
   if (!conn.ok()) return Status::Internal("compaction: " + conn.status().message());
   ScanGuard scanning(this);
-  auto copied = conn->QueryInt64s("COPY (" + MergeFilesSql(table, inputs) + ") TO " +
-                                  QuoteLiteral(output) + parquet_options_);
+  std::string rows = MergeFilesSql(table, inputs);
+  // Each input is sorted by series and time, but one after another they are not: a row group
+  // of their concatenation spans parts of several inputs, so its min/max of every tag covers
+  // nearly every series, and a query for one host reads every row group of its time range.
+  if (input_rows <= kMaxSortedRows) {
+    std::string bucket = std::to_string(std::max<int64_t>(bucket_ns, 1));
+    rows = "SELECT * FROM (" + rows + ") ORDER BY (epoch_ns(\"time\") - (((epoch_ns(\"time\") % " +
+           bucket + ") + " + bucket + ") % " + bucket + ")), " + SortKeySql(table);
+  }
+  auto copied =
+      conn->QueryInt64s("COPY (" + rows + ") TO " + QuoteLiteral(output) + parquet_options_);
   if (!copied.ok()) return copied.status();
   return (*copied)[0][0];  // repeats merged: fewer than the inputs hold
 }

@@ -3,6 +3,7 @@
 // the compactor node plans and merges (see cluster/compactor.cc) and the node that owns the
 // files adopts the result.
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -19,6 +20,22 @@ constexpr int64_t kDay = 86'400'000'000'000;
 int64_t DayOf(int64_t t) { return t >= 0 ? t / kDay : (t - kDay + 1) / kDay; }
 
 }  // namespace
+
+int64_t MergeSortBucket(int64_t rows, int64_t span_ns) {
+  constexpr int64_t kMinute = 60'000'000'000;
+  // Whole parts of a day, widest first.
+  static constexpr int64_t kBuckets[] = {
+      kDay,         12 * 60 * kMinute, 6 * 60 * kMinute, 3 * 60 * kMinute,
+      60 * kMinute, 30 * kMinute,      10 * kMinute};
+  // Where kMergedRowsPerBucket rows fall at this file's rate (the full span of a day at least:
+  // a merge's inputs may cover only part of one).
+  const double per_bucket = static_cast<double>(std::max<int64_t>(span_ns, 1)) *
+                            static_cast<double>(kMergedRowsPerBucket) /
+                            static_cast<double>(std::max<int64_t>(rows, 1));
+  for (int64_t bucket : kBuckets)
+    if (static_cast<double>(bucket) <= per_bucket) return bucket;
+  return kBuckets[std::size(kBuckets) - 1];
+}
 
 std::vector<ParquetFileInfo> PlanCompaction(const std::vector<ParquetFileInfo>& files,
                                             size_t min_files, int64_t now_ns) {
@@ -98,7 +115,9 @@ Result<ParquetFileInfo> MergeFiles(const catalog::CatalogState& state, buffer::B
     merged.max_time = std::max(merged.max_time, f.max_time);
   }
   RIFFLE_ASSIGN_OR_RETURN(std::string output, local->Stage(key));
-  auto rows = buffer->MergeParquet(*table, inputs, output);
+  auto rows = buffer->MergeParquet(
+      *table, inputs, merged.rows,
+      MergeSortBucket(merged.rows, merged.max_time - merged.min_time + 1), output);
   if (!rows.ok()) {
     local->Discard(key);
     return rows.status();

@@ -83,8 +83,16 @@ struct RowDeleteRecord {
 // `files` (oldest first). Empty when there is nothing to do.
 std::vector<ParquetFileInfo> PlanCompaction(const std::vector<ParquetFileInfo>& files,
                                             size_t min_files, int64_t now_ns);
-// Writes the rows of `group` (as PlanCompaction chose them), repeated points merged, to the
-// new object `key` through `local`, on `buffer`'s DuckDB. NotFound if the table is gone.
+// The time bucket within which a merged file of `rows` rows over `span_ns` is sorted by series:
+// a bucket holds about kMergedRowsPerBucket rows, rounded down to a whole part of a UTC day
+// (10 minutes to a day). A query for a few series then reads about one row group per bucket it
+// covers, and one over a time range only the buckets in it: sorted by series alone, a merged
+// day's row groups each span the whole day, and every query of part of a day reads all of them.
+constexpr int64_t kMergedRowsPerBucket = 8 * buffer::kParquetRowGroupRows;
+int64_t MergeSortBucket(int64_t rows, int64_t span_ns);
+// Writes the rows of `group` (as PlanCompaction chose them), repeated points merged and sorted
+// by time bucket (MergeSortBucket), series and time, to the new object `key` through `local`,
+// on `buffer`'s DuckDB. NotFound if the table is gone.
 Result<ParquetFileInfo> MergeFiles(const catalog::CatalogState& state, buffer::Buffer* buffer,
                                    objstore::LocalFiles* local,
                                    const std::vector<ParquetFileInfo>& group,

@@ -415,6 +415,44 @@ def test_the_open_days_snapshots_are_merged_by_size_tiers(tmp_path):
         s.kill9()
 
 
+def test_a_merged_file_is_sorted_by_series_and_time_as_a_snapshots_file_is(tmp_path):
+    """A snapshot writes its rows sorted by series (the tags, in the table's order) and time, so
+    that a row group holds a few series and a query for one host skips the others by their
+    min/max statistics. Compaction merges such files into one, and sorts it the same way: the
+    inputs one after another would give row groups that each hold every series. Three snapshots
+    of the same four hosts over one closed day end as one file in that order, with the same
+    answers."""
+    s = Server(tmp_path, ["--force-snapshot-rows", "20", "--compaction-min-files", "3",
+                          "--snapshotted-wal-files-to-keep", "0"]).start()
+    day0 = 1_700_006_400  # 2023-11-15T00:00:00Z, long closed
+    try:
+        for b in range(3):
+            # Time order across hosts: each write's file, sorted, starts again at h0.
+            lines = [f"cpu,host=h{i % 4},rack=r{(i % 4) // 2} usage={b * 100 + i}.5 {day0 + b * 3600 + i * 60}"
+                     for i in range(20)]
+            assert write_lp(s, "db", "\n".join(lines), precision="s").status_code == 204
+            assert wait_for(lambda: sum(f["row_count"] for f in parquet_files(s, "db")) == (b + 1) * 20,
+                            timeout=20), parquet_files(s, "db")
+        sql = "SELECT host, rack, usage, time FROM cpu ORDER BY time"
+        expected = query_rows(s, "db", sql)
+        assert len(expected) == 60
+        merged = wait_for(lambda: [f for f in parquet_files(s, "db") if "/c" in f["path"]], timeout=30)
+        assert merged and len(parquet_files(s, "db")) == 1, (parquet_files(s, "db"), s.log())
+        assert query_rows(s, "db", sql) == expected
+        local = tmp_path / "merged.parquet"
+        local.write_bytes(read_object(s, merged[0]["path"]))
+        # Rows out of (host, rack, time) order, in the file's own row order.
+        out_of_order = duckdb_cell(
+            "SELECT count(*) FROM (SELECT host, rack, time, lag(host) OVER w AS h, lag(rack) OVER w AS r, "
+            "lag(time) OVER w AS t FROM read_parquet('" + str(local) + "', file_row_number = true) "
+            "WINDOW w AS (ORDER BY file_row_number)) "
+            "WHERE h > host OR (h = host AND (r > rack OR (r = rack AND t > time)))")
+        assert out_of_order == "0"
+        assert duckdb_cell(f"SELECT count(*) FROM read_parquet('{local}')") == "60"
+    finally:
+        s.kill9()
+
+
 def codecs(server, tmp_path):
     """The codecs of the table's published Parquet files, as DuckDB reads their footers."""
     keys = wait_for(lambda: parquet_keys(server) == sorted(f["path"] for f in parquet_files(server, "db"))
