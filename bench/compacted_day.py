@@ -10,7 +10,8 @@ keep that order, or its row groups each hold every host and such a query reads t
 Loads --rows TSBS cpu rows (100 hosts, a point every 10 s: 864,000 rows are one day) through
 /api/v3/write_lp in 4,000-line batches with --force-snapshot-rows 48000 (so that every row is persisted), once with compaction (--compaction-min-files 8)
 and once without, per binary. Prints, for each query, the median wall ms of --runs after a warm-up,
-the server's CPU ms per run (/proc/PID/task/*/schedstat) and the Parquet files the day ends in."""
+the server's CPU ms per run (/proc/PID/task/*/schedstat) and the Parquet files the day ends in;
+after each load, the merges compaction made, the seconds they took and the server's peak RSS."""
 import argparse
 import json
 import os
@@ -87,6 +88,13 @@ def load(binary, rows, compact):
             stable = stable + 1 if n == last else 0
             last = n
             time.sleep(0.5)
+        metrics = sess.get(server.url + "/metrics", timeout=30).text
+        merge_s = sum(float(line.split()[1]) for line in metrics.splitlines()
+                      if line.startswith("riffle_compaction_duration_seconds_sum"))
+        merges = sum(int(float(line.split()[1])) for line in metrics.splitlines()
+                     if line.startswith("riffle_compaction_duration_seconds_count"))
+        print(f"{'compaction' if compact else 'no compaction'}: {merges} merges, {merge_s:.2f} s in all; "
+              f"peak RSS {common.peak_rss_mb(server.proc.pid):.0f} MB", flush=True)
         persisted = sql(server, "SELECT coalesce(sum(row_count), 0) AS n FROM system.parquet_files", sess)[0]["n"]
         if persisted != rows:
             print(f"note: {rows - persisted} rows still in the buffer", flush=True)

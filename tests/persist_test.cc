@@ -15,17 +15,20 @@ ParquetFileInfo File(const std::string& path, uint32_t table, int64_t day, int64
 
 TEST(MergeSortBucket, HoldsAboutSoManyRowsAsAWholePartOfADay) {
   constexpr int64_t kHour = kDay / 24;
-  // TSBS: 100 hosts, a point every 10 s, 864,000 rows a day; 262,144 rows are 7.3 hours.
-  EXPECT_EQ(MergeSortBucket(864'000, kDay), 6 * kHour);
+  // TSBS: 100 hosts, a point every 10 s, 864,000 rows a day; 131,072 rows are 3.6 hours.
+  EXPECT_EQ(MergeSortBucket(864'000, kDay), 3 * kHour);
   // The same rate over a merge of half a day.
-  EXPECT_EQ(MergeSortBucket(432'000, kDay / 2), 6 * kHour);
+  EXPECT_EQ(MergeSortBucket(432'000, kDay / 2), 3 * kHour);
   // Few rows: sorted by series over the whole day.
   EXPECT_EQ(MergeSortBucket(60, kDay), kDay);
-  EXPECT_EQ(MergeSortBucket(1, 1), kDay / 24 / 6);  // one row in one nanosecond: the narrowest
-  // Dense: 10 million rows a day, 38 minutes' worth per bucket.
-  EXPECT_EQ(MergeSortBucket(10'000'000, kDay), kHour / 2);
+  EXPECT_EQ(MergeSortBucket(200'000, kDay), 12 * kHour);
+  // Dense: 3 million rows a day (63 minutes' worth), then 10 million (19 minutes' worth).
+  EXPECT_EQ(MergeSortBucket(3'000'000, kDay), kHour);
+  EXPECT_EQ(MergeSortBucket(10'000'000, kDay), kHour / 6);
+  // Denser still, or one row in one nanosecond: the narrowest.
   EXPECT_EQ(MergeSortBucket(100'000'000, kDay), kHour / 6);
-  EXPECT_EQ(MergeSortBucket(0, 0), kDay / 24 / 6);
+  EXPECT_EQ(MergeSortBucket(1, 1), kHour / 6);
+  EXPECT_EQ(MergeSortBucket(0, 0), kHour / 6);
 }
 
 TEST(PlanCompaction, MergesAClosedDaysFilesOfOneTableOncePastTheMinimum) {

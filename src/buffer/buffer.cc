@@ -164,6 +164,12 @@ Buffer::Buffer(duck::Database* db, const std::string& scratch_dir, const std::st
     log::Error("write buffer: " + st.message());
   std::string dir = scratch_dir.empty() ? std::filesystem::temp_directory_path().string() : scratch_dir;
   stub_path_ = dir + "/view-stub-" + std::to_string(::getpid()) + ".parquet";
+  // Part files of merges a crash interrupted (the scratch dir is this node's alone).
+  merge_part_prefix_ = dir + "/merge-part-";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.path().filename().string().rfind("merge-part-", 0) == 0)
+      std::filesystem::remove(entry.path(), ec);
   // "time" because the views filter the files' rows by it.
   Status st = conn_.Exec("COPY (SELECT NULL::TIMESTAMP_NS AS \"time\" WHERE false) TO " +
                          QuoteLiteral(stub_path_) + " (FORMAT parquet)");

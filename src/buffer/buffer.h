@@ -209,6 +209,8 @@ class Buffer {
   Status ExecView(uint32_t table_id, const std::string& sql);
   std::string parquet_options_;       // COPY's options for the Parquet files it writes
   std::string stub_path_;             // an empty Parquet file with a "time" column
+  std::string merge_part_prefix_;     // MergeParquet's part files: scratch dir + "/merge-part-"
+  std::atomic<uint64_t> merge_parts_{0};
   std::set<uint32_t> stub_variables_;  // table ids whose variable conn_ has set to it
   std::shared_mutex views_mu_;        // see ReadViews
   std::mutex scan_mu_;                // guards scans_, frozen_scans_ and checkpointing_

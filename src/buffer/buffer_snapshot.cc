@@ -304,19 +304,53 @@ Result<int64_t> Buffer::MergeParquet(const catalog::Table& table,
   auto conn = duck::Connection::Open(*db_);
   if (!conn.ok()) return Status::Internal("compaction: " + conn.status().message());
   ScanGuard scanning(this);
-  std::string rows = MergeFilesSql(table, inputs);
+  const std::string rows = MergeFilesSql(table, inputs);
+  auto copy = [&](const std::string& select, const std::string& to) -> Result<int64_t> {
+    auto copied =
+        conn->QueryInt64s("COPY (" + select + ") TO " + QuoteLiteral(to) + parquet_options_);
+    if (!copied.ok()) return copied.status();
+    return (*copied)[0][0];  // repeats merged: fewer than the inputs hold
+  };
   // Each input is sorted by series and time, but one after another they are not: a row group
   // of their concatenation spans parts of several inputs, so its min/max of every tag covers
   // nearly every series, and a query for one host reads every row group of its time range.
-  if (input_rows <= kMaxSortedRows) {
-    std::string bucket = std::to_string(std::max<int64_t>(bucket_ns, 1));
-    rows = "SELECT * FROM (" + rows + ") ORDER BY (epoch_ns(\"time\") - (((epoch_ns(\"time\") % " +
-           bucket + ") + " + bucket + ") % " + bucket + ")), " + SortKeySql(table);
+  if (input_rows > kMaxSortedRows) return copy(rows, output);
+  // One sort per time bucket, each written to a part file, then the parts one after another
+  // into `output`: a sort holds its rows in memory, and one sort of a whole day's rows raised
+  // the peak RSS of a day's ingest and merges by 250-390 MB (864,000 TSBS rows).
+  bucket_ns = std::max<int64_t>(bucket_ns, 1);
+  const std::string b = std::to_string(bucket_ns);
+  const std::string bucket_of =
+      "(epoch_ns(\"time\") - (((epoch_ns(\"time\") % " + b + ") + " + b + ") % " + b + "))";
+  auto buckets = conn->QueryInt64s("SELECT DISTINCT " + bucket_of + " AS bucket FROM (" + rows +
+                                   ") ORDER BY bucket");
+  if (!buckets.ok()) return buckets.status();
+  // A range of "time" rather than bucket_of's value: DuckDB skips the inputs' row groups
+  // outside it by their statistics.
+  auto sorted_in = [&](int64_t bucket) {
+    std::string in = "\"time\" >= make_timestamp_ns(" + std::to_string(bucket) + ")";
+    if (bucket <= INT64_MAX - bucket_ns)
+      in += " AND \"time\" < make_timestamp_ns(" + std::to_string(bucket + bucket_ns) + ")";
+    return "SELECT * FROM (" + rows + ") WHERE " + in + " ORDER BY " + SortKeySql(table);
+  };
+  if (buckets->size() <= 1)
+    return copy(buckets->empty() ? rows : sorted_in((*buckets)[0][0]), output);
+  std::vector<std::string> parts;
+  auto remove_parts = [&] {
+    std::error_code ec;
+    for (const auto& part : parts) std::filesystem::remove(part, ec);
+  };
+  for (const auto& bucket : *buckets) {
+    parts.push_back(merge_part_prefix_ + std::to_string(merge_parts_++) + ".parquet");
+    if (auto written = copy(sorted_in(bucket[0]), parts.back()); !written.ok()) {
+      remove_parts();
+      return written.status();
+    }
   }
-  auto copied =
-      conn->QueryInt64s("COPY (" + rows + ") TO " + QuoteLiteral(output) + parquet_options_);
-  if (!copied.ok()) return copied.status();
-  return (*copied)[0][0];  // repeats merged: fewer than the inputs hold
+  // DuckDB keeps the files' order, and each file's (insertion order is preserved).
+  auto written = copy(ReadParquetSql(PathListSql(parts)), output);
+  remove_parts();
+  return written;
 }
 
 }  // namespace riffle::buffer

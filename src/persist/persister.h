@@ -88,7 +88,7 @@ std::vector<ParquetFileInfo> PlanCompaction(const std::vector<ParquetFileInfo>& 
 // (10 minutes to a day). A query for a few series then reads about one row group per bucket it
 // covers, and one over a time range only the buckets in it: sorted by series alone, a merged
 // day's row groups each span the whole day, and every query of part of a day reads all of them.
-constexpr int64_t kMergedRowsPerBucket = 8 * buffer::kParquetRowGroupRows;
+constexpr int64_t kMergedRowsPerBucket = 4 * buffer::kParquetRowGroupRows;
 int64_t MergeSortBucket(int64_t rows, int64_t span_ns);
 // Writes the rows of `group` (as PlanCompaction chose them), repeated points merged and sorted
 // by time bucket (MergeSortBucket), series and time, to the new object `key` through `local`,
