@@ -420,8 +420,8 @@ def test_a_merged_file_is_sorted_by_series_and_time_as_a_snapshots_file_is(tmp_p
     that a row group holds a few series and a query for one host skips the others by their
     min/max statistics. Compaction merges such files into one, and sorts it the same way: the
     inputs one after another would give row groups that each hold every series. Three snapshots
-    of the same four hosts over one closed day end as one file in that order, with the same
-    answers."""
+    of the same four hosts over one closed day (two files each) end as one file in that order,
+    with the same answers."""
     s = Server(tmp_path, ["--force-snapshot-rows", "20", "--compaction-min-files", "3",
                           "--snapshotted-wal-files-to-keep", "0"]).start()
     day0 = 1_700_006_400  # 2023-11-15T00:00:00Z, long closed
@@ -436,7 +436,9 @@ def test_a_merged_file_is_sorted_by_series_and_time_as_a_snapshots_file_is(tmp_p
         sql = "SELECT host, rack, usage, time FROM cpu ORDER BY time"
         expected = query_rows(s, "db", sql)
         assert len(expected) == 60
-        merged = wait_for(lambda: [f for f in parquet_files(s, "db") if "/c" in f["path"]], timeout=30)
+        # Each write spans two 10-minute chunks (two files): merges follow until one file is left.
+        merged = wait_for(lambda: [f for f in parquet_files(s, "db") if "/c" in f["path"] and f["row_count"] == 60],
+                          timeout=30)
         assert merged and len(parquet_files(s, "db")) == 1, (parquet_files(s, "db"), s.log())
         assert query_rows(s, "db", sql) == expected
         local = tmp_path / "merged.parquet"
@@ -449,6 +451,22 @@ def test_a_merged_file_is_sorted_by_series_and_time_as_a_snapshots_file_is(tmp_p
             "WHERE h > host OR (h = host AND (r > rack OR (r = rack AND t > time)))")
         assert out_of_order == "0"
         assert duckdb_cell(f"SELECT count(*) FROM read_parquet('{local}')") == "60"
+    finally:
+        s.kill9()
+
+
+def test_part_files_of_a_merge_a_crash_interrupted_are_removed_at_start(tmp_path):
+    """A merge sorts each time bucket into a part file in the node's scratch dir (<data-dir>/.tmp)
+    before writing the merged file; a crash in between leaves them there, and the next start
+    removes them (and nothing else)."""
+    scratch = tmp_path / "data" / ".tmp"
+    scratch.mkdir(parents=True)
+    (scratch / "merge-part-17.parquet").write_bytes(b"PAR1 left by a crash")
+    (scratch / "kept.txt").write_text("not a part file")
+    s = Server(tmp_path).start()
+    try:
+        assert not (scratch / "merge-part-17.parquet").exists()
+        assert (scratch / "kept.txt").exists()
     finally:
         s.kill9()
 
