@@ -33,6 +33,20 @@ std::string SortKeySql(const catalog::Table& table) {
   return key + "\"time\"";
 }
 
+// The chunk width past `chunk` for a snapshot of too many chunks: the narrowest whole part of
+// a UTC day that is at least eight chunks wide and a whole number of them (for 10-minute chunks:
+// 80 minutes, 12 hours, a day), then eight times as wide. Chunks begin at multiples of their
+// width since the epoch, so none of these crosses midnight: compaction merges a table's files
+// day by day and leaves a file that spans two days as it is, and with it the days around it.
+int64_t WiderChunk(int64_t chunk) {
+  constexpr int64_t kDay = 86'400'000'000'000;
+  if (chunk <= 0 || chunk >= kDay || kDay % chunk != 0) return chunk * 8;
+  const int64_t per_day = kDay / chunk;
+  for (int64_t k = 8; k < per_day; ++k)
+    if (per_day % k == 0) return chunk * k;
+  return kDay;
+}
+
 }  // namespace
 
 Result<size_t> Buffer::Freeze(const catalog::CatalogState& given) {
@@ -149,7 +163,8 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
       if (ref == frozen_refs.end()) continue;
       const std::string& qualified = ref->second.all;
       // One file per time chunk (--gen1-duration), as InfluxDB persists; a backfill spanning
-      // many chunks is written in coarser chunks so that one snapshot stays a few files.
+      // many chunks is written in coarser chunks (WiderChunk) so that one snapshot stays a few
+      // files.
       int64_t chunk = chunk_ns;
       std::vector<std::vector<int64_t>> stats;
       for (;;) {
@@ -163,7 +178,7 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
           return Status::Internal("snapshot statistics failed: " + queried.status().message());
         stats = std::move(queried).value();
         if (stats.size() <= kMaxFilesPerTable || chunk > INT64_MAX / 16) break;
-        chunk *= 8;
+        chunk = WiderChunk(chunk);
       }
       for (const auto& row : stats) {
         PersistedFile f;

@@ -455,6 +455,39 @@ def test_a_merged_file_is_sorted_by_series_and_time_as_a_snapshots_file_is(tmp_p
         s.kill9()
 
 
+def test_a_backfill_over_days_is_written_in_files_that_do_not_cross_midnight_and_merge(tmp_path):
+    """A snapshot of more than 16 time chunks (here two days of 10-minute chunks) is written in
+    wider chunks: 80 minutes, then 12 hours, each a whole part of a UTC day, so no file spans
+    midnight. Compaction merges a table's files day by day and leaves a file that spans days as
+    it is, so files of 640-minute chunks (eight times 80, the widening before) kept the days
+    around them unmerged for good. Four such snapshots of the same two closed days end as one
+    file per day, with the same answers."""
+    args = ["--force-snapshot-rows", "100", "--compaction-min-files", "3", "--snapshotted-wal-files-to-keep", "0"]
+    s = Server(tmp_path, args).start()
+    day0 = 1_451_606_400  # 2016-01-01T00:00:00Z
+    per_write = 2 * 144  # a point every 10 minutes for two days
+    try:
+        for b in range(4):
+            body = "\n".join(f"cpu,host=h{i % 4} usage={b * 1000 + i}.5 {(day0 + i * 600 + b) * 10**9}"
+                             for i in range(per_write))
+            assert write_lp(s, "db", body).status_code == 204
+            assert wait_for(lambda: sum(f["row_count"] for f in parquet_files(s, "db")) >= (b + 1) * per_write,
+                            timeout=20), parquet_files(s, "db")
+        sql = "SELECT count(*) AS n, sum(usage) AS total, min(time) AS lo, max(time) AS hi FROM cpu"
+        expected = [{"n": 4 * per_write, "total": sum(b * 1000 + i + 0.5 for b in range(4) for i in range(per_write)),
+                     "lo": "2016-01-01T00:00:00", "hi": "2016-01-02T23:50:03"}]
+        assert query_rows(s, "db", sql) == expected
+
+        def day(t):
+            return (t // 10**9 - day0) // 86_400
+        assert all(day(f["min_time"]) == day(f["max_time"]) for f in parquet_files(s, "db")), parquet_files(s, "db")
+        assert wait_for(lambda: len(parquet_files(s, "db")) == 2, timeout=30), parquet_files(s, "db")
+        assert sorted(day(f["min_time"]) for f in parquet_files(s, "db")) == [0, 1]
+        assert query_rows(s, "db", sql) == expected
+    finally:
+        s.kill9()
+
+
 def test_part_files_of_a_merge_a_crash_interrupted_are_removed_at_start(tmp_path):
     """A merge sorts each time bucket into a part file in the node's scratch dir (<data-dir>/.tmp)
     before writing the merged file; a crash in between leaves them there, and the next start
