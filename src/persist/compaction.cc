@@ -27,8 +27,7 @@ int64_t MergeSortBucket(int64_t rows, int64_t span_ns) {
   static constexpr int64_t kBuckets[] = {
       kDay,         12 * 60 * kMinute, 6 * 60 * kMinute, 3 * 60 * kMinute,
       60 * kMinute, 30 * kMinute,      10 * kMinute};
-  // Where kMergedRowsPerBucket rows fall at this file's rate (the full span of a day at least:
-  // a merge's inputs may cover only part of one).
+  // How long kMergedRowsPerBucket rows take at the merged rows' rate.
   const double per_bucket = static_cast<double>(std::max<int64_t>(span_ns, 1)) *
                             static_cast<double>(kMergedRowsPerBucket) /
                             static_cast<double>(std::max<int64_t>(rows, 1));

@@ -455,6 +455,46 @@ def test_a_merged_file_is_sorted_by_series_and_time_as_a_snapshots_file_is(tmp_p
         s.kill9()
 
 
+def test_a_merge_of_dense_rows_is_sorted_by_series_within_each_time_bucket(tmp_path):
+    """A merged file is sorted by time bucket first: the whole part of a UTC day that holds about
+    131,072 rows (4 row groups) at the rows' rate, so that a query over part of a day still
+    reads only the buckets in it. Each bucket is sorted on its own into a part file, and the
+    parts are written in order. Three snapshots of 8,000 rows (8 hosts, 05:30 to 06:30 of a
+    closed day) are merged at 16,000 rows in 6-hour buckets, then at 24,000 in 3-hour ones: the
+    rows before 06:00, sorted by host and time, then those after, sorted the same way."""
+    s = Server(tmp_path, ["--force-snapshot-rows", "8000", "--compaction-min-files", "3",
+                          "--snapshotted-wal-files-to-keep", "0"]).start()
+    t0 = 1_700_026_200_000  # 2023-11-15T05:30:00Z, in ms
+    try:
+        for b in range(3):
+            lines = [f"cpu,host=h{h} usage={b}.{i} {t0 + i * 3600 + b * 1000}" for i in range(1000) for h in range(8)]
+            assert write_lp(s, "db", "\n".join(lines), precision="ms").status_code == 204
+            assert wait_for(lambda: sum(f["row_count"] for f in parquet_files(s, "db")) == (b + 1) * 8000,
+                            timeout=30), parquet_files(s, "db")
+        sql = "SELECT count(*) AS n, round(sum(usage), 3) AS total, count(DISTINCT time) AS times FROM cpu"
+        expected = query_rows(s, "db", sql)
+        assert expected[0]["n"] == 24000 and expected[0]["times"] == 3000
+        merged = wait_for(lambda: [f for f in parquet_files(s, "db") if "/c" in f["path"] and f["row_count"] == 24000],
+                          timeout=30)
+        assert merged and len(parquet_files(s, "db")) == 1, (parquet_files(s, "db"), s.log())
+        assert query_rows(s, "db", sql) == expected
+        local = tmp_path / "merged.parquet"
+        local.write_bytes(read_object(s, merged[0]["path"]))
+        # In the file's own row order: (before 06:00, host, time) never goes down.
+        out_of_order = duckdb_cell(
+            "SELECT count(*) FROM (SELECT hour(time) >= 6 AS late, host, time, lag(hour(time) >= 6) OVER w AS l, "
+            "lag(host) OVER w AS h, lag(time) OVER w AS t FROM read_parquet('" + str(local) + "', "
+            "file_row_number = true) WINDOW w AS (ORDER BY file_row_number)) "
+            "WHERE l > late OR (l = late AND (h > host OR (h = host AND t > time)))")
+        assert out_of_order == "0"
+        # Not sorted by host alone over the hour: h0's rows after 06:00 come after h7's before it.
+        first_late = duckdb_cell(f"SELECT min(file_row_number) FROM read_parquet('{local}', file_row_number = true) "
+                                 "WHERE hour(time) >= 6")
+        assert first_late == str(8 * 3 * 500)  # 05:30-06:00 is half of each host's points
+    finally:
+        s.kill9()
+
+
 def test_a_backfill_over_days_is_written_in_files_that_do_not_cross_midnight_and_merge(tmp_path):
     """A snapshot of more than 16 time chunks (here two days of 10-minute chunks) is written in
     wider chunks: 80 minutes, then 12 hours, each a whole part of a UTC day, so no file spans
