@@ -415,6 +415,27 @@ def test_the_open_days_snapshots_are_merged_by_size_tiers(tmp_path):
         s.kill9()
 
 
+def the_merged_file(server, tmp_path, rows):
+    """Waits until table cpu of db is one merged file of `rows` rows; a local copy of it."""
+    merged = wait_for(lambda: [f for f in parquet_files(server, "db") if "/c" in f["path"] and f["row_count"] == rows],
+                      timeout=30)
+    assert merged and len(parquet_files(server, "db")) == 1, (parquet_files(server, "db"), server.log())
+    local = tmp_path / "merged.parquet"
+    local.write_bytes(read_object(server, merged[0]["path"]))
+    return local
+
+
+def rows_out_of_order(local, keys):
+    """How many rows of the Parquet file `local`, in the file's own row order, come before the
+    row above them by the sort key `keys` (SQL expressions, most significant first)."""
+    columns = ", ".join(f"{k} AS k{i}, lag({k}) OVER w AS p{i}" for i, k in enumerate(keys))
+    before = f"p{len(keys) - 1} > k{len(keys) - 1}"
+    for i in reversed(range(len(keys) - 1)):
+        before = f"p{i} > k{i} OR (p{i} = k{i} AND ({before}))"
+    return duckdb_cell(f"SELECT count(*) FROM (SELECT {columns} FROM read_parquet('{local}', file_row_number = true) "
+                       f"WINDOW w AS (ORDER BY file_row_number)) WHERE {before}")
+
+
 def test_a_merged_file_is_sorted_by_series_and_time_as_a_snapshots_file_is(tmp_path):
     """A snapshot writes its rows sorted by series (the tags, in the table's order) and time, so
     that a row group holds a few series and a query for one host skips the others by their
@@ -437,19 +458,9 @@ def test_a_merged_file_is_sorted_by_series_and_time_as_a_snapshots_file_is(tmp_p
         expected = query_rows(s, "db", sql)
         assert len(expected) == 60
         # Each write spans two 10-minute chunks (two files): merges follow until one file is left.
-        merged = wait_for(lambda: [f for f in parquet_files(s, "db") if "/c" in f["path"] and f["row_count"] == 60],
-                          timeout=30)
-        assert merged and len(parquet_files(s, "db")) == 1, (parquet_files(s, "db"), s.log())
+        local = the_merged_file(s, tmp_path, 60)
         assert query_rows(s, "db", sql) == expected
-        local = tmp_path / "merged.parquet"
-        local.write_bytes(read_object(s, merged[0]["path"]))
-        # Rows out of (host, rack, time) order, in the file's own row order.
-        out_of_order = duckdb_cell(
-            "SELECT count(*) FROM (SELECT host, rack, time, lag(host) OVER w AS h, lag(rack) OVER w AS r, "
-            "lag(time) OVER w AS t FROM read_parquet('" + str(local) + "', file_row_number = true) "
-            "WINDOW w AS (ORDER BY file_row_number)) "
-            "WHERE h > host OR (h = host AND (r > rack OR (r = rack AND t > time)))")
-        assert out_of_order == "0"
+        assert rows_out_of_order(local, ["host", "rack", "time"]) == "0"
         assert duckdb_cell(f"SELECT count(*) FROM read_parquet('{local}')") == "60"
     finally:
         s.kill9()
@@ -474,19 +485,9 @@ def test_a_merge_of_dense_rows_is_sorted_by_series_within_each_time_bucket(tmp_p
         sql = "SELECT count(*) AS n, round(sum(usage), 3) AS total, count(DISTINCT time) AS times FROM cpu"
         expected = query_rows(s, "db", sql)
         assert expected[0]["n"] == 24000 and expected[0]["times"] == 3000
-        merged = wait_for(lambda: [f for f in parquet_files(s, "db") if "/c" in f["path"] and f["row_count"] == 24000],
-                          timeout=30)
-        assert merged and len(parquet_files(s, "db")) == 1, (parquet_files(s, "db"), s.log())
+        local = the_merged_file(s, tmp_path, 24000)
         assert query_rows(s, "db", sql) == expected
-        local = tmp_path / "merged.parquet"
-        local.write_bytes(read_object(s, merged[0]["path"]))
-        # In the file's own row order: (before 06:00, host, time) never goes down.
-        out_of_order = duckdb_cell(
-            "SELECT count(*) FROM (SELECT hour(time) >= 6 AS late, host, time, lag(hour(time) >= 6) OVER w AS l, "
-            "lag(host) OVER w AS h, lag(time) OVER w AS t FROM read_parquet('" + str(local) + "', "
-            "file_row_number = true) WINDOW w AS (ORDER BY file_row_number)) "
-            "WHERE l > late OR (l = late AND (h > host OR (h = host AND t > time)))")
-        assert out_of_order == "0"
+        assert rows_out_of_order(local, ["hour(time) >= 6", "host", "time"]) == "0"
         # Not sorted by host alone over the hour: h0's rows after 06:00 come after h7's before it.
         first_late = duckdb_cell(f"SELECT min(file_row_number) FROM read_parquet('{local}', file_row_number = true) "
                                  "WHERE hour(time) >= 6")
