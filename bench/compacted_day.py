@@ -18,7 +18,6 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import requests
 
@@ -43,16 +42,6 @@ QUERIES = [
      "SELECT hostname, date_bin(INTERVAL '1 hour', time) AS t, avg(usage_user) FROM cpu "
      f"WHERE time >= '{DAY0}T06:00:00Z' AND time < '{DAY0}T18:00:00Z' GROUP BY 1, 2 ORDER BY 1, 2"),
 ]
-
-
-def cpu_s(pid):
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            total += int((task / "schedstat").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass
-    return total / 1e9
 
 
 def sql(server, q, sess):
@@ -120,14 +109,14 @@ def main():
                 with requests.Session() as sess:
                     for name, q in QUERIES:
                         expected = rounded(sql(server, q, sess))
-                        before = cpu_s(server.proc.pid)
+                        before = common.cpu_seconds(server.proc.pid)
                         times = []
                         for _ in range(args.runs):
                             t = time.perf_counter()
                             if rounded(sql(server, q, sess)) != expected:
                                 raise SystemExit(f"error: {setup}: {name} changed its answer")
                             times.append((time.perf_counter() - t) * 1000)
-                        cpu = (cpu_s(server.proc.pid) - before) * 1000 / args.runs
+                        cpu = (common.cpu_seconds(server.proc.pid) - before) * 1000 / args.runs
                         results[(setup, name)] = (statistics.median(times), cpu, len(expected), nfiles)
                         print(f"{setup}: {name}: {statistics.median(times):.2f} ms, CPU {cpu:.2f} ms, "
                               f"{len(expected)} rows, {nfiles} files", flush=True)

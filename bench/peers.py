@@ -36,7 +36,7 @@ from pathlib import Path
 
 import requests
 
-from common import REPO, free_port, influxdb_config, peak_rss_mb
+from common import REPO, cpu_seconds, free_port, influxdb_config, peak_rss_mb
 from ingest import FIELDS, make_batches
 
 S = 1_000_000_000
@@ -87,16 +87,7 @@ class Server:
         return peak_rss_mb(self.proc.pid)
 
     def cpu_s(self):
-        """CPU seconds the server's threads have run so far: the sum of their schedstat, in ns
-        (/proc/PID/stat counts 10 ms ticks, too coarse for a few runs of a 3 ms query). A
-        thread that ended since is no longer counted: compare around work its threads outlive."""
-        total = 0
-        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
-            try:
-                total += int((task / "schedstat").read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                pass  # the thread ended while being read
-        return total / 1e9
+        return cpu_seconds(self.proc.pid)
 
     def settle(self, timeout=30):
         """Waits until the server uses under 5% of a core for 0.5 s (background work such as

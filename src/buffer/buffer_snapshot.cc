@@ -33,6 +33,12 @@ std::string SortKeySql(const catalog::Table& table) {
   return key + "\"time\"";
 }
 
+// The start of the `width`-wide chunk (a multiple of `width` since the epoch) that holds "time".
+std::string ChunkStartSql(int64_t width) {
+  const std::string w = std::to_string(width);
+  return "(epoch_ns(\"time\") - (((epoch_ns(\"time\") % " + w + ") + " + w + ") % " + w + "))";
+}
+
 // The chunk width past `chunk` for a snapshot of too many chunks: the narrowest whole part of
 // a UTC day that is at least eight chunks wide and a whole number of them (for 10-minute chunks:
 // 80 minutes, 12 hours, a day), then eight times as wide. Chunks begin at multiples of their
@@ -168,11 +174,10 @@ Result<std::vector<PersistedFile>> Buffer::WriteParquet(
       int64_t chunk = chunk_ns;
       std::vector<std::vector<int64_t>> stats;
       for (;;) {
-        std::string c = std::to_string(chunk);
-        std::string sql =
-            "SELECT (epoch_ns(\"time\") - (((epoch_ns(\"time\") % " + c + ") + " + c + ") % " + c +
-            ")) AS chunk, count(*), epoch_ns(min(\"time\")), epoch_ns(max(\"time\")) FROM " +
-            qualified + " GROUP BY 1 ORDER BY 1";
+        std::string sql = "SELECT " + ChunkStartSql(chunk) +
+                          " AS chunk, count(*), epoch_ns(min(\"time\")), epoch_ns(max(\"time\")) "
+                          "FROM " +
+                          qualified + " GROUP BY 1 ORDER BY 1";
         auto queried = conn.QueryInt64s(sql);
         if (!queried.ok())
           return Status::Internal("snapshot statistics failed: " + queried.status().message());
@@ -334,13 +339,10 @@ Result<int64_t> Buffer::MergeParquet(const catalog::Table& table,
   // into `output`: a sort holds its rows in memory, and one sort of a whole day's rows raised
   // the peak RSS of a day's ingest and merges by 250-390 MB (864,000 TSBS rows).
   bucket_ns = std::max<int64_t>(bucket_ns, 1);
-  const std::string b = std::to_string(bucket_ns);
-  const std::string bucket_of =
-      "(epoch_ns(\"time\") - (((epoch_ns(\"time\") % " + b + ") + " + b + ") % " + b + "))";
-  auto buckets = conn->QueryInt64s("SELECT DISTINCT " + bucket_of + " AS bucket FROM (" + rows +
-                                   ") ORDER BY bucket");
+  auto buckets = conn->QueryInt64s("SELECT DISTINCT " + ChunkStartSql(bucket_ns) +
+                                   " AS bucket FROM (" + rows + ") ORDER BY bucket");
   if (!buckets.ok()) return buckets.status();
-  // A range of "time" rather than bucket_of's value: DuckDB skips the inputs' row groups
+  // A range of "time" rather than the bucket's start: DuckDB skips the inputs' row groups
   // outside it by their statistics.
   auto sorted_in = [&](int64_t bucket) {
     std::string in = "\"time\" >= make_timestamp_ns(" + std::to_string(bucket) + ")";
